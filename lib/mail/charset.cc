@@ -1,0 +1,217 @@
+// charset.cc - conversion to UTF-8 (see charset.h).
+#include "mail/charset.h"
+
+#include <iconv.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace threadmill::mail {
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+
+// Length of the valid UTF-8 sequence at s[i], 0 when invalid.
+size_t ValidSequenceLength(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  if (b(1) < lo || b(1) > hi) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    if ((b(k) & 0xC0) != 0x80) return 0;
+  }
+  return len;
+}
+
+std::string Lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return out;
+}
+
+bool IsUtf8Name(std::string_view canonical) { return canonical == "UTF-8"; }
+
+// Runs iconv over the input, replacing undecodable bytes with U+FFFD.
+bool Convert(std::string_view bytes, const std::string& from, std::string* out, Defects* defects) {
+  iconv_t cd = iconv_open("UTF-8", from.c_str());
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  out->reserve(bytes.size() + bytes.size() / 2);
+  char* in = const_cast<char*>(bytes.data());
+  size_t in_left = bytes.size();
+  char buf[4096];
+  bool invalid = false;
+  while (in_left > 0) {
+    char* o = buf;
+    size_t o_left = sizeof(buf);
+    size_t rc = iconv(cd, &in, &in_left, &o, &o_left);
+    out->append(buf, sizeof(buf) - o_left);
+    if (rc != static_cast<size_t>(-1)) break;
+    if (errno == E2BIG) continue;
+    invalid = true;  // EILSEQ or EINVAL (truncated at the end): skip one byte
+    out->append(kReplacement);
+    ++in;
+    --in_left;
+    iconv(cd, nullptr, nullptr, nullptr, nullptr);
+  }
+  char* o = buf;
+  size_t o_left = sizeof(buf);
+  iconv(cd, nullptr, nullptr, &o, &o_left);  // flush shift state
+  out->append(buf, sizeof(buf) - o_left);
+  iconv_close(cd);
+  if (invalid && defects) defects->Add(Defect::kInvalidUtf8);
+  if (out->find('\0') != std::string::npos) {
+    std::erase(*out, '\0');
+    if (defects) defects->Add(Defect::kNulByte);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t n = ValidSequenceLength(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string SanitizeUtf8(std::string_view s, Defects* defects) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    if (s[i] == '\0') {
+      if (defects) defects->Add(Defect::kNulByte);
+      ++i;
+      continue;
+    }
+    size_t n = ValidSequenceLength(s, i);
+    if (n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+      continue;
+    }
+    if (defects) defects->Add(Defect::kInvalidUtf8);
+    out.append(kReplacement);
+    // Skip the lead byte and the continuation bytes that follow it (one U+FFFD per run).
+    ++i;
+    while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+  }
+  return out;
+}
+
+std::string CanonicalCharset(std::string_view label) {
+  std::string l = Lowercase(label);
+  while (!l.empty() && (l.back() == ' ' || l.back() == '"' || l.back() == '\'')) l.pop_back();
+  size_t start = l.find_first_not_of(" \"'");
+  l = start == std::string::npos ? std::string() : l.substr(start);
+  static constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
+      {"", "UTF-8"},
+      {"utf-8", "UTF-8"},
+      {"utf8", "UTF-8"},
+      {"unicode-1-1-utf-8", "UTF-8"},
+      {"us-ascii", "WINDOWS-1252"},
+      {"ascii", "WINDOWS-1252"},
+      {"ansi_x3.4-1968", "WINDOWS-1252"},
+      {"iso-8859-1", "WINDOWS-1252"},
+      {"iso8859-1", "WINDOWS-1252"},
+      {"iso_8859-1", "WINDOWS-1252"},
+      {"latin1", "WINDOWS-1252"},
+      {"latin-1", "WINDOWS-1252"},
+      {"l1", "WINDOWS-1252"},
+      {"cp1252", "WINDOWS-1252"},
+      {"windows-1252", "WINDOWS-1252"},
+      {"x-cp1252", "WINDOWS-1252"},
+      {"iso-8859-9", "WINDOWS-1254"},
+      {"latin5", "WINDOWS-1254"},
+      {"iso-8859-11", "WINDOWS-874"},
+      {"tis-620", "WINDOWS-874"},
+      {"gb2312", "GBK"},
+      {"x-gbk", "GBK"},
+      {"ks_c_5601-1987", "CP949"},
+      {"euc-kr", "CP949"},
+      {"shift_jis", "SHIFT_JIS"},
+      {"x-sjis", "SHIFT_JIS"},
+      {"sjis", "SHIFT_JIS"},
+      {"utf-16", "UTF-16"},
+  };
+  for (const auto& [alias, name] : kAliases) {
+    if (l == alias) return std::string(name);
+  }
+  for (char& c : l) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+  }
+  return l;
+}
+
+std::string ToUtf8(std::string_view bytes, std::string_view charset, Defects* defects) {
+  std::string name = CanonicalCharset(charset);
+  bool ascii = true;
+  for (char c : bytes) {
+    if (static_cast<unsigned char>(c) >= 0x80 || c == '\0') {
+      ascii = false;
+      break;
+    }
+  }
+  // ASCII-compatible charsets need no conversion for pure ASCII input (the common case).
+  bool ascii_compatible =
+      name.find("UTF-16") == std::string::npos && name.find("UTF-32") == std::string::npos &&
+      name.find("UTF-7") == std::string::npos && name.find("2022") == std::string::npos;
+  if (ascii && ascii_compatible) return std::string(bytes);
+  if (IsUtf8Name(name)) return SanitizeUtf8(bytes, defects);
+  std::string out;
+  if (Convert(bytes, name, &out, defects)) return out;
+  if (defects) defects->Add(Defect::kUnknownCharset);
+  return SanitizeUtf8(bytes, defects);
+}
+
+std::string Unlabelled8bitToUtf8(std::string_view bytes, Defects* defects) {
+  if (bytes.find('\0') == std::string_view::npos && IsValidUtf8(bytes)) {
+    return std::string(bytes);
+  }
+  if (IsValidUtf8(bytes)) return SanitizeUtf8(bytes, defects);  // only NULs to drop
+  if (defects) defects->Add(Defect::kEightBit);
+  return ToUtf8(bytes, "windows-1252", defects);
+}
+
+void AppendUtf8(std::string* out, char32_t cp) {
+  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    out->append(kReplacement);
+  } else if (cp < 0x80) {
+    *out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    *out += static_cast<char>(0xC0 | (cp >> 6));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    *out += static_cast<char>(0xE0 | (cp >> 12));
+    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    *out += static_cast<char>(0xF0 | (cp >> 18));
+    *out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+}  // namespace threadmill::mail
