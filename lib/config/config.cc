@@ -1,0 +1,254 @@
+#include "config/config.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+
+namespace threadmill::config {
+namespace {
+
+// Sections parsed here, and sections other modules read from Config::document.
+const std::map<std::string, std::set<std::string>>& KnownKeys() {
+  static const std::map<std::string, std::set<std::string>> keys = {
+      {"milter",
+       {"socket", "socket_mode", "user", "group", "pid_file", "on_internal_error",
+        "on_store_error", "hostname", "add_message_id", "max_header_bytes", "timeout_seconds"}},
+      {"log", {"target", "facility", "level"}},
+      {"store",
+       {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds"}},
+      {"direction", {"internal_hosts", "authenticated_is_outbound", "submission_daemons"}},
+      {"threading", {"max_references", "use_thread_index"}},
+  };
+  return keys;
+}
+const std::set<std::string>& ForeignSections() {
+  static const std::set<std::string> sections = {"auth",   "handlers", "handler", "routes",
+                                                 "reply",  "runtime",  "metrics", "token"};
+  return sections;
+}
+
+// Reads typed values from one section and reports errors with their full key path.
+class SectionReader {
+ public:
+  SectionReader(const toml::table& root, std::string section, std::string file)
+      : section_(std::move(section)), file_(std::move(file)) {
+    if (const auto* node = root.get(section_)) {
+      table_ = node->as_table();
+      if (!table_) Fail("", "must be a table ([" + section_ + "])");
+    }
+  }
+
+  [[noreturn]] void Fail(const std::string& key, const std::string& what) const {
+    throw ConfigError(file_ + ": " + section_ + (key.empty() ? "" : "." + key) + ": " + what);
+  }
+
+  template <typename T>
+  void Get(const std::string& key, T* out) const {
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
+    if (!node) return;
+    if constexpr (std::is_same_v<T, bool>) {
+      if (!node->is_boolean()) Fail(key, "must be true or false");
+      *out = node->as_boolean()->get();
+    } else if constexpr (std::is_integral_v<T>) {
+      if (!node->is_integer()) Fail(key, "must be an integer");
+      int64_t v = node->as_integer()->get();
+      if (v < 0) Fail(key, "must not be negative");
+      *out = static_cast<T>(v);
+    } else {
+      if (!node->is_string()) Fail(key, "must be a string");
+      *out = node->as_string()->get();
+    }
+  }
+
+  void GetList(const std::string& key, std::vector<std::string>* out) const {
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
+    if (!node) return;
+    const toml::array* array = node->as_array();
+    if (!array) Fail(key, "must be a list of strings");
+    out->clear();
+    for (const auto& item : *array) {
+      if (!item.is_string()) Fail(key, "must be a list of strings");
+      out->push_back(item.as_string()->get());
+    }
+  }
+
+ private:
+  const toml::table* table_ = nullptr;
+  std::string section_;
+  std::string file_;
+};
+
+void CheckKnownKeys(const toml::table& root, const std::string& file) {
+  for (const auto& [key, node] : root) {
+    std::string section(key.str());
+    if (ForeignSections().count(section)) continue;
+    auto known = KnownKeys().find(section);
+    if (known == KnownKeys().end()) {
+      throw ConfigError(file + ": unknown section [" + section + "]");
+    }
+    if (!node.is_table()) throw ConfigError(file + ": " + section + ": must be a table");
+    for (const auto& [sub, value] : *node.as_table()) {
+      if (!known->second.count(std::string(sub.str()))) {
+        throw ConfigError(file + ": " + section + "." + std::string(sub.str()) +
+                          ": unknown key");
+      }
+    }
+  }
+}
+
+FailureAction ParseAction(const SectionReader& reader, const std::string& key,
+                          const std::string& text) {
+  if (text == "accept") return FailureAction::kAccept;
+  if (text == "tempfail") return FailureAction::kTempfail;
+  reader.Fail(key, "must be \"accept\" or \"tempfail\", not \"" + text + "\"");
+}
+
+void ReadMilter(const toml::table& root, const std::string& file, MilterConfig* m) {
+  SectionReader r(root, "milter", file);
+  std::string socket = "local:/var/spool/postfix/threadmill/threadmill.sock";
+  std::string mode = "0660", internal = "accept", store = "accept";
+  r.Get("socket", &socket);
+  r.Get("socket_mode", &mode);
+  r.Get("user", &m->user);
+  r.Get("group", &m->group);
+  r.Get("pid_file", &m->pid_file);
+  r.Get("on_internal_error", &internal);
+  r.Get("on_store_error", &store);
+  r.Get("hostname", &m->hostname);
+  r.Get("add_message_id", &m->add_message_id);
+  r.Get("max_header_bytes", &m->max_header_bytes);
+  r.Get("timeout_seconds", &m->timeout_seconds);
+  std::string why;
+  auto spec = ParseSocketSpec(socket, &why);
+  if (!spec) r.Fail("socket", why);
+  m->socket = *spec;
+  try {
+    size_t used = 0;
+    m->socket_mode = static_cast<unsigned>(std::stoul(mode, &used, 8));
+    if (used != mode.size() || m->socket_mode > 0777) throw std::invalid_argument(mode);
+  } catch (const std::exception&) {
+    r.Fail("socket_mode", "must be an octal mode such as \"0660\"");
+  }
+  m->on_internal_error = ParseAction(r, "on_internal_error", internal);
+  m->on_store_error = ParseAction(r, "on_store_error", store);
+  if (m->max_header_bytes < 4096) r.Fail("max_header_bytes", "must be at least 4096");
+  if (m->hostname.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) m->hostname = host;
+    if (m->hostname.empty()) m->hostname = "localhost";
+  }
+}
+
+void ReadLog(const toml::table& root, const std::string& file, log::LogOptions* l) {
+  SectionReader r(root, "log", file);
+  r.Get("target", &l->target);
+  r.Get("facility", &l->facility);
+  r.Get("level", &l->level);
+  if (std::string why = log::Validate(*l); !why.empty()) r.Fail("", why);
+}
+
+void ReadStore(const toml::table& root, const std::string& file, StoreConfig* s) {
+  SectionReader r(root, "store", file);
+  r.Get("path", &s->path);
+  r.Get("map_size_mb", &s->map_size_mb);
+  r.Get("max_map_size_mb", &s->max_map_size_mb);
+  r.Get("retention_days", &s->retention_days);
+  r.Get("sweep_interval_seconds", &s->sweep_interval_seconds);
+  if (s->path.empty() || s->path.front() != '/') r.Fail("path", "must be an absolute path");
+  if (s->map_size_mb == 0) r.Fail("map_size_mb", "must be at least 1");
+  if (s->max_map_size_mb < s->map_size_mb) r.Fail("max_map_size_mb", "must be >= map_size_mb");
+  if (s->sweep_interval_seconds < 1) r.Fail("sweep_interval_seconds", "must be at least 1");
+}
+
+void ReadDirection(const toml::table& root, const std::string& file, DirectionConfig* d) {
+  SectionReader r(root, "direction", file);
+  std::vector<std::string> hosts = {"127.0.0.0/8", "::1"};
+  r.GetList("internal_hosts", &hosts);
+  for (const auto& host : hosts) {
+    auto cidr = Cidr::Parse(host);
+    if (!cidr) r.Fail("internal_hosts", "\"" + host + "\" is not an address or network");
+    d->internal_hosts.push_back(*cidr);
+  }
+  r.Get("authenticated_is_outbound", &d->authenticated_is_outbound);
+  r.GetList("submission_daemons", &d->submission_daemons);
+}
+
+void ReadThreading(const toml::table& root, const std::string& file, ThreadingConfig* t) {
+  SectionReader r(root, "threading", file);
+  r.Get("max_references", &t->max_references);
+  r.Get("use_thread_index", &t->use_thread_index);
+}
+
+std::shared_ptr<const Config> Build(toml::table document, std::vector<std::string> files) {
+  std::string name = files.empty() ? "config" : files.back();
+  CheckKnownKeys(document, name);
+  auto config = std::make_shared<Config>();
+  ReadMilter(document, name, &config->milter);
+  ReadLog(document, name, &config->log);
+  ReadStore(document, name, &config->store);
+  ReadDirection(document, name, &config->direction);
+  ReadThreading(document, name, &config->threading);
+  config->document = std::move(document);
+  config->files = std::move(files);
+  return config;
+}
+
+toml::table Parse(const std::string& path) {
+  try {
+    return toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw ConfigError(path + ":" + std::to_string(where.line) + ":" +
+                      std::to_string(where.column) + ": " + std::string(e.description()));
+  }
+}
+
+// Override keys win, section by section.
+void Merge(toml::table* base, const toml::table& override) {
+  for (const auto& [key, node] : override) {
+    auto* existing = base->get(key);
+    if (existing && existing->is_table() && node.is_table()) {
+      Merge(existing->as_table(), *node.as_table());
+    } else {
+      base->insert_or_assign(key, node);
+    }
+  }
+}
+
+}  // namespace
+
+const char* ToString(FailureAction action) {
+  return action == FailureAction::kAccept ? "accept" : "tempfail";
+}
+
+std::string LocalOverridePath(const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.extension() == ".conf") return (p.parent_path() / p.stem()).string() + ".local.conf";
+  return path + ".local";
+}
+
+std::shared_ptr<const Config> Load(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw ConfigError(path + ": no such file");
+  toml::table document = Parse(path);
+  std::vector<std::string> files = {path};
+  std::string local = LocalOverridePath(path);
+  if (std::filesystem::exists(local)) {
+    Merge(&document, Parse(local));
+    files.push_back(local);
+  }
+  return Build(std::move(document), std::move(files));
+}
+
+std::shared_ptr<const Config> LoadFromString(const std::string& text, const std::string& name) {
+  try {
+    return Build(toml::parse(text, name), {name});
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(name + ":" + std::to_string(e.source().begin.line) + ": " +
+                      std::string(e.description()));
+  }
+}
+
+}  // namespace threadmill::config

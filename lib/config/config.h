@@ -1,0 +1,91 @@
+// config.h - threadmill's configuration: an immutable snapshot loaded from TOML.
+//
+// DESCRIPTION
+//   Load() reads the packaged file and, when present, its local override beside it
+//   (threadmill.conf -> threadmill.local.conf), whose keys replace the packaged ones. Every key
+//   has a default (conf/threadmill.conf documents them). Unknown sections and keys are errors,
+//   so a typo never silently falls back to a default. The daemon holds the snapshot in a
+//   std::shared_ptr<const Config> and swaps it on reload.
+//
+// DIAGNOSTICS
+//   Load() throws ConfigError with "FILE: section.key: what is wrong" messages; this is
+//   start-up/reload time, never the per-message path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "config/cidr.h"
+#include "config/socket_spec.h"
+#include "log/logger.h"
+
+namespace threadmill::config {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What the MTA hears when threadmill itself fails (OpenDKIM's On-InternalError and friends).
+enum class FailureAction { kAccept, kTempfail };
+const char* ToString(FailureAction action);
+
+struct MilterConfig {
+  SocketSpec socket;
+  unsigned socket_mode = 0660;
+  std::string user = "threadmill";
+  std::string group;
+  std::string pid_file;
+  FailureAction on_internal_error = FailureAction::kAccept;
+  FailureAction on_store_error = FailureAction::kAccept;
+  std::string hostname;  // resolved to gethostname() when empty
+  bool add_message_id = true;
+  size_t max_header_bytes = 1 << 20;
+  int timeout_seconds = 60;
+};
+
+struct StoreConfig {
+  std::string path = "/var/lib/threadmill";
+  uint64_t map_size_mb = 256;
+  uint64_t max_map_size_mb = 16384;
+  int64_t retention_days = 180;
+  int64_t sweep_interval_seconds = 3600;
+};
+
+struct DirectionConfig {
+  std::vector<Cidr> internal_hosts;
+  bool authenticated_is_outbound = true;
+  std::vector<std::string> submission_daemons = {"ORIGINATING"};
+};
+
+struct ThreadingConfig {
+  size_t max_references = 100;
+  bool use_thread_index = true;
+};
+
+struct Config {
+  std::vector<std::string> files;  // the files this snapshot was read from
+  MilterConfig milter;
+  log::LogOptions log;
+  StoreConfig store;
+  DirectionConfig direction;
+  ThreadingConfig threading;
+  toml::table document;  // merged TOML, for sections owned by other modules (auth, handlers)
+};
+
+// Loads FILE (and its .local.conf override). Throws ConfigError.
+std::shared_ptr<const Config> Load(const std::string& path);
+
+// Parses TOML text (tests, -n on a string). `name` is used in messages. Throws ConfigError.
+std::shared_ptr<const Config> LoadFromString(const std::string& text,
+                                             const std::string& name = "config");
+
+// The override file read after `path`: "x.conf" -> "x.local.conf".
+std::string LocalOverridePath(const std::string& path);
+
+}  // namespace threadmill::config

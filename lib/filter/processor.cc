@@ -1,0 +1,107 @@
+#include "filter/processor.h"
+
+#include <ctime>
+
+#include "filter/direction.h"
+#include "filter/message_id.h"
+#include "log/logger.h"
+#include "mail/msgid.h"
+
+namespace threadmill::filter {
+
+Processor::Processor(std::shared_ptr<const config::Config> config,
+                     std::shared_ptr<store::ThreadStore> store)
+    : config_(std::move(config)), store_(std::move(store)) {}
+
+Decision Processor::Decide(const Envelope& envelope, MessageHeaders& headers) const noexcept {
+  Decision d;
+  try {
+    DecideOrThrow(envelope, headers, &d);
+  } catch (const std::exception& e) {
+    log::Get().error("{}: internal error: {}", envelope.queue_id, e.what());
+    Fail(&d, "internal", config_->milter.on_internal_error);
+  } catch (...) {
+    log::Get().error("{}: internal error: unknown exception", envelope.queue_id);
+    Fail(&d, "internal", config_->milter.on_internal_error);
+  }
+  return d;
+}
+
+void Processor::Fail(Decision* d, const char* reason, config::FailureAction action) const {
+  d->decision = "error";
+  d->reason = reason;
+  d->verdict = action == config::FailureAction::kTempfail ? Verdict::kTempfail
+                                                           : Verdict::kContinue;
+}
+
+void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
+                              Decision* d) const {
+  DirectionVerdict direction = ClassifyDirection(envelope, config_->direction);
+  d->direction = direction.direction;
+  d->direction_why = direction.why;
+
+  thread::ThreadHeaders threading = headers.ThreadingHeaders();
+  d->references = threading.references.size();
+  if (threading.message_id.empty() && direction.direction == store::Direction::kOutbound &&
+      config_->milter.add_message_id) {
+    threading.message_id = NewMessageId(config_->milter.hostname);
+    d->message_id_added = true;
+    d->add_headers.emplace_back("Message-ID", mail::FormatMsgId(threading.message_id));
+  }
+  d->message_id = threading.message_id;
+
+  auto resolution = thread::Resolve(*store_, threading, config_->threading.use_thread_index);
+  if (!resolution.ok()) {
+    log::Get().error("{}: store lookup failed: {}", envelope.queue_id,
+                     resolution.error().message);
+    d->defects = headers.defects();
+    Fail(d, "store", config_->milter.on_store_error);
+    return;
+  }
+  d->resolution = std::move(*resolution);
+
+  if (!Record(envelope, headers, d)) return;
+  d->defects = headers.defects();
+  if (direction.direction == store::Direction::kOutbound) {
+    d->decision = "recorded";
+  } else if (d->references > config_->threading.max_references) {
+    d->decision = "no-reply";
+    d->reason = "references";
+  } else {
+    d->decision = d->resolution.known() ? "matched" : "new-thread";
+  }
+}
+
+// Records the message in its thread. Returns false (decision=error) on a store failure.
+bool Processor::Record(const Envelope& envelope, MessageHeaders& headers, Decision* d) const {
+  if (d->message_id.empty()) {
+    // Nothing to key on (inbound without Message-ID): the thread id is this message's only.
+    if (d->reason.empty()) d->reason = "no-message-id";
+    return true;
+  }
+  store::MessageRecord record;
+  record.msgid = d->message_id;
+  record.thread_id = d->resolution.thread_id;
+  record.direction = d->direction;
+  record.time = static_cast<int64_t>(std::time(nullptr));
+  record.from = envelope.mail_from;
+  record.to = envelope.recipients;
+  record.subject = headers.First("Subject").substr(0, 512);
+  record.parent = d->resolution.parent;
+  record.queue_id = envelope.queue_id;
+  auto threading = headers.ThreadingHeaders();
+  auto stored = store_->RecordMessage(record, threading.thread_index_root);
+  if (!stored.ok()) {
+    log::Get().error("{}: store write failed: {}", envelope.queue_id, stored.error().message);
+    d->defects = headers.defects();
+    Fail(d, "store", config_->milter.on_store_error);
+    return false;
+  }
+  // A message seen before (MTA retry, second recipient) keeps the thread it was given then.
+  if (stored->thread_id != d->resolution.thread_id) {
+    d->resolution.thread_id = stored->thread_id;
+  }
+  return true;
+}
+
+}  // namespace threadmill::filter

@@ -1,0 +1,44 @@
+// processor.h - the end-of-message decision for one message: direction, thread, record.
+//
+// DESCRIPTION
+//   Outbound mail (ours) is recorded: its Message-ID maps to the thread it answers, or to a new
+//   thread; mail without a Message-ID gets one first (add_message_id). Inbound mail is resolved
+//   against the store (In-Reply-To, References newest first, Thread-Index) and recorded too, so
+//   our replies to it and later answers stay in the same thread. More References than
+//   max_references means the message may never be answered automatically.
+//
+//   One Processor exists per configuration snapshot; the milter swaps it on reload. Decide()
+//   is thread-safe and never throws: store and internal errors become decision=error with the
+//   configured failure action (on_store_error / on_internal_error), and the message goes on.
+#pragma once
+
+#include <memory>
+
+#include "config/config.h"
+#include "filter/decision.h"
+#include "filter/envelope.h"
+#include "filter/message_headers.h"
+#include "store/thread_store.h"
+
+namespace threadmill::filter {
+
+class Processor {
+ public:
+  Processor(std::shared_ptr<const config::Config> config,
+            std::shared_ptr<store::ThreadStore> store);
+
+  Decision Decide(const Envelope& envelope, MessageHeaders& headers) const noexcept;
+
+  const config::Config& config() const { return *config_; }
+  const std::shared_ptr<const config::Config>& config_ptr() const { return config_; }
+
+ private:
+  void DecideOrThrow(const Envelope& envelope, MessageHeaders& headers, Decision* d) const;
+  bool Record(const Envelope& envelope, MessageHeaders& headers, Decision* d) const;
+  void Fail(Decision* d, const char* reason, config::FailureAction action) const;
+
+  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<store::ThreadStore> store_;
+};
+
+}  // namespace threadmill::filter

@@ -1,0 +1,52 @@
+// resolver.h - decides which thread a message belongs to.
+//
+// DESCRIPTION
+//   Looks a message's parents up in the thread store, newest first: In-Reply-To (from its last
+//   id), then References from the end, then the Outlook Thread-Index root. The first known
+//   parent gives the thread; otherwise the message starts a new one. The message's own id is
+//   never its own parent. Each method is named in the decision log (match=...).
+//
+//   Only signed or structural data routes mail: In-Reply-To/References ids must match ids the
+//   store saw, so a forged id can at worst join a thread whose ids the sender already knows.
+//
+// BUGS
+//   At most kMaxLookups References are looked up (the newest, plus the first, which names the
+//   thread root); thousands of References cost no more than that.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "store/records.h"
+#include "store/thread_store.h"
+
+namespace threadmill::thread {
+
+enum class MatchMethod { kNone, kInReplyTo, kReferences, kThreadIndex };
+const char* ToString(MatchMethod method);
+
+// The threading headers of one message, already parsed into normalized ids (no brackets).
+struct ThreadHeaders {
+  std::string message_id;
+  std::vector<std::string> in_reply_to;
+  std::vector<std::string> references;
+  std::string thread_index_root;  // base64 root of Thread-Index, or empty
+};
+
+struct Resolution {
+  std::string thread_id;  // the matched thread, or a fresh id when method == kNone
+  MatchMethod method = MatchMethod::kNone;
+  std::string parent;     // the matched earlier msg-id (empty for kNone/kThreadIndex)
+  std::optional<store::MessageRecord> parent_record;
+  bool known() const { return method != MatchMethod::kNone; }
+};
+
+inline constexpr size_t kMaxLookups = 200;
+
+// Thread-safe (the store is). Returns a store error when a lookup fails.
+Result<Resolution> Resolve(const store::ThreadStore& store, const ThreadHeaders& headers,
+                           bool use_thread_index);
+
+}  // namespace threadmill::thread

@@ -1,0 +1,87 @@
+#include "milter/background.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <ctime>
+
+#include "log/logger.h"
+
+namespace threadmill::milter {
+namespace {
+
+// USR2 only wakes the reload thread for shutdown.
+sigset_t ReloadSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGUSR2);
+  return set;
+}
+
+}  // namespace
+
+void BlockSignals() {
+  sigset_t set = ReloadSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a vanished MTA connection is an error return, not a kill
+}
+
+Background::Background(Service* service)
+    : service_(service),
+      reload_([this] { ReloadLoop(); }),
+      sweep_([this] { SweepLoop(); }) {}
+
+Background::~Background() { Stop(); }
+
+void Background::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  pthread_kill(reload_.native_handle(), SIGUSR2);
+  reload_.join();
+  sweep_.join();
+}
+
+void Background::ReloadLoop() {
+  sigset_t set = ReloadSignals();
+  for (;;) {
+    int signal_number = 0;
+    if (sigwait(&set, &signal_number) != 0) continue;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    if (signal_number == SIGUSR1) {
+      log::Get().info("reload requested (SIGUSR1)");
+      service_->Reload();
+    }
+  }
+}
+
+void Background::SweepLoop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    auto config = service_->config();
+    auto interval = std::chrono::seconds(config->store.sweep_interval_seconds);
+    if (wake_.wait_for(lock, interval, [this] { return stopping_; })) return;
+    lock.unlock();
+    int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) -
+                     config->store.retention_days * 86400;
+    auto swept = service_->store()->Sweep(cutoff);
+    if (swept.ok()) {
+      if (swept->messages || swept->threads) {
+        log::Get().info("retention: removed {} message mappings and {} threads older than {} days",
+                        swept->messages, swept->threads, config->store.retention_days);
+      }
+    } else {
+      log::Get().error("retention sweep failed: {}", swept.error().message);
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace threadmill::milter

@@ -1,0 +1,38 @@
+// background.h - the daemon's own threads besides libmilter's: reload on USR1 and the
+// periodic retention sweep of the store.
+//
+// DESCRIPTION
+//   BlockSignals() must run in main before any thread exists, so every thread inherits a mask
+//   with USR1 blocked and only the reload thread receives it (via sigwait). libmilter handles
+//   TERM, HUP and INT itself (they stop smfi_main). Stop() ends both threads.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "milter/service.h"
+
+namespace threadmill::milter {
+
+void BlockSignals();
+
+class Background {
+ public:
+  explicit Background(Service* service);
+  ~Background();  // stops and joins
+  void Stop();
+
+ private:
+  void ReloadLoop();
+  void SweepLoop();
+
+  Service* service_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread reload_;
+  std::thread sweep_;
+};
+
+}  // namespace threadmill::milter

@@ -1,0 +1,93 @@
+// main.cc - threadmill, the milter daemon: start-up, libmilter main loop, shutdown.
+//
+// DESCRIPTION
+//   Start-up order: parse options, load and check the configuration (-n stops here), set up
+//   logging, block the reload signal, detach (-d), open the store, bind the socket, secure it,
+//   drop privileges, start the background threads, run libmilter until TERM. Each start-up
+//   problem is one clear line on stderr and in the log, and exit status 1.
+#include <libmilter/mfapi.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+#include "config/config.h"
+#include "log/logger.h"
+#include "milter/background.h"
+#include "milter/callbacks.h"
+#include "milter/options.h"
+#include "milter/process.h"
+#include "milter/service.h"
+
+namespace threadmill::milter {
+namespace {
+
+void Fatal(const std::string& message) {
+  std::fprintf(stderr, "threadmill: %s\n", message.c_str());
+  log::Get().critical("start-up failed: {}", message);
+}
+
+void OpenSocket(const config::Config& config) {
+  PrepareSocketPath(config.milter);
+  if (smfi_setconn(const_cast<char*>(config.milter.socket.text.c_str())) != MI_SUCCESS) {
+    throw std::runtime_error("libmilter refused socket " + config.milter.socket.text);
+  }
+  smfi_settimeout(config.milter.timeout_seconds);
+  if (smfi_opensocket(/*rmsocket=*/true) != MI_SUCCESS) {
+    throw std::runtime_error("cannot listen on " + config.milter.socket.text +
+                             ": the address is in use, the directory is missing or not "
+                             "writable, or the port needs root");
+  }
+  SecureSocket(config.milter);
+  SetNoDelayOnListener(config.milter);
+}
+
+int Run(const Options& options) {
+  std::shared_ptr<const config::Config> config;
+  try {
+    config = config::Load(options.config_path);
+  } catch (const std::exception& e) {
+    Fatal(std::string("configuration error: ") + e.what());
+    return 1;
+  }
+  if (options.check_only) {
+    std::printf("threadmill: configuration %s is valid\n", options.config_path.c_str());
+    return 0;
+  }
+  try {
+    log::Configure(config->log);
+    BlockSignals();
+    if (options.daemonize) Daemonize();
+    std::string pid_file = options.pid_file.empty() ? config->milter.pid_file : options.pid_file;
+    if (!pid_file.empty()) WritePidFile(pid_file);
+
+    Service service(options.config_path, config);
+    ChownStore(*config);
+    if (!RegisterCallbacks(&service)) throw std::runtime_error("smfi_register failed");
+    OpenSocket(*config);
+    DropPrivileges(config->milter);
+
+    Background background(&service);
+    log::Get().info("threadmill {} listening on {} (store {}, log {})", THREADMILL_VERSION,
+                    config->milter.socket.text, config->store.path, config->log.target);
+    int status = smfi_main();
+    log::Get().info("threadmill stopping");
+    background.Stop();
+    if (!pid_file.empty()) unlink(pid_file.c_str());
+    return status == MI_SUCCESS ? 0 : 1;
+  } catch (const std::exception& e) {
+    Fatal(e.what());
+    return 1;
+  }
+}
+
+}  // namespace
+}  // namespace threadmill::milter
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  auto options = threadmill::milter::ParseOptions(argc, argv, &exit_code);
+  if (!options) return exit_code;
+  return threadmill::milter::Run(*options);
+}

@@ -1,0 +1,57 @@
+#include "milter/options.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace threadmill::milter {
+namespace {
+
+void Usage(FILE* out) {
+  std::fprintf(out,
+               "usage: threadmill [-c FILE] [-n] [-d] [-p PIDFILE]\n"
+               "  -c FILE     configuration file (default /etc/threadmill/threadmill.conf)\n"
+               "  -n          check the configuration and exit\n"
+               "  -d          daemonize (default: run in the foreground)\n"
+               "  -p PIDFILE  write the process id to PIDFILE\n"
+               "  -V          print the version and exit\n"
+               "signals: TERM stops, USR1 re-reads the configuration\n");
+}
+
+}  // namespace
+
+std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
+  Options options;
+  int c;
+  opterr = 0;
+  while ((c = getopt(argc, argv, "c:ndp:hV")) != -1) {
+    switch (c) {
+      case 'c': options.config_path = optarg; break;
+      case 'n': options.check_only = true; break;
+      case 'd': options.daemonize = true; break;
+      case 'p': options.pid_file = optarg; break;
+      case 'V':
+        std::printf("threadmill %s\n", THREADMILL_VERSION);
+        *exit_code = 0;
+        return std::nullopt;
+      case 'h':
+        Usage(stdout);
+        *exit_code = 0;
+        return std::nullopt;
+      default:
+        std::fprintf(stderr, "threadmill: unknown option -%c\n", optopt);
+        Usage(stderr);
+        *exit_code = 2;
+        return std::nullopt;
+    }
+  }
+  if (optind != argc) {
+    std::fprintf(stderr, "threadmill: unexpected argument \"%s\"\n", argv[optind]);
+    Usage(stderr);
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  return options;
+}
+
+}  // namespace threadmill::milter

@@ -1,0 +1,44 @@
+#include "milter/service.h"
+
+#include <stdexcept>
+
+#include "log/logger.h"
+
+namespace threadmill::milter {
+
+Service::Service(std::string config_path, std::shared_ptr<const config::Config> config)
+    : config_path_(std::move(config_path)) {
+  store::EnvOptions options;
+  options.path = config->store.path;
+  options.map_size_bytes = config->store.map_size_mb << 20;
+  options.max_map_size_bytes = config->store.max_map_size_mb << 20;
+  auto env = store::Environment::Open(options);
+  if (!env.ok()) {
+    throw std::runtime_error("cannot open the store at " + options.path + ": " +
+                             env.error().message +
+                             " (check [store] path exists and is writable by the daemon)");
+  }
+  env_ = *env;
+  store_ = std::make_shared<store::ThreadStore>(env_);
+  processor_.store(std::make_shared<const filter::Processor>(std::move(config), store_));
+}
+
+void Service::Reload() noexcept {
+  try {
+    auto fresh = config::Load(config_path_);
+    auto current = config();
+    if (fresh->milter.socket.text != current->milter.socket.text ||
+        fresh->milter.user != current->milter.user ||
+        fresh->store.path != current->store.path) {
+      log::Get().warn("reload: changes to [milter] socket/user or [store] path need a restart; "
+                      "they are ignored until then");
+    }
+    log::Configure(fresh->log);
+    processor_.store(std::make_shared<const filter::Processor>(fresh, store_));
+    log::Get().info("reload: configuration re-read from {}", config_path_);
+  } catch (const std::exception& e) {
+    log::Get().error("reload failed, keeping the running configuration: {}", e.what());
+  }
+}
+
+}  // namespace threadmill::milter

@@ -1,0 +1,42 @@
+// service.h - the daemon's long-lived state: the store and the current Processor.
+//
+// DESCRIPTION
+//   The store (LMDB environment) is opened once at start-up; the Processor is rebuilt from a
+//   fresh configuration snapshot on reload and swapped atomically, so connections in flight
+//   finish with the snapshot they started with and new messages use the new one.
+//   Settings that cannot change without a restart (socket, user, store path) are reported as
+//   ignored on reload.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "filter/processor.h"
+#include "store/environment.h"
+#include "store/thread_store.h"
+
+namespace threadmill::milter {
+
+class Service {
+ public:
+  // Opens the store. Throws std::runtime_error with a clear message on failure.
+  Service(std::string config_path, std::shared_ptr<const config::Config> config);
+
+  std::shared_ptr<const filter::Processor> processor() const { return processor_.load(); }
+  std::shared_ptr<const config::Config> config() const { return processor()->config_ptr(); }
+  const std::shared_ptr<store::Environment>& environment() const { return env_; }
+  const std::shared_ptr<store::ThreadStore>& store() const { return store_; }
+
+  // Re-reads the configuration file; on error keeps the current one. Never throws.
+  void Reload() noexcept;
+
+ private:
+  std::string config_path_;
+  std::shared_ptr<store::Environment> env_;
+  std::shared_ptr<store::ThreadStore> store_;
+  std::atomic<std::shared_ptr<const filter::Processor>> processor_;
+};
+
+}  // namespace threadmill::milter

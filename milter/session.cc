@@ -1,0 +1,44 @@
+#include "milter/session.h"
+
+namespace threadmill::milter {
+
+void Session::Connect(std::string client_name, std::string client_addr,
+                      std::string daemon_name) {
+  client_name_ = std::move(client_name);
+  client_addr_ = std::move(client_addr);
+  daemon_name_ = std::move(daemon_name);
+}
+
+void Session::BeginMessage(std::shared_ptr<const filter::Processor> processor,
+                           std::string mail_from, std::string auth_authen) {
+  processor_ = std::move(processor);
+  failed_ = false;
+  envelope_ = filter::Envelope{};
+  envelope_.client_name = client_name_;
+  envelope_.client_addr = client_addr_;
+  envelope_.daemon_name = daemon_name_;
+  envelope_.helo = helo_;
+  envelope_.mail_from = std::move(mail_from);
+  envelope_.auth_authen = std::move(auth_authen);
+  headers_.emplace(processor_->config().milter.max_header_bytes);
+}
+
+void Session::AddHeader(std::string_view name, std::string_view value) {
+  if (headers_) headers_->Add(name, value);
+}
+
+void Session::SetQueueId(std::string queue_id) {
+  if (!queue_id.empty()) envelope_.queue_id = std::move(queue_id);
+}
+
+filter::Decision Session::Finish() {
+  if (!headers_) headers_.emplace(processor_->config().milter.max_header_bytes);
+  return processor_->Decide(envelope_, *headers_);
+}
+
+void Session::EndMessage() {
+  headers_.reset();
+  failed_ = false;
+}
+
+}  // namespace threadmill::milter

@@ -1,0 +1,57 @@
+// session.h - per-connection state of one MTA milter connection.
+//
+// DESCRIPTION
+//   libmilter runs one thread per MTA connection; a Session belongs to that connection and is
+//   only touched by its thread. It keeps the connection facts (client, HELO) and the current
+//   message (envelope, headers); a connection may carry several messages, so message state is
+//   reset at MAIL FROM and after end-of-message or abort.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "filter/envelope.h"
+#include "filter/message_headers.h"
+#include "filter/processor.h"
+
+namespace threadmill::milter {
+
+class Session {
+ public:
+  explicit Session(std::shared_ptr<const filter::Processor> processor)
+      : processor_(std::move(processor)) {}
+
+  void Connect(std::string client_name, std::string client_addr, std::string daemon_name);
+  void Helo(std::string helo) { helo_ = std::move(helo); }
+  // Starts a new message (MAIL FROM), taking the newest configuration snapshot.
+  void BeginMessage(std::shared_ptr<const filter::Processor> processor, std::string mail_from,
+                    std::string auth_authen);
+  void AddRecipient(std::string rcpt) { envelope_.recipients.push_back(std::move(rcpt)); }
+  void AddHeader(std::string_view name, std::string_view value);
+  void SetQueueId(std::string queue_id);
+
+  // Decides about the current message; the caller applies and logs it.
+  filter::Decision Finish();
+  void EndMessage();
+
+  bool in_message() const { return headers_.has_value(); }
+  // Whether the MTA agreed not to wait for replies before end-of-message.
+  bool no_reply() const { return no_reply_; }
+  void set_no_reply(bool value) { no_reply_ = value; }
+  // An earlier step of the current message failed; the failure policy answers at its end.
+  void MarkFailed() { failed_ = true; }
+  bool failed() const { return failed_; }
+  const filter::Envelope& envelope() const { return envelope_; }
+  const filter::Processor& processor() const { return *processor_; }
+
+ private:
+  std::shared_ptr<const filter::Processor> processor_;
+  std::string client_name_, client_addr_, daemon_name_, helo_;
+  filter::Envelope envelope_;
+  std::optional<filter::MessageHeaders> headers_;
+  bool no_reply_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace threadmill::milter

@@ -1,0 +1,120 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace threadmill::config {
+namespace {
+
+TEST(ConfigTest, DefaultsWhenEmpty) {
+  auto config = LoadFromString("");
+  EXPECT_EQ(config->milter.socket.text, "local:/var/spool/postfix/threadmill/threadmill.sock");
+  EXPECT_EQ(config->milter.socket_mode, 0660u);
+  EXPECT_EQ(config->milter.user, "threadmill");
+  EXPECT_EQ(config->milter.on_internal_error, FailureAction::kAccept);
+  EXPECT_FALSE(config->milter.hostname.empty());
+  EXPECT_EQ(config->log.target, "syslog");
+  EXPECT_EQ(config->log.facility, "mail");
+  EXPECT_EQ(config->store.path, "/var/lib/threadmill");
+  EXPECT_EQ(config->threading.max_references, 100u);
+  ASSERT_EQ(config->direction.internal_hosts.size(), 2u);
+  EXPECT_EQ(config->direction.submission_daemons, std::vector<std::string>{"ORIGINATING"});
+}
+
+TEST(ConfigTest, PackagedSampleIsValid) {
+  auto config = Load(std::string(THREADMILL_TEST_DATA) + "/../../../../conf/threadmill.conf");
+  EXPECT_EQ(config->milter.socket.kind, SocketSpec::Kind::kUnix);
+  EXPECT_EQ(config->store.retention_days, 180);
+}
+
+TEST(ConfigTest, ReadsValues) {
+  auto config = LoadFromString(R"(
+[milter]
+socket = "inet:9999@127.0.0.1"
+socket_mode = "0600"
+user = ""
+on_store_error = "tempfail"
+hostname = "mx.example.com"
+[log]
+target = "stderr"
+level = "debug"
+[store]
+path = "/tmp/tm"
+retention_days = 7
+[direction]
+internal_hosts = ["192.0.2.0/24"]
+submission_daemons = []
+[threading]
+max_references = 50
+use_thread_index = false
+)");
+  EXPECT_EQ(config->milter.socket.port, 9999);
+  EXPECT_EQ(config->milter.socket_mode, 0600u);
+  EXPECT_EQ(config->milter.user, "");
+  EXPECT_EQ(config->milter.on_store_error, FailureAction::kTempfail);
+  EXPECT_EQ(config->milter.hostname, "mx.example.com");
+  EXPECT_EQ(config->log.level, "debug");
+  EXPECT_EQ(config->store.retention_days, 7);
+  ASSERT_EQ(config->direction.internal_hosts.size(), 1u);
+  EXPECT_TRUE(config->direction.submission_daemons.empty());
+  EXPECT_EQ(config->threading.max_references, 50u);
+  EXPECT_FALSE(config->threading.use_thread_index);
+}
+
+struct BadCase {
+  const char* text;
+  const char* message_part;
+};
+
+TEST(ConfigTest, ErrorsNameTheKey) {
+  const BadCase cases[] = {
+      {"[milter]\nsocket = \"tcp:1\"", "milter.socket"},
+      {"[milter]\nsokcet = \"local:/x\"", "milter.sokcet: unknown key"},
+      {"[miltr]\n", "unknown section [miltr]"},
+      {"[milter]\non_internal_error = \"reject\"", "milter.on_internal_error"},
+      {"[milter]\nsocket_mode = \"rw\"", "milter.socket_mode"},
+      {"[milter]\nadd_message_id = \"yes\"", "must be true or false"},
+      {"[log]\ntarget = \"journal\"", "log target"},
+      {"[log]\nlevel = \"loud\"", "unknown log level"},
+      {"[store]\npath = \"relative\"", "store.path"},
+      {"[store]\nretention_days = -1", "must not be negative"},
+      {"[direction]\ninternal_hosts = [\"10.0.0.0/99\"]", "direction.internal_hosts"},
+      {"[direction]\ninternal_hosts = \"127.0.0.1\"", "list of strings"},
+      {"[threading]\nmax_references = \"100\"", "must be an integer"},
+      {"[milter\n", "config:"},
+  };
+  for (const auto& c : cases) {
+    try {
+      LoadFromString(c.text);
+      ADD_FAILURE() << "accepted: " << c.text;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message_part), std::string::npos)
+          << e.what() << " (wanted " << c.message_part << ")";
+    }
+  }
+}
+
+TEST(ConfigTest, LocalOverrideWins) {
+  char tmpl[] = "/tmp/threadmill-config-XXXXXX";
+  ASSERT_TRUE(mkdtemp(tmpl));
+  std::filesystem::path dir(tmpl);
+  std::ofstream(dir / "threadmill.conf") << "[store]\npath = \"/a\"\nretention_days = 9\n";
+  std::ofstream(dir / "threadmill.local.conf") << "[store]\npath = \"/b\"\n";
+  auto config = Load((dir / "threadmill.conf").string());
+  EXPECT_EQ(config->store.path, "/b");
+  EXPECT_EQ(config->store.retention_days, 9);
+  EXPECT_EQ(config->files.size(), 2u);
+  EXPECT_EQ(LocalOverridePath("/etc/threadmill/threadmill.conf"),
+            "/etc/threadmill/threadmill.local.conf");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigTest, MissingFileIsAnError) {
+  EXPECT_THROW(Load("/nonexistent/threadmill.conf"), ConfigError);
+}
+
+}  // namespace
+}  // namespace threadmill::config

@@ -1,0 +1,79 @@
+#include "thread/resolver.h"
+
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+namespace threadmill::thread {
+namespace {
+
+class ResolverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::EnvOptions options;
+    options.path = dir_.str();
+    options.map_size_bytes = 4 << 20;
+    auto env = store::Environment::Open(options);
+    ASSERT_TRUE(env.ok());
+    store_ = std::make_unique<store::ThreadStore>(*env);
+    Put("a@x", "TA");
+    Put("b@x", "TB");
+    Put("c@x", "TC");
+  }
+  void Put(const std::string& id, const std::string& thread) {
+    store::MessageRecord record;
+    record.msgid = id;
+    record.thread_id = thread;
+    record.time = 1700000000;
+    ASSERT_TRUE(store_->RecordMessage(record).ok());
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<store::ThreadStore> store_;
+};
+
+TEST_F(ResolverTest, Order) {
+  struct Case {
+    const char* name;
+    ThreadHeaders headers;
+    MatchMethod method;
+    const char* thread;  // nullptr: a new thread
+    const char* parent;
+  } cases[] = {
+      {"in-reply-to first", {"new@y", {"a@x"}, {"b@x"}, ""}, MatchMethod::kInReplyTo, "TA", "a@x"},
+      {"last in-reply-to id", {"new@y", {"b@x", "a@x"}, {}, ""}, MatchMethod::kInReplyTo, "TA",
+       "a@x"},
+      {"unknown in-reply-to falls to references", {"new@y", {"zz@q"}, {"a@x", "b@x"}, ""},
+       MatchMethod::kReferences, "TB", "b@x"},
+      {"references newest first", {"new@y", {}, {"a@x", "c@x", "zz@q"}, ""},
+       MatchMethod::kReferences, "TC", "c@x"},
+      {"self is never parent", {"a@x", {"a@x"}, {}, ""}, MatchMethod::kNone, nullptr, ""},
+      {"nothing known", {"new@y", {"q@q"}, {"r@r"}, ""}, MatchMethod::kNone, nullptr, ""},
+      {"no headers", {"", {}, {}, ""}, MatchMethod::kNone, nullptr, ""},
+  };
+  for (const auto& c : cases) {
+    auto r = Resolve(*store_, c.headers, true);
+    ASSERT_TRUE(r.ok()) << c.name;
+    EXPECT_EQ(r->method, c.method) << c.name;
+    EXPECT_EQ(r->parent, c.parent) << c.name;
+    if (c.thread) {
+      EXPECT_EQ(r->thread_id, c.thread) << c.name;
+    } else {
+      EXPECT_FALSE(r->thread_id.empty()) << c.name;
+      EXPECT_NE(r->thread_id, "TA") << c.name;
+    }
+  }
+}
+
+TEST_F(ResolverTest, RootFoundBeyondLookupBudget) {
+  ThreadHeaders headers;
+  headers.message_id = "new@y";
+  headers.references.push_back("a@x");  // the root, followed by thousands of unknown hops
+  for (int i = 0; i < 5000; ++i) headers.references.push_back("hop" + std::to_string(i) + "@r");
+  auto r = Resolve(*store_, headers, true);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->thread_id, "TA");
+  EXPECT_EQ(r->parent, "a@x");
+}
+
+}  // namespace
+}  // namespace threadmill::thread
