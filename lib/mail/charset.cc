@@ -12,9 +12,13 @@ namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 
-// Length of the valid UTF-8 sequence at s[i], 0 when invalid.
-size_t ValidSequenceLength(std::string_view s, size_t i) {
+// Length of the valid UTF-8 sequence at s[i]; 0 when invalid, and then *subpart is the
+// length of the maximal invalid subpart to replace by one U+FFFD (WHATWG/Unicode rule).
+size_t ValidSequenceLength(std::string_view s, size_t i, size_t* subpart = nullptr) {
   auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  size_t dummy;
+  if (!subpart) subpart = &dummy;
+  *subpart = 1;
   unsigned char c = b(0);
   if (c < 0x80) return 1;
   size_t len;
@@ -32,10 +36,12 @@ size_t ValidSequenceLength(std::string_view s, size_t i) {
   } else {
     return 0;
   }
-  if (i + len > s.size()) return 0;
-  if (b(1) < lo || b(1) > hi) return 0;
-  for (size_t k = 2; k < len; ++k) {
-    if ((b(k) & 0xC0) != 0x80) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    bool ok = i + k < s.size() && (k == 1 ? (b(1) >= lo && b(1) <= hi) : (b(k) & 0xC0) == 0x80);
+    if (!ok) {
+      *subpart = k;
+      return 0;
+    }
   }
   return len;
 }
@@ -105,7 +111,8 @@ std::string SanitizeUtf8(std::string_view s, Defects* defects) {
       ++i;
       continue;
     }
-    size_t n = ValidSequenceLength(s, i);
+    size_t subpart = 1;
+    size_t n = ValidSequenceLength(s, i, &subpart);
     if (n > 0) {
       out.append(s.substr(i, n));
       i += n;
@@ -113,9 +120,7 @@ std::string SanitizeUtf8(std::string_view s, Defects* defects) {
     }
     if (defects) defects->Add(Defect::kInvalidUtf8);
     out.append(kReplacement);
-    // Skip the lead byte and the continuation bytes that follow it (one U+FFFD per run).
-    ++i;
-    while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+    i += subpart;
   }
   return out;
 }

@@ -11,10 +11,10 @@
 //   RFC 2045/2046 (charset parameter), RFC 3629 (UTF-8), WHATWG Encoding Standard (labels).
 //
 // LIMITS
-//   Each invalid byte sequence is replaced by one U+FFFD (close to, but not exactly, the
-//   WHATWG "maximal subpart" rule). iconv descriptors are opened per call (glibc caches its
-//   conversion modules, so this is cheap); thread-safe, no global state. UTF-7 and other
-//   rarities are whatever glibc supports.
+//   SanitizeUtf8 replaces each maximal invalid subpart by one U+FFFD (the WHATWG rule); in
+//   iconv conversions each rejected byte becomes one U+FFFD. iconv descriptors are opened per call
+//   (glibc caches its conversion modules, so this is cheap); thread-safe, no global state. UTF-7
+//   and other rarities are whatever glibc supports.
 #pragma once
 
 #include <string>
