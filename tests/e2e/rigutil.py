@@ -1,0 +1,355 @@
+"""Helpers for threadmill's end-to-end tests: drive tests/e2e/rig, send mail, read results.
+
+Standard library only. One Rig per test module (setUpClass/tearDownClass), never per case:
+libmilter needs ~5 s to shut down.
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import smtplib
+import subprocess
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RIG = os.path.join(HERE, "rig")
+SKIP = 77  # ctest SKIP_RETURN_CODE
+
+OUTSIDE_ADDR = "192.0.2.10"  # TEST-NET-1: the simulated outside client (Postfix XCLIENT)
+
+
+def build_dir():
+    return os.path.realpath(os.environ.get("THREADMILL_BUILD", "/work/main/build"))
+
+
+def threadmill_binary():
+    return os.path.join(build_dir(), "milter", "threadmill")
+
+
+def missing_prerequisites(need_threadmill=True):
+    """A reason to skip, or None."""
+    if os.geteuid() != 0:
+        return "needs root (private Postfix instance)"
+    for tool in ("postfix", "swaks", "dnsmasq", "sendmail"):
+        if shutil.which(tool) is None and not os.path.exists("/usr/sbin/" + tool):
+            return "missing " + tool
+    if need_threadmill and not os.access(threadmill_binary(), os.X_OK):
+        return "no threadmill binary at %s (set THREADMILL_BUILD)" % threadmill_binary()
+    return None
+
+
+def token():
+    """A short unique, lower-case token for msg-ids and subjects."""
+    return uuid.uuid4().hex[:12]
+
+
+def bare(msgid):
+    """Normalize a msg-id for comparison: no angle brackets, no surrounding space."""
+    return (msgid or "").strip().strip("<>").strip()
+
+
+# --- decision lines ----------------------------------------------------------------------------
+
+_LINE = re.compile(r"threadmill\[(?P<pid>\d+)\]:\s+(?P<qid>[^\s:]+):\s+(?P<rest>.*)$")
+_KV = re.compile(r'(?:^|\s)([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def _unquote(value):
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value
+
+
+def parse_decision(line):
+    """One decision line -> dict (keys from the line plus 'qid', 'pid', 'raw'), or None."""
+    m = _LINE.search(line.rstrip("\n"))
+    if not m:
+        return None
+    fields = {k: _unquote(v) for k, v in _KV.findall(m.group("rest"))}
+    if "decision" not in fields:
+        return None
+    fields["qid"] = m.group("qid")
+    fields["pid"] = m.group("pid")
+    fields["raw"] = line.rstrip("\n")
+    return fields
+
+
+def parse_decisions(text):
+    out = []
+    for line in text.splitlines():
+        d = parse_decision(line)
+        if d is not None:
+            out.append(d)
+    return out
+
+
+# --- the rig -----------------------------------------------------------------------------------
+
+
+class RigError(Exception):
+    pass
+
+
+class Rig:
+    """A running rig: private Postfix + dnsmasq + milter under one temporary directory."""
+
+    def __init__(self, name, *options, default_action=None, keep=None):
+        base = os.environ.get("THREADMILL_E2E_DIR") or None
+        if base:
+            os.makedirs(base, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix="tm-%s-" % name, dir=base)
+        self.options = list(options)
+        self.env_extra = {"THREADMILL_BUILD": build_dir()}
+        if default_action:
+            self.env_extra["RIG_MILTER_DEFAULT_ACTION"] = default_action
+        # Keep the directory after a run (logs) when asked, or when a test failed.
+        self.keep = keep if keep is not None else bool(os.environ.get("THREADMILL_E2E_KEEP"))
+        self.env = {}
+        self.failed = False
+
+    # lifecycle
+    def _run_rig(self, *args, check=True, timeout=120):
+        env = dict(os.environ, **self.env_extra)
+        p = subprocess.run([RIG, *args], env=env, capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise RigError("rig %s failed (%d):\n%s\n%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def start(self):
+        p = self._run_rig("start", self.dir, *self.options)
+        self.env = {}
+        for line in p.stdout.splitlines():
+            if "=" in line:
+                k, v = line.split("=", 1)
+                self.env[k] = v.strip("'")
+        return self
+
+    def stop(self):
+        try:
+            self._run_rig("stop", self.dir, check=False)
+        finally:
+            if self.keep or self.failed:
+                print("rig directory kept: %s" % self.dir)
+            else:
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+    def stop_milter(self):
+        self._run_rig("stop-milter", self.dir)
+
+    def restart_milter(self):
+        self._run_rig("restart-milter", self.dir)
+
+    def milter_pid(self):
+        try:
+            with open(os.path.join(self.dir, "milter.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def milter_alive(self):
+        pid = self.milter_pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+
+    @property
+    def smtp_port(self):
+        return int(self.env["RIG_SMTP_PORT"])
+
+    @property
+    def submission_port(self):
+        return int(self.env["RIG_SUBMISSION_PORT"])
+
+    @property
+    def postfix_dir(self):
+        return self.env["RIG_POSTFIX_DIR"]
+
+    @property
+    def log_path(self):
+        return self.env["RIG_LOG"]
+
+    def postconf(self, *settings):
+        """Change the private instance's main.cf and reload it."""
+        subprocess.run(["postconf", "-c", self.postfix_dir, "-e", *settings], check=True)
+        subprocess.run(["postfix", "-c", self.postfix_dir, "reload"], check=True,
+                       capture_output=True)
+
+    # sending
+    def swaks(self, data, mail_from, rcpts, xclient_addr=None, port=None, extra=()):
+        """Send DATA (str or bytes: the whole message) with swaks. Returns (returncode, transcript,
+        queue id or None)."""
+        if isinstance(rcpts, str):
+            rcpts = [rcpts]
+        if isinstance(data, str):
+            data = data.encode()
+        with tempfile.NamedTemporaryFile(dir=self.dir, suffix=".eml", delete=False) as f:
+            f.write(data)
+            path = f.name
+        try:
+            cmd = ["swaks", "--server", "127.0.0.1", "--port", str(port or self.smtp_port),
+                   "--helo", "client.example.org", "--from", mail_from, "--to", ",".join(rcpts),
+                   "--data", "@" + path, "--timeout", "60"]
+            if xclient_addr:
+                cmd += ["--xclient-addr", xclient_addr, "--xclient-name", "[UNAVAILABLE]"]
+            cmd += list(extra)
+            p = subprocess.run(cmd, capture_output=True, timeout=120)
+        finally:
+            os.unlink(path)
+        out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
+        m = re.search(r"queued as ([0-9A-Za-z]+)", out)
+        return p.returncode, out, (m.group(1) if m else None)
+
+    def smtp_send(self, data, mail_from, rcpts, xclient_addr=None, port=None):
+        """Send exact bytes (NUL bytes, 8-bit, anything) over SMTP with smtplib.
+        Returns the queue id. Raises smtplib errors."""
+        if isinstance(rcpts, str):
+            rcpts = [rcpts]
+        if isinstance(data, str):
+            data = data.encode()
+        with smtplib.SMTP("127.0.0.1", port or self.smtp_port, timeout=60) as s:
+            s.ehlo("client.example.org")
+            if xclient_addr:
+                code, msg = s.docmd("XCLIENT", "ADDR=%s NAME=[UNAVAILABLE]" % xclient_addr)
+                if code != 220:
+                    raise RigError("XCLIENT refused: %d %r" % (code, msg))
+                s.ehlo("client.example.org")
+            s.mail(mail_from)
+            for r in rcpts:
+                code, msg = s.rcpt(r)
+                if code // 100 != 2:
+                    raise RigError("RCPT %s refused: %d %r" % (r, code, msg))
+            code, msg = s.data(data)
+            if code // 100 != 2:
+                raise RigError("DATA refused: %d %r" % (code, msg))
+            m = re.search(rb"queued as ([0-9A-Za-z]+)", msg)
+            return m.group(1).decode() if m else None
+
+    def sendmail(self, data, mail_from, rcpts):
+        """Inject with Postfix's sendmail (-C DIR): reaches the milter via non_smtpd_milters."""
+        if isinstance(rcpts, str):
+            rcpts = [rcpts]
+        if isinstance(data, str):
+            data = data.encode()
+        p = subprocess.run(["sendmail", "-C", self.postfix_dir, "-i", "-f", mail_from, "--", *rcpts],
+                           input=data, capture_output=True, timeout=60)
+        if p.returncode != 0:
+            raise RigError("sendmail failed (%d): %s" % (p.returncode, p.stderr.decode(errors="replace")))
+
+    # results
+    def decisions(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return parse_decisions(f.read().decode("utf-8", "replace"))
+        except FileNotFoundError:
+            return []
+
+    def wait_decision(self, msgid=None, qid=None, where=None, timeout=30):
+        """The first decision line whose msgid (or queue id) matches; fails after timeout."""
+        deadline = time.time() + timeout
+        while True:
+            for d in self.decisions():
+                if msgid is not None and bare(d.get("msgid")) != bare(msgid):
+                    continue
+                if qid is not None and d.get("qid") != qid:
+                    continue
+                if where is not None and not where(d):
+                    continue
+                return d
+            if time.time() > deadline:
+                raise AssertionError("no decision line for msgid=%s qid=%s within %ss; log tail:\n%s"
+                                     % (msgid, qid, timeout, self.tail(self.log_path)))
+            time.sleep(0.1)
+
+    def find_delivered(self, rcpt, needle):
+        """Maildir files of rcpt's domain that contain needle (bytes or str)."""
+        if isinstance(needle, str):
+            needle = needle.encode()
+        domain = rcpt.rsplit("@", 1)[1].lower()
+        root = os.path.join(self.env["RIG_MAILDIR"], domain)
+        found = []
+        for dirpath, _dirs, files in os.walk(root):
+            if os.path.basename(dirpath) not in ("new", "cur"):
+                continue
+            for name in files:
+                path = os.path.join(dirpath, name)
+                try:
+                    with open(path, "rb") as f:
+                        if needle in f.read():
+                            found.append(path)
+                except OSError:
+                    pass
+        return found
+
+    def wait_delivered(self, rcpt, needle, timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            found = self.find_delivered(rcpt, needle)
+            if found:
+                return found[0]
+            if time.time() > deadline:
+                raise AssertionError("%r not delivered to %s within %ss; postfix log tail:\n%s"
+                                     % (needle, rcpt, timeout, self.tail(self.env["RIG_POSTFIX_LOG"])))
+            time.sleep(0.1)
+
+    @staticmethod
+    def tail(path, n=30):
+        try:
+            with open(path, "rb") as f:
+                return b"".join(f.readlines()[-n:]).decode("utf-8", "replace")
+        except OSError as e:
+            return "(%s)" % e
+
+    # threadmillctl
+    def ctl(self, *args):
+        ctl = self.env.get("RIG_THREADMILLCTL") or os.path.join(build_dir(), "ctl", "threadmillctl")
+        return subprocess.run([ctl, "-c", self.env["RIG_CONFIG"], *args], capture_output=True,
+                              text=True, timeout=30)
+
+    def lookup(self, msgid):
+        """threadmillctl --json lookup: the record as a dict, or None when unknown (exit 1)."""
+        last = None
+        for form in ("<%s>" % bare(msgid), bare(msgid)):
+            p = self.ctl("--json", "lookup", form)
+            if p.returncode == 0:
+                return json.loads(p.stdout)
+            last = p
+        if last.returncode == 1:
+            return None
+        raise RigError("threadmillctl lookup failed (%d): %s" % (last.returncode, last.stderr))
+
+    def thread(self, thread_id):
+        p = self.ctl("--json", "thread", thread_id)
+        if p.returncode != 0:
+            raise RigError("threadmillctl thread failed (%d): %s%s" % (p.returncode, p.stdout, p.stderr))
+        return json.loads(p.stdout)
+
+
+# --- building messages ------------------------------------------------------------------------
+
+
+def message(headers, body="Hello.\n", crlf=True):
+    """A message from (name, value) pairs. Values are used verbatim (may contain folding)."""
+    lines = ["%s: %s" % (k, v) for k, v in headers]
+    text = "\n".join(lines) + "\n\n" + body
+    if not text.endswith("\n"):
+        text += "\n"
+    if crlf:
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    return text
+
+
+def thread_index(guid=None, children=0):
+    """An Outlook Thread-Index value: 22-byte header (6 bytes time + 16-byte GUID) plus 5 bytes
+    per reply, base64."""
+    raw = bytes.fromhex("01d9a1b2c3d4") + (guid or uuid.uuid4().bytes)
+    for i in range(children):
+        raw += bytes([0x00, 0x00, 0x10 + i, 0x20, 0x30])
+    return base64.b64encode(raw).decode()
