@@ -25,7 +25,7 @@ TEST(ConfigTest, DefaultsWhenEmpty) {
 }
 
 TEST(ConfigTest, PackagedSampleIsValid) {
-  auto config = Load(std::string(THREADMILL_TEST_DATA) + "/../../../../conf/threadmill.conf");
+  auto config = Load(std::string(THREADMILL_SOURCE_DIR) + "/conf/threadmill.conf");
   EXPECT_EQ(config->milter.socket.kind, SocketSpec::Kind::kUnix);
   EXPECT_EQ(config->store.retention_days, 180);
 }
