@@ -1,0 +1,112 @@
+// environment.h - the one LMDB environment of threadmill: open, map growth, transactions.
+//
+// DESCRIPTION
+//   Environment owns an MDB_env opened with MDB_NOTLS (libmilter runs one thread per
+//   connection; a read transaction is not tied to its thread), all named databases of
+//   schema.h, and the recoverable conditions:
+//     - MDB_MAP_FULL: Write() aborts the transaction, doubles the map (up to
+//       EnvOptions::max_map_size_bytes) and runs the callback again;
+//     - MDB_MAP_RESIZED (another process grew the map past ours): the map is re-read with
+//       mdb_env_set_mapsize(env, 0) and the transaction begun again;
+//     - stale reader slots left by killed processes: mdb_reader_check() at open.
+//   Resizing needs every transaction of this process closed; a TxnGate (txn_gate.h) keeps
+//   transactions shared and resizes exclusive.
+//
+// THREADING
+//   Environment is thread-safe and may be shared (std::shared_ptr) by every thread of one
+//   process. Other processes (workers, threadmillctl) open their own Environment on the
+//   same directory; open it after fork(), never before, and never use an inherited one.
+//
+// LIMITS
+//   The directory must be on a local filesystem (LMDB's lock file). A read-only open still
+//   needs write access to lock.mdb. Write callbacks may run more than once (after growth):
+//   they must only act through the transaction and reset anything they capture. Nested
+//   transactions on one thread are not supported (see txn_gate.h). The map never shrinks.
+#pragma once
+
+#include <lmdb.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "store/schema.h"
+#include "store/txn.h"
+#include "store/txn_gate.h"
+
+namespace threadmill::store {
+
+struct EnvOptions {
+  std::string path;                              // directory; created when missing
+  size_t map_size_bytes = size_t{256} << 20;     // initial map size
+  size_t max_map_size_bytes = size_t{16} << 30;  // growth stops here (kTemporary)
+  bool read_only = false;                        // MDB_RDONLY; directory not created
+  unsigned max_readers = 512;                    // concurrent read txns, all processes
+};
+
+class Environment {
+ public:
+  // Opens (creating when read-write) the environment at options.path, opens every database
+  // of schema.h and checks the schema version. Thread-safe; the result is shared by all
+  // threads of the calling process. Errors: kInvalidInput (bad options), kPermission,
+  // kStore, kTemporary. A missing environment opened read-only is an error (kStore).
+  static Result<std::shared_ptr<Environment>> Open(const EnvOptions& options);
+
+  // Closes the environment. Every transaction must have ended.
+  ~Environment();
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+  // Runs fn in a read transaction and returns its status. fn must not keep views past its
+  // return. Thread-safe (each call has its own transaction).
+  Status Read(const std::function<Status(ReadTxn&)>& fn) const;
+
+  // Runs fn in a write transaction and commits it when fn returns ok; aborts and returns
+  // fn's error otherwise (if fn called Abort() itself, nothing is committed and its status
+  // is returned). On MDB_MAP_FULL the transaction is aborted, the map grown and fn run
+  // again, so fn may run several times. Thread-safe; writers are serialized by LMDB across
+  // all processes. Errors from a read-only environment: kPermission.
+  Status Write(const std::function<Status(WriteTxn&)>& fn);
+
+  // Begins a read transaction the caller holds (e.g. to page through results). Handles
+  // MDB_MAP_RESIZED. The caller's thread must not begin another transaction meanwhile.
+  Result<ReadTxn> BeginRead() const;
+
+  // The handle of a named database (kMissingDbi when absent from a read-only environment).
+  // Valid for the Environment's lifetime, usable from any thread.
+  MDB_dbi dbi(Db db) const { return dbis_[static_cast<size_t>(db)]; }
+
+  const std::string& path() const { return options_.path; }
+  bool read_only() const { return options_.read_only; }
+  // The current map size of this process (grows over time).
+  size_t map_size() const { return map_size_.load(); }
+  // Stale reader slots cleared by mdb_reader_check() at open.
+  int stale_readers_cleared() const { return stale_readers_; }
+  // The raw environment, owned by this object; for mdb_env_stat and the like.
+  MDB_env* raw() const { return env_; }
+
+ private:
+  explicit Environment(const EnvOptions& options) : options_(options) {}
+  Status OpenEnv();
+  Status OpenDatabases();
+  Status CheckSchema();
+  Result<WriteTxn> BeginWrite();
+  // Re-reads the map size after MDB_MAP_RESIZED. Takes the gate exclusively.
+  Status AdoptResize() const;
+  // Doubles the map unless someone already grew it past `seen`. Exclusive.
+  Status Grow(size_t seen);
+  void RefreshMapSize() const;
+
+  EnvOptions options_;
+  MDB_env* env_ = nullptr;
+  std::array<MDB_dbi, kDbCount> dbis_{};
+  mutable TxnGate gate_;
+  mutable std::atomic<size_t> map_size_{0};
+  int stale_readers_ = 0;
+};
+
+}  // namespace threadmill::store

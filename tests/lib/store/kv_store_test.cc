@@ -1,0 +1,152 @@
+// kv_store_test.cc - handler key/value records: round trips, isolation, listing, limits.
+#include "store/kv_store.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "temp_env.h"
+
+namespace threadmill::store {
+namespace {
+
+using testing::OpenOrDie;
+using testing::TempDir;
+
+class store_kv : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = OpenOrDie(dir_.path());
+    ASSERT_TRUE(env_);
+    kv_ = std::make_unique<KvStore>(env_);
+  }
+  void Put(const std::string& handler, const std::string& key, const std::string& value) {
+    Status st = kv_->Put(handler, key, value);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+  std::vector<std::string> Keys(const std::string& handler, const std::string& prefix,
+                                size_t limit) {
+    auto list = kv_->List(handler, prefix, limit, false);
+    EXPECT_TRUE(list.ok()) << list.error().message;
+    std::vector<std::string> keys;
+    if (list.ok()) {
+      for (const KvEntry& e : *list) {
+        keys.push_back(e.key);
+        EXPECT_TRUE(e.value.empty());
+      }
+    }
+    return keys;
+  }
+
+  TempDir dir_;
+  std::shared_ptr<Environment> env_;
+  std::unique_ptr<KvStore> kv_;
+};
+
+TEST_F(store_kv, PutGetDeleteRoundTrip) {
+  const std::string binary("v\0a\xffl", 5);
+  struct Case {
+    std::string key;
+    std::string value;
+  };
+  const Case cases[] = {
+      {"plain", "value"},
+      {std::string("bin\0key", 7), binary},
+      {"empty-value", ""},
+      {std::string(600, 'k'), "long key"},
+      {std::string("\x01mark"), "marked"},
+  };
+  for (const Case& c : cases) Put("h", c.key, c.value);
+  for (const Case& c : cases) {
+    auto got = kv_->Get("h", c.key);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_EQ(*got, c.value) << c.key.substr(0, 10);
+  }
+  Put("h", "plain", "replaced");
+  EXPECT_EQ(*kv_->Get("h", "plain"), "replaced");
+  for (const Case& c : cases) {
+    auto del = kv_->Delete("h", c.key);
+    ASSERT_TRUE(del.ok());
+    EXPECT_TRUE(*del);
+    EXPECT_FALSE(kv_->Get("h", c.key)->has_value());
+    EXPECT_FALSE(*kv_->Delete("h", c.key));
+  }
+}
+
+TEST_F(store_kv, HandlersAreIsolated) {
+  Put("a", "k", "from-a");
+  Put("ab", "k", "from-ab");
+  Put("a", "bk", "a-bk");
+  EXPECT_EQ(*kv_->Get("a", "k"), "from-a");
+  EXPECT_EQ(*kv_->Get("ab", "k"), "from-ab");
+  EXPECT_FALSE(kv_->Get("b", "k")->has_value());
+  EXPECT_EQ(Keys("a", "", 100), (std::vector<std::string>{"bk", "k"}));
+  EXPECT_EQ(Keys("ab", "", 100), std::vector<std::string>{"k"});
+}
+
+TEST_F(store_kv, ListByPrefixWithLimitsInKeyOrder) {
+  const std::string long_a = "user:" + std::string(600, 'a');
+  const std::string long_z = "user:" + std::string(600, 'z');
+  for (std::string k :
+       {"user:bob", "user:alice", "user:carol", "other", "user", "users:x", "zzz"}) {
+    Put("h", k, "v-" + k);
+  }
+  Put("h", long_z, "long-z");
+  Put("h", long_a, "long-a");
+  Put("h", "\x01raw", "hashed-short");
+  struct Case {
+    std::string prefix;
+    size_t limit;
+    std::vector<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"user:", 100, {long_a, "user:alice", "user:bob", "user:carol", long_z}},
+      {"user:", 2, {long_a, "user:alice"}},
+      {"user:b", 100, {"user:bob"}},
+      {"user", 3, {"user", long_a, "user:alice"}},
+      {"nothing", 100, {}},
+      {"", 2, {"\x01raw", "other"}},
+      {"\x01", 10, {"\x01raw"}},
+      {"", 0, {}},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(Keys("h", c.prefix, c.limit), c.want)
+        << "prefix=" << c.prefix << " limit=" << c.limit;
+  }
+  EXPECT_EQ(Keys("h", "", 100).size(), 10u);
+  auto with_values = kv_->List("h", "user:", 100, true);
+  ASSERT_TRUE(with_values.ok());
+  ASSERT_EQ(with_values->size(), 5u);
+  EXPECT_EQ((*with_values)[0], (KvEntry{long_a, "long-a"}));
+  EXPECT_EQ((*with_values)[1], (KvEntry{"user:alice", "v-user:alice"}));
+}
+
+TEST_F(store_kv, LimitsAreInvalidInput) {
+  const std::string max_value(kMaxKvValueBytes, 'v');
+  EXPECT_TRUE(kv_->Put("h", "big", max_value).ok());
+  EXPECT_EQ(kv_->Get("h", "big")->value().size(), kMaxKvValueBytes);
+  struct Case {
+    std::string handler;
+    std::string key;
+    size_t value_size;
+  };
+  const Case cases[] = {
+      {"h", "toobig", kMaxKvValueBytes + 1},
+      {"", "k", 1},
+      {std::string(kMaxHandlerNameBytes + 1, 'h'), "k", 1},
+      {std::string("h\0x", 3), "k", 1},
+      {"h", "", 1},
+      {"h", std::string(kMaxKvKeyBytes + 1, 'k'), 1},
+  };
+  for (const Case& c : cases) {
+    Status st = kv_->Put(c.handler, c.key, std::string(c.value_size, 'v'));
+    ASSERT_FALSE(st.ok()) << c.handler.size() << "/" << c.key.size();
+    EXPECT_EQ(st.error().code, ErrorCode::kInvalidInput);
+  }
+  EXPECT_FALSE(kv_->List("", "", 10, false).ok());
+  EXPECT_FALSE(kv_->Get("h", "").ok());
+}
+
+}  // namespace
+}  // namespace threadmill::store
