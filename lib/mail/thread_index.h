@@ -22,7 +22,7 @@
 namespace threadmill::mail {
 
 struct ThreadIndex {
-  std::string root;  // base64 of the first 22 bytes; empty when the value is invalid
+  std::string root;    // base64 of the first 22 bytes; empty when the value is invalid
   size_t replies = 0;  // number of 5-byte child blocks
   Defects defects;
 };
