@@ -8,6 +8,7 @@
 #include <string>
 
 #include "log/logger.h"
+#include "milter/session.h"
 
 namespace threadmill::milter {
 namespace {

@@ -131,8 +131,8 @@ TEST_F(ProcessorTest, InboundWithoutMessageIdIsNotChanged) {
 
 TEST_F(ProcessorTest, ThreadIndexFallback) {
   // Outlook: the first 22 bytes of Thread-Index identify the conversation.
-  const char* root = "AQHZ3y6vAAAAAAAAAAAAAAAAAAAAAA==";           // 22 bytes
-  const char* child = "AQHZ3y6vAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==";   // 27 bytes
+  const char* root = "AQHZ3y6vAAECAwQFBgcICQoLDA0ODw==";       // 22 bytes
+  const char* child = "AQHZ3y6vAAECAwQFBgcICQoLDA0ODwECAwQF";  // 27 bytes
   auto out = Send(kInside, {{"Message-ID", "<ol1@example.com>"}, {"Thread-Index", root}});
   auto in = Send(kOutside, {{"Message-ID", "<ol2@example.org>"}, {"Thread-Index", child}});
   EXPECT_EQ(in.resolution.method, thread::MatchMethod::kThreadIndex);
