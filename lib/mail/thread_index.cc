@@ -1,3 +1,4 @@
+// thread_index.cc - Thread-Index parsing (see thread_index.h).
 #include "mail/thread_index.h"
 
 #include "mail/header.h"
@@ -5,25 +6,27 @@
 
 namespace threadmill::mail {
 
-ThreadIndex ThreadIndexRoot(std::string_view value) {
-  constexpr size_t kHeaderBytes = 22, kChildBytes = 5, kMaxBytes = 4096;
-  ThreadIndex index;
-  std::string_view trimmed = TrimWhitespace(value);
-  if (trimmed.empty()) return index;
-  if (trimmed.size() > kMaxBytes) {
-    index.defects.Add(Defect::kBadThreadIndex);
-    return index;
+ThreadIndex ParseThreadIndex(std::string_view value) {
+  constexpr size_t kHeaderBytes = 22;
+  constexpr size_t kChildBytes = 5;
+  ThreadIndex out;
+  std::string_view v = TrimWhitespace(value);
+  if (v.size() > 64 * 1024) {  // 13,000 replies: not a real conversation index
+    out.defects.Add(Defect::kBadThreadIndex);
+    out.defects.Add(Defect::kTooLong);
+    return out;
   }
   Defects decode_defects;
-  std::string bytes = Base64Decode(trimmed, &decode_defects);
+  std::string bytes = Base64Decode(Unfold(v), &decode_defects);
   if (!decode_defects.empty() || bytes.size() < kHeaderBytes ||
       (bytes.size() - kHeaderBytes) % kChildBytes != 0) {
-    index.defects.Add(Defect::kBadThreadIndex);
-    return index;
+    out.defects.Add(Defect::kBadThreadIndex);
+    return out;
   }
-  index.root = Base64Encode(std::string_view(bytes).substr(0, kHeaderBytes));
-  index.replies = (bytes.size() - kHeaderBytes) / kChildBytes;
-  return index;
+  out.valid = true;
+  out.root = Base64Encode(std::string_view(bytes).substr(0, kHeaderBytes));
+  out.child_blocks = (bytes.size() - kHeaderBytes) / kChildBytes;
+  return out;
 }
 
 }  // namespace threadmill::mail

@@ -1,19 +1,20 @@
-// thread_index.h - Outlook's Thread-Index header: the conversation it belongs to.
+// thread_index.h - Outlook's Thread-Index header.
 //
 // DESCRIPTION
-//   Thread-Index is base64 of a 22-byte header block (6 bytes of FILETIME, 16 bytes of a
-//   conversation GUID) followed by one 5-byte child block per reply. Every message of a
-//   conversation starts with the same 22 bytes, so those bytes (re-encoded in base64) name
-//   the conversation: threadmill stores the root of outbound mail and looks it up for inbound
-//   mail without a usable In-Reply-To/References.
+//   Thread-Index is base64 of a 22-byte header block (6 bytes of FILETIME, 16 bytes of GUID)
+//   followed by one 5-byte child block per reply. The first 22 bytes are the same for every
+//   message of a conversation, so their base64 form (the root) finds the conversation when
+//   In-Reply-To/References are missing, as Outlook/Exchange often strip them.
 //
 // STANDARDS
-//   [MS-OXOMSG] 2.2.1.3 PidTagConversationIndex (the same bytes Thread-Index carries).
+//   [MS-OXOMSG] 2.2.1.3 PidTagConversationIndex (Thread-Index is its base64 form).
 //
 // LIMITS
-//   Only the form is checked (length 22 + 5n after decoding); the content is not.
+//   Only the structure is checked (length >= 22, (length - 22) % 5 == 0); timestamps are not
+//   interpreted. Invalid values give valid == false and defect bad-thread-index.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -22,11 +23,12 @@
 namespace threadmill::mail {
 
 struct ThreadIndex {
-  std::string root;    // base64 of the first 22 bytes; empty when the value is invalid
-  size_t replies = 0;  // number of 5-byte child blocks
+  bool valid = false;
+  std::string root;         // base64 of the first 22 bytes (32 characters), "" when invalid
+  size_t child_blocks = 0;  // number of 5-byte reply blocks
   Defects defects;
 };
 
-ThreadIndex ThreadIndexRoot(std::string_view value);
+ThreadIndex ParseThreadIndex(std::string_view value);
 
 }  // namespace threadmill::mail
