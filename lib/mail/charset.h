@@ -12,9 +12,9 @@
 //
 // LIMITS
 //   SanitizeUtf8 replaces each maximal invalid subpart by one U+FFFD (the WHATWG rule); in
-//   iconv conversions each rejected byte becomes one U+FFFD. iconv descriptors are opened per call
-//   (glibc caches its conversion modules, so this is cheap); thread-safe, no global state. UTF-7
-//   and other rarities are whatever glibc supports.
+//   iconv conversions each rejected byte becomes one U+FFFD. iconv descriptors are opened
+//   per call (glibc caches its conversion modules, so this is cheap); thread-safe, no global
+//   state. UTF-7 and other rarities are whatever glibc supports.
 #pragma once
 
 #include <string>

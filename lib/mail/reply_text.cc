@@ -174,12 +174,10 @@ std::string StripQuotedReply(std::string_view text) {
   end = FindSignature(lines, end);
   std::string out = JoinTrimmed(lines, end, drop);
   if (!out.empty()) return out;
-  std::vector<bool> none(lines.size(), false);
-  Lines all = lines;
-  std::string original;
-  for (size_t i = 0; i < all.size(); ++i) {  // fall back: original text, trimmed, LF
+  std::string original;  // fall back: the original text, trimmed, LF line ends
+  for (size_t i = 0; i < lines.size(); ++i) {
     if (i) original += '\n';
-    original += all[i];
+    original += lines[i];
   }
   return std::string(TrimWhitespace(original));
 }

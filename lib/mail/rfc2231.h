@@ -13,7 +13,8 @@
 //   RFC 2183 (Content-Disposition), RFC 2047 (tolerated inside quoted values).
 //
 // LIMITS
-//   Unquoted values run to the next ';' (so unquoted names with spaces survive). Raw 8-bit
+//   Unquoted values run to the next ';' (so unquoted names with spaces survive), but lose
+//   parenthesized text, which is a comment there. Raw 8-bit
 //   values are UTF-8 or else windows-1252. Continuation numbers above 999 and parameters
 //   past 64 are ignored (defect bad-parameter / truncated). Missing sections are skipped.
 #pragma once
