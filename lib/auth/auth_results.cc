@@ -1,0 +1,261 @@
+// auth_results.cc - see auth_results.h.
+#include "auth/auth_results.h"
+
+#include <strings.h>
+
+#include "auth/psl.h"
+
+namespace threadmill::auth {
+namespace {
+
+// A small RFC 5322 tokenizer: skips CFWS, reads tokens, quoted strings and specials.
+class Lexer {
+ public:
+  explicit Lexer(std::string_view s) : s_(s) {}
+  void SkipCfws() {
+    while (i_ < s_.size()) {
+      char c = s_[i_];
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+        ++i_;
+      } else if (c == '(') {
+        int depth = 0;
+        do {
+          if (s_[i_] == '\\')
+            ++i_;
+          else if (s_[i_] == '(')
+            ++depth;
+          else if (s_[i_] == ')')
+            --depth;
+          ++i_;
+        } while (i_ < s_.size() && depth > 0);
+      } else {
+        break;
+      }
+    }
+  }
+  bool AtEnd() {
+    SkipCfws();
+    return i_ >= s_.size();
+  }
+  bool Peek(char c) {
+    SkipCfws();
+    return i_ < s_.size() && s_[i_] == c;
+  }
+  bool Eat(char c) {
+    if (!Peek(c)) return false;
+    ++i_;
+    return true;
+  }
+  // A value: quoted-string or a run of characters up to CFWS, ';', '=' (when stop_eq).
+  std::string Value(bool stop_eq) {
+    SkipCfws();
+    std::string out;
+    if (i_ < s_.size() && s_[i_] == '"') {
+      for (++i_; i_ < s_.size() && s_[i_] != '"'; ++i_) {
+        if (s_[i_] == '\\' && i_ + 1 < s_.size()) ++i_;
+        out += s_[i_];
+      }
+      if (i_ < s_.size()) ++i_;
+      return out;
+    }
+    while (i_ < s_.size()) {
+      char c = s_[i_];
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';' || c == '(' ||
+          (stop_eq && c == '='))
+        break;
+      out += c;
+      ++i_;
+    }
+    return out;
+  }
+
+ private:
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+void Append(std::string& out, std::string_view piece) {
+  out += ";\r\n\t";
+  out += piece;
+}
+
+// Quotes a property value when it is not a plain token (RFC 8601 section 2.2 "value").
+std::string Quote(std::string_view v) {
+  bool plain = !v.empty();
+  for (char c : v)
+    if (c <= ' ' || c == '"' || c == ';' || c == '(' || c == ')' || c == '\\' || c == '=')
+      plain = false;
+  if (plain) return std::string(v);
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c != '\r' && c != '\n') out += c;
+  }
+  return out + "\"";
+}
+
+// Text safe inside an RFC 5322 comment.
+std::string Comment(std::string_view v) {
+  std::string out;
+  for (char c : v)
+    if (c != '(' && c != ')' && c != '\\' && c != '\r' && c != '\n') out += c;
+  return out;
+}
+
+SpfResult SpfFromString(std::string_view r) {
+  for (auto x : {SpfResult::kPass, SpfResult::kFail, SpfResult::kSoftFail, SpfResult::kNeutral,
+                 SpfResult::kTempError, SpfResult::kPermError})
+    if (r == ToString(x)) return x;
+  return SpfResult::kNone;
+}
+
+DkimResult DkimFromString(std::string_view r) {
+  for (auto x : {DkimResult::kPass, DkimResult::kFail, DkimResult::kNeutral, DkimResult::kPolicy,
+                 DkimResult::kTempError, DkimResult::kPermError})
+    if (r == ToString(x)) return x;
+  return DkimResult::kNone;
+}
+
+DmarcResult DmarcFromString(std::string_view r) {
+  for (auto x :
+       {DmarcResult::kPass, DmarcResult::kFail, DmarcResult::kTempError, DmarcResult::kPermError})
+    if (r == ToString(x)) return x;
+  return DmarcResult::kNone;
+}
+
+}  // namespace
+
+std::string AuthResultsMethod::Property(std::string_view name) const {
+  for (const auto& [k, v] : properties)
+    if (strcasecmp(k.c_str(), std::string(name).c_str()) == 0) return v;
+  return {};
+}
+
+Result<ParsedAuthResults> ParseAuthResults(std::string_view value) {
+  Lexer lx(value);
+  ParsedAuthResults out;
+  out.authserv_id = lx.Value(false);
+  if (out.authserv_id.empty())
+    return MakeError(ErrorCode::kInvalidInput, "Authentication-Results without authserv-id");
+  if (!lx.AtEnd() && !lx.Peek(';')) {
+    std::string version = lx.Value(false);
+    if (version.empty() || version.find_first_not_of("0123456789") != std::string::npos)
+      return MakeError(ErrorCode::kInvalidInput, "bad A-R version '" + version + "'");
+    out.version = std::stoi(version.substr(0, 6));
+  }
+  while (lx.Eat(';')) {
+    if (lx.AtEnd()) break;
+    AuthResultsMethod m;
+    std::string method = ToLowerAscii(lx.Value(true));
+    if (method == "none" && !lx.Peek('=')) continue;
+    size_t slash = method.find('/');
+    m.method = slash == std::string::npos ? method : method.substr(0, slash);
+    if (m.method.empty() || !lx.Eat('='))
+      return MakeError(ErrorCode::kInvalidInput, "bad resinfo near '" + method + "'");
+    m.result = ToLowerAscii(lx.Value(true));
+    while (!lx.AtEnd() && !lx.Peek(';')) {
+      std::string key = ToLowerAscii(lx.Value(true));
+      if (key.empty() || !lx.Eat('='))
+        return MakeError(ErrorCode::kInvalidInput, "bad property near '" + key + "'");
+      std::string val = lx.Value(false);
+      if (key == "reason")
+        m.reason = val;
+      else
+        m.properties.emplace_back(key, val);
+    }
+    out.methods.push_back(std::move(m));
+  }
+  if (!lx.AtEnd()) return MakeError(ErrorCode::kInvalidInput, "trailing garbage in A-R");
+  return out;
+}
+
+bool ClaimsAuthservId(std::string_view value, std::string_view authserv_id) {
+  Lexer lx(value);
+  std::string id = lx.Value(false);
+  return !id.empty() && id.size() == authserv_id.size() &&
+         strncasecmp(id.data(), authserv_id.data(), id.size()) == 0;
+}
+
+std::string BuildAuthResults(const Verdicts& v, std::string_view authserv_id) {
+  std::string out(authserv_id);
+  size_t empty_len = out.size();
+  if (v.spf_checked) {
+    std::string s = std::string("spf=") + ToString(v.spf.result);
+    if (!v.spf.reason.empty()) s += " (" + Comment(v.spf.reason) + ")";
+    if (v.spf.scope == SpfScope::kHelo)
+      s += " smtp.helo=" + Quote(v.spf.domain);
+    else
+      s += " smtp.mailfrom=" + Quote(v.spf.identity.empty() ? v.spf.domain : v.spf.identity);
+    Append(out, s);
+  }
+  for (const auto& d : v.dkim) {
+    std::string s = std::string("dkim=") + ToString(d.result);
+    if (!d.reason.empty()) s += " reason=" + Quote(d.reason);
+    if (d.key_bits != 0) s += " (" + std::to_string(d.key_bits) + "-bit key)";
+    s += " header.d=" + Quote(d.domain) + " header.s=" + Quote(d.selector) +
+         " header.a=" + Quote(d.algorithm);
+    Append(out, s);
+  }
+  if (v.dmarc_checked) {
+    std::string s = std::string("dmarc=") + ToString(v.dmarc.result);
+    if (!v.dmarc.policy_domain.empty())
+      s += std::string(" (p=") + ToString(v.dmarc.policy) +
+           " dis=" + ToString(v.dmarc.disposition) + ")";
+    if (!v.dmarc.from_domain.empty()) s += " header.from=" + Quote(v.dmarc.from_domain);
+    if (!v.dmarc.policy_domain.empty())
+      s += std::string(" policy.dmarc=") + ToString(v.dmarc.policy);
+    Append(out, s);
+  }
+  if (out.size() == empty_len) out += "; none";
+  return out;
+}
+
+Verdicts VerdictsFromAuthResults(const ParsedAuthResults& parsed) {
+  Verdicts v;
+  v.from_upstream = true;
+  v.upstream_authserv_id = parsed.authserv_id;
+  for (const auto& m : parsed.methods) {
+    if (m.method == "spf" && !v.spf_checked) {
+      v.spf_checked = true;
+      v.spf.result = SpfFromString(m.result);
+      std::string mf = m.Property("smtp.mailfrom");
+      if (!mf.empty()) {
+        v.spf.scope = SpfScope::kMailFrom;
+        v.spf.identity = mf;
+        size_t at = mf.rfind('@');
+        v.spf.domain = ToLowerAscii(at == std::string::npos ? mf : mf.substr(at + 1));
+      } else {
+        v.spf.scope = SpfScope::kHelo;
+        v.spf.domain = ToLowerAscii(m.Property("smtp.helo"));
+      }
+      v.spf.reason = m.reason;
+    } else if (m.method == "dkim") {
+      DkimSignatureResult d;
+      d.result = DkimFromString(m.result);
+      d.domain = ToLowerAscii(m.Property("header.d"));
+      if (d.domain.empty()) {
+        std::string i = m.Property("header.i");
+        size_t at = i.rfind('@');
+        d.domain = ToLowerAscii(at == std::string::npos ? i : i.substr(at + 1));
+      }
+      d.selector = m.Property("header.s");
+      d.algorithm = m.Property("header.a");
+      d.reason = m.reason;
+      v.dkim.push_back(std::move(d));
+    } else if (m.method == "dmarc" && !v.dmarc_checked) {
+      v.dmarc_checked = true;
+      v.dmarc.result = DmarcFromString(m.result);
+      v.dmarc.from_domain = ToLowerAscii(m.Property("header.from"));
+      std::string pol = ToLowerAscii(m.Property("policy.dmarc"));
+      if (!pol.empty()) v.dmarc.policy_domain = v.dmarc.from_domain;
+      v.dmarc.policy = pol == "reject"       ? DmarcPolicy::kReject
+                       : pol == "quarantine" ? DmarcPolicy::kQuarantine
+                                             : DmarcPolicy::kNone;
+      if (v.dmarc.result == DmarcResult::kFail) v.dmarc.disposition = v.dmarc.policy;
+      v.dmarc.reason = m.reason;
+    }
+  }
+  return v;
+}
+
+}  // namespace threadmill::auth

@@ -1,0 +1,111 @@
+// authenticator.cc - see authenticator.h.
+#include "auth/authenticator.h"
+
+#include <strings.h>
+
+#include "auth/auth_results.h"
+
+namespace threadmill::auth {
+
+Result<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthOptions& options) {
+  std::unique_ptr<Authenticator> a(new Authenticator());
+  a->options_ = options;
+  if (a->options_.authserv_id.empty())
+    return MakeError(ErrorCode::kInvalidInput, "authserv_id must be set");
+  auto resolver = Resolver::Create(options.dns);
+  if (!resolver) return resolver.error();
+  a->resolver_ = std::move(resolver).value();
+  if (options.spf) a->spf_ = MakeSpfChecker(*a->resolver_);
+  if (options.dkim) {
+    auto lib = DkimLibrary::Create(*a->resolver_);
+    if (!lib) return lib.error();
+    a->dkim_ = std::move(lib).value();
+  }
+  if (options.dmarc) {
+    DmarcOptions dopt;
+    if (!options.psl_path.empty()) dopt.psl_path = options.psl_path;
+    dopt.sample = options.dmarc_sample;
+    auto ev = DmarcEvaluator::Create(*a->resolver_, std::move(dopt));
+    if (!ev) return ev.error();
+    a->dmarc_ = std::move(ev).value();
+  }
+  return a;
+}
+
+// Members are destroyed in reverse order: DMARC, DKIM_LIB, SPF, then the resolver.
+Authenticator::~Authenticator() = default;
+
+std::unique_ptr<MessageAuth> Authenticator::Begin(std::string_view client_ip, std::string_view helo,
+                                                  std::string_view id) {
+  return std::unique_ptr<MessageAuth>(
+      new MessageAuth(*this, std::string(client_ip), std::string(helo), id));
+}
+
+MessageAuth::MessageAuth(Authenticator& a, std::string ip, std::string helo, std::string_view id)
+    : auth_(a), ip_(std::move(ip)), helo_(std::move(helo)) {
+  if (ip_.size() > 5 && strncasecmp(ip_.c_str(), "IPv6:", 5) == 0) ip_.erase(0, 5);
+  if (auth_.dkim_)
+    dkim_ = auth_.dkim_->NewVerifier(
+        DkimOptions{auth_.options_.max_signatures, auth_.options_.max_key_lookups}, id);
+}
+
+MessageAuth::~MessageAuth() = default;
+
+void MessageAuth::EnvelopeFrom(std::string_view addr) {
+  while (!addr.empty() && (addr.front() == '<' || addr.front() == ' ')) addr.remove_prefix(1);
+  while (!addr.empty() && (addr.back() == '>' || addr.back() == ' ')) addr.remove_suffix(1);
+  mail_from_ = std::string(addr);
+}
+
+void MessageAuth::Header(std::string_view name, std::string_view value) {
+  if (strncasecmp(name.data(), "From", name.size()) == 0 && name.size() == 4)
+    from_headers_.emplace_back(value);
+  if (name.size() == 22 && strncasecmp(name.data(), "Authentication-Results", 22) == 0) {
+    ++ar_count_;
+    if (ClaimsAuthservId(value, auth_.options_.authserv_id)) {
+      forged_.push_back(ar_count_);
+    } else if (!have_upstream_) {
+      for (const auto& trusted : auth_.options_.trusted_authserv_ids) {
+        if (!ClaimsAuthservId(value, trusted)) continue;
+        auto parsed = ParseAuthResults(value);
+        if (parsed) {
+          upstream_ = VerdictsFromAuthResults(*parsed);
+          have_upstream_ = true;
+        }
+        break;
+      }
+    }
+  }
+  if (dkim_) dkim_->Header(name, value);
+}
+
+void MessageAuth::EndOfHeaders() {
+  if (dkim_) dkim_->EndOfHeaders();
+}
+
+void MessageAuth::Body(std::string_view chunk) {
+  if (dkim_ && !have_upstream_) dkim_->Body(chunk);
+}
+
+Verdicts MessageAuth::Finish() {
+  if (have_upstream_) return upstream_;
+  Verdicts v;
+  if (auth_.spf_) {
+    v.spf_checked = true;
+    v.spf = mail_from_.empty() ? auth_.spf_->CheckHelo(ip_, helo_)
+                               : auth_.spf_->CheckMailFrom(ip_, helo_, mail_from_);
+  }
+  if (dkim_) v.dkim = dkim_->EndOfMessage();
+  if (auth_.dmarc_) {
+    v.dmarc_checked = true;
+    DmarcInput in;
+    in.from_headers = from_headers_;
+    in.client_ip = ip_;
+    in.spf = v.spf;
+    in.dkim = v.dkim;
+    v.dmarc = auth_.dmarc_->Evaluate(in);
+  }
+  return v;
+}
+
+}  // namespace threadmill::auth

@@ -1,0 +1,99 @@
+// authenticator.h - per-message SPF/DKIM/DMARC facade for the milter.
+//
+// DESCRIPTION
+//   Authenticator is created once per process (thread-safe; owns the Resolver, the
+//   libspf2 server, the DKIM_LIB and the DMARC evaluator). Begin() starts one message;
+//   MessageAuth is then fed in SMTP order by the one thread handling that connection:
+//     EnvelopeFrom(addr)           at MAIL FROM (may be empty: null reverse-path)
+//     Header(name, value) ...      every header field, as received
+//     EndOfHeaders()
+//     Body(chunk) ...              raw body chunks (CRLF)
+//     Finish() -> Verdicts         at end of message
+//   Authentication-Results fields that claim our authserv-id are reported by
+//   ForgedAuthResults() (1-based indexes among the A-R fields, for smfi_chgheader
+//   deletion). With trusted_authserv_ids, the first A-R field (topmost) from a trusted id
+//   provides the verdicts instead of computing them.
+//
+// STANDARDS
+//   RFC 7208, RFC 6376, RFC 7489, RFC 8601 (see spf.h, dkim.h, dmarc.h, auth_results.h).
+//
+// LIMITS
+//   The DNS work happens in Finish() (SPF, DMARC) and during DKIM verification in
+//   Finish(); worst case a few resolver timeouts (each check has its own deadline).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/dkim.h"
+#include "auth/dmarc.h"
+#include "auth/resolver.h"
+#include "auth/spf.h"
+#include "auth/verdicts.h"
+#include "common/result.h"
+
+namespace threadmill::auth {
+
+struct AuthOptions {
+  ResolverOptions dns;
+  bool spf = true, dkim = true, dmarc = true;
+  size_t max_signatures = 5;
+  size_t max_key_lookups = 5;
+  std::string psl_path;  // empty: /usr/share/publicsuffix/effective_tld_names.dat
+  std::string authserv_id;
+  std::vector<std::string> trusted_authserv_ids;
+  std::function<int()> dmarc_sample;  // tests pin pct sampling; empty = random
+};
+
+class MessageAuth;
+
+class Authenticator {
+ public:
+  static Result<std::unique_ptr<Authenticator>> Create(const AuthOptions& options);
+  ~Authenticator();
+
+  // Thread-safe. client_ip as libmilter's connection address string ("192.0.2.1",
+  // "2001:db8::1"); helo as given in HELO/EHLO.
+  std::unique_ptr<MessageAuth> Begin(std::string_view client_ip, std::string_view helo,
+                                     std::string_view id = {});
+
+  const AuthOptions& options() const { return options_; }
+  Resolver& resolver() { return *resolver_; }
+
+ private:
+  friend class MessageAuth;
+  Authenticator() = default;
+  AuthOptions options_;
+  std::unique_ptr<Resolver> resolver_;
+  std::unique_ptr<SpfChecker> spf_;
+  std::unique_ptr<DkimLibrary> dkim_;
+  std::unique_ptr<DmarcEvaluator> dmarc_;
+};
+
+class MessageAuth {
+ public:
+  ~MessageAuth();
+  void EnvelopeFrom(std::string_view addr);
+  void Header(std::string_view name, std::string_view value);
+  void EndOfHeaders();
+  void Body(std::string_view chunk);
+  Verdicts Finish();  // call once
+
+  const std::vector<int>& ForgedAuthResults() const { return forged_; }
+
+ private:
+  friend class Authenticator;
+  MessageAuth(Authenticator& a, std::string ip, std::string helo, std::string_view id);
+  Authenticator& auth_;
+  std::string ip_, helo_, mail_from_;
+  std::vector<std::string> from_headers_;
+  std::unique_ptr<DkimVerifier> dkim_;
+  int ar_count_ = 0;
+  std::vector<int> forged_;
+  bool have_upstream_ = false;
+  Verdicts upstream_;
+};
+
+}  // namespace threadmill::auth

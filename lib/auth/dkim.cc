@@ -1,0 +1,289 @@
+// dkim.cc - see dkim.h.
+#include "auth/dkim.h"
+
+#include <arpa/nameser.h>
+#include <sys/time.h>
+
+#include <cstring>
+#include <set>
+
+#define _Bool bool
+extern "C" {
+#include <opendkim/dkim.h>
+}
+#undef _Bool
+
+#include "auth/psl.h"
+#include "auth/resolver.h"
+
+namespace threadmill::auth {
+namespace {
+
+// The verifier whose dkim_eom() runs on this thread: key look-ups count against it.
+thread_local DkimVerifier* tl_verifier = nullptr;
+thread_local std::set<std::string>* tl_refused = nullptr;
+
+struct KeyQuery {
+  int type;
+  std::string name;
+  unsigned char* buf;
+  size_t buflen;
+};
+
+// --- libopendkim DNS hooks: srv is our Resolver ---
+int DnsStart(void* srv, int type, unsigned char* query, unsigned char* buf, size_t buflen,
+             void** qh) {
+  if (srv == nullptr || query == nullptr || buf == nullptr) return -1;
+  std::string name(reinterpret_cast<const char*>(query));
+  if (tl_verifier != nullptr && !tl_verifier->TakeLookup()) {
+    if (tl_refused != nullptr) tl_refused->insert(ToLowerAscii(name));
+    return -1;
+  }
+  *qh = new KeyQuery{type, std::move(name), buf, buflen};
+  return 0;
+}
+
+int DnsWaitReply(void* srv, void* qh, struct timeval*, size_t* bytes, int* error, int* dnssec) {
+  auto* q = static_cast<KeyQuery*>(qh);
+  auto* resolver = static_cast<Resolver*>(srv);
+  DnsResult r = resolver->Query(q->name, static_cast<uint16_t>(q->type));
+  if (error != nullptr) *error = 0;
+  if (r.status == DnsStatus::kTempFail || r.packet.empty() || r.packet.size() > q->buflen)
+    return DKIM_DNS_ERROR;
+  std::memcpy(q->buf, r.packet.data(), r.packet.size());
+  if (bytes != nullptr) *bytes = r.packet.size();
+  if (dnssec != nullptr) *dnssec = r.secure ? DKIM_DNSSEC_SECURE : DKIM_DNSSEC_INSECURE;
+  return DKIM_DNS_SUCCESS;
+}
+
+int DnsCancel(void*, void* qh) {
+  delete static_cast<KeyQuery*>(qh);
+  return 0;
+}
+
+int DnsInit(void**) { return 0; }  // the service is set up front and owned by us
+void DnsClose(void*) {}            // never let dkim_close() free our resolver
+
+DKIM_CBSTAT Prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
+  auto* v = static_cast<DkimVerifier*>(dkim_get_user_context(dkim));
+  if (v == nullptr) return DKIM_CBSTAT_CONTINUE;
+  for (int i = static_cast<int>(v->max_signatures()); i < nsigs; ++i) dkim_sig_ignore(sigs[i]);
+  return DKIM_CBSTAT_CONTINUE;
+}
+
+std::string AlgName(DKIM_SIGINFO* sig) {
+  dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+  dkim_sig_getsignalg(sig, &alg);
+  switch (alg) {
+    case DKIM_SIGN_RSASHA1:
+      return "rsa-sha1";
+    case DKIM_SIGN_RSASHA256:
+      return "rsa-sha256";
+    case DKIM_SIGN_ED25519SHA256:
+      return "ed25519-sha256";
+    default:
+      return "unknown";
+  }
+}
+
+// Builds "Name: value" with CRLF line ends in folded values.
+std::string RebuildHeader(std::string_view name, std::string_view value) {
+  std::string out(name);
+  out += ':';
+  if (!value.empty()) out += ' ';
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) out += '\r';
+    out += value[i];
+  }
+  return out;
+}
+
+DkimSignatureResult Describe(DKIM_SIGINFO* sig, const std::set<std::string>& refused) {
+  DkimSignatureResult r;
+  const unsigned char* d = dkim_sig_getdomain(sig);
+  const unsigned char* s = dkim_sig_getselector(sig);
+  r.domain = d ? ToLowerAscii(reinterpret_cast<const char*>(d)) : "";
+  r.selector = s ? reinterpret_cast<const char*>(s) : "";
+  r.algorithm = AlgName(sig);
+  unsigned bits = 0;
+  if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK) r.key_bits = bits;
+  unsigned flags = dkim_sig_getflags(sig);
+  int err = dkim_sig_geterror(sig);
+  int bh = dkim_sig_getbh(sig);
+  const char* errstr = dkim_sig_geterrorstr(err);
+  if (flags & DKIM_SIGFLAG_IGNORE) {
+    r.result = DkimResult::kPolicy;
+    r.reason = "not verified: signature limit";
+    return r;
+  }
+  if ((flags & DKIM_SIGFLAG_PASSED) && bh == DKIM_SIGBH_MATCH) {
+    if (r.algorithm == "rsa-sha1") {
+      r.result = DkimResult::kPolicy;
+      r.reason = "rsa-sha1 not accepted (RFC 8301)";
+    } else {
+      r.result = DkimResult::kPass;
+    }
+    return r;
+  }
+  r.reason = errstr != nullptr ? errstr : "";
+  switch (err) {
+    case DKIM_SIGERROR_KEYFAIL:
+      if (refused.count(ToLowerAscii(r.selector + "._domainkey." + r.domain))) {
+        r.result = DkimResult::kPolicy;
+        r.reason = "not verified: key look-up limit";
+      } else {
+        r.result = DkimResult::kTempError;
+      }
+      return r;
+    case DKIM_SIGERROR_KEYTOOSMALL:
+      r.result = DkimResult::kPolicy;
+      return r;
+    case DKIM_SIGERROR_BADSIG:
+      r.result = DkimResult::kFail;
+      return r;
+    case DKIM_SIGERROR_OK:
+      if ((flags & DKIM_SIGFLAG_PROCESSED) && bh == DKIM_SIGBH_MISMATCH) {
+        r.result = DkimResult::kFail;
+        r.reason = "body hash did not verify";
+      } else if (flags & DKIM_SIGFLAG_PROCESSED) {
+        r.result = DkimResult::kFail;
+        r.reason = "signature did not verify";
+      } else {
+        r.result = DkimResult::kNeutral;
+        r.reason = "not processed";
+      }
+      return r;
+    default:
+      // Syntax errors in the signature or the key record, a missing or revoked key:
+      // nothing a retry can fix (RFC 8601 section 2.7.1 permerror).
+      r.result = DkimResult::kPermError;
+      return r;
+  }
+}
+
+}  // namespace
+
+const char* ToString(DkimResult result) {
+  switch (result) {
+    case DkimResult::kNone:
+      return "none";
+    case DkimResult::kPass:
+      return "pass";
+    case DkimResult::kFail:
+      return "fail";
+    case DkimResult::kNeutral:
+      return "neutral";
+    case DkimResult::kPolicy:
+      return "policy";
+    case DkimResult::kTempError:
+      return "temperror";
+    case DkimResult::kPermError:
+      return "permerror";
+  }
+  return "none";
+}
+
+Result<std::unique_ptr<DkimLibrary>> DkimLibrary::Create(Resolver& resolver) {
+  std::unique_ptr<DkimLibrary> out(new DkimLibrary());
+  DKIM_LIB* lib = dkim_init(nullptr, nullptr);
+  if (lib == nullptr) return MakeError(ErrorCode::kInternal, "dkim_init failed");
+  out->lib_ = lib;
+  out->resolver_ = &resolver;
+  unsigned int flags = DKIM_LIBFLAGS_FIXCRLF;
+  dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags);
+  uint64_t secs = static_cast<uint64_t>((resolver.timeout().count() + 999) / 1000);
+  dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_TIMEOUT, &secs, sizeof secs);
+  dkim_dns_set_init(lib, DnsInit);
+  dkim_dns_set_close(lib, DnsClose);
+  dkim_dns_set_query_service(lib, &resolver);
+  dkim_dns_set_query_start(lib, DnsStart);
+  dkim_dns_set_query_waitreply(lib, DnsWaitReply);
+  dkim_dns_set_query_cancel(lib, DnsCancel);
+  dkim_set_prescreen(lib, Prescreen);
+  return out;
+}
+
+DkimLibrary::~DkimLibrary() {
+  if (lib_ != nullptr) dkim_close(static_cast<DKIM_LIB*>(lib_));
+}
+
+std::unique_ptr<DkimVerifier> DkimLibrary::NewVerifier(const DkimOptions& options,
+                                                       std::string_view id) {
+  DKIM_STAT stat = DKIM_STAT_OK;
+  std::string sid(id.empty() ? std::string_view("threadmill") : id);
+  DKIM* dkim = dkim_verify(static_cast<DKIM_LIB*>(lib_),
+                           reinterpret_cast<const unsigned char*>(sid.c_str()), nullptr, &stat);
+  std::unique_ptr<DkimVerifier> v(new DkimVerifier(dkim, options));
+  if (dkim == nullptr) {
+    v->failed_ = true;
+    v->error_ = std::string("dkim_verify: ") + dkim_getresultstr(stat);
+  } else {
+    dkim_set_user_context(dkim, v.get());
+  }
+  return v;
+}
+
+DkimVerifier::~DkimVerifier() {
+  if (dkim_ != nullptr) dkim_free(static_cast<DKIM*>(dkim_));
+}
+
+bool DkimVerifier::TakeLookup() {
+  if (lookups_ >= options_.max_key_lookups) {
+    lookup_refused_ = true;
+    return false;
+  }
+  ++lookups_;
+  return true;
+}
+
+void DkimVerifier::Header(std::string_view name, std::string_view value) {
+  if (failed_ || no_signatures_) return;
+  std::string h = RebuildHeader(name, value);
+  DKIM_STAT st =
+      dkim_header(static_cast<DKIM*>(dkim_), reinterpret_cast<unsigned char*>(h.data()), h.size());
+  if (st != DKIM_STAT_OK) {
+    // A malformed header field: libopendkim skips it; keep going (it is data, not a crash).
+    error_ = std::string("dkim_header: ") + dkim_getresultstr(st);
+  }
+}
+
+void DkimVerifier::EndOfHeaders() {
+  if (failed_ || no_signatures_) return;
+  // libopendkim fetches the keys here (and in dkim_eom): count them against this message.
+  tl_verifier = this;
+  tl_refused = &refused_;
+  DKIM_STAT st = dkim_eoh(static_cast<DKIM*>(dkim_));
+  tl_verifier = nullptr;
+  tl_refused = nullptr;
+  if (st == DKIM_STAT_NOSIG) {
+    no_signatures_ = true;
+  } else if (st != DKIM_STAT_OK) {
+    // Signatures exist but none is usable (syntax): dkim_eom still reports them.
+    error_ = std::string("dkim_eoh: ") + dkim_getresultstr(st);
+  }
+}
+
+void DkimVerifier::Body(std::string_view chunk) {
+  if (failed_ || no_signatures_ || chunk.empty()) return;
+  std::string copy(chunk);  // libopendkim takes a non-const buffer
+  dkim_body(static_cast<DKIM*>(dkim_), reinterpret_cast<unsigned char*>(copy.data()), copy.size());
+}
+
+std::vector<DkimSignatureResult> DkimVerifier::EndOfMessage() {
+  std::vector<DkimSignatureResult> out;
+  if (failed_ || no_signatures_) return out;
+  auto* dkim = static_cast<DKIM*>(dkim_);
+  tl_verifier = this;
+  tl_refused = &refused_;
+  bool testkey = false;
+  dkim_eom(dkim, &testkey);
+  tl_verifier = nullptr;
+  tl_refused = nullptr;
+  DKIM_SIGINFO** sigs = nullptr;
+  int nsigs = 0;
+  if (dkim_getsiglist(dkim, &sigs, &nsigs) != DKIM_STAT_OK) return out;
+  for (int i = 0; i < nsigs; ++i) out.push_back(Describe(sigs[i], refused_));
+  return out;
+}
+
+}  // namespace threadmill::auth

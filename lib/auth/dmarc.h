@@ -1,0 +1,93 @@
+// dmarc.h - DMARC (RFC 7489) evaluation with libopendmarc on threadmill's resolver.
+//
+// DESCRIPTION
+//   DmarcEvaluator fetches the `_dmarc` TXT record itself (From domain first, then the
+//   organizational domain from the Public Suffix List), hands it to libopendmarc with
+//   opendmarc_policy_store_dmarc, and reads back the parsed tags (p, sp, pct, adkim,
+//   aspf). Alignment (section 3.1) and the verdict are computed here with our PSL, because
+//   libopendmarc 1.4.2's alignment check was seen to align unrelated names. Its
+//   process-global state (its PSL copy) is initialised once per process and every
+//   libopendmarc call runs under one mutex, so evaluators may be used from any thread. pct sampling
+//   (section 6.6.4) is done here.
+//
+// STANDARDS
+//   RFC 7489 sections 3.1 (alignment), 6.3 (p, sp, pct, adkim, aspf), 6.6.1 (From),
+//   6.6.3 (record discovery; several records = no record), 6.6.4 (pct: a message not
+//   sampled for reject is quarantined, for quarantine gets no action), 11.2 (results
+//   none/pass/fail/temperror/permerror).
+//
+// LIMITS / READING OF THE RFC
+//   Several From addresses: all in one domain are evaluated as that domain; different
+//   domains give permerror (section 6.6.1 lets the receiver reject or pick; we do neither:
+//   permerror never passes and is never enforced). No From: permerror. A DNS failure
+//   while fetching the record, or a temperror of an SPF/DKIM identity that would have
+//   aligned when DMARC otherwise fails, gives temperror - never fail. A record that does
+//   not parse (e.g. p=bogus) is permerror.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/dkim.h"
+#include "auth/psl.h"
+#include "auth/spf.h"
+#include "common/result.h"
+
+namespace threadmill::auth {
+
+class Resolver;
+
+enum class DmarcResult { kNone, kPass, kFail, kTempError, kPermError };
+const char* ToString(DmarcResult result);
+enum class DmarcPolicy { kNone, kQuarantine, kReject };  // also the disposition
+const char* ToString(DmarcPolicy policy);
+
+struct DmarcInput {
+  std::vector<std::string> from_headers;  // the value of every From field, as received
+  std::string client_ip;
+  SpfOutcome spf;  // the MAIL FROM outcome (or HELO for a null reverse-path)
+  std::vector<DkimSignatureResult> dkim;
+};
+
+struct DmarcOutcome {
+  DmarcResult result = DmarcResult::kNone;
+  std::string from_domain;    // header.from
+  std::string policy_domain;  // where the record was found (From or organizational domain)
+  DmarcPolicy policy = DmarcPolicy::kNone;       // published p (or sp for a subdomain)
+  DmarcPolicy disposition = DmarcPolicy::kNone;  // what the policy asks for after pct
+  int pct = 100;
+  bool spf_aligned = false;
+  bool dkim_aligned = false;
+  std::string reason;
+};
+
+// Domains of the addresses in a From field value ("A <a@x.example>, b@y.example").
+// Lower-cased; addresses without a domain are skipped.
+std::vector<std::string> ExtractFromDomains(std::string_view value);
+
+struct DmarcOptions {
+  std::string psl_path = "/usr/share/publicsuffix/effective_tld_names.dat";
+  // Returns 0..99 for pct sampling; default std::random_device based. Tests pin it.
+  std::function<int()> sample;
+};
+
+class DmarcEvaluator {
+ public:
+  // `resolver` must outlive the evaluator. Fails when the PSL cannot be read.
+  static Result<std::unique_ptr<DmarcEvaluator>> Create(Resolver& resolver, DmarcOptions options);
+  // Thread-safe.
+  DmarcOutcome Evaluate(const DmarcInput& input) const;
+  const PublicSuffixList& psl() const { return psl_; }
+
+ private:
+  DmarcEvaluator(Resolver& r, PublicSuffixList psl, DmarcOptions o)
+      : resolver_(r), psl_(std::move(psl)), options_(std::move(o)) {}
+  Resolver& resolver_;
+  PublicSuffixList psl_;
+  DmarcOptions options_;
+};
+
+}  // namespace threadmill::auth

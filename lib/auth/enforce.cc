@@ -1,0 +1,32 @@
+// enforce.cc - see enforce.h.
+#include "auth/enforce.h"
+
+namespace threadmill::auth {
+
+std::string EnforceDecision::Reply() const {
+  if (smtp_code.empty()) return text;
+  return smtp_code + " " + enhanced + " " + text;
+}
+
+EnforceDecision DecideDmarcEnforcement(const Verdicts& v, bool enforce) {
+  EnforceDecision d;
+  if (!enforce || !v.dmarc_checked || v.dmarc.result != DmarcResult::kFail) return d;
+  const std::string& domain = v.dmarc.from_domain;
+  switch (v.dmarc.disposition) {
+    case DmarcPolicy::kReject:
+      d.action = DmarcPolicy::kReject;
+      d.smtp_code = "550";
+      d.enhanced = "5.7.1";
+      d.text = "rejected by DMARC policy for " + domain;
+      break;
+    case DmarcPolicy::kQuarantine:
+      d.action = DmarcPolicy::kQuarantine;
+      d.text = "quarantined by DMARC policy for " + domain;
+      break;
+    case DmarcPolicy::kNone:
+      break;
+  }
+  return d;
+}
+
+}  // namespace threadmill::auth

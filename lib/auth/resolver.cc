@@ -1,0 +1,262 @@
+// resolver.cc - see resolver.h.
+#include "auth/resolver.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unbound.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace threadmill::auth {
+namespace {
+
+constexpr int kRcodeServFail = 2;
+
+// One outstanding query. Shared by the waiting caller and the unbound callback; the
+// callback's reference lives in a heap-allocated shared_ptr passed as ub's mydata.
+struct Pending {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  DnsResult result;
+};
+
+// Reads an uncompressed domain name (as libunbound hands out rdata) at data[*pos].
+bool ReadName(const unsigned char* data, size_t len, size_t* pos, std::string* out) {
+  out->clear();
+  for (int guard = 0; guard < 128; ++guard) {
+    if (*pos >= len) return false;
+    unsigned label = data[(*pos)++];
+    if (label == 0) return true;
+    if (label > 63 || *pos + label > len) return false;  // compression pointers not expected
+    if (!out->empty()) out->push_back('.');
+    out->append(reinterpret_cast<const char*>(data + *pos), label);
+    *pos += label;
+  }
+  return false;
+}
+
+// Decodes one RR's rdata into DnsResult::records form. Returns false when malformed.
+bool DecodeRdata(uint16_t type, const unsigned char* d, size_t len, DnsResult* out) {
+  switch (type) {
+    case kTypeTxt: {
+      std::string joined;
+      size_t pos = 0;
+      while (pos < len) {
+        size_t n = d[pos++];
+        if (pos + n > len) return false;
+        joined.append(reinterpret_cast<const char*>(d + pos), n);
+        pos += n;
+      }
+      out->records.push_back(std::move(joined));
+      return true;
+    }
+    case kTypeA:
+    case kTypeAaaa:
+      if (len != (type == kTypeA ? 4u : 16u)) return false;
+      out->records.emplace_back(reinterpret_cast<const char*>(d), len);
+      return true;
+    case kTypeMx: {
+      if (len < 3) return false;
+      size_t pos = 2;
+      std::string name;
+      if (!ReadName(d, len, &pos, &name)) return false;
+      out->mx_preference.push_back(static_cast<uint16_t>(d[0] << 8 | d[1]));
+      out->records.push_back(std::move(name));
+      return true;
+    }
+    default: {  // PTR, CNAME, NS: one name
+      size_t pos = 0;
+      std::string name;
+      if (!ReadName(d, len, &pos, &name)) return false;
+      out->records.push_back(std::move(name));
+      return true;
+    }
+  }
+}
+
+DnsResult Convert(int err, ub_result* r) {
+  DnsResult out;
+  if (err != 0 || r == nullptr) {
+    out.error = err != 0 ? ub_strerror(err) : "no result";
+    return out;
+  }
+  out.rcode = r->rcode;
+  out.ttl = r->ttl;
+  out.secure = r->secure != 0;
+  if (r->answer_packet != nullptr && r->answer_len > 0)
+    out.packet.assign(static_cast<const char*>(r->answer_packet), r->answer_len);
+  if (r->bogus) {
+    out.error = std::string("DNSSEC bogus: ") + (r->why_bogus ? r->why_bogus : "?");
+    return out;
+  }
+  if (r->nxdomain) {
+    out.status = DnsStatus::kNxDomain;
+    return out;
+  }
+  if (r->rcode == kRcodeServFail || r->rcode != 0) {
+    out.error = "rcode " + std::to_string(r->rcode);
+    return out;
+  }
+  if (!r->havedata) {
+    out.status = DnsStatus::kNoData;
+    return out;
+  }
+  for (int i = 0; r->data[i] != nullptr; ++i) {
+    if (!DecodeRdata(static_cast<uint16_t>(r->qtype),
+                     reinterpret_cast<const unsigned char*>(r->data[i]),
+                     static_cast<size_t>(r->len[i]), &out)) {
+      out.records.clear();
+      out.error = "malformed rdata";
+      return out;
+    }
+  }
+  out.status = DnsStatus::kAnswer;
+  return out;
+}
+
+void OnResult(void* mydata, int err, ub_result* r) {
+  auto* holder = static_cast<std::shared_ptr<Pending>*>(mydata);
+  DnsResult converted = Convert(err, r);
+  if (r != nullptr) ub_resolve_free(r);
+  {
+    std::lock_guard<std::mutex> lock((*holder)->mu);
+    (*holder)->result = std::move(converted);
+    (*holder)->done = true;
+  }
+  (*holder)->cv.notify_all();
+  delete holder;
+}
+
+bool IsLoopback(const std::string& addr) {
+  return addr.rfind("127.", 0) == 0 || addr.rfind("::1", 0) == 0;
+}
+
+}  // namespace
+
+const char* ToString(DnsStatus status) {
+  switch (status) {
+    case DnsStatus::kAnswer:
+      return "answer";
+    case DnsStatus::kNxDomain:
+      return "nxdomain";
+    case DnsStatus::kNoData:
+      return "nodata";
+    case DnsStatus::kTempFail:
+      return "tempfail";
+  }
+  return "?";
+}
+
+struct Resolver::Impl {
+  ub_ctx* ctx = nullptr;
+  std::chrono::milliseconds timeout{5000};
+  int wake_fd = -1;
+  std::atomic<bool> stop{false};
+  std::thread dispatcher;
+
+  ~Impl() {
+    if (dispatcher.joinable()) {
+      stop = true;
+      uint64_t one = 1;
+      (void)!write(wake_fd, &one, sizeof one);
+      dispatcher.join();
+    }
+    if (ctx != nullptr) ub_ctx_delete(ctx);  // cancels what is left; no callbacks after this
+    if (wake_fd >= 0) close(wake_fd);
+  }
+
+  // The only thread that calls ub_process(): callbacks run here and wake the callers.
+  void Dispatch() {
+    pollfd fds[2] = {{ub_fd(ctx), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    while (!stop) {
+      int n = poll(fds, 2, 1000);
+      if (n <= 0) continue;
+      if (fds[0].revents & POLLIN) ub_process(ctx);
+    }
+  }
+};
+
+Result<std::unique_ptr<Resolver>> Resolver::Create(const ResolverOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->timeout = options.timeout;
+  impl->ctx = ub_ctx_create();
+  if (impl->ctx == nullptr) return MakeError(ErrorCode::kInternal, "ub_ctx_create failed");
+  auto fail = [](const std::string& what, int err) {
+    return MakeError(ErrorCode::kInvalidInput, what + ": " + ub_strerror(err));
+  };
+  int err = ub_ctx_async(impl->ctx, 1);  // threads, not a forked process
+  if (err != 0) return fail("ub_ctx_async", err);
+  for (const auto& [name, value] : options.unbound_options) {
+    if ((err = ub_ctx_set_option(impl->ctx, name.c_str(), value.c_str())) != 0)
+      return fail("unbound option " + name + " " + value, err);
+  }
+  bool loopback = false;
+  for (const auto& fwd : options.forwarders) {
+    if ((err = ub_ctx_set_fwd(impl->ctx, fwd.c_str())) != 0) return fail("forwarder " + fwd, err);
+    loopback = loopback || IsLoopback(fwd);
+  }
+  if (loopback && (err = ub_ctx_set_option(impl->ctx, "do-not-query-localhost:", "no")) != 0)
+    return fail("do-not-query-localhost", err);
+  if (options.forwarders.empty() && options.use_resolv_conf &&
+      (err = ub_ctx_resolvconf(impl->ctx, nullptr)) != 0)
+    return fail("resolv.conf", err);
+  if (!options.trust_anchor_file.empty() &&
+      (err = ub_ctx_add_ta_file(impl->ctx, options.trust_anchor_file.c_str())) != 0)
+    return fail("trust anchor " + options.trust_anchor_file, err);
+  impl->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (impl->wake_fd < 0) return MakeError(ErrorCode::kInternal, "eventfd failed");
+  if (ub_fd(impl->ctx) < 0) return MakeError(ErrorCode::kInternal, "ub_fd failed");
+  Impl* raw = impl.get();
+  impl->dispatcher = std::thread([raw] { raw->Dispatch(); });
+  return std::unique_ptr<Resolver>(new Resolver(std::move(impl)));
+}
+
+Resolver::Resolver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Resolver::~Resolver() = default;
+
+std::chrono::milliseconds Resolver::timeout() const { return impl_->timeout; }
+
+DnsResult Resolver::Query(std::string_view name, uint16_t rrtype) {
+  return Query(name, rrtype, std::chrono::steady_clock::now() + impl_->timeout);
+}
+
+DnsResult Resolver::Query(std::string_view name, uint16_t rrtype,
+                          std::chrono::steady_clock::time_point deadline) {
+  deadline = std::min(deadline, std::chrono::steady_clock::now() + impl_->timeout);
+  DnsResult out;
+  if (name.empty() || name.size() > 253 || name.find('\0') != std::string_view::npos) {
+    out.status = DnsStatus::kNxDomain;  // cannot exist; asking would be an error
+    out.error = "invalid name";
+    return out;
+  }
+  if (std::chrono::steady_clock::now() >= deadline) {
+    out.error = "deadline exceeded before query";
+    return out;
+  }
+  auto pending = std::make_shared<Pending>();
+  auto* holder = new std::shared_ptr<Pending>(pending);
+  int id = 0;
+  std::string qname(name);
+  int err = ub_resolve_async(impl_->ctx, qname.c_str(), rrtype, 1 /* IN */, holder, OnResult, &id);
+  if (err != 0) {
+    delete holder;
+    out.error = ub_strerror(err);
+    return out;
+  }
+  std::unique_lock<std::mutex> lock(pending->mu);
+  if (pending->cv.wait_until(lock, deadline, [&] { return pending->done; }))
+    return std::move(pending->result);
+  lock.unlock();
+  // Timed out. If the cancel succeeds unbound will never call back: free its reference.
+  // Otherwise the callback is running or about to run and frees it itself.
+  if (ub_cancel(impl_->ctx, id) == 0) delete holder;
+  out.error = "timed out after " + std::to_string(impl_->timeout.count()) + " ms";
+  return out;
+}
+
+}  // namespace threadmill::auth

@@ -1,0 +1,93 @@
+// resolver.h - threadmill's one DNS resolver (libunbound), shared by SPF, DKIM and DMARC.
+//
+// DESCRIPTION
+//   Resolver wraps one ub_ctx: caching, asynchronous inside (ub_resolve_async, results
+//   delivered by a private dispatcher thread that polls ub_fd), and a hard per-query
+//   deadline: Query() never blocks past its timeout; a late query is cancelled with
+//   ub_cancel and reported as kTempFail. It is safe to call from any number of threads.
+//   Forwarders ("127.0.0.1@5353") replace the system resolver; without them and with
+//   use_resolv_conf the system's /etc/resolv.conf is used; with neither, unbound recurses
+//   from the root itself. An optional trust anchor file turns on DNSSEC validation
+//   (DnsResult::secure / bogus; a bogus answer is a kTempFail, as unbound would SERVFAIL).
+//
+// STANDARDS
+//   RFC 1035 (wire format), RFC 7208 section 3.3 and RFC 6376 section 3.6.2.2 (the
+//   character-strings of one TXT RR are concatenated without separator).
+//
+// LIMITS
+//   unbound treats some special-use names (test., invalid., onion., ...) as local zones
+//   answered with NXDOMAIN without asking anybody; pass
+//   unbound_options {"local-zone:", "test. transparent"} to resolve them through forwarders.
+//   Only the RR types SPF/DKIM/DMARC need are decoded into records; every type still gets
+//   the raw answer packet.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace threadmill::auth {
+
+struct ResolverOptions {
+  std::vector<std::string> forwarders;  // "127.0.0.1@5353", "192.0.2.53"
+  std::chrono::milliseconds timeout{5000};
+  std::string trust_anchor_file;  // empty: no DNSSEC validation
+  bool use_resolv_conf = true;    // only when forwarders is empty
+  // Raw unbound.conf settings, e.g. {"local-zone:", "test. transparent"}.
+  std::vector<std::pair<std::string, std::string>> unbound_options;
+};
+
+// RR types used by threadmill (RFC 1035, RFC 3596).
+inline constexpr uint16_t kTypeA = 1;
+inline constexpr uint16_t kTypePtr = 12;
+inline constexpr uint16_t kTypeMx = 15;
+inline constexpr uint16_t kTypeTxt = 16;
+inline constexpr uint16_t kTypeAaaa = 28;
+
+enum class DnsStatus { kAnswer, kNxDomain, kNoData, kTempFail };
+const char* ToString(DnsStatus status);
+
+struct DnsResult {
+  DnsStatus status = DnsStatus::kTempFail;
+  // kAnswer only. TXT: the RR's strings joined; A: 4 bytes, AAAA: 16 bytes (network order);
+  // MX: the exchange name; PTR/CNAME/NS: the target name (names without the final dot).
+  std::vector<std::string> records;
+  std::vector<uint16_t> mx_preference;  // parallel to records for MX
+  std::string packet;                   // the raw DNS answer (may be empty on kTempFail)
+  int rcode = 0;
+  int ttl = 0;
+  bool secure = false;  // DNSSEC validated (only with a trust anchor)
+  std::string error;    // why, for kTempFail
+};
+
+class Resolver {
+ public:
+  // Creates the context and starts the dispatcher thread. Errors are configuration errors
+  // (bad forwarder address, unreadable trust anchor, unknown unbound option).
+  static Result<std::unique_ptr<Resolver>> Create(const ResolverOptions& options);
+  ~Resolver();
+  Resolver(const Resolver&) = delete;
+  Resolver& operator=(const Resolver&) = delete;
+
+  // Thread-safe. Blocks at most options.timeout.
+  DnsResult Query(std::string_view name, uint16_t rrtype);
+  // Thread-safe. Blocks until `deadline` at most (and never past options.timeout).
+  DnsResult Query(std::string_view name, uint16_t rrtype,
+                  std::chrono::steady_clock::time_point deadline);
+
+  std::chrono::milliseconds timeout() const;
+
+  struct Impl;
+
+ private:
+  explicit Resolver(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace threadmill::auth

@@ -1,0 +1,149 @@
+// authenticator_test.cc - the per-message facade, end to end on real DNS and real signatures.
+#include "auth/authenticator.h"
+
+#include <gtest/gtest.h>
+
+#include "auth/auth_results.h"
+#include "auth/enforce.h"
+#include "dns_fixture.h"
+
+namespace threadmill::auth {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Message;
+using testing::World;
+
+Message Mail(const std::string& from) {
+  Message m;
+  m.headers = {{"From", "Alice <alice@" + from + ">"},
+               {"To", "bob@rcpt.example"},
+               {"Subject", "hello"},
+               {"Message-ID", "<42@" + from + ">"}};
+  m.body = "Hi Bob.\r\n";
+  return m;
+}
+
+class auth_Authenticator : public ::testing::Test {
+ protected:
+  void SetUp() override { Init(World::Get().Options()); }
+  void Init(const ResolverOptions& dns, std::vector<std::string> trusted = {}) {
+    AuthOptions o;
+    o.dns = dns;
+    o.psl_path = World::Get().psl_path();
+    o.authserv_id = "mx.rcpt.example";
+    o.trusted_authserv_ids = std::move(trusted);
+    auto a = Authenticator::Create(o);
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    auth_ = std::move(a).value();
+  }
+  Verdicts Run(const std::string& ip, const std::string& mail_from, const Message& m,
+               std::vector<int>* forged = nullptr) {
+    auto msg = auth_->Begin(ip, "client.example", "Q123");
+    msg->EnvelopeFrom(mail_from);
+    for (const auto& [n, v] : m.headers) msg->Header(n, v);
+    msg->EndOfHeaders();
+    msg->Body(m.body);
+    Verdicts v = msg->Finish();
+    if (forged != nullptr) *forged = msg->ForgedAuthResults();
+    return v;
+  }
+  std::unique_ptr<Authenticator> auth_;
+};
+
+TEST_F(auth_Authenticator, SignedAlignedMailPasses) {
+  Message m = Mail("dkim.example");
+  testing::SignInPlace(World::Get().key1(), &m);
+  Verdicts v = Run("192.0.2.10", "<alice@dkim.example>", m);
+  EXPECT_EQ(v.Summary(), "dmarc=pass spf=pass dkim=pass dmarc_policy=reject");
+  EXPECT_TRUE(v.DmarcPassed());
+  std::string ar = BuildAuthResults(v, "mx.rcpt.example");
+  EXPECT_NE(ar.find("dmarc=pass"), std::string::npos) << ar;
+  EXPECT_EQ(DecideDmarcEnforcement(v, true).action, DmarcPolicy::kNone);
+}
+
+TEST_F(auth_Authenticator, VerdictTable) {
+  struct Case {
+    const char* name;
+    const char* ip;
+    const char* mail_from;
+    const char* from_domain;
+    const testing::TestKey* key;
+    bool tamper_body;
+    const char* summary;
+  } cases[] = {
+      {"dkim only (spf fail)", "198.51.100.7", "alice@dkim.example", "dkim.example",
+       &World::Get().key1(), false, "dmarc=pass spf=fail dkim=pass dmarc_policy=reject"},
+      {"tampered body, spf fail", "198.51.100.7", "alice@dkim.example", "dkim.example",
+       &World::Get().key1(), true, "dmarc=fail spf=fail dkim=fail dmarc_policy=reject"},
+      {"unaligned signature", "192.0.2.10", "x@other.example", "reject.example",
+       &World::Get().key2(), false, "dmarc=fail spf=fail dkim=pass dmarc_policy=reject"},
+      {"spf only, no signature", "192.0.2.10", "alice@dkim.example", "dkim.example", nullptr, false,
+       "dmarc=pass spf=pass dkim=none dmarc_policy=reject"},
+      {"no DMARC record", "192.0.2.10", "u@pass.spf.example", "pass.spf.example", nullptr, false,
+       "dmarc=none spf=pass dkim=none"},
+  };
+  for (const auto& c : cases) {
+    Message m = Mail(c.from_domain);
+    if (c.key != nullptr) testing::SignInPlace(*c.key, &m);
+    if (c.tamper_body) m.body += "tampered\r\n";
+    EXPECT_EQ(Run(c.ip, c.mail_from, m).Summary(), c.summary) << c.name;
+  }
+}
+
+TEST_F(auth_Authenticator, EnforcementOfUnalignedMail) {
+  Message m = Mail("reject.example");
+  testing::SignInPlace(World::Get().key2(), &m);
+  Verdicts v = Run("192.0.2.10", "x@other.example", m);
+  EnforceDecision d = DecideDmarcEnforcement(v, true);
+  EXPECT_EQ(d.Reply(), "550 5.7.1 rejected by DMARC policy for reject.example");
+  EXPECT_EQ(DecideDmarcEnforcement(v, false).action, DmarcPolicy::kNone);  // off by default
+}
+
+TEST_F(auth_Authenticator, ForgedAuthResultsAreReported) {
+  Message m = Mail("dkim.example");
+  m.headers.push_back({"Authentication-Results", "mx.rcpt.example; dmarc=pass"});
+  m.headers.push_back({"Authentication-Results", "elsewhere.example; dmarc=fail"});
+  m.headers.push_back({"Authentication-Results", "MX.RCPT.EXAMPLE; spf=pass"});
+  std::vector<int> forged;
+  Verdicts v = Run("198.51.100.7", "alice@dkim.example", m, &forged);
+  EXPECT_EQ(forged, (std::vector<int>{1, 3}));
+  EXPECT_FALSE(v.DmarcPassed());  // the forged dmarc=pass is not believed
+}
+
+TEST_F(auth_Authenticator, TrustedUpstreamVerdictsAreUsed) {
+  Init(World::Get().Options(), {"upstream.example"});
+  Message m = Mail("nowhere.example");
+  m.headers.insert(m.headers.begin(),
+                   {"Authentication-Results",
+                    "upstream.example; spf=pass smtp.mailfrom=a@nowhere.example;"
+                    " dkim=pass header.d=nowhere.example; dmarc=pass header.from=nowhere.example"});
+  Verdicts v = Run("198.51.100.7", "a@nowhere.example", m);
+  EXPECT_TRUE(v.from_upstream);
+  EXPECT_TRUE(v.DmarcPassed());
+  EXPECT_EQ(v.Summary(), "dmarc=pass spf=pass dkim=pass auth_from=upstream.example");
+  // Not trusted: computed here, and no DMARC pass for this unsigned mail.
+  Init(World::Get().Options(), {});
+  EXPECT_FALSE(Run("198.51.100.7", "a@nowhere.example", m).from_upstream);
+}
+
+TEST_F(auth_Authenticator, DnsDownGivesTempErrorsInBoundedTime) {
+  auto dns = testing::DnsServer::Start({});
+  ResolverOptions o;
+  o.forwarders = {dns->forwarder()};
+  o.use_resolv_conf = false;
+  o.timeout = 500ms;
+  Init(o);
+  dns->Stop();
+  Message m = Mail("dkim.example");
+  testing::SignInPlace(World::Get().key1(), &m);
+  auto start = std::chrono::steady_clock::now();
+  Verdicts v = Run("192.0.2.10", "alice@dkim.example", m);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(v.Summary(), "dmarc=temperror spf=temperror dkim=temperror");
+  EXPECT_LE(elapsed, 3 * 500ms + 500ms);  // SPF, DKIM key and _dmarc: one timeout each
+  EXPECT_EQ(DecideDmarcEnforcement(v, true).action, DmarcPolicy::kNone);
+}
+
+}  // namespace
+}  // namespace threadmill::auth
