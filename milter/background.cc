@@ -22,7 +22,12 @@ sigset_t ReloadSignals() {
 }  // namespace
 
 void BlockSignals() {
+  // TERM/HUP/INT too: libmilter's signal thread sigwaits for them once smfi_main runs; an
+  // unblocked thread of ours would otherwise take them with the default action (exit at once).
   sigset_t set = ReloadSignals();
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a vanished MTA connection is an error return, not a kill
 }

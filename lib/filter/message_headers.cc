@@ -55,7 +55,7 @@ void MessageHeaders::ParseThreading() {
   defects_.Merge(references.defects);
   threading_.references = std::move(references.ids);
   if (const mail::HeaderField* index = fields_.Find("Thread-Index")) {
-    auto root = mail::ThreadIndexRoot(mail::Unfold(index->value));
+    auto root = mail::ParseThreadIndex(mail::Unfold(index->value));
     defects_.Merge(root.defects);
     threading_.thread_index_root = std::move(root.root);
   }

@@ -1,0 +1,253 @@
+"""The threadmill daemon as an administrator meets it: -n, start-up errors, -d with a pid
+file, USR1 reload without dropping a connection, privilege drop, clean TERM.
+
+Runs the real binary on loopback sockets in a temporary directory; the MTA side is the
+milter-protocol client in tests/milter/milterclient.py.
+"""
+
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "milter"))
+import milterclient  # noqa: E402
+
+BUILD = os.environ.get("THREADMILL_BUILD", os.path.join(HERE, "..", "..", "build"))
+DAEMON = os.path.join(BUILD, "milter", "threadmill")
+CTL = os.path.join(BUILD, "ctl", "threadmillctl")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Daemon(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="threadmill-daemon-")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "threadmill.log")
+        self.conf = os.path.join(self.dir, "threadmill.conf")
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        pid_file = os.path.join(self.dir, "tm.pid")
+        if os.path.exists(pid_file):
+            try:
+                with open(pid_file) as f:
+                    os.kill(int(f.read()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        subprocess.run(["rm", "-rf", self.dir])
+
+    def write_conf(self, extra="", user="", socket_spec=None):
+        socket_spec = socket_spec or "inet:%d@127.0.0.1" % self.port
+        with open(self.conf, "w") as f:
+            f.write('[milter]\nsocket = "%s"\nuser = "%s"\nhostname = "mx.example.com"\n'
+                    '[log]\ntarget = "file:%s"\n[store]\npath = "%s/store"\n%s'
+                    % (socket_spec, user, self.log, self.dir, extra))
+
+    def start(self, *args):
+        p = subprocess.Popen([DAEMON, "-c", self.conf, *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        return p
+
+    def log_text(self):
+        if not os.path.exists(self.log):
+            return ""
+        with open(self.log) as f:
+            return f.read()
+
+    def send(self, client, msgid, refs=""):
+        headers = [("Message-ID", "<%s>" % msgid), ("Subject", "hi")]
+        if refs:
+            headers.append(("References", refs))
+        return client.send_message(client_addr="198.51.100.7", client_name="outside.example",
+                                   headers=headers, macros={"eom": {"i": msgid[:8]}})
+
+    # -- configuration check ------------------------------------------------------------------
+
+    def test_check_valid_config(self):
+        self.write_conf()
+        r = subprocess.run([DAEMON, "-c", self.conf, "-n"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("is valid", r.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "store")), "-n must not open the store")
+
+    def test_check_invalid_config_names_the_key(self):
+        self.write_conf(extra='[threading]\nmax_refernces = 5\n')
+        r = subprocess.run([DAEMON, "-c", self.conf, "-n"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("threading.max_refernces: unknown key", r.stderr)
+
+    def test_missing_config_file(self):
+        r = subprocess.run([DAEMON, "-c", "/nonexistent/tm.conf", "-n"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/tm.conf: no such file", r.stderr)
+
+    # -- start-up problems are loud -----------------------------------------------------------
+
+    def test_store_that_cannot_be_opened(self):
+        blocker = os.path.join(self.dir, "store")
+        open(blocker, "w").close()  # a file where the store directory should be
+        self.write_conf()
+        p = self.start()
+        _, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cannot open the store", err)
+        self.assertIn("start-up failed", self.log_text())
+
+    def test_socket_that_cannot_be_bound(self):
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", self.port))
+            busy.listen()
+            self.write_conf()
+            p = self.start()
+            _, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cannot listen on inet:%d@127.0.0.1" % self.port, err)
+
+    def test_socket_path_that_is_not_a_socket(self):
+        path = os.path.join(self.dir, "run", "tm.sock")
+        os.makedirs(os.path.dirname(path))
+        open(path, "w").close()
+        self.write_conf(socket_spec="local:" + path)
+        p = self.start()
+        _, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("exists and is not a socket", err)
+
+    def test_unknown_user(self):
+        self.write_conf(user="no-such-user-threadmill")
+        p = self.start()
+        _, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('user "no-such-user-threadmill" does not exist', err)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def test_daemonize_pid_file_and_term(self):
+        self.write_conf()
+        pid_file = os.path.join(self.dir, "tm.pid")
+        r = subprocess.run([DAEMON, "-c", self.conf, "-d", "-p", pid_file], capture_output=True,
+                           text=True, timeout=20)
+        self.assertEqual(r.returncode, 0, r.stderr)  # the parent returns at once
+        wait_for(lambda: os.path.exists(pid_file), what="pid file")
+        pid = int(open(pid_file).read())
+        os.kill(pid, 0)
+        wait_for(lambda: port_open(self.port), what="milter socket")
+        with milterclient.MilterClient("inet:%d@127.0.0.1" % self.port) as c:
+            c.negotiate()
+            res = self.send(c, "d1@example.org")
+            self.assertEqual(res.verdict, "continue")
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not os.path.exists("/proc/%d" % pid), timeout=20, what="exit after TERM")
+        self.assertFalse(os.path.exists(pid_file), "pid file removed on clean stop")
+        self.assertIn("threadmill stopping", self.log_text())
+
+    def test_second_instance_refused_by_pid_file(self):
+        self.write_conf()
+        pid_file = os.path.join(self.dir, "tm.pid")
+        first = self.start("-p", pid_file)
+        wait_for(lambda: port_open(self.port), what="first instance")
+        second = self.start("-p", pid_file)
+        _, err = second.communicate(timeout=20)
+        self.assertEqual(second.returncode, 1)
+        self.assertIn("is threadmill already running", err)
+        self.assertIsNone(first.poll())
+
+    def test_reload_keeps_connection_and_applies_config(self):
+        self.write_conf()
+        p = self.start()
+        wait_for(lambda: port_open(self.port), what="milter socket")
+        refs = " ".join("<r%d@example.net>" % i for i in range(10))
+        with milterclient.MilterClient("inet:%d@127.0.0.1" % self.port) as c:
+            c.negotiate()
+            self.send(c, "before@example.org", refs)
+            wait_for(lambda: "msgid=<before@example.org>" in self.log_text(), what="first line")
+            self.assertIn("decision=new-thread", self.log_text().splitlines()[-1])
+            # Lower max_references and reload while this connection stays open.
+            self.write_conf(extra="[threading]\nmax_references = 5\n")
+            p.send_signal(signal.SIGUSR1)
+            wait_for(lambda: "reload: configuration re-read" in self.log_text(), what="reload")
+            res = self.send(c, "after@example.org", refs)  # same connection, new message
+            self.assertEqual(res.verdict, "continue")
+        wait_for(lambda: "msgid=<after@example.org>" in self.log_text(), what="second line")
+        line = [l for l in self.log_text().splitlines() if "msgid=<after@example.org>" in l][0]
+        self.assertIn("decision=no-reply reason=references", line)
+        self.assertIsNone(p.poll(), "daemon still running after reload")
+
+    def test_broken_reload_keeps_running_config(self):
+        self.write_conf()
+        p = self.start()
+        wait_for(lambda: port_open(self.port), what="milter socket")
+        with open(self.conf, "a") as f:
+            f.write("[bogus]\n")
+        p.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "reload failed, keeping the running configuration" in self.log_text(),
+                 what="reload error")
+        with milterclient.MilterClient("inet:%d@127.0.0.1" % self.port) as c:
+            c.negotiate()
+            self.assertEqual(self.send(c, "still@example.org").verdict, "continue")
+
+    @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
+    def test_drops_privileges_after_opening_store(self):
+        nobody = pwd.getpwnam("nobody")
+        sock = os.path.join(self.dir, "run", "tm.sock")
+        self.write_conf(user="nobody", socket_spec="local:" + sock)
+        p = self.start()
+        wait_for(lambda: os.path.exists(sock), what="unix socket")
+        wait_for(lambda: "listening on" in self.log_text(), what="start-up")
+        status = open("/proc/%d/status" % p.pid).read()
+        uid_line = [l for l in status.splitlines() if l.startswith("Uid:")][0]
+        self.assertEqual(uid_line.split()[1:], [str(nobody.pw_uid)] * 4)
+        st = os.stat(sock)
+        self.assertEqual(st.st_mode & 0o777, 0o660)
+        self.assertEqual(st.st_uid, nobody.pw_uid)
+        self.assertEqual(os.stat(os.path.join(self.dir, "store", "data.mdb")).st_uid,
+                         nobody.pw_uid)
+        # It still records mail as the unprivileged user.
+        with milterclient.MilterClient("local:" + sock) as c:
+            c.negotiate()
+            self.assertEqual(self.send(c, "asnobody@example.org").verdict, "continue")
+        wait_for(lambda: "msgid=<asnobody@example.org>" in self.log_text(), what="line")
+        self.assertNotIn("decision=error", self.log_text())
+
+
+if __name__ == "__main__":
+    if not os.path.exists(DAEMON):
+        print("threadmill not built at " + DAEMON, file=sys.stderr)
+        sys.exit(1)
+    unittest.main(verbosity=2)
