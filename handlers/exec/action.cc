@@ -1,0 +1,149 @@
+// action.cc - see action.h.
+#include "action.h"
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+
+#include "support.h"
+
+namespace threadmill::handlers::exec {
+namespace {
+
+bool IsBlank(std::string_view s) {
+  for (char c : s) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
+  }
+  return true;
+}
+
+ParsedAction Reject(std::string error) {
+  ParsedAction out;
+  out.error = std::move(error);
+  return out;
+}
+
+// Maps a host status for step `what` to a job status (OK, RETRY or FAIL), logging problems.
+int HostStatus(threadmill_ctx* ctx, const threadmill_host_api* host, int status,
+               const std::string& what) {
+  switch (status) {
+    case THREADMILL_OK:
+      return THREADMILL_OK;
+    case THREADMILL_REFUSED:
+      HostLog(ctx, host, THREADMILL_LOG_INFO, what + " refused: " + HostLastError(ctx, host));
+      return THREADMILL_OK;
+    case THREADMILL_INVALID:
+    case THREADMILL_NOT_FOUND:
+      HostLog(ctx, host, THREADMILL_LOG_ERROR,
+              what + " rejected as invalid: " + HostLastError(ctx, host));
+      return THREADMILL_FAIL;
+    default:
+      HostLog(ctx, host, THREADMILL_LOG_WARN,
+              what + " failed (status " + std::to_string(status) + "), will retry");
+      return THREADMILL_RETRY;
+  }
+}
+
+}  // namespace
+
+ParsedAction ParseAction(std::string_view body) {
+  ParsedAction out;
+  if (IsBlank(body)) {
+    out.ok = true;
+    return out;
+  }
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Reject("answer is not valid JSON");
+  if (!j.is_object()) return Reject("answer is not a JSON object");
+
+  Action& a = out.action;
+  auto kind = j.find("action");
+  if (kind != j.end() && !kind->is_null()) {
+    if (!kind->is_string()) return Reject("\"action\" is not a string");
+    const std::string& k = kind->get_ref<const std::string&>();
+    if (k == "reply") {
+      a.kind = Action::Kind::kReply;
+    } else if (k == "draft") {
+      a.kind = Action::Kind::kDraft;
+    } else if (k == "none") {
+      a.kind = Action::Kind::kNone;
+    } else {
+      return Reject("unknown action \"" + k + "\"");
+    }
+  }
+  if (a.kind != Action::Kind::kNone) {
+    auto text = j.find("text");
+    if (text == j.end() || !text->is_string() || text->get_ref<const std::string&>().empty()) {
+      return Reject("a reply or draft needs a non-empty \"text\" string");
+    }
+    a.text = text->get<std::string>();
+    auto html = j.find("html");
+    if (html != j.end() && !html->is_null()) {
+      if (!html->is_string()) return Reject("\"html\" is not a string");
+      a.html = html->get<std::string>();
+      a.has_html = true;
+    }
+  }
+  auto put = j.find("kv_put");
+  if (put != j.end() && !put->is_null()) {
+    if (!put->is_object()) return Reject("\"kv_put\" is not an object");
+    for (auto it = put->begin(); it != put->end(); ++it) {
+      if (it.key().empty()) return Reject("\"kv_put\" has an empty key");
+      std::string value = it->is_string()
+                              ? it->get<std::string>()
+                              : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      a.kv_put.emplace_back(it.key(), std::move(value));
+    }
+  }
+  auto del = j.find("kv_delete");
+  if (del != j.end() && !del->is_null()) {
+    if (!del->is_array()) return Reject("\"kv_delete\" is not an array");
+    for (const auto& key : *del) {
+      if (!key.is_string() || key.get_ref<const std::string&>().empty()) {
+        return Reject("\"kv_delete\" holds something other than non-empty strings");
+      }
+      a.kv_delete.push_back(key.get<std::string>());
+    }
+  }
+  out.ok = true;
+  return out;
+}
+
+int ApplyAction(threadmill_ctx* ctx, const threadmill_host_api* host,
+                const threadmill_envelope& envelope, const Action& action, const std::string& who) {
+  for (const std::string& key : action.kv_delete) {
+    int rc = host->kv_delete(ctx, key.c_str());
+    if (rc == THREADMILL_NOT_FOUND) continue;
+    rc = HostStatus(ctx, host, rc, "kv_delete " + key + " (asked by " + who + ")");
+    if (rc != THREADMILL_OK) return rc;
+  }
+  for (const auto& [key, value] : action.kv_put) {
+    int rc = HostStatus(ctx, host, host->kv_put(ctx, key.c_str(), value.data(), value.size()),
+                        "kv_put " + key + " (asked by " + who + ")");
+    if (rc != THREADMILL_OK) return rc;
+  }
+  const char* message_id = envelope.channel_message_id ? envelope.channel_message_id : "";
+  const char* html = action.has_html ? action.html.c_str() : nullptr;
+  switch (action.kind) {
+    case Action::Kind::kNone:
+      HostLog(ctx, host, THREADMILL_LOG_DEBUG, who + " asked for no reply");
+      return THREADMILL_OK;
+    case Action::Kind::kReply: {
+      int rc = host->reply(ctx, message_id, action.text.c_str(), html);
+      if (rc == THREADMILL_OK) HostLog(ctx, host, THREADMILL_LOG_INFO, "replied (" + who + ")");
+      return HostStatus(ctx, host, rc, "reply to " + std::string(message_id));
+    }
+    case Action::Kind::kDraft: {
+      char draft_id[128] = {0};
+      int rc = host->draft(ctx, message_id, action.text.c_str(), html, draft_id, sizeof draft_id);
+      if (rc == THREADMILL_OK) {
+        draft_id[sizeof draft_id - 1] = '\0';
+        HostLog(ctx, host, THREADMILL_LOG_INFO,
+                "stored draft " + std::string(draft_id) + " (" + who + ")");
+      }
+      return HostStatus(ctx, host, rc, "draft for " + std::string(message_id));
+    }
+  }
+  return THREADMILL_FAIL;
+}
+
+}  // namespace threadmill::handlers::exec
