@@ -1,10 +1,14 @@
 // environment.cc - see environment.h.
 #include "store/environment.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <exception>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <string_view>
 #include <system_error>
 
@@ -40,6 +44,29 @@ Result<unsigned> ParseVersion(std::string_view text) {
   return v;
 }
 
+Status CreateDirectory(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (!ec) return {};
+  return MakeError(ec == std::errc::permission_denied ? ErrorCode::kPermission : ErrorCode::kStore,
+                   "store: cannot create " + path + ": " + ec.message());
+}
+
+// Environments open in this process, by canonical path.
+struct OpenEnvironments {
+  struct Entry {
+    pid_t pid = 0;
+    std::weak_ptr<Environment> env;
+  };
+  std::mutex mu;
+  std::map<std::string, Entry> by_path;
+};
+
+OpenEnvironments& Registry() {
+  static auto* registry = new OpenEnvironments;  // never destroyed: usable during exit
+  return *registry;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<Environment>> Environment::Open(const EnvOptions& options) {
@@ -47,12 +74,35 @@ Result<std::shared_ptr<Environment>> Environment::Open(const EnvOptions& options
   if (options.map_size_bytes == 0 || options.max_readers == 0) {
     return MakeError(ErrorCode::kInvalidInput, "store: map size and max readers must be > 0");
   }
+  if (!options.read_only) {
+    if (Status st = CreateDirectory(options.path); !st.ok()) return st.error();
+  }
+  // LMDB forbids two handles on one file in a process (closing one drops the other's
+  // fcntl locks): hand out the open one. Entries of the parent process (before a fork)
+  // are ignored: the child needs its own handle.
+  std::error_code ec;
+  std::string key = std::filesystem::weakly_canonical(options.path, ec).string();
+  if (ec) key = options.path;
+  OpenEnvironments& open = Registry();
+  std::lock_guard lock(open.mu);
+  auto it = open.by_path.find(key);
+  if (it != open.by_path.end() && it->second.pid == getpid()) {
+    if (std::shared_ptr<Environment> existing = it->second.env.lock()) {
+      if (existing->read_only() != options.read_only) {
+        return MakeError(ErrorCode::kInvalidInput,
+                         "store: " + options.path + " is already open in this process " +
+                             (existing->read_only() ? "read-only" : "read-write"));
+      }
+      return existing;
+    }
+  }
   std::shared_ptr<Environment> env(new (std::nothrow) Environment(options));
   if (!env) return MakeError(ErrorCode::kTemporary, "store: out of memory");
   env->options_.max_map_size_bytes = std::max(options.max_map_size_bytes, options.map_size_bytes);
   env->dbis_.fill(kMissingDbi);
   if (Status st = env->OpenEnv(); !st.ok()) return st.error();
   if (Status st = env->OpenDatabases(); !st.ok()) return st.error();
+  open.by_path[key] = OpenEnvironments::Entry{getpid(), env};
   return env;
 }
 
@@ -61,15 +111,6 @@ Environment::~Environment() {
 }
 
 Status Environment::OpenEnv() {
-  if (!options_.read_only) {
-    std::error_code ec;
-    std::filesystem::create_directories(options_.path, ec);
-    if (ec) {
-      return MakeError(
-          ec == std::errc::permission_denied ? ErrorCode::kPermission : ErrorCode::kStore,
-          "store: cannot create " + options_.path + ": " + ec.message());
-    }
-  }
   int rc = mdb_env_create(&env_);
   if (rc != MDB_SUCCESS) return LmdbError(rc, "env_create");
   if ((rc = mdb_env_set_maxdbs(env_, kMaxDbs)) != MDB_SUCCESS) {

@@ -54,6 +54,9 @@ class Environment {
   // of schema.h and checks the schema version. Thread-safe; the result is shared by all
   // threads of the calling process. Errors: kInvalidInput (bad options), kPermission,
   // kStore, kTemporary. A missing environment opened read-only is an error (kStore).
+  // Opening a directory that this process has open already returns that Environment (its
+  // options win; kInvalidInput if read_only differs): LMDB forbids two handles on one file
+  // in one process. A child after fork() gets a new handle, as it must.
   static Result<std::shared_ptr<Environment>> Open(const EnvOptions& options);
 
   // Closes the environment. Every transaction must have ended.

@@ -70,6 +70,24 @@ TEST(store_environment, OpenCreatesDirectoryAndAllDatabases) {
                   .ok());
 }
 
+TEST(store_environment, SecondOpenInProcessSharesTheHandle) {
+  TempDir dir;
+  auto first = OpenOrDie(dir.path());
+  auto second = OpenOrDie(dir.path() + "/./");
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first.get(), second.get());
+  EnvOptions read_only;
+  read_only.path = dir.path();
+  read_only.read_only = true;
+  auto clash = Environment::Open(read_only);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.error().code, ErrorCode::kInvalidInput);
+  first.reset();
+  second.reset();
+  auto reopened = Environment::Open(read_only);
+  EXPECT_TRUE(reopened.ok()) << "closed handles are forgotten";
+}
+
 TEST(store_environment, InvalidOptionsAreRejected) {
   EnvOptions none;
   auto env = Environment::Open(none);
