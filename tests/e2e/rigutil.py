@@ -101,7 +101,7 @@ class Rig:
         base = os.environ.get("THREADMILL_E2E_DIR") or None
         if base:
             os.makedirs(base, exist_ok=True)
-        self.dir = tempfile.mkdtemp(prefix="tm-%s-" % name, dir=base)
+        self.dir = tempfile.mkdtemp(prefix="threadmill-e2e-%s-" % name, dir=base)
         self.options = list(options)
         self.env_extra = {"THREADMILL_BUILD": build_dir()}
         if default_action:
