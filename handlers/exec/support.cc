@@ -57,6 +57,16 @@ std::optional<std::string> ConfigString(const nlohmann::json& config, const char
   return it->get<std::string>();
 }
 
+std::optional<bool> ConfigBool(const nlohmann::json& config, const char* key, bool fallback,
+                               std::string* error) {
+  auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return fallback;
+  if (it->is_boolean()) return it->get<bool>();
+  if (it->is_string() && (*it == "true" || *it == "false")) return *it == "true";
+  *error = std::string(key) + ": expected true or false";
+  return std::nullopt;
+}
+
 std::optional<std::vector<std::string>> ConfigStringList(const nlohmann::json& config,
                                                          const char* key, std::string* error) {
   std::vector<std::string> out;

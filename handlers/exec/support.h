@@ -41,6 +41,10 @@ std::optional<int64_t> ConfigInt(const nlohmann::json& config, const char* key, 
 std::optional<std::string> ConfigString(const nlohmann::json& config, const char* key,
                                         const std::string& fallback, std::string* error);
 
+// Reads a boolean: absent → fallback; true/false or "true"/"false" → it; else std::nullopt.
+std::optional<bool> ConfigBool(const nlohmann::json& config, const char* key, bool fallback,
+                               std::string* error);
+
 // Reads a list of strings: absent → empty; one string → a list of it; an array of strings →
 // them; else std::nullopt and *error.
 std::optional<std::vector<std::string>> ConfigStringList(const nlohmann::json& config,

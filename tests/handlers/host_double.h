@@ -186,6 +186,7 @@ class Module {
   // init with `config_json`; the state goes into host->state.
   int Init(HostDouble* host, const std::string& config_json) {
     host_ = host;
+    host->state = nullptr;
     if (!table_) return -1;
     return table_->init(&host->ctx, &host->api, config_json.c_str(), &host->state);
   }
