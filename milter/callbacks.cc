@@ -58,9 +58,11 @@ sfsistat OnInternalError(SMFICTX* ctx, const char* step, const char* what) {
 }
 
 // Steps whose reply never changes the outcome: the MTA need not wait for them.
-constexpr unsigned long kNoReplySteps =
-    SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH;
-constexpr unsigned long kSkippedSteps = SMFIP_NOBODY | SMFIP_NODATA | SMFIP_NOUNKNOWN;
+constexpr unsigned long kNoReplySteps = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL |
+                                       SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH |
+                                       SMFIP_NR_BODY;
+// Body chunks are asked for only when something needs them (DKIM, handler spooling).
+constexpr unsigned long kSkippedSteps = SMFIP_NODATA | SMFIP_NOUNKNOWN;
 
 // The session of this connection, created at negotiation (or connect, for MTAs that skip it).
 Session* EnsureSession(SMFICTX* ctx) {
@@ -109,8 +111,11 @@ extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long actions, unsigned lo
                                 unsigned long* want_steps, unsigned long* f2,
                                 unsigned long* f3) {
   return Guard(ctx, "negotiate", [&]() -> sfsistat {
-    *want_actions = actions & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST);
-    *want_steps = steps & (kNoReplySteps | kSkippedSteps);
+    *want_actions =
+        actions & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
+    unsigned long skipped = kSkippedSteps;
+    if (!g_service->processor()->needs_body()) skipped |= SMFIP_NOBODY;
+    *want_steps = steps & (kNoReplySteps | skipped);
     *f2 = 0;
     *f3 = 0;
     EnsureSession(ctx)->set_no_reply((*want_steps & kNoReplySteps) == kNoReplySteps);
@@ -157,20 +162,62 @@ extern "C" sfsistat OnHeader(SMFICTX* ctx, char* name, char* value) {
 }
 
 extern "C" sfsistat OnEoh(SMFICTX* ctx) {
-  return Step(ctx, "eoh", [&] { EnsureSession(ctx)->SetQueueId(Macro(ctx, "i")); });
+  return Step(ctx, "eoh", [&] {
+    Session* s = EnsureSession(ctx);
+    s->SetQueueId(Macro(ctx, "i"));
+    s->EndOfHeaders();
+  });
 }
 
+extern "C" sfsistat OnBody(SMFICTX* ctx, unsigned char* chunk, size_t length) {
+  return Step(ctx, "body", [&] {
+    EnsureSession(ctx)->AddBody(std::string_view(reinterpret_cast<char*>(chunk), length));
+  });
+}
+
+void SetReply(SMFICTX* ctx, const filter::SmtpReply& reply, const char* code,
+              const char* enhanced, const char* text) {
+  std::string message = "threadmill: " + (reply.text.empty() ? std::string(text) : reply.text);
+  smfi_setreply(ctx, const_cast<char*>(reply.code.empty() ? code : reply.code.c_str()),
+                const_cast<char*>(reply.enhanced.empty() ? enhanced : reply.enhanced.c_str()),
+                message.data());
+}
+
+// Header changes first (forged A-R deleted from the last index down, so indexes stay valid),
+// then the verdict.
 sfsistat Apply(SMFICTX* ctx, Session* s, const filter::Decision& decision) {
+  const std::string& queue_id = s->envelope().queue_id;
+  for (auto it = decision.delete_auth_results.rbegin(); it != decision.delete_auth_results.rend();
+       ++it) {
+    if (smfi_chgheader(ctx, const_cast<char*>("Authentication-Results"), *it, nullptr) !=
+        MI_SUCCESS) {
+      log::Get().warn("{}: could not delete forged Authentication-Results #{}", queue_id, *it);
+    }
+  }
+  for (const auto& [name, value] : decision.insert_headers) {
+    if (smfi_insheader(ctx, 0, const_cast<char*>(name.c_str()),
+                       const_cast<char*>(value.c_str())) != MI_SUCCESS) {
+      log::Get().warn("{}: could not insert {} header", queue_id, name);
+    }
+  }
   for (const auto& [name, value] : decision.add_headers) {
     if (smfi_addheader(ctx, const_cast<char*>(name.c_str()),
                        const_cast<char*>(value.c_str())) != MI_SUCCESS) {
-      log::Get().warn("{}: could not add {} header", s->envelope().queue_id, name);
+      log::Get().warn("{}: could not add {} header", queue_id, name);
     }
   }
-  if (decision.verdict == filter::Verdict::kTempfail) {
-    smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.0"),
-                  const_cast<char*>("threadmill: temporary failure, try again later"));
-    return SMFIS_TEMPFAIL;
+  if (!decision.quarantine.empty()) {
+    smfi_quarantine(ctx, const_cast<char*>(decision.quarantine.c_str()));
+  }
+  switch (decision.verdict) {
+    case filter::Verdict::kTempfail:
+      SetReply(ctx, decision.smtp_reply, "451", "4.3.0", "temporary failure, try again later");
+      return SMFIS_TEMPFAIL;
+    case filter::Verdict::kReject:
+      SetReply(ctx, decision.smtp_reply, "550", "5.7.1", "rejected");
+      return SMFIS_REJECT;
+    case filter::Verdict::kContinue:
+      break;
   }
   return SMFIS_CONTINUE;
 }
@@ -213,13 +260,14 @@ bool RegisterCallbacks(Service* service) {
   static smfiDesc description = {};
   description.xxfi_name = const_cast<char*>("threadmill");
   description.xxfi_version = SMFI_VERSION;
-  description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
+  description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
   description.xxfi_connect = OnConnect;
   description.xxfi_helo = OnHelo;
   description.xxfi_envfrom = OnEnvFrom;
   description.xxfi_envrcpt = OnEnvRcpt;
   description.xxfi_header = OnHeader;
   description.xxfi_eoh = OnEoh;
+  description.xxfi_body = OnBody;
   description.xxfi_eom = OnEom;
   description.xxfi_abort = OnAbort;
   description.xxfi_close = OnClose;

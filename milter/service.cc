@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "filter/authentication.h"
 #include "log/logger.h"
 
 namespace threadmill::milter {
@@ -20,7 +21,9 @@ Service::Service(std::string config_path, std::shared_ptr<const config::Config> 
   }
   env_ = *env;
   store_ = std::make_shared<store::ThreadStore>(env_);
-  processor_.store(std::make_shared<const filter::Processor>(std::move(config), store_));
+  authenticator_ = filter::MakeAuthenticator(*config);
+  processor_.store(
+      std::make_shared<const filter::Processor>(std::move(config), store_, authenticator_));
 }
 
 void Service::Reload() noexcept {
@@ -33,8 +36,10 @@ void Service::Reload() noexcept {
       log::Get().warn("reload: changes to [milter] socket/user or [store] path need a restart; "
                       "they are ignored until then");
     }
+    auto authenticator = filter::MakeAuthenticator(*fresh);  // fresh resolver settings
     log::Configure(fresh->log);
-    processor_.store(std::make_shared<const filter::Processor>(fresh, store_));
+    authenticator_ = authenticator;
+    processor_.store(std::make_shared<const filter::Processor>(fresh, store_, authenticator));
     log::Get().info("reload: configuration re-read from {}", config_path_);
   } catch (const std::exception& e) {
     log::Get().error("reload failed, keeping the running configuration: {}", e.what());

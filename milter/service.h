@@ -36,6 +36,7 @@ class Service {
   std::string config_path_;
   std::shared_ptr<store::Environment> env_;
   std::shared_ptr<store::ThreadStore> store_;
+  std::shared_ptr<auth::Authenticator> authenticator_;
   std::atomic<std::shared_ptr<const filter::Processor>> processor_;
 };
 

@@ -21,10 +21,20 @@ void Session::BeginMessage(std::shared_ptr<const filter::Processor> processor,
   envelope_.mail_from = std::move(mail_from);
   envelope_.auth_authen = std::move(auth_authen);
   headers_.emplace(processor_->config().milter.max_header_bytes);
+  auth_ = processor_->BeginAuth(envelope_);
 }
 
 void Session::AddHeader(std::string_view name, std::string_view value) {
   if (headers_) headers_->Add(name, value);
+  if (auth_) auth_->Header(name, value);
+}
+
+void Session::EndOfHeaders() {
+  if (auth_) auth_->EndOfHeaders();
+}
+
+void Session::AddBody(std::string_view chunk) {
+  if (auth_) auth_->Body(chunk);
 }
 
 void Session::SetQueueId(std::string queue_id) {
@@ -33,11 +43,16 @@ void Session::SetQueueId(std::string queue_id) {
 
 filter::Decision Session::Finish() {
   if (!headers_) headers_.emplace(processor_->config().milter.max_header_bytes);
-  return processor_->Decide(envelope_, *headers_);
+  if (!auth_) return processor_->Decide(envelope_, *headers_);
+  filter::AuthOutcome outcome;
+  outcome.verdicts = auth_->Finish();
+  outcome.forged_auth_results = auth_->ForgedAuthResults();
+  return processor_->Decide(envelope_, *headers_, &outcome);
 }
 
 void Session::EndMessage() {
   headers_.reset();
+  auth_.reset();
   failed_ = false;
 }
 

@@ -29,6 +29,8 @@ class Session {
                     std::string auth_authen);
   void AddRecipient(std::string rcpt) { envelope_.recipients.push_back(std::move(rcpt)); }
   void AddHeader(std::string_view name, std::string_view value);
+  void EndOfHeaders();
+  void AddBody(std::string_view chunk);
   void SetQueueId(std::string queue_id);
 
   // Decides about the current message; the caller applies and logs it.
@@ -50,6 +52,7 @@ class Session {
   std::string client_name_, client_addr_, daemon_name_, helo_;
   filter::Envelope envelope_;
   std::optional<filter::MessageHeaders> headers_;
+  std::unique_ptr<auth::MessageAuth> auth_;  // null when this message is not authenticated
   bool no_reply_ = false;
   bool failed_ = false;
 };

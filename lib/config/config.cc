@@ -21,12 +21,17 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
        {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds"}},
       {"direction", {"internal_hosts", "authenticated_is_outbound", "submission_daemons"}},
       {"threading", {"max_references", "use_thread_index"}},
+      {"auth",
+       {"enabled", "spf", "dkim", "dmarc", "authenticate_outbound", "dns_forwarders",
+        "dns_timeout_ms", "dnssec_trust_anchor", "psl_path", "authserv_id", "add_header",
+        "remove_forged_headers", "trusted_authserv_ids", "max_signatures", "max_key_lookups",
+        "enforce_dmarc", "on_dns_error"}},
   };
   return keys;
 }
 const std::set<std::string>& ForeignSections() {
-  static const std::set<std::string> sections = {"auth",   "handlers", "handler", "routes",
-                                                 "reply",  "runtime",  "metrics", "token"};
+  static const std::set<std::string> sections = {"handlers", "handler", "routes", "reply",
+                                                 "runtime",  "metrics", "token"};
   return sections;
 }
 
@@ -182,6 +187,43 @@ void ReadThreading(const toml::table& root, const std::string& file, ThreadingCo
   r.Get("use_thread_index", &t->use_thread_index);
 }
 
+void ReadAuth(const toml::table& root, const std::string& file, const MilterConfig& milter,
+              AuthConfig* a) {
+  SectionReader r(root, "auth", file);
+  r.Get("enabled", &a->enabled);
+  r.Get("spf", &a->spf);
+  r.Get("dkim", &a->dkim);
+  r.Get("dmarc", &a->dmarc);
+  r.Get("authenticate_outbound", &a->authenticate_outbound);
+  r.GetList("dns_forwarders", &a->dns_forwarders);
+  r.Get("dns_timeout_ms", &a->dns_timeout_ms);
+  r.Get("dnssec_trust_anchor", &a->dnssec_trust_anchor);
+  r.Get("psl_path", &a->psl_path);
+  r.Get("authserv_id", &a->authserv_id);
+  r.Get("add_header", &a->add_header);
+  r.Get("remove_forged_headers", &a->remove_forged_headers);
+  r.GetList("trusted_authserv_ids", &a->trusted_authserv_ids);
+  r.Get("max_signatures", &a->max_signatures);
+  r.Get("max_key_lookups", &a->max_key_lookups);
+  r.Get("enforce_dmarc", &a->enforce_dmarc);
+  std::string dns_error = "accept";
+  r.Get("on_dns_error", &dns_error);
+  a->on_dns_error = ParseAction(r, "on_dns_error", dns_error);
+  if (a->dns_timeout_ms < 100 || a->dns_timeout_ms > 60000) {
+    r.Fail("dns_timeout_ms", "must be between 100 and 60000");
+  }
+  for (const auto& forwarder : a->dns_forwarders) {
+    auto at = forwarder.find('@');
+    if (!ParseIp(forwarder.substr(0, at))) {
+      r.Fail("dns_forwarders", "\"" + forwarder + "\" is not ADDRESS or ADDRESS@PORT");
+    }
+  }
+  if (a->authserv_id.empty()) a->authserv_id = milter.hostname;
+  if (a->enabled && a->dmarc && !a->psl_path.empty() && access(a->psl_path.c_str(), R_OK) != 0) {
+    r.Fail("psl_path", "cannot read " + a->psl_path + " (install the publicsuffix package)");
+  }
+}
+
 std::shared_ptr<const Config> Build(toml::table document, std::vector<std::string> files) {
   std::string name = files.empty() ? "config" : files.back();
   CheckKnownKeys(document, name);
@@ -191,6 +233,7 @@ std::shared_ptr<const Config> Build(toml::table document, std::vector<std::strin
   ReadStore(document, name, &config->store);
   ReadDirection(document, name, &config->direction);
   ReadThreading(document, name, &config->threading);
+  ReadAuth(document, name, config->milter, &config->auth);
   config->document = std::move(document);
   config->files = std::move(files);
   return config;

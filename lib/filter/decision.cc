@@ -21,6 +21,8 @@ std::string Decision::LogLine(const Envelope& envelope) const {
   line.AddBracketed("parent", resolution.parent, false);
   line.Add("decision", decision);
   line.Add("reason", reason);
+  for (const auto& [key, value] : auth_log) line.Add(key, value);
+  if (!quarantine.empty()) line.Add("quarantine", "yes");
   for (const auto& [key, value] : extra_log) line.Add(key, value);
   if (!defects.empty()) line.Add("defects", defects.ToString());
   return line.str();

@@ -21,7 +21,13 @@
 namespace threadmill::filter {
 
 // What the MTA hears.
-enum class Verdict { kContinue, kTempfail };
+enum class Verdict { kContinue, kTempfail, kReject };
+
+struct SmtpReply {
+  std::string code;      // "451", "550"
+  std::string enhanced;  // "4.3.0"
+  std::string text;
+};
 
 struct Decision {
   store::Direction direction = store::Direction::kInbound;
@@ -32,10 +38,20 @@ struct Decision {
   thread::Resolution resolution;
   std::string decision;          // recorded | matched | new-thread | no-reply | error
   std::string reason;            // why (no-reply and error), else empty
+  std::string no_reply_reason;   // inbound: why no automatic reply may ever answer it, or ""
   mail::Defects defects;
   Verdict verdict = Verdict::kContinue;
-  std::vector<std::pair<std::string, std::string>> add_headers;  // name, value (no lead space)
-  std::vector<std::pair<std::string, std::string>> extra_log;    // appended key=value pairs
+  SmtpReply smtp_reply;          // for kTempfail/kReject; empty = the milter's default text
+  std::string quarantine;        // non-empty: ask the MTA to quarantine, with this reason
+  std::vector<std::pair<std::string, std::string>> add_headers;     // appended at the end
+  std::vector<std::pair<std::string, std::string>> insert_headers;  // inserted at the top
+  std::vector<int> delete_auth_results;  // 1-based indexes of A-R fields to delete
+
+  // Authentication (lib/auth): verdicts for the log line and the reply gate.
+  bool auth_checked = false;
+  bool dmarc_passed = false;
+  std::vector<std::pair<std::string, std::string>> auth_log;   // dmarc=, spf=, dkim=, ...
+  std::vector<std::pair<std::string, std::string>> extra_log;  // appended key=value pairs
 
   // The decision line without the logger's prefix.
   std::string LogLine(const Envelope& envelope) const;

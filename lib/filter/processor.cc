@@ -2,7 +2,9 @@
 
 #include <ctime>
 
+#include "filter/authentication.h"
 #include "filter/direction.h"
+#include "filter/reply_safety.h"
 #include "filter/message_id.h"
 #include "log/logger.h"
 #include "mail/msgid.h"
@@ -10,13 +12,30 @@
 namespace threadmill::filter {
 
 Processor::Processor(std::shared_ptr<const config::Config> config,
-                     std::shared_ptr<store::ThreadStore> store)
-    : config_(std::move(config)), store_(std::move(store)) {}
+                     std::shared_ptr<store::ThreadStore> store,
+                     std::shared_ptr<auth::Authenticator> authenticator)
+    : config_(std::move(config)),
+      store_(std::move(store)),
+      authenticator_(std::move(authenticator)) {}
 
-Decision Processor::Decide(const Envelope& envelope, MessageHeaders& headers) const noexcept {
+std::unique_ptr<auth::MessageAuth> Processor::BeginAuth(const Envelope& envelope) const {
+  if (!authenticator_) return nullptr;
+  if (!config_->auth.authenticate_outbound &&
+      ClassifyDirection(envelope, config_->direction).direction == store::Direction::kOutbound) {
+    return nullptr;
+  }
+  auto message = authenticator_->Begin(envelope.client_addr, envelope.helo, envelope.queue_id);
+  message->EnvelopeFrom(envelope.mail_from);
+  return message;
+}
+
+bool Processor::needs_body() const { return authenticator_ && config_->auth.dkim; }
+
+Decision Processor::Decide(const Envelope& envelope, MessageHeaders& headers,
+                           const AuthOutcome* auth) const noexcept {
   Decision d;
   try {
-    DecideOrThrow(envelope, headers, &d);
+    DecideOrThrow(envelope, headers, auth, &d);
   } catch (const std::exception& e) {
     log::Get().error("{}: internal error: {}", envelope.queue_id, e.what());
     Fail(&d, "internal", config_->milter.on_internal_error);
@@ -35,7 +54,7 @@ void Processor::Fail(Decision* d, const char* reason, config::FailureAction acti
 }
 
 void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
-                              Decision* d) const {
+                              const AuthOutcome* auth, Decision* d) const {
   DirectionVerdict direction = ClassifyDirection(envelope, config_->direction);
   d->direction = direction.direction;
   d->direction_why = direction.why;
@@ -62,13 +81,19 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
 
   if (!Record(envelope, headers, d)) return;
   d->defects = headers.defects();
+  if (auth) ApplyVerdicts(*config_, auth->verdicts, auth->forged_auth_results, d);
   if (direction.direction == store::Direction::kOutbound) {
     d->decision = "recorded";
-  } else if (d->references > config_->threading.max_references) {
+    return;
+  }
+  d->no_reply_reason =
+      NoReplyReason(envelope, headers, d->references, config_->threading.max_references);
+  if (d->no_reply_reason == "references") {
     d->decision = "no-reply";
     d->reason = "references";
   } else {
     d->decision = d->resolution.known() ? "matched" : "new-thread";
+    if (!d->no_reply_reason.empty()) d->extra_log.emplace_back("noreply", d->no_reply_reason);
   }
 }
 

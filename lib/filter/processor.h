@@ -14,6 +14,7 @@
 
 #include <memory>
 
+#include "auth/authenticator.h"
 #include "config/config.h"
 #include "filter/decision.h"
 #include "filter/envelope.h"
@@ -22,23 +23,40 @@
 
 namespace threadmill::filter {
 
+// The authentication outcome of one message, computed while it streamed in.
+struct AuthOutcome {
+  auth::Verdicts verdicts;
+  std::vector<int> forged_auth_results;
+};
+
 class Processor {
  public:
+  // `authenticator` may be null (authentication disabled).
   Processor(std::shared_ptr<const config::Config> config,
-            std::shared_ptr<store::ThreadStore> store);
+            std::shared_ptr<store::ThreadStore> store,
+            std::shared_ptr<auth::Authenticator> authenticator = nullptr);
 
-  Decision Decide(const Envelope& envelope, MessageHeaders& headers) const noexcept;
+  // Whether mail from this envelope is authenticated (inbound, or all with
+  // authenticate_outbound), and with what; null when not.
+  std::unique_ptr<auth::MessageAuth> BeginAuth(const Envelope& envelope) const;
+  // Whether the milter must ask the MTA for message bodies (DKIM, spooling for handlers).
+  bool needs_body() const;
+
+  Decision Decide(const Envelope& envelope, MessageHeaders& headers,
+                  const AuthOutcome* auth = nullptr) const noexcept;
 
   const config::Config& config() const { return *config_; }
   const std::shared_ptr<const config::Config>& config_ptr() const { return config_; }
 
  private:
-  void DecideOrThrow(const Envelope& envelope, MessageHeaders& headers, Decision* d) const;
+  void DecideOrThrow(const Envelope& envelope, MessageHeaders& headers, const AuthOutcome* auth,
+                     Decision* d) const;
   bool Record(const Envelope& envelope, MessageHeaders& headers, Decision* d) const;
   void Fail(Decision* d, const char* reason, config::FailureAction action) const;
 
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<store::ThreadStore> store_;
+  std::shared_ptr<auth::Authenticator> authenticator_;
 };
 
 }  // namespace threadmill::filter
