@@ -1,0 +1,267 @@
+#include "reply/ledger.h"
+
+#include <nlohmann/json.hpp>
+
+#include "store/keys.h"
+
+namespace threadmill::reply {
+namespace {
+
+using nlohmann::json;
+
+const std::string kOnce("once\0", 5);
+const std::string kRate("rate\0", 5);
+const std::string kThread("thread\0", 7);
+const std::string kSend("send\0", 5);
+
+std::string LowerAddress(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string OnceKey(std::string_view message_id, std::string_view recipient) {
+  return std::string(message_id) + '\0' + LowerAddress(recipient);
+}
+
+std::string SendKey(std::string_view job_id, uint32_t index) {
+  return std::string(job_id) + '\0' + std::to_string(index);
+}
+
+std::string Encode(const LedgerEntry& e) {
+  json j = {{"v", 1},         {"reply", e.reply_id},  {"state", e.state},
+            {"time", e.time}, {"handler", e.handler}, {"thread", e.thread_id}};
+  if (!e.message.empty()) {
+    j["message"] = json::binary_t(std::vector<uint8_t>(e.message.begin(), e.message.end()));
+    j["sender"] = e.envelope_sender;
+    j["rcpts"] = e.recipients;
+  }
+  auto bytes = json::to_msgpack(j);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+Result<LedgerEntry> Decode(std::string_view raw) {
+  try {
+    json j = json::from_msgpack(raw.begin(), raw.end());
+    LedgerEntry e;
+    e.reply_id = j.value("reply", "");
+    e.state = j.value("state", "");
+    e.time = j.value("time", int64_t{0});
+    e.handler = j.value("handler", "");
+    e.thread_id = j.value("thread", "");
+    if (j.contains("message") && j["message"].is_binary()) {
+      const auto& bin = j["message"].get_binary();
+      e.message.assign(bin.begin(), bin.end());
+      e.envelope_sender = j.value("sender", "");
+      e.recipients = j.value("rcpts", std::vector<std::string>{});
+    }
+    return e;
+  } catch (const std::exception& ex) {
+    return MakeError(ErrorCode::kStore, std::string("replied: corrupt entry: ") + ex.what());
+  }
+}
+
+// Claim-or-get under ns/key in an open write transaction.
+Result<LedgerEntry> ClaimIn(store::WriteTxn& txn, MDB_dbi dbi, const std::string& ns,
+                            const std::string& key, const LedgerEntry& proposed, bool* existed) {
+  auto hit = store::KeyedFind(txn, dbi, ns, key);
+  if (!hit.ok()) return hit.error();
+  if (hit->has_value()) {
+    auto entry = Decode((*hit)->payload);
+    if (!entry.ok()) return entry.error();
+    *existed = true;
+    return entry;
+  }
+  *existed = false;
+  auto put = store::KeyedPut(txn, dbi, ns, key, Encode(proposed));
+  if (!put.ok()) return put.error();
+  return proposed;
+}
+
+Status MarkIn(store::Environment& env, const std::string& ns, const std::string& key) {
+  return env.Write([&](store::WriteTxn& txn) -> Status {
+    MDB_dbi dbi = env.dbi(store::Db::kReplied);
+    auto hit = store::KeyedFind(txn, dbi, ns, key);
+    if (!hit.ok()) return hit.error();
+    if (!hit->has_value()) return MakeError(ErrorCode::kNotFound, "replied: no such entry");
+    auto entry = Decode((*hit)->payload);
+    if (!entry.ok()) return entry.error();
+    entry->state = "sent";
+    entry->message.clear();
+    auto put = store::KeyedPut(txn, dbi, ns, key, Encode(*entry));
+    if (!put.ok()) return put.error();
+    return {};
+  });
+}
+
+}  // namespace
+
+ReplyLedger::ReplyLedger(std::shared_ptr<store::Environment> env) : env_(std::move(env)) {}
+
+Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_view recipient,
+                                       const ClaimLimits& limits, const LedgerEntry& proposed) {
+  LedgerEntry out;
+  std::string refusal;
+  Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
+    refusal.clear();
+    MDB_dbi dbi = env_->dbi(store::Db::kReplied);
+    std::string once_key = OnceKey(message_id, recipient);
+    auto hit = store::KeyedFind(txn, dbi, kOnce, once_key);
+    if (!hit.ok()) return hit.error();
+    if (hit->has_value()) {
+      auto entry = Decode((*hit)->payload);
+      if (!entry.ok()) return entry.error();
+      if (entry->state == "pending" && !entry->message.empty()) {
+        out = std::move(*entry);
+        return {};
+      }
+      refusal = "already-replied";
+      return {};
+    }
+    // Rate limit per (sender, handler).
+    std::string rate_key = proposed.handler + '\0' + LowerAddress(limits.sender);
+    if (limits.sender_period_seconds > 0) {
+      auto last = store::KeyedFind(txn, dbi, kRate, rate_key);
+      if (!last.ok()) return last.error();
+      if (last->has_value() && (*last)->payload.size() == 8 &&
+          store::DecodeTime((*last)->payload) + limits.sender_period_seconds > proposed.time) {
+        refusal = "rate-sender";
+        return {};
+      }
+    }
+    // Cap per thread.
+    uint64_t count = 0;
+    if (!limits.thread_id.empty()) {
+      auto t = store::KeyedFind(txn, dbi, kThread, limits.thread_id);
+      if (!t.ok()) return t.error();
+      if (t->has_value()) {
+        try {
+          json j = json::parse((*t)->payload);
+          count = j.value("count", uint64_t{0});
+        } catch (const std::exception&) {
+          count = 0;
+        }
+      }
+      if (limits.max_replies_per_thread > 0 &&
+          count >= static_cast<uint64_t>(limits.max_replies_per_thread)) {
+        refusal = "rate-thread";
+        return {};
+      }
+    }
+    auto put = store::KeyedPut(txn, dbi, kOnce, once_key, Encode(proposed));
+    if (!put.ok()) return put.error();
+    put = store::KeyedPut(txn, dbi, kRate, rate_key, store::EncodeTime(proposed.time));
+    if (!put.ok()) return put.error();
+    if (!limits.thread_id.empty()) {
+      json j = {{"count", count + 1}, {"time", proposed.time}};
+      put = store::KeyedPut(txn, dbi, kThread, limits.thread_id, j.dump());
+      if (!put.ok()) return put.error();
+    }
+    out = proposed;
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  if (!refusal.empty()) return MakeError(ErrorCode::kRefused, refusal);
+  return out;
+}
+
+Status ReplyLedger::MarkSent(std::string_view message_id, std::string_view recipient) {
+  return MarkIn(*env_, kOnce, OnceKey(message_id, recipient));
+}
+
+Result<std::optional<LedgerEntry>> ReplyLedger::Find(std::string_view message_id,
+                                                     std::string_view recipient) const {
+  std::optional<LedgerEntry> out;
+  Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
+    out.reset();
+    auto hit = store::KeyedFind(txn, env_->dbi(store::Db::kReplied), kOnce,
+                                OnceKey(message_id, recipient));
+    if (!hit.ok()) return hit.error();
+    if (!hit->has_value()) return {};
+    auto entry = Decode((*hit)->payload);
+    if (!entry.ok()) return entry.error();
+    out = std::move(*entry);
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  return out;
+}
+
+Result<LedgerEntry> ReplyLedger::ClaimSend(std::string_view job_id, uint32_t index,
+                                           const LedgerEntry& proposed) {
+  LedgerEntry out;
+  Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
+    bool existed = false;
+    auto got = ClaimIn(txn, env_->dbi(store::Db::kReplied), kSend, SendKey(job_id, index), proposed,
+                       &existed);
+    if (!got.ok()) return got.error();
+    out = std::move(*got);
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  return out;
+}
+
+Status ReplyLedger::MarkSendDone(std::string_view job_id, uint32_t index) {
+  return MarkIn(*env_, kSend, SendKey(job_id, index));
+}
+
+Result<uint64_t> ReplyLedger::Sweep(int64_t older_than) {
+  uint64_t removed = 0;
+  Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
+    removed = 0;
+    MDB_dbi dbi = env_->dbi(store::Db::kReplied);
+    std::vector<std::string> doomed;
+    {
+      auto cursor = store::Cursor::Open(txn, dbi);
+      if (!cursor.ok()) return cursor.error();
+      for (auto at = cursor->First(); at.ok() && *at; at = cursor->Next()) {
+        std::string_view key = cursor->key();
+        std::string_view value = cursor->value();
+        int64_t time = 0;
+        if (key.rfind(kRate, 0) == 0) {
+          std::string_view payload = value;
+          if (store::IsHashedKey(key.substr(kRate.size()))) {
+            auto e = store::DecodeKeyedEntry(key.substr(kRate.size()), value);
+            if (e.ok()) payload = e->payload;
+          }
+          time = payload.size() == 8 ? store::DecodeTime(payload) : 0;
+        } else if (key.rfind(kThread, 0) == 0) {
+          std::string_view payload = value;
+          if (store::IsHashedKey(key.substr(kThread.size()))) {
+            auto e = store::DecodeKeyedEntry(key.substr(kThread.size()), value);
+            if (e.ok()) payload = e->payload;
+          }
+          try {
+            time = json::parse(payload).value("time", int64_t{0});
+          } catch (const std::exception&) {
+          }
+        } else {
+          size_t ns_len = key.rfind(kOnce, 0) == 0 ? kOnce.size() : kSend.size();
+          std::string_view payload = value;
+          if (store::IsHashedKey(key.substr(ns_len))) {
+            auto e = store::DecodeKeyedEntry(key.substr(ns_len), value);
+            if (e.ok()) payload = e->payload;
+          }
+          auto entry = Decode(payload);
+          time = entry.ok() ? entry->time : 0;
+          if (entry.ok() && entry->state == "pending") continue;  // still owed to someone
+        }
+        if (time < older_than) doomed.emplace_back(key);
+        if (doomed.size() >= 1000) break;
+      }
+    }
+    for (const auto& key : doomed) {
+      auto del = txn.Del(dbi, key);
+      if (!del.ok()) return del.error();
+      removed += *del ? 1 : 0;
+    }
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  return removed;
+}
+
+}  // namespace threadmill::reply

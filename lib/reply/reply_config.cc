@@ -1,0 +1,43 @@
+#include "reply/reply_config.h"
+
+#include "reply/toml_reader.h"
+
+namespace threadmill::reply {
+
+ReplyConfig ParseReplyConfig(const config::Config& config) {
+  ReplyConfig out;
+  out.max_references = config.threading.max_references;
+  out.hostname = config.milter.hostname;
+  TomlReader r(SectionTable(config, "reply"), "reply", ConfigFileName(config));
+  r.RejectUnknown({"require_dmarc", "sendmail", "envelope_sender", "sender_period_seconds",
+                   "max_replies_per_thread", "sendmail_timeout_seconds", "sendmail_attempts",
+                   "sendmail_retry_delay_ms", "max_send_recipients"});
+  r.Get("require_dmarc", &out.require_dmarc);
+  r.Get("sendmail", &out.sendmail);
+  if (out.sendmail.empty()) r.Fail("sendmail", "must name the sendmail program");
+  if (out.sendmail.front().empty() || out.sendmail.front().front() != '/') {
+    r.Fail("sendmail", "the program must be an absolute path (no shell, no PATH search)");
+  }
+  std::string sender = "from";
+  r.Get("envelope_sender", &sender);
+  if (sender == "from") {
+    out.envelope_sender = EnvelopeSenderMode::kFrom;
+  } else if (sender == "<>" || sender == "null") {
+    out.envelope_sender = EnvelopeSenderMode::kNull;
+  } else if (sender.find('@') != std::string::npos &&
+             sender.find_first_of(" <>\t") == std::string::npos) {
+    out.envelope_sender = EnvelopeSenderMode::kAddress;
+    out.envelope_sender_address = sender;
+  } else {
+    r.Fail("envelope_sender", "must be \"from\", \"<>\" or an address (got \"" + sender + "\")");
+  }
+  r.Get("sender_period_seconds", &out.sender_period_seconds, 0, int64_t{10} * 365 * 86400);
+  r.Get("max_replies_per_thread", &out.max_replies_per_thread, 0, 1000000);
+  r.Get("sendmail_timeout_seconds", &out.sendmail_timeout_seconds, 1, 3600);
+  r.Get("sendmail_attempts", &out.sendmail_attempts, 1, 20);
+  r.Get("sendmail_retry_delay_ms", &out.sendmail_retry_delay_ms, 0, 600000);
+  r.Get("max_send_recipients", &out.max_send_recipients, 1, 10000);
+  return out;
+}
+
+}  // namespace threadmill::reply

@@ -1,0 +1,47 @@
+// reply_config.h - the [reply] section: reply rules, rate limits and reinjection settings.
+//
+// DESCRIPTION
+//   Parsed from Config::document (lib/config reserves the section). Defaults follow the
+//   reply rules of DESIGN.md: DMARC required, once per message, one reply per sender and
+//   handler per day, at most 20 automatic replies per thread, reinjection through the MTA's
+//   own /usr/sbin/sendmail with the From address as envelope sender.
+//
+// DIAGNOSTICS
+//   ParseReplyConfig throws config::ConfigError ("FILE: reply.KEY: what is wrong").
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace threadmill::reply {
+
+// Envelope sender (MAIL FROM) of replies.
+enum class EnvelopeSenderMode {
+  kFrom,     // the reply's From address (SPF-aligned; default)
+  kNull,     // <> (RFC 3834 section 3.3; some providers refuse it)
+  kAddress,  // a dedicated address that never auto-responds
+};
+
+struct ReplyConfig {
+  bool require_dmarc = true;                                   // reply.require_dmarc
+  std::vector<std::string> sendmail = {"/usr/sbin/sendmail"};  // fixed path + optional args
+  EnvelopeSenderMode envelope_sender = EnvelopeSenderMode::kFrom;
+  std::string envelope_sender_address;    // for kAddress
+  int64_t sender_period_seconds = 86400;  // per (sender, handler); 0 = off
+  int64_t max_replies_per_thread = 20;    // 0 = no cap
+  int64_t sendmail_timeout_seconds = 60;
+  int64_t sendmail_attempts = 3;           // tries per reply call
+  int64_t sendmail_retry_delay_ms = 1000;  // doubled after each failure
+  int64_t max_send_recipients = 50;        // host->send
+  size_t max_references = 100;             // from [threading]
+  std::string hostname;                    // [milter] hostname (Message-IDs)
+};
+
+// Reads [reply] (and max_references from [threading]). Throws config::ConfigError.
+ReplyConfig ParseReplyConfig(const config::Config& config);
+
+}  // namespace threadmill::reply

@@ -1,0 +1,130 @@
+// Table-driven tests of the reply rules (RFC 3834 / RFC 5230 practice, DESIGN.md).
+#include "reply/rules.h"
+
+#include <gtest/gtest.h>
+
+#include "mail/header.h"
+
+namespace threadmill::reply {
+namespace {
+
+InboundFacts Good() {
+  InboundFacts f;
+  f.message_id = "abc@example.org";
+  f.subject = "Hello";
+  f.envelope_sender = "alice@example.org";
+  f.from_address = "alice@example.org";
+  f.recipient = "help@example.com";
+  f.thread_id = "T1";
+  f.dmarc = "pass";
+  return f;
+}
+
+struct Case {
+  const char* name;
+  void (*change)(InboundFacts*, ReplyConfig*);
+  const char* want;
+};
+
+TEST(ReplyRules, Table) {
+  const Case cases[] = {
+      {"allowed", [](InboundFacts*, ReplyConfig*) {}, ""},
+      {"dmarc fail", [](InboundFacts* f, ReplyConfig*) { f->dmarc = "fail"; }, "dmarc"},
+      {"dmarc none", [](InboundFacts* f, ReplyConfig*) { f->dmarc = "none"; }, "dmarc"},
+      {"dmarc temperror", [](InboundFacts* f, ReplyConfig*) { f->dmarc = "temperror"; }, "dmarc"},
+      {"dmarc PASS case", [](InboundFacts* f, ReplyConfig*) { f->dmarc = "PASS"; }, ""},
+      {"dmarc gate off",
+       [](InboundFacts* f, ReplyConfig* c) {
+         f->dmarc = "fail";
+         c->require_dmarc = false;
+       },
+       ""},
+      {"no message id", [](InboundFacts* f, ReplyConfig*) { f->message_id.clear(); },
+       "no-message-id"},
+      {"no recipient", [](InboundFacts* f, ReplyConfig*) { f->recipient.clear(); }, "no-recipient"},
+      {"null sender", [](InboundFacts* f, ReplyConfig*) { f->envelope_sender.clear(); },
+       "null-sender"},
+      {"mailer-daemon",
+       [](InboundFacts* f, ReplyConfig*) { f->envelope_sender = "MAILER-DAEMON@example.org"; },
+       "system-sender"},
+      {"postmaster",
+       [](InboundFacts* f, ReplyConfig*) { f->envelope_sender = "Postmaster@example.org"; },
+       "system-sender"},
+      {"noreply", [](InboundFacts* f, ReplyConfig*) { f->envelope_sender = "noreply@x.org"; },
+       "system-sender"},
+      {"no-reply tagged",
+       [](InboundFacts* f, ReplyConfig*) { f->envelope_sender = "no-reply+abc@x.org"; },
+       "system-sender"},
+      {"owner-", [](InboundFacts* f, ReplyConfig*) { f->envelope_sender = "owner-list@x.org"; },
+       "system-sender"},
+      {"-request", [](InboundFacts* f, ReplyConfig*) { f->envelope_sender = "list-request@x.org"; },
+       "system-sender"},
+      {"bounces", [](InboundFacts* f, ReplyConfig*) { f->envelope_sender = "bounces-1@x.org"; },
+       "system-sender"},
+      {"from header noreply",
+       [](InboundFacts* f, ReplyConfig*) { f->from_address = "do-not-reply@x.org"; },
+       "system-sender"},
+      {"auto-replied", [](InboundFacts* f, ReplyConfig*) { f->auto_submitted = "auto-replied"; },
+       "auto-submitted"},
+      {"auto-generated with comment",
+       [](InboundFacts* f, ReplyConfig*) { f->auto_submitted = "Auto-Generated (cron)"; },
+       "auto-submitted"},
+      {"auto-submitted no", [](InboundFacts* f, ReplyConfig*) { f->auto_submitted = "no"; }, ""},
+      {"auto-submitted No (comment)",
+       [](InboundFacts* f, ReplyConfig*) { f->auto_submitted = " No (human)"; }, ""},
+      {"precedence bulk", [](InboundFacts* f, ReplyConfig*) { f->precedence = "bulk"; },
+       "precedence"},
+      {"precedence list", [](InboundFacts* f, ReplyConfig*) { f->precedence = "List"; },
+       "precedence"},
+      {"precedence junk", [](InboundFacts* f, ReplyConfig*) { f->precedence = "junk"; },
+       "precedence"},
+      {"precedence first-class",
+       [](InboundFacts* f, ReplyConfig*) { f->precedence = "first-class"; }, ""},
+      {"list headers", [](InboundFacts* f, ReplyConfig*) { f->list_headers = true; }, "list"},
+      {"100 references", [](InboundFacts* f, ReplyConfig*) { f->references_count = 100; }, ""},
+      {"101 references", [](InboundFacts* f, ReplyConfig*) { f->references_count = 101; },
+       "references"},
+      {"lower limit",
+       [](InboundFacts* f, ReplyConfig* c) {
+         f->references_count = 6;
+         c->max_references = 5;
+       },
+       "references"},
+  };
+  for (const Case& c : cases) {
+    InboundFacts facts = Good();
+    ReplyConfig config;
+    c.change(&facts, &config);
+    EXPECT_EQ(CheckReplyRules(facts, config), c.want) << c.name;
+  }
+}
+
+TEST(ReplyRules, FactsFromHeaders) {
+  auto split = mail::SplitMessage(
+      "Message-ID: <m1@Example.ORG>\n"
+      "References: <r1@x> <r2@x>\n <r3@x>\n"
+      "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\n"
+      "From: \"Alice\" <alice@example.org>\n"
+      "Auto-Submitted: auto-replied\n"
+      "Precedence: bulk\n"
+      "List-Unsubscribe: <mailto:x@y>\n"
+      "\nbody\n");
+  InboundFacts f;
+  FactsFromHeaders(split.headers, &f);
+  EXPECT_EQ(f.message_id, "m1@example.org");
+  EXPECT_EQ(f.references, (std::vector<std::string>{"r1@x", "r2@x", "r3@x"}));
+  EXPECT_EQ(f.references_count, 3u);
+  EXPECT_EQ(f.subject, "Grüße");
+  EXPECT_EQ(f.from_address, "alice@example.org");
+  EXPECT_EQ(f.auto_submitted, "auto-replied");
+  EXPECT_EQ(f.precedence, "bulk");
+  EXPECT_TRUE(f.list_headers);
+}
+
+TEST(ReplyRules, DomainOf) {
+  EXPECT_EQ(DomainOf("help@Example.COM"), "example.com");
+  EXPECT_EQ(DomainOf("nobody"), "");
+}
+
+}  // namespace
+}  // namespace threadmill::reply
