@@ -35,7 +35,8 @@ void BlockSignals() {
 Background::Background(Service* service)
     : service_(service),
       reload_([this] { ReloadLoop(); }),
-      sweep_([this] { SweepLoop(); }) {}
+      sweep_([this] { SweepLoop(); }),
+      sync_([this] { SyncLoop(); }) {}
 
 Background::~Background() { Stop(); }
 
@@ -49,6 +50,11 @@ void Background::Stop() {
   pthread_kill(reload_.native_handle(), SIGUSR2);
   reload_.join();
   sweep_.join();
+  sync_.join();
+  // The last commits reach the disk on a clean stop.
+  if (Status synced = service_->environment()->Sync(); !synced.ok()) {
+    log::Get().error("store sync at stop failed: {}", synced.error().message);
+  }
 }
 
 void Background::ReloadLoop() {
@@ -64,6 +70,24 @@ void Background::ReloadLoop() {
       log::Get().info("reload requested (SIGUSR1)");
       service_->Reload();
     }
+  }
+}
+
+void Background::SyncLoop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    auto config = service_->config();
+    if (config->store.sync_each_commit) {
+      wake_.wait(lock, [this] { return stopping_; });
+      return;
+    }
+    auto interval = std::chrono::milliseconds(config->store.sync_interval_ms);
+    if (wake_.wait_for(lock, interval, [this] { return stopping_; })) return;
+    lock.unlock();
+    if (Status synced = service_->environment()->Sync(); !synced.ok()) {
+      log::Get().error("store sync failed: {}", synced.error().message);
+    }
+    lock.lock();
   }
 }
 

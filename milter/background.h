@@ -1,5 +1,5 @@
-// background.h - the daemon's own threads besides libmilter's: reload on USR1 and the
-// periodic retention sweep of the store.
+// background.h - the daemon's own threads besides libmilter's: reload on USR1, the
+// periodic retention sweep of the store, and the periodic flush of the store to disk.
 //
 // DESCRIPTION
 //   BlockSignals() must run in main before any thread exists, so every thread inherits a mask
@@ -26,6 +26,7 @@ class Background {
  private:
   void ReloadLoop();
   void SweepLoop();
+  void SyncLoop();
 
   Service* service_;
   std::mutex mutex_;
@@ -33,6 +34,7 @@ class Background {
   bool stopping_ = false;
   std::thread reload_;
   std::thread sweep_;
+  std::thread sync_;
 };
 
 }  // namespace threadmill::milter

@@ -13,6 +13,7 @@ Service::Service(std::string config_path, std::shared_ptr<const config::Config> 
   options.path = config->store.path;
   options.map_size_bytes = config->store.map_size_mb << 20;
   options.max_map_size_bytes = config->store.max_map_size_mb << 20;
+  options.sync_each_commit = config->store.sync_each_commit;
   auto env = store::Environment::Open(options);
   if (!env.ok()) {
     throw std::runtime_error("cannot open the store at " + options.path + ": " +

@@ -18,7 +18,8 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
         "on_store_error", "hostname", "add_message_id", "max_header_bytes", "timeout_seconds"}},
       {"log", {"target", "facility", "level"}},
       {"store",
-       {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds"}},
+       {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds", "sync",
+        "sync_interval_ms"}},
       {"direction", {"internal_hosts", "authenticated_is_outbound", "submission_daemons"}},
       {"threading", {"max_references", "use_thread_index"}},
       {"auth",
@@ -166,6 +167,12 @@ void ReadStore(const toml::table& root, const std::string& file, StoreConfig* s)
   if (s->map_size_mb == 0) r.Fail("map_size_mb", "must be at least 1");
   if (s->max_map_size_mb < s->map_size_mb) r.Fail("max_map_size_mb", "must be >= map_size_mb");
   if (s->sweep_interval_seconds < 1) r.Fail("sweep_interval_seconds", "must be at least 1");
+  std::string sync = "periodic";
+  r.Get("sync", &sync);
+  if (sync != "periodic" && sync != "always") r.Fail("sync", "must be \"periodic\" or \"always\"");
+  s->sync_each_commit = sync == "always";
+  r.Get("sync_interval_ms", &s->sync_interval_ms);
+  if (s->sync_interval_ms < 10) r.Fail("sync_interval_ms", "must be at least 10");
 }
 
 void ReadDirection(const toml::table& root, const std::string& file, DirectionConfig* d) {

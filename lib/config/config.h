@@ -55,6 +55,8 @@ struct StoreConfig {
   uint64_t max_map_size_mb = 16384;
   int64_t retention_days = 180;
   int64_t sweep_interval_seconds = 3600;
+  bool sync_each_commit = false;  // sync = "always"; default "periodic"
+  int64_t sync_interval_ms = 1000;
 };
 
 struct DirectionConfig {

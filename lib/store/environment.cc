@@ -110,6 +110,13 @@ Environment::~Environment() {
   if (env_ != nullptr) mdb_env_close(env_);
 }
 
+Status Environment::Sync() {
+  if (options_.read_only) return {};
+  int rc = mdb_env_sync(env_, 1);
+  if (rc != MDB_SUCCESS) return LmdbError(rc, "env_sync");
+  return {};
+}
+
 Status Environment::OpenEnv() {
   int rc = mdb_env_create(&env_);
   if (rc != MDB_SUCCESS) return LmdbError(rc, "env_create");
@@ -122,7 +129,8 @@ Status Environment::OpenEnv() {
   if ((rc = mdb_env_set_mapsize(env_, options_.map_size_bytes)) != MDB_SUCCESS) {
     return LmdbError(rc, "env_set_mapsize");
   }
-  unsigned flags = MDB_NOTLS | (options_.read_only ? MDB_RDONLY : 0);
+  unsigned flags = MDB_NOTLS | (options_.read_only ? MDB_RDONLY : 0) |
+                   (options_.sync_each_commit || options_.read_only ? 0 : MDB_NOSYNC);
   if ((rc = mdb_env_open(env_, options_.path.c_str(), flags, 0640)) != MDB_SUCCESS) {
     return LmdbError(rc, "env_open " + options_.path);
   }

@@ -46,6 +46,11 @@ struct EnvOptions {
   size_t max_map_size_bytes = size_t{16} << 30;  // growth stops here (kTemporary)
   bool read_only = false;                        // MDB_RDONLY; directory not created
   unsigned max_readers = 512;                    // concurrent read txns, all processes
+  // false: commits are not flushed to disk one by one (MDB_NOSYNC); the owner calls Sync()
+  // periodically and after writes that must be durable (jobs). A process crash loses
+  // nothing; a machine crash may lose the commits since the last Sync(), never integrity
+  // on filesystems that keep write order (ext4, xfs).
+  bool sync_each_commit = true;
 };
 
 class Environment {
@@ -58,6 +63,9 @@ class Environment {
   // options win; kInvalidInput if read_only differs): LMDB forbids two handles on one file
   // in one process. A child after fork() gets a new handle, as it must.
   static Result<std::shared_ptr<Environment>> Open(const EnvOptions& options);
+
+  // Flushes committed transactions to disk (mdb_env_sync, forced). Thread-safe.
+  Status Sync();
 
   // Closes the environment. Every transaction must have ended.
   ~Environment();

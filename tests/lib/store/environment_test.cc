@@ -12,6 +12,7 @@
 
 #include "store/keys.h"
 #include "store/kv_store.h"
+#include "store/thread_store.h"
 #include "temp_env.h"
 
 namespace threadmill::store {
@@ -295,6 +296,47 @@ TEST(store_environment, ClearsStaleReadersOfKilledProcesses) {
   });
   EXPECT_EQ(rc, 21) << "one stale reader cleared by the next opener";
   EXPECT_TRUE(Fill(*env, "after", 1, 10, 1).ok());
+}
+
+}  // namespace
+}  // namespace threadmill::store
+
+namespace threadmill::store {
+namespace {
+
+// Periodic sync mode: commits are visible at once, Sync() flushes them; a reopen sees them.
+TEST(EnvironmentSyncTest, PeriodicSyncKeepsCommits) {
+  char dir[] = "/tmp/threadmill-sync-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  {
+    EnvOptions options;
+    options.path = dir;
+    options.map_size_bytes = 1 << 20;
+    options.sync_each_commit = false;
+    auto env = Environment::Open(options);
+    ASSERT_TRUE(env.ok()) << env.error().message;
+    ThreadStore store(*env);
+    MessageRecord record;
+    record.msgid = "sync@example.com";
+    record.time = 1700000000;
+    ASSERT_TRUE(store.RecordMessage(record).ok());
+    EXPECT_TRUE((*env)->Sync().ok());
+  }
+  pid_t child = fork();
+  if (child == 0) {  // a fresh process opens the environment and must see the record
+    EnvOptions options;
+    options.path = dir;
+    options.read_only = true;
+    auto env = Environment::Open(options);
+    if (!env.ok()) _exit(2);
+    auto found = ThreadStore(*env).FindMessage("sync@example.com");
+    _exit(found.ok() && found->has_value() ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
