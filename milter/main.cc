@@ -66,6 +66,7 @@ int Run(const Options& options) {
     ChownStore(*config);
     if (!RegisterCallbacks(&service)) throw std::runtime_error("smfi_register failed");
     OpenSocket(*config);
+    service.StartMetricsListener();
     DropPrivileges(config->milter);
 
     Background background(&service);

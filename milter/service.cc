@@ -24,7 +24,8 @@ Service::Service(std::string config_path, std::shared_ptr<const config::Config> 
   store_ = std::make_shared<store::ThreadStore>(env_);
   authenticator_ = filter::MakeAuthenticator(*config);
   processor_.store(
-      std::make_shared<const filter::Processor>(std::move(config), store_, authenticator_));
+      std::make_shared<const filter::Processor>(std::move(config), store_, authenticator_,
+                                                metrics_));
 }
 
 void Service::Reload() noexcept {
@@ -40,11 +41,29 @@ void Service::Reload() noexcept {
     auto authenticator = filter::MakeAuthenticator(*fresh);  // fresh resolver settings
     log::Configure(fresh->log);
     authenticator_ = authenticator;
-    processor_.store(std::make_shared<const filter::Processor>(fresh, store_, authenticator));
+    processor_.store(
+        std::make_shared<const filter::Processor>(fresh, store_, authenticator, metrics_));
     log::Get().info("reload: configuration re-read from {}", config_path_);
   } catch (const std::exception& e) {
     log::Get().error("reload failed, keeping the running configuration: {}", e.what());
   }
+}
+
+void Service::StartMetricsListener() {
+  const std::string& listen = config()->metrics.listen;
+  if (listen.empty()) return;
+  auto listener = metrics::HttpListener::Start(listen, [this] { return RenderMetrics(); });
+  if (!listener.ok()) throw std::runtime_error(listener.error().message);
+  metrics_listener_ = std::move(*listener);
+}
+
+std::string Service::RenderMetrics() const {
+  std::string text = metrics_->Render();
+  text += "# HELP threadmill_store_map_bytes Current LMDB map size\n";
+  text += "# TYPE threadmill_store_map_bytes gauge\n";
+  text += metrics::FormatSample("threadmill_store_map_bytes", {},
+                                std::to_string(env_->map_size()));
+  return text;
 }
 
 }  // namespace threadmill::milter

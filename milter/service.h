@@ -14,6 +14,8 @@
 
 #include "config/config.h"
 #include "filter/processor.h"
+#include "metrics/http_listener.h"
+#include "metrics/registry.h"
 #include "store/environment.h"
 #include "store/thread_store.h"
 
@@ -32,11 +34,19 @@ class Service {
   // Re-reads the configuration file; on error keeps the current one. Never throws.
   void Reload() noexcept;
 
+  const std::shared_ptr<metrics::Registry>& metrics() const { return metrics_; }
+  // Starts the /metrics listener when [metrics] listen is set. Throws on bind failure.
+  void StartMetricsListener();
+  // The Prometheus text served at /metrics: process counters plus store figures.
+  std::string RenderMetrics() const;
+
  private:
   std::string config_path_;
   std::shared_ptr<store::Environment> env_;
   std::shared_ptr<store::ThreadStore> store_;
   std::shared_ptr<auth::Authenticator> authenticator_;
+  std::shared_ptr<metrics::Registry> metrics_ = std::make_shared<metrics::Registry>();
+  std::unique_ptr<metrics::HttpListener> metrics_listener_;
   std::atomic<std::shared_ptr<const filter::Processor>> processor_;
 };
 

@@ -1,5 +1,7 @@
 #include "milter/session.h"
 
+#include <chrono>
+
 namespace threadmill::milter {
 
 void Session::Connect(std::string client_name, std::string client_addr,
@@ -42,12 +44,24 @@ void Session::SetQueueId(std::string queue_id) {
 }
 
 filter::Decision Session::Finish() {
+  auto started = std::chrono::steady_clock::now();
   if (!headers_) headers_.emplace(processor_->config().milter.max_header_bytes);
-  if (!auth_) return processor_->Decide(envelope_, *headers_);
-  filter::AuthOutcome outcome;
-  outcome.verdicts = auth_->Finish();
-  outcome.forged_auth_results = auth_->ForgedAuthResults();
-  return processor_->Decide(envelope_, *headers_, &outcome);
+  filter::Decision decision;
+  if (auth_) {
+    filter::AuthOutcome outcome;
+    outcome.verdicts = auth_->Finish();
+    outcome.forged_auth_results = auth_->ForgedAuthResults();
+    decision = processor_->Decide(envelope_, *headers_, &outcome);
+  } else {
+    decision = processor_->Decide(envelope_, *headers_);
+  }
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  processor_->metrics()
+      .GetHistogram("threadmill_eom_seconds",
+                    "End-of-message work per message (authentication, threading, store)",
+                    {{"direction", store::ToString(decision.direction)}})
+      .Observe(took.count());
+  return decision;
 }
 
 void Session::EndMessage() {

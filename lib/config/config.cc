@@ -27,12 +27,13 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
         "dns_timeout_ms", "dnssec_trust_anchor", "psl_path", "authserv_id", "add_header",
         "remove_forged_headers", "trusted_authserv_ids", "max_signatures", "max_key_lookups",
         "enforce_dmarc", "on_dns_error"}},
+      {"metrics", {"listen"}},
   };
   return keys;
 }
 const std::set<std::string>& ForeignSections() {
   static const std::set<std::string> sections = {"handlers", "handler", "routes", "reply",
-                                                 "runtime",  "metrics", "token"};
+                                                 "runtime",  "token"};
   return sections;
 }
 
@@ -241,6 +242,7 @@ std::shared_ptr<const Config> Build(toml::table document, std::vector<std::strin
   ReadDirection(document, name, &config->direction);
   ReadThreading(document, name, &config->threading);
   ReadAuth(document, name, config->milter, &config->auth);
+  SectionReader(document, "metrics", name).Get("listen", &config->metrics.listen);
   config->document = std::move(document);
   config->files = std::move(files);
   return config;

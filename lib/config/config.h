@@ -89,6 +89,10 @@ struct AuthConfig {
   FailureAction on_dns_error = FailureAction::kAccept;  // temperror: accept or tempfail
 };
 
+struct MetricsConfig {
+  std::string listen;  // "127.0.0.1:9466"; empty = no HTTP listener
+};
+
 struct Config {
   std::vector<std::string> files;  // the files this snapshot was read from
   MilterConfig milter;
@@ -97,6 +101,7 @@ struct Config {
   DirectionConfig direction;
   ThreadingConfig threading;
   AuthConfig auth;
+  MetricsConfig metrics;
   toml::table document;  // merged TOML, for sections owned by other modules (auth, handlers)
 };
 

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "filter/authentication.h"
+#include "filter/decision_metrics.h"
 #include "filter/direction.h"
 #include "filter/reply_safety.h"
 #include "filter/message_id.h"
@@ -13,10 +14,12 @@ namespace threadmill::filter {
 
 Processor::Processor(std::shared_ptr<const config::Config> config,
                      std::shared_ptr<store::ThreadStore> store,
-                     std::shared_ptr<auth::Authenticator> authenticator)
+                     std::shared_ptr<auth::Authenticator> authenticator,
+                     std::shared_ptr<metrics::Registry> metrics)
     : config_(std::move(config)),
       store_(std::move(store)),
-      authenticator_(std::move(authenticator)) {}
+      authenticator_(std::move(authenticator)),
+      metrics_(metrics ? std::move(metrics) : std::make_shared<metrics::Registry>()) {}
 
 std::unique_ptr<auth::MessageAuth> Processor::BeginAuth(const Envelope& envelope) const {
   if (!authenticator_) return nullptr;
@@ -43,6 +46,7 @@ Decision Processor::Decide(const Envelope& envelope, MessageHeaders& headers,
     log::Get().error("{}: internal error: unknown exception", envelope.queue_id);
     Fail(&d, "internal", config_->milter.on_internal_error);
   }
+  CountDecision(*metrics_, d);
   return d;
 }
 

@@ -19,6 +19,7 @@
 #include "filter/decision.h"
 #include "filter/envelope.h"
 #include "filter/message_headers.h"
+#include "metrics/registry.h"
 #include "store/thread_store.h"
 
 namespace threadmill::filter {
@@ -34,7 +35,8 @@ class Processor {
   // `authenticator` may be null (authentication disabled).
   Processor(std::shared_ptr<const config::Config> config,
             std::shared_ptr<store::ThreadStore> store,
-            std::shared_ptr<auth::Authenticator> authenticator = nullptr);
+            std::shared_ptr<auth::Authenticator> authenticator = nullptr,
+            std::shared_ptr<metrics::Registry> metrics = nullptr);
 
   // Whether mail from this envelope is authenticated (inbound, or all with
   // authenticate_outbound), and with what; null when not.
@@ -47,6 +49,8 @@ class Processor {
 
   const config::Config& config() const { return *config_; }
   const std::shared_ptr<const config::Config>& config_ptr() const { return config_; }
+  // Process-wide metrics (never null; a private registry when none was given).
+  metrics::Registry& metrics() const { return *metrics_; }
 
  private:
   void DecideOrThrow(const Envelope& envelope, MessageHeaders& headers, const AuthOutcome* auth,
@@ -57,6 +61,7 @@ class Processor {
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<store::ThreadStore> store_;
   std::shared_ptr<auth::Authenticator> authenticator_;
+  std::shared_ptr<metrics::Registry> metrics_;
 };
 
 }  // namespace threadmill::filter

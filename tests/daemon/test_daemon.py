@@ -222,6 +222,27 @@ class Daemon(unittest.TestCase):
             c.negotiate()
             self.assertEqual(self.send(c, "still@example.org").verdict, "continue")
 
+    def test_metrics_endpoint_counts_decisions(self):
+        metrics_port = free_port()
+        self.write_conf(extra='[auth]\nenabled = false\n[metrics]\nlisten = "127.0.0.1:%d"\n'
+                        % metrics_port)
+        self.start()
+        wait_for(lambda: port_open(self.port) and port_open(metrics_port), what="listeners")
+        with milterclient.MilterClient("inet:%d@127.0.0.1" % self.port) as c:
+            c.negotiate()
+            self.send(c, "m1@example.org")
+            self.send(c, "m2@example.org", "<m1@example.org>")
+        wait_for(lambda: "msgid=<m2@example.org>" in self.log_text(), what="decision lines")
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=5) as r:
+            self.assertEqual(r.status, 200)
+            text = r.read().decode()
+        self.assertIn('threadmill_messages_total{direction="inbound",decision="new-thread"} 1', text)
+        self.assertIn('threadmill_messages_total{direction="inbound",decision="matched"} 1', text)
+        self.assertIn('threadmill_matches_total{method="references"} 1', text)
+        self.assertIn('threadmill_eom_seconds_count{direction="inbound"} 2', text)
+        self.assertIn("threadmill_store_map_bytes ", text)
+
     @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
     def test_drops_privileges_after_opening_store(self):
         nobody = pwd.getpwnam("nobody")
