@@ -72,7 +72,7 @@ int Thread(const config::Config& config, const Args& args) {
   if (!thread->has_value()) return Fail("thread " + args.words[1] + " is not in the store");
   auto messages = store->ThreadMessages(args.words[1]);
   if (!messages.ok()) return Fail(messages.error().message);
-  nlohmann::json out = {{"thread", ToJson(**thread)}, {"messages", nlohmann::json::array()}};
+  nlohmann::ordered_json out = {{"thread", ToJson(**thread)}, {"messages", nlohmann::ordered_json::array()}};
   for (const auto& message : *messages) out["messages"].push_back(ToJson(message));
   Print(out, args.json);
   return 0;

@@ -7,7 +7,7 @@
 namespace threadmill::ctl {
 namespace {
 
-std::string Text(const nlohmann::json& value) {
+std::string Text(const nlohmann::ordered_json& value) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_array()) {
     std::string joined;
@@ -29,7 +29,7 @@ std::string Time(int64_t unix_time) {
   return buf;
 }
 
-void PrintObject(const nlohmann::json& object, const std::string& indent) {
+void PrintObject(const nlohmann::ordered_json& object, const std::string& indent) {
   size_t width = 0;
   for (const auto& [key, value] : object.items()) width = std::max(width, key.size());
   for (const auto& [key, value] : object.items()) {
@@ -56,7 +56,7 @@ void PrintObject(const nlohmann::json& object, const std::string& indent) {
 
 }  // namespace
 
-nlohmann::json ToJson(const store::MessageRecord& r) {
+nlohmann::ordered_json ToJson(const store::MessageRecord& r) {
   return {{"msgid", "<" + r.msgid + ">"}, {"thread", r.thread_id},
           {"direction", store::ToString(r.direction)}, {"time", r.time},
           {"owner", r.owner}, {"from", r.from}, {"to", r.to}, {"subject", r.subject},
@@ -64,13 +64,13 @@ nlohmann::json ToJson(const store::MessageRecord& r) {
           {"queue_id", r.queue_id}};
 }
 
-nlohmann::json ToJson(const store::ThreadRecord& r) {
+nlohmann::ordered_json ToJson(const store::ThreadRecord& r) {
   return {{"thread", r.thread_id}, {"created", r.created}, {"updated", r.updated},
           {"owner", r.owner}, {"subject", r.subject}, {"messages", r.message_count},
           {"participants", r.participants}};
 }
 
-void Print(const nlohmann::json& value, bool json) {
+void Print(const nlohmann::ordered_json& value, bool json) {
   if (json) {
     std::cout << value.dump(2) << '\n';
     return;

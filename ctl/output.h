@@ -7,10 +7,10 @@
 
 namespace threadmill::ctl {
 
-nlohmann::json ToJson(const store::MessageRecord& record);
-nlohmann::json ToJson(const store::ThreadRecord& record);
+nlohmann::ordered_json ToJson(const store::MessageRecord& record);
+nlohmann::ordered_json ToJson(const store::ThreadRecord& record);
 
 // Prints `value` as JSON (json=true) or as "key: value" lines / a table of rows.
-void Print(const nlohmann::json& value, bool json);
+void Print(const nlohmann::ordered_json& value, bool json);
 
 }  // namespace threadmill::ctl
