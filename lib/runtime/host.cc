@@ -1,0 +1,379 @@
+#include "runtime/host.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#include "log/logger.h"
+#include "mail/charset.h"
+#include "mail/header.h"
+#include "mail/msgid.h"
+#include "runtime/reply_text.h"
+
+namespace threadmill::runtime {
+namespace {
+
+int StatusOf(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kRefused:
+      return THREADMILL_REFUSED;
+    case ErrorCode::kInvalidInput:
+      return THREADMILL_INVALID;
+    case ErrorCode::kNotFound:
+      return THREADMILL_NOT_FOUND;
+    case ErrorCode::kStore:
+    case ErrorCode::kTemporary:
+    case ErrorCode::kPermission:
+      return THREADMILL_STORE;
+    case ErrorCode::kInternal:
+      break;
+  }
+  return THREADMILL_INTERNAL;
+}
+
+int Fail(threadmill_ctx* ctx, int status, std::string reason) {
+  if (ctx) ctx->last_error = std::move(reason);
+  return status;
+}
+
+int FailWith(threadmill_ctx* ctx, const Error& e) { return Fail(ctx, StatusOf(e), e.message); }
+
+const std::string& HandlerName(const threadmill_ctx* ctx) {
+  static const std::string kNone;
+  return ctx && ctx->module ? ctx->module->name() : kNone;
+}
+
+// Runs fn and turns any exception into THREADMILL_INTERNAL.
+template <typename Fn>
+int Guard(threadmill_ctx* ctx, Fn&& fn) noexcept {
+  if (!ctx || !ctx->services) return THREADMILL_INVALID;
+  try {
+    ctx->last_error.clear();
+    return fn();
+  } catch (const std::exception& e) {
+    try {
+      log::Get().error("handler={} host function failed: {}", HandlerName(ctx), e.what());
+    } catch (...) {
+    }
+    return Fail(ctx, THREADMILL_INTERNAL, "internal");
+  } catch (...) {
+    return Fail(ctx, THREADMILL_INTERNAL, "internal");
+  }
+}
+
+bool ValidText(const char* s) { return s && mail::IsValidUtf8(s); }
+
+// The job's message, when `message_id` names it (with or without <>).
+bool IsCurrentMessage(const threadmill_ctx* ctx, const char* message_id) {
+  if (!ctx->job || !ctx->message || !message_id) return false;
+  std::string id = mail::ParseMsgId(message_id).id;
+  if (id.empty()) id = message_id;
+  return !ctx->message->facts().message_id.empty() && id == ctx->message->facts().message_id;
+}
+
+reply::Caller CallerOf(const threadmill_ctx* ctx) {
+  reply::Caller c;
+  c.handler = HandlerName(ctx);
+  if (ctx->job) {
+    c.job_id = ctx->job->id;
+    c.queue_id = ctx->job->queue_id;
+  }
+  return c;
+}
+
+int WriteOut(threadmill_ctx* ctx, const std::string& value, char* out, size_t cap) {
+  if (!out || cap <= value.size()) {
+    return Fail(ctx, THREADMILL_INVALID,
+                "buffer too small (need " + std::to_string(value.size() + 1) + ")");
+  }
+  std::memcpy(out, value.c_str(), value.size() + 1);
+  return THREADMILL_OK;
+}
+
+int HostReply(threadmill_ctx* ctx, const char* message_id, const char* text, const char* html) {
+  return Guard(ctx, [&] {
+    if (!ValidText(text) || (html && !mail::IsValidUtf8(html))) {
+      return Fail(ctx, THREADMILL_INVALID, "text must be UTF-8");
+    }
+    if (!IsCurrentMessage(ctx, message_id)) {
+      return Fail(ctx, THREADMILL_INVALID, "unknown-message-id");
+    }
+    reply::ReplyContent content{text, html ? html : "",
+                                ctx->services->config->handler(HandlerName(ctx)).from_name};
+    auto sent = ctx->services->replier->Reply(ctx->message->facts(), CallerOf(ctx), content);
+    if (!sent.ok()) return FailWith(ctx, sent.error());
+    return static_cast<int>(THREADMILL_OK);
+  });
+}
+
+int HostSend(threadmill_ctx* ctx, const char* const* to, size_t to_count, const char* subject,
+             const char* text, char* thread_id_out, size_t cap) {
+  return Guard(ctx, [&] {
+    if (!to || to_count == 0 || !ValidText(subject) || !ValidText(text)) {
+      return Fail(ctx, THREADMILL_INVALID, "to, subject and text are required (UTF-8)");
+    }
+    std::vector<std::string> rcpts;
+    for (size_t i = 0; i < to_count; ++i) {
+      if (!to[i]) return Fail(ctx, THREADMILL_INVALID, "NULL recipient");
+      rcpts.emplace_back(to[i]);
+    }
+    const HandlerSettings& settings = ctx->services->config->handler(HandlerName(ctx));
+    std::string from = settings.from;
+    if (from.empty() && ctx->job) from = ctx->job->recipient;
+    auto sent = ctx->services->replier->Send(CallerOf(ctx), from, settings.from_name, rcpts,
+                                             subject, text, ctx->send_index++);
+    if (!sent.ok()) return FailWith(ctx, sent.error());
+    return WriteOut(ctx, *sent, thread_id_out, cap);
+  });
+}
+
+int HostDraft(threadmill_ctx* ctx, const char* message_id, const char* text, const char* html,
+              char* draft_id_out, size_t cap) {
+  return Guard(ctx, [&] {
+    if (!ValidText(text) || (html && !mail::IsValidUtf8(html))) {
+      return Fail(ctx, THREADMILL_INVALID, "text must be UTF-8");
+    }
+    if (!IsCurrentMessage(ctx, message_id)) {
+      return Fail(ctx, THREADMILL_INVALID, "unknown-message-id");
+    }
+    const reply::InboundFacts& facts = ctx->message->facts();
+    std::string reason = reply::CheckReplyRules(facts, ctx->services->config->reply);
+    if (!reason.empty()) {
+      log::Get().info("draft job={} handler={} decision=refused reason={}", ctx->job->id,
+                      HandlerName(ctx), reason);
+      return Fail(ctx, THREADMILL_REFUSED, reason);
+    }
+    Draft d;
+    d.handler = HandlerName(ctx);
+    d.job_id = ctx->job->id;
+    d.queue_id = ctx->job->queue_id;
+    d.facts = facts;
+    d.content = {text, html ? html : "",
+                 ctx->services->config->handler(HandlerName(ctx)).from_name};
+    auto id = ctx->services->drafts->Create(std::move(d));
+    if (!id.ok()) return FailWith(ctx, id.error());
+    log::Get().info("draft job={} handler={} draft={} decision=stored", ctx->job->id,
+                    HandlerName(ctx), *id);
+    return WriteOut(ctx, *id, draft_id_out, cap);
+  });
+}
+
+int HostKvGet(threadmill_ctx* ctx, const char* key, const void** value, size_t* value_len) {
+  return Guard(ctx, [&] {
+    if (!key || !value || !value_len) return Fail(ctx, THREADMILL_INVALID, "NULL argument");
+    auto got = ctx->services->kv->Get(HandlerName(ctx), key);
+    if (!got.ok()) return FailWith(ctx, got.error());
+    if (!got->has_value()) return Fail(ctx, THREADMILL_NOT_FOUND, "not-found");
+    ctx->kv_value = std::move(**got);
+    *value = ctx->kv_value.data();
+    *value_len = ctx->kv_value.size();
+    return static_cast<int>(THREADMILL_OK);
+  });
+}
+
+int HostKvPut(threadmill_ctx* ctx, const char* key, const void* value, size_t value_len) {
+  return Guard(ctx, [&] {
+    if (!key || (!value && value_len)) return Fail(ctx, THREADMILL_INVALID, "NULL argument");
+    std::string_view v(static_cast<const char*>(value), value ? value_len : 0);
+    Status st = ctx->services->kv->Put(HandlerName(ctx), key, v);
+    if (!st.ok()) return FailWith(ctx, st.error());
+    return static_cast<int>(THREADMILL_OK);
+  });
+}
+
+int HostKvDelete(threadmill_ctx* ctx, const char* key) {
+  return Guard(ctx, [&] {
+    if (!key) return Fail(ctx, THREADMILL_INVALID, "NULL argument");
+    auto st = ctx->services->kv->Delete(HandlerName(ctx), key);
+    if (!st.ok()) return FailWith(ctx, st.error());
+    if (!*st) return Fail(ctx, THREADMILL_NOT_FOUND, "not-found");
+    return static_cast<int>(THREADMILL_OK);
+  });
+}
+
+int HostKvList(threadmill_ctx* ctx, const char* prefix, size_t limit, int include_values,
+               const threadmill_kv_item** items, size_t* count) {
+  return Guard(ctx, [&] {
+    if (!items || !count) return Fail(ctx, THREADMILL_INVALID, "NULL argument");
+    auto got =
+        ctx->services->kv->List(HandlerName(ctx), prefix ? prefix : "", limit, include_values != 0);
+    if (!got.ok()) return FailWith(ctx, got.error());
+    ctx->kv_entries = std::move(*got);
+    ctx->kv_items.clear();
+    for (const auto& e : ctx->kv_entries) {
+      ctx->kv_items.push_back({e.key.c_str(), include_values ? e.value.data() : nullptr,
+                               include_values ? e.value.size() : 0});
+    }
+    *items = ctx->kv_items.data();
+    *count = ctx->kv_items.size();
+    return static_cast<int>(THREADMILL_OK);
+  });
+}
+
+void HostLog(threadmill_ctx* ctx, int level, const char* message) {
+  try {
+    std::string job = ctx && ctx->job ? ctx->job->id : "";
+    std::string text = message ? message : "";
+    for (char& c : text) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    auto& logger = log::Get();
+    switch (level) {
+      case THREADMILL_LOG_DEBUG:
+        logger.debug("handler={} job={}: {}", HandlerName(ctx), job, text);
+        break;
+      case THREADMILL_LOG_WARN:
+        logger.warn("handler={} job={}: {}", HandlerName(ctx), job, text);
+        break;
+      case THREADMILL_LOG_ERROR:
+        logger.error("handler={} job={}: {}", HandlerName(ctx), job, text);
+        break;
+      default:
+        logger.info("handler={} job={}: {}", HandlerName(ctx), job, text);
+        break;
+    }
+  } catch (...) {
+  }
+}
+
+const char* HostLastError(threadmill_ctx* ctx) { return ctx ? ctx->last_error.c_str() : ""; }
+
+int HostAttachmentRead(threadmill_ctx* ctx, const char* file_id, const void** data, size_t* len) {
+  return Guard(ctx, [&] {
+    if (!file_id || !data || !len) return Fail(ctx, THREADMILL_INVALID, "NULL argument");
+    if (!ctx->message) return Fail(ctx, THREADMILL_INVALID, "no current message");
+    auto got = mail::ExtractAttachment(ctx->message->raw(), file_id);
+    if (!got.ok()) return FailWith(ctx, got.error());
+    ctx->attachment = std::move(*got);
+    *data = ctx->attachment.data();
+    *len = ctx->attachment.size();
+    return static_cast<int>(THREADMILL_OK);
+  });
+}
+
+int HostRawMessage(threadmill_ctx* ctx, const void** data, size_t* len) {
+  return Guard(ctx, [&] {
+    if (!data || !len) return Fail(ctx, THREADMILL_INVALID, "NULL argument");
+    if (!ctx->message) return Fail(ctx, THREADMILL_INVALID, "no current message");
+    *data = ctx->message->raw().data();
+    *len = ctx->message->raw().size();
+    return static_cast<int>(THREADMILL_OK);
+  });
+}
+
+const char* HostConfigGet(threadmill_ctx* ctx, const char* key) {
+  try {
+    if (!ctx || !ctx->services || !key) return nullptr;
+    const HandlerSettings& s = ctx->services->config->handler(HandlerName(ctx));
+    auto it = s.values.find(key);
+    return it == s.values.end() ? nullptr : it->second.c_str();
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void* HostState(threadmill_ctx* ctx) { return ctx ? ctx->state : nullptr; }
+
+const threadmill_host_api kHostApi = {
+    sizeof(threadmill_host_api),
+    THREADMILL_ABI_MAJOR,
+    THREADMILL_ABI_MINOR,
+    HostReply,
+    HostSend,
+    HostDraft,
+    HostKvGet,
+    HostKvPut,
+    HostKvDelete,
+    HostKvList,
+    HostLog,
+    HostLastError,
+    HostAttachmentRead,
+    HostRawMessage,
+    HostConfigGet,
+    HostState,
+};
+
+}  // namespace
+
+const threadmill_host_api* HostApi() { return &kHostApi; }
+
+std::unique_ptr<HostServices> HostServices::Create(std::shared_ptr<store::Environment> env,
+                                                   std::shared_ptr<const RuntimeConfig> config) {
+  auto s = std::make_unique<HostServices>();
+  s->env = env;
+  s->config = config;
+  s->replier = std::make_unique<reply::Replier>(env, config->reply);
+  s->kv = std::make_unique<store::KvStore>(env);
+  s->drafts = std::make_unique<DraftStore>(env);
+  return s;
+}
+
+InboundMessage::InboundMessage(const Job& job, std::string raw) : job_(job), raw_(std::move(raw)) {
+  parsed_ = mail::ParseMessage(raw_);
+  reply::FactsFromHeaders(parsed_.headers, &facts_);
+  if (!job_.message_id.empty()) facts_.message_id = job_.message_id;
+  facts_.references_count = std::max<size_t>(facts_.references_count, job_.references_count);
+  facts_.envelope_sender = job_.mail_from;
+  facts_.recipient = job_.recipient;
+  facts_.thread_id = job_.thread_id;
+  facts_.dmarc = job_.dmarc;
+  if (facts_.subject.empty()) facts_.subject = parsed_.subject;
+
+  message_id_bracketed_ = facts_.message_id.empty() ? "" : mail::FormatMsgId(facts_.message_id);
+  reply_text_ = StripQuotedReply(parsed_.text);
+  no_reply_reason_ = job_.no_reply_reason;
+  uint32_t flags = 0;
+  if (reply::IsAutoSubmitted(facts_.auto_submitted)) flags |= THREADMILL_ENV_AUTO_SUBMITTED;
+  std::string precedence = facts_.precedence;
+  for (char& c : precedence) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (facts_.list_headers || precedence.rfind("list", 0) == 0) flags |= THREADMILL_ENV_LIST;
+  if (precedence.rfind("bulk", 0) == 0 || precedence.rfind("junk", 0) == 0) {
+    flags |= THREADMILL_ENV_BULK;
+  }
+  if (job_.thread_known) flags |= THREADMILL_ENV_THREAD_KNOWN;
+  // The rules threadmill will apply (besides once-per-message and rate limits).
+  reply::ReplyConfig pure_rules;  // DMARC gate reported as the job saw it
+  pure_rules.require_dmarc = false;
+  if (no_reply_reason_.empty()) no_reply_reason_ = reply::CheckReplyRules(facts_, pure_rules);
+  if (!no_reply_reason_.empty()) flags |= THREADMILL_ENV_NO_REPLY;
+
+  for (const auto& a : parsed_.attachments) {
+    attachments_.push_back({sizeof(threadmill_attachment), a.file_id.c_str(), a.filename.c_str(),
+                            a.content_type.c_str(), static_cast<uint64_t>(a.size)});
+  }
+  header_values_.reserve(parsed_.headers.size());
+  for (const auto& h : parsed_.headers) header_values_.push_back(mail::Unfold(h.value));
+  for (size_t i = 0; i < parsed_.headers.size(); ++i) {
+    headers_.push_back({parsed_.headers[i].name.c_str(), header_values_[i].c_str()});
+  }
+
+  threadmill_envelope& e = envelope_;
+  e.struct_size = sizeof(threadmill_envelope);
+  e.channel = channel_.c_str();
+  e.channel_thread_id = job_.thread_id.c_str();
+  e.channel_message_id = message_id_bracketed_.c_str();
+  e.sender_address = job_.mail_from.c_str();
+  e.sender_name = parsed_.from.display_name.c_str();
+  e.from_address = parsed_.from.address.c_str();
+  e.user_id = job_.recipient.c_str();
+  e.subject = facts_.subject.c_str();
+  e.message_text = parsed_.text.c_str();
+  e.reply_text = reply_text_.c_str();
+  e.attachments = attachments_.empty() ? nullptr : attachments_.data();
+  e.attachment_count = attachments_.size();
+  e.dmarc = job_.dmarc.c_str();
+  e.spf = job_.spf.c_str();
+  e.dkim = job_.dkim.c_str();
+  e.references_count = static_cast<uint32_t>(facts_.references_count);
+  e.flags = flags;
+  e.no_reply_reason = no_reply_reason_.c_str();
+  e.queue_id = job_.queue_id.c_str();
+  e.received_time = job_.received_time;
+  e.thread_owner = job_.thread_owner.c_str();
+  e.headers = headers_.empty() ? nullptr : headers_.data();
+  e.header_count = headers_.size();
+  e.job_id = job_.id.c_str();
+  e.attempt = job_.attempts;
+}
+
+}  // namespace threadmill::runtime

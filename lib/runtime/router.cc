@@ -1,0 +1,59 @@
+#include "runtime/router.h"
+
+#include <algorithm>
+
+namespace threadmill::runtime {
+namespace {
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+}  // namespace
+
+Router::Router(std::vector<RouteRule> rules) : rules_(std::move(rules)) {}
+
+bool Router::Matches(std::string_view pattern, std::string_view text) {
+  // Iterative wildcard match with backtracking to the last '*': linear in practice.
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pattern.size() && Lower(pattern[p]) == Lower(text[t])) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+std::vector<RouteMatch> Router::Route(const std::vector<std::string>& recipients,
+                                      std::string_view thread_owner) const {
+  std::vector<RouteMatch> out;
+  for (const auto& rcpt : recipients) {
+    for (const auto& rule : rules_) {
+      if (!Matches(rule.pattern, rcpt)) continue;
+      bool seen = std::any_of(out.begin(), out.end(), [&](const RouteMatch& m) {
+        return m.recipient == rcpt && m.handler == rule.handler;
+      });
+      if (seen) continue;
+      out.push_back({rcpt, rule.handler, rule.action, "route:" + rule.pattern});
+    }
+  }
+  if (!thread_owner.empty() && !recipients.empty()) {
+    bool routed = std::any_of(out.begin(), out.end(),
+                              [&](const RouteMatch& m) { return m.handler == thread_owner; });
+    if (!routed) {
+      out.push_back(
+          {recipients.front(), std::string(thread_owner), RouteAction::kCopy, "thread-owner"});
+    }
+  }
+  return out;
+}
+
+}  // namespace threadmill::runtime

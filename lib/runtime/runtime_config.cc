@@ -1,0 +1,157 @@
+#include "runtime/runtime_config.h"
+
+#include <sstream>
+
+#include "reply/toml_reader.h"
+
+namespace threadmill::runtime {
+namespace {
+
+using reply::TomlReader;
+
+bool ValidHandlerName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+std::string NodeToString(const toml::node& node) {
+  if (const auto* s = node.as_string()) return s->get();
+  std::ostringstream out;
+  if (node.is_table() || node.is_array()) {
+    out << toml::json_formatter{node};
+  } else {
+    node.visit([&](const auto& v) {
+      if constexpr (toml::is_boolean<decltype(v)>) {
+        out << (v.get() ? "true" : "false");
+      } else if constexpr (toml::is_number<decltype(v)>) {
+        out << v.get();
+      } else {
+        out << v;
+      }
+    });
+  }
+  return out.str();
+}
+
+HandlerSettings ParseHandler(const std::string& name, const toml::table& table,
+                             const std::string& file) {
+  HandlerSettings h;
+  h.name = name;
+  std::ostringstream json;
+  json << toml::json_formatter{table};
+  h.config_json = json.str();
+  for (const auto& [key, node] : table) h.values[std::string(key.str())] = NodeToString(node);
+  TomlReader r(&table, "handler." + name, file);
+  r.Get("from", &h.from);
+  r.Get("from_name", &h.from_name);
+  r.Get("heartbeat_seconds", &h.heartbeat_seconds, 0, 86400 * 7);
+  if (!h.from.empty() && (h.from.find('@') == std::string::npos ||
+                          h.from.find_first_of(" <>\r\n\t,") != std::string::npos)) {
+    r.Fail("from", "must be a plain address (local@domain)");
+  }
+  return h;
+}
+
+RouteRule ParseRoute(const toml::table& table, size_t index, const std::string& file) {
+  TomlReader r(&table, "routes[" + std::to_string(index) + "]", file);
+  r.RejectUnknown({"recipient", "handler", "action"});
+  RouteRule rule;
+  r.Get("recipient", &rule.pattern);
+  r.Get("handler", &rule.handler);
+  std::string action = "copy";
+  r.Get("action", &action);
+  if (rule.pattern.empty()) r.Fail("recipient", "is required (an address or a * pattern)");
+  if (rule.pattern.find('@') == std::string::npos) {
+    r.Fail("recipient", "must contain '@' (e.g. help@example.com or *@example.com)");
+  }
+  for (char& c : rule.pattern) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  if (!ValidHandlerName(rule.handler)) r.Fail("handler", "must be a handler name [a-z0-9_-]+");
+  if (action == "copy") {
+    rule.action = RouteAction::kCopy;
+  } else if (action == "consume") {
+    rule.action = RouteAction::kConsume;
+  } else {
+    r.Fail("action", "must be \"copy\" or \"consume\"");
+  }
+  return rule;
+}
+
+}  // namespace
+
+const char* ToString(RouteAction action) {
+  return action == RouteAction::kConsume ? "consume" : "copy";
+}
+
+const HandlerSettings& RuntimeConfig::handler(const std::string& name) const {
+  static const HandlerSettings kEmpty{"", "{}", {}, "", "", -1};
+  auto it = handlers.find(name);
+  return it == handlers.end() ? kEmpty : it->second;
+}
+
+RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
+  RuntimeConfig out;
+  std::string file = reply::ConfigFileName(config);
+  out.store_path = config.store.path;
+  out.reply = reply::ParseReplyConfig(config);
+
+  TomlReader handlers(reply::SectionTable(config, "handlers"), "handlers", file);
+  handlers.RejectUnknown({"dir"});
+  handlers.Get("dir", &out.handlers_dir);
+  if (out.handlers_dir.empty() || out.handlers_dir.front() != '/') {
+    handlers.Fail("dir", "must be an absolute path");
+  }
+
+  TomlReader rt(reply::SectionTable(config, "runtime"), "runtime", file);
+  rt.RejectUnknown({"workers", "job_timeout_seconds", "max_attempts", "retry_initial_seconds",
+                    "retry_max_seconds", "recycle_after_jobs", "heartbeat_seconds",
+                    "poll_interval_ms", "done_retention_seconds"});
+  rt.Get("workers", &out.workers, 1, 64);
+  rt.Get("job_timeout_seconds", &out.job_timeout_seconds, 1, 86400);
+  rt.Get("max_attempts", &out.max_attempts, 1, 1000);
+  rt.Get("retry_initial_seconds", &out.retry_initial_seconds, 0, 86400);
+  rt.Get("retry_max_seconds", &out.retry_max_seconds, 0, 86400 * 7);
+  rt.Get("recycle_after_jobs", &out.recycle_after_jobs, 1, 100000000);
+  rt.Get("heartbeat_seconds", &out.heartbeat_seconds, 0, 86400 * 7);
+  rt.Get("poll_interval_ms", &out.poll_interval_ms, 10, 60000);
+  rt.Get("done_retention_seconds", &out.done_retention_seconds, 0, 86400 * 365);
+
+  if (const toml::table* section = reply::SectionTable(config, "handler")) {
+    for (const auto& [key, node] : *section) {
+      std::string name(key.str());
+      if (!ValidHandlerName(name)) {
+        throw config::ConfigError(file + ": handler." + name +
+                                  ": handler names are [a-z0-9_-]+, at most 64 bytes");
+      }
+      const toml::table* table = node.as_table();
+      if (!table) {
+        throw config::ConfigError(file + ": handler." + name + ": must be a table");
+      }
+      out.handlers[name] = ParseHandler(name, *table, file);
+    }
+  }
+
+  if (const toml::node* routes = config.document.get("routes")) {
+    const toml::array* array = routes->as_array();
+    if (!array) {
+      throw config::ConfigError(file + ": routes: must be an array of tables ([[routes]])");
+    }
+    size_t index = 0;
+    for (const toml::node& item : *array) {
+      const toml::table* table = item.as_table();
+      if (!table) {
+        throw config::ConfigError(file + ": routes[" + std::to_string(index) +
+                                  "]: must be a table");
+      }
+      out.routes.push_back(ParseRoute(*table, index, file));
+      ++index;
+    }
+  }
+  return out;
+}
+
+}  // namespace threadmill::runtime

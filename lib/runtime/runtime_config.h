@@ -1,0 +1,74 @@
+// runtime_config.h - the handler runtime's configuration: [handlers], [runtime],
+// [handler.NAME] and [[routes]].
+//
+// DESCRIPTION
+//   lib/config reserves these sections; ParseRuntimeConfig reads them from Config::document
+//   into plain structs and validates them. Every key has a default (conf/threadmill.conf
+//   documents them):
+//     [handlers] dir = "/etc/threadmill/handlers.d"
+//     [runtime]  workers, job_timeout_seconds, max_attempts, retry_initial_seconds,
+//                retry_max_seconds, recycle_after_jobs, heartbeat_seconds, poll_interval_ms,
+//                done_retention_seconds
+//     [handler.NAME] free-form table handed to the handler as JSON (init) and through
+//                config_get; threadmill itself reads `from`, `from_name` (host->send and the
+//                reply's display name), `heartbeat_seconds` (overrides [runtime]).
+//     [[routes]] recipient = "help@example.com" | "*@support.example.com" |
+//                "reply+*@example.com", handler = "NAME", action = "copy" | "consume"
+//
+// DIAGNOSTICS
+//   Throws config::ConfigError "FILE: section.key: what is wrong" (start-up / reload only).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "reply/reply_config.h"
+
+namespace threadmill::runtime {
+
+enum class RouteAction { kCopy, kConsume };
+const char* ToString(RouteAction action);
+
+struct RouteRule {
+  std::string pattern;  // lowercased; '*' matches any run of characters
+  std::string handler;
+  RouteAction action = RouteAction::kCopy;
+};
+
+struct HandlerSettings {
+  std::string name;
+  std::string config_json;                    // the [handler.NAME] table as JSON
+  std::map<std::string, std::string> values;  // top-level keys as strings (config_get)
+  std::string from;                           // address for host->send
+  std::string from_name;
+  int64_t heartbeat_seconds = -1;  // -1: [runtime] heartbeat_seconds
+};
+
+struct RuntimeConfig {
+  std::string handlers_dir = "/etc/threadmill/handlers.d";
+  std::string store_path;  // [store] path; the spool lives in store_path/spool
+  int64_t workers = 2;
+  int64_t job_timeout_seconds = 60;
+  int64_t max_attempts = 5;
+  int64_t retry_initial_seconds = 30;
+  int64_t retry_max_seconds = 3600;
+  int64_t recycle_after_jobs = 1000;
+  int64_t heartbeat_seconds = 0;           // 0 = no heartbeats unless a handler sets its own
+  int64_t poll_interval_ms = 1000;         // queue scan when no wake-up arrives
+  int64_t done_retention_seconds = 86400;  // finished jobs stay listable this long
+  std::vector<RouteRule> routes;
+  std::map<std::string, HandlerSettings> handlers;  // by name ([handler.NAME] tables)
+  reply::ReplyConfig reply;
+
+  std::string spool_dir() const { return store_path + "/spool"; }
+  // Settings of `name` (an empty default when the config has no [handler.NAME]).
+  const HandlerSettings& handler(const std::string& name) const;
+};
+
+// Throws config::ConfigError.
+RuntimeConfig ParseRuntimeConfig(const config::Config& config);
+
+}  // namespace threadmill::runtime
