@@ -1,0 +1,148 @@
+// [[routes]], [handler.NAME], [runtime], [reply] parsing, and the router (table-driven).
+#include <gtest/gtest.h>
+
+#include "runtime/reply_text.h"
+#include "runtime/router.h"
+#include "runtime/runtime_config.h"
+
+namespace threadmill::runtime {
+namespace {
+
+RuntimeConfig Parse(const std::string& text) {
+  return ParseRuntimeConfig(*config::LoadFromString(text, "test.conf"));
+}
+
+std::string ErrorOf(const std::string& text) {
+  try {
+    Parse(text);
+  } catch (const config::ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(RuntimeConfig, Defaults) {
+  RuntimeConfig c = Parse("");
+  EXPECT_EQ(c.handlers_dir, "/etc/threadmill/handlers.d");
+  EXPECT_EQ(c.workers, 2);
+  EXPECT_TRUE(c.reply.require_dmarc);
+  EXPECT_EQ(c.reply.sendmail, std::vector<std::string>{"/usr/sbin/sendmail"});
+  EXPECT_EQ(c.reply.max_references, 100u);
+  EXPECT_TRUE(c.routes.empty());
+}
+
+TEST(RuntimeConfig, Full) {
+  RuntimeConfig c = Parse(R"(
+[handlers]
+dir = "/opt/h"
+[runtime]
+workers = 3
+max_attempts = 4
+[reply]
+require_dmarc = false
+sendmail = ["/usr/sbin/sendmail", "-C", "/tmp/pf"]
+envelope_sender = "<>"
+[handler.helpdesk]
+from = "help@example.com"
+greeting = "Hi"
+limit = 5
+[[routes]]
+recipient = "Help@Example.com"
+handler = "helpdesk"
+[[routes]]
+recipient = "*@support.example.com"
+handler = "helpdesk"
+action = "consume"
+)");
+  EXPECT_EQ(c.handlers_dir, "/opt/h");
+  EXPECT_EQ(c.workers, 3);
+  EXPECT_EQ(c.max_attempts, 4);
+  EXPECT_FALSE(c.reply.require_dmarc);
+  EXPECT_EQ(c.reply.sendmail.size(), 3u);
+  EXPECT_EQ(c.reply.envelope_sender, reply::EnvelopeSenderMode::kNull);
+  ASSERT_EQ(c.routes.size(), 2u);
+  EXPECT_EQ(c.routes[0].pattern, "help@example.com");
+  EXPECT_EQ(c.routes[1].action, RouteAction::kConsume);
+  EXPECT_EQ(c.handler("helpdesk").from, "help@example.com");
+  EXPECT_EQ(c.handler("helpdesk").values.at("greeting"), "Hi");
+  EXPECT_EQ(c.handler("helpdesk").values.at("limit"), "5");
+  EXPECT_NE(c.handler("helpdesk").config_json.find("\"greeting\""), std::string::npos);
+}
+
+TEST(RuntimeConfig, Errors) {
+  struct {
+    const char* text;
+    const char* want;
+  } cases[] = {
+      {"[runtime]\nworkers = 0\n", "test.conf: runtime.workers: must be between 1 and 64"},
+      {"[runtime]\nwrokers = 2\n", "test.conf: runtime.wrokers: unknown key"},
+      {"[reply]\nsendmail = [\"sendmail\"]\n", "test.conf: reply.sendmail: the program must be"},
+      {"[reply]\nenvelope_sender = \"bogus\"\n", "test.conf: reply.envelope_sender: must be"},
+      {"[handlers]\ndir = \"relative\"\n", "test.conf: handlers.dir: must be an absolute path"},
+      {"[[routes]]\nhandler = \"h\"\n", "test.conf: routes[0].recipient: is required"},
+      {"[[routes]]\nrecipient = \"help\"\nhandler = \"h\"\n", "routes[0].recipient: must contain"},
+      {"[[routes]]\nrecipient = \"a@b\"\nhandler = \"Bad Name\"\n", "routes[0].handler"},
+      {"[[routes]]\nrecipient = \"a@b\"\nhandler = \"h\"\naction = \"drop\"\n",
+       "routes[0].action: must be \"copy\" or \"consume\""},
+      {"[handler.x]\nfrom = \"not an address\"\n", "handler.x.from: must be a plain address"},
+  };
+  for (const auto& c : cases) {
+    std::string got = ErrorOf(c.text);
+    EXPECT_NE(got.find(c.want), std::string::npos) << c.text << " -> " << got;
+  }
+}
+
+TEST(Router, Patterns) {
+  struct {
+    const char* pattern;
+    const char* text;
+    bool want;
+  } cases[] = {
+      {"help@example.com", "help@example.com", true},
+      {"help@example.com", "HELP@Example.COM", true},
+      {"help@example.com", "help@example.org", false},
+      {"*@support.example.com", "anyone@support.example.com", true},
+      {"*@support.example.com", "a@example.com", false},
+      {"reply+*@example.com", "reply+T123@example.com", true},
+      {"reply+*@example.com", "reply@example.com", false},
+      {"*", "x@y", true},
+      {"a*b*c@x", "aXXbYYc@x", true},
+      {"a*b*c@x", "aXXcYYb@x", false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(Router::Matches(c.pattern, c.text), c.want) << c.pattern << " ~ " << c.text;
+  }
+}
+
+TEST(Router, RoutesAndThreadOwner) {
+  Router router({{"help@example.com", "helpdesk", RouteAction::kCopy},
+                 {"*@example.com", "archive", RouteAction::kCopy},
+                 {"sales@example.com", "crm", RouteAction::kConsume}});
+  auto m = router.Route({"help@example.com", "sales@example.com", "x@other.org"}, "");
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_EQ(m[0].handler, "helpdesk");
+  EXPECT_EQ(m[1].handler, "archive");
+  EXPECT_EQ(m[2].recipient, "sales@example.com");
+  EXPECT_EQ(m[2].handler, "archive");
+  EXPECT_EQ(m[3].handler, "crm");
+  EXPECT_EQ(m[3].action, RouteAction::kConsume);
+  // A reply to a thread owned by a handler reaches it even without a route...
+  auto owned = router.Route({"x@other.org"}, "helpdesk");
+  ASSERT_EQ(owned.size(), 1u);
+  EXPECT_EQ(owned[0].handler, "helpdesk");
+  EXPECT_EQ(owned[0].why, "thread-owner");
+  // ...and only once when a route already sends it there.
+  EXPECT_EQ(router.Route({"help@example.com"}, "helpdesk").size(), 2u);
+  EXPECT_TRUE(router.Route({}, "helpdesk").empty());
+}
+
+TEST(ReplyText, StripsHistoryAndSignature) {
+  EXPECT_EQ(StripQuotedReply("Thanks!\n\nOn Tue, Bob wrote:\n> hi\n"), "Thanks!");
+  EXPECT_EQ(StripQuotedReply("Yes please.\r\n-- \r\nAlice\r\n"), "Yes please.");
+  EXPECT_EQ(StripQuotedReply("Top\n-----Original Message-----\nFrom: x\n"), "Top");
+  EXPECT_EQ(StripQuotedReply("Danke\nAm Montag schrieb:\n> x"), "Danke");
+  EXPECT_EQ(StripQuotedReply("just text"), "just text");
+}
+
+}  // namespace
+}  // namespace threadmill::runtime

@@ -1,0 +1,121 @@
+// The durable job spool on real LMDB and a real spool directory.
+#include "runtime/job_queue.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "lib/runtime/runtime_test_util.h"
+#include "support/temp_dir.h"
+
+namespace threadmill::runtime {
+namespace {
+
+JobInput Input(const std::string& raw) {
+  JobInput in;
+  in.handler = "testgood";
+  in.recipient = "help@example.com";
+  in.mail_from = "alice@example.org";
+  in.queue_id = "4XyZ";
+  in.message_id = "m1@example.org";
+  in.thread_id = "T1";
+  in.dmarc = "pass";
+  in.raw_message = raw;
+  return in;
+}
+
+TEST(JobQueue, EnqueueWritesFileAndRecord) {
+  testing::TempDir dir;
+  JobQueue queue(testing::OpenTestEnv(dir.str() + "/db"), dir.str() + "/spool");
+  std::string raw = testing::Message("m1@example.org", "Hi");
+  auto id = queue.Enqueue(Input(raw));
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  EXPECT_EQ(id->front(), 'J');
+  auto job = queue.Get(*id);
+  ASSERT_TRUE(job.ok() && job->has_value());
+  EXPECT_EQ((*job)->state, JobState::kQueued);
+  EXPECT_EQ((*job)->dmarc, "pass");
+  EXPECT_EQ((*job)->size, raw.size());
+  EXPECT_EQ(*queue.ReadMessage(**job), raw);
+  struct stat st;
+  ASSERT_EQ(stat((*job)->file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+TEST(JobQueue, ClaimRetryBackoffPark) {
+  testing::TempDir dir;
+  JobQueue queue(testing::OpenTestEnv(dir.str() + "/db"), dir.str() + "/spool");
+  std::string raw = "Subject: x\r\n\r\nbody\r\n";
+  auto id = *queue.Enqueue(Input(raw));
+  RetryPolicy policy{3, 10, 25};
+  int64_t now = 1000000000000;  // far future: the job is due
+  auto claimed = queue.ClaimDue(now, 5, nullptr);
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].attempts, 1u);
+  EXPECT_EQ((*claimed)[0].state, JobState::kRunning);
+  EXPECT_TRUE(queue.ClaimDue(now, 5, nullptr)->empty());  // running: not claimed twice
+  auto j = queue.Finish(id, Outcome::kRetry, "crashed", now, policy);
+  EXPECT_EQ(j->state, JobState::kQueued);
+  EXPECT_EQ(j->next_try, now + 10);
+  EXPECT_TRUE(queue.ClaimDue(now + 9, 5, nullptr)->empty());  // backoff
+  ASSERT_EQ(queue.ClaimDue(now + 10, 5, nullptr)->size(), 1u);
+  j = queue.Finish(id, Outcome::kRetry, "crashed", now + 10, policy);
+  EXPECT_EQ(j->next_try, now + 10 + 20);
+  ASSERT_EQ(queue.ClaimDue(now + 30, 5, nullptr)->size(), 1u);
+  j = queue.Finish(id, Outcome::kRetry, "crashed", now + 30, policy);
+  EXPECT_EQ(j->state, JobState::kParked);
+  EXPECT_EQ(j->attempts, 3u);
+  EXPECT_EQ(j->last_error, "crashed");
+  // Operator retry: fresh attempts.
+  ASSERT_TRUE(queue.Retry(id, now + 40).ok());
+  EXPECT_EQ((*queue.Get(id))->attempts, 0u);
+  ASSERT_EQ(queue.ClaimDue(now + 40, 5, nullptr)->size(), 1u);
+  j = queue.Finish(id, Outcome::kDone, "", now + 41, policy);
+  EXPECT_EQ(j->state, JobState::kDone);
+  EXPECT_FALSE(std::filesystem::exists(j->file));  // message removed when done
+  EXPECT_FALSE(queue.Retry(id, now).ok());
+  EXPECT_EQ(*queue.SweepDone(now + 42), 1u);
+  EXPECT_FALSE(queue.Get(id)->has_value());
+}
+
+TEST(JobQueue, RecoverRunningAfterCrash) {
+  testing::TempDir dir;
+  std::string id;
+  {
+    JobQueue queue(testing::OpenTestEnv(dir.str() + "/db"), dir.str() + "/spool");
+    id = *queue.Enqueue(Input("x"));
+    ASSERT_EQ(queue.ClaimDue(1000000000000, 1, nullptr)->size(), 1u);
+  }
+  JobQueue queue(testing::OpenTestEnv(dir.str() + "/db"), dir.str() + "/spool");
+  EXPECT_EQ(*queue.RecoverRunning(5), 1u);
+  auto job = *queue.Get(id);
+  EXPECT_EQ(job->state, JobState::kQueued);
+  EXPECT_EQ(job->attempts, 1u);  // the interrupted attempt counts
+  EXPECT_EQ(job->last_error, "interrupted");
+}
+
+TEST(JobQueue, ClaimFilterAndPark) {
+  testing::TempDir dir;
+  JobQueue queue(testing::OpenTestEnv(dir.str() + "/db"), dir.str() + "/spool");
+  JobInput in = Input("x");
+  auto a = *queue.Enqueue(in);
+  in.handler = "other";
+  auto b = *queue.Enqueue(in);
+  auto claimed =
+      queue.ClaimDue(1000000000000, 5, [](const Job& j) { return j.handler == "other"; });
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].id, b);
+  ASSERT_TRUE(queue.Park(a, "operator", 1).ok());
+  EXPECT_EQ((*queue.Get(a))->state, JobState::kParked);
+  EXPECT_EQ(queue.List(10, JobState::kParked)->size(), 1u);
+  EXPECT_EQ(queue.List(10)->size(), 2u);
+}
+
+TEST(Job, RetryDelay) {
+  EXPECT_EQ(RetryDelay(1, 30, 3600), 30);
+  EXPECT_EQ(RetryDelay(2, 30, 3600), 60);
+  EXPECT_EQ(RetryDelay(4, 30, 3600), 240);
+  EXPECT_EQ(RetryDelay(20, 30, 3600), 3600);
+}
+
+}  // namespace
+}  // namespace threadmill::runtime

@@ -1,0 +1,283 @@
+// The supervisor with real worker processes and real fixture modules: replies, kv, drafts,
+// sends, heartbeats, crashes, hangs, leaks, retries, parking, recovery and reload.
+// Replies are reinjected through the fake sendmail script (unit tests only; e2e uses
+// Postfix's own sendmail).
+#include "runtime/supervisor.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include "lib/reply/fake_sendmail.h"
+#include "lib/runtime/runtime_test_util.h"
+#include "mail/header.h"
+#include "runtime/drafts.h"
+#include "runtime/job_queue.h"
+#include "runtime/runtime_config.h"
+#include "store/kv_store.h"
+#include "store/thread_store.h"
+#include "support/temp_dir.h"
+
+namespace threadmill::runtime {
+namespace {
+
+bool WaitFor(const std::function<bool()>& cond, int seconds = 30) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
+}
+
+class SupervisorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "module ownership checks need root";
+    handlers_ = dir_.str() + "/handlers";
+    std::filesystem::create_directories(handlers_);
+    chmod(handlers_.c_str(), 0755);
+    testing::InstallFixture(handlers_, "good");
+    testing::InstallFixture(handlers_, "crash");
+    testing::InstallFixture(handlers_, "hang");
+    testing::InstallFixture(handlers_, "leak");
+  }
+  void TearDown() override {
+    queue_.reset();
+    env_.reset();
+    if (handle_.pid > 0) StopSupervisor(&handle_, 10);
+  }
+  void Start(const std::string& extra = "") {
+    config_path_ = dir_.str() + "/threadmill.conf";
+    std::ofstream(config_path_) << "[store]\npath = \"" << dir_.str() << "/db\"\n"
+                                << "[log]\ntarget = \"stderr\"\nlevel = \"info\"\n"
+                                << "[handlers]\ndir = \"" << handlers_ << "\"\n"
+                                << "[runtime]\nworkers = 2\njob_timeout_seconds = 2\n"
+                                << "max_attempts = 2\nretry_initial_seconds = 0\n"
+                                << "retry_max_seconds = 0\npoll_interval_ms = 50\n"
+                                << "recycle_after_jobs = 2\n"
+                                << "[reply]\nrequire_dmarc = false\nsendmail = [\"" << fake_.path()
+                                << "\"]\nsendmail_retry_delay_ms = 1\n"
+                                << "sender_period_seconds = 0\n"
+                                << "[handler.testgood]\ngreeting = \"Howdy\"\n"
+                                << "send_to = \"bob@example.net\"\nfrom = \"bot@example.com\"\n"
+                                << "heartbeat_seconds = 1\n"
+                                << extra;
+    auto config = config::Load(config_path_);
+    auto handle = StartSupervisor(config_path_, config);
+    ASSERT_TRUE(handle.ok()) << handle.error().message;
+    handle_ = *handle;
+    // Open the store only after the fork (PLATFORM_NOTES).
+    env_ = testing::OpenTestEnv(dir_.str() + "/db");
+    queue_ = std::make_unique<JobQueue>(env_, dir_.str() + "/db/spool");
+  }
+  std::string Enqueue(const std::string& handler, const std::string& msgid,
+                      const std::string& subject, const std::string& extra_headers = "") {
+    raw_ = testing::Message(msgid, subject, extra_headers);
+    JobInput in;
+    in.handler = handler;
+    in.recipient = "help@example.com";
+    in.mail_from = "alice@example.org";
+    in.queue_id = "Q" + msgid.substr(0, 4);
+    in.message_id = msgid;
+    in.thread_id = thread_id_;
+    in.references_count = 1;
+    in.dmarc = "pass";
+    in.raw_message = raw_;
+    auto id = queue_->Enqueue(in);
+    EXPECT_TRUE(id.ok());
+    return id.ok() ? *id : "";
+  }
+  Job JobOf(const std::string& id) { return **queue_->Get(id); }
+  bool Is(const std::string& id, JobState state) {
+    auto j = queue_->Get(id);
+    return j.ok() && j->has_value() && (*j)->state == state;
+  }
+  std::string Kv(const std::string& handler, const std::string& key) {
+    store::KvStore kv(env_);
+    auto v = kv.Get(handler, key);
+    return v.ok() && v->has_value() ? **v : "";
+  }
+
+  testing::TempDir dir_;
+  testing::FakeSendmail fake_{dir_.str()};
+  std::string handlers_;
+  std::string config_path_;
+  SupervisorHandle handle_;
+  std::shared_ptr<store::Environment> env_;
+  std::unique_ptr<JobQueue> queue_;
+  std::string raw_;
+  std::string thread_id_ = "T0000000000000000000A";
+};
+
+TEST_F(SupervisorTest, ReplyOnceKvAndEnvelope) {
+  Start();
+  store::ThreadStore threads(env_);
+  store::MessageRecord in;
+  in.msgid = "m1@example.org";
+  in.time = 1;
+  thread_id_ = threads.RecordMessage(in)->thread_id;
+  std::string a = Enqueue("testgood", "m1@example.org", "Help [reply]");
+  ASSERT_TRUE(WaitFor([&] { return Is(a, JobState::kDone); })) << JobOf(a).last_error;
+  EXPECT_EQ(Kv("testgood", "reply:<m1@example.org>"), "0 ");
+  std::string env = Kv("testgood", "env:<m1@example.org>");
+  EXPECT_NE(env.find("sender=alice@example.org"), std::string::npos) << env;
+  EXPECT_NE(env.find("reply_text=Hello there."), std::string::npos) << env;
+  EXPECT_NE(env.find("thread=" + thread_id_), std::string::npos) << env;
+  ASSERT_EQ(fake_.Messages().size(), 1u);
+  auto split = mail::SplitMessage(fake_.Messages()[0]);
+  EXPECT_EQ(split.headers.Find("In-Reply-To")->value, "<m1@example.org>");
+  EXPECT_EQ(split.headers.Find("Subject")->value, "Re: Help [reply]");
+  EXPECT_EQ(split.headers.Find("From")->value, "<help@example.com>");
+  EXPECT_EQ(fake_.Args()[0], "-i -f help@example.com -- alice@example.org");
+  EXPECT_EQ((*threads.FindThread(thread_id_))->owner, "testgood");
+
+  // The same message delivered again: the job runs, the reply is refused.
+  std::string b = Enqueue("testgood", "m1@example.org", "Help [reply]");
+  ASSERT_TRUE(WaitFor([&] { return Is(b, JobState::kDone); }));
+  EXPECT_EQ(Kv("testgood", "reply:<m1@example.org>"), "1 already-replied");
+  EXPECT_EQ(fake_.Messages().size(), 1u);
+}
+
+TEST_F(SupervisorTest, CrashingHandlerRetriedThenParked) {
+  Start();
+  std::string id = Enqueue("crasher", "c1@example.org", "boom");
+  ASSERT_TRUE(WaitFor([&] { return Is(id, JobState::kParked); }));
+  Job job = JobOf(id);
+  EXPECT_EQ(job.attempts, 2u);
+  EXPECT_NE(job.last_error.find("signal 11"), std::string::npos) << job.last_error;
+  EXPECT_EQ(Kv("crasher", "attempt:<c1@example.org>:1"), "1");
+  EXPECT_EQ(Kv("crasher", "attempt:<c1@example.org>:2"), "2");
+  // Other handlers keep working.
+  std::string ok = Enqueue("testgood", "c2@example.org", "fine");
+  EXPECT_TRUE(WaitFor([&] { return Is(ok, JobState::kDone); }));
+}
+
+TEST_F(SupervisorTest, HangingHandlerKilledAtTimeoutThenParked) {
+  Start();
+  auto start = std::chrono::steady_clock::now();
+  std::string id = Enqueue("hanger", "h1@example.org", "zzz");
+  ASSERT_TRUE(WaitFor([&] { return Is(id, JobState::kParked); }));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  Job job = JobOf(id);
+  EXPECT_EQ(job.attempts, 2u);
+  EXPECT_NE(job.last_error.find("timeout"), std::string::npos) << job.last_error;
+}
+
+TEST_F(SupervisorTest, RetryAndFailOutcomes) {
+  Start();
+  std::string r = Enqueue("testgood", "r1@example.org", "[retry]");
+  std::string f = Enqueue("testgood", "f1@example.org", "[fail]");
+  ASSERT_TRUE(WaitFor([&] { return Is(r, JobState::kParked) && Is(f, JobState::kParked); }));
+  EXPECT_EQ(JobOf(r).attempts, 2u);
+  EXPECT_EQ(JobOf(r).last_error, "handler-retry");
+  EXPECT_EQ(JobOf(f).attempts, 1u);
+  EXPECT_EQ(JobOf(f).last_error, "handler-fail");
+  // An operator retry runs it again.
+  ASSERT_TRUE(queue_->Retry(f, 0).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    return JobOf(f).state == JobState::kParked && JobOf(f).attempts == 1 &&
+           Kv("testgood", "seen:<f1@example.org>") == "1";
+  }));
+}
+
+TEST_F(SupervisorTest, LeakingWorkersAreRecycled) {
+  Start();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    ids.push_back(Enqueue("leaker", "l" + std::to_string(i) + "@example.org", "leak"));
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& id : ids) {
+      if (!Is(id, JobState::kDone)) return false;
+    }
+    return true;
+  }));
+  std::set<std::string> pids;
+  for (int i = 0; i < 6; ++i)
+    pids.insert(Kv("leaker", "pid:<l" + std::to_string(i) + "@example.org>"));
+  EXPECT_GE(pids.size(), 3u);  // at most 2 jobs per worker
+}
+
+TEST_F(SupervisorTest, HeartbeatSendAndDraft) {
+  Start();
+  ASSERT_TRUE(WaitFor([&] { return !Kv("testgood", "heartbeat").empty(); }, 10));
+  std::string s = Enqueue("testgood", "s1@example.org", "[send] [draft]");
+  ASSERT_TRUE(WaitFor([&] { return Is(s, JobState::kDone); }));
+  std::string sent = Kv("testgood", "send:<s1@example.org>");
+  ASSERT_EQ(sent.rfind("0 T", 0), 0u) << sent;
+  store::ThreadStore threads(env_);
+  EXPECT_EQ((*threads.FindThread(sent.substr(2)))->owner, "testgood");
+  ASSERT_EQ(fake_.Messages().size(), 1u);
+  EXPECT_EQ(fake_.Args()[0], "-i -f bot@example.com -- bob@example.net");
+
+  std::string draft = Kv("testgood", "draft:<s1@example.org>");
+  ASSERT_EQ(draft.rfind("0 D", 0), 0u) << draft;
+  DraftStore drafts(env_);
+  auto d = drafts.Get(draft.substr(2));
+  ASSERT_TRUE(d.ok() && d->has_value());
+  EXPECT_EQ((*d)->state, "draft_for_approval");
+  auto config = config::Load(config_path_);
+  reply::ReplyConfig rc = ParseRuntimeConfig(*config).reply;
+  reply::Replier replier(env_, rc);
+  auto approved = drafts.Approve(draft.substr(2), replier);
+  ASSERT_TRUE(approved.ok()) << approved.error().message;
+  ASSERT_EQ(fake_.Messages().size(), 2u);
+  auto split = mail::SplitMessage(fake_.Messages()[1]);
+  EXPECT_EQ(split.headers.Find("In-Reply-To")->value, "<s1@example.org>");
+  EXPECT_EQ((*drafts.Get(draft.substr(2)))->state, "sent");
+  EXPECT_FALSE(drafts.Approve(draft.substr(2), replier).ok());
+}
+
+TEST_F(SupervisorTest, RunningJobRecoveredAfterKill) {
+  // A job claimed by a supervisor that was then killed (-9) stays "running" in the store.
+  {
+    auto env = testing::OpenTestEnv(dir_.str() + "/db");
+    JobQueue queue(env, dir_.str() + "/db/spool");
+    std::string raw = testing::Message("k1@example.org", "[reply]");
+    JobInput in;
+    in.handler = "testgood";
+    in.recipient = "help@example.com";
+    in.mail_from = "alice@example.org";
+    in.message_id = "k1@example.org";
+    in.raw_message = raw;
+    ASSERT_TRUE(queue.Enqueue(in).ok());
+    ASSERT_EQ(queue.ClaimDue(4102444800, 1, nullptr)->size(), 1u);
+  }
+  Start();
+  auto jobs = queue_->List(10);
+  ASSERT_EQ(jobs->size(), 1u);
+  std::string id = (*jobs)[0].id;
+  ASSERT_TRUE(WaitFor([&] { return Is(id, JobState::kDone); }));
+  EXPECT_EQ(JobOf(id).attempts, 2u);
+  EXPECT_EQ(fake_.Messages().size(), 1u);
+}
+
+TEST_F(SupervisorTest, ReloadPicksUpNewModules) {
+  Start();
+  std::string id = Enqueue("testcpp", "p1@example.org", "cpp");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(Is(id, JobState::kQueued));  // not loaded: waits
+  testing::InstallFixture(handlers_, "cpp");
+  ForwardSignal(handle_, SIGUSR1);
+  ASSERT_TRUE(WaitFor([&] { return Is(id, JobState::kDone); })) << JobOf(id).last_error;
+  EXPECT_EQ(Kv("testcpp", "count"), "1");
+  EXPECT_EQ(Kv("testcpp", "reply:<p1@example.org>"), "0 ");
+  // An exception in a C++ handler never crosses the ABI: the job is retried, then parked.
+  std::string t = Enqueue("testcpp", "p2@example.org", "[throw]");
+  ASSERT_TRUE(WaitFor([&] { return Is(t, JobState::kParked); }));
+  EXPECT_EQ(JobOf(t).last_error, "handler-retry");
+}
+
+TEST_F(SupervisorTest, StopsCleanly) {
+  Start();
+  EXPECT_EQ(StopSupervisor(&handle_, 10), 0);
+}
+
+}  // namespace
+}  // namespace threadmill::runtime
