@@ -1,0 +1,257 @@
+// webhook.cc - the "webhook" handler: POSTs each inbound message's envelope as JSON to a
+// configured URL; the response may carry a reply, a draft or nothing (exec's answer format).
+//
+// DESCRIPTION
+//   [handler.webhook] config: url, timeout_seconds, connect_timeout_seconds, headers, secret or
+//   secret_file, max_response_bytes; see handlers/webhook/README.md. The request carries
+//   Content-Type: application/json, X-Threadmill-Job / X-Threadmill-Attempt (so a receiver can
+//   de-duplicate retries) and, with a secret, X-Threadmill-Signature (signature.h).
+//
+// DIAGNOSTICS
+//   2xx → done; a JSON body (Content-Type */json) is carried out as an answer (action.h), any
+//   other body is ignored. 5xx, 408, 425, 429, time-outs and connection errors →
+//   THREADMILL_RETRY (the runtime retries with backoff). Other 4xx, 3xx (redirects are not
+//   followed), an invalid JSON answer or a response past max_response_bytes → THREADMILL_FAIL.
+//   Each non-success is one log line with the URL, the status and the start of the body.
+//
+// LIMITS
+//   The ABI gives on_inbound no host table, so the one from init is kept in a module-level
+//   pointer (the host promises it lives as long as the module is loaded).
+#include <atomic>
+#include <cstddef>
+#include <fstream>
+#include <memory>
+#include <new>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "action.h"
+#include "envelope_json.h"
+#include "http_post.h"
+#include "signature.h"
+#include "support.h"
+#include "threadmill/handler.h"
+
+namespace threadmill::handlers::webhook {
+namespace {
+
+using exec::HostLog;
+
+std::atomic<const threadmill_host_api*> g_host{nullptr};
+
+struct WebhookState {
+  std::string url;
+  std::vector<std::string> headers;  // configured "Name: value" lines
+  std::string secret;
+  long timeout_ms = 30000;
+  long connect_timeout_ms = 10000;
+  size_t max_response = 1 << 20;
+  HttpClient client;
+};
+
+std::string Excerpt(const std::string& s, size_t max = 300) {
+  std::string out = s.substr(0, max);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+// "Name: value" with an HTTP token name and no line breaks.
+bool ValidHeader(const std::string& line) {
+  size_t colon = line.find(':');
+  if (colon == 0 || colon == std::string::npos) return false;
+  for (size_t i = 0; i < colon; ++i) {
+    unsigned char c = static_cast<unsigned char>(line[i]);
+    if (c <= 0x20 || c >= 0x7f ||
+        std::string_view("()<>@,;:\\\"/[]?={}").find(c) != std::string_view::npos) {
+      return false;
+    }
+  }
+  return line.find_first_of("\r\n") == std::string::npos;
+}
+
+bool ReadSecretFile(const std::string& path, std::string* secret, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  if (!in || !(ss << in.rdbuf())) {
+    *error = "secret_file: cannot read " + path;
+    return false;
+  }
+  *secret = ss.str();
+  while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
+    secret->pop_back();
+  }
+  if (secret->empty()) {
+    *error = "secret_file: " + path + " is empty";
+    return false;
+  }
+  return true;
+}
+
+bool LoadConfig(const nlohmann::json& config, WebhookState* st, std::string* error) {
+  auto url = exec::ConfigString(config, "url", "", error);
+  if (!url) return false;
+  if (url->empty()) {
+    *error = "url is required";
+    return false;
+  }
+  if (!ValidWebhookUrl(*url, error)) return false;
+  auto timeout = exec::ConfigInt(config, "timeout_seconds", 30, 1, 600, error);
+  auto connect = exec::ConfigInt(config, "connect_timeout_seconds", 10, 1, 600, error);
+  auto max_response = exec::ConfigInt(config, "max_response_bytes", 1 << 20, 1, 64 << 20, error);
+  auto headers = exec::ConfigStringList(config, "headers", error);
+  auto secret = exec::ConfigString(config, "secret", "", error);
+  auto secret_file = exec::ConfigString(config, "secret_file", "", error);
+  if (!timeout || !connect || !max_response || !headers || !secret || !secret_file) {
+    return false;
+  }
+  for (const std::string& h : *headers) {
+    if (!ValidHeader(h)) {
+      *error = "headers: \"" + Excerpt(h, 80) + "\" is not a \"Name: value\" line";
+      return false;
+    }
+  }
+  if (!secret->empty() && !secret_file->empty()) {
+    *error = "secret and secret_file are both set; keep one";
+    return false;
+  }
+  st->secret = *secret;
+  if (!secret_file->empty() && !ReadSecretFile(*secret_file, &st->secret, error)) return false;
+  st->url = *url;
+  st->timeout_ms = static_cast<long>(*timeout * 1000);
+  st->connect_timeout_ms = static_cast<long>(*connect * 1000);
+  st->max_response = static_cast<size_t>(*max_response);
+  st->headers = std::move(*headers);
+  return true;
+}
+
+int Init(threadmill_ctx* ctx, const threadmill_host_api* host, const char* config_json,
+         void** state) noexcept {
+  try {
+    if (!state || !exec::HostHas(
+                      host, offsetof(threadmill_host_api, last_error) + sizeof(host->last_error))) {
+      return THREADMILL_INVALID;
+    }
+    g_host.store(host);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      HostLog(ctx, host, THREADMILL_LOG_ERROR, "webhook: libcurl initialisation failed");
+      return THREADMILL_INTERNAL;
+    }
+    std::string error;
+    auto config = exec::ParseConfig(config_json, &error);
+    auto st = std::make_unique<WebhookState>();
+    if (!config || !LoadConfig(*config, st.get(), &error) || !st->client.ok()) {
+      if (error.empty()) error = "cannot create a curl handle";
+      HostLog(ctx, host, THREADMILL_LOG_ERROR, "webhook: bad configuration: " + error);
+      st.reset();
+      curl_global_cleanup();
+      return THREADMILL_INVALID;
+    }
+    *state = st.release();
+    return THREADMILL_OK;
+  } catch (...) {
+    return THREADMILL_INTERNAL;
+  }
+}
+
+std::vector<std::string> RequestHeaders(const WebhookState& st, const threadmill_envelope& e,
+                                        const std::string& body) {
+  std::vector<std::string> h = {"Content-Type: application/json", "Accept: application/json",
+                                "User-Agent: threadmill-webhook/1",
+                                "Expect:"};  // no 100-continue round trip
+  h.push_back(std::string("X-Threadmill-Job: ") + (e.job_id ? e.job_id : ""));
+  h.push_back("X-Threadmill-Attempt: " + std::to_string(e.attempt));
+  if (!st.secret.empty()) h.push_back("X-Threadmill-Signature: " + Signature(st.secret, body));
+  h.insert(h.end(), st.headers.begin(), st.headers.end());
+  return h;
+}
+
+bool IsJson(const std::string& content_type) {
+  std::string t = content_type.substr(0, content_type.find(';'));
+  for (char& c : t) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return t.size() >= 4 && t.compare(t.size() - 4, 4, "json") == 0;
+}
+
+int Deliver(threadmill_ctx* ctx, const threadmill_host_api* host, WebhookState& st,
+            const threadmill_envelope& e) {
+  const std::string body = exec::EnvelopeToJsonText(e);
+  HttpResponse r = st.client.Post(st.url, RequestHeaders(st, e, body), body, st.timeout_ms,
+                                  st.connect_timeout_ms, st.max_response);
+  const std::string who = "webhook " + st.url;
+  if (r.too_large) {
+    HostLog(ctx, host, THREADMILL_LOG_ERROR,
+            who + ": response larger than max_response_bytes (" + std::to_string(st.max_response) +
+                ")");
+    return THREADMILL_FAIL;
+  }
+  if (r.curl != CURLE_OK) {
+    HostLog(ctx, host, THREADMILL_LOG_WARN, who + ": " + r.curl_error + ", will retry");
+    return THREADMILL_RETRY;
+  }
+  const std::string status = std::to_string(r.status);
+  if (r.status >= 500 || r.status == 408 || r.status == 425 || r.status == 429) {
+    HostLog(ctx, host, THREADMILL_LOG_WARN,
+            who + " answered " + status + ", will retry: " + Excerpt(r.body));
+    return THREADMILL_RETRY;
+  }
+  if (r.status < 200 || r.status >= 300) {
+    HostLog(ctx, host, THREADMILL_LOG_ERROR,
+            who + " answered " + status + (r.status < 400 ? " (redirects are not followed)" : "") +
+                ", giving up: " + Excerpt(r.body));
+    return THREADMILL_FAIL;
+  }
+  if (!IsJson(r.content_type)) {
+    HostLog(ctx, host, THREADMILL_LOG_DEBUG, who + " answered " + status + " without JSON");
+    return THREADMILL_OK;
+  }
+  exec::ParsedAction parsed = exec::ParseAction(r.body);
+  if (!parsed.ok) {
+    HostLog(ctx, host, THREADMILL_LOG_ERROR,
+            who + ": invalid answer (" + parsed.error + "): " + Excerpt(r.body));
+    return THREADMILL_FAIL;
+  }
+  return exec::ApplyAction(ctx, host, e, parsed.action, who);
+}
+
+int OnInbound(threadmill_ctx* ctx, const threadmill_envelope* envelope) noexcept {
+  const threadmill_host_api* host = g_host.load();
+  if (!host || !envelope) return THREADMILL_FAIL;
+  try {
+    auto* st = static_cast<WebhookState*>(host->state(ctx));
+    if (!st) return THREADMILL_FAIL;
+    return Deliver(ctx, host, *st, *envelope);
+  } catch (const std::bad_alloc&) {
+    HostLog(ctx, host, THREADMILL_LOG_ERROR, "webhook: out of memory, will retry");
+    return THREADMILL_RETRY;
+  } catch (...) {
+    HostLog(ctx, host, THREADMILL_LOG_ERROR, "webhook: internal error, will retry");
+    return THREADMILL_RETRY;
+  }
+}
+
+void Fini(void* state) noexcept {
+  if (!state) return;
+  delete static_cast<WebhookState*>(state);
+  curl_global_cleanup();
+}
+
+const threadmill_handler kHandler = {
+    sizeof(threadmill_handler),
+    THREADMILL_ABI_MAJOR,
+    THREADMILL_ABI_MINOR,
+    "webhook",
+    Init,
+    OnInbound,
+    nullptr,
+    Fini,
+};
+
+}  // namespace
+}  // namespace threadmill::handlers::webhook
+
+extern "C" THREADMILL_EXPORT const threadmill_handler* threadmill_handler_v1(void) {
+  return &threadmill::handlers::webhook::kHandler;
+}

@@ -1,0 +1,271 @@
+// webhook_test.cc - the webhook handler, loaded from its real .so (THREADMILL_WEBHOOK_MODULE)
+// and driven through the C ABI with a host test double (host_double.h; the real host is the
+// runtime's, tested there and end to end through Postfix). Requests go to a real HTTP server
+// on loopback: server.py, started once for the suite, which records every request it gets.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../host_double.h"
+
+extern char** environ;
+
+namespace threadmill::test {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kSecret[] = "s3cret-shared";
+
+// The recording HTTP server, one per test suite.
+class Server {
+ public:
+  Server() {
+    log_ = ::testing::TempDir() + "webhook_requests_" + std::to_string(getpid()) + ".jsonl";
+    std::remove(log_.c_str());
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    std::vector<std::string> args = {"python3", THREADMILL_WEBHOOK_SERVER, log_, kSecret};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int rc = posix_spawnp(&pid_, "python3", &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    if (rc != 0) {
+      pid_ = -1;
+      close(fds[0]);
+      return;
+    }
+    std::string line;  // the port and a newline, once it listens
+    char c;
+    while (line.size() < 16 && read(fds[0], &c, 1) == 1 && c != '\n') line += c;
+    close(fds[0]);
+    port_ = std::atoi(line.c_str());
+  }
+  ~Server() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    std::remove(log_.c_str());
+  }
+  int port() const { return port_; }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  std::vector<json> Requests() const {
+    std::vector<json> out;
+    std::ifstream in(log_);
+    for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+    return out;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string log_;
+};
+
+// A loopback port with nothing listening on it.
+int DeadPort() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(s);
+  return ntohs(addr.sin_port);
+}
+
+class WebhookTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new Server(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_GT(server_->port(), 0) << "the test HTTP server did not start"; }
+
+  int Load(json config) {
+    if (!config.contains("timeout_seconds")) config["timeout_seconds"] = 10;
+    module_ = std::make_unique<Module>(THREADMILL_WEBHOOK_MODULE);
+    return module_->Init(&host_, config.dump());
+  }
+  int LoadPath(const std::string& path, json extra = json::object()) {
+    extra["url"] = server_->Url(path);
+    return Load(extra);
+  }
+  int Run() { return module_->OnInbound(mail_.envelope()); }
+
+  static Server* server_;
+  HostDouble host_;
+  EnvelopeData mail_;
+  std::unique_ptr<Module> module_;
+};
+
+Server* WebhookTest::server_ = nullptr;
+
+TEST_F(WebhookTest, ExportsTheV1EntryTable) {
+  Module m(THREADMILL_WEBHOOK_MODULE);
+  ASSERT_NE(m.table(), nullptr);
+  EXPECT_STREQ(m.table()->name, "webhook");
+  EXPECT_EQ(m.table()->abi_major, THREADMILL_ABI_MAJOR);
+}
+
+TEST_F(WebhookTest, ReplyInTheResponseIsSent) {
+  ASSERT_EQ(LoadPath("/reply"), THREADMILL_OK) << host_.AllLogs();
+  EXPECT_EQ(Run(), THREADMILL_OK) << host_.AllLogs();
+  ASSERT_EQ(host_.replies.size(), 1u) << host_.AllLogs();
+  EXPECT_EQ(host_.replies[0].message_id, "<m1@example.org>");
+  EXPECT_EQ(host_.replies[0].text, "Thanks from the hook");
+  EXPECT_EQ(host_.replies[0].html, "<p>Thanks</p>");
+  EXPECT_EQ(host_.kv["hook:last"], "seen");
+}
+
+TEST_F(WebhookTest, RequestBodyIsTheEnvelopeJsonAndHeadersAreSent) {
+  mail_.attachments.push_back({"f-9", "invoice.pdf", "application/pdf", 999});
+  mail_.attempt = 2;
+  ASSERT_EQ(LoadPath("/none", {{"headers", {"Authorization: Bearer abc123", "X-Tenant: t1"}},
+                               {"secret", kSecret}}),
+            THREADMILL_OK)
+      << host_.AllLogs();
+  ASSERT_EQ(Run(), THREADMILL_OK) << host_.AllLogs();
+  auto requests = server_->Requests();
+  ASSERT_FALSE(requests.empty());
+  const json& req = requests.back();
+  EXPECT_EQ(req["path"], "/none");
+  json body = json::parse(req["body"].get<std::string>());
+  EXPECT_EQ(body["channel"], "email");
+  EXPECT_EQ(body["channel_message_id"], "<m1@example.org>");
+  EXPECT_EQ(body["sender"], "alice@example.org");
+  EXPECT_EQ(body["subject"], "Lunch on Friday?");
+  EXPECT_EQ(body["reply_text"], mail_.reply_text);
+  EXPECT_EQ(body["attachments"][0]["filename"], "invoice.pdf");
+  EXPECT_EQ(body["received_time"], 1700000000);
+  const json& h = req["headers"];
+  EXPECT_EQ(h["Content-Type"], "application/json");
+  EXPECT_EQ(h["Authorization"], "Bearer abc123");
+  EXPECT_EQ(h["X-Tenant"], "t1");
+  EXPECT_EQ(h["X-Threadmill-Job"], "job-42");
+  EXPECT_EQ(h["X-Threadmill-Attempt"], "2");
+  EXPECT_EQ(req["signature_ok"], true) << h.dump();
+  EXPECT_TRUE(host_.replies.empty());
+}
+
+TEST_F(WebhookTest, WithoutSecretThereIsNoSignature) {
+  ASSERT_EQ(LoadPath("/none"), THREADMILL_OK);
+  ASSERT_EQ(Run(), THREADMILL_OK);
+  EXPECT_FALSE(server_->Requests().back()["headers"].contains("X-Threadmill-Signature"));
+}
+
+TEST_F(WebhookTest, SecretFileSignsToo) {
+  std::string path = ::testing::TempDir() + "webhook_secret";
+  std::ofstream(path) << kSecret << "\n";
+  ASSERT_EQ(LoadPath("/none", {{"secret_file", path}}), THREADMILL_OK) << host_.AllLogs();
+  ASSERT_EQ(Run(), THREADMILL_OK);
+  EXPECT_EQ(server_->Requests().back()["signature_ok"], true);
+  std::remove(path.c_str());
+}
+
+TEST_F(WebhookTest, DraftInTheResponseStoresADraft) {
+  ASSERT_EQ(LoadPath("/draft"), THREADMILL_OK);
+  EXPECT_EQ(Run(), THREADMILL_OK) << host_.AllLogs();
+  ASSERT_EQ(host_.drafts.size(), 1u);
+  EXPECT_EQ(host_.drafts[0].text, "For approval");
+  EXPECT_TRUE(host_.replies.empty());
+}
+
+TEST_F(WebhookTest, EmptyOrNonJsonSuccessDoesNothing) {
+  for (const char* path : {"/empty", "/nocontent", "/text", "/none"}) {
+    ASSERT_EQ(LoadPath(path), THREADMILL_OK);
+    EXPECT_EQ(Run(), THREADMILL_OK) << path << "\n" << host_.AllLogs();
+  }
+  EXPECT_TRUE(host_.replies.empty());
+  EXPECT_TRUE(host_.drafts.empty());
+}
+
+TEST_F(WebhookTest, ServerErrorsAndRateLimitsAreRetried) {
+  for (const char* path : {"/500", "/503", "/429"}) {
+    ASSERT_EQ(LoadPath(path), THREADMILL_OK);
+    EXPECT_EQ(Run(), THREADMILL_RETRY) << path;
+  }
+  EXPECT_TRUE(host_.Logged("answered 500, will retry: boom")) << host_.AllLogs();
+}
+
+TEST_F(WebhookTest, ClientErrorsAndRedirectsFail) {
+  ASSERT_EQ(LoadPath("/404"), THREADMILL_OK);
+  EXPECT_EQ(Run(), THREADMILL_FAIL);
+  EXPECT_TRUE(host_.Logged("answered 404, giving up: no such hook")) << host_.AllLogs();
+  ASSERT_EQ(LoadPath("/302"), THREADMILL_OK);
+  EXPECT_EQ(Run(), THREADMILL_FAIL);
+  EXPECT_TRUE(host_.Logged("redirects are not followed")) << host_.AllLogs();
+  EXPECT_TRUE(host_.replies.empty());
+}
+
+TEST_F(WebhookTest, InvalidJsonAnswerFails) {
+  ASSERT_EQ(LoadPath("/garbage"), THREADMILL_OK);
+  EXPECT_EQ(Run(), THREADMILL_FAIL);
+  EXPECT_TRUE(host_.Logged("invalid answer")) << host_.AllLogs();
+}
+
+TEST_F(WebhookTest, ResponsePastTheCapFails) {
+  ASSERT_EQ(LoadPath("/huge", {{"max_response_bytes", 65536}}), THREADMILL_OK);
+  EXPECT_EQ(Run(), THREADMILL_FAIL);
+  EXPECT_TRUE(host_.Logged("max_response_bytes")) << host_.AllLogs();
+  ASSERT_EQ(LoadPath("/huge"), THREADMILL_OK);  // within the default 1 MiB
+  EXPECT_EQ(Run(), THREADMILL_OK) << host_.AllLogs();
+}
+
+TEST_F(WebhookTest, ServerDownIsRetried) {
+  ASSERT_EQ(Load({{"url", "http://127.0.0.1:" + std::to_string(DeadPort()) + "/hook"}}),
+            THREADMILL_OK);
+  EXPECT_EQ(Run(), THREADMILL_RETRY);
+  EXPECT_TRUE(host_.Logged("will retry")) << host_.AllLogs();
+}
+
+TEST_F(WebhookTest, TimeoutIsRetried) {
+  ASSERT_EQ(LoadPath("/slow", {{"timeout_seconds", 1}}), THREADMILL_OK);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(Run(), THREADMILL_RETRY);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2900));
+  EXPECT_TRUE(host_.Logged("will retry")) << host_.AllLogs();
+}
+
+TEST_F(WebhookTest, RefusedReplyIsLoggedNotAnError) {
+  host_.RefuseReplies(THREADMILL_REFUSED, "rate limit");
+  ASSERT_EQ(LoadPath("/reply"), THREADMILL_OK);
+  EXPECT_EQ(Run(), THREADMILL_OK);
+  EXPECT_TRUE(host_.Logged("refused: rate limit")) << host_.AllLogs();
+}
+
+TEST_F(WebhookTest, BadConfigurationRefusesInit) {
+  EXPECT_NE(Load(json::object()), THREADMILL_OK);
+  EXPECT_TRUE(host_.Logged("url is required")) << host_.AllLogs();
+  EXPECT_NE(Load({{"url", "ftp://example.org/x"}}), THREADMILL_OK);
+  EXPECT_NE(Load({{"url", "file:///etc/passwd"}}), THREADMILL_OK);
+  EXPECT_NE(Load({{"url", server_->Url("/x")}, {"headers", {"Bad header"}}}), THREADMILL_OK);
+  EXPECT_NE(Load({{"url", server_->Url("/x")}, {"headers", {"X-A: b\r\nX-B: c"}}}), THREADMILL_OK);
+  EXPECT_NE(Load({{"url", server_->Url("/x")}, {"secret_file", "/nonexistent"}}), THREADMILL_OK);
+  EXPECT_NE(Load({{"url", server_->Url("/x")}, {"timeout_seconds", -1}}), THREADMILL_OK);
+}
+
+}  // namespace
+}  // namespace threadmill::test
