@@ -221,6 +221,9 @@ def cases():
         Case("spf_syntax", "u@syntax.spf.example", "u@syntax.spf.example", G,
              E("permerror", "none", "fail", "none")),
         Case("spf_none", "u@nospf.spf.example", "u@nospf.spf.example", G, E("none", "none", "fail", "none")),
+        # Null reverse-path: SPF checks the HELO identity (RFC 7208 2.3/2.4), and DMARC aligns
+        # it with the From domain (RFC 7489 3.1.2): client.example.org vs example.org, relaxed.
+        Case("spf_helo_null_sender", "u@example.org", "<>", G, E("pass", "none", "pass", "none")),
         # DKIM (RFC 6376), dkim.example: p=reject.
         Case("dkim_pass", "u@dkim.example", "u@dkim.example", G, E("pass", "pass", "pass", "reject"),
              sign=[("dkim.example", "sel1")]),
