@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "ctl/output.h"
+#include "ctl/runtime_commands.h"
 #include "mail/msgid.h"
 #include "store/environment.h"
 #include "store/thread_store.h"
@@ -26,6 +27,9 @@ constexpr const char* kUsage =
     "  lookup MSGID        the thread, direction and time recorded for a Message-ID\n"
     "  thread THREAD_ID    a thread and its messages, oldest first\n"
     "  check-config        load the configuration and report problems\n"
+    "  queue list [STATE] | queue show|retry|park JOB_ID      handler jobs\n"
+    "  drafts list [STATE] | drafts show|approve|reject ID    replies awaiting approval\n"
+    "  kv list HANDLER [PREFIX] | kv get HANDLER KEY         a handler's records\n"
     "options:\n"
     "  -c FILE             configuration (default /etc/threadmill/threadmill.conf)\n"
     "  --json              print JSON instead of text\n";
@@ -94,6 +98,9 @@ int Run(const Args& args) {
     }
     if (command == "lookup") return Lookup(*config, args);
     if (command == "thread") return Thread(*config, args);
+    if (command == "queue") return RunQueueCommand(*config, args.words, args.json);
+    if (command == "drafts") return RunDraftCommand(*config, args.words, args.json);
+    if (command == "kv") return RunKvCommand(*config, args.words, args.json);
   } catch (const std::exception& e) {
     return Fail(e.what());
   }
