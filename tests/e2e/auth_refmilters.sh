@@ -63,9 +63,15 @@ opendmarc -f -c "$dir/opendmarc.conf" </dev/null >"$dir/opendmarc.out" 2>&1 &
 pids+=($!)
 echo "${pids[*]}" >"$dir/refmilters.pids"
 
-# Wait for TERM; leave if a milter dies (the test sees the missing socket). The test may stop
-# dnsmasq (the first PID) on purpose: DNS-down comparison.
+# Wait for TERM; leave if a milter dies (the test sees the missing socket) or if the test that
+# started us is gone (killed by a CTest time-out: nothing may be left running). The test may
+# stop dnsmasq (the first PID) on purpose: DNS-down comparison.
+parent=$PPID
 while :; do
+    if ! kill -0 "$parent" 2>/dev/null; then
+        echo "auth_refmilters: parent $parent gone, stopping" >&2
+        exit 1
+    fi
     for p in "${pids[@]:1}"; do
         if ! kill -0 "$p" 2>/dev/null; then
             echo "auth_refmilters: process $p exited" >&2
