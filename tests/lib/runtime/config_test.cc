@@ -150,7 +150,7 @@ TEST(ReplyText, StripsHistoryAndSignature) {
 namespace threadmill::runtime {
 namespace {
 TEST(RuntimeConfig, PackagedConfigParses) {
-  auto config = config::Load(std::string(THREADMILL_TEST_DATA) + "/../../../conf/threadmill.conf");
+  auto config = config::Load(std::string(THREADMILL_SOURCE_DIR) + "/conf/threadmill.conf");
   RuntimeConfig c = ParseRuntimeConfig(*config);
   EXPECT_EQ(c.workers, 2);
   EXPECT_EQ(c.reply.sender_period_seconds, 86400);
