@@ -162,7 +162,7 @@ class Case:
     """
 
     def __init__(self, name, from_addr, mail_from, ip, expect, sign=(), tamper=None, from_header=None,
-                 note=""):
+                 note="", body=None, subject=None):
         self.name = name
         self.from_addr = from_addr
         self.mail_from = mail_from
@@ -172,6 +172,8 @@ class Case:
         self.tamper = tamper
         self.from_header = from_header
         self.note = note
+        self.body = body
+        self.subject = subject
         self.msgid = None
 
     def build(self, world, tag=""):
@@ -179,12 +181,12 @@ class Case:
         self.msgid = "%s.%s%s@threadmill-auth.example" % (self.name, rigutil.token(), tag)
         headers = [("From", self.from_header or "Sender <%s>" % self.from_addr),
                    ("To", "Alice <%s>" % RCPT),
-                   ("Subject", "auth case %s" % self.name),
+                   ("Subject", "auth case %s%s" % (self.name, self.subject or "")),
                    ("Date", "Tue, 25 Nov 2025 09:00:00 +0000"),
                    ("Message-ID", "<%s>" % self.msgid),
                    ("MIME-Version", "1.0"),
                    ("Content-Type", "text/plain; charset=us-ascii")]
-        body = "Hello Alice,\n\nthis is the %s case.\n\n-- \nSender\n" % self.name
+        body = "Hello Alice,\n\nthis is the %s case.\n\n-- \nSender\n" % self.name + (self.body or "")
         data = rigutil.message(headers, body).encode()
         for domain, selector in self.sign:
             data = world.sign(data, domain, selector)
@@ -237,6 +239,14 @@ def cases():
              E("fail", "permerror", "fail", "reject"), sign=[("dkim.example", "revoked")]),
         Case("dkim_missing_key", "u@dkim.example", "u@dkim.example", B,
              E("fail", "permerror", "fail", "reject"), sign=[("dkim.example", "nokey")]),
+        # Streaming: a 300 KB body reaches the milter in many chunks; lines starting with a dot
+        # (SMTP dot-stuffing undone by Postfix), trailing blank lines and whitespace runs
+        # (relaxed body canonicalization), a folded Subject (relaxed header canonicalization,
+        # header values handed over with their leading space).
+        Case("dkim_large_body", "u@dkim.example", "u@dkim.example", B, E("fail", "pass", "pass", "reject"),
+             sign=[("dkim.example", "sel1")],
+             body="".join(".line %05d  with\ttabs   and dots ...\n" % i for i in range(8000)) + "\n\n\n",
+             subject="\n\tfolded   over\n  two lines"),
         Case("dkim_two_signatures", "u@dkim.example", "u@other.example", B,
              E("pass", "pass", "pass", "reject"), sign=[("other.example", "sel1"), ("dkim.example", "sel1")]),
         # Unaligned: a valid signature and an SPF pass, both for other.example (RFC 7489 3.1).
