@@ -405,6 +405,129 @@ class SendmailConversation(unittest.TestCase):
             self.assertRegex(d["qid"], QID, d["raw"])
 
 
+def autoreply_module():
+    path = os.path.join(rigutil.build_dir(), "handlers", "autoreply", "autoreply.so")
+    return path if os.path.exists(path) else None
+
+
+class SendmailAutoreply(unittest.TestCase):
+    """A message to a routed address (help@example.com -> the shipped autoreply handler): the
+    reply is submitted through Sendmail's own binary ([reply] sendmail = the rig's MSP wrapper),
+    passes through threadmill again as outbound mail (recorded in the thread, never handed to a
+    handler again) and lands in the sender's mailbox, threaded."""
+
+    rig = None
+    workdir = None
+
+    @classmethod
+    def setUpClass(cls):
+        module = autoreply_module()
+        if not module:
+            raise unittest.SkipTest("no handlers/autoreply/autoreply.so in %s" % rigutil.build_dir())
+        cls.workdir = tempfile.mkdtemp(prefix="threadmill-e2e-sendmail-handlers-")
+        handlers = os.path.join(cls.workdir, "handlers.d")
+        os.makedirs(handlers)
+        os.chmod(cls.workdir, 0o755)
+        os.chmod(handlers, 0o755)
+        shutil.copy(module, os.path.join(handlers, "autoreply.so"))
+        os.chmod(os.path.join(handlers, "autoreply.so"), 0o755)
+        # The rig's threadmill runs without [auth] (no DNS here), so nothing can pass DMARC:
+        # require_dmarc is off for this test only. [reply] sendmail is filled in by smrig.
+        conf = os.path.join(cls.workdir, "handlers.conf")
+        with open(conf, "w") as f:
+            f.write('[handlers]\ndir = "%s"\n\n'
+                    '[runtime]\nworkers = 1\npoll_interval_ms = 200\n\n'
+                    '[reply]\nrequire_dmarc = false\nsendmail = ["@SM_SENDMAIL@"]\n\n'
+                    '[[routes]]\nrecipient = "help@example.com"\nhandler = "autoreply"\n\n'
+                    '[handler.autoreply]\ntemplate = "Hello {sender_name}, thanks for writing '
+                    'about \\"{subject}\\". A human will follow up."\n' % handlers)
+        cls.rig = SendmailRig("autoreply", "--conf-extra", conf).start()
+        # A daemon built before the handler runtime was wired in accepts the keys but runs no
+        # handlers: it never logs its supervisor.
+        deadline = time.time() + 10
+        while not cls.supervisor_line():
+            if time.time() > deadline:
+                cls.rig.stop()
+                cls.rig = None
+                raise unittest.SkipTest("this threadmill build runs no handlers (no supervisor line)")
+            time.sleep(0.2)
+        cls.t = token()
+
+    @classmethod
+    def supervisor_line(cls):
+        try:
+            with open(cls.rig.env["RIG_LOG"], errors="replace") as f:
+                return [l for l in f if re.search(r"supervisor \d+ started: [1-9]\d* handler", l)]
+        except OSError:
+            return []
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.rig:
+            cls.rig.stop()
+        if cls.workdir:
+            shutil.rmtree(cls.workdir, ignore_errors=True)
+
+    def run(self, result=None):
+        result = super().run(result)
+        if result is not None and (result.failures or result.errors) and self.rig:
+            self.rig.failed = True
+        return result
+
+    def test_routed_autoreply_reinjected_through_sendmail(self):
+        question = "<help.%s@example.org>" % self.t
+        subject = "Printer on fire %s" % self.t
+        data = message([("From", "Carol <%s>" % CAROL), ("To", "help@example.com"),
+                        ("Subject", subject), ("Date", "Tue, 25 Nov 2025 09:00:00 +0000"),
+                        ("Message-ID", question)], body="It is on fire.\n")
+        qid = self.rig.smtp(data, CAROL, "help@example.com", source=OUTSIDE)
+        d = self.rig.wait_decision(msgid=question)
+        self.assertEqual(d["qid"], qid, d["raw"])
+        self.assertEqual(d["direction"], "inbound", d["raw"])
+        self.rig.wait_delivered("help@example.com", "Message-ID: %s" % question)  # action copy
+
+        # The reply: in Carol's mailbox, threaded, through the MSP and the MTA.
+        path = self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % question, timeout=60)
+        with open(path, "rb") as f:
+            raw = f.read().decode("utf-8", "replace")
+        head = re.sub(r"\r?\n[ \t]+", " ", raw.split("\n\n", 1)[0])
+        hdr = {}
+        received = []
+        for line in head.splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                if k.lower() == "received":
+                    received.append(v.strip())
+                hdr.setdefault(k.lower(), v.strip())
+        self.assertIn(bare(question), hdr.get("references", ""), head)
+        self.assertIn("help@example.com", hdr.get("from", ""), head)
+        self.assertTrue(hdr.get("subject", "").startswith("Re:"), head)
+        self.assertIn(subject, hdr.get("subject", ""), head)
+        self.assertEqual(hdr.get("auto-submitted"), "auto-replied", head)
+        self.assertIn("thanks for writing", raw)
+        # Two Received lines: the MTA's (SMTP from 127.0.0.1, the MSP relaying) and the MSP's.
+        self.assertGreaterEqual(len(received), 2, head)
+        self.assertRegex(received[0], r"\[127\.0\.0\.1\].*with E?SMTP id", head)
+        mta_qid = received_queue_id(path)
+
+        # threadmill saw the reply as outbound, recorded it in the question's thread.
+        reply_id = hdr.get("message-id")
+        self.assertTrue(reply_id, head)
+        r = self.rig.wait_decision(msgid=reply_id)
+        self.assertEqual(r["qid"], mta_qid, r["raw"])
+        self.assertEqual(r["direction"], "outbound", r["raw"])
+        self.assertEqual(r["decision"], "recorded", r["raw"])
+        self.assertEqual(r["thread"], d["thread"], r["raw"])
+        rec = self.rig.lookup(reply_id)
+        self.assertIsNotNone(rec)
+        self.assertEqual(rec["thread"], d["thread"], rec)
+
+        # Exactly one reply, and the reply was not answered in turn.
+        time.sleep(2)
+        self.assertEqual(len(self.rig.delivered(CAROL, "In-Reply-To: %s" % question)), 1)
+        self.assertEqual(self.rig.delivered("help@example.com", "In-Reply-To: %s" % question), [])
+
+
 if __name__ == "__main__":
     why = missing_prerequisites()
     if why:
