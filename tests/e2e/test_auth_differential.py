@@ -257,11 +257,15 @@ DNSTimeout          {timeout}
 
 
 def verdicts_of(path):
-    """{authserv: merged verdicts} from every A-R header of a delivered message."""
+    """{authserv: merged verdicts} from the A-R headers of a delivered message that were added
+    here: those above Postfix's Received header (the milters insert theirs at the top). Any
+    lower down came with the message."""
     with open(path, "rb") as f:
         fields = auth_world.header_fields(f.read())
     out = {}
     for k, v in fields:
+        if k.lower() == "received":
+            break
         if k.lower() != "authentication-results":
             continue
         ar = auth_world.ar_verdicts(v)
@@ -382,7 +386,45 @@ class Differential(unittest.TestCase):
         print("\n".join(table), file=sys.stderr)
         self.assertEqual(problems, [], "\n".join(problems))
 
-    def test_2_dns_down(self):
+    def test_3_trusted_upstream(self):
+        # trusted_authserv_ids: a site already running OpenDKIM + OpenDMARC lets threadmill take
+        # their verdicts instead of computing. Those two write separate A-R headers (OpenDKIM:
+        # dkim; OpenDMARC: one for dmarc, one for spf), so the upstream verdicts are the union of
+        # every trusted header added here: the decision line must show exactly the reference
+        # verdicts. A header that came with the message and claims a trusted authserv-id is a
+        # forgery (RFC 8601 section 5) and must not count (the last case carries one).
+        auth_world.set_auth(self.rig, trusted_authserv_ids=[OPENDKIM, OPENDMARC])
+        try:
+            problems = []
+            forged = Case("trusted_forged_dkim", "u@reject.example", "u@reject.example", auth_world.BAD_IP, None)
+            for case in [c for c in auth_world.cases()
+                         if c.name in ("dkim_pass_spf_fail", "dkim_unaligned", "dmarc_quarantine")] + [forged]:
+                if case is forged:
+                    data = case.build(self.world)
+                    data = data.replace(b"MIME-Version:", b"Authentication-Results: %s; dkim=pass "
+                                        b"header.d=reject.example header.s=x\r\nMIME-Version:" % OPENDKIM.encode())
+                    rc, out, _qid = self.rig.swaks(data, case.mail_from, RCPT, xclient_addr=case.ip)
+                    self.assertEqual(rc, 0, out)
+                else:
+                    self.deliver(case)
+                path = self.rig.wait_delivered(RCPT, "<%s>" % case.msgid)
+                d = self.rig.wait_decision(msgid=case.msgid)
+                v = verdicts_of(path)
+                ref_dkim = v[OPENDKIM]["dkim"]
+                want = {"dmarc": v[OPENDMARC].get("dmarc"), "spf": v[OPENDMARC].get("spf"),
+                        "dkim": "pass" if "pass" in ref_dkim else ref_dkim[0]}
+                got = {k: d.get(k) for k in want}
+                print("  trusted %-20s decision %s  reference %s  auth_from=%s"
+                      % (case.name, got, want, d.get("auth_from")), file=sys.stderr)
+                if got != want or not d.get("auth_from"):
+                    problems.append("%s: decision line %s, reference verdicts %s (auth_from=%s)\n    %s"
+                                    % (case.name, got, want, d.get("auth_from"),
+                                       "\n    ".join(a for x in v.values() for a in x["raw"])))
+            self.assertEqual(problems, [], "\n".join(problems))
+        finally:
+            auth_world.set_auth(self.rig, trusted_authserv_ids=[])
+
+    def test_4_dns_down(self):
         # Both DNS servers stop; fresh.example names are in nobody's cache.
         with open(os.path.join(self.rig.dir, "dnsmasq.pid")) as f:
             pid = int(f.read().strip())
