@@ -106,7 +106,9 @@ class SendmailRig:
         with smtplib.SMTP(INSIDE, port or int(self.env["SM_PORT"]), timeout=60,
                           source_address=(source, 0)) as s:
             s.ehlo("client.example.org")
-            s.mail(mail_from)
+            code, msg = s.mail(mail_from)
+            if code // 100 != 2:
+                raise smtplib.SMTPSenderRefused(code, msg, mail_from)
             for r in rcpts:
                 code, msg = s.rcpt(r)
                 if code // 100 != 2:
@@ -404,6 +406,21 @@ class SendmailConversation(unittest.TestCase):
                 self.assertIn(key, d, d["raw"])
             self.assertRegex(d["qid"], QID, d["raw"])
 
+    def test_z_milter_down_tempfails(self):
+        # Last (after test_99): F=T in INPUT_MAIL_FILTER. With threadmill down Sendmail answers
+        # MAIL with 451 4.3.2 and nothing is delivered.
+        subprocess.run([rigutil.RIG, "stop-milter", os.path.join(self.rig.dir, "milter")],
+                       check=True, capture_output=True, timeout=60)
+        msgid = self.mid("indown")
+        data = message([("From", CAROL), ("To", ALICE), ("Subject", "Down %s" % self.t),
+                        ("Message-ID", msgid)])
+        with self.assertRaises(smtplib.SMTPSenderRefused) as cm:
+            self.rig.smtp(data, CAROL, ALICE, source=OUTSIDE)
+        self.assertEqual(cm.exception.smtp_code, 451, cm.exception)
+        self.assertIn(b"4.3.2", cm.exception.smtp_error)
+        time.sleep(1)
+        self.assertEqual(self.rig.delivered(ALICE, msgid), [])
+
 
 def autoreply_module():
     path = os.path.join(rigutil.build_dir(), "handlers", "autoreply", "autoreply.so")
@@ -441,16 +458,19 @@ class SendmailAutoreply(unittest.TestCase):
                     '[[routes]]\nrecipient = "help@example.com"\nhandler = "autoreply"\n\n'
                     '[handler.autoreply]\ntemplate = "Hello {sender_name}, thanks for writing '
                     'about \\"{subject}\\". A human will follow up."\n' % handlers)
-        cls.rig = SendmailRig("autoreply", "--conf-extra", conf).start()
-        # A daemon built before the handler runtime was wired in accepts the keys but runs no
-        # handlers: it never logs its supervisor.
-        deadline = time.time() + 10
-        while not cls.supervisor_line():
-            if time.time() > deadline:
-                cls.rig.stop()
-                cls.rig = None
-                raise unittest.SkipTest("this threadmill build runs no handlers (no supervisor line)")
-            time.sleep(0.2)
+        try:
+            cls.rig = SendmailRig("autoreply", "--conf-extra", conf).start()
+            # A daemon built before the handler runtime was wired in accepts the keys but runs
+            # no handlers: it never logs its supervisor.
+            deadline = time.time() + 10
+            while not cls.supervisor_line():
+                if time.time() > deadline:
+                    raise unittest.SkipTest("this threadmill build runs no handlers "
+                                            "(no supervisor line in its log)")
+                time.sleep(0.2)
+        except BaseException:
+            cls.tearDownClass()  # unittest does not call it when setUpClass raises
+            raise
         cls.t = token()
 
     @classmethod
@@ -465,8 +485,10 @@ class SendmailAutoreply(unittest.TestCase):
     def tearDownClass(cls):
         if cls.rig:
             cls.rig.stop()
+            cls.rig = None
         if cls.workdir:
             shutil.rmtree(cls.workdir, ignore_errors=True)
+            cls.workdir = None
 
     def run(self, result=None):
         result = super().run(result)
@@ -484,6 +506,7 @@ class SendmailAutoreply(unittest.TestCase):
         d = self.rig.wait_decision(msgid=question)
         self.assertEqual(d["qid"], qid, d["raw"])
         self.assertEqual(d["direction"], "inbound", d["raw"])
+        self.assertEqual(d.get("handler"), "autoreply", d["raw"])
         self.rig.wait_delivered("help@example.com", "Message-ID: %s" % question)  # action copy
 
         # The reply: in Carol's mailbox, threaded, through the MSP and the MTA.
