@@ -395,6 +395,25 @@ class SendmailConversation(unittest.TestCase):
         self.assertEqual(d["decision"], "recorded", d["raw"])
         self.assertEqual(bare(d["msgid"]), bare(ids[0]), d["raw"])
 
+    def test_08_outbound_smtp_without_message_id(self):
+        # Over SMTP from inside, no Message-ID: threadmill adds one at end of message (Sendmail's
+        # own H?M?Message-Id would only be added at delivery, and only when none is present).
+        # The delivered copy carries exactly one, and it is the one recorded.
+        subject = "No id smtp %s" % self.t
+        data = message([("From", ALICE), ("To", CAROL), ("Subject", subject)])
+        qid = self.rig.smtp(data, ALICE, CAROL, source=INSIDE)
+        path = self.rig.wait_delivered(CAROL, subject)
+        with open(path, "rb") as f:
+            head = re.sub(r"\r?\n[ \t]+", " ", f.read().split(b"\n\n", 1)[0].decode("utf-8", "replace"))
+        ids = [line.split(":", 1)[1].strip() for line in head.splitlines()
+               if line.lower().startswith("message-id:")]
+        self.assertEqual(len(ids), 1, head)
+        d = self.rig.wait_decision(qid=qid)
+        self.assertEqual(d["direction"], "outbound", d["raw"])
+        self.assertEqual(d["decision"], "recorded", d["raw"])
+        self.assertEqual(bare(d["msgid"]), bare(ids[0]), d["raw"])
+        self.assertIsNotNone(self.rig.lookup(ids[0]))
+
     def test_99_daemons_alive_and_every_line_well_formed(self):
         self.assertTrue(self.rig.pid("milter/milter.pid"), "threadmill died")
         self.assertTrue(self.rig.pid("sendmail.daemon.pid"), "sendmail died")
