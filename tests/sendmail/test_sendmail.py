@@ -478,7 +478,8 @@ class SendmailAutoreply(unittest.TestCase):
                     '[handler.autoreply]\ntemplate = "Hello {sender_name}, thanks for writing '
                     'about \\"{subject}\\". A human will follow up."\n' % handlers)
         try:
-            cls.rig = SendmailRig("autoreply", "--conf-extra", conf).start()
+            # A unix socket (S=local:...) here, as a packaged Sendmail set-up would have.
+            cls.rig = SendmailRig("autoreply", "--socket", "unix", "--conf-extra", conf).start()
             # A daemon built before the handler runtime was wired in accepts the keys but runs
             # no handlers: it never logs its supervisor.
             deadline = time.time() + 10
