@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "milter/service.h"
+#include "runtime/supervisor.h"
 
 namespace threadmill::milter {
 
@@ -19,7 +20,8 @@ void BlockSignals();
 
 class Background {
  public:
-  explicit Background(Service* service);
+  // `supervisor` (pid -1 when none) gets USR1 forwarded on reload.
+  Background(Service* service, runtime::SupervisorHandle supervisor);
   ~Background();  // stops and joins
   void Stop();
 
@@ -29,6 +31,7 @@ class Background {
   void SyncLoop();
 
   Service* service_;
+  runtime::SupervisorHandle supervisor_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -112,7 +112,8 @@ extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long actions, unsigned lo
                                 unsigned long* f3) {
   return Guard(ctx, "negotiate", [&]() -> sfsistat {
     *want_actions =
-        actions & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
+        actions & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_QUARANTINE |
+                   SMFIF_SETSYMLIST);
     unsigned long skipped = kSkippedSteps;
     if (!g_service->processor()->needs_body()) skipped |= SMFIP_NOBODY;
     *want_steps = steps & (kNoReplySteps | skipped);
@@ -206,6 +207,13 @@ sfsistat Apply(SMFICTX* ctx, Session* s, const filter::Decision& decision) {
       log::Get().warn("{}: could not add {} header", queue_id, name);
     }
   }
+  for (const auto& rcpt : decision.delete_recipients) {
+    std::string bracketed = "<" + rcpt + ">";
+    if (smfi_delrcpt(ctx, bracketed.data()) != MI_SUCCESS) {
+      log::Get().warn("{}: could not remove consumed recipient {}", queue_id, bracketed);
+    }
+  }
+  if (decision.discard) return SMFIS_DISCARD;  // every recipient was consumed by a handler
   if (!decision.quarantine.empty()) {
     smfi_quarantine(ctx, const_cast<char*>(decision.quarantine.c_str()));
   }
@@ -260,7 +268,7 @@ bool RegisterCallbacks(Service* service) {
   static smfiDesc description = {};
   description.xxfi_name = const_cast<char*>("threadmill");
   description.xxfi_version = SMFI_VERSION;
-  description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
+  description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_QUARANTINE;
   description.xxfi_connect = OnConnect;
   description.xxfi_helo = OnHelo;
   description.xxfi_envfrom = OnEnvFrom;

@@ -19,6 +19,8 @@
 #include "milter/options.h"
 #include "milter/process.h"
 #include "milter/service.h"
+#include "runtime/runtime_config.h"
+#include "runtime/supervisor.h"
 
 namespace threadmill::milter {
 namespace {
@@ -26,6 +28,12 @@ namespace {
 void Fatal(const std::string& message) {
   std::fprintf(stderr, "threadmill: %s\n", message.c_str());
   log::Get().critical("start-up failed: {}", message);
+}
+
+// Routes or handler sections in the configuration: the handler supervisor is needed.
+bool HandlersConfigured(const config::Config& config) {
+  auto runtime_config = runtime::ParseRuntimeConfig(config);
+  return !runtime_config.routes.empty() || !runtime_config.handlers.empty();
 }
 
 void OpenSocket(const config::Config& config) {
@@ -62,6 +70,15 @@ int Run(const Options& options) {
     std::string pid_file = options.pid_file.empty() ? config->milter.pid_file : options.pid_file;
     if (!pid_file.empty()) WritePidFile(pid_file);
 
+    // Handlers run in the supervisor's worker processes, forked before any thread exists
+    // and before this process opens the store.
+    runtime::SupervisorHandle supervisor;
+    if (HandlersConfigured(*config)) {
+      auto started = runtime::StartSupervisor(options.config_path, config);
+      if (!started.ok()) throw std::runtime_error(started.error().message);
+      supervisor = *started;
+    }
+
     Service service(options.config_path, config);
     ChownStore(*config);
     if (!RegisterCallbacks(&service)) throw std::runtime_error("smfi_register failed");
@@ -69,12 +86,13 @@ int Run(const Options& options) {
     service.StartMetricsListener();
     DropPrivileges(config->milter);
 
-    Background background(&service);
+    Background background(&service, supervisor);
     log::Get().info("threadmill {} listening on {} (store {}, log {})", THREADMILL_VERSION,
                     config->milter.socket.text, config->store.path, config->log.target);
     int status = smfi_main();
     log::Get().info("threadmill stopping");
     background.Stop();
+    if (supervisor.pid > 0) runtime::StopSupervisor(&supervisor);
     if (!pid_file.empty()) unlink(pid_file.c_str());
     return status == MI_SUCCESS ? 0 : 1;
   } catch (const std::exception& e) {

@@ -22,10 +22,9 @@ Service::Service(std::string config_path, std::shared_ptr<const config::Config> 
   }
   env_ = *env;
   store_ = std::make_shared<store::ThreadStore>(env_);
+  jobs_ = std::make_shared<runtime::JobQueue>(env_, config->store.path + "/spool");
   authenticator_ = filter::MakeAuthenticator(*config);
-  processor_.store(
-      std::make_shared<const filter::Processor>(std::move(config), store_, authenticator_,
-                                                metrics_));
+  processor_.store(MakeProcessor(std::move(config), authenticator_));
 }
 
 void Service::Reload() noexcept {
@@ -41,12 +40,20 @@ void Service::Reload() noexcept {
     auto authenticator = filter::MakeAuthenticator(*fresh);  // fresh resolver settings
     log::Configure(fresh->log);
     authenticator_ = authenticator;
-    processor_.store(
-        std::make_shared<const filter::Processor>(fresh, store_, authenticator, metrics_));
+    processor_.store(MakeProcessor(fresh, authenticator));
     log::Get().info("reload: configuration re-read from {}", config_path_);
   } catch (const std::exception& e) {
     log::Get().error("reload failed, keeping the running configuration: {}", e.what());
   }
+}
+
+std::shared_ptr<const filter::Processor> Service::MakeProcessor(
+    std::shared_ptr<const config::Config> config,
+    std::shared_ptr<auth::Authenticator> authenticator) const {
+  auto handoff = std::make_shared<const filter::Handoff>(*config, jobs_, env_);
+  return std::make_shared<const filter::Processor>(std::move(config), store_,
+                                                   std::move(authenticator), metrics_,
+                                                   std::move(handoff));
 }
 
 void Service::StartMetricsListener() {

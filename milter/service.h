@@ -13,7 +13,9 @@
 #include <string>
 
 #include "config/config.h"
+#include "filter/handoff.h"
 #include "filter/processor.h"
+#include "runtime/job_queue.h"
 #include "metrics/http_listener.h"
 #include "metrics/registry.h"
 #include "store/environment.h"
@@ -35,6 +37,7 @@ class Service {
   void Reload() noexcept;
 
   const std::shared_ptr<metrics::Registry>& metrics() const { return metrics_; }
+  const std::shared_ptr<runtime::JobQueue>& jobs() const { return jobs_; }
   // Starts the /metrics listener when [metrics] listen is set. Throws on bind failure.
   void StartMetricsListener();
   // The Prometheus text served at /metrics: process counters plus store figures.
@@ -45,7 +48,11 @@ class Service {
   std::shared_ptr<store::Environment> env_;
   std::shared_ptr<store::ThreadStore> store_;
   std::shared_ptr<auth::Authenticator> authenticator_;
+  std::shared_ptr<const filter::Processor> MakeProcessor(
+      std::shared_ptr<const config::Config> config,
+      std::shared_ptr<auth::Authenticator> authenticator) const;
   std::shared_ptr<metrics::Registry> metrics_ = std::make_shared<metrics::Registry>();
+  std::shared_ptr<runtime::JobQueue> jobs_;
   std::unique_ptr<metrics::HttpListener> metrics_listener_;
   std::atomic<std::shared_ptr<const filter::Processor>> processor_;
 };

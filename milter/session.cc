@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "filter/direction.h"
+
 namespace threadmill::milter {
 
 void Session::Connect(std::string client_name, std::string client_addr,
@@ -24,19 +26,47 @@ void Session::BeginMessage(std::shared_ptr<const filter::Processor> processor,
   envelope_.auth_authen = std::move(auth_authen);
   headers_.emplace(processor_->config().milter.max_header_bytes);
   auth_ = processor_->BeginAuth(envelope_);
+  raw_.clear();
+  raw_complete_ = true;
+  keep_raw_ = processor_->needs_raw_message() &&
+              filter::ClassifyDirection(envelope_, processor_->config().direction).direction ==
+                  store::Direction::kInbound;
+}
+
+void Session::AppendRaw(std::string_view data) {
+  if (!keep_raw_ || !raw_complete_) return;
+  if (raw_.size() + data.size() > processor_->config().milter.max_message_bytes) {
+    raw_complete_ = false;  // too large to spool: handlers will not see it (logged)
+    std::string().swap(raw_);
+    return;
+  }
+  raw_.append(data);
 }
 
 void Session::AddHeader(std::string_view name, std::string_view value) {
   if (headers_) headers_->Add(name, value);
   if (auth_) auth_->Header(name, value);
+  if (keep_raw_) {
+    // libmilter gives folded values with bare LF line breaks: the spool keeps CRLF.
+    std::string field(name);
+    field += ": ";
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) field += '\r';
+      field += value[i];
+    }
+    field += "\r\n";
+    AppendRaw(field);
+  }
 }
 
 void Session::EndOfHeaders() {
   if (auth_) auth_->EndOfHeaders();
+  AppendRaw("\r\n");
 }
 
 void Session::AddBody(std::string_view chunk) {
   if (auth_) auth_->Body(chunk);
+  AppendRaw(chunk);
 }
 
 void Session::SetQueueId(std::string queue_id) {
@@ -51,9 +81,9 @@ filter::Decision Session::Finish() {
     filter::AuthOutcome outcome;
     outcome.verdicts = auth_->Finish();
     outcome.forged_auth_results = auth_->ForgedAuthResults();
-    decision = processor_->Decide(envelope_, *headers_, &outcome);
+    decision = processor_->Decide(envelope_, *headers_, &outcome, raw_, raw_complete_);
   } else {
-    decision = processor_->Decide(envelope_, *headers_);
+    decision = processor_->Decide(envelope_, *headers_, nullptr, raw_, raw_complete_);
   }
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   processor_->metrics()
@@ -67,6 +97,7 @@ filter::Decision Session::Finish() {
 void Session::EndMessage() {
   headers_.reset();
   auth_.reset();
+  std::string().swap(raw_);  // give large buffers back between messages
   failed_ = false;
 }
 

@@ -53,6 +53,11 @@ class Session {
   filter::Envelope envelope_;
   std::optional<filter::MessageHeaders> headers_;
   std::unique_ptr<auth::MessageAuth> auth_;  // null when this message is not authenticated
+  // The whole message (headers CRLF-joined, blank line, body) when handlers may need it.
+  bool keep_raw_ = false;
+  bool raw_complete_ = true;
+  std::string raw_;
+  void AppendRaw(std::string_view data);
   bool no_reply_ = false;
   bool failed_ = false;
 };

@@ -15,7 +15,8 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
   static const std::map<std::string, std::set<std::string>> keys = {
       {"milter",
        {"socket", "socket_mode", "user", "group", "pid_file", "on_internal_error",
-        "on_store_error", "hostname", "add_message_id", "max_header_bytes", "timeout_seconds"}},
+        "on_store_error", "hostname", "add_message_id", "max_header_bytes", "max_message_bytes",
+        "timeout_seconds"}},
       {"log", {"target", "facility", "level"}},
       {"store",
        {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds", "sync",
@@ -127,6 +128,7 @@ void ReadMilter(const toml::table& root, const std::string& file, MilterConfig* 
   r.Get("hostname", &m->hostname);
   r.Get("add_message_id", &m->add_message_id);
   r.Get("max_header_bytes", &m->max_header_bytes);
+  r.Get("max_message_bytes", &m->max_message_bytes);
   r.Get("timeout_seconds", &m->timeout_seconds);
   std::string why;
   auto spec = ParseSocketSpec(socket, &why);

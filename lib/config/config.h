@@ -46,6 +46,7 @@ struct MilterConfig {
   std::string hostname;  // resolved to gethostname() when empty
   bool add_message_id = true;
   size_t max_header_bytes = 1 << 20;
+  size_t max_message_bytes = 64 << 20;  // larger messages are delivered but not spooled
   int timeout_seconds = 60;
 };
 

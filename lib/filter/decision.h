@@ -36,7 +36,7 @@ struct Decision {
   bool message_id_added = false;
   size_t references = 0;
   thread::Resolution resolution;
-  std::string decision;          // recorded | matched | new-thread | no-reply | error
+  std::string decision;  // recorded | matched | new-thread | queued | no-reply | error
   std::string reason;            // why (no-reply and error), else empty
   std::string no_reply_reason;   // inbound: why no automatic reply may ever answer it, or ""
   mail::Defects defects;
@@ -46,6 +46,8 @@ struct Decision {
   std::vector<std::pair<std::string, std::string>> add_headers;     // appended at the end
   std::vector<std::pair<std::string, std::string>> insert_headers;  // inserted at the top
   std::vector<int> delete_auth_results;  // 1-based indexes of A-R fields to delete
+  std::vector<std::string> delete_recipients;  // consumed by a handler route
+  bool discard = false;                        // every recipient consumed
 
   // Authentication (lib/auth): verdicts for the log line and the reply gate.
   bool auth_checked = false;

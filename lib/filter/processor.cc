@@ -15,11 +15,13 @@ namespace threadmill::filter {
 Processor::Processor(std::shared_ptr<const config::Config> config,
                      std::shared_ptr<store::ThreadStore> store,
                      std::shared_ptr<auth::Authenticator> authenticator,
-                     std::shared_ptr<metrics::Registry> metrics)
+                     std::shared_ptr<metrics::Registry> metrics,
+                     std::shared_ptr<const Handoff> handoff)
     : config_(std::move(config)),
       store_(std::move(store)),
       authenticator_(std::move(authenticator)),
-      metrics_(metrics ? std::move(metrics) : std::make_shared<metrics::Registry>()) {}
+      metrics_(metrics ? std::move(metrics) : std::make_shared<metrics::Registry>()),
+      handoff_(std::move(handoff)) {}
 
 std::unique_ptr<auth::MessageAuth> Processor::BeginAuth(const Envelope& envelope) const {
   if (!authenticator_) return nullptr;
@@ -32,13 +34,16 @@ std::unique_ptr<auth::MessageAuth> Processor::BeginAuth(const Envelope& envelope
   return message;
 }
 
-bool Processor::needs_body() const { return authenticator_ && config_->auth.dkim; }
+bool Processor::needs_body() const {
+  return (authenticator_ && config_->auth.dkim) || needs_raw_message();
+}
 
 Decision Processor::Decide(const Envelope& envelope, MessageHeaders& headers,
-                           const AuthOutcome* auth) const noexcept {
+                           const AuthOutcome* auth, std::string_view raw,
+                           bool raw_complete) const noexcept {
   Decision d;
   try {
-    DecideOrThrow(envelope, headers, auth, &d);
+    DecideOrThrow(envelope, headers, auth, raw, raw_complete, &d);
   } catch (const std::exception& e) {
     log::Get().error("{}: internal error: {}", envelope.queue_id, e.what());
     Fail(&d, "internal", config_->milter.on_internal_error);
@@ -58,7 +63,8 @@ void Processor::Fail(Decision* d, const char* reason, config::FailureAction acti
 }
 
 void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
-                              const AuthOutcome* auth, Decision* d) const {
+                              const AuthOutcome* auth, std::string_view raw, bool raw_complete,
+                              Decision* d) const {
   DirectionVerdict direction = ClassifyDirection(envelope, config_->direction);
   d->direction = direction.direction;
   d->direction_why = direction.why;
@@ -99,6 +105,7 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
     d->decision = d->resolution.known() ? "matched" : "new-thread";
     if (!d->no_reply_reason.empty()) d->extra_log.emplace_back("noreply", d->no_reply_reason);
   }
+  if (handoff_) handoff_->Run(envelope, *store_, raw, raw_complete, d);
 }
 
 // Records the message in its thread. Returns false (decision=error) on a store failure.

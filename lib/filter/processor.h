@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "filter/decision.h"
 #include "filter/envelope.h"
+#include "filter/handoff.h"
 #include "filter/message_headers.h"
 #include "metrics/registry.h"
 #include "store/thread_store.h"
@@ -36,16 +37,22 @@ class Processor {
   Processor(std::shared_ptr<const config::Config> config,
             std::shared_ptr<store::ThreadStore> store,
             std::shared_ptr<auth::Authenticator> authenticator = nullptr,
-            std::shared_ptr<metrics::Registry> metrics = nullptr);
+            std::shared_ptr<metrics::Registry> metrics = nullptr,
+            std::shared_ptr<const Handoff> handoff = nullptr);
 
   // Whether mail from this envelope is authenticated (inbound, or all with
   // authenticate_outbound), and with what; null when not.
   std::unique_ptr<auth::MessageAuth> BeginAuth(const Envelope& envelope) const;
   // Whether the milter must ask the MTA for message bodies (DKIM, spooling for handlers).
   bool needs_body() const;
+  // Whether inbound messages must be kept whole for spooling (handlers are configured).
+  bool needs_raw_message() const { return handoff_ && handoff_->active(); }
 
+  // `raw`: the whole message when needs_raw_message() (raw_complete=false when it exceeded
+  // the size cap and was not kept).
   Decision Decide(const Envelope& envelope, MessageHeaders& headers,
-                  const AuthOutcome* auth = nullptr) const noexcept;
+                  const AuthOutcome* auth = nullptr, std::string_view raw = {},
+                  bool raw_complete = false) const noexcept;
 
   const config::Config& config() const { return *config_; }
   const std::shared_ptr<const config::Config>& config_ptr() const { return config_; }
@@ -54,7 +61,7 @@ class Processor {
 
  private:
   void DecideOrThrow(const Envelope& envelope, MessageHeaders& headers, const AuthOutcome* auth,
-                     Decision* d) const;
+                     std::string_view raw, bool raw_complete, Decision* d) const;
   bool Record(const Envelope& envelope, MessageHeaders& headers, Decision* d) const;
   void Fail(Decision* d, const char* reason, config::FailureAction action) const;
 
@@ -62,6 +69,7 @@ class Processor {
   std::shared_ptr<store::ThreadStore> store_;
   std::shared_ptr<auth::Authenticator> authenticator_;
   std::shared_ptr<metrics::Registry> metrics_;
+  std::shared_ptr<const Handoff> handoff_;
 };
 
 }  // namespace threadmill::filter
