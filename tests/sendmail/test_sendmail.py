@@ -414,6 +414,39 @@ class SendmailConversation(unittest.TestCase):
         self.assertEqual(bare(d["msgid"]), bare(ids[0]), d["raw"])
         self.assertIsNotNone(self.rig.lookup(ids[0]))
 
+    def test_09_two_messages_one_session_with_rset(self):
+        # Sendmail keeps one milter connection per SMTP session and aborts it on RSET: each
+        # transaction gets its own queue id, envelope and decision line, the aborted one none.
+        ids = [self.mid("insess%d" % i) for i in range(3)]
+        qids = {}
+        with smtplib.SMTP(INSIDE, int(self.rig.env["SM_PORT"]), timeout=60,
+                          source_address=(OUTSIDE, 0)) as s:
+            s.ehlo("client.example.org")
+            for i, msgid in enumerate(ids):
+                sender = "carol%d@example.org" % i
+                self.assertEqual(s.mail(sender)[0], 250)
+                self.assertEqual(s.rcpt(ALICE)[0], 250)
+                if i == 1:
+                    self.assertEqual(s.rset()[0], 250)
+                    continue
+                code, msg = s.data(message([("From", sender), ("To", ALICE), ("Subject", "Session %d" % i),
+                                            ("Message-ID", msgid),
+                                            ("In-Reply-To", self.mid("out1"))]).encode())
+                self.assertEqual(code, 250, msg)
+                qids[i] = re.match(rb"2\.0\.0 (\S+) ", msg).group(1).decode()
+        for i in (0, 2):
+            self.rig.wait_delivered(ALICE, "Message-ID: %s" % ids[i])
+            d = self.rig.wait_decision(msgid=ids[i])
+            self.assertEqual(d["qid"], qids[i], d["raw"])
+            self.assertIn("carol%d@example.org" % i, d["from"], d["raw"])
+            self.assertEqual(d["direction"], "inbound", d["raw"])
+            if type(self).thread:
+                self.assertEqual(d["decision"], "matched", d["raw"])
+                self.assertEqual(d["thread"], type(self).thread, d["raw"])
+        time.sleep(0.5)
+        self.assertEqual([x for x in self.rig.decisions() if bare(x.get("msgid")) == bare(ids[1])], [])
+        self.assertEqual(len([x for x in self.rig.decisions() if "carol1@" in x.get("from", "")]), 0)
+
     def test_99_daemons_alive_and_every_line_well_formed(self):
         self.assertTrue(self.rig.pid("milter/milter.pid"), "threadmill died")
         self.assertTrue(self.rig.pid("sendmail.daemon.pid"), "sendmail died")
