@@ -41,7 +41,8 @@ typedef enum threadmill_status {
   THREADMILL_REFUSED = 1,   /* a reply rule said no; host->last_error() says which */
   THREADMILL_NOT_FOUND = 2,
   THREADMILL_INVALID = 3,   /* bad argument (NULL, too long, not UTF-8, unknown message id) */
-  THREADMILL_STORE = 4,     /* store trouble; retrying later may work */
+  THREADMILL_STORE = 4,     /* store or reinjection trouble; return THREADMILL_RETRY to
+                               try the job later (a reply is then resent, never doubled) */
   THREADMILL_RETRY = 5,     /* handler: run this job again later (with backoff) */
   THREADMILL_FAIL = 6,      /* handler: this job can never succeed; park it */
   THREADMILL_INTERNAL = 7
@@ -122,7 +123,9 @@ typedef struct threadmill_host_api {
 
   /* Replies to an inbound message (its channel_message_id) under threadmill's reply rules:
    * DMARC pass, once per message, to the sender only, from the receiving domain, not to
-   * automatic or list mail. html may be NULL. THREADMILL_REFUSED: see last_error(). */
+   * automatic or list mail, rate limits. Only the current message (on_inbound) can be
+   * answered. html may be NULL. THREADMILL_REFUSED: the reason keyword is last_error()
+   * ("dmarc", "already-replied", "auto-submitted", "list", "references", "rate-sender", ...). */
   int (*reply)(threadmill_ctx* ctx, const char* message_id, const char* text, const char* html);
 
   /* Starts a new conversation. to: [handler] array of to_count addresses. The new thread id
