@@ -227,6 +227,11 @@ def missing_prerequisites():
             return "missing " + tool
     if not os.access(rigutil.threadmill_binary(), os.X_OK):
         return "no threadmill binary at %s (set THREADMILL_BUILD)" % rigutil.threadmill_binary()
+    # Debian's Sendmail, unpacked into the cache (downloaded on first use), like a missing
+    # postfix package for the Postfix tests.
+    p = subprocess.run([SMRIG, "root"], capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        return "no Sendmail root (smrig root failed: %s)" % p.stderr.strip()[-300:]
     # A second loopback address is how this test plays the outside client.
     import socket
     s = socket.socket()
