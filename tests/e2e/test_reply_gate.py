@@ -1,0 +1,102 @@
+"""The DMARC reply gate end to end: the seed platform answers only mail whose DMARC passed.
+
+One rig with the shipped autoreply handler on help@example.com and the packaged default
+[reply] require_dmarc = true. example.org passes DMARC (SPF allows the simulated outside client
+192.0.2.10, aligned); example.net publishes "v=spf1 -all" and p=reject, so the same client fails
+DMARC. The passing sender gets a threaded reply; the failing one gets none, and the log says
+reason=dmarc. enforce_dmarc stays off, so both messages are delivered.
+"""
+
+import os
+import shutil
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import rigutil  # noqa: E402
+
+
+def autoreply_module():
+    return os.path.join(rigutil.build_dir(), "handlers", "autoreply", "autoreply.so")
+
+
+class ReplyGate(unittest.TestCase):
+    rig = None
+
+    @classmethod
+    def setUpClass(cls):
+        rig = rigutil.Rig("gate")
+        handlers = os.path.join(rig.dir, "handlers.d")
+        os.makedirs(handlers)
+        os.chmod(handlers, 0o755)
+        shutil.copyfile(autoreply_module(), os.path.join(handlers, "autoreply.so"))
+        os.chmod(os.path.join(handlers, "autoreply.so"), 0o644)
+        zone = os.path.join(rig.dir, "gate-zone.conf")
+        with open(zone, "w") as f:
+            f.write('txt-record=_dmarc.example.net,"v=DMARC1; p=reject"\n')
+        extra = os.path.join(rig.dir, "gate.conf")
+        with open(extra, "w") as f:
+            f.write('[handlers]\ndir = "%s"\n\n[runtime]\npoll_interval_ms = 200\n\n'
+                    '[reply]\nsendmail = ["/usr/sbin/sendmail", "-C", "%s/postfix"]\n\n'
+                    '[[routes]]\nrecipient = "help@example.com"\nhandler = "autoreply"\n\n'
+                    '[handler.autoreply]\ntemplate = "We got it."\n' % (handlers, rig.dir))
+        rig.options += ["--conf-extra", extra, "--zone", zone]
+        cls.rig = rig.start()
+        cls.t = rigutil.token()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.rig:
+            cls.rig.stop()
+
+    def send(self, sender, n):
+        msgid = "<gate-%s-%d@%s>" % (self.t, n, sender.split("@")[1])
+        data = rigutil.message([("From", sender), ("To", "help@example.com"),
+                                ("Subject", "question %d" % n), ("Message-ID", msgid)])
+        rc, out, _ = self.rig.swaks(data, sender, "help@example.com",
+                                    xclient_addr=rigutil.OUTSIDE_ADDR)
+        self.assertEqual(rc, 0, out)
+        return msgid, self.rig.wait_decision(msgid=msgid)
+
+    def log_lines(self, needle, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with open(self.rig.log_path, errors="replace") as f:
+                lines = [l for l in f if needle in l]
+            if lines:
+                return lines
+            time.sleep(0.2)
+        return []
+
+    def test_1_dmarc_pass_gets_reply(self):
+        msgid, d = self.send("carol@example.org", 1)
+        self.assertEqual(d["dmarc"], "pass")
+        self.assertEqual(d["decision"], "queued")
+        reply = self.rig.wait_delivered("carol@example.org", msgid.strip("<>"), timeout=30)
+        with open(reply, errors="replace") as f:
+            text = f.read()
+        self.assertIn("In-Reply-To: %s" % msgid, text)
+        self.assertIn("From: <help@example.com>", text)
+
+    def test_2_dmarc_fail_gets_no_reply(self):
+        msgid, d = self.send("dave@example.net", 2)
+        self.assertEqual(d["dmarc"], "fail")
+        self.assertEqual(d["dmarc_policy"], "reject")
+        self.assertEqual(d["decision"], "queued")  # the handler still sees it
+        refused = self.log_lines("decision=refused reason=dmarc")
+        self.assertTrue(refused, "no refusal line with reason=dmarc in %s" % self.rig.log_path)
+        self.assertIn(msgid, "".join(refused))
+        # The message itself was delivered (enforce_dmarc is off), and nothing answered it.
+        self.rig.wait_delivered("help@example.com", msgid.strip("<>"))
+        time.sleep(1)
+        self.assertEqual(self.rig.find_delivered("dave@example.net", msgid.strip("<>")), [])
+
+
+if __name__ == "__main__":
+    missing = rigutil.missing_prerequisites()
+    if missing or not os.path.exists(autoreply_module()):
+        print("skipped: %s" % (missing or "autoreply module not built"), file=sys.stderr)
+        sys.exit(rigutil.SKIP)
+    unittest.main(verbosity=2)
