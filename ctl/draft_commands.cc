@@ -3,6 +3,7 @@
 
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
+#include "ctl/store_access.h"
 #include "log/logger.h"
 #include "runtime/drafts.h"
 #include "runtime/runtime_config.h"
@@ -37,15 +38,7 @@ nlohmann::ordered_json DraftJson(const runtime::Draft& d, bool full) {
 }
 
 std::shared_ptr<store::Environment> OpenEnv(const config::Config& config, bool write) {
-  store::EnvOptions options;
-  options.path = config.store.path;
-  options.read_only = !write;
-  auto env = store::Environment::Open(options);
-  if (!env.ok()) {
-    throw std::runtime_error("cannot open the store at " + options.path + ": " +
-                             env.error().message);
-  }
-  return *env;
+  return OpenEnvironment(config, write);
 }
 
 }  // namespace

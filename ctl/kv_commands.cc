@@ -4,6 +4,7 @@
 
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
+#include "ctl/store_access.h"
 #include "mail/charset.h"
 #include "store/environment.h"
 #include "store/kv_store.h"
@@ -29,12 +30,7 @@ std::string Printable(const std::string& value) {
 
 int RunKvCommand(const config::Config& config, const std::vector<std::string>& words, bool json) {
   if (words.size() < 3) return Fail("kv needs list HANDLER [PREFIX] or get HANDLER KEY", 2);
-  store::EnvOptions options;
-  options.path = config.store.path;
-  options.read_only = true;
-  auto env = store::Environment::Open(options);
-  if (!env.ok()) return Fail("cannot open the store: " + env.error().message);
-  store::KvStore kv(*env);
+  store::KvStore kv(OpenEnvironment(config, /*write=*/false));
   const std::string& sub = words[1];
   const std::string& handler = words[2];
   if (sub == "list") {

@@ -14,6 +14,8 @@
 #include "config/config.h"
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
+#include "ctl/stats_command.h"
+#include "ctl/store_access.h"
 #include "mail/msgid.h"
 #include "store/environment.h"
 #include "store/thread_store.h"
@@ -30,6 +32,7 @@ constexpr const char* kUsage =
     "  queue list [STATE] | queue show|retry|park JOB_ID      handler jobs\n"
     "  drafts list [STATE] | drafts show|approve|reject ID    replies awaiting approval\n"
     "  kv list HANDLER [PREFIX] | kv get HANDLER KEY         a handler's records\n"
+    "  stats               store figures, and the daemon's counters when [metrics] listen is set\n"
     "options:\n"
     "  -c FILE             configuration (default /etc/threadmill/threadmill.conf)\n"
     "  --json              print JSON instead of text\n";
@@ -46,15 +49,7 @@ int Fail(const std::string& message, int code = 1) {
 }
 
 std::shared_ptr<store::ThreadStore> OpenStore(const config::Config& config) {
-  store::EnvOptions options;
-  options.path = config.store.path;
-  options.read_only = true;
-  auto env = store::Environment::Open(options);
-  if (!env.ok()) {
-    throw std::runtime_error("cannot open the store at " + options.path + ": " +
-                             env.error().message);
-  }
-  return std::make_shared<store::ThreadStore>(*env);
+  return std::make_shared<store::ThreadStore>(OpenEnvironment(config, /*write=*/false));
 }
 
 int Lookup(const config::Config& config, const Args& args) {
@@ -101,6 +96,7 @@ int Run(const Args& args) {
     if (command == "queue") return RunQueueCommand(*config, args.words, args.json);
     if (command == "drafts") return RunDraftCommand(*config, args.words, args.json);
     if (command == "kv") return RunKvCommand(*config, args.words, args.json);
+    if (command == "stats") return RunStatsCommand(*config, args.json);
   } catch (const std::exception& e) {
     return Fail(e.what());
   }

@@ -4,6 +4,7 @@
 
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
+#include "ctl/store_access.h"
 #include "runtime/job_queue.h"
 #include "runtime/runtime_config.h"
 #include "store/environment.h"
@@ -51,15 +52,8 @@ nlohmann::ordered_json JobJson(const runtime::Job& j, bool full) {
 }
 
 std::unique_ptr<runtime::JobQueue> OpenQueue(const config::Config& config, bool write) {
-  store::EnvOptions options;
-  options.path = config.store.path;
-  options.read_only = !write;
-  auto env = store::Environment::Open(options);
-  if (!env.ok()) {
-    throw std::runtime_error("cannot open the store at " + options.path + ": " +
-                             env.error().message);
-  }
-  return std::make_unique<runtime::JobQueue>(*env, config.store.path + "/spool");
+  return std::make_unique<runtime::JobQueue>(OpenEnvironment(config, write),
+                                             config.store.path + "/spool");
 }
 
 int64_t Now() {

@@ -242,6 +242,17 @@ class Daemon(unittest.TestCase):
         self.assertIn('threadmill_matches_total{method="references"} 1', text)
         self.assertIn('threadmill_eom_seconds_count{direction="inbound"} 2', text)
         self.assertIn("threadmill_store_map_bytes ", text)
+        # threadmillctl stats: the store's figures and the daemon's counters, while it runs.
+        import json
+        r = subprocess.run([CTL, "-c", self.conf, "--json", "stats"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        stats = json.loads(r.stdout)
+        self.assertEqual(stats["store"]["entries"]["msgid"], 2)
+        self.assertEqual(stats["store"]["entries"]["thread"], 1)
+        self.assertEqual(stats["store"]["jobs"]["queued"], 0)
+        self.assertEqual(
+            stats["daemon"]['threadmill_messages_total{direction="inbound",decision="matched"}'], "1")
 
     @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
     def test_drops_privileges_after_opening_store(self):

@@ -1,0 +1,115 @@
+#include "ctl/stats_command.h"
+
+#include <arpa/inet.h>
+#include <lmdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "ctl/output.h"
+#include "ctl/store_access.h"
+#include "metrics/http_listener.h"
+#include "runtime/job_queue.h"
+#include "store/schema.h"
+
+namespace threadmill::ctl {
+namespace {
+
+nlohmann::ordered_json StoreFigures(const config::Config& config) {
+  auto env = OpenEnvironment(config, /*write=*/false);
+  nlohmann::ordered_json out;
+  out["path"] = config.store.path;
+  out["map_bytes"] = env->map_size();
+  nlohmann::ordered_json entries;
+  Status read = env->Read([&](store::ReadTxn& txn) -> Status {
+    for (const auto& spec : store::kDatabases) {
+      MDB_dbi dbi = env->dbi(spec.db);
+      MDB_stat stat{};
+      if (dbi == store::kMissingDbi || mdb_stat(txn.raw(), dbi, &stat) != MDB_SUCCESS) {
+        entries[spec.name] = 0;
+        continue;
+      }
+      entries[spec.name] = stat.ms_entries;
+    }
+    return {};
+  });
+  if (!read.ok()) throw std::runtime_error(read.error().message);
+  out["entries"] = entries;
+  runtime::JobQueue queue(env, config.store.path + "/spool");
+  nlohmann::ordered_json jobs;
+  for (auto state : {runtime::JobState::kQueued, runtime::JobState::kRunning,
+                     runtime::JobState::kParked, runtime::JobState::kDone}) {
+    auto listed = queue.List(1000000, state);
+    jobs[runtime::ToString(state)] = listed.ok() ? listed->size() : 0;
+  }
+  out["jobs"] = jobs;
+  return out;
+}
+
+// GET /metrics from the daemon; "" when it does not answer within 2 s.
+std::string FetchMetrics(const std::string& listen) {
+  std::string host;
+  int port = 0;
+  if (!metrics::SplitHostPort(listen, &host, &port)) return "";
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) return "";
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+    std::string request = "GET /metrics HTTP/1.0\r\n\r\n";
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    char buf[8192];
+    pollfd p{fd, POLLIN, 0};
+    while (poll(&p, 1, 2000) > 0) {
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      response.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  auto body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.0 200", 0) != 0 || body == std::string::npos) return "";
+  return response.substr(body + 4);
+}
+
+// Sample lines ("name{labels} value") of the text format, without comments and buckets.
+nlohmann::ordered_json Counters(const std::string& text) {
+  nlohmann::ordered_json out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#' || line.find("_bucket{") != std::string::npos) continue;
+    auto space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    out[line.substr(0, space)] = line.substr(space + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+int RunStatsCommand(const config::Config& config, bool json) {
+  nlohmann::ordered_json out;
+  out["store"] = StoreFigures(config);
+  if (config.metrics.listen.empty()) {
+    out["daemon"] = "no [metrics] listen configured: counters are only in the daemon";
+  } else {
+    std::string text = FetchMetrics(config.metrics.listen);
+    if (text.empty()) {
+      out["daemon"] = "no answer from http://" + config.metrics.listen + "/metrics";
+    } else {
+      out["daemon"] = Counters(text);
+    }
+  }
+  Print(out, json);
+  return 0;
+}
+
+}  // namespace threadmill::ctl
