@@ -230,8 +230,6 @@ DmarcOutcome DmarcEvaluator::Evaluate(const DmarcInput& in) const {
     out.reason = "no DMARC record";
     return out;
   }
-  out.policy_domain = from_org ? org : out.from_domain;
-
   int p = 0, sp = 0, pct = 100, adkim = 0, aspf = 0;
   {
     // libopendmarc parses the record (tags, defaults, syntax errors).
@@ -259,6 +257,9 @@ DmarcOutcome DmarcEvaluator::Evaluate(const DmarcInput& in) const {
     opendmarc_policy_fetch_aspf(ctx, &aspf);
     opendmarc_policy_connect_shutdown(ctx);
   }
+  // Only a record that parsed publishes a policy: a broken one reports none (no p=, no
+  // policy.dmarc), as OpenDMARC does.
+  out.policy_domain = from_org ? org : out.from_domain;
   out.pct = pct;
   out.policy = FromLib(from_org && sp != DMARC_RECORD_P_UNSPECIFIED ? sp : p);
 

@@ -119,6 +119,18 @@ TEST_F(auth_Dmarc, DispositionFollowsPolicyOnFail) {
   EXPECT_FALSE(got.dkim_aligned);
 }
 
+// A record that does not parse (p=bogus) publishes no policy: permerror with neither
+// policy_domain nor p=, like OpenDMARC's "dmarc=permerror header.from=bad.example"
+// (RFC 7489 section 6.6.3 item 6: an invalid p= leaves no policy to apply).
+TEST_F(auth_Dmarc, BrokenRecordHasNoPolicy) {
+  DmarcOutcome got = dmarc_->Evaluate(In("bad.example", "x.example", SpfResult::kFail));
+  EXPECT_EQ(got.result, DmarcResult::kPermError) << got.reason;
+  EXPECT_EQ(got.from_domain, "bad.example");
+  EXPECT_EQ(got.policy_domain, "");
+  EXPECT_EQ(got.policy, DmarcPolicy::kNone);
+  EXPECT_EQ(got.disposition, DmarcPolicy::kNone);
+}
+
 TEST_F(auth_Dmarc, PctSampling) {
   // pct=20: a sample below 20 applies p=reject, otherwise the message is quarantined.
   Init(World::Get().Options(), [] { return 19; });
