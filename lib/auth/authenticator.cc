@@ -15,7 +15,7 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthOptions& 
   auto resolver = Resolver::Create(options.dns);
   if (!resolver) return resolver.error();
   a->resolver_ = std::move(resolver).value();
-  if (options.spf) a->spf_ = MakeSpfChecker(*a->resolver_);
+  if (options.spf) a->spf_ = MakeSpfChecker(*a->resolver_, a->options_.authserv_id);
   if (options.dkim) {
     auto lib = DkimLibrary::Create(*a->resolver_);
     if (!lib) return lib.error();

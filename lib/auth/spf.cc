@@ -118,7 +118,7 @@ std::string StripBrackets(std::string_view addr) {
 
 class LibSpf2Checker : public SpfChecker {
  public:
-  explicit LibSpf2Checker(Resolver& resolver) : resolver_(resolver) {
+  LibSpf2Checker(Resolver& resolver, std::string_view receiving_domain) : resolver_(resolver) {
     layer_ = static_cast<SPF_dns_server_t*>(std::calloc(1, sizeof(SPF_dns_server_t)));
     layer_->destroy = nullptr;  // we own it
     layer_->lookup = Lookup;
@@ -129,6 +129,8 @@ class LibSpf2Checker : public SpfChecker {
     layer_->name = "threadmill";
     layer_->hook = &resolver_;
     server_ = SPF_server_new_dns(layer_, 0);
+    if (server_ != nullptr && !receiving_domain.empty())
+      SPF_server_set_rec_dom(server_, std::string(receiving_domain).c_str());
   }
   ~LibSpf2Checker() override {
     if (server_ != nullptr) SPF_server_free(server_);
@@ -235,8 +237,8 @@ const char* ToString(SpfResult result) {
 
 const char* ToString(SpfScope scope) { return scope == SpfScope::kHelo ? "helo" : "mailfrom"; }
 
-std::unique_ptr<SpfChecker> MakeSpfChecker(Resolver& resolver) {
-  return std::make_unique<LibSpf2Checker>(resolver);
+std::unique_ptr<SpfChecker> MakeSpfChecker(Resolver& resolver, std::string_view receiving_domain) {
+  return std::make_unique<LibSpf2Checker>(resolver, receiving_domain);
 }
 
 }  // namespace threadmill::auth

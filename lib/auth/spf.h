@@ -51,7 +51,11 @@ class SpfChecker {
   virtual SpfOutcome CheckHelo(std::string_view client_ip, std::string_view helo) = 0;
 };
 
-// The libspf2 implementation. `resolver` must outlive the checker.
-std::unique_ptr<SpfChecker> MakeSpfChecker(Resolver& resolver);
+// The libspf2 implementation. `resolver` must outlive the checker. `receiving_domain`
+// names this receiver in the result comments ("mx.example.org: domain of ... designates
+// ..."; RFC 7208 section 9.1 "receiver") - the authserv-id; empty keeps libspf2's default,
+// the machine's host name.
+std::unique_ptr<SpfChecker> MakeSpfChecker(Resolver& resolver,
+                                           std::string_view receiving_domain = {});
 
 }  // namespace threadmill::auth

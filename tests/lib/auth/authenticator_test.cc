@@ -62,6 +62,11 @@ TEST_F(auth_Authenticator, SignedAlignedMailPasses) {
   EXPECT_EQ(DecideDmarcEnforcement(v, true).action, DmarcPolicy::kNone);
 }
 
+TEST_F(auth_Authenticator, SpfCommentNamesTheAuthservId) {
+  Verdicts v = Run("192.0.2.10", "alice@dkim.example", Mail("dkim.example"));
+  EXPECT_EQ(v.spf.reason.rfind("mx.rcpt.example: ", 0), 0u) << v.spf.reason;
+}
+
 TEST_F(auth_Authenticator, VerdictTable) {
   struct Case {
     const char* name;

@@ -78,6 +78,15 @@ TEST_F(auth_Spf, NullReversePathChecksHelo) {
   EXPECT_EQ(o.identity, "postmaster@helo.spf.example");
 }
 
+// The result comment names this receiver (the authserv-id), not the machine's host name
+// that libspf2 would use by default.
+TEST_F(auth_Spf, CommentNamesTheReceivingDomain) {
+  auto spf = MakeSpfChecker(*resolver_, "mx.rcpt.example");
+  SpfOutcome o = spf->CheckMailFrom("192.0.2.10", "client.example", "user@pass.spf.example");
+  EXPECT_EQ(o.result, SpfResult::kPass);
+  EXPECT_EQ(o.reason.rfind("mx.rcpt.example: ", 0), 0u) << o.reason;
+}
+
 TEST(auth_SpfDns, StoppedServerIsTempErrorWithinTimeout) {
   auto dns = testing::DnsServer::Start({testing::TxtLine("x.example", "v=spf1 -all")});
   ResolverOptions o;
