@@ -8,7 +8,7 @@
 #include "mail/charset.h"
 #include "mail/header.h"
 #include "mail/msgid.h"
-#include "runtime/reply_text.h"
+#include "mail/reply_text.h"
 
 namespace threadmill::runtime {
 namespace {
@@ -320,7 +320,7 @@ InboundMessage::InboundMessage(const Job& job, std::string raw) : job_(job), raw
   if (facts_.subject.empty()) facts_.subject = parsed_.subject;
 
   message_id_bracketed_ = facts_.message_id.empty() ? "" : mail::FormatMsgId(facts_.message_id);
-  reply_text_ = StripQuotedReply(parsed_.text);
+  reply_text_ = mail::StripQuotedReply(parsed_.text);
   no_reply_reason_ = job_.no_reply_reason;
   uint32_t flags = 0;
   if (reply::IsAutoSubmitted(facts_.auto_submitted)) flags |= THREADMILL_ENV_AUTO_SUBMITTED;

@@ -1,7 +1,6 @@
 // [[routes]], [handler.NAME], [runtime], [reply] parsing, and the router (table-driven).
 #include <gtest/gtest.h>
 
-#include "runtime/reply_text.h"
 #include "runtime/router.h"
 #include "runtime/runtime_config.h"
 
@@ -134,14 +133,6 @@ TEST(Router, RoutesAndThreadOwner) {
   // ...and only once when a route already sends it there.
   EXPECT_EQ(router.Route({"help@example.com"}, "helpdesk").size(), 2u);
   EXPECT_TRUE(router.Route({}, "helpdesk").empty());
-}
-
-TEST(ReplyText, StripsHistoryAndSignature) {
-  EXPECT_EQ(StripQuotedReply("Thanks!\n\nOn Tue, Bob wrote:\n> hi\n"), "Thanks!");
-  EXPECT_EQ(StripQuotedReply("Yes please.\r\n-- \r\nAlice\r\n"), "Yes please.");
-  EXPECT_EQ(StripQuotedReply("Top\n-----Original Message-----\nFrom: x\n"), "Top");
-  EXPECT_EQ(StripQuotedReply("Danke\nAm Montag schrieb:\n> x"), "Danke");
-  EXPECT_EQ(StripQuotedReply("just text"), "just text");
 }
 
 }  // namespace
