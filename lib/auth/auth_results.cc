@@ -3,6 +3,8 @@
 
 #include <strings.h>
 
+#include <utility>
+
 #include "auth/psl.h"
 
 namespace threadmill::auth {
@@ -18,6 +20,7 @@ class Lexer {
       if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
         ++i_;
       } else if (c == '(') {
+        size_t start = i_ + 1;
         int depth = 0;
         do {
           if (s_[i_] == '\\')
@@ -28,6 +31,8 @@ class Lexer {
             --depth;
           ++i_;
         } while (i_ < s_.size() && depth > 0);
+        size_t end = depth == 0 ? i_ - 1 : s_.size();
+        comments_.emplace_back(s_.substr(start, end > start ? end - start : 0));
       } else {
         break;
       }
@@ -69,9 +74,13 @@ class Lexer {
     return out;
   }
 
+  // Comments skipped since the last call.
+  std::vector<std::string> TakeComments() { return std::exchange(comments_, {}); }
+
  private:
   std::string_view s_;
   size_t i_ = 0;
+  std::vector<std::string> comments_;
 };
 
 void Append(std::string& out, std::string_view piece) {
@@ -116,6 +125,20 @@ DkimResult DkimFromString(std::string_view r) {
   return DkimResult::kNone;
 }
 
+// The policy in a comment such as "p=reject dis=none" (OpenDMARC writes no policy.dmarc);
+// "" when no comment has a p= word.
+std::string PolicyFromComments(const std::vector<std::string>& comments) {
+  for (const std::string& c : comments) {
+    for (size_t i = 0; i + 2 <= c.size(); ++i) {
+      bool word_start = i == 0 || c[i - 1] == ' ' || c[i - 1] == '\t' || c[i - 1] == ';';
+      if (!word_start || (c[i] != 'p' && c[i] != 'P') || c[i + 1] != '=') continue;
+      size_t end = c.find_first_of(" \t;", i + 2);
+      return ToLowerAscii(c.substr(i + 2, end == std::string::npos ? end : end - i - 2));
+    }
+  }
+  return {};
+}
+
 DmarcResult DmarcFromString(std::string_view r) {
   for (auto x :
        {DmarcResult::kPass, DmarcResult::kFail, DmarcResult::kTempError, DmarcResult::kPermError})
@@ -145,6 +168,7 @@ Result<ParsedAuthResults> ParseAuthResults(std::string_view value) {
   }
   while (lx.Eat(';')) {
     if (lx.AtEnd()) break;
+    lx.TakeComments();  // those before the method belong to no resinfo
     AuthResultsMethod m;
     std::string method = ToLowerAscii(lx.Value(true));
     if (method == "none" && !lx.Peek('=')) continue;
@@ -163,6 +187,7 @@ Result<ParsedAuthResults> ParseAuthResults(std::string_view value) {
       else
         m.properties.emplace_back(key, val);
     }
+    m.comments = lx.TakeComments();
     out.methods.push_back(std::move(m));
   }
   if (!lx.AtEnd()) return MakeError(ErrorCode::kInvalidInput, "trailing garbage in A-R");
@@ -210,10 +235,10 @@ std::string BuildAuthResults(const Verdicts& v, std::string_view authserv_id) {
   return out;
 }
 
-Verdicts VerdictsFromAuthResults(const ParsedAuthResults& parsed) {
-  Verdicts v;
-  v.from_upstream = true;
-  v.upstream_authserv_id = parsed.authserv_id;
+namespace {
+
+void AddUpstreamMethods(const ParsedAuthResults& parsed, Verdicts* out) {
+  Verdicts& v = *out;
   for (const auto& m : parsed.methods) {
     if (m.method == "spf" && !v.spf_checked) {
       v.spf_checked = true;
@@ -247,6 +272,7 @@ Verdicts VerdictsFromAuthResults(const ParsedAuthResults& parsed) {
       v.dmarc.result = DmarcFromString(m.result);
       v.dmarc.from_domain = ToLowerAscii(m.Property("header.from"));
       std::string pol = ToLowerAscii(m.Property("policy.dmarc"));
+      if (pol.empty()) pol = PolicyFromComments(m.comments);
       if (!pol.empty()) v.dmarc.policy_domain = v.dmarc.from_domain;
       v.dmarc.policy = pol == "reject"       ? DmarcPolicy::kReject
                        : pol == "quarantine" ? DmarcPolicy::kQuarantine
@@ -254,6 +280,30 @@ Verdicts VerdictsFromAuthResults(const ParsedAuthResults& parsed) {
       if (v.dmarc.result == DmarcResult::kFail) v.dmarc.disposition = v.dmarc.policy;
       v.dmarc.reason = m.reason;
     }
+  }
+}
+
+}  // namespace
+
+Verdicts VerdictsFromAuthResults(const ParsedAuthResults& parsed) {
+  return VerdictsFromAuthResults(std::vector<ParsedAuthResults>{parsed});
+}
+
+Verdicts VerdictsFromAuthResults(const std::vector<ParsedAuthResults>& fields) {
+  Verdicts v;
+  v.from_upstream = true;
+  std::vector<std::string_view> ids;
+  for (const auto& parsed : fields) {
+    bool listed = false;
+    for (std::string_view id : ids)
+      listed = listed || (id.size() == parsed.authserv_id.size() &&
+                          strncasecmp(id.data(), parsed.authserv_id.data(), id.size()) == 0);
+    if (!listed) {
+      ids.push_back(parsed.authserv_id);
+      if (!v.upstream_authserv_id.empty()) v.upstream_authserv_id += ',';
+      v.upstream_authserv_id += parsed.authserv_id;
+    }
+    AddUpstreamMethods(parsed, &v);
   }
   return v;
 }

@@ -3,9 +3,13 @@
 // DESCRIPTION
 //   BuildAuthResults() renders Verdicts as the value of our A-R field.
 //   ParseAuthResults() reads an existing field: authserv-id, version, and each
-//   method=result with its reason and ptype.property=value pairs (comments dropped).
-//   It serves the trusted-upstream mode (VerdictsFromAuthResults) and anti-forgery
-//   (ClaimsAuthservId: the milter deletes fields that claim our authserv-id).
+//   method=result with its reason, ptype.property=value pairs and the text of its
+//   comments. It serves the trusted-upstream mode (VerdictsFromAuthResults) and
+//   anti-forgery (ClaimsAuthservId: the milter deletes fields that claim our authserv-id).
+//   VerdictsFromAuthResults() merges several fields (OpenDKIM writes one, OpenDMARC two):
+//   the first spf and dmarc result, every dkim signature. The DMARC policy is read from
+//   policy.dmarc, or else from the comment "(p=reject dis=none)" that OpenDMARC and
+//   threadmill write.
 //
 // STANDARDS
 //   RFC 8601 (Authentication-Results), RFC 7489 section 11.1 (dmarc, header.from,
@@ -16,7 +20,8 @@
 // LIMITS
 //   The parser is lenient (a field that does not parse still yields its authserv-id when
 //   the first token can be read, so forged fields are always found). Values are not
-//   unquoted beyond RFC 5322 quoted-string.
+//   unquoted beyond RFC 5322 quoted-string. Upstream verdicts carry no pct: a DMARC fail
+//   is given the disposition of the published policy.
 #pragma once
 
 #include <string>
@@ -34,7 +39,8 @@ struct AuthResultsMethod {
   std::string result;  // lower-cased
   std::string reason;
   std::vector<std::pair<std::string, std::string>> properties;  // ("header.d", "x.example")
-  std::string Property(std::string_view name) const;            // "" when absent
+  std::vector<std::string> comments;  // text inside each top-level (...) of this resinfo
+  std::string Property(std::string_view name) const;  // "" when absent
 };
 
 struct ParsedAuthResults {
@@ -55,5 +61,8 @@ std::string BuildAuthResults(const Verdicts& verdicts, std::string_view authserv
 
 // Verdicts reported by a trusted upstream filter; from_upstream is set.
 Verdicts VerdictsFromAuthResults(const ParsedAuthResults& parsed);
+// The same over several fields, topmost first: the first spf and the first dmarc result,
+// every dkim result; upstream_authserv_id lists the distinct authserv-ids, comma-separated.
+Verdicts VerdictsFromAuthResults(const std::vector<ParsedAuthResults>& fields);
 
 }  // namespace threadmill::auth

@@ -57,21 +57,28 @@ void MessageAuth::EnvelopeFrom(std::string_view addr) {
   mail_from_ = std::string(addr);
 }
 
+namespace {
+
+bool IsField(std::string_view name, std::string_view want) {
+  return name.size() == want.size() && strncasecmp(name.data(), want.data(), want.size()) == 0;
+}
+
+}  // namespace
+
 void MessageAuth::Header(std::string_view name, std::string_view value) {
-  if (strncasecmp(name.data(), "From", name.size()) == 0 && name.size() == 4)
-    from_headers_.emplace_back(value);
-  if (name.size() == 22 && strncasecmp(name.data(), "Authentication-Results", 22) == 0) {
+  if (IsField(name, "From")) from_headers_.emplace_back(value);
+  // Fields above the first Received (the one our MTA added) were added by local filters
+  // running before us; below it they came with the message and prove nothing.
+  if (IsField(name, "Received")) seen_received_ = true;
+  if (IsField(name, "Authentication-Results")) {
     ++ar_count_;
     if (ClaimsAuthservId(value, auth_.options_.authserv_id)) {
       forged_.push_back(ar_count_);
-    } else if (!have_upstream_) {
+    } else if (!seen_received_) {
       for (const auto& trusted : auth_.options_.trusted_authserv_ids) {
         if (!ClaimsAuthservId(value, trusted)) continue;
         auto parsed = ParseAuthResults(value);
-        if (parsed) {
-          upstream_ = VerdictsFromAuthResults(*parsed);
-          have_upstream_ = true;
-        }
+        if (parsed) upstream_.push_back(std::move(parsed).value());
         break;
       }
     }
@@ -84,11 +91,11 @@ void MessageAuth::EndOfHeaders() {
 }
 
 void MessageAuth::Body(std::string_view chunk) {
-  if (dkim_ && !have_upstream_) dkim_->Body(chunk);
+  if (dkim_ && upstream_.empty()) dkim_->Body(chunk);
 }
 
 Verdicts MessageAuth::Finish() {
-  if (have_upstream_) return upstream_;
+  if (!upstream_.empty()) return VerdictsFromAuthResults(upstream_);
   Verdicts v;
   if (auth_.spf_) {
     v.spf_checked = true;

@@ -11,8 +11,12 @@
 //     Finish() -> Verdicts         at end of message
 //   Authentication-Results fields that claim our authserv-id are reported by
 //   ForgedAuthResults() (1-based indexes among the A-R fields, for smfi_chgheader
-//   deletion). With trusted_authserv_ids, the first A-R field (topmost) from a trusted id
-//   provides the verdicts instead of computing them.
+//   deletion). With trusted_authserv_ids, the A-R fields from trusted ids provide the
+//   verdicts instead of computing them: every such field above the first Received field
+//   (added by filters that ran before us, after our MTA wrote its Received), merged - the
+//   first spf and dmarc result, every dkim signature (OpenDKIM and OpenDMARC write separate
+//   fields). Trusted-looking fields below the first Received came with the message: they
+//   are ignored (RFC 8601 section 5).
 //
 // STANDARDS
 //   RFC 7208, RFC 6376, RFC 7489, RFC 8601 (see spf.h, dkim.h, dmarc.h, auth_results.h).
@@ -27,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/auth_results.h"
 #include "auth/dkim.h"
 #include "auth/dmarc.h"
 #include "auth/resolver.h"
@@ -92,8 +97,8 @@ class MessageAuth {
   std::unique_ptr<DkimVerifier> dkim_;
   int ar_count_ = 0;
   std::vector<int> forged_;
-  bool have_upstream_ = false;
-  Verdicts upstream_;
+  bool seen_received_ = false;
+  std::vector<ParsedAuthResults> upstream_;  // trusted A-R fields above the first Received
 };
 
 }  // namespace threadmill::auth

@@ -103,5 +103,61 @@ TEST(auth_Results, UpstreamHeloAndIdentity) {
   EXPECT_FALSE(v.DmarcPassed());
 }
 
+TEST(auth_Results, CommentsAreKeptPerResinfo) {
+  auto parsed = ParseAuthResults(
+      "opendmarc.rig (one); dmarc=fail (p=reject dis=none) header.from=x.example (two);"
+      " spf=pass smtp.mailfrom=x.example");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  ASSERT_EQ(parsed->methods.size(), 2u);
+  EXPECT_EQ(parsed->methods[0].comments, (std::vector<std::string>{"p=reject dis=none", "two"}));
+  EXPECT_TRUE(parsed->methods[1].comments.empty());
+}
+
+// OpenDMARC writes the policy only as a comment: "dmarc=fail (p=reject dis=none)".
+TEST(auth_Results, UpstreamPolicyFromOpenDmarcComment) {
+  struct {
+    const char* value;
+    DmarcPolicy policy;
+    bool has_policy;
+  } cases[] = {
+      {"o.rig; dmarc=fail (p=reject dis=none) header.from=x.example", DmarcPolicy::kReject, true},
+      {"o.rig; dmarc=fail (p=QUARANTINE dis=NONE) header.from=x.example", DmarcPolicy::kQuarantine,
+       true},
+      {"o.rig; dmarc=fail (p=none dis=none) header.from=x.example", DmarcPolicy::kNone, true},
+      {"o.rig; dmarc=fail (sp=reject) header.from=x.example", DmarcPolicy::kNone, false},
+      {"o.rig; dmarc=permerror header.from=x.example", DmarcPolicy::kNone, false},
+      {"o.rig; dmarc=fail (p=none) header.from=x.example policy.dmarc=reject", DmarcPolicy::kReject,
+       true},
+  };
+  for (const auto& c : cases) {
+    auto parsed = ParseAuthResults(c.value);
+    ASSERT_TRUE(parsed.ok()) << c.value;
+    Verdicts v = VerdictsFromAuthResults(*parsed);
+    EXPECT_EQ(v.dmarc.policy, c.policy) << c.value;
+    EXPECT_EQ(v.dmarc.policy_domain, c.has_policy ? "x.example" : "") << c.value;
+    EXPECT_EQ(v.dmarc.disposition, c.policy) << c.value;
+  }
+}
+
+TEST(auth_Results, UpstreamFieldsMerge) {
+  std::vector<ParsedAuthResults> fields;
+  for (const char* value : {"opendmarc.rig; dmarc=pass (p=none dis=none) header.from=x.example",
+                            "opendmarc.rig; spf=pass smtp.mailfrom=a@x.example",
+                            "opendkim.rig; dkim=pass header.d=x.example header.s=s1",
+                            "OpenDKIM.rig; dkim=fail header.d=y.example header.s=s2; spf=fail "
+                            "smtp.mailfrom=b@y.example"}) {
+    auto parsed = ParseAuthResults(value);
+    ASSERT_TRUE(parsed.ok()) << value;
+    fields.push_back(*parsed);
+  }
+  Verdicts v = VerdictsFromAuthResults(fields);
+  EXPECT_EQ(v.Summary(),
+            "dmarc=pass spf=pass dkim=pass dmarc_policy=none "
+            "auth_from=opendmarc.rig,opendkim.rig");
+  ASSERT_EQ(v.dkim.size(), 2u);
+  EXPECT_EQ(v.dkim[1].domain, "y.example");
+  EXPECT_EQ(v.spf.domain, "x.example");
+}
+
 }  // namespace
 }  // namespace threadmill::auth

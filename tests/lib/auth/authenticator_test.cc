@@ -132,6 +132,47 @@ TEST_F(auth_Authenticator, TrustedUpstreamVerdictsAreUsed) {
   EXPECT_FALSE(Run("198.51.100.7", "a@nowhere.example", m).from_upstream);
 }
 
+// OpenDKIM writes one A-R field, OpenDMARC two (dmarc, spf), each inserted at the top: all
+// of them above our MTA's Received count, merged. One below Received came with the message.
+TEST_F(auth_Authenticator, TrustedUpstreamFieldsAreMergedAboveReceived) {
+  Init(World::Get().Options(), {"opendkim.rig", "opendmarc.rig"});
+  Message m = Mail("reject.example");
+  m.headers.insert(
+      m.headers.begin(),
+      {{"Authentication-Results",
+        "opendmarc.rig; dmarc=fail (p=reject dis=none) header.from=reject.example"},
+       {"Authentication-Results", "opendmarc.rig; spf=fail smtp.mailfrom=u@reject.example"},
+       {"Authentication-Results",
+        "opendkim.rig; dkim=fail reason=\"signature verification failed\" "
+        "header.d=reject.example header.s=sel1 header.b=abcd"},
+       {"Received",
+        "from client.example (client.example [198.51.100.7])\r\n"
+        "\tby mx.rcpt.example (Postfix) with ESMTP id Q123"}});
+  m.headers.push_back(
+      {"Authentication-Results", "opendkim.rig; dkim=pass header.d=reject.example header.s=x"});
+  m.headers.push_back(
+      {"Authentication-Results", "opendmarc.rig; dmarc=pass header.from=reject.example"});
+  Verdicts v = Run("198.51.100.7", "u@reject.example", m);
+  EXPECT_TRUE(v.from_upstream);
+  EXPECT_EQ(v.Summary(),
+            "dmarc=fail spf=fail dkim=fail dmarc_policy=reject "
+            "auth_from=opendmarc.rig,opendkim.rig");
+  // OpenDMARC's policy comment is enough for enforce_dmarc.
+  EXPECT_EQ(DecideDmarcEnforcement(v, true).action, DmarcPolicy::kReject);
+}
+
+// Without any Received field above them, trusted-looking fields were not added here.
+TEST_F(auth_Authenticator, TrustedFieldsBelowReceivedAreIgnored) {
+  Init(World::Get().Options(), {"opendkim.rig"});
+  Message m = Mail("nowhere.example");
+  m.headers.insert(m.headers.begin(), {"Received", "from a by b; Thu, 1 Jan 2026 00:00:00 +0000"});
+  m.headers.push_back(
+      {"Authentication-Results", "opendkim.rig; dkim=pass header.d=nowhere.example header.s=x"});
+  Verdicts v = Run("198.51.100.7", "a@nowhere.example", m);
+  EXPECT_FALSE(v.from_upstream);
+  EXPECT_EQ(v.DkimSummary(), DkimResult::kNone);
+}
+
 TEST_F(auth_Authenticator, DnsDownGivesTempErrorsInBoundedTime) {
   auto dns = testing::DnsServer::Start({});
   ResolverOptions o;
