@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "config/toml_reader.h"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -38,56 +40,16 @@ const std::set<std::string>& ForeignSections() {
   return sections;
 }
 
-// Reads typed values from one section and reports errors with their full key path.
-class SectionReader {
- public:
-  SectionReader(const toml::table& root, std::string section, std::string file)
-      : section_(std::move(section)), file_(std::move(file)) {
-    if (const auto* node = root.get(section_)) {
-      table_ = node->as_table();
-      if (!table_) Fail("", "must be a table ([" + section_ + "])");
-    }
+// A reader for one of this file's sections of `root` (absent: every Get keeps its default).
+TomlReader Section(const toml::table& root, const std::string& section, const std::string& file) {
+  const toml::node* node = root.get(section);
+  if (node && !node->is_table()) {
+    throw ConfigError(file + ": " + section + ": must be a table ([" + section + "])");
   }
+  return TomlReader(node ? node->as_table() : nullptr, section, file);
+}
 
-  [[noreturn]] void Fail(const std::string& key, const std::string& what) const {
-    throw ConfigError(file_ + ": " + section_ + (key.empty() ? "" : "." + key) + ": " + what);
-  }
-
-  template <typename T>
-  void Get(const std::string& key, T* out) const {
-    const toml::node* node = table_ ? table_->get(key) : nullptr;
-    if (!node) return;
-    if constexpr (std::is_same_v<T, bool>) {
-      if (!node->is_boolean()) Fail(key, "must be true or false");
-      *out = node->as_boolean()->get();
-    } else if constexpr (std::is_integral_v<T>) {
-      if (!node->is_integer()) Fail(key, "must be an integer");
-      int64_t v = node->as_integer()->get();
-      if (v < 0) Fail(key, "must not be negative");
-      *out = static_cast<T>(v);
-    } else {
-      if (!node->is_string()) Fail(key, "must be a string");
-      *out = node->as_string()->get();
-    }
-  }
-
-  void GetList(const std::string& key, std::vector<std::string>* out) const {
-    const toml::node* node = table_ ? table_->get(key) : nullptr;
-    if (!node) return;
-    const toml::array* array = node->as_array();
-    if (!array) Fail(key, "must be a list of strings");
-    out->clear();
-    for (const auto& item : *array) {
-      if (!item.is_string()) Fail(key, "must be a list of strings");
-      out->push_back(item.as_string()->get());
-    }
-  }
-
- private:
-  const toml::table* table_ = nullptr;
-  std::string section_;
-  std::string file_;
-};
+constexpr int64_t kMax = INT64_MAX;
 
 void CheckKnownKeys(const toml::table& root, const std::string& file) {
   for (const auto& [key, node] : root) {
@@ -107,7 +69,7 @@ void CheckKnownKeys(const toml::table& root, const std::string& file) {
   }
 }
 
-FailureAction ParseAction(const SectionReader& reader, const std::string& key,
+FailureAction ParseAction(const TomlReader& reader, const std::string& key,
                           const std::string& text) {
   if (text == "accept") return FailureAction::kAccept;
   if (text == "tempfail") return FailureAction::kTempfail;
@@ -115,7 +77,7 @@ FailureAction ParseAction(const SectionReader& reader, const std::string& key,
 }
 
 void ReadMilter(const toml::table& root, const std::string& file, MilterConfig* m) {
-  SectionReader r(root, "milter", file);
+  TomlReader r = Section(root, "milter", file);
   std::string socket = "local:/var/spool/postfix/threadmill/threadmill.sock";
   std::string mode = "0660", internal = "accept", store = "accept";
   r.Get("socket", &socket);
@@ -127,9 +89,9 @@ void ReadMilter(const toml::table& root, const std::string& file, MilterConfig* 
   r.Get("on_store_error", &store);
   r.Get("hostname", &m->hostname);
   r.Get("add_message_id", &m->add_message_id);
-  r.Get("max_header_bytes", &m->max_header_bytes);
-  r.Get("max_message_bytes", &m->max_message_bytes);
-  r.Get("timeout_seconds", &m->timeout_seconds);
+  r.GetInt("max_header_bytes", &m->max_header_bytes, 4096, kMax);
+  r.GetInt("max_message_bytes", &m->max_message_bytes, 0, kMax);
+  r.GetInt("timeout_seconds", &m->timeout_seconds, 1, 3600);
   std::string why;
   auto spec = ParseSocketSpec(socket, &why);
   if (!spec) r.Fail("socket", why);
@@ -143,7 +105,6 @@ void ReadMilter(const toml::table& root, const std::string& file, MilterConfig* 
   }
   m->on_internal_error = ParseAction(r, "on_internal_error", internal);
   m->on_store_error = ParseAction(r, "on_store_error", store);
-  if (m->max_header_bytes < 4096) r.Fail("max_header_bytes", "must be at least 4096");
   if (m->hostname.empty()) {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) == 0) m->hostname = host;
@@ -152,7 +113,7 @@ void ReadMilter(const toml::table& root, const std::string& file, MilterConfig* 
 }
 
 void ReadLog(const toml::table& root, const std::string& file, log::LogOptions* l) {
-  SectionReader r(root, "log", file);
+  TomlReader r = Section(root, "log", file);
   r.Get("target", &l->target);
   r.Get("facility", &l->facility);
   r.Get("level", &l->level);
@@ -160,68 +121,62 @@ void ReadLog(const toml::table& root, const std::string& file, log::LogOptions* 
 }
 
 void ReadStore(const toml::table& root, const std::string& file, StoreConfig* s) {
-  SectionReader r(root, "store", file);
+  TomlReader r = Section(root, "store", file);
   r.Get("path", &s->path);
-  r.Get("map_size_mb", &s->map_size_mb);
-  r.Get("max_map_size_mb", &s->max_map_size_mb);
-  r.Get("retention_days", &s->retention_days);
-  r.Get("sweep_interval_seconds", &s->sweep_interval_seconds);
+  r.GetInt("map_size_mb", &s->map_size_mb, 1, 1 << 30);
+  r.GetInt("max_map_size_mb", &s->max_map_size_mb, 1, 1 << 30);
+  r.Get("retention_days", &s->retention_days, 0, 36500);
+  r.Get("sweep_interval_seconds", &s->sweep_interval_seconds, 1, kMax);
   if (s->path.empty() || s->path.front() != '/') r.Fail("path", "must be an absolute path");
-  if (s->map_size_mb == 0) r.Fail("map_size_mb", "must be at least 1");
   if (s->max_map_size_mb < s->map_size_mb) r.Fail("max_map_size_mb", "must be >= map_size_mb");
-  if (s->sweep_interval_seconds < 1) r.Fail("sweep_interval_seconds", "must be at least 1");
   std::string sync = "periodic";
   r.Get("sync", &sync);
   if (sync != "periodic" && sync != "always") r.Fail("sync", "must be \"periodic\" or \"always\"");
   s->sync_each_commit = sync == "always";
-  r.Get("sync_interval_ms", &s->sync_interval_ms);
-  if (s->sync_interval_ms < 10) r.Fail("sync_interval_ms", "must be at least 10");
+  r.Get("sync_interval_ms", &s->sync_interval_ms, 10, kMax);
 }
 
 void ReadDirection(const toml::table& root, const std::string& file, DirectionConfig* d) {
-  SectionReader r(root, "direction", file);
+  TomlReader r = Section(root, "direction", file);
   std::vector<std::string> hosts = {"127.0.0.0/8", "::1"};
-  r.GetList("internal_hosts", &hosts);
+  r.Get("internal_hosts", &hosts);
   for (const auto& host : hosts) {
     auto cidr = Cidr::Parse(host);
     if (!cidr) r.Fail("internal_hosts", "\"" + host + "\" is not an address or network");
     d->internal_hosts.push_back(*cidr);
   }
   r.Get("authenticated_is_outbound", &d->authenticated_is_outbound);
-  r.GetList("submission_daemons", &d->submission_daemons);
+  r.Get("submission_daemons", &d->submission_daemons);
 }
 
 void ReadThreading(const toml::table& root, const std::string& file, ThreadingConfig* t) {
-  SectionReader r(root, "threading", file);
-  r.Get("max_references", &t->max_references);
+  TomlReader r = Section(root, "threading", file);
+  r.GetInt("max_references", &t->max_references, 0, kMax);
   r.Get("use_thread_index", &t->use_thread_index);
 }
 
 void ReadAuth(const toml::table& root, const std::string& file, const MilterConfig& milter,
               AuthConfig* a) {
-  SectionReader r(root, "auth", file);
+  TomlReader r = Section(root, "auth", file);
   r.Get("enabled", &a->enabled);
   r.Get("spf", &a->spf);
   r.Get("dkim", &a->dkim);
   r.Get("dmarc", &a->dmarc);
   r.Get("authenticate_outbound", &a->authenticate_outbound);
-  r.GetList("dns_forwarders", &a->dns_forwarders);
-  r.Get("dns_timeout_ms", &a->dns_timeout_ms);
+  r.Get("dns_forwarders", &a->dns_forwarders);
+  r.Get("dns_timeout_ms", &a->dns_timeout_ms, 100, 60000);
   r.Get("dnssec_trust_anchor", &a->dnssec_trust_anchor);
   r.Get("psl_path", &a->psl_path);
   r.Get("authserv_id", &a->authserv_id);
   r.Get("add_header", &a->add_header);
   r.Get("remove_forged_headers", &a->remove_forged_headers);
-  r.GetList("trusted_authserv_ids", &a->trusted_authserv_ids);
-  r.Get("max_signatures", &a->max_signatures);
-  r.Get("max_key_lookups", &a->max_key_lookups);
+  r.Get("trusted_authserv_ids", &a->trusted_authserv_ids);
+  r.GetInt("max_signatures", &a->max_signatures, 0, 100);
+  r.GetInt("max_key_lookups", &a->max_key_lookups, 0, 100);
   r.Get("enforce_dmarc", &a->enforce_dmarc);
   std::string dns_error = "accept";
   r.Get("on_dns_error", &dns_error);
   a->on_dns_error = ParseAction(r, "on_dns_error", dns_error);
-  if (a->dns_timeout_ms < 100 || a->dns_timeout_ms > 60000) {
-    r.Fail("dns_timeout_ms", "must be between 100 and 60000");
-  }
   for (const auto& forwarder : a->dns_forwarders) {
     auto at = forwarder.find('@');
     if (!ParseIp(forwarder.substr(0, at))) {
@@ -244,7 +199,7 @@ std::shared_ptr<const Config> Build(toml::table document, std::vector<std::strin
   ReadDirection(document, name, &config->direction);
   ReadThreading(document, name, &config->threading);
   ReadAuth(document, name, config->milter, &config->auth);
-  SectionReader(document, "metrics", name).Get("listen", &config->metrics.listen);
+  Section(document, "metrics", name).Get("listen", &config->metrics.listen);
   config->document = std::move(document);
   config->files = std::move(files);
   return config;
@@ -303,6 +258,20 @@ std::shared_ptr<const Config> LoadFromString(const std::string& text, const std:
     throw ConfigError(name + ":" + std::to_string(e.source().begin.line) + ": " +
                       std::string(e.description()));
   }
+}
+
+std::string ConfigFileName(const Config& config) {
+  return config.files.empty() ? std::string("config") : config.files.front();
+}
+
+const toml::table* SectionTable(const Config& config, const std::string& name) {
+  const toml::node* node = config.document.get(name);
+  if (!node) return nullptr;
+  const toml::table* table = node->as_table();
+  if (!table) {
+    throw ConfigError(ConfigFileName(config) + ": " + name + ": must be a table ([" + name + "])");
+  }
+  return table;
 }
 
 }  // namespace threadmill::config

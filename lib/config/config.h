@@ -21,15 +21,11 @@
 #include <toml++/toml.h>
 
 #include "config/cidr.h"
+#include "config/config_error.h"
 #include "config/socket_spec.h"
 #include "log/logger.h"
 
 namespace threadmill::config {
-
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // What the MTA hears when threadmill itself fails (OpenDKIM's On-InternalError and friends).
 enum class FailureAction { kAccept, kTempfail };
@@ -115,5 +111,11 @@ std::shared_ptr<const Config> LoadFromString(const std::string& text,
 
 // The override file read after `path`: "x.conf" -> "x.local.conf".
 std::string LocalOverridePath(const std::string& path);
+
+// The file name used in messages for a snapshot ("config" when unknown).
+std::string ConfigFileName(const Config& config);
+
+// The table at `name` in the document, null when absent; throws when it is not a table.
+const toml::table* SectionTable(const Config& config, const std::string& name);
 
 }  // namespace threadmill::config

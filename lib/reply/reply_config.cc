@@ -1,6 +1,6 @@
 #include "reply/reply_config.h"
 
-#include "reply/toml_reader.h"
+#include "config/toml_reader.h"
 
 namespace threadmill::reply {
 
@@ -8,7 +8,8 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   ReplyConfig out;
   out.max_references = config.threading.max_references;
   out.hostname = config.milter.hostname;
-  TomlReader r(SectionTable(config, "reply"), "reply", ConfigFileName(config));
+  config::TomlReader r(config::SectionTable(config, "reply"), "reply",
+                       config::ConfigFileName(config));
   r.RejectUnknown({"require_dmarc", "sendmail", "envelope_sender", "sender_period_seconds",
                    "max_replies_per_thread", "sendmail_timeout_seconds", "sendmail_attempts",
                    "sendmail_retry_delay_ms", "max_send_recipients"});

@@ -2,12 +2,12 @@
 
 #include <sstream>
 
-#include "reply/toml_reader.h"
+#include "config/toml_reader.h"
 
 namespace threadmill::runtime {
 namespace {
 
-using reply::TomlReader;
+using config::TomlReader;
 
 bool ValidHandlerName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
@@ -95,18 +95,18 @@ const HandlerSettings& RuntimeConfig::handler(const std::string& name) const {
 
 RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   RuntimeConfig out;
-  std::string file = reply::ConfigFileName(config);
+  std::string file = config::ConfigFileName(config);
   out.store_path = config.store.path;
   out.reply = reply::ParseReplyConfig(config);
 
-  TomlReader handlers(reply::SectionTable(config, "handlers"), "handlers", file);
+  TomlReader handlers(config::SectionTable(config, "handlers"), "handlers", file);
   handlers.RejectUnknown({"dir"});
   handlers.Get("dir", &out.handlers_dir);
   if (out.handlers_dir.empty() || out.handlers_dir.front() != '/') {
     handlers.Fail("dir", "must be an absolute path");
   }
 
-  TomlReader rt(reply::SectionTable(config, "runtime"), "runtime", file);
+  TomlReader rt(config::SectionTable(config, "runtime"), "runtime", file);
   rt.RejectUnknown({"workers", "job_timeout_seconds", "max_attempts", "retry_initial_seconds",
                     "retry_max_seconds", "recycle_after_jobs", "heartbeat_seconds",
                     "poll_interval_ms", "done_retention_seconds"});
@@ -120,7 +120,7 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   rt.Get("poll_interval_ms", &out.poll_interval_ms, 10, 60000);
   rt.Get("done_retention_seconds", &out.done_retention_seconds, 0, 86400 * 365);
 
-  if (const toml::table* section = reply::SectionTable(config, "handler")) {
+  if (const toml::table* section = config::SectionTable(config, "handler")) {
     for (const auto& [key, node] : *section) {
       std::string name(key.str());
       if (!ValidHandlerName(name)) {

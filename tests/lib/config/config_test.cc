@@ -80,9 +80,9 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"[log]\ntarget = \"journal\"", "log target"},
       {"[log]\nlevel = \"loud\"", "unknown log level"},
       {"[store]\npath = \"relative\"", "store.path"},
-      {"[store]\nretention_days = -1", "must not be negative"},
+      {"[store]\nretention_days = -1", "store.retention_days: must be between 0 and 36500"},
       {"[direction]\ninternal_hosts = [\"10.0.0.0/99\"]", "direction.internal_hosts"},
-      {"[direction]\ninternal_hosts = \"127.0.0.1\"", "list of strings"},
+      {"[direction]\ninternal_hosts = \"127.0.0.1\"", "must be an array of strings"},
       {"[threading]\nmax_references = \"100\"", "must be an integer"},
       {"[milter\n", "config:"},
   };

@@ -1,12 +1,12 @@
-#include "reply/toml_reader.h"
+#include "config/toml_reader.h"
 
-namespace threadmill::reply {
+namespace threadmill::config {
 
 TomlReader::TomlReader(const toml::table* table, std::string path, std::string file)
     : table_(table), path_(std::move(path)), file_(std::move(file)) {}
 
 void TomlReader::Fail(const std::string& key, const std::string& what) const {
-  throw config::ConfigError(file_ + ": " + path_ + (key.empty() ? "" : "." + key) + ": " + what);
+  throw ConfigError(file_ + ": " + path_ + (key.empty() ? "" : "." + key) + ": " + what);
 }
 
 void TomlReader::Get(const std::string& key, bool* out) const {
@@ -55,19 +55,4 @@ void TomlReader::RejectUnknown(const std::set<std::string>& known) const {
   }
 }
 
-std::string ConfigFileName(const config::Config& config) {
-  return config.files.empty() ? std::string("config") : config.files.front();
-}
-
-const toml::table* SectionTable(const config::Config& config, const std::string& name) {
-  const toml::node* node = config.document.get(name);
-  if (!node) return nullptr;
-  const toml::table* table = node->as_table();
-  if (!table) {
-    throw config::ConfigError(ConfigFileName(config) + ": " + name + ": must be a table ([" + name +
-                              "])");
-  }
-  return table;
-}
-
-}  // namespace threadmill::reply
+}  // namespace threadmill::config

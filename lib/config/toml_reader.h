@@ -1,10 +1,11 @@
-// toml_reader.h - typed reads from one table of Config::document, with config-style errors.
+// toml_reader.h - typed reads from one TOML table, with configuration-style errors.
 //
 // DESCRIPTION
-//   The [reply], [runtime], [handlers], [handler.NAME] and [[routes]] sections are reserved by
-//   lib/config for the handler runtime, which parses them itself. TomlReader reads typed values
-//   from one table, rejects unknown keys, and throws config::ConfigError with
-//   "FILE: section.key: what is wrong" messages (start-up and reload time only).
+//   Every section of threadmill.conf is read through a TomlReader: lib/config's own sections
+//   and the ones the handler runtime parses itself ([reply], [runtime], [handlers],
+//   [handler.NAME], [[routes]]). It reads typed values, range-checks integers, rejects
+//   unknown keys, and throws ConfigError with "FILE: section.key: what is wrong" messages
+//   (start-up and reload time only).
 #pragma once
 
 #include <cstdint>
@@ -14,9 +15,9 @@
 
 #include <toml++/toml.h>
 
-#include "config/config.h"
+#include "config/config_error.h"
 
-namespace threadmill::reply {
+namespace threadmill::config {
 
 class TomlReader {
  public:
@@ -30,6 +31,13 @@ class TomlReader {
   void Get(const std::string& key, std::string* out) const;
   // Integers must lie in [min, max].
   void Get(const std::string& key, int64_t* out, int64_t min, int64_t max) const;
+  // Any other integer type, range-checked the same way.
+  template <typename T>
+  void GetInt(const std::string& key, T* out, int64_t min, int64_t max) const {
+    int64_t value = static_cast<int64_t>(*out);
+    Get(key, &value, min, max);
+    *out = static_cast<T>(value);
+  }
   void Get(const std::string& key, std::vector<std::string>* out) const;
 
   // Throws when the table holds a key outside `known`.
@@ -43,10 +51,5 @@ class TomlReader {
   std::string file_;
 };
 
-// The file name used in messages for a snapshot ("config" when unknown).
-std::string ConfigFileName(const config::Config& config);
 
-// The table at `name` in the document, null when absent; throws when it is not a table.
-const toml::table* SectionTable(const config::Config& config, const std::string& name);
-
-}  // namespace threadmill::reply
+}  // namespace threadmill::config
