@@ -173,6 +173,20 @@ check "/var/spool/postfix/threadmill threadmill:postfix 750" \
   stat_is /var/spool/postfix/threadmill "threadmill:postfix 750"
 check "/run/threadmill threadmill:threadmill 750" stat_is /run/threadmill "threadmill:threadmill 750"
 
+step "dpkg trigger: the MTA installed after threadmill"
+# Undo what postinst did for Postfix, then fire the file trigger Postfix's postdrop activates.
+in_root deluser --quiet threadmill postdrop >/dev/null 2>&1
+in_root chgrp threadmill /var/spool/postfix/threadmill
+if in_root sh -c 'dpkg-trigger --no-await /usr/sbin/postdrop && dpkg --triggers-only --pending' \
+     >"$work/trigger.log" 2>&1; then
+  check "trigger put threadmill back into group postdrop" \
+    sh -c "chroot '$R' id -Gn threadmill | tr ' ' '\n' | grep -qx postdrop"
+  check "trigger gave the socket directory back to group postfix" \
+    stat_is /var/spool/postfix/threadmill "threadmill:postfix 750"
+else
+  fail "processing the trigger"; cat "$work/trigger.log"
+fi
+
 # ---------------------------------------------------------------- run it
 step "threadmill -n with the packaged configuration"
 if in_root /usr/sbin/threadmill -n -c /etc/threadmill/threadmill.conf >"$work/n.log" 2>&1; then
