@@ -14,6 +14,7 @@
 #include "ctl/store_access.h"
 #include "metrics/http_listener.h"
 #include "runtime/job_queue.h"
+#include "store/counters.h"
 #include "store/schema.h"
 
 namespace threadmill::ctl {
@@ -47,6 +48,11 @@ nlohmann::ordered_json StoreFigures(const config::Config& config) {
     jobs[runtime::ToString(state)] = listed.ok() ? listed->size() : 0;
   }
   out["jobs"] = jobs;
+  nlohmann::ordered_json counted = nlohmann::ordered_json::object();
+  if (auto all = store::Counters(env).All(); all.ok()) {
+    for (const auto& [series, value] : *all) counted[series] = value;
+  }
+  out["counters"] = counted;  // replies and job outcomes, counted by the workers
   return out;
 }
 

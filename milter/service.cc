@@ -4,6 +4,7 @@
 
 #include "filter/authentication.h"
 #include "log/logger.h"
+#include "runtime/runtime_metrics.h"
 
 namespace threadmill::milter {
 
@@ -70,6 +71,7 @@ std::string Service::RenderMetrics() const {
   text += "# TYPE threadmill_store_map_bytes gauge\n";
   text += metrics::FormatSample("threadmill_store_map_bytes", {},
                                 std::to_string(env_->map_size()));
+  text += runtime::RenderRuntimeMetrics(env_, *jobs_);
   return text;
 }
 

@@ -6,6 +6,7 @@
 #include "log/kv_line.h"
 #include "log/logger.h"
 #include "reply/sendmail.h"
+#include "store/counters.h"
 
 namespace threadmill::reply {
 namespace {
@@ -16,7 +17,10 @@ int64_t Now() {
       .count();
 }
 
-void LogOutcome(const Caller& caller, std::string_view kind, std::string_view msgid,
+// Logs one reply/send outcome and counts it in the store's durable counters (the daemon's
+// /metrics and `threadmillctl stats` show them).
+void LogOutcome(const std::shared_ptr<store::Environment>& env, const Caller& caller, std::string_view kind,
+                std::string_view msgid,
                 std::string_view to, std::string_view reply_id, std::string_view decision,
                 std::string_view reason) {
   log::KvLine line(caller.queue_id.empty() ? std::string_view{} : caller.queue_id + ": ");
@@ -36,6 +40,12 @@ void LogOutcome(const Caller& caller, std::string_view kind, std::string_view ms
     log::Get().warn("{}", text);
   } else {
     log::Get().info("{}", text);
+  }
+  std::string series = "threadmill_replies_total{kind=\"" + std::string(kind) +
+                       "\",outcome=\"" + std::string(decision) + "\",reason=\"" +
+                       std::string(reason) + "\"}";
+  if (Status counted = store::Counters(env).Add(series); !counted.ok()) {
+    log::Get().warn("counting {} failed: {}", series, counted.error().message);
   }
 }
 
@@ -123,7 +133,7 @@ Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& call
                                    const ReplyContent& content) {
   auto composed = Compose(facts, caller.handler, content);
   if (!composed.ok()) {
-    LogOutcome(caller, "reply", facts.message_id, facts.envelope_sender, "", "refused",
+    LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, "", "refused",
                composed.error().message);
     return composed.error();
   }
@@ -144,7 +154,7 @@ Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& call
   limits.max_replies_per_thread = config_.max_replies_per_thread;
   auto claimed = ledger_.Claim(facts.message_id, facts.recipient, limits, proposed);
   if (!claimed.ok()) {
-    LogOutcome(caller, "reply", facts.message_id, facts.envelope_sender, "",
+    LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, "",
                claimed.error().code == ErrorCode::kRefused ? "refused" : "failed",
                claimed.error().message);
     return claimed.error();
@@ -164,19 +174,19 @@ Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& call
   record.queue_id = caller.queue_id;
   auto recorded = threads_.RecordMessage(record);
   if (!recorded.ok()) {
-    LogOutcome(caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id, "failed",
+    LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id, "failed",
                "store: " + recorded.error().message);
     return MakeError(ErrorCode::kStore, recorded.error().message);
   }
   if (Status st = Deliver(entry, caller); !st.ok()) {
-    LogOutcome(caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id, "failed",
+    LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id, "failed",
                st.error().message);
     return st.error();
   }
   if (Status st = ledger_.MarkSent(facts.message_id, facts.recipient); !st.ok()) {
     log::Get().error("reply <{}> sent but not marked: {}", entry.reply_id, st.error().message);
   }
-  LogOutcome(caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id, "sent",
+  LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id, "sent",
              entry.reply_id == m.message_id ? "" : "resent");
   return entry.reply_id;
 }
@@ -187,7 +197,7 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
   auto refuse = [&](ErrorCode code, const std::string& reason) -> Result<std::string> {
     std::string rcpts;
     for (const auto& r : to) rcpts += (rcpts.empty() ? "" : ",") + r;
-    LogOutcome(caller, "send", "", rcpts, "", code == ErrorCode::kRefused ? "refused" : "failed",
+    LogOutcome(env_, caller, "send", "", rcpts, "", code == ErrorCode::kRefused ? "refused" : "failed",
                reason);
     return MakeError(code, reason);
   };
@@ -243,7 +253,7 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
   if (!caller.job_id.empty()) (void)ledger_.MarkSendDone(caller.job_id, index);
   std::string rcpts;
   for (const auto& r : to) rcpts += (rcpts.empty() ? "" : ",") + r;
-  LogOutcome(caller, "send", "", rcpts, entry.reply_id, "sent", "");
+  LogOutcome(env_, caller, "send", "", rcpts, entry.reply_id, "sent", "");
   return recorded->thread_id;
 }
 

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "store/counters.h"
 #include "store/txn.h"
 
 namespace threadmill::runtime {
@@ -250,6 +251,11 @@ Result<Job> JobQueue::Finish(std::string_view id, Outcome outcome, std::string_v
       &result);
   if (!st.ok()) return st.error();
   if (result.state == JobState::kDone && !result.file.empty()) unlink(result.file.c_str());
+  const char* decision = result.state == JobState::kDone     ? "done"
+                         : result.state == JobState::kParked ? "parked"
+                                                              : "retry";
+  (void)store::Counters(env_).Add(std::string("threadmill_job_attempts_total{decision=\"") +
+                                  decision + "\"}");  // best effort: the log line is the record
   return result;
 }
 

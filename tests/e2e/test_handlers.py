@@ -293,6 +293,21 @@ handler = "hanger"
         p = self.rig.ctl("drafts", "approve", draft_id)
         self.assertNotEqual(p.returncode, 0)
 
+    def test_08_stats_show_what_the_workers_did(self):
+        # Runs after the cases above: replies were sent and refused, jobs parked.
+        p = self.rig.ctl("--json", "stats")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        stats = json.loads(p.stdout)
+        counters = stats["store"]["counters"]
+        self.assertGreaterEqual(
+            counters.get('threadmill_replies_total{kind="reply",outcome="sent",reason=""}', 0), 2)
+        refused = [k for k in counters if 'outcome="refused"' in k]
+        self.assertTrue(refused, counters)
+        self.assertGreaterEqual(
+            counters.get('threadmill_job_attempts_total{decision="parked"}', 0), 2)
+        self.assertGreaterEqual(stats["store"]["jobs"]["parked"], 2)
+        self.assertGreaterEqual(stats["store"]["entries"]["replied"], 2)
+
 
 if __name__ == "__main__":
     why = missing()

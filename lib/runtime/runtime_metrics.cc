@@ -1,0 +1,33 @@
+#include "runtime/runtime_metrics.h"
+
+#include <set>
+
+#include "store/counters.h"
+
+namespace threadmill::runtime {
+
+std::string RenderRuntimeMetrics(const std::shared_ptr<store::Environment>& env,
+                                 const JobQueue& jobs) {
+  std::string out =
+      "# HELP threadmill_jobs Handler jobs in the spool by state\n"
+      "# TYPE threadmill_jobs gauge\n";
+  for (auto state : {JobState::kQueued, JobState::kRunning, JobState::kParked, JobState::kDone}) {
+    auto listed = jobs.List(1000000, state);
+    out += std::string("threadmill_jobs{state=\"") + ToString(state) + "\"} " +
+           std::to_string(listed.ok() ? listed->size() : 0) + "\n";
+  }
+  auto counters = store::Counters(env).All();
+  if (!counters.ok()) return out;
+  std::set<std::string> families;
+  for (const auto& [series, value] : *counters) {
+    std::string family = series.substr(0, series.find('{'));
+    if (families.insert(family).second) {
+      out += "# HELP " + family + " Counted by the handler runtime (durable across restarts)\n";
+      out += "# TYPE " + family + " counter\n";
+    }
+    out += series + " " + std::to_string(value) + "\n";
+  }
+  return out;
+}
+
+}  // namespace threadmill::runtime
