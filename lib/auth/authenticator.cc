@@ -3,6 +3,8 @@
 
 #include <strings.h>
 
+#include <algorithm>
+
 #include "auth/auth_results.h"
 
 namespace threadmill::auth {
@@ -12,6 +14,10 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthOptions& 
   a->options_ = options;
   if (a->options_.authserv_id.empty())
     return MakeError(ErrorCode::kInvalidInput, "authserv_id must be set");
+  if (a->options_.message_dns_budget.count() < 0)
+    return MakeError(ErrorCode::kInvalidInput, "message_dns_budget must not be negative");
+  if (a->options_.message_dns_budget.count() == 0)
+    a->options_.message_dns_budget = 2 * options.dns.timeout;
   auto resolver = Resolver::Create(options.dns);
   if (!resolver) return resolver.error();
   a->resolver_ = std::move(resolver).value();
@@ -42,7 +48,10 @@ std::unique_ptr<MessageAuth> Authenticator::Begin(std::string_view client_ip, st
 }
 
 MessageAuth::MessageAuth(Authenticator& a, std::string ip, std::string helo, std::string_view id)
-    : auth_(a), ip_(std::move(ip)), helo_(std::move(helo)) {
+    : auth_(a),
+      ip_(std::move(ip)),
+      helo_(std::move(helo)),
+      dns_left_(a.options_.message_dns_budget) {
   if (ip_.size() > 5 && strncasecmp(ip_.c_str(), "IPv6:", 5) == 0) ip_.erase(0, 5);
   if (auth_.dkim_)
     dkim_ = auth_.dkim_->NewVerifier(
@@ -87,7 +96,10 @@ void MessageAuth::Header(std::string_view name, std::string_view value) {
 }
 
 void MessageAuth::EndOfHeaders() {
-  if (dkim_) dkim_->EndOfHeaders();
+  if (!dkim_) return;
+  auto start = std::chrono::steady_clock::now();
+  dkim_->EndOfHeaders(start + dns_left_);
+  dns_left_ -= std::min(dns_left_, std::chrono::steady_clock::now() - start);
 }
 
 void MessageAuth::Body(std::string_view chunk) {
@@ -96,13 +108,14 @@ void MessageAuth::Body(std::string_view chunk) {
 
 Verdicts MessageAuth::Finish() {
   if (!upstream_.empty()) return VerdictsFromAuthResults(upstream_);
+  DnsDeadline deadline = std::chrono::steady_clock::now() + dns_left_;
   Verdicts v;
   if (auth_.spf_) {
     v.spf_checked = true;
-    v.spf = mail_from_.empty() ? auth_.spf_->CheckHelo(ip_, helo_)
-                               : auth_.spf_->CheckMailFrom(ip_, helo_, mail_from_);
+    v.spf = mail_from_.empty() ? auth_.spf_->CheckHelo(ip_, helo_, deadline)
+                               : auth_.spf_->CheckMailFrom(ip_, helo_, mail_from_, deadline);
   }
-  if (dkim_) v.dkim = dkim_->EndOfMessage();
+  if (dkim_) v.dkim = dkim_->EndOfMessage(deadline);
   if (auth_.dmarc_) {
     v.dmarc_checked = true;
     DmarcInput in;
@@ -110,7 +123,7 @@ Verdicts MessageAuth::Finish() {
     in.client_ip = ip_;
     in.spf = v.spf;
     in.dkim = v.dkim;
-    v.dmarc = auth_.dmarc_->Evaluate(in);
+    v.dmarc = auth_.dmarc_->Evaluate(in, deadline);
   }
   return v;
 }

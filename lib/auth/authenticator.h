@@ -22,10 +22,19 @@
 //   RFC 7208, RFC 6376, RFC 7489, RFC 8601 (see spf.h, dkim.h, dmarc.h, auth_results.h).
 //
 // LIMITS
-//   The DNS work happens in Finish() (SPF, DMARC) and during DKIM verification in
-//   Finish(); worst case a few resolver timeouts (each check has its own deadline).
+//   The DNS work happens in EndOfHeaders() (libopendkim fetches the DKIM keys there) and
+//   in Finish() (SPF, then DKIM, then DMARC), one look-up after another. Their waits draw
+//   on one per-message budget, message_dns_budget (each query also stops at the resolver
+//   timeout); time between the two - the body arriving - does not count. So a dead or
+//   silent DNS server costs a message at most the budget, not one timeout per look-up.
+//   The budget is first come, first served: a slow key look-up leaves less for SPF and
+//   DMARC.
+//   The Received boundary of the trusted-upstream mode assumes the MTA shows its own
+//   Received field to milters (Postfix and Sendmail do).
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,6 +59,10 @@ struct AuthOptions {
   std::string authserv_id;
   std::vector<std::string> trusted_authserv_ids;
   std::function<int()> dmarc_sample;  // tests pin pct sampling; empty = random
+  // How long one message may wait for DNS in all (DKIM keys at end of headers, SPF, DKIM
+  // and DMARC at end of message together); once spent, the remaining checks are
+  // temperror without querying. 0: twice dns.timeout (Create() stores the value it uses).
+  std::chrono::milliseconds message_dns_budget{0};
 };
 
 class MessageAuth;
@@ -97,6 +110,7 @@ class MessageAuth {
   std::unique_ptr<DkimVerifier> dkim_;
   int ar_count_ = 0;
   std::vector<int> forged_;
+  std::chrono::steady_clock::duration dns_left_;  // what is left of message_dns_budget
   bool seen_received_ = false;
   std::vector<ParsedAuthResults> upstream_;  // trusted A-R fields above the first Received
 };

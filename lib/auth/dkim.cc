@@ -22,6 +22,7 @@ namespace {
 // The verifier whose dkim_eom() runs on this thread: key look-ups count against it.
 thread_local DkimVerifier* tl_verifier = nullptr;
 thread_local std::set<std::string>* tl_refused = nullptr;
+thread_local DnsDeadline tl_deadline = kNoDnsDeadline;
 
 struct KeyQuery {
   int type;
@@ -46,7 +47,7 @@ int DnsStart(void* srv, int type, unsigned char* query, unsigned char* buf, size
 int DnsWaitReply(void* srv, void* qh, struct timeval*, size_t* bytes, int* error, int* dnssec) {
   auto* q = static_cast<KeyQuery*>(qh);
   auto* resolver = static_cast<Resolver*>(srv);
-  DnsResult r = resolver->Query(q->name, static_cast<uint16_t>(q->type));
+  DnsResult r = resolver->Query(q->name, static_cast<uint16_t>(q->type), tl_deadline);
   if (error != nullptr) *error = 0;
   if (r.status == DnsStatus::kTempFail || r.packet.empty() || r.packet.size() > q->buflen)
     return DKIM_DNS_ERROR;
@@ -247,14 +248,16 @@ void DkimVerifier::Header(std::string_view name, std::string_view value) {
   }
 }
 
-void DkimVerifier::EndOfHeaders() {
+void DkimVerifier::EndOfHeaders(DnsDeadline deadline) {
   if (failed_ || no_signatures_) return;
   // libopendkim fetches the keys here (and in dkim_eom): count them against this message.
   tl_verifier = this;
   tl_refused = &refused_;
+  tl_deadline = deadline;
   DKIM_STAT st = dkim_eoh(static_cast<DKIM*>(dkim_));
   tl_verifier = nullptr;
   tl_refused = nullptr;
+  tl_deadline = kNoDnsDeadline;
   if (st == DKIM_STAT_NOSIG) {
     no_signatures_ = true;
   } else if (st != DKIM_STAT_OK) {
@@ -269,16 +272,18 @@ void DkimVerifier::Body(std::string_view chunk) {
   dkim_body(static_cast<DKIM*>(dkim_), reinterpret_cast<unsigned char*>(copy.data()), copy.size());
 }
 
-std::vector<DkimSignatureResult> DkimVerifier::EndOfMessage() {
+std::vector<DkimSignatureResult> DkimVerifier::EndOfMessage(DnsDeadline deadline) {
   std::vector<DkimSignatureResult> out;
   if (failed_ || no_signatures_) return out;
   auto* dkim = static_cast<DKIM*>(dkim_);
   tl_verifier = this;
   tl_refused = &refused_;
+  tl_deadline = deadline;
   bool testkey = false;
   dkim_eom(dkim, &testkey);
   tl_verifier = nullptr;
   tl_refused = nullptr;
+  tl_deadline = kNoDnsDeadline;
   DKIM_SIGINFO** sigs = nullptr;
   int nsigs = 0;
   if (dkim_getsiglist(dkim, &sigs, &nsigs) != DKIM_STAT_OK) return out;

@@ -28,11 +28,10 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/resolver.h"
 #include "common/result.h"
 
 namespace threadmill::auth {
-
-class Resolver;
 
 enum class DkimResult { kNone, kPass, kFail, kNeutral, kPolicy, kTempError, kPermError };
 const char* ToString(DkimResult result);
@@ -75,10 +74,13 @@ class DkimVerifier {
  public:
   ~DkimVerifier();
   void Header(std::string_view name, std::string_view value);
-  void EndOfHeaders();
+  // libopendkim fetches the keys here; look-ups wait until `deadline` at most.
+  void EndOfHeaders(DnsDeadline deadline = kNoDnsDeadline);
   void Body(std::string_view chunk);
-  // Verifies; empty vector when the message has no DKIM-Signature. Call once.
-  std::vector<DkimSignatureResult> EndOfMessage();
+  // Verifies; empty vector when the message has no DKIM-Signature. Call once. Key
+  // look-ups wait until `deadline` at most; once it has passed, keys not yet fetched are
+  // not asked for (their signatures are temperror).
+  std::vector<DkimSignatureResult> EndOfMessage(DnsDeadline deadline = kNoDnsDeadline);
 
   // Internal (libopendkim callbacks).
   size_t max_signatures() const { return options_.max_signatures; }

@@ -45,9 +45,9 @@ struct Fetched {
 
 // RFC 7489 section 6.6.3: records not starting with v=DMARC1 are ignored; more than
 // one remaining record means no record.
-Fetched FetchRecord(Resolver& resolver, const std::string& domain) {
+Fetched FetchRecord(Resolver& resolver, const std::string& domain, DnsDeadline deadline) {
   Fetched f;
-  DnsResult r = resolver.Query("_dmarc." + domain, kTypeTxt);
+  DnsResult r = resolver.Query("_dmarc." + domain, kTypeTxt, deadline);
   f.status = r.status;
   f.error = r.error;
   if (r.status != DnsStatus::kAnswer) return f;
@@ -189,7 +189,7 @@ Result<std::unique_ptr<DmarcEvaluator>> DmarcEvaluator::Create(Resolver& resolve
       new DmarcEvaluator(resolver, std::move(psl).value(), std::move(options)));
 }
 
-DmarcOutcome DmarcEvaluator::Evaluate(const DmarcInput& in) const {
+DmarcOutcome DmarcEvaluator::Evaluate(const DmarcInput& in, DnsDeadline deadline) const {
   DmarcOutcome out;
   std::set<std::string> domains;
   for (const auto& h : in.from_headers)
@@ -209,7 +209,7 @@ DmarcOutcome DmarcEvaluator::Evaluate(const DmarcInput& in) const {
   std::string org = psl_.OrganizationalDomain(out.from_domain);
 
   // Record discovery (section 6.6.3), on our resolver.
-  Fetched f = FetchRecord(resolver_, out.from_domain);
+  Fetched f = FetchRecord(resolver_, out.from_domain, deadline);
   bool from_org = false;
   if (f.status == DnsStatus::kTempFail) {
     out.result = DmarcResult::kTempError;
@@ -217,7 +217,7 @@ DmarcOutcome DmarcEvaluator::Evaluate(const DmarcInput& in) const {
     return out;
   }
   if (f.record.empty() && !org.empty() && org != out.from_domain) {
-    f = FetchRecord(resolver_, org);
+    f = FetchRecord(resolver_, org, deadline);
     from_org = true;
     if (f.status == DnsStatus::kTempFail) {
       out.result = DmarcResult::kTempError;

@@ -33,12 +33,11 @@
 
 #include "auth/dkim.h"
 #include "auth/psl.h"
+#include "auth/resolver.h"
 #include "auth/spf.h"
 #include "common/result.h"
 
 namespace threadmill::auth {
-
-class Resolver;
 
 enum class DmarcResult { kNone, kPass, kFail, kTempError, kPermError };
 const char* ToString(DmarcResult result);
@@ -78,8 +77,9 @@ class DmarcEvaluator {
  public:
   // `resolver` must outlive the evaluator. Fails when the PSL cannot be read.
   static Result<std::unique_ptr<DmarcEvaluator>> Create(Resolver& resolver, DmarcOptions options);
-  // Thread-safe.
-  DmarcOutcome Evaluate(const DmarcInput& input) const;
+  // Thread-safe. The `_dmarc` look-ups wait until `deadline` at most; past it they are
+  // not sent and the result is temperror.
+  DmarcOutcome Evaluate(const DmarcInput& input, DnsDeadline deadline = kNoDnsDeadline) const;
   const PublicSuffixList& psl() const { return psl_; }
 
  private:

@@ -225,17 +225,17 @@ DnsResult Resolver::Query(std::string_view name, uint16_t rrtype) {
   return Query(name, rrtype, std::chrono::steady_clock::now() + impl_->timeout);
 }
 
-DnsResult Resolver::Query(std::string_view name, uint16_t rrtype,
-                          std::chrono::steady_clock::time_point deadline) {
-  deadline = std::min(deadline, std::chrono::steady_clock::now() + impl_->timeout);
+DnsResult Resolver::Query(std::string_view name, uint16_t rrtype, DnsDeadline deadline) {
+  auto start = std::chrono::steady_clock::now();
+  deadline = std::min(deadline, start + impl_->timeout);
   DnsResult out;
   if (name.empty() || name.size() > 253 || name.find('\0') != std::string_view::npos) {
     out.status = DnsStatus::kNxDomain;  // cannot exist; asking would be an error
     out.error = "invalid name";
     return out;
   }
-  if (std::chrono::steady_clock::now() >= deadline) {
-    out.error = "deadline exceeded before query";
+  if (start >= deadline) {
+    out.error = "DNS deadline passed, not queried";
     return out;
   }
   auto pending = std::make_shared<Pending>();
@@ -255,7 +255,9 @@ DnsResult Resolver::Query(std::string_view name, uint16_t rrtype,
   // Timed out. If the cancel succeeds unbound will never call back: free its reference.
   // Otherwise the callback is running or about to run and frees it itself.
   if (ub_cancel(impl_->ctx, id) == 0) delete holder;
-  out.error = "timed out after " + std::to_string(impl_->timeout.count()) + " ms";
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  out.error = "timed out after " + std::to_string(waited.count()) + " ms";
   return out;
 }
 

@@ -43,6 +43,10 @@ struct ResolverOptions {
   std::vector<std::pair<std::string, std::string>> unbound_options;
 };
 
+// The point in time after which a caller stops waiting for DNS (see Query).
+using DnsDeadline = std::chrono::steady_clock::time_point;
+inline constexpr DnsDeadline kNoDnsDeadline = DnsDeadline::max();  // the per-query timeout only
+
 // RR types used by threadmill (RFC 1035, RFC 3596).
 inline constexpr uint16_t kTypeA = 1;
 inline constexpr uint16_t kTypePtr = 12;
@@ -77,9 +81,9 @@ class Resolver {
 
   // Thread-safe. Blocks at most options.timeout.
   DnsResult Query(std::string_view name, uint16_t rrtype);
-  // Thread-safe. Blocks until `deadline` at most (and never past options.timeout).
-  DnsResult Query(std::string_view name, uint16_t rrtype,
-                  std::chrono::steady_clock::time_point deadline);
+  // Thread-safe. Blocks until `deadline` at most (and never past options.timeout); a
+  // deadline already past gives kTempFail at once, without sending a query.
+  DnsResult Query(std::string_view name, uint16_t rrtype, DnsDeadline deadline);
 
   std::chrono::milliseconds timeout() const;
 

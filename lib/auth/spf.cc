@@ -11,6 +11,7 @@ extern "C" {
 #include <spf2/spf_dns.h>
 }
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -24,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 // The deadline of the check running on this thread (libspf2's lookup hook has no
 // per-request argument).
-thread_local Clock::time_point tl_deadline;
+thread_local DnsDeadline tl_deadline;
 
 constexpr int kNsTypeSpf = 99;  // RFC 4408's SPF RR type, obsolete (RFC 7208 section 3.1)
 
@@ -138,24 +139,26 @@ class LibSpf2Checker : public SpfChecker {
   }
 
   SpfOutcome CheckMailFrom(std::string_view client_ip, std::string_view helo,
-                           std::string_view mail_from) override {
+                           std::string_view mail_from, DnsDeadline deadline) override {
     std::string from = StripBrackets(mail_from);
     if (from.empty()) {
-      SpfOutcome o = Check(client_ip, helo, "postmaster@" + std::string(helo));
+      SpfOutcome o = Check(client_ip, helo, "postmaster@" + std::string(helo), deadline);
       o.scope = SpfScope::kMailFrom;
       return o;
     }
-    return Check(client_ip, helo, from);
+    return Check(client_ip, helo, from, deadline);
   }
 
-  SpfOutcome CheckHelo(std::string_view client_ip, std::string_view helo) override {
-    SpfOutcome o = Check(client_ip, helo, "postmaster@" + std::string(helo));
+  SpfOutcome CheckHelo(std::string_view client_ip, std::string_view helo,
+                       DnsDeadline deadline) override {
+    SpfOutcome o = Check(client_ip, helo, "postmaster@" + std::string(helo), deadline);
     o.scope = SpfScope::kHelo;
     return o;
   }
 
  private:
-  SpfOutcome Check(std::string_view client_ip, std::string_view helo, const std::string& from) {
+  SpfOutcome Check(std::string_view client_ip, std::string_view helo, const std::string& from,
+                   DnsDeadline deadline) {
     SpfOutcome out;
     out.identity = from;
     size_t at = from.rfind('@');
@@ -184,7 +187,7 @@ class LibSpf2Checker : public SpfChecker {
     std::string helo_s(helo.empty() ? std::string_view("unknown") : helo);
     SPF_request_set_helo_dom(req, helo_s.c_str());
     SPF_request_set_env_from(req, from.c_str());
-    tl_deadline = Clock::now() + resolver_.timeout();
+    tl_deadline = std::min(deadline, Clock::now() + resolver_.timeout());
     SPF_response_t* resp = nullptr;
     err = SPF_request_query_mailfrom(req, &resp);
     SPF_result_t res = resp != nullptr ? SPF_response_result(resp) : SPF_RESULT_INVALID;

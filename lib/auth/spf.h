@@ -3,9 +3,10 @@
 // DESCRIPTION
 //   SpfChecker is the interface the rest of threadmill uses; MakeSpfChecker() returns the
 //   libspf2 implementation, whose DNS layer (a custom SPF_dns_server_t) asks threadmill's
-//   Resolver. A whole check shares one deadline (the resolver timeout): the up to 10
-//   DNS-querying terms plus their MX/PTR look-ups cannot add up to more. Any DNS time-out
-//   or server failure makes the check temperror, never pass or fail.
+//   Resolver. A whole check shares one deadline (the resolver timeout, or the caller's
+//   earlier deadline): the up to 10 DNS-querying terms plus their MX/PTR look-ups cannot
+//   add up to more. Any DNS time-out or server failure makes the check temperror, never
+//   pass or fail.
 //
 // STANDARDS
 //   RFC 7208 (SPF): sections 2.3 (HELO), 2.4 (null reverse-path uses postmaster@HELO),
@@ -19,12 +20,12 @@
 #pragma once
 
 #include <memory>
+
 #include <string>
 #include <string_view>
+#include "auth/resolver.h"
 
 namespace threadmill::auth {
-
-class Resolver;
 
 enum class SpfResult { kNone, kNeutral, kPass, kFail, kSoftFail, kTempError, kPermError };
 const char* ToString(SpfResult result);  // RFC 8601 names: "pass", "temperror", ...
@@ -45,10 +46,13 @@ class SpfChecker {
   virtual ~SpfChecker() = default;
   // client_ip: "192.0.2.1", "2001:db8::1" or "IPv6:2001:db8::1". mail_from: the bare
   // address of MAIL FROM (angle brackets allowed); empty for the null reverse-path, which
-  // is checked as postmaster@helo (RFC 7208 section 2.4).
+  // is checked as postmaster@helo (RFC 7208 section 2.4). No DNS wait goes past
+  // `deadline` (nor past the resolver timeout from the start of the check).
   virtual SpfOutcome CheckMailFrom(std::string_view client_ip, std::string_view helo,
-                                   std::string_view mail_from) = 0;
-  virtual SpfOutcome CheckHelo(std::string_view client_ip, std::string_view helo) = 0;
+                                   std::string_view mail_from,
+                                   DnsDeadline deadline = kNoDnsDeadline) = 0;
+  virtual SpfOutcome CheckHelo(std::string_view client_ip, std::string_view helo,
+                               DnsDeadline deadline = kNoDnsDeadline) = 0;
 };
 
 // The libspf2 implementation. `resolver` must outlive the checker. `receiving_domain`

@@ -27,7 +27,8 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
       {"threading", {"max_references", "use_thread_index"}},
       {"auth",
        {"enabled", "spf", "dkim", "dmarc", "authenticate_outbound", "dns_forwarders",
-        "dns_timeout_ms", "dnssec_trust_anchor", "psl_path", "authserv_id", "add_header",
+        "dns_timeout_ms", "message_dns_budget_ms", "dnssec_trust_anchor", "psl_path",
+        "authserv_id", "add_header",
         "remove_forged_headers", "trusted_authserv_ids", "max_signatures", "max_key_lookups",
         "enforce_dmarc", "on_dns_error"}},
       {"metrics", {"listen"}},
@@ -165,6 +166,8 @@ void ReadAuth(const toml::table& root, const std::string& file, const MilterConf
   r.Get("authenticate_outbound", &a->authenticate_outbound);
   r.Get("dns_forwarders", &a->dns_forwarders);
   r.Get("dns_timeout_ms", &a->dns_timeout_ms, 100, 60000);
+  r.Get("message_dns_budget_ms", &a->message_dns_budget_ms, 0, 600000);
+  if (a->message_dns_budget_ms == 0) a->message_dns_budget_ms = 2 * a->dns_timeout_ms;
   r.Get("dnssec_trust_anchor", &a->dnssec_trust_anchor);
   r.Get("psl_path", &a->psl_path);
   r.Get("authserv_id", &a->authserv_id);

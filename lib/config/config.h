@@ -74,6 +74,7 @@ struct AuthConfig {
   bool authenticate_outbound = false;  // outbound mail is ours: normally not verified
   std::vector<std::string> dns_forwarders;  // "127.0.0.1@5353"; empty = /etc/resolv.conf
   int64_t dns_timeout_ms = 5000;
+  int64_t message_dns_budget_ms = 0;  // all DNS waits of one message; 0 = 2 x dns_timeout_ms
   std::string dnssec_trust_anchor;          // unbound auto-trust-anchor file, "" = no DNSSEC
   std::string psl_path = "/usr/share/publicsuffix/effective_tld_names.dat";
   std::string authserv_id;                  // default: [milter] hostname

@@ -21,6 +21,7 @@ auth::AuthOptions MakeAuthOptions(const config::Config& config) {
   auth::AuthOptions options;
   options.dns.forwarders = a.dns_forwarders;
   options.dns.timeout = std::chrono::milliseconds(a.dns_timeout_ms);
+  options.message_dns_budget = std::chrono::milliseconds(a.message_dns_budget_ms);
   options.dns.trust_anchor_file = a.dnssec_trust_anchor;
   options.spf = a.spf;
   options.dkim = a.dkim;

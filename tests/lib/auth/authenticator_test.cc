@@ -1,7 +1,11 @@
 // authenticator_test.cc - the per-message facade, end to end on real DNS and real signatures.
 #include "auth/authenticator.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "auth/auth_results.h"
 #include "auth/enforce.h"
@@ -189,6 +193,58 @@ TEST_F(auth_Authenticator, DnsDownGivesTempErrorsInBoundedTime) {
   EXPECT_EQ(v.Summary(), "dmarc=temperror spf=temperror dkim=temperror");
   EXPECT_LE(elapsed, 3 * 500ms + 500ms);  // SPF, DKIM key and _dmarc: one timeout each
   EXPECT_EQ(DecideDmarcEnforcement(v, true).action, DmarcPolicy::kNone);
+}
+
+// A UDP socket on 127.0.0.1 that receives every query and never answers.
+class SwallowingDns {
+ public:
+  SwallowingDns() {
+    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~SwallowingDns() { close(fd_); }
+  std::string forwarder() const { return "127.0.0.1@" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// SPF, the DKIM key and _dmarc would each wait one resolver timeout (3 s here); the
+// message budget bounds them all together.
+TEST_F(auth_Authenticator, SilentDnsCostsOneMessageBudget) {
+  SwallowingDns dns;
+  ResolverOptions o;
+  o.forwarders = {dns.forwarder()};
+  o.use_resolv_conf = false;
+  o.timeout = 1000ms;
+  AuthOptions opts;
+  opts.dns = o;
+  opts.psl_path = World::Get().psl_path();
+  opts.authserv_id = "mx.rcpt.example";
+  opts.message_dns_budget = 1200ms;
+  auto a = Authenticator::Create(opts);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auth_ = std::move(a).value();
+  Message m = Mail("dkim.example");
+  testing::SignInPlace(World::Get().key1(), &m);
+  auto start = std::chrono::steady_clock::now();
+  Verdicts v = Run("192.0.2.10", "alice@dkim.example", m);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(v.Summary(), "dmarc=temperror spf=temperror dkim=temperror");
+  EXPECT_GE(elapsed, 1000ms);  // the first look-up (the key) waited one full timeout
+  EXPECT_LE(elapsed, 1200ms + 300ms);
+}
+
+TEST_F(auth_Authenticator, MessageBudgetDefaultsToTwoTimeouts) {
+  Init(World::Get().Options(700ms));
+  EXPECT_EQ(auth_->options().message_dns_budget, 1400ms);
 }
 
 }  // namespace
