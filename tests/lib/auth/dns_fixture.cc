@@ -46,6 +46,12 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
+// $TMPDIR, or /tmp.
+std::string TempDir() {
+  const char* dir = std::getenv("TMPDIR");
+  return dir != nullptr && *dir != '\0' ? dir : "/tmp";
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -80,8 +86,9 @@ std::string TxtLine(const std::string& name, const std::string& value) {
 
 std::unique_ptr<DnsServer> DnsServer::Start(const std::vector<std::string>& lines) {
   auto s = std::unique_ptr<DnsServer>(new DnsServer());
-  char tmpl[] = "/tmp/threadmill-dnsmasq-XXXXXX";
-  int fd = mkstemp(tmpl);
+  std::string tmpl = TempDir() + "/threadmill-dnsmasq-XXXXXX";
+  int fd = mkstemp(tmpl.data());
+  if (fd < 0) throw std::runtime_error("mkstemp " + tmpl + " failed");
   close(fd);
   s->conf_ = tmpl;
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -206,13 +213,15 @@ std::vector<std::string> ZoneLines(const TestKey& k1, const TestKey& k2) {
 }
 
 World& World::Get() {
-  static World* world = new World();  // lives until exit; dnsmasq is killed by atexit below
+  // Lives until exit: the atexit handler below stops dnsmasq and removes the files.
+  static World* world = new World();
   return *world;
 }
 
 World::World() {
-  char tmpl[] = "/tmp/threadmill-auth-XXXXXX";
-  dir_ = mkdtemp(tmpl);
+  std::string tmpl = TempDir() + "/threadmill-auth-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp " + tmpl + " failed");
+  dir_ = tmpl;
   key1_ = GenKey(dir_, "dkim.example", "sel1");
   key2_ = GenKey(dir_, "other.example", "sel2");
   psl_ = dir_ + "/psl.dat";
@@ -222,7 +231,7 @@ World::World() {
   dns_ = DnsServer::Start(ZoneLines(key1_, key2_));
   std::atexit([] {
     World& w = World::Get();
-    w.dns_->Stop();
+    w.dns_.reset();  // stops dnsmasq and deletes its configuration file
     std::system(("rm -rf " + w.dir_).c_str());
   });
 }

@@ -1,6 +1,7 @@
 // dns_fixture.h - test rig for threadmill::auth: a real DNS server (dnsmasq) on 127.0.0.1,
 // DKIM keys made with opendkim-genkey, messages signed with libopendkim, and a PSL copy
-// with the test TLDs appended.
+// with the test TLDs appended. Temporary files go to $TMPDIR (default /tmp) and are
+// removed at exit.
 #pragma once
 
 #include <chrono>
