@@ -3,7 +3,7 @@
 #
 #   tests/packaging/test_deb.sh [--deb-dir DIR] [--keep]
 #
-# Builds the .debs with scripts/package-deb (or takes them from --deb-dir), checks lintian
+# Builds the .debs with scripts/package-deb --fast (or takes them from --deb-dir), checks lintian
 # (no errors), then in a minbase Debian 12 chroot with Postfix installed ("No configuration"):
 # dpkg -i runs the real maintainer scripts; the test checks files, conffiles, the threadmill
 # user and its groups, directory owners and modes; `threadmill -n` with the packaged config;
@@ -79,7 +79,7 @@ absent() { [ ! -e "$R$1" ] || { echo "  $1 still exists"; return 1; }; }
 if [ -z "$deb_dir" ]; then
   step "building the packages (scripts/package-deb)"
   deb_dir=$work/debs
-  "$root/scripts/package-deb" --out "$deb_dir" >/dev/null
+  "$root/scripts/package-deb" --fast --out "$deb_dir" >/dev/null
 fi
 main_deb=$(ls "$deb_dir"/threadmill_*.deb)
 dev_deb=$(ls "$deb_dir"/threadmill-dev_*.deb)
