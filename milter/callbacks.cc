@@ -72,16 +72,16 @@ Session* EnsureSession(SMFICTX* ctx) {
   return session;
 }
 
-// The answer to a step the MTA may have been told not to wait for.
-sfsistat Quiet(SMFICTX* ctx) {
+// The answer to a step: none when the MTA agreed not to wait for this step's reply.
+sfsistat Quiet(SMFICTX* ctx, unsigned long no_reply_flag) {
   Session* s = GetSession(ctx);
-  return s && s->no_reply() ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+  return s && (s->negotiated_steps() & no_reply_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 // Runs a pre-end-of-message step. A failure there is logged and remembered; the failure
 // policy answers at end-of-message, since the MTA may not be listening for a reply now.
 template <typename Fn>
-sfsistat Step(SMFICTX* ctx, const char* step, Fn&& body) noexcept {
+sfsistat Step(SMFICTX* ctx, const char* step, unsigned long no_reply_flag, Fn&& body) noexcept {
   try {
     body();
   } catch (const std::exception& e) {
@@ -91,7 +91,7 @@ sfsistat Step(SMFICTX* ctx, const char* step, Fn&& body) noexcept {
     log::Get().error("{}: internal error in {}: unknown exception", Macro(ctx, "i"), step);
     if (Session* s = GetSession(ctx)) s->MarkFailed();
   }
-  return Quiet(ctx);
+  return Quiet(ctx, no_reply_flag);
 }
 
 // Runs a step whose answer the MTA waits for; failures get the failure policy's answer.
@@ -119,7 +119,7 @@ extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long actions, unsigned lo
     *want_steps = steps & (kNoReplySteps | skipped);
     *f2 = 0;
     *f3 = 0;
-    EnsureSession(ctx)->set_no_reply((*want_steps & kNoReplySteps) == kNoReplySteps);
+    EnsureSession(ctx)->set_negotiated_steps(*want_steps);
     if (actions & SMFIF_SETSYMLIST) {
       smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("{daemon_name} j"));
       smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("i {auth_authen}"));
@@ -131,18 +131,18 @@ extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long actions, unsigned lo
 }
 
 extern "C" sfsistat OnConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* address) {
-  return Step(ctx, "connect", [&] {
+  return Step(ctx, "connect", SMFIP_NR_CONN, [&] {
     EnsureSession(ctx)->Connect(hostname ? hostname : "", AddressText(address),
                                 Macro(ctx, "{daemon_name}"));
   });
 }
 
 extern "C" sfsistat OnHelo(SMFICTX* ctx, char* helo) {
-  return Step(ctx, "helo", [&] { EnsureSession(ctx)->Helo(helo ? helo : ""); });
+  return Step(ctx, "helo", SMFIP_NR_HELO, [&] { EnsureSession(ctx)->Helo(helo ? helo : ""); });
 }
 
 extern "C" sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
-  return Step(ctx, "envfrom", [&] {
+  return Step(ctx, "envfrom", SMFIP_NR_MAIL, [&] {
     Session* s = EnsureSession(ctx);
     s->BeginMessage(g_service->processor(), EnvelopeAddress(argv ? argv[0] : nullptr),
                     Macro(ctx, "{auth_authen}"));
@@ -151,19 +151,19 @@ extern "C" sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
 }
 
 extern "C" sfsistat OnEnvRcpt(SMFICTX* ctx, char** argv) {
-  return Step(ctx, "envrcpt", [&] {
+  return Step(ctx, "envrcpt", SMFIP_NR_RCPT, [&] {
     EnsureSession(ctx)->AddRecipient(EnvelopeAddress(argv ? argv[0] : nullptr));
   });
 }
 
 extern "C" sfsistat OnHeader(SMFICTX* ctx, char* name, char* value) {
-  return Step(ctx, "header", [&] {
+  return Step(ctx, "header", SMFIP_NR_HDR, [&] {
     EnsureSession(ctx)->AddHeader(name ? name : "", value ? value : "");
   });
 }
 
 extern "C" sfsistat OnEoh(SMFICTX* ctx) {
-  return Step(ctx, "eoh", [&] {
+  return Step(ctx, "eoh", SMFIP_NR_EOH, [&] {
     Session* s = EnsureSession(ctx);
     s->SetQueueId(Macro(ctx, "i"));
     s->EndOfHeaders();
@@ -171,7 +171,7 @@ extern "C" sfsistat OnEoh(SMFICTX* ctx) {
 }
 
 extern "C" sfsistat OnBody(SMFICTX* ctx, unsigned char* chunk, size_t length) {
-  return Step(ctx, "body", [&] {
+  return Step(ctx, "body", SMFIP_NR_BODY, [&] {
     EnsureSession(ctx)->AddBody(std::string_view(reinterpret_cast<char*>(chunk), length));
   });
 }

@@ -38,9 +38,9 @@ class Session {
   void EndMessage();
 
   bool in_message() const { return headers_.has_value(); }
-  // Whether the MTA agreed not to wait for replies before end-of-message.
-  bool no_reply() const { return no_reply_; }
-  void set_no_reply(bool value) { no_reply_ = value; }
+  // The protocol steps negotiated with the MTA (SMFIP_*), e.g. which replies it won't wait for.
+  unsigned long negotiated_steps() const { return negotiated_steps_; }
+  void set_negotiated_steps(unsigned long steps) { negotiated_steps_ = steps; }
   // An earlier step of the current message failed; the failure policy answers at its end.
   void MarkFailed() { failed_ = true; }
   bool failed() const { return failed_; }
@@ -58,7 +58,7 @@ class Session {
   bool raw_complete_ = true;
   std::string raw_;
   void AppendRaw(std::string_view data);
-  bool no_reply_ = false;
+  unsigned long negotiated_steps_ = 0;
   bool failed_ = false;
 };
 
