@@ -49,6 +49,26 @@ Ids LookupUser(const config::MilterConfig& milter) {
   return ids;
 }
 
+// The socket and its directory: the service user, and socket_group when set.
+Ids SocketIds(const config::MilterConfig& milter) {
+  Ids ids = LookupUser(milter);
+  if (!milter.socket_group.empty()) {
+    group* gr = getgrnam(milter.socket_group.c_str());
+    if (!gr) {
+      throw std::runtime_error("group \"" + milter.socket_group +
+                               "\" does not exist: create it or set [milter] socket_group "
+                               "(\"\" with Sendmail)");
+    }
+    ids.gid = gr->gr_gid;
+  }
+  return ids;
+}
+
+bool ChangesOwnership(const config::MilterConfig& milter) {
+  return geteuid() == 0 &&
+         (!milter.user.empty() || !milter.group.empty() || !milter.socket_group.empty());
+}
+
 }  // namespace
 
 void Daemonize() {
@@ -87,13 +107,18 @@ void PrepareSocketPath(const config::MilterConfig& milter) {
   if (milter.socket.kind != config::SocketSpec::Kind::kUnix) return;
   std::filesystem::path path(milter.socket.path);
   std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
+  bool created = std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) {
     throw std::runtime_error("cannot create socket directory " + path.parent_path().string() +
                              ": " + ec.message());
   }
-  if (geteuid() == 0 && !milter.user.empty()) {
-    Ids ids = LookupUser(milter);
+  // A directory we made is ours and the MTA's only (Sendmail also refuses a socket path with
+  // a group- or world-writable directory).
+  if (created && chmod(path.parent_path().c_str(), 0750) != 0) {
+    throw SystemError("chmod " + path.parent_path().string());
+  }
+  if (ChangesOwnership(milter)) {
+    Ids ids = SocketIds(milter);
     if (chown(path.parent_path().c_str(), ids.uid, ids.gid) != 0) {
       throw SystemError("chown " + path.parent_path().string());
     }
@@ -112,8 +137,8 @@ void SecureSocket(const config::MilterConfig& milter) {
   if (milter.socket.kind != config::SocketSpec::Kind::kUnix) return;
   const char* path = milter.socket.path.c_str();
   if (chmod(path, milter.socket_mode) != 0) throw SystemError(std::string("chmod ") + path);
-  if (geteuid() == 0 && (!milter.user.empty() || !milter.group.empty())) {
-    Ids ids = LookupUser(milter);
+  if (ChangesOwnership(milter)) {
+    Ids ids = SocketIds(milter);
     if (chown(path, ids.uid, ids.gid) != 0) throw SystemError(std::string("chown ") + path);
   }
 }

@@ -16,7 +16,7 @@ namespace {
 const std::map<std::string, std::set<std::string>>& KnownKeys() {
   static const std::map<std::string, std::set<std::string>> keys = {
       {"milter",
-       {"socket", "socket_mode", "user", "group", "pid_file", "on_internal_error",
+       {"socket", "socket_mode", "user", "group", "socket_group", "pid_file", "on_internal_error",
         "on_store_error", "hostname", "add_message_id", "max_header_bytes", "max_message_bytes",
         "timeout_seconds"}},
       {"log", {"target", "facility", "level"}},
@@ -85,6 +85,7 @@ void ReadMilter(const toml::table& root, const std::string& file, MilterConfig* 
   r.Get("socket_mode", &mode);
   r.Get("user", &m->user);
   r.Get("group", &m->group);
+  r.Get("socket_group", &m->socket_group);
   r.Get("pid_file", &m->pid_file);
   r.Get("on_internal_error", &internal);
   r.Get("on_store_error", &store);

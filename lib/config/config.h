@@ -35,7 +35,8 @@ struct MilterConfig {
   SocketSpec socket;
   unsigned socket_mode = 0660;
   std::string user = "threadmill";
-  std::string group;
+  std::string group;         // the daemon's group ("" = the user's primary group)
+  std::string socket_group;  // the unix socket's and its directory's group ("" = group)
   std::string pid_file;
   FailureAction on_internal_error = FailureAction::kAccept;
   FailureAction on_store_error = FailureAction::kAccept;

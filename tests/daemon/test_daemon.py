@@ -5,6 +5,7 @@ Runs the real binary on loopback sockets in a temporary directory; the MTA side 
 milter-protocol client in tests/milter/milterclient.py.
 """
 
+import grp
 import os
 import pwd
 import signal
@@ -70,12 +71,12 @@ class Daemon(unittest.TestCase):
                 pass
         subprocess.run(["rm", "-rf", self.dir])
 
-    def write_conf(self, extra="", user="", socket_spec=None):
+    def write_conf(self, extra="", user="", socket_spec=None, extra_milter=""):
         socket_spec = socket_spec or "inet:%d@127.0.0.1" % self.port
         with open(self.conf, "w") as f:
-            f.write('[milter]\nsocket = "%s"\nuser = "%s"\nhostname = "mx.example.com"\n'
+            f.write('[milter]\nsocket = "%s"\nuser = "%s"\nhostname = "mx.example.com"\n%s'
                     '[log]\ntarget = "file:%s"\n[store]\npath = "%s/store"\n%s'
-                    % (socket_spec, user, self.log, self.dir, extra))
+                    % (socket_spec, user, extra_milter, self.log, self.dir, extra))
 
     def start(self, *args):
         p = subprocess.Popen([DAEMON, "-c", self.conf, *args], stdout=subprocess.PIPE,
@@ -257,17 +258,23 @@ class Daemon(unittest.TestCase):
     @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
     def test_drops_privileges_after_opening_store(self):
         nobody = pwd.getpwnam("nobody")
+        mail_gid = grp.getgrnam("mail").gr_gid
         sock = os.path.join(self.dir, "run", "tm.sock")
-        self.write_conf(user="nobody", socket_spec="local:" + sock)
+        self.write_conf(user="nobody", socket_spec="local:" + sock,
+                        extra_milter='socket_group = "mail"\n')
         p = self.start()
         wait_for(lambda: os.path.exists(sock), what="unix socket")
         wait_for(lambda: "listening on" in self.log_text(), what="start-up")
         status = open("/proc/%d/status" % p.pid).read()
         uid_line = [l for l in status.splitlines() if l.startswith("Uid:")][0]
         self.assertEqual(uid_line.split()[1:], [str(nobody.pw_uid)] * 4)
+        gid_line = [l for l in status.splitlines() if l.startswith("Gid:")][0]
+        self.assertEqual(gid_line.split()[1:], [str(nobody.pw_gid)] * 4)  # not the socket's
         st = os.stat(sock)
         self.assertEqual(st.st_mode & 0o777, 0o660)
-        self.assertEqual(st.st_uid, nobody.pw_uid)
+        self.assertEqual((st.st_uid, st.st_gid), (nobody.pw_uid, mail_gid))
+        run_dir = os.stat(os.path.dirname(sock))
+        self.assertEqual((run_dir.st_mode & 0o777, run_dir.st_gid), (0o750, mail_gid))
         self.assertEqual(os.stat(os.path.join(self.dir, "store", "data.mdb")).st_uid,
                          nobody.pw_uid)
         # It still records mail as the unprivileged user.

@@ -208,8 +208,8 @@ if [ -S "$R$sock" ]; then
   check "socket threadmill:postfix 660" stat_is "$sock" "threadmill:postfix 660"
   check "daemon runs as threadmill" \
     sh -c "awk '/^Uid:/ {exit !(\$2 == $uid)}' /proc/$daemon_pid/status"
-  check "daemon's group is postfix" \
-    sh -c "awk '/^Gid:/ {exit !(\$2 == $(in_root getent group postfix | cut -d: -f3))}' /proc/$daemon_pid/status"
+  check "daemon's group is threadmill (only the socket belongs to group postfix)" \
+    sh -c "awk '/^Gid:/ {exit !(\$2 == $(in_root getent group threadmill | cut -d: -f3))}' /proc/$daemon_pid/status"
   check "store created in /var/lib/threadmill" sh -c "ls '$R/var/lib/threadmill' | grep -q mdb"
   # A milter option negotiation (SMFIC_OPTNEG, protocol 6) as Postfix's smtpd would send it,
   # with Postfix's credentials only: uid/gid postfix, no supplementary groups.
@@ -237,7 +237,7 @@ fi
 step "reinjection: Postfix's sendmail as user threadmill under no_new_privs"
 msg='From: threadmill@test.invalid\nTo: someone@test.invalid\nSubject: reinjection test\n\nbody\n'
 before=$(find "$R/var/spool/postfix/maildrop" -type f | wc -l)
-if printf "$msg" | timeout 20 chroot "$R" setpriv --reuid=threadmill --regid=postfix --init-groups \
+if printf "$msg" | timeout 20 chroot "$R" setpriv --reuid=threadmill --regid=threadmill --init-groups \
      --no-new-privs /usr/sbin/sendmail -f threadmill@test.invalid -- someone@test.invalid \
      >"$work/sendmail.log" 2>&1; then
   after=$(find "$R/var/spool/postfix/maildrop" -type f | wc -l)
@@ -246,7 +246,7 @@ else
   fail "sendmail as threadmill under no_new_privs"; cat "$work/sendmail.log"
 fi
 # The trap this avoids: without group postdrop, no_new_privs disables postdrop's set-gid bit.
-if printf "$msg" | timeout 5 chroot "$R" setpriv --reuid=threadmill --regid=postfix --clear-groups \
+if printf "$msg" | timeout 5 chroot "$R" setpriv --reuid=threadmill --regid=threadmill --clear-groups \
      --no-new-privs /usr/sbin/sendmail -f threadmill@test.invalid -- someone@test.invalid \
      >/dev/null 2>&1; then
   fail "control: sendmail without group postdrop under no_new_privs unexpectedly worked"
