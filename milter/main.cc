@@ -87,6 +87,7 @@ int Run(const Options& options) {
     DropPrivileges(config->milter);
 
     Background background(&service, supervisor);
+    NotifyReady();
     log::Get().info("threadmill {} listening on {} (store {}, log {})", THREADMILL_VERSION,
                     config->milter.socket.text, config->store.path, config->log.target);
     int status = smfi_main();

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -184,6 +185,23 @@ void DropPrivileges(const config::MilterConfig& milter) {
   if (setgid(ids.gid) != 0) throw SystemError("setgid");
   if (setuid(ids.uid) != 0) throw SystemError("setuid " + milter.user);
   if (setuid(0) == 0) throw std::runtime_error("privileges could not be dropped");
+}
+
+void NotifyReady() {
+  const char* path = getenv("NOTIFY_SOCKET");
+  if (!path || (path[0] != '/' && path[0] != '@')) return;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  size_t length = strnlen(path, sizeof address.sun_path);
+  if (length >= sizeof address.sun_path) return;
+  std::memcpy(address.sun_path, path, length);
+  if (address.sun_path[0] == '@') address.sun_path[0] = '\0';  // abstract namespace
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  const char message[] = "READY=1";
+  sendto(fd, message, sizeof message - 1, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&address),
+         static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length));
+  close(fd);
 }
 
 }  // namespace threadmill::milter

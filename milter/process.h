@@ -27,5 +27,8 @@ void SetNoDelayOnListener(const config::MilterConfig& milter);
 // setgid/initgroups/setuid to the configured user; no-op when the user is empty or we are not
 // root.
 void DropPrivileges(const config::MilterConfig& milter);
+// Tells systemd (Type=notify) that the socket is bound and mail can flow: "READY=1" to
+// $NOTIFY_SOCKET. No-op without systemd.
+void NotifyReady();
 
 }  // namespace threadmill::milter

@@ -178,6 +178,19 @@ class Daemon(unittest.TestCase):
         self.assertFalse(os.path.exists(pid_file), "pid file removed on clean stop")
         self.assertIn("threadmill stopping", self.log_text())
 
+    def test_tells_systemd_when_ready(self):
+        # systemd Type=notify: READY=1 arrives on $NOTIFY_SOCKET once the socket is bound.
+        self.write_conf()
+        notify = os.path.join(self.dir, "notify.sock")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.bind(notify)
+            s.settimeout(20)
+            p = subprocess.Popen([DAEMON, "-c", self.conf], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env=dict(os.environ, NOTIFY_SOCKET=notify))
+            self.procs.append(p)
+            self.assertEqual(s.recv(64), b"READY=1")
+        self.assertTrue(port_open(self.port), "socket bound before READY=1")
+
     def test_second_instance_refused_by_pid_file(self):
         self.write_conf()
         pid_file = os.path.join(self.dir, "tm.pid")
