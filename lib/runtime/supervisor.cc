@@ -600,8 +600,17 @@ Result<SupervisorHandle> StartSupervisor(const std::string& config_path,
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kInvalidInput, e.what());
   }
+  // The child is born with TERM/INT/USR1 blocked, so a signal sent right after the fork waits
+  // for the supervisor's own handling instead of killing it with the default action.
+  sigset_t block, previous;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &block, &previous);
   pid_t parent = getpid();
   pid_t pid = fork();
+  if (pid != 0) pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (pid < 0) return MakeError(ErrorCode::kInternal, std::string("fork: ") + strerror(errno));
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
