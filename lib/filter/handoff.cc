@@ -26,13 +26,16 @@ std::string ThreadOwner(const store::ThreadStore& threads, const Decision& d) {
 
 Handoff::Handoff(const config::Config& config, std::shared_ptr<runtime::JobQueue> queue,
                  std::shared_ptr<store::Environment> env)
-    : router_(runtime::ParseRuntimeConfig(config).routes),
+    : Handoff(runtime::ParseRuntimeConfig(config), config.milter.on_store_error, std::move(queue),
+              std::move(env)) {}
+
+Handoff::Handoff(const runtime::RuntimeConfig& runtime, config::FailureAction on_store_error,
+                 std::shared_ptr<runtime::JobQueue> queue, std::shared_ptr<store::Environment> env)
+    : router_(runtime.routes),
       queue_(std::move(queue)),
       env_(std::move(env)),
-      on_store_error_(config.milter.on_store_error) {
-  active_ = queue_ && (!router_.rules().empty() ||
-                       !runtime::ParseRuntimeConfig(config).handlers.empty());
-}
+      on_store_error_(on_store_error),
+      active_(queue_ && (!runtime.routes.empty() || !runtime.handlers.empty())) {}
 
 void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
                   std::string_view raw, bool raw_complete, Decision* d) const {

@@ -40,11 +40,14 @@ class Handoff {
            bool raw_complete, Decision* d) const;
 
  private:
+  Handoff(const runtime::RuntimeConfig& runtime, config::FailureAction on_store_error,
+          std::shared_ptr<runtime::JobQueue> queue, std::shared_ptr<store::Environment> env);
+
   runtime::Router router_;
   std::shared_ptr<runtime::JobQueue> queue_;
   std::shared_ptr<store::Environment> env_;
   config::FailureAction on_store_error_;
-  bool active_ = false;
+  bool active_;
 };
 
 }  // namespace threadmill::filter
