@@ -1,0 +1,153 @@
+// Handoff tests: routes and thread owners become durable jobs in a real LMDB spool, and
+// "consume" routes take their recipient out of delivery. (Delivery of the jobs is the
+// runtime's, tested in tests/lib/runtime and end to end in tests/e2e/test_handlers.py.)
+#include "filter/handoff.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/temp_dir.h"
+
+namespace threadmill::filter {
+namespace {
+
+constexpr const char* kRaw = "From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n";
+
+class HandoffTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = config::LoadFromString(
+        "[store]\npath = \"" + dir_.str() + "\"\n"
+        "[[routes]]\nrecipient = \"help@example.com\"\nhandler = \"helpdesk\"\n"
+        "[[routes]]\nrecipient = \"*@sales.example.com\"\nhandler = \"crm\"\naction = \"consume\"\n");
+    store::EnvOptions options;
+    options.path = dir_.str();
+    options.map_size_bytes = 4 << 20;
+    auto env = store::Environment::Open(options);
+    ASSERT_TRUE(env.ok());
+    env_ = *env;
+    threads_ = std::make_unique<store::ThreadStore>(env_);
+    queue_ = std::make_shared<runtime::JobQueue>(env_, dir_.str() + "/spool");
+    handoff_ = std::make_unique<Handoff>(*config_, queue_, env_);
+  }
+
+  Decision Run(std::vector<std::string> recipients, std::string_view raw = kRaw,
+               bool complete = true) {
+    Envelope envelope;
+    envelope.mail_from = "a@example.org";
+    envelope.recipients = std::move(recipients);
+    envelope.queue_id = "Q1";
+    Decision d;
+    d.direction = store::Direction::kInbound;
+    d.decision = "new-thread";
+    d.message_id = "m1@example.org";
+    d.resolution.thread_id = "T1";
+    d.auth_log = {{"dmarc", "pass"}, {"spf", "pass"}, {"dkim", "none"}};
+    handoff_->Run(envelope, *threads_, raw, complete, &d);
+    return d;
+  }
+
+  std::string Extra(const Decision& d, const std::string& key) {
+    for (const auto& [k, v] : d.extra_log) {
+      if (k == key) return v;
+    }
+    return "";
+  }
+
+  testing::TempDir dir_;
+  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<store::Environment> env_;
+  std::unique_ptr<store::ThreadStore> threads_;
+  std::shared_ptr<runtime::JobQueue> queue_;
+  std::unique_ptr<Handoff> handoff_;
+};
+
+TEST_F(HandoffTest, CopyRouteQueuesAndKeepsDelivery) {
+  ASSERT_TRUE(handoff_->active());
+  Decision d = Run({"help@example.com", "bob@example.com"});
+  EXPECT_EQ(d.decision, "queued");
+  EXPECT_EQ(Extra(d, "handler"), "helpdesk");
+  EXPECT_TRUE(d.delete_recipients.empty());
+  EXPECT_FALSE(d.discard);
+  auto jobs = queue_->List(10);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  const runtime::Job& job = jobs->front();
+  EXPECT_EQ(job.id, Extra(d, "job"));
+  EXPECT_EQ(job.recipient, "help@example.com");
+  EXPECT_EQ(job.message_id, "m1@example.org");
+  EXPECT_EQ(job.dmarc, "pass");
+  auto raw = queue_->ReadMessage(job);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(*raw, kRaw);  // spooled byte for byte
+}
+
+TEST_F(HandoffTest, ConsumeRemovesOnlyItsRecipient) {
+  Decision d = Run({"deals@sales.example.com", "bob@example.com"});
+  EXPECT_EQ(d.decision, "queued");
+  EXPECT_EQ(d.delete_recipients, std::vector<std::string>{"deals@sales.example.com"});
+  EXPECT_FALSE(d.discard);
+}
+
+TEST_F(HandoffTest, ConsumingEveryRecipientDiscards) {
+  Decision d = Run({"deals@sales.example.com", "leads@sales.example.com"});
+  EXPECT_EQ(d.delete_recipients.size(), 2u);
+  EXPECT_TRUE(d.discard);
+  EXPECT_EQ(queue_->List(10)->size(), 2u);  // one job per (recipient, handler)
+}
+
+TEST_F(HandoffTest, UnroutedMailIsLeftAlone) {
+  Decision d = Run({"bob@example.com"});
+  EXPECT_EQ(d.decision, "new-thread");
+  EXPECT_TRUE(d.extra_log.empty());
+  EXPECT_TRUE(queue_->List(10)->empty());
+}
+
+TEST_F(HandoffTest, TooLargeMessageIsDeliveredButNotQueued) {
+  Decision d = Run({"deals@sales.example.com"}, "", /*complete=*/false);
+  EXPECT_EQ(Extra(d, "handoff"), "skipped-too-large");
+  EXPECT_TRUE(d.delete_recipients.empty());  // never consumed without a job
+  EXPECT_FALSE(d.discard);
+  EXPECT_TRUE(queue_->List(10)->empty());
+}
+
+TEST_F(HandoffTest, ThreadOwnerGetsRepliesWithoutRoute) {
+  store::MessageRecord ours;
+  ours.msgid = "ours@example.com";
+  ours.thread_id = "T1";
+  ours.owner = "helpdesk";
+  ours.direction = store::Direction::kOutbound;
+  ours.time = 1700000000;
+  ASSERT_TRUE(threads_->RecordMessage(ours).ok());
+  ASSERT_TRUE(threads_->SetThreadOwner("T1", "helpdesk").ok());
+  Envelope envelope;
+  envelope.mail_from = "a@example.org";
+  envelope.recipients = {"alice@example.com"};
+  Decision d;
+  d.direction = store::Direction::kInbound;
+  d.decision = "matched";
+  d.message_id = "answer@example.org";
+  d.resolution.thread_id = "T1";
+  d.resolution.method = thread::MatchMethod::kInReplyTo;
+  d.resolution.parent = "ours@example.com";
+  handoff_->Run(envelope, *threads_, kRaw, true, &d);
+  EXPECT_EQ(d.decision, "queued");
+  EXPECT_EQ(Extra(d, "handler"), "helpdesk");
+}
+
+TEST_F(HandoffTest, SpoolFailureFollowsOnStoreError) {
+  // The spool directory becomes a file: writing the message fails, the policy answers.
+  std::filesystem::remove_all(dir_.str() + "/spool");
+  std::ofstream(dir_.str() + "/spool") << "not a directory";
+  Decision d = Run({"deals@sales.example.com"});
+  EXPECT_EQ(d.decision, "error");
+  EXPECT_EQ(d.reason, "spool");
+  EXPECT_EQ(d.verdict, Verdict::kContinue);  // on_store_error = accept (default)
+  EXPECT_TRUE(d.delete_recipients.empty());
+  EXPECT_FALSE(d.discard);
+}
+
+}  // namespace
+}  // namespace threadmill::filter
