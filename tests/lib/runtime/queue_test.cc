@@ -10,7 +10,7 @@
 namespace threadmill::runtime {
 namespace {
 
-JobInput Input(const std::string& raw) {
+JobInput Input(std::string_view raw) {  // the view must outlive the JobInput
   JobInput in;
   in.handler = "testgood";
   in.recipient = "help@example.com";
