@@ -1,18 +1,22 @@
 """Helpers for threadmill's end-to-end tests: drive tests/e2e/rig, send mail, read results.
 
-Standard library only. One Rig per test module (setUpClass/tearDownClass), never per case:
-libmilter needs ~5 s to shut down.
+Standard library only. One Rig per test module (setUpClass/tearDownClass, see RigTestCase), never
+per case: libmilter needs ~5 s to shut down. tests/sendmail/test_sendmail.py builds its Sendmail
+rig on RigBase too.
 """
 
 import base64
+import contextlib
 import json
 import os
 import re
 import shutil
 import smtplib
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -94,33 +98,93 @@ class RigError(Exception):
     pass
 
 
-class Rig:
-    """A running rig: private Postfix + dnsmasq + milter under one temporary directory."""
+def as_bytes(data):
+    return data.encode() if isinstance(data, str) else data
 
-    def __init__(self, name, *options, default_action=None, keep=None):
+
+def as_list(rcpts):
+    return [rcpts] if isinstance(rcpts, str) else rcpts
+
+
+def files_containing(paths, needle):
+    """The paths (in the order given) of readable files that contain needle (bytes or str)."""
+    needle = as_bytes(needle)
+    found = []
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                if needle in f.read():
+                    found.append(path)
+        except OSError:
+            pass
+    return found
+
+
+def smtp_transaction(s, mail_from, rcpts, data):
+    """MAIL, RCPT for each recipient and DATA on an open, greeted smtplib connection. Raises
+    SMTPSenderRefused or RigError on a refusal; returns DATA's reply text (bytes)."""
+    code, msg = s.mail(mail_from)
+    if code // 100 != 2:
+        raise smtplib.SMTPSenderRefused(code, msg, mail_from)
+    for r in rcpts:
+        code, msg = s.rcpt(r)
+        if code // 100 != 2:
+            raise RigError("RCPT %s refused: %d %r" % (r, code, msg))
+    code, msg = s.data(data)
+    if code // 100 != 2:
+        raise RigError("DATA refused: %d %r" % (code, msg))
+    return msg
+
+
+def delivered_head(path, unfold=False):
+    """The header block of a delivered message (text); unfold joins continuation lines."""
+    with open(path, "rb") as f:
+        head = f.read().split(b"\n\n", 1)[0].decode("utf-8", "replace")
+    return re.sub(r"\r?\n[ \t]+", " ", head) if unfold else head
+
+
+def header_values(head, name):
+    """The values of every `name:` line of a header block, stripped."""
+    prefix = name.lower() + ":"
+    return [line.split(":", 1)[1].strip() for line in head.splitlines()
+            if line.lower().startswith(prefix)]
+
+
+class RigBase:
+    """What the Postfix rig (Rig) and the Sendmail rig (tests/sendmail) have in common: a
+    temporary directory, a control script (start DIR prints KEY=VALUE lines, stop DIR),
+    threadmill's log of decision lines and threadmillctl on the rig's configuration."""
+
+    SCRIPT = None            # the control script
+    KIND = None              # its name, in messages
+    PREFIX = None            # of the temporary directory
+    SCRIPT_TIMEOUT = 120
+    LOOKUP_BARE_TOO = True   # lookup() also tries the msg-id without angle brackets
+
+    def __init__(self, name, *options, keep=None):
         base = os.environ.get("THREADMILL_E2E_DIR") or None
         if base:
             os.makedirs(base, exist_ok=True)
-        self.dir = tempfile.mkdtemp(prefix="threadmill-e2e-%s-" % name, dir=base)
+        self.dir = tempfile.mkdtemp(prefix="%s%s-" % (self.PREFIX, name), dir=base)
         self.options = list(options)
         self.env_extra = {"THREADMILL_BUILD": build_dir()}
-        if default_action:
-            self.env_extra["RIG_MILTER_DEFAULT_ACTION"] = default_action
         # Keep the directory after a run (logs) when asked, or when a test failed.
         self.keep = keep if keep is not None else bool(os.environ.get("THREADMILL_E2E_KEEP"))
         self.env = {}
         self.failed = False
 
     # lifecycle
-    def _run_rig(self, *args, check=True, timeout=120):
+    def _run_script(self, *args, check=True, timeout=None):
         env = dict(os.environ, **self.env_extra)
-        p = subprocess.run([RIG, *args], env=env, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run([self.SCRIPT, *args], env=env, capture_output=True, text=True,
+                           timeout=timeout or self.SCRIPT_TIMEOUT)
         if check and p.returncode != 0:
-            raise RigError("rig %s failed (%d):\n%s\n%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+            raise RigError("%s %s failed (%d):\n%s\n%s"
+                           % (self.KIND, " ".join(args), p.returncode, p.stdout, p.stderr))
         return p
 
     def start(self):
-        p = self._run_rig("start", self.dir, *self.options)
+        p = self._run_script("start", self.dir, *self.options)
         self.env = {}
         for line in p.stdout.splitlines():
             if "=" in line:
@@ -130,18 +194,121 @@ class Rig:
 
     def stop(self):
         try:
-            self._run_rig("stop", self.dir, check=False)
+            self._run_script("stop", self.dir, check=False)
         finally:
             if self.keep or self.failed:
-                print("rig directory kept: %s" % self.dir)
+                print("%s directory kept: %s" % (self.KIND, self.dir))
             else:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
+    @property
+    def log_path(self):
+        return self.env["RIG_LOG"]
+
+    # sending
+    def _submit(self, cmd, data, mail_from, rcpts):
+        """Run a sendmail-compatible submission program: cmd -i -f FROM -- RCPTS < data."""
+        p = subprocess.run([*cmd, "-i", "-f", mail_from, "--", *as_list(rcpts)],
+                           input=as_bytes(data), capture_output=True, timeout=60)
+        if p.returncode != 0:
+            raise RigError("sendmail failed (%d): %s" % (p.returncode, p.stderr.decode(errors="replace")))
+
+    # results
+    def decisions(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return parse_decisions(f.read().decode("utf-8", "replace"))
+        except FileNotFoundError:
+            return []
+
+    def wait_decision(self, msgid=None, qid=None, where=None, timeout=30):
+        """The first decision line whose msgid (or queue id) matches; fails after timeout."""
+        deadline = time.time() + timeout
+        while True:
+            for d in self.decisions():
+                if msgid is not None and bare(d.get("msgid")) != bare(msgid):
+                    continue
+                if qid is not None and d.get("qid") != qid:
+                    continue
+                if where is not None and not where(d):
+                    continue
+                return d
+            if time.time() > deadline:
+                raise AssertionError("no decision line for msgid=%s qid=%s within %ss; log tail:\n%s"
+                                     % (msgid, qid, timeout, self.tail(self.log_path)))
+            time.sleep(0.1)
+
+    def find_delivered(self, rcpt, needle):
+        """The delivered copies for rcpt that contain needle (bytes or str)."""
+        raise NotImplementedError
+
+    def delivery_diagnostics(self):
+        """What to show when a message was not delivered in time."""
+        raise NotImplementedError
+
+    def wait_delivered(self, rcpt, needle, timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            found = self.find_delivered(rcpt, needle)
+            if found:
+                return found[0]
+            if time.time() > deadline:
+                raise AssertionError("%r not delivered to %s within %ss; %s"
+                                     % (needle, rcpt, timeout, self.delivery_diagnostics()))
+            time.sleep(0.1)
+
+    @staticmethod
+    def tail(path, n=30):
+        try:
+            with open(path, "rb") as f:
+                return b"".join(f.readlines()[-n:]).decode("utf-8", "replace")
+        except OSError as e:
+            return "(%s)" % e
+
+    # threadmillctl
+    def ctl(self, *args):
+        ctl = self.env.get("RIG_THREADMILLCTL") or os.path.join(build_dir(), "ctl", "threadmillctl")
+        return subprocess.run([ctl, "-c", self.env["RIG_CONFIG"], *args], capture_output=True,
+                              text=True, timeout=30)
+
+    def lookup(self, msgid):
+        """threadmillctl --json lookup: the record as a dict, or None when unknown (exit 1)."""
+        forms = ("<%s>" % bare(msgid), bare(msgid)) if self.LOOKUP_BARE_TOO else ("<%s>" % bare(msgid),)
+        last = None
+        for form in forms:
+            p = self.ctl("--json", "lookup", form)
+            if p.returncode == 0:
+                return json.loads(p.stdout)
+            last = p
+        if last.returncode == 1:
+            return None
+        raise RigError("threadmillctl lookup failed (%d): %s" % (last.returncode, last.stderr))
+
+    def thread(self, thread_id):
+        p = self.ctl("--json", "thread", thread_id)
+        if p.returncode != 0:
+            raise RigError("threadmillctl thread failed (%d): %s%s" % (p.returncode, p.stdout, p.stderr))
+        return json.loads(p.stdout)
+
+
+class Rig(RigBase):
+    """A running rig: private Postfix + dnsmasq + milter under one temporary directory."""
+
+    SCRIPT = RIG
+    KIND = "rig"
+    PREFIX = "threadmill-e2e-"
+
+    def __init__(self, name, *options, default_action=None, keep=None):
+        super().__init__(name, *options, keep=keep)
+        if default_action:
+            self.env_extra["RIG_MILTER_DEFAULT_ACTION"] = default_action
+
+    # lifecycle
     def stop_milter(self):
-        self._run_rig("stop-milter", self.dir)
+        self._run_script("stop-milter", self.dir)
 
     def restart_milter(self):
-        self._run_rig("restart-milter", self.dir)
+        self._run_script("restart-milter", self.dir)
 
     def milter_pid(self):
         try:
@@ -172,10 +339,6 @@ class Rig:
     def postfix_dir(self):
         return self.env["RIG_POSTFIX_DIR"]
 
-    @property
-    def log_path(self):
-        return self.env["RIG_LOG"]
-
     def postconf(self, *settings):
         """Change the private instance's main.cf and reload it."""
         subprocess.run(["postconf", "-c", self.postfix_dir, "-e", *settings], check=True)
@@ -186,16 +349,12 @@ class Rig:
     def swaks(self, data, mail_from, rcpts, xclient_addr=None, port=None, extra=()):
         """Send DATA (str or bytes: the whole message) with swaks. Returns (returncode, transcript,
         queue id or None)."""
-        if isinstance(rcpts, str):
-            rcpts = [rcpts]
-        if isinstance(data, str):
-            data = data.encode()
         with tempfile.NamedTemporaryFile(dir=self.dir, suffix=".eml", delete=False) as f:
-            f.write(data)
+            f.write(as_bytes(data))
             path = f.name
         try:
             cmd = ["swaks", "--server", "127.0.0.1", "--port", str(port or self.smtp_port),
-                   "--helo", "client.example.org", "--from", mail_from, "--to", ",".join(rcpts),
+                   "--helo", "client.example.org", "--from", mail_from, "--to", ",".join(as_list(rcpts)),
                    "--data", "@" + path, "--timeout", "60"]
             if xclient_addr:
                 cmd += ["--xclient-addr", xclient_addr, "--xclient-name", "[UNAVAILABLE]"]
@@ -210,10 +369,6 @@ class Rig:
     def smtp_send(self, data, mail_from, rcpts, xclient_addr=None, port=None):
         """Send exact bytes (NUL bytes, 8-bit, anything) over SMTP with smtplib.
         Returns the queue id. Raises smtplib errors."""
-        if isinstance(rcpts, str):
-            rcpts = [rcpts]
-        if isinstance(data, str):
-            data = data.encode()
         with smtplib.SMTP("127.0.0.1", port or self.smtp_port, timeout=60) as s:
             s.ehlo("client.example.org")
             if xclient_addr:
@@ -221,115 +376,133 @@ class Rig:
                 if code != 220:
                     raise RigError("XCLIENT refused: %d %r" % (code, msg))
                 s.ehlo("client.example.org")
-            s.mail(mail_from)
-            for r in rcpts:
-                code, msg = s.rcpt(r)
-                if code // 100 != 2:
-                    raise RigError("RCPT %s refused: %d %r" % (r, code, msg))
-            code, msg = s.data(data)
-            if code // 100 != 2:
-                raise RigError("DATA refused: %d %r" % (code, msg))
+            msg = smtp_transaction(s, mail_from, as_list(rcpts), as_bytes(data))
             m = re.search(rb"queued as ([0-9A-Za-z]+)", msg)
             return m.group(1).decode() if m else None
 
     def sendmail(self, data, mail_from, rcpts):
         """Inject with Postfix's sendmail (-C DIR): reaches the milter via non_smtpd_milters."""
-        if isinstance(rcpts, str):
-            rcpts = [rcpts]
-        if isinstance(data, str):
-            data = data.encode()
-        p = subprocess.run(["sendmail", "-C", self.postfix_dir, "-i", "-f", mail_from, "--", *rcpts],
-                           input=data, capture_output=True, timeout=60)
-        if p.returncode != 0:
-            raise RigError("sendmail failed (%d): %s" % (p.returncode, p.stderr.decode(errors="replace")))
+        self._submit(["sendmail", "-C", self.postfix_dir], data, mail_from, rcpts)
 
     # results
-    def decisions(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return parse_decisions(f.read().decode("utf-8", "replace"))
-        except FileNotFoundError:
-            return []
-
-    def wait_decision(self, msgid=None, qid=None, where=None, timeout=30):
-        """The first decision line whose msgid (or queue id) matches; fails after timeout."""
-        deadline = time.time() + timeout
-        while True:
-            for d in self.decisions():
-                if msgid is not None and bare(d.get("msgid")) != bare(msgid):
-                    continue
-                if qid is not None and d.get("qid") != qid:
-                    continue
-                if where is not None and not where(d):
-                    continue
-                return d
-            if time.time() > deadline:
-                raise AssertionError("no decision line for msgid=%s qid=%s within %ss; log tail:\n%s"
-                                     % (msgid, qid, timeout, self.tail(self.log_path)))
-            time.sleep(0.1)
-
     def find_delivered(self, rcpt, needle):
         """Maildir files of rcpt's domain that contain needle (bytes or str)."""
-        if isinstance(needle, str):
-            needle = needle.encode()
         domain = rcpt.rsplit("@", 1)[1].lower()
         root = os.path.join(self.env["RIG_MAILDIR"], domain)
-        found = []
+        paths = []
         for dirpath, _dirs, files in os.walk(root):
             if os.path.basename(dirpath) not in ("new", "cur"):
                 continue
-            for name in files:
-                path = os.path.join(dirpath, name)
-                try:
-                    with open(path, "rb") as f:
-                        if needle in f.read():
-                            found.append(path)
-                except OSError:
-                    pass
-        return found
+            paths += [os.path.join(dirpath, name) for name in files]
+        return files_containing(paths, needle)
 
-    def wait_delivered(self, rcpt, needle, timeout=30):
-        deadline = time.time() + timeout
-        while True:
-            found = self.find_delivered(rcpt, needle)
-            if found:
-                return found[0]
-            if time.time() > deadline:
-                raise AssertionError("%r not delivered to %s within %ss; postfix log tail:\n%s"
-                                     % (needle, rcpt, timeout, self.tail(self.env["RIG_POSTFIX_LOG"])))
-            time.sleep(0.1)
+    def delivery_diagnostics(self):
+        return "postfix log tail:\n%s" % self.tail(self.env["RIG_POSTFIX_LOG"])
 
-    @staticmethod
-    def tail(path, n=30):
+
+# --- test cases and modules ---------------------------------------------------------------------
+
+
+class RigTestCase(unittest.TestCase):
+    """A test class sharing one rig (cls.rig, set by the subclass's setUpClass) between its cases:
+    stopped after the last case, its directory kept when a case failed."""
+
+    rig = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def starting(cls):
+        """Wrap the part of setUpClass that can fail after cls.rig is set: unittest does not
+        call tearDownClass when setUpClass raises, so tear down here (keeping the directory
+        unless the class was skipped)."""
         try:
-            with open(path, "rb") as f:
-                return b"".join(f.readlines()[-n:]).decode("utf-8", "replace")
-        except OSError as e:
-            return "(%s)" % e
+            yield
+        except unittest.SkipTest:
+            cls.tearDownClass()
+            raise
+        except BaseException:
+            if cls.rig:
+                cls.rig.failed = True
+            cls.tearDownClass()
+            raise
 
-    # threadmillctl
-    def ctl(self, *args):
-        ctl = self.env.get("RIG_THREADMILLCTL") or os.path.join(build_dir(), "ctl", "threadmillctl")
-        return subprocess.run([ctl, "-c", self.env["RIG_CONFIG"], *args], capture_output=True,
-                              text=True, timeout=30)
+    @classmethod
+    def tearDownClass(cls):
+        if cls.rig:
+            cls.rig.stop()
+            cls.rig = None
 
-    def lookup(self, msgid):
-        """threadmillctl --json lookup: the record as a dict, or None when unknown (exit 1)."""
-        last = None
-        for form in ("<%s>" % bare(msgid), bare(msgid)):
-            p = self.ctl("--json", "lookup", form)
-            if p.returncode == 0:
-                return json.loads(p.stdout)
-            last = p
-        if last.returncode == 1:
-            return None
-        raise RigError("threadmillctl lookup failed (%d): %s" % (last.returncode, last.stderr))
+    def run(self, result=None):
+        result = super().run(result)
+        if result is not None and (result.failures or result.errors) and self.rig:
+            self.rig.failed = True
+        return result
 
-    def thread(self, thread_id):
-        p = self.ctl("--json", "thread", thread_id)
-        if p.returncode != 0:
-            raise RigError("threadmillctl thread failed (%d): %s%s" % (p.returncode, p.stdout, p.stderr))
-        return json.loads(p.stdout)
+
+class ConversationCase(RigTestCase):
+    """One conversation whose numbered cases build on each other: named msg-ids unique to the
+    run (mid), the thread the first outbound message opened (cls.thread), lookups."""
+
+    thread = None
+
+    @classmethod
+    def make_rig(cls):
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rig = cls.make_rig().start()
+        cls.t = token()
+        cls.ids = {}
+        cls.thread = None
+
+    def mid(self, name):
+        """A unique msg-id (with brackets) for a named message of this conversation."""
+        if name not in self.ids:
+            self.ids[name] = "<%s.%s@example.%s>" % (name, self.t, "com" if name.startswith("out") else "org")
+        return self.ids[name]
+
+    def need_thread(self):
+        if not type(self).thread:
+            self.skipTest("the outbound message was not recorded")
+        return type(self).thread
+
+    def assertLookup(self, msgid, thread, direction):
+        rec = self.rig.lookup(msgid)
+        self.assertIsNotNone(rec, "threadmillctl lookup %s: unknown" % msgid)
+        self.assertEqual(bare(rec["msgid"]), bare(msgid), rec)
+        self.assertEqual(rec["thread"], thread, rec)
+        self.assertEqual(rec["direction"], direction, rec)
+        return rec
+
+    def assertMatched(self, d, match, parent, thread, refs):
+        """A decision line that matched parent (by match) into thread, counting refs references."""
+        self.assertEqual(d["decision"], "matched", d["raw"])
+        self.assertEqual(d["match"], match, d["raw"])
+        self.assertEqual(bare(d["parent"]), bare(parent), d["raw"])
+        self.assertEqual(d["thread"], thread, d["raw"])
+        self.assertEqual(d["refs"], refs, d["raw"])
+
+    def assertThreadHolds(self, thread, *names):
+        """threadmillctl thread lists the named messages of this conversation."""
+        t = self.rig.thread(thread)
+        ids = {bare(m["msgid"]) for m in t["messages"]}
+        for name in names:
+            self.assertIn(bare(self.mid(name)), ids, t)
+
+
+def main(skip_reason=None):
+    """A test module's entry point: exit SKIP (77, ctest's SKIP_RETURN_CODE) with a reason, or
+    run the module's cases."""
+    if skip_reason:
+        print("SKIP: " + skip_reason)
+        sys.exit(SKIP)
+    unittest.main(module="__main__", verbosity=2)
+
+
+def autoreply_module():
+    """The shipped autoreply handler in the build under test (it may not be built)."""
+    return os.path.join(build_dir(), "handlers", "autoreply", "autoreply.so")
 
 
 # --- building messages ------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import auth_world  # noqa: E402
@@ -29,33 +28,17 @@ AUTHSERV = "mx.rig.example.com"  # the rig's [milter] hostname, threadmill's def
 DNS_TIMEOUT_MS = 1500
 
 
-class Auth(unittest.TestCase):
-    rig = None
+class Auth(rigutil.RigTestCase):
 
     @classmethod
     def setUpClass(cls):
         cls.rig = rigutil.Rig("auth")
-        try:
+        with cls.starting():
             cls.world = auth_world.World(cls.rig.dir)
             cls.rig.options += ["--zone", cls.world.zone_path]
             cls.rig.start()
             auth_world.set_auth(cls.rig, dns_timeout_ms=DNS_TIMEOUT_MS)
-        except Exception:
-            cls.rig.failed = True
-            cls.rig.stop()
-            raise
         cls.results = {}
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.rig:
-            cls.rig.stop()
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig:
-            self.rig.failed = True
-        return result
 
     # helpers
     def send(self, case, expect_ok=True):
@@ -273,8 +256,4 @@ class Auth(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    why = rigutil.missing_prerequisites() or auth_world.missing_prerequisites()
-    if why:
-        print("SKIP: " + why)
-        sys.exit(rigutil.SKIP)
-    unittest.main(verbosity=2)
+    rigutil.main(rigutil.missing_prerequisites() or auth_world.missing_prerequisites())

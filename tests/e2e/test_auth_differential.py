@@ -24,7 +24,6 @@ import socket
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import auth_world  # noqa: E402
@@ -290,14 +289,13 @@ def comparable(v):
     return out
 
 
-class Differential(unittest.TestCase):
-    rig = None
+class Differential(rigutil.RigTestCase):
     ref = None
 
     @classmethod
     def setUpClass(cls):
         cls.rig = rigutil.Rig("authdiff")
-        try:
+        with cls.starting():
             cls.world = auth_world.World(cls.rig.dir)
             zones = sorted(os.path.join(HERE, "zones", z) for z in os.listdir(os.path.join(HERE, "zones"))
                            if z.endswith(".conf")) + [cls.world.zone_path]
@@ -315,10 +313,6 @@ class Differential(unittest.TestCase):
                                 "smtpd_milters = %s, unix:%s/tm.sock" % (cls.ref.milters(), cls.rig.dir)]
             cls.rig.start()
             auth_world.set_auth(cls.rig, dns_timeout_ms=DNS_TIMEOUT_MS, psl_path=cls.psl)
-        except Exception:
-            cls.rig.failed = True
-            cls.tearDownClass()
-            raise
 
     @classmethod
     def tearDownClass(cls):
@@ -328,14 +322,7 @@ class Differential(unittest.TestCase):
                     print(cls.ref.tail(), file=sys.stderr)
                 cls.ref.stop()
         finally:
-            if cls.rig:
-                cls.rig.stop()
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig:
-            self.rig.failed = True
-        return result
+            super().tearDownClass()
 
     def deliver(self, case):
         data = case.build(self.world)
@@ -455,7 +442,4 @@ if __name__ == "__main__":
     for tool in ("opendkim", "opendmarc", "unshare"):
         if not why and shutil.which(tool) is None and not os.path.exists("/usr/sbin/" + tool):
             why = "missing %s (apt packages opendkim, opendmarc; scripts/install-deps)" % tool
-    if why:
-        print("SKIP: " + why)
-        sys.exit(rigutil.SKIP)
-    unittest.main(verbosity=2)
+    rigutil.main(why)

@@ -7,34 +7,20 @@ the daemon running. Messages are sent as exact bytes with smtplib (swaks cannot 
 
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
-from rigutil import OUTSIDE_ADDR, bare, token  # noqa: E402
+from rigutil import OUTSIDE_ADDR, token  # noqa: E402
 
 SENDER = "mallory@example.org"
 RCPT = "bob@example.com"
 
 
-class BadInput(unittest.TestCase):
-    rig = None
-
+class BadInput(rigutil.RigTestCase):
     @classmethod
     def setUpClass(cls):
         cls.rig = rigutil.Rig("badinput").start()
         cls.t = token()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.rig:
-            cls.rig.stop()
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig:
-            self.rig.failed = True
-        return result
 
     def send(self, name, headers, body=b"body\r\n", xclient=OUTSIDE_ADDR):
         """headers: raw bytes of the header block (CRLF lines, without the blank line). A
@@ -118,8 +104,4 @@ class BadInput(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    why = rigutil.missing_prerequisites()
-    if why:
-        print("SKIP: " + why)
-        sys.exit(rigutil.SKIP)
-    unittest.main(verbosity=2)
+    rigutil.main(rigutil.missing_prerequisites())

@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
@@ -58,8 +57,7 @@ def wait_until(cond, timeout=30, step=0.2):
     return cond()
 
 
-class Handlers(unittest.TestCase):
-    rig = None
+class Handlers(rigutil.RigTestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -110,17 +108,6 @@ handler = "hanger"
 """ % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix")})
         rig.options += ["--conf-extra", extra]
         cls.rig = rig.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.rig:
-            cls.rig.stop()
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig:
-            self.rig.failed = True
-        return result
 
     # helpers
     def mid(self, name):
@@ -310,8 +297,4 @@ handler = "hanger"
 
 
 if __name__ == "__main__":
-    why = missing()
-    if why:
-        print("skipped: %s" % why)
-        sys.exit(77)
-    unittest.main(verbosity=2)
+    rigutil.main(missing())

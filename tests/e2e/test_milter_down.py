@@ -8,7 +8,6 @@ without a decision line; after restarting threadmill mail is filtered again.
 import os
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
@@ -18,24 +17,11 @@ SENDER = "carol@example.org"
 RCPT = "alice@example.com"
 
 
-class MilterDown(unittest.TestCase):
-    rig = None
-
+class MilterDown(rigutil.RigTestCase):
     @classmethod
     def setUpClass(cls):
         cls.rig = rigutil.Rig("down", default_action="tempfail").start()
         cls.t = token()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.rig:
-            cls.rig.stop()
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig:
-            self.rig.failed = True
-        return result
 
     def msg(self, name):
         msgid = "<%s.%s@example.org>" % (name, self.t)
@@ -92,8 +78,4 @@ class MilterDown(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    why = rigutil.missing_prerequisites()
-    if why:
-        print("SKIP: " + why)
-        sys.exit(rigutil.SKIP)
-    unittest.main(verbosity=2)
+    rigutil.main(rigutil.missing_prerequisites())

@@ -11,27 +11,20 @@ import os
 import shutil
 import sys
 import time
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import rigutil  # noqa: E402
 
 
-def autoreply_module():
-    return os.path.join(rigutil.build_dir(), "handlers", "autoreply", "autoreply.so")
-
-
-class ReplyGate(unittest.TestCase):
-    rig = None
-
+class ReplyGate(rigutil.RigTestCase):
     @classmethod
     def setUpClass(cls):
         rig = rigutil.Rig("gate")
         handlers = os.path.join(rig.dir, "handlers.d")
         os.makedirs(handlers)
         os.chmod(handlers, 0o755)
-        shutil.copyfile(autoreply_module(), os.path.join(handlers, "autoreply.so"))
+        shutil.copyfile(rigutil.autoreply_module(), os.path.join(handlers, "autoreply.so"))
         os.chmod(os.path.join(handlers, "autoreply.so"), 0o644)
         zone = os.path.join(rig.dir, "gate-zone.conf")
         with open(zone, "w") as f:
@@ -45,11 +38,6 @@ class ReplyGate(unittest.TestCase):
         rig.options += ["--conf-extra", extra, "--zone", zone]
         cls.rig = rig.start()
         cls.t = rigutil.token()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.rig:
-            cls.rig.stop()
 
     def send(self, sender, n):
         msgid = "<gate-%s-%d@%s>" % (self.t, n, sender.split("@")[1])
@@ -96,7 +84,6 @@ class ReplyGate(unittest.TestCase):
 
 if __name__ == "__main__":
     missing = rigutil.missing_prerequisites()
-    if missing or not os.path.exists(autoreply_module()):
-        print("skipped: %s" % (missing or "autoreply module not built"), file=sys.stderr)
-        sys.exit(rigutil.SKIP)
-    unittest.main(verbosity=2)
+    if not missing and not os.path.exists(rigutil.autoreply_module()):
+        missing = "autoreply module not built"
+    rigutil.main(missing)

@@ -6,8 +6,6 @@ sendmail mail to the Maildir through the milter, dnsmasq answers, the milter-dow
 import os
 import subprocess
 import sys
-import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
@@ -27,15 +25,11 @@ def pids_of(*paths):
     return out
 
 
-class RigSmoke(unittest.TestCase):
+class RigSmoke(rigutil.RigTestCase):
     @classmethod
     def setUpClass(cls):
         cls.rig = rigutil.Rig("rig", "--milter-cmd", NOOP + " -p {socket}", "--socket", "unix").start()
         cls.t = token()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.rig.stop()
 
     def test_1_env(self):
         env = self.rig.env
@@ -95,7 +89,4 @@ if __name__ == "__main__":
     why = rigutil.missing_prerequisites(need_threadmill=False)
     if not why and not os.access(NOOP, os.X_OK):
         why = "no noop-milter at " + NOOP
-    if why:
-        print("SKIP: " + why)
-        sys.exit(rigutil.SKIP)
-    unittest.main(verbosity=2)
+    rigutil.main(why)

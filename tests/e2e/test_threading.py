@@ -9,47 +9,19 @@ unknown parent. Every message must also reach the Maildir.
 
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
-from rigutil import OUTSIDE_ADDR, bare, message, token  # noqa: E402
+from rigutil import OUTSIDE_ADDR, bare, message  # noqa: E402
 
 ALICE = "alice@example.com"     # our side (outbound)
 CAROL = "carol@example.org"     # the outside correspondent
 
 
-class Conversation(unittest.TestCase):
-    rig = None
-
+class Conversation(rigutil.ConversationCase):
     @classmethod
-    def setUpClass(cls):
-        cls.rig = rigutil.Rig("threading").start()
-        cls.t = token()
-        cls.ids = {}
-        cls.thread = None
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.rig:
-            cls.rig.stop()
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig:
-            self.rig.failed = True
-        return result
-
-    def mid(self, name):
-        """A unique msg-id (with brackets) for a named message of this conversation."""
-        if name not in self.ids:
-            self.ids[name] = "<%s.%s@example.%s>" % (name, self.t, "com" if name.startswith("out") else "org")
-        return self.ids[name]
-
-    def need_thread(self):
-        if not type(self).thread:
-            self.skipTest("the outbound message was not recorded")
-        return type(self).thread
+    def make_rig(cls):
+        return rigutil.Rig("threading")
 
     def inbound(self, msgid, subject, extra_headers, rcpt=ALICE):
         data = message([("From", "Carol <%s>" % CAROL), ("To", rcpt), ("Subject", subject),
@@ -75,14 +47,6 @@ class Conversation(unittest.TestCase):
         self.assertEqual(d["decision"], "recorded", d["raw"])
         return d
 
-    def assertLookup(self, msgid, thread, direction):
-        rec = self.rig.lookup(msgid)
-        self.assertIsNotNone(rec, "threadmillctl lookup %s: unknown" % msgid)
-        self.assertEqual(bare(rec["msgid"]), bare(msgid), rec)
-        self.assertEqual(rec["thread"], thread, rec)
-        self.assertEqual(rec["direction"], direction, rec)
-        return rec
-
     # ------------------------------------------------------------------------------------------
 
     def test_01_outbound_sendmail_recorded(self):
@@ -100,16 +64,9 @@ class Conversation(unittest.TestCase):
         thread = self.need_thread()
         d = self.inbound(self.mid("in1"), "Re: Quote request %s" % self.t,
                          [("In-Reply-To", self.mid("out1")), ("References", self.mid("out1"))])
-        self.assertEqual(d["decision"], "matched", d["raw"])
-        self.assertEqual(d["match"], "in-reply-to", d["raw"])
-        self.assertEqual(bare(d["parent"]), bare(self.mid("out1")), d["raw"])
-        self.assertEqual(d["thread"], thread, d["raw"])
-        self.assertEqual(d["refs"], "1", d["raw"])
+        self.assertMatched(d, "in-reply-to", self.mid("out1"), thread, "1")
         self.assertLookup(self.mid("in1"), thread, "inbound")
-        t = self.rig.thread(thread)
-        ids = {bare(m["msgid"]) for m in t["messages"]}
-        self.assertIn(bare(self.mid("out1")), ids, t)
-        self.assertIn(bare(self.mid("in1")), ids, t)
+        self.assertThreadHolds(thread, "out1", "in1")
 
     def test_03_reply_to_reply_outbound_stays_in_thread(self):
         thread = self.need_thread()
@@ -123,15 +80,9 @@ class Conversation(unittest.TestCase):
         thread = self.need_thread()
         refs = "%s\r\n %s\r\n %s" % (self.mid("out1"), self.mid("in1"), self.mid("out2"))  # folded
         d = self.inbound(self.mid("in2"), "Re: Quote request %s" % self.t, [("References", refs)])
-        self.assertEqual(d["decision"], "matched", d["raw"])
-        self.assertEqual(d["match"], "references", d["raw"])
-        self.assertEqual(bare(d["parent"]), bare(self.mid("out2")), d["raw"])
-        self.assertEqual(d["thread"], thread, d["raw"])
-        self.assertEqual(d["refs"], "3", d["raw"])
+        self.assertMatched(d, "references", self.mid("out2"), thread, "3")
         self.assertLookup(self.mid("in2"), thread, "inbound")
-        t = self.rig.thread(thread)
-        ids = {bare(m["msgid"]) for m in t["messages"]}
-        self.assertTrue({bare(self.mid(n)) for n in ("out1", "in1", "out2", "in2")} <= ids, t)
+        self.assertThreadHolds(thread, "out1", "in1", "out2", "in2")
 
     def test_05_references_over_limit_no_reply(self):
         thread = self.need_thread()
@@ -184,10 +135,8 @@ class Conversation(unittest.TestCase):
         rc, out, qid = self.rig.swaks(data, ALICE, CAROL)
         self.assertEqual(rc, 0, out)
         path = self.rig.wait_delivered(CAROL, subject)
-        with open(path, "rb") as f:
-            head = f.read().split(b"\n\n", 1)[0].decode("utf-8", "replace")
-        ids = [line.split(":", 1)[1].strip() for line in head.splitlines()
-               if line.lower().startswith("message-id:")]
+        head = rigutil.delivered_head(path)
+        ids = rigutil.header_values(head, "Message-ID")
         self.assertEqual(len(ids), 1, head)
         d = self.rig.wait_decision(qid=qid)
         self.assertEqual(d["direction"], "outbound", d["raw"])
@@ -248,8 +197,4 @@ class Conversation(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    why = rigutil.missing_prerequisites()
-    if why:
-        print("SKIP: " + why)
-        sys.exit(rigutil.SKIP)
-    unittest.main(verbosity=2)
+    rigutil.main(rigutil.missing_prerequisites())

@@ -22,7 +22,6 @@ MTA, where threadmill sees it as a client on 127.0.0.1. That is the path handler
 """
 
 import glob
-import json
 import os
 import re
 import shutil
@@ -48,43 +47,14 @@ CAROL = "carol@example.org"     # the outside correspondent
 QID = re.compile(r"^[0-9A-Za-z]{14}$")  # Sendmail 8.17 queue ids (e.g. 6AP9b3Yn020091)
 
 
-class SendmailRig:
+class SendmailRig(rigutil.RigBase):
     """A running smrig: private Sendmail + threadmill under one temporary directory."""
 
-    def __init__(self, name, *options):
-        base = os.environ.get("THREADMILL_E2E_DIR") or None
-        if base:
-            os.makedirs(base, exist_ok=True)
-        self.dir = tempfile.mkdtemp(prefix="threadmill-e2e-sendmail-%s-" % name, dir=base)
-        self.options = list(options)
-        self.keep = bool(os.environ.get("THREADMILL_E2E_KEEP"))
-        self.failed = False
-        self.env = {}
-
-    def _smrig(self, *args, check=True, timeout=180):
-        env = dict(os.environ, THREADMILL_BUILD=rigutil.build_dir())
-        p = subprocess.run([SMRIG, *args], env=env, capture_output=True, text=True, timeout=timeout)
-        if check and p.returncode != 0:
-            raise rigutil.RigError("smrig %s failed (%d):\n%s\n%s"
-                                   % (" ".join(args), p.returncode, p.stdout, p.stderr))
-        return p
-
-    def start(self):
-        p = self._smrig("start", self.dir, *self.options)
-        for line in p.stdout.splitlines():
-            if "=" in line:
-                k, v = line.split("=", 1)
-                self.env[k] = v.strip("'")
-        return self
-
-    def stop(self):
-        try:
-            self._smrig("stop", self.dir, check=False)
-        finally:
-            if self.keep or self.failed:
-                print("smrig directory kept: %s" % self.dir)
-            else:
-                shutil.rmtree(self.dir, ignore_errors=True)
+    SCRIPT = SMRIG
+    KIND = "smrig"
+    PREFIX = "threadmill-e2e-sendmail-"
+    SCRIPT_TIMEOUT = 180
+    LOOKUP_BARE_TOO = False
 
     def pid(self, path):
         try:
@@ -99,23 +69,10 @@ class SendmailRig:
     def smtp(self, data, mail_from, rcpts, source=INSIDE, port=None):
         """Send over SMTP from the given loopback source address. Returns Sendmail's queue id
         from the 250 reply ("2.0.0 <qid> Message accepted for delivery")."""
-        if isinstance(rcpts, str):
-            rcpts = [rcpts]
-        if isinstance(data, str):
-            data = data.encode()
         with smtplib.SMTP(INSIDE, port or int(self.env["SM_PORT"]), timeout=60,
                           source_address=(source, 0)) as s:
             s.ehlo("client.example.org")
-            code, msg = s.mail(mail_from)
-            if code // 100 != 2:
-                raise smtplib.SMTPSenderRefused(code, msg, mail_from)
-            for r in rcpts:
-                code, msg = s.rcpt(r)
-                if code // 100 != 2:
-                    raise rigutil.RigError("RCPT %s refused: %d %r" % (r, code, msg))
-            code, msg = s.data(data)
-            if code // 100 != 2:
-                raise rigutil.RigError("DATA refused: %d %r" % (code, msg))
+            msg = rigutil.smtp_transaction(s, mail_from, rigutil.as_list(rcpts), rigutil.as_bytes(data))
             m = re.match(rb"2\.0\.0 ([0-9A-Za-z]+) Message accepted", msg)
             if not m:
                 raise rigutil.RigError("no queue id in %r" % msg)
@@ -124,98 +81,25 @@ class SendmailRig:
     def sendmail(self, data, mail_from, rcpts):
         """Submit with Sendmail's own sendmail binary (MSP, submit.cf): relayed over SMTP to the
         MTA from 127.0.0.1."""
-        if isinstance(rcpts, str):
-            rcpts = [rcpts]
-        if isinstance(data, str):
-            data = data.encode()
-        p = subprocess.run([self.env["SM_SENDMAIL"], "-i", "-f", mail_from, "--", *rcpts],
-                           input=data, capture_output=True, timeout=60)
-        if p.returncode != 0:
-            raise rigutil.RigError("sendmail failed (%d): %s"
-                                   % (p.returncode, p.stderr.decode(errors="replace")))
+        self._submit([self.env["SM_SENDMAIL"]], data, mail_from, rcpts)
 
     # results
-    def delivered(self, rcpt, needle):
-        if isinstance(needle, str):
-            needle = needle.encode()
+    def find_delivered(self, rcpt, needle):
         box = os.path.join(self.env["SM_MAILDIR"], rcpt.split("@", 1)[0].lower())
-        out = []
-        for path in sorted(glob.glob(os.path.join(box, "*"))):
-            if path.endswith(".tmp"):
-                continue
-            try:
-                with open(path, "rb") as f:
-                    if needle in f.read():
-                        out.append(path)
-            except OSError:
-                pass
-        return out
+        return rigutil.files_containing([path for path in sorted(glob.glob(os.path.join(box, "*")))
+                                         if not path.endswith(".tmp")], needle)
 
-    def wait_delivered(self, rcpt, needle, timeout=30):
-        deadline = time.time() + timeout
-        while True:
-            found = self.delivered(rcpt, needle)
-            if found:
-                return found[0]
-            if time.time() > deadline:
-                raise AssertionError("%r not delivered to %s within %ss; mailbox: %s; queue: %s; "
-                                     "sendmail output:\n%s"
-                                     % (needle, rcpt, timeout,
-                                        os.listdir(self.env["SM_MAILDIR"]),
-                                        os.listdir(self.env["SM_QUEUE"]),
-                                        rigutil.Rig.tail(self.env["SM_LOG"])))
-            time.sleep(0.1)
-
-    def decisions(self):
-        try:
-            with open(self.env["RIG_LOG"], "rb") as f:
-                return rigutil.parse_decisions(f.read().decode("utf-8", "replace"))
-        except FileNotFoundError:
-            return []
-
-    def wait_decision(self, msgid=None, qid=None, timeout=30):
-        deadline = time.time() + timeout
-        while True:
-            for d in self.decisions():
-                if msgid is not None and bare(d.get("msgid")) != bare(msgid):
-                    continue
-                if qid is not None and d.get("qid") != qid:
-                    continue
-                return d
-            if time.time() > deadline:
-                raise AssertionError("no decision line for msgid=%s qid=%s within %ss; log tail:\n%s"
-                                     % (msgid, qid, timeout, rigutil.Rig.tail(self.env["RIG_LOG"])))
-            time.sleep(0.1)
-
-    def ctl(self, *args):
-        return subprocess.run([self.env["RIG_THREADMILLCTL"], "-c", self.env["RIG_CONFIG"], *args],
-                              capture_output=True, text=True, timeout=30)
-
-    def lookup(self, msgid):
-        p = self.ctl("--json", "lookup", "<%s>" % bare(msgid))
-        if p.returncode == 1:
-            return None
-        if p.returncode != 0:
-            raise rigutil.RigError("threadmillctl lookup failed (%d): %s" % (p.returncode, p.stderr))
-        return json.loads(p.stdout)
-
-    def thread(self, thread_id):
-        p = self.ctl("--json", "thread", thread_id)
-        if p.returncode != 0:
-            raise rigutil.RigError("threadmillctl thread failed (%d): %s%s"
-                                   % (p.returncode, p.stdout, p.stderr))
-        return json.loads(p.stdout)
+    def delivery_diagnostics(self):
+        return "mailbox: %s; queue: %s; sendmail output:\n%s" % (
+            os.listdir(self.env["SM_MAILDIR"]), os.listdir(self.env["SM_QUEUE"]),
+            self.tail(self.env["SM_LOG"]))
 
 
 def received_queue_id(path):
     """The queue id of the MTA's own Received header (the first one: "... with ESMTP id QID")."""
-    with open(path, "rb") as f:
-        head = f.read().split(b"\n\n", 1)[0].decode("utf-8", "replace")
-    unfolded = re.sub(r"\r?\n[ \t]+", " ", head)
-    for line in unfolded.splitlines():
-        if line.lower().startswith("received:"):
-            m = re.search(r"\bwith E?SMTP id ([0-9A-Za-z]+)", line)
-            return m.group(1) if m else None
+    for value in rigutil.header_values(rigutil.delivered_head(path, unfold=True), "Received"):
+        m = re.search(r"\bwith E?SMTP id ([0-9A-Za-z]+)", value)
+        return m.group(1) if m else None
     return None
 
 
@@ -244,44 +128,10 @@ def missing_prerequisites():
     return None
 
 
-class SendmailConversation(unittest.TestCase):
-    rig = None
-
+class SendmailConversation(rigutil.ConversationCase):
     @classmethod
-    def setUpClass(cls):
-        cls.rig = SendmailRig("threading").start()
-        cls.t = token()
-        cls.ids = {}
-        cls.thread = None
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.rig:
-            cls.rig.stop()
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig:
-            self.rig.failed = True
-        return result
-
-    def mid(self, name):
-        if name not in self.ids:
-            self.ids[name] = "<%s.%s@example.%s>" % (name, self.t, "com" if name.startswith("out") else "org")
-        return self.ids[name]
-
-    def need_thread(self):
-        if not type(self).thread:
-            self.skipTest("the outbound message was not recorded")
-        return type(self).thread
-
-    def assertLookup(self, msgid, thread, direction):
-        rec = self.rig.lookup(msgid)
-        self.assertIsNotNone(rec, "threadmillctl lookup %s: unknown" % msgid)
-        self.assertEqual(bare(rec["msgid"]), bare(msgid), rec)
-        self.assertEqual(rec["thread"], thread, rec)
-        self.assertEqual(rec["direction"], direction, rec)
-        return rec
+    def make_rig(cls):
+        return SendmailRig("threading")
 
     def inbound(self, msgid, subject, extra_headers, rcpt=ALICE):
         data = message([("From", "Carol <%s>" % CAROL), ("To", rcpt), ("Subject", subject),
@@ -324,16 +174,9 @@ class SendmailConversation(unittest.TestCase):
         thread = self.need_thread()
         d = self.inbound(self.mid("in1"), "Re: Quote request %s" % self.t,
                          [("In-Reply-To", self.mid("out1")), ("References", self.mid("out1"))])
-        self.assertEqual(d["decision"], "matched", d["raw"])
-        self.assertEqual(d["match"], "in-reply-to", d["raw"])
-        self.assertEqual(bare(d["parent"]), bare(self.mid("out1")), d["raw"])
-        self.assertEqual(d["thread"], thread, d["raw"])
-        self.assertEqual(d["refs"], "1", d["raw"])
+        self.assertMatched(d, "in-reply-to", self.mid("out1"), thread, "1")
         self.assertLookup(self.mid("in1"), thread, "inbound")
-        t = self.rig.thread(thread)
-        ids = {bare(m["msgid"]) for m in t["messages"]}
-        self.assertIn(bare(self.mid("out1")), ids, t)
-        self.assertIn(bare(self.mid("in1")), ids, t)
+        self.assertThreadHolds(thread, "out1", "in1")
 
     def test_03_reply_to_reply_over_smtp_from_inside_stays_in_thread(self):
         thread = self.need_thread()
@@ -356,14 +199,8 @@ class SendmailConversation(unittest.TestCase):
         thread = self.need_thread()
         refs = "%s\r\n %s\r\n %s" % (self.mid("out1"), self.mid("in1"), self.mid("out2"))  # folded
         d = self.inbound(self.mid("in2"), "Re: Quote request %s" % self.t, [("References", refs)])
-        self.assertEqual(d["decision"], "matched", d["raw"])
-        self.assertEqual(d["match"], "references", d["raw"])
-        self.assertEqual(bare(d["parent"]), bare(self.mid("out2")), d["raw"])
-        self.assertEqual(d["thread"], thread, d["raw"])
-        self.assertEqual(d["refs"], "3", d["raw"])
-        t = self.rig.thread(thread)
-        ids = {bare(m["msgid"]) for m in t["messages"]}
-        self.assertTrue({bare(self.mid(n)) for n in ("out1", "in1", "out2", "in2")} <= ids, t)
+        self.assertMatched(d, "references", self.mid("out2"), thread, "3")
+        self.assertThreadHolds(thread, "out1", "in1", "out2", "in2")
 
     def test_05_fresh_inbound_from_outside_new_thread(self):
         d = self.inbound(self.mid("in3"), "Hello %s" % self.t, [])
@@ -391,10 +228,8 @@ class SendmailConversation(unittest.TestCase):
         data = message([("From", ALICE), ("To", CAROL), ("Subject", subject)], crlf=False)
         self.rig.sendmail(data, ALICE, CAROL)
         path = self.rig.wait_delivered(CAROL, subject)
-        with open(path, "rb") as f:
-            head = f.read().split(b"\n\n", 1)[0].decode("utf-8", "replace")
-        ids = [line.split(":", 1)[1].strip() for line in head.splitlines()
-               if line.lower().startswith("message-id:")]
+        head = rigutil.delivered_head(path)
+        ids = rigutil.header_values(head, "Message-ID")
         self.assertEqual(len(ids), 1, head)
         d = self.rig.wait_decision(qid=received_queue_id(path))
         self.assertEqual(d["decision"], "recorded", d["raw"])
@@ -408,10 +243,8 @@ class SendmailConversation(unittest.TestCase):
         data = message([("From", ALICE), ("To", CAROL), ("Subject", subject)])
         qid = self.rig.smtp(data, ALICE, CAROL, source=INSIDE)
         path = self.rig.wait_delivered(CAROL, subject)
-        with open(path, "rb") as f:
-            head = re.sub(r"\r?\n[ \t]+", " ", f.read().split(b"\n\n", 1)[0].decode("utf-8", "replace"))
-        ids = [line.split(":", 1)[1].strip() for line in head.splitlines()
-               if line.lower().startswith("message-id:")]
+        head = rigutil.delivered_head(path, unfold=True)
+        ids = rigutil.header_values(head, "Message-ID")
         self.assertEqual(len(ids), 1, head)
         d = self.rig.wait_decision(qid=qid)
         self.assertEqual(d["direction"], "outbound", d["raw"])
@@ -476,27 +309,21 @@ class SendmailConversation(unittest.TestCase):
         self.assertEqual(cm.exception.smtp_code, 451, cm.exception)
         self.assertIn(b"4.3.2", cm.exception.smtp_error)
         time.sleep(1)
-        self.assertEqual(self.rig.delivered(ALICE, msgid), [])
+        self.assertEqual(self.rig.find_delivered(ALICE, msgid), [])
 
 
-def autoreply_module():
-    path = os.path.join(rigutil.build_dir(), "handlers", "autoreply", "autoreply.so")
-    return path if os.path.exists(path) else None
-
-
-class SendmailAutoreply(unittest.TestCase):
+class SendmailAutoreply(rigutil.RigTestCase):
     """A message to a routed address (help@example.com -> the shipped autoreply handler): the
     reply is submitted through Sendmail's own binary ([reply] sendmail = the rig's MSP wrapper),
     passes through threadmill again as outbound mail (recorded in the thread, never handed to a
     handler again) and lands in the sender's mailbox, threaded."""
 
-    rig = None
     workdir = None
 
     @classmethod
     def setUpClass(cls):
-        module = autoreply_module()
-        if not module:
+        module = rigutil.autoreply_module()
+        if not os.path.exists(module):
             raise unittest.SkipTest("no handlers/autoreply/autoreply.so in %s" % rigutil.build_dir())
         cls.workdir = tempfile.mkdtemp(prefix="threadmill-e2e-sendmail-handlers-")
         handlers = os.path.join(cls.workdir, "handlers.d")
@@ -515,7 +342,7 @@ class SendmailAutoreply(unittest.TestCase):
                     '[[routes]]\nrecipient = "help@example.com"\nhandler = "autoreply"\n\n'
                     '[handler.autoreply]\ntemplate = "Hello {sender_name}, thanks for writing '
                     'about \\"{subject}\\". A human will follow up."\n' % handlers)
-        try:
+        with cls.starting():
             # A unix socket (S=local:...) here, as a packaged Sendmail set-up would have.
             cls.rig = SendmailRig("autoreply", "--socket", "unix", "--conf-extra", conf).start()
             # A daemon built before the handler runtime was wired in accepts the keys but runs
@@ -526,9 +353,6 @@ class SendmailAutoreply(unittest.TestCase):
                     raise unittest.SkipTest("this threadmill build runs no handlers "
                                             "(no supervisor line in its log)")
                 time.sleep(0.2)
-        except BaseException:
-            cls.tearDownClass()  # unittest does not call it when setUpClass raises
-            raise
         cls.t = token()
 
     @classmethod
@@ -541,18 +365,10 @@ class SendmailAutoreply(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.rig:
-            cls.rig.stop()
-            cls.rig = None
+        super().tearDownClass()
         if cls.workdir:
             shutil.rmtree(cls.workdir, ignore_errors=True)
             cls.workdir = None
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig:
-            self.rig.failed = True
-        return result
 
     def test_routed_autoreply_reinjected_through_sendmail(self):
         question = "<help.%s@example.org>" % self.t
@@ -605,13 +421,9 @@ class SendmailAutoreply(unittest.TestCase):
 
         # Exactly one reply, and the reply was not answered in turn.
         time.sleep(2)
-        self.assertEqual(len(self.rig.delivered(CAROL, "In-Reply-To: %s" % question)), 1)
-        self.assertEqual(self.rig.delivered("help@example.com", "In-Reply-To: %s" % question), [])
+        self.assertEqual(len(self.rig.find_delivered(CAROL, "In-Reply-To: %s" % question)), 1)
+        self.assertEqual(self.rig.find_delivered("help@example.com", "In-Reply-To: %s" % question), [])
 
 
 if __name__ == "__main__":
-    why = missing_prerequisites()
-    if why:
-        print("SKIP: " + why)
-        sys.exit(rigutil.SKIP)
-    unittest.main(verbosity=2)
+    rigutil.main(missing_prerequisites())
