@@ -105,6 +105,11 @@ handler = "crasher"
 [[routes]]
 recipient = "support@example.com"
 handler = "hanger"
+
+[[routes]]
+recipient = "sales@example.com"
+handler = "testgood"
+action = "consume"
 """ % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix")})
         rig.options += ["--conf-extra", extra]
         cls.rig = rig.start()
@@ -279,6 +284,36 @@ handler = "hanger"
             self.assertIn("Drafted answer", f.read())
         p = self.rig.ctl("drafts", "approve", draft_id)
         self.assertNotEqual(p.returncode, 0)
+
+    def test_09_consume_route_takes_its_recipient_out_of_delivery(self):
+        # Two recipients, one consumed: the handler gets the message, bob still does, sales not.
+        m = self.mid("consume-two")
+        data = message([("From", CAROL), ("To", "sales@example.com, bob@example.com"),
+                        ("Subject", "Order 66"), ("Message-ID", m)])
+        rc, out, _ = self.rig.swaks(data, CAROL, ["sales@example.com", "bob@example.com"],
+                                    xclient_addr=OUTSIDE_ADDR)
+        self.assertEqual(rc, 0, out)
+        self.wait_kv("testgood", "seen:%s" % m)
+        self.rig.wait_delivered("bob@example.com", m.strip("<>"))
+        self.assertTrue(self.in_mailbox("bob", m))
+        self.assertFalse(self.in_mailbox("sales", m))
+        # Only the consumed recipient: the message is discarded after its job was queued.
+        m2 = self.mid("consume-only")
+        qid, _ = self.send(m2, "Order 67", rcpt="sales@example.com")
+        self.wait_kv("testgood", "seen:%s" % m2)
+        d = self.rig.wait_decision(msgid=m2)
+        self.assertEqual(d["decision"], "queued")
+        self.assertEqual(d["handler"], "testgood")
+        time.sleep(1)
+        self.assertFalse(self.in_mailbox("sales", m2))
+
+    def in_mailbox(self, user, msgid):
+        """Whether example.com's USER mailbox holds the message (find_delivered searches the
+        whole domain)."""
+        root = os.path.join(self.rig.env["RIG_MAILDIR"], "example.com", user)
+        paths = [os.path.join(d, f) for d, _, files in os.walk(root) for f in files
+                 if os.path.basename(d) in ("new", "cur")]
+        return bool(rigutil.files_containing(paths, msgid.strip("<>")))
 
     def test_08_stats_show_what_the_workers_did(self):
         # Runs after the cases above: replies were sent and refused, jobs parked.
