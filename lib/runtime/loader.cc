@@ -66,13 +66,45 @@ std::vector<std::string> ModuleSet::Names() const {
   return out;
 }
 
-Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& path,
-                                                 const LoaderOptions& options) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ELOOP) return Refuse("is a symbolic link (install the file itself)");
-    return Refuse(std::string("cannot open: ") + std::strerror(errno));
+// A symbolic link (how an administrator enables a packaged handler, so package upgrades reach
+// it) is followed only when the link is root's and nobody else can change what it leads to:
+// every directory from / to the target is root's and not writable by group or others, unless
+// it is sticky (like /tmp: others cannot rename or remove root's entries there).
+Result<std::string> ResolveLink(const std::string& path, const LoaderOptions& options) {
+  struct stat link;
+  if (lstat(path.c_str(), &link) != 0) {
+    return Refuse(std::string("cannot stat: ") + std::strerror(errno));
   }
+  if (!S_ISLNK(link.st_mode)) return path;
+  if (link.st_uid != options.owner_uid) return Refuse("symbolic link not owned by root");
+  char* real = realpath(path.c_str(), nullptr);
+  if (!real) return Refuse(std::string("dangling symbolic link: ") + std::strerror(errno));
+  std::string target(real);
+  free(real);
+  for (std::string dir = target.substr(0, target.rfind('/')); ;
+       dir = dir.substr(0, dir.rfind('/'))) {
+    std::string check = dir.empty() ? "/" : dir;
+    struct stat st;
+    if (stat(check.c_str(), &st) != 0) {
+      return Refuse("cannot stat " + check + ": " + std::strerror(errno));
+    }
+    bool writable = st.st_mode & (S_IWGRP | S_IWOTH);
+    if (st.st_uid != options.owner_uid || (writable && !(st.st_mode & S_ISVTX))) {
+      return Refuse("symbolic link to " + target + ", whose directory " + check +
+                    " others could change (not root's, or group/world-writable)");
+    }
+    if (dir.empty()) break;
+  }
+  return target;
+}
+
+Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& listed_path,
+                                                 const LoaderOptions& options) {
+  auto resolved = ResolveLink(listed_path, options);
+  if (!resolved.ok()) return resolved.error();
+  const std::string& path = *resolved;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return Refuse(std::string("cannot open: ") + std::strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0) {
     close(fd);
@@ -136,7 +168,7 @@ Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& path,
     dlclose(dl);
     return Refuse("no on_inbound function");
   }
-  return std::make_unique<LoadedModule>(path, dl, table);
+  return std::make_unique<LoadedModule>(listed_path, dl, table);
 }
 
 ModuleSet LoadModules(const std::string& dir, const LoaderOptions& options) {

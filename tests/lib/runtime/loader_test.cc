@@ -46,13 +46,37 @@ TEST_F(LoaderTest, RefusesEachBrokenFixture) {
   std::string foreign = testing::InstallFixture(dir_.str(), "good", "foreign.so");
   ASSERT_EQ(chown(foreign.c_str(), 65534, 65534), 0);
   EXPECT_NE(Refusal(foreign).find("not owned by root (owner uid 65534)"), std::string::npos);
+  // A link into a directory others may change is refused; so are foreign and dangling links.
+  std::string open_dir = dir_.str() + "/open";
+  ASSERT_EQ(mkdir(open_dir.c_str(), 0777), 0);
+  ASSERT_EQ(chmod(open_dir.c_str(), 0777), 0);
+  std::string exposed = testing::InstallFixture(open_dir, "good");
   std::string link = dir_.str() + "/link.so";
-  ASSERT_EQ(symlink(testing::FixturePath("good").c_str(), link.c_str()), 0);
-  EXPECT_NE(Refusal(link).find("symbolic link"), std::string::npos);
+  ASSERT_EQ(symlink(exposed.c_str(), link.c_str()), 0);
+  EXPECT_NE(Refusal(link).find("others could change"), std::string::npos) << Refusal(link);
+  std::string foreign_link = dir_.str() + "/foreign-link.so";
+  ASSERT_EQ(symlink(testing::FixturePath("good").c_str(), foreign_link.c_str()), 0);
+  ASSERT_EQ(lchown(foreign_link.c_str(), 65534, 65534), 0);
+  EXPECT_NE(Refusal(foreign_link).find("symbolic link not owned by root"), std::string::npos);
+  std::string dangling = dir_.str() + "/dangling.so";
+  ASSERT_EQ(symlink((dir_.str() + "/nowhere.so").c_str(), dangling.c_str()), 0);
+  EXPECT_NE(Refusal(dangling).find("dangling symbolic link"), std::string::npos);
   std::string junk = dir_.str() + "/junk.so";
   std::ofstream(junk) << "not an ELF file";
   chmod(junk.c_str(), 0644);
   EXPECT_NE(Refusal(junk).find("dlopen failed"), std::string::npos);
+}
+
+// How an administrator enables a packaged handler: a root-owned link to the packaged file.
+TEST_F(LoaderTest, FollowsSafeSymbolicLinks) {
+  std::string packaged_dir = dir_.str() + "/packaged";
+  ASSERT_EQ(mkdir(packaged_dir.c_str(), 0755), 0);
+  std::string packaged = testing::InstallFixture(packaged_dir, "good");
+  std::string link = dir_.str() + "/enabled.so";
+  ASSERT_EQ(symlink(packaged.c_str(), link.c_str()), 0);
+  auto m = LoadModule(link);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ((*m)->name(), "testgood");
 }
 
 TEST_F(LoaderTest, AcceptsNewerMinor) {
