@@ -71,7 +71,8 @@ int Thread(const config::Config& config, const Args& args) {
   if (!thread->has_value()) return Fail("thread " + args.words[1] + " is not in the store");
   auto messages = store->ThreadMessages(args.words[1]);
   if (!messages.ok()) return Fail(messages.error().message);
-  nlohmann::ordered_json out = {{"thread", ToJson(**thread)}, {"messages", nlohmann::ordered_json::array()}};
+  nlohmann::ordered_json out = {{"thread", ToJson(**thread)},
+                                {"messages", nlohmann::ordered_json::array()}};
   for (const auto& message : *messages) out["messages"].push_back(ToJson(message));
   Print(out, args.json);
   return 0;
@@ -115,10 +116,18 @@ int main(int argc, char** argv) {
   int c;
   while ((c = getopt_long(argc, argv, "+c:jh", long_options, nullptr)) != -1) {
     switch (c) {
-      case 'c': args.config_path = optarg; break;
-      case 'j': args.json = true; break;
-      case 'h': std::fputs(threadmill::ctl::kUsage, stdout); return 0;
-      default: std::fputs(threadmill::ctl::kUsage, stderr); return 2;
+      case 'c':
+        args.config_path = optarg;
+        break;
+      case 'j':
+        args.json = true;
+        break;
+      case 'h':
+        std::fputs(threadmill::ctl::kUsage, stdout);
+        return 0;
+      default:
+        std::fputs(threadmill::ctl::kUsage, stderr);
+        return 2;
     }
   }
   for (int i = optind; i < argc; ++i) args.words.emplace_back(argv[i]);

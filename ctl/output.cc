@@ -57,16 +57,22 @@ void PrintObject(const nlohmann::ordered_json& object, const std::string& indent
 }  // namespace
 
 nlohmann::ordered_json ToJson(const store::MessageRecord& r) {
-  return {{"msgid", "<" + r.msgid + ">"}, {"thread", r.thread_id},
-          {"direction", store::ToString(r.direction)}, {"time", r.time},
-          {"owner", r.owner}, {"from", r.from}, {"to", r.to}, {"subject", r.subject},
+  return {{"msgid", "<" + r.msgid + ">"},
+          {"thread", r.thread_id},
+          {"direction", store::ToString(r.direction)},
+          {"time", r.time},
+          {"owner", r.owner},
+          {"from", r.from},
+          {"to", r.to},
+          {"subject", r.subject},
           {"parent", r.parent.empty() ? "" : "<" + r.parent + ">"},
           {"queue_id", r.queue_id}};
 }
 
 nlohmann::ordered_json ToJson(const store::ThreadRecord& r) {
-  return {{"thread", r.thread_id}, {"created", r.created}, {"updated", r.updated},
-          {"owner", r.owner}, {"subject", r.subject}, {"messages", r.message_count},
+  return {{"thread", r.thread_id},         {"created", r.created},
+          {"updated", r.updated},          {"owner", r.owner},
+          {"subject", r.subject},          {"messages", r.message_count},
           {"participants", r.participants}};
 }
 

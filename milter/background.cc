@@ -100,8 +100,8 @@ void Background::SweepLoop() {
     auto interval = std::chrono::seconds(config->store.sweep_interval_seconds);
     if (wake_.wait_for(lock, interval, [this] { return stopping_; })) return;
     lock.unlock();
-    int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) -
-                     config->store.retention_days * 86400;
+    int64_t cutoff =
+        static_cast<int64_t>(std::time(nullptr)) - config->store.retention_days * 86400;
     auto swept = service_->store()->Sweep(cutoff);
     if (swept.ok()) {
       if (swept->messages || swept->threads) {

@@ -28,8 +28,7 @@ std::string AddressText(const sockaddr* address) {
   if (!address) return "";
   char text[INET6_ADDRSTRLEN] = {};
   if (address->sa_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, text,
-              sizeof text);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, text, sizeof text);
   } else if (address->sa_family == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, text,
               sizeof text);
@@ -59,8 +58,7 @@ sfsistat OnInternalError(SMFICTX* ctx, const char* step, const char* what) {
 
 // Steps whose reply never changes the outcome: the MTA need not wait for them.
 constexpr unsigned long kNoReplySteps = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL |
-                                       SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH |
-                                       SMFIP_NR_BODY;
+                                        SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
 // Body chunks are asked for only when something needs them (DKIM, handler spooling).
 constexpr unsigned long kSkippedSteps = SMFIP_NODATA | SMFIP_NOUNKNOWN;
 
@@ -108,12 +106,10 @@ sfsistat Guard(SMFICTX* ctx, const char* step, Fn&& body) noexcept {
 
 extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
                                 unsigned long, unsigned long, unsigned long* want_actions,
-                                unsigned long* want_steps, unsigned long* f2,
-                                unsigned long* f3) {
+                                unsigned long* want_steps, unsigned long* f2, unsigned long* f3) {
   return Guard(ctx, "negotiate", [&]() -> sfsistat {
-    *want_actions =
-        actions & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_QUARANTINE |
-                   SMFIF_SETSYMLIST);
+    *want_actions = actions & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_QUARANTINE |
+                               SMFIF_SETSYMLIST);
     unsigned long skipped = kSkippedSteps;
     if (!g_service->processor()->needs_body()) skipped |= SMFIP_NOBODY;
     *want_steps = steps & (kNoReplySteps | skipped);
@@ -151,15 +147,13 @@ extern "C" sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
 }
 
 extern "C" sfsistat OnEnvRcpt(SMFICTX* ctx, char** argv) {
-  return Step(ctx, "envrcpt", SMFIP_NR_RCPT, [&] {
-    EnsureSession(ctx)->AddRecipient(EnvelopeAddress(argv ? argv[0] : nullptr));
-  });
+  return Step(ctx, "envrcpt", SMFIP_NR_RCPT,
+              [&] { EnsureSession(ctx)->AddRecipient(EnvelopeAddress(argv ? argv[0] : nullptr)); });
 }
 
 extern "C" sfsistat OnHeader(SMFICTX* ctx, char* name, char* value) {
-  return Step(ctx, "header", SMFIP_NR_HDR, [&] {
-    EnsureSession(ctx)->AddHeader(name ? name : "", value ? value : "");
-  });
+  return Step(ctx, "header", SMFIP_NR_HDR,
+              [&] { EnsureSession(ctx)->AddHeader(name ? name : "", value ? value : ""); });
 }
 
 extern "C" sfsistat OnEoh(SMFICTX* ctx) {
@@ -176,8 +170,8 @@ extern "C" sfsistat OnBody(SMFICTX* ctx, unsigned char* chunk, size_t length) {
   });
 }
 
-void SetReply(SMFICTX* ctx, const filter::SmtpReply& reply, const char* code,
-              const char* enhanced, const char* text) {
+void SetReply(SMFICTX* ctx, const filter::SmtpReply& reply, const char* code, const char* enhanced,
+              const char* text) {
   std::string message = "threadmill: " + (reply.text.empty() ? std::string(text) : reply.text);
   smfi_setreply(ctx, const_cast<char*>(reply.code.empty() ? code : reply.code.c_str()),
                 const_cast<char*>(reply.enhanced.empty() ? enhanced : reply.enhanced.c_str()),
@@ -196,14 +190,14 @@ sfsistat Apply(SMFICTX* ctx, Session* s, const filter::Decision& decision) {
     }
   }
   for (const auto& [name, value] : decision.insert_headers) {
-    if (smfi_insheader(ctx, 0, const_cast<char*>(name.c_str()),
-                       const_cast<char*>(value.c_str())) != MI_SUCCESS) {
+    if (smfi_insheader(ctx, 0, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str())) !=
+        MI_SUCCESS) {
       log::Get().warn("{}: could not insert {} header", queue_id, name);
     }
   }
   for (const auto& [name, value] : decision.add_headers) {
-    if (smfi_addheader(ctx, const_cast<char*>(name.c_str()),
-                       const_cast<char*>(value.c_str())) != MI_SUCCESS) {
+    if (smfi_addheader(ctx, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str())) !=
+        MI_SUCCESS) {
       log::Get().warn("{}: could not add {} header", queue_id, name);
     }
   }

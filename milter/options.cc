@@ -26,10 +26,18 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   opterr = 0;
   while ((c = getopt(argc, argv, "c:ndp:hV")) != -1) {
     switch (c) {
-      case 'c': options.config_path = optarg; break;
-      case 'n': options.check_only = true; break;
-      case 'd': options.daemonize = true; break;
-      case 'p': options.pid_file = optarg; break;
+      case 'c':
+        options.config_path = optarg;
+        break;
+      case 'n':
+        options.check_only = true;
+        break;
+      case 'd':
+        options.daemonize = true;
+        break;
+      case 'p':
+        options.pid_file = optarg;
+        break;
       case 'V':
         std::printf("threadmill %s\n", THREADMILL_VERSION);
         *exit_code = 0;

@@ -33,10 +33,10 @@ void Service::Reload() noexcept {
     auto fresh = config::Load(config_path_);
     auto current = config();
     if (fresh->milter.socket.text != current->milter.socket.text ||
-        fresh->milter.user != current->milter.user ||
-        fresh->store.path != current->store.path) {
-      log::Get().warn("reload: changes to [milter] socket/user or [store] path need a restart; "
-                      "they are ignored until then");
+        fresh->milter.user != current->milter.user || fresh->store.path != current->store.path) {
+      log::Get().warn(
+          "reload: changes to [milter] socket/user or [store] path need a restart; "
+          "they are ignored until then");
     }
     auto authenticator = filter::MakeAuthenticator(*fresh);  // fresh resolver settings
     log::Configure(fresh->log);
@@ -52,9 +52,8 @@ std::shared_ptr<const filter::Processor> Service::MakeProcessor(
     std::shared_ptr<const config::Config> config,
     std::shared_ptr<auth::Authenticator> authenticator) const {
   auto handoff = std::make_shared<const filter::Handoff>(*config, jobs_, env_);
-  return std::make_shared<const filter::Processor>(std::move(config), store_,
-                                                   std::move(authenticator), metrics_,
-                                                   std::move(handoff));
+  return std::make_shared<const filter::Processor>(
+      std::move(config), store_, std::move(authenticator), metrics_, std::move(handoff));
 }
 
 void Service::StartMetricsListener() {
@@ -69,8 +68,7 @@ std::string Service::RenderMetrics() const {
   std::string text = metrics_->Render();
   text += "# HELP threadmill_store_map_bytes Current LMDB map size\n";
   text += "# TYPE threadmill_store_map_bytes gauge\n";
-  text += metrics::FormatSample("threadmill_store_map_bytes", {},
-                                std::to_string(env_->map_size()));
+  text += metrics::FormatSample("threadmill_store_map_bytes", {}, std::to_string(env_->map_size()));
   text += runtime::RenderRuntimeMetrics(env_, *jobs_);
   return text;
 }

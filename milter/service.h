@@ -15,9 +15,9 @@
 #include "config/config.h"
 #include "filter/handoff.h"
 #include "filter/processor.h"
-#include "runtime/job_queue.h"
 #include "metrics/http_listener.h"
 #include "metrics/registry.h"
+#include "runtime/job_queue.h"
 #include "store/environment.h"
 #include "store/thread_store.h"
 

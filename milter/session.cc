@@ -6,8 +6,7 @@
 
 namespace threadmill::milter {
 
-void Session::Connect(std::string client_name, std::string client_addr,
-                      std::string daemon_name) {
+void Session::Connect(std::string client_name, std::string client_addr, std::string daemon_name) {
   client_name_ = std::move(client_name);
   client_addr_ = std::move(client_addr);
   daemon_name_ = std::move(daemon_name);

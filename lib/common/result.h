@@ -16,11 +16,11 @@ namespace threadmill {
 enum class ErrorCode {
   kInvalidInput,  // bad data from the outside (mail, config, CLI arguments)
   kNotFound,
-  kStore,         // LMDB or spool trouble
-  kTemporary,     // retry later: DNS time-out, map full, busy
+  kStore,      // LMDB or spool trouble
+  kTemporary,  // retry later: DNS time-out, map full, busy
   kPermission,
-  kInternal,      // a broken invariant
-  kRefused,       // a rule said no (reply rules, rate limits)
+  kInternal,  // a broken invariant
+  kRefused,   // a rule said no (reply rules, rate limits)
 };
 
 const char* ToString(ErrorCode code);
@@ -33,8 +33,8 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}        // NOLINT: implicit on purpose
-  Result(Error error) : data_(std::move(error)) {}    // NOLINT
+  Result(T value) : data_(std::move(value)) {}      // NOLINT: implicit on purpose
+  Result(Error error) : data_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return data_.index() == 0; }
   explicit operator bool() const { return ok(); }

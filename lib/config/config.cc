@@ -21,23 +21,22 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
         "timeout_seconds"}},
       {"log", {"target", "facility", "level"}},
       {"store",
-       {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds", "sync",
-        "sync_interval_ms"}},
+       {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds",
+        "sync", "sync_interval_ms"}},
       {"direction", {"internal_hosts", "authenticated_is_outbound", "submission_daemons"}},
       {"threading", {"max_references", "use_thread_index"}},
       {"auth",
        {"enabled", "spf", "dkim", "dmarc", "authenticate_outbound", "dns_forwarders",
-        "dns_timeout_ms", "message_dns_budget_ms", "dnssec_trust_anchor", "psl_path",
-        "authserv_id", "add_header",
-        "remove_forged_headers", "trusted_authserv_ids", "max_signatures", "max_key_lookups",
-        "enforce_dmarc", "on_dns_error"}},
+        "dns_timeout_ms", "message_dns_budget_ms", "dnssec_trust_anchor", "psl_path", "authserv_id",
+        "add_header", "remove_forged_headers", "trusted_authserv_ids", "max_signatures",
+        "max_key_lookups", "enforce_dmarc", "on_dns_error"}},
       {"metrics", {"listen"}},
   };
   return keys;
 }
 const std::set<std::string>& ForeignSections() {
-  static const std::set<std::string> sections = {"handlers", "handler", "routes", "reply",
-                                                 "runtime",  "token"};
+  static const std::set<std::string> sections = {"handlers", "handler", "routes",
+                                                 "reply",    "runtime", "token"};
   return sections;
 }
 
@@ -63,8 +62,7 @@ void CheckKnownKeys(const toml::table& root, const std::string& file) {
     if (!node.is_table()) throw ConfigError(file + ": " + section + ": must be a table");
     for (const auto& [sub, value] : *node.as_table()) {
       if (!known->second.count(std::string(sub.str()))) {
-        throw ConfigError(file + ": " + section + "." + std::string(sub.str()) +
-                          ": unknown key");
+        throw ConfigError(file + ": " + section + "." + std::string(sub.str()) + ": unknown key");
       }
     }
   }
@@ -214,8 +212,8 @@ toml::table Parse(const std::string& path) {
     return toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    throw ConfigError(path + ":" + std::to_string(where.line) + ":" +
-                      std::to_string(where.column) + ": " + std::string(e.description()));
+    throw ConfigError(path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                      ": " + std::string(e.description()));
   }
 }
 

@@ -72,19 +72,19 @@ struct ThreadingConfig {
 struct AuthConfig {
   bool enabled = true;
   bool spf = true, dkim = true, dmarc = true;
-  bool authenticate_outbound = false;  // outbound mail is ours: normally not verified
+  bool authenticate_outbound = false;       // outbound mail is ours: normally not verified
   std::vector<std::string> dns_forwarders;  // "127.0.0.1@5353"; empty = /etc/resolv.conf
   int64_t dns_timeout_ms = 5000;
   int64_t message_dns_budget_ms = 0;  // all DNS waits of one message; 0 = 2 x dns_timeout_ms
-  std::string dnssec_trust_anchor;          // unbound auto-trust-anchor file, "" = no DNSSEC
+  std::string dnssec_trust_anchor;    // unbound auto-trust-anchor file, "" = no DNSSEC
   std::string psl_path = "/usr/share/publicsuffix/effective_tld_names.dat";
-  std::string authserv_id;                  // default: [milter] hostname
-  bool add_header = true;                   // add Authentication-Results
-  bool remove_forged_headers = true;        // drop A-R headers claiming our authserv-id
+  std::string authserv_id;                        // default: [milter] hostname
+  bool add_header = true;                         // add Authentication-Results
+  bool remove_forged_headers = true;              // drop A-R headers claiming our authserv-id
   std::vector<std::string> trusted_authserv_ids;  // use these upstream A-R verdicts instead
   size_t max_signatures = 5;
   size_t max_key_lookups = 5;
-  bool enforce_dmarc = false;               // honour p=reject/quarantine (OpenDMARC RejectFailures)
+  bool enforce_dmarc = false;  // honour p=reject/quarantine (OpenDMARC RejectFailures)
   FailureAction on_dns_error = FailureAction::kAccept;  // temperror: accept or tempfail
 };
 

@@ -9,8 +9,7 @@ constexpr const char* kForms = "use local:/path, inet:PORT@HOST or inet6:PORT@HO
 
 bool ParsePort(std::string_view digits, int* port) {
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), *port);
-  return ec == std::errc() && end == digits.data() + digits.size() && *port > 0 &&
-         *port < 65536;
+  return ec == std::errc() && end == digits.data() + digits.size() && *port > 0 && *port < 65536;
 }
 
 }  // namespace

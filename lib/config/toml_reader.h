@@ -51,5 +51,4 @@ class TomlReader {
   std::string file_;
 };
 
-
 }  // namespace threadmill::config

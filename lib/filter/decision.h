@@ -32,20 +32,20 @@ struct SmtpReply {
 struct Decision {
   store::Direction direction = store::Direction::kInbound;
   std::string direction_why;
-  std::string message_id;        // normalized; may be one threadmill generated
+  std::string message_id;  // normalized; may be one threadmill generated
   bool message_id_added = false;
   size_t references = 0;
   thread::Resolution resolution;
-  std::string decision;  // recorded | matched | new-thread | queued | no-reply | error
-  std::string reason;            // why (no-reply and error), else empty
-  std::string no_reply_reason;   // inbound: why no automatic reply may ever answer it, or ""
+  std::string decision;         // recorded | matched | new-thread | queued | no-reply | error
+  std::string reason;           // why (no-reply and error), else empty
+  std::string no_reply_reason;  // inbound: why no automatic reply may ever answer it, or ""
   mail::Defects defects;
   Verdict verdict = Verdict::kContinue;
-  SmtpReply smtp_reply;          // for kTempfail/kReject; empty = the milter's default text
-  std::string quarantine;        // non-empty: ask the MTA to quarantine, with this reason
+  SmtpReply smtp_reply;    // for kTempfail/kReject; empty = the milter's default text
+  std::string quarantine;  // non-empty: ask the MTA to quarantine, with this reason
   std::vector<std::pair<std::string, std::string>> add_headers;     // appended at the end
   std::vector<std::pair<std::string, std::string>> insert_headers;  // inserted at the top
-  std::vector<int> delete_auth_results;  // 1-based indexes of A-R fields to delete
+  std::vector<int> delete_auth_results;        // 1-based indexes of A-R fields to delete
   std::vector<std::string> delete_recipients;  // consumed by a handler route
   bool discard = false;                        // every recipient consumed
 

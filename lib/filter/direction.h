@@ -18,7 +18,6 @@ struct DirectionVerdict {
   const char* why = "external";  // internal-host | authenticated | submission | external
 };
 
-DirectionVerdict ClassifyDirection(const Envelope& envelope,
-                                   const config::DirectionConfig& config);
+DirectionVerdict ClassifyDirection(const Envelope& envelope, const config::DirectionConfig& config);
 
 }  // namespace threadmill::filter

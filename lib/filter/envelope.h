@@ -17,7 +17,7 @@ struct Envelope {
   std::string daemon_name;  // {daemon_name}: e.g. Postfix's milter_macro_daemon_name
   std::string mail_from;    // MAIL FROM address without <>, empty for the null sender
   std::vector<std::string> recipients;  // RCPT TO addresses without <>
-  std::string queue_id;     // {i}, the MTA queue id; "NOQUEUE" until known
+  std::string queue_id;                 // {i}, the MTA queue id; "NOQUEUE" until known
 };
 
 }  // namespace threadmill::filter

@@ -37,8 +37,8 @@ Handoff::Handoff(const runtime::RuntimeConfig& runtime, config::FailureAction on
       on_store_error_(on_store_error),
       active_(queue_ && (!runtime.routes.empty() || !runtime.handlers.empty())) {}
 
-void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
-                  std::string_view raw, bool raw_complete, Decision* d) const {
+void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads, std::string_view raw,
+                  bool raw_complete, Decision* d) const {
   if (!active_ || d->direction != store::Direction::kInbound || d->decision == "error") return;
   std::string owner = ThreadOwner(threads, *d);
   auto matches = router_.Route(envelope.recipients, owner);
@@ -71,8 +71,8 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
     input.recipient = match.recipient;
     auto job = queue_->Enqueue(input);
     if (!job.ok()) {
-      log::Get().error("{}: spooling for handler {} failed: {}", envelope.queue_id,
-                       match.handler, job.error().message);
+      log::Get().error("{}: spooling for handler {} failed: {}", envelope.queue_id, match.handler,
+                       job.error().message);
       d->decision = "error";
       d->reason = "spool";
       d->verdict = on_store_error_ == config::FailureAction::kTempfail ? Verdict::kTempfail
@@ -98,8 +98,8 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
   if (d->decision != "no-reply") d->decision = "queued";
   d->extra_log.emplace_back("handler", handlers);
   d->extra_log.emplace_back("job", jobs);
-  d->discard = !d->delete_recipients.empty() &&
-               d->delete_recipients.size() >= envelope.recipients.size();
+  d->discard =
+      !d->delete_recipients.empty() && d->delete_recipients.size() >= envelope.recipients.size();
 }
 
 }  // namespace threadmill::filter

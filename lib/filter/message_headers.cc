@@ -10,10 +10,18 @@ namespace {
 
 // Fields kept even beyond the byte cap: everything threadmill's decisions read.
 bool IsDecisionField(std::string_view name) {
-  static constexpr std::array<std::string_view, 12> kFields = {
-      "Message-ID", "In-Reply-To",   "References",       "Thread-Index",
-      "From",       "Subject",       "Auto-Submitted",   "Precedence",
-      "List-Id",    "List-Unsubscribe", "X-Auto-Response-Suppress", "Authentication-Results"};
+  static constexpr std::array<std::string_view, 12> kFields = {"Message-ID",
+                                                               "In-Reply-To",
+                                                               "References",
+                                                               "Thread-Index",
+                                                               "From",
+                                                               "Subject",
+                                                               "Auto-Submitted",
+                                                               "Precedence",
+                                                               "List-Id",
+                                                               "List-Unsubscribe",
+                                                               "X-Auto-Response-Suppress",
+                                                               "Authentication-Results"};
   for (auto field : kFields) {
     if (mail::EqualsIgnoreCase(name, field)) return true;
   }

@@ -25,7 +25,8 @@ std::string NewMessageId(std::string_view host) {
   id += stamp;
   for (size_t i = 0; i < 16; ++i) {  // 16 base32 chars = 80 bits
     size_t bit = i * 5;
-    unsigned value = (random[bit / 8] << 8 | (bit / 8 + 1 < sizeof random ? random[bit / 8 + 1] : 0));
+    unsigned value =
+        (random[bit / 8] << 8 | (bit / 8 + 1 < sizeof random ? random[bit / 8 + 1] : 0));
     id += kAlphabet[(value >> (11 - bit % 8)) & 31];
   }
   id += ".threadmill@";

@@ -5,8 +5,8 @@
 #include "filter/authentication.h"
 #include "filter/decision_metrics.h"
 #include "filter/direction.h"
-#include "filter/reply_safety.h"
 #include "filter/message_id.h"
+#include "filter/reply_safety.h"
 #include "log/logger.h"
 #include "mail/msgid.h"
 
@@ -58,8 +58,7 @@ Decision Processor::Decide(const Envelope& envelope, MessageHeaders& headers,
 void Processor::Fail(Decision* d, const char* reason, config::FailureAction action) const {
   d->decision = "error";
   d->reason = reason;
-  d->verdict = action == config::FailureAction::kTempfail ? Verdict::kTempfail
-                                                           : Verdict::kContinue;
+  d->verdict = action == config::FailureAction::kTempfail ? Verdict::kTempfail : Verdict::kContinue;
 }
 
 void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
@@ -81,8 +80,7 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
 
   auto resolution = thread::Resolve(*store_, threading, config_->threading.use_thread_index);
   if (!resolution.ok()) {
-    log::Get().error("{}: store lookup failed: {}", envelope.queue_id,
-                     resolution.error().message);
+    log::Get().error("{}: store lookup failed: {}", envelope.queue_id, resolution.error().message);
     d->defects = headers.defects();
     Fail(d, "store", config_->milter.on_store_error);
     return;

@@ -34,8 +34,7 @@ struct AuthOutcome {
 class Processor {
  public:
   // `authenticator` may be null (authentication disabled).
-  Processor(std::shared_ptr<const config::Config> config,
-            std::shared_ptr<store::ThreadStore> store,
+  Processor(std::shared_ptr<const config::Config> config, std::shared_ptr<store::ThreadStore> store,
             std::shared_ptr<auth::Authenticator> authenticator = nullptr,
             std::shared_ptr<metrics::Registry> metrics = nullptr,
             std::shared_ptr<const Handoff> handoff = nullptr);

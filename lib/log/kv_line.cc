@@ -25,12 +25,9 @@ KvLine& KvLine::Add(std::string_view key, std::string_view value) {
   return *this;
 }
 
-KvLine& KvLine::Add(std::string_view key, int64_t value) {
-  return Add(key, std::to_string(value));
-}
+KvLine& KvLine::Add(std::string_view key, int64_t value) { return Add(key, std::to_string(value)); }
 
-KvLine& KvLine::AddBracketed(std::string_view key, std::string_view value,
-                             bool empty_as_bracket) {
+KvLine& KvLine::AddBracketed(std::string_view key, std::string_view value, bool empty_as_bracket) {
   if (value.empty() && !empty_as_bracket) return Add(key, "");
   std::string bracketed;
   bracketed.reserve(value.size() + 2);

@@ -29,8 +29,8 @@ constexpr const char* kLinePattern = "%Y-%m-%dT%H:%M:%S.%e threadmill[%P]: %v";
 // The current logger; replaced atomically on reload so callers on other threads keep a valid one.
 std::atomic<std::shared_ptr<spdlog::logger>>& Slot() {
   static std::atomic<std::shared_ptr<spdlog::logger>> slot{[] {
-    auto l = std::make_shared<spdlog::logger>(
-        "threadmill", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    auto l = std::make_shared<spdlog::logger>("threadmill",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
     l->set_pattern(kLinePattern);
     return l;
   }()};
@@ -63,12 +63,13 @@ void Configure(const LogOptions& options) {
   if (options.target == "syslog") {
     struct stat st;
     if (stat("/dev/log", &st) != 0) {
-      Get().warn("log target is syslog but /dev/log does not exist: lines will be lost; "
-                 "set [log] target = \"stderr\" or \"file:/path\"");
+      Get().warn(
+          "log target is syslog but /dev/log does not exist: lines will be lost; "
+          "set [log] target = \"stderr\" or \"file:/path\"");
     }
     sink = std::make_shared<spdlog::sinks::syslog_sink_mt>("threadmill", LOG_PID,
-                                                            Facilities().at(options.facility),
-                                                            /*enable_formatting=*/true);
+                                                           Facilities().at(options.facility),
+                                                           /*enable_formatting=*/true);
     pattern = "%v";
   } else if (options.target == "stderr") {
     sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();

@@ -54,8 +54,8 @@ Result<std::unique_ptr<HttpListener>> HttpListener::Start(const std::string& add
   std::string host;
   int port = 0;
   if (!SplitHostPort(address, &host, &port)) {
-    return MakeError(ErrorCode::kInvalidInput, "metrics listen address \"" + address +
-                                                   "\" is not HOST:PORT");
+    return MakeError(ErrorCode::kInvalidInput,
+                     "metrics listen address \"" + address + "\" is not HOST:PORT");
   }
   sockaddr_storage storage{};
   socklen_t length = 0;
@@ -70,8 +70,8 @@ Result<std::unique_ptr<HttpListener>> HttpListener::Start(const std::string& add
     v6->sin6_port = htons(static_cast<uint16_t>(port));
     length = sizeof *v6;
   } else {
-    return MakeError(ErrorCode::kInvalidInput, "metrics listen host \"" + host +
-                                                   "\" is not an IP address");
+    return MakeError(ErrorCode::kInvalidInput,
+                     "metrics listen host \"" + host + "\" is not an IP address");
   }
   int fd = socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return MakeError(ErrorCode::kInternal, std::string("socket: ") + strerror(errno));

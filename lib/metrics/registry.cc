@@ -30,8 +30,7 @@ std::string Number(double value) {
 
 }  // namespace
 
-std::string FormatSample(const std::string& name, const Labels& labels,
-                         const std::string& value) {
+std::string FormatSample(const std::string& name, const Labels& labels, const std::string& value) {
   std::string line = name;
   if (!labels.empty()) {
     line += '{';
@@ -45,8 +44,7 @@ std::string FormatSample(const std::string& name, const Labels& labels,
 }
 
 Histogram::Histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)),
-      buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+    : bounds_(std::move(bounds)), buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
   for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i] = 0;
 }
 

@@ -19,10 +19,9 @@ int64_t Now() {
 
 // Logs one reply/send outcome and counts it in the store's durable counters (the daemon's
 // /metrics and `threadmillctl stats` show them).
-void LogOutcome(const std::shared_ptr<store::Environment>& env, const Caller& caller, std::string_view kind,
-                std::string_view msgid,
-                std::string_view to, std::string_view reply_id, std::string_view decision,
-                std::string_view reason) {
+void LogOutcome(const std::shared_ptr<store::Environment>& env, const Caller& caller,
+                std::string_view kind, std::string_view msgid, std::string_view to,
+                std::string_view reply_id, std::string_view decision, std::string_view reason) {
   log::KvLine line(caller.queue_id.empty() ? std::string_view{} : caller.queue_id + ": ");
   line.Add(kind, "")
       .Add("job", caller.job_id)
@@ -41,9 +40,8 @@ void LogOutcome(const std::shared_ptr<store::Environment>& env, const Caller& ca
   } else {
     log::Get().info("{}", text);
   }
-  std::string series = "threadmill_replies_total{kind=\"" + std::string(kind) +
-                       "\",outcome=\"" + std::string(decision) + "\",reason=\"" +
-                       std::string(reason) + "\"}";
+  std::string series = "threadmill_replies_total{kind=\"" + std::string(kind) + "\",outcome=\"" +
+                       std::string(decision) + "\",reason=\"" + std::string(reason) + "\"}";
   if (Status counted = store::Counters(env).Add(series); !counted.ok()) {
     log::Get().warn("counting {} failed: {}", series, counted.error().message);
   }
@@ -174,13 +172,13 @@ Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& call
   record.queue_id = caller.queue_id;
   auto recorded = threads_.RecordMessage(record);
   if (!recorded.ok()) {
-    LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id, "failed",
-               "store: " + recorded.error().message);
+    LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id,
+               "failed", "store: " + recorded.error().message);
     return MakeError(ErrorCode::kStore, recorded.error().message);
   }
   if (Status st = Deliver(entry, caller); !st.ok()) {
-    LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id, "failed",
-               st.error().message);
+    LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id,
+               "failed", st.error().message);
     return st.error();
   }
   if (Status st = ledger_.MarkSent(facts.message_id, facts.recipient); !st.ok()) {
@@ -197,8 +195,8 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
   auto refuse = [&](ErrorCode code, const std::string& reason) -> Result<std::string> {
     std::string rcpts;
     for (const auto& r : to) rcpts += (rcpts.empty() ? "" : ",") + r;
-    LogOutcome(env_, caller, "send", "", rcpts, "", code == ErrorCode::kRefused ? "refused" : "failed",
-               reason);
+    LogOutcome(env_, caller, "send", "", rcpts, "",
+               code == ErrorCode::kRefused ? "refused" : "failed", reason);
     return MakeError(code, reason);
   };
   if (!IsPlainAddress(from_address)) return refuse(ErrorCode::kRefused, "no-from-address");

@@ -253,7 +253,7 @@ Result<Job> JobQueue::Finish(std::string_view id, Outcome outcome, std::string_v
   if (result.state == JobState::kDone && !result.file.empty()) unlink(result.file.c_str());
   const char* decision = result.state == JobState::kDone     ? "done"
                          : result.state == JobState::kParked ? "parked"
-                                                              : "retry";
+                                                             : "retry";
   (void)store::Counters(env_).Add(std::string("threadmill_job_attempts_total{decision=\"") +
                                   decision + "\"}");  // best effort: the log line is the record
   return result;

@@ -81,7 +81,7 @@ Result<std::string> ResolveLink(const std::string& path, const LoaderOptions& op
   if (!real) return Refuse(std::string("dangling symbolic link: ") + std::strerror(errno));
   std::string target(real);
   free(real);
-  for (std::string dir = target.substr(0, target.rfind('/')); ;
+  for (std::string dir = target.substr(0, target.rfind('/'));;
        dir = dir.substr(0, dir.rfind('/'))) {
     std::string check = dir.empty() ? "/" : dir;
     struct stat st;

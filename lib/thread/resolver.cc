@@ -4,8 +4,8 @@ namespace threadmill::thread {
 namespace {
 
 // Looks `id` up; sets *out and returns true when it is a known message other than `self`.
-Result<bool> Lookup(const store::ThreadStore& store, const std::string& id,
-                    const std::string& self, Resolution* out, MatchMethod method) {
+Result<bool> Lookup(const store::ThreadStore& store, const std::string& id, const std::string& self,
+                    Resolution* out, MatchMethod method) {
   if (id.empty() || id == self) return false;
   auto found = store.FindMessage(id);
   if (!found.ok()) return found.error();
@@ -21,10 +21,14 @@ Result<bool> Lookup(const store::ThreadStore& store, const std::string& id,
 
 const char* ToString(MatchMethod method) {
   switch (method) {
-    case MatchMethod::kNone: return "none";
-    case MatchMethod::kInReplyTo: return "in-reply-to";
-    case MatchMethod::kReferences: return "references";
-    case MatchMethod::kThreadIndex: return "thread-index";
+    case MatchMethod::kNone:
+      return "none";
+    case MatchMethod::kInReplyTo:
+      return "in-reply-to";
+    case MatchMethod::kReferences:
+      return "references";
+    case MatchMethod::kThreadIndex:
+      return "thread-index";
   }
   return "none";
 }

@@ -38,7 +38,7 @@ struct ThreadHeaders {
 struct Resolution {
   std::string thread_id;  // the matched thread, or a fresh id when method == kNone
   MatchMethod method = MatchMethod::kNone;
-  std::string parent;     // the matched earlier msg-id (empty for kNone/kThreadIndex)
+  std::string parent;  // the matched earlier msg-id (empty for kNone/kThreadIndex)
   std::optional<store::MessageRecord> parent_record;
   bool known() const { return method != MatchMethod::kNone; }
 };

@@ -59,10 +59,18 @@ int main(int argc, char** argv) {
   int opt;
   while ((opt = getopt(argc, argv, "d:s:k:i:c:")) != -1) {
     switch (opt) {
-      case 'd': domain = optarg; break;
-      case 's': selector = optarg; break;
-      case 'k': keyfile = optarg; break;
-      case 'i': identity = optarg; break;
+      case 'd':
+        domain = optarg;
+        break;
+      case 's':
+        selector = optarg;
+        break;
+      case 'k':
+        keyfile = optarg;
+        break;
+      case 'i':
+        identity = optarg;
+        break;
       case 'c':
         if (std::strcmp(optarg, "simple") == 0) {
           canon = DKIM_CANON_SIMPLE;
@@ -70,7 +78,8 @@ int main(int argc, char** argv) {
           return Usage();
         }
         break;
-      default: return Usage();
+      default:
+        return Usage();
     }
   }
   if (domain.empty() || selector.empty() || keyfile.empty() || optind != argc) return Usage();
@@ -82,8 +91,8 @@ int main(int argc, char** argv) {
   }
   std::string key((std::istreambuf_iterator<char>(kin)), std::istreambuf_iterator<char>());
 
-  std::string msg = ToCrlf(std::string((std::istreambuf_iterator<char>(std::cin)),
-                                       std::istreambuf_iterator<char>()));
+  std::string msg = ToCrlf(
+      std::string((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>()));
   size_t split = msg.find("\r\n\r\n");
   std::string head, body;
   if (msg.rfind("\r\n", 0) == 0) {  // no headers at all
@@ -150,8 +159,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dkim-sign: dkim_getsighdr_d: %s\n", dkim_getresultstr(st));
     return 1;
   }
-  std::string out = ToCrlf("DKIM-Signature: " + std::string(reinterpret_cast<char*>(sig), siglen)) +
-                    "\r\n" + msg;
+  std::string out =
+      ToCrlf("DKIM-Signature: " + std::string(reinterpret_cast<char*>(sig), siglen)) + "\r\n" + msg;
   dkim_free(d);
   dkim_close(lib);
   std::fwrite(out.data(), 1, out.size(), stdout);

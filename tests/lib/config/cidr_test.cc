@@ -27,7 +27,7 @@ TEST(CidrTest, Membership) {
       {"::1", "::2", false},
       {"2001:db8::/32", "2001:db8:ffff::1", true},
       {"2001:db8::/33", "2001:db8:ffff::1", false},
-      {"127.0.0.0/8", "::ffff:127.0.0.1", true},   // IPv4-mapped clients match IPv4 networks
+      {"127.0.0.0/8", "::ffff:127.0.0.1", true},       // IPv4-mapped clients match IPv4 networks
       {"127.0.0.0/8", "IPv6:::ffff:127.0.0.1", true},  // Sendmail's spelling
       {"::1", "127.0.0.1", false},
       {"127.0.0.0/8", "", false},

@@ -34,9 +34,9 @@ TEST(SocketSpecTest, Accepted) {
 }
 
 TEST(SocketSpecTest, RejectedWithReason) {
-  for (const char* bad : {"", "/tmp/sock", "local:relative.sock", "inet:@127.0.0.1",
-                          "inet:0@127.0.0.1", "inet:70000@127.0.0.1", "inet:abc",
-                          "tcp:25@127.0.0.1"}) {
+  for (const char* bad :
+       {"", "/tmp/sock", "local:relative.sock", "inet:@127.0.0.1", "inet:0@127.0.0.1",
+        "inet:70000@127.0.0.1", "inet:abc", "tcp:25@127.0.0.1"}) {
     std::string why;
     EXPECT_FALSE(ParseSocketSpec(bad, &why)) << bad;
     EXPECT_FALSE(why.empty()) << bad;

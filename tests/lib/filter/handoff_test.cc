@@ -19,9 +19,11 @@ class HandoffTest : public ::testing::Test {
  protected:
   void SetUp() override {
     config_ = config::LoadFromString(
-        "[store]\npath = \"" + dir_.str() + "\"\n"
+        "[store]\npath = \"" + dir_.str() +
+        "\"\n"
         "[[routes]]\nrecipient = \"help@example.com\"\nhandler = \"helpdesk\"\n"
-        "[[routes]]\nrecipient = \"*@sales.example.com\"\nhandler = \"crm\"\naction = \"consume\"\n");
+        "[[routes]]\nrecipient = \"*@sales.example.com\"\nhandler = \"crm\"\naction = "
+        "\"consume\"\n");
     store::EnvOptions options;
     options.path = dir_.str();
     options.map_size_bytes = 4 << 20;

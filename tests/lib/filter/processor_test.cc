@@ -65,13 +65,14 @@ TEST_F(ProcessorTest, OutboundIsRecordedAndInboundReplyMatches) {
   EXPECT_EQ(reply.resolution.thread_id, out.resolution.thread_id);
 
   // Our answer to the reply, then their answer carrying References only: same thread.
-  auto ours = Send(kInside, {{"Message-ID", "<second@example.com>"},
-                             {"In-Reply-To", "<r1@example.org>"}});
+  auto ours =
+      Send(kInside, {{"Message-ID", "<second@example.com>"}, {"In-Reply-To", "<r1@example.org>"}});
   EXPECT_EQ(ours.decision, "recorded");
   EXPECT_EQ(ours.resolution.thread_id, out.resolution.thread_id);
   auto theirs = Send(kOutside, {{"Message-ID", "<r2@example.org>"},
-                                {"References", "<first@example.com> <r1@example.org> "
-                                               "<second@example.com> <unknown@elsewhere>"}});
+                                {"References",
+                                 "<first@example.com> <r1@example.org> "
+                                 "<second@example.com> <unknown@elsewhere>"}});
   EXPECT_EQ(theirs.decision, "matched");
   EXPECT_EQ(theirs.resolution.method, thread::MatchMethod::kReferences);
   EXPECT_EQ(theirs.resolution.parent, "second@example.com");
@@ -170,8 +171,8 @@ TEST_F(ProcessorTest, StoreFailureFollowsPolicy) {
     }
     EXPECT_EQ(last.decision, "error") << action;
     EXPECT_EQ(last.reason, "store");
-    EXPECT_EQ(last.verdict, std::string(action) == "accept" ? Verdict::kContinue
-                                                             : Verdict::kTempfail);
+    EXPECT_EQ(last.verdict,
+              std::string(action) == "accept" ? Verdict::kContinue : Verdict::kTempfail);
   }
 }
 
@@ -179,9 +180,9 @@ TEST_F(ProcessorTest, LogLineHasEveryKey) {
   Envelope envelope;
   auto d = Send(kOutside, {{"Message-ID", "<x@example.org>"}, {"Subject", "hi"}}, &envelope);
   std::string line = d.LogLine(envelope);
-  for (const char* key : {"direction=inbound", "from=<a@example.org>", "to=<b@example.com>",
-                          "msgid=<x@example.org>", "refs=0", "thread=T", "match=none", "parent=",
-                          "decision=new-thread", "reason="}) {
+  for (const char* key :
+       {"direction=inbound", "from=<a@example.org>", "to=<b@example.com>", "msgid=<x@example.org>",
+        "refs=0", "thread=T", "match=none", "parent=", "decision=new-thread", "reason="}) {
     EXPECT_NE(line.find(key), std::string::npos) << key << " in " << line;
   }
   EXPECT_EQ(line.rfind(envelope.queue_id + ": ", 0), 0u) << line;

@@ -26,8 +26,11 @@ TEST(KvLineTest, FormatsAndQuotes) {
 
 TEST(KvLineTest, PrefixOrderAndBrackets) {
   KvLine line("4XyZ1C2: ");
-  line.Add("direction", "inbound").AddBracketed("from", "", true).AddBracketed("parent", "", false)
-      .AddBracketed("msgid", "a@b", false).Add("refs", int64_t{3});
+  line.Add("direction", "inbound")
+      .AddBracketed("from", "", true)
+      .AddBracketed("parent", "", false)
+      .AddBracketed("msgid", "a@b", false)
+      .Add("refs", int64_t{3});
   EXPECT_EQ(line.str(), "4XyZ1C2: direction=inbound from=<> parent= msgid=<a@b> refs=3");
 }
 

@@ -36,8 +36,7 @@ TEST(RegistryTest, HistogramBucketsAreCumulative) {
 TEST(RegistryTest, LabelValuesAreEscaped) {
   Registry registry;
   registry.GetCounter("tm_x_total", "X", {{"reason", "a\"b\\c\nd"}}).Add();
-  EXPECT_NE(registry.Render().find("tm_x_total{reason=\"a\\\"b\\\\c\\nd\"} 1"),
-            std::string::npos);
+  EXPECT_NE(registry.Render().find("tm_x_total{reason=\"a\\\"b\\\\c\\nd\"} 1"), std::string::npos);
 }
 
 TEST(RegistryTest, ConcurrentUpdatesAreNotLost) {
