@@ -53,7 +53,7 @@ using exec::HostLog;
 
 constexpr int64_t kSecondsPerDay = 86400;
 
-std::atomic<const threadmill_host_api*> g_host{nullptr};
+exec::HostTable g_host;
 
 struct AutoreplyState {
   Template text;
@@ -121,11 +121,7 @@ bool LoadConfig(threadmill_ctx* ctx, const threadmill_host_api* host, const nloh
 int Init(threadmill_ctx* ctx, const threadmill_host_api* host, const char* config_json,
          void** state) noexcept {
   try {
-    if (!state || !exec::HostHas(
-                      host, offsetof(threadmill_host_api, last_error) + sizeof(host->last_error))) {
-      return THREADMILL_INVALID;
-    }
-    g_host.store(host);
+    if (!state || !g_host.Keep(host)) return THREADMILL_INVALID;
     std::string error;
     auto config = exec::ParseConfig(config_json, &error);
     auto st = std::make_unique<AutoreplyState>();
@@ -229,7 +225,7 @@ int Answer(threadmill_ctx* ctx, const threadmill_host_api* host, const Autoreply
 }
 
 int OnInbound(threadmill_ctx* ctx, const threadmill_envelope* envelope) noexcept {
-  const threadmill_host_api* host = g_host.load();
+  const threadmill_host_api* host = g_host.Get();
   if (!host || !envelope) return THREADMILL_FAIL;
   try {
     const auto* st = static_cast<const AutoreplyState*>(host->state(ctx));

@@ -42,7 +42,7 @@ constexpr char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 constexpr int64_t kDefaultTimeoutSeconds = 30;
 constexpr int64_t kDefaultMaxOutput = 1 << 20;
 
-std::atomic<const threadmill_host_api*> g_host{nullptr};
+HostTable g_host;
 
 struct ExecState {
   std::vector<std::string> argv;
@@ -106,11 +106,7 @@ bool LoadConfig(const nlohmann::json& config, ExecState* st, std::string* error)
 int Init(threadmill_ctx* ctx, const threadmill_host_api* host, const char* config_json,
          void** state) noexcept {
   try {
-    if (!state ||
-        !HostHas(host, offsetof(threadmill_host_api, last_error) + sizeof(host->last_error))) {
-      return THREADMILL_INVALID;
-    }
-    g_host.store(host);
+    if (!state || !g_host.Keep(host)) return THREADMILL_INVALID;
     std::string error;
     auto config = ParseConfig(config_json, &error);
     auto st = std::make_unique<ExecState>();
@@ -174,7 +170,7 @@ int Finish(threadmill_ctx* ctx, const threadmill_host_api* host,
 }
 
 int OnInbound(threadmill_ctx* ctx, const threadmill_envelope* envelope) noexcept {
-  const threadmill_host_api* host = g_host.load();
+  const threadmill_host_api* host = g_host.Get();
   if (!host || !envelope) return THREADMILL_FAIL;
   try {
     const auto* st = static_cast<const ExecState*>(host->state(ctx));

@@ -2,6 +2,7 @@
 #include "support.h"
 
 #include <pthread.h>
+#include <cstddef>
 
 #include <cerrno>
 #include <charconv>
@@ -22,6 +23,14 @@ std::string HostLastError(threadmill_ctx* ctx, const threadmill_host_api* host) 
 
 bool HostHas(const threadmill_host_api* host, size_t member_end) {
   return host && host->abi_major == THREADMILL_ABI_MAJOR && host->struct_size >= member_end;
+}
+
+bool HostTable::Keep(const threadmill_host_api* host) {
+  if (!HostHas(host, offsetof(threadmill_host_api, last_error) + sizeof(host->last_error))) {
+    return false;
+  }
+  host_.store(host);
+  return true;
 }
 
 std::optional<int64_t> ConfigInt(const nlohmann::json& config, const char* key, int64_t fallback,

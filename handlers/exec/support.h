@@ -12,6 +12,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -31,6 +32,18 @@ std::string HostLastError(threadmill_ctx* ctx, const threadmill_host_api* host);
 
 // True when the host table is for ABI major 1 and long enough to hold `member_end` bytes.
 bool HostHas(const threadmill_host_api* host, size_t member_end);
+
+// init() receives the host table once; the callbacks after it get only the context. Keep()
+// checks the table (ABI major 1, at least up to last_error) and keeps it for the process's
+// life (the host guarantees the same table to every call); Get() returns it (null before).
+class HostTable {
+ public:
+  bool Keep(const threadmill_host_api* host);
+  const threadmill_host_api* Get() const { return host_.load(); }
+
+ private:
+  std::atomic<const threadmill_host_api*> host_{nullptr};
+};
 
 // Reads config key `key`: absent → fallback; a number or numeric string within [min, max] →
 // its value; anything else → std::nullopt and *error says why.

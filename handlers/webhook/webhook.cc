@@ -38,7 +38,7 @@ namespace {
 
 using exec::HostLog;
 
-std::atomic<const threadmill_host_api*> g_host{nullptr};
+exec::HostTable g_host;
 
 struct WebhookState {
   std::string url;
@@ -131,11 +131,7 @@ bool LoadConfig(const nlohmann::json& config, WebhookState* st, std::string* err
 int Init(threadmill_ctx* ctx, const threadmill_host_api* host, const char* config_json,
          void** state) noexcept {
   try {
-    if (!state || !exec::HostHas(
-                      host, offsetof(threadmill_host_api, last_error) + sizeof(host->last_error))) {
-      return THREADMILL_INVALID;
-    }
-    g_host.store(host);
+    if (!state || !g_host.Keep(host)) return THREADMILL_INVALID;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       HostLog(ctx, host, THREADMILL_LOG_ERROR, "webhook: libcurl initialisation failed");
       return THREADMILL_INTERNAL;
@@ -217,7 +213,7 @@ int Deliver(threadmill_ctx* ctx, const threadmill_host_api* host, WebhookState& 
 }
 
 int OnInbound(threadmill_ctx* ctx, const threadmill_envelope* envelope) noexcept {
-  const threadmill_host_api* host = g_host.load();
+  const threadmill_host_api* host = g_host.Get();
   if (!host || !envelope) return THREADMILL_FAIL;
   try {
     auto* st = static_cast<WebhookState*>(host->state(ctx));
