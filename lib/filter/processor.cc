@@ -87,7 +87,7 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
   }
   d->resolution = std::move(*resolution);
 
-  if (!Record(envelope, headers, d)) return;
+  if (!Record(envelope, headers, threading.thread_index_root, d)) return;
   d->defects = headers.defects();
   if (auth) ApplyVerdicts(*config_, auth->verdicts, auth->forged_auth_results, d);
   if (direction.direction == store::Direction::kOutbound) {
@@ -107,7 +107,8 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
 }
 
 // Records the message in its thread. Returns false (decision=error) on a store failure.
-bool Processor::Record(const Envelope& envelope, MessageHeaders& headers, Decision* d) const {
+bool Processor::Record(const Envelope& envelope, const MessageHeaders& headers,
+                       const std::string& thread_index_root, Decision* d) const {
   if (d->message_id.empty()) {
     // Nothing to key on (inbound without Message-ID): the thread id is this message's only.
     if (d->reason.empty()) d->reason = "no-message-id";
@@ -123,8 +124,7 @@ bool Processor::Record(const Envelope& envelope, MessageHeaders& headers, Decisi
   record.subject = headers.First("Subject").substr(0, 512);
   record.parent = d->resolution.parent;
   record.queue_id = envelope.queue_id;
-  auto threading = headers.ThreadingHeaders();
-  auto stored = store_->RecordMessage(record, threading.thread_index_root);
+  auto stored = store_->RecordMessage(record, thread_index_root);
   if (!stored.ok()) {
     log::Get().error("{}: store write failed: {}", envelope.queue_id, stored.error().message);
     d->defects = headers.defects();

@@ -61,7 +61,8 @@ class Processor {
  private:
   void DecideOrThrow(const Envelope& envelope, MessageHeaders& headers, const AuthOutcome* auth,
                      std::string_view raw, bool raw_complete, Decision* d) const;
-  bool Record(const Envelope& envelope, MessageHeaders& headers, Decision* d) const;
+  bool Record(const Envelope& envelope, const MessageHeaders& headers,
+              const std::string& thread_index_root, Decision* d) const;
   void Fail(Decision* d, const char* reason, config::FailureAction action) const;
 
   std::shared_ptr<const config::Config> config_;
