@@ -383,6 +383,35 @@ class Daemon(unittest.TestCase):
         with open(secret) as f:
             self.assertEqual(f.read(), "root's own\n")
 
+    @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
+    def test_ctl_run_as_root_drops_before_opening_the_store(self):
+        # LMDB creates and resizes lock.mdb by path: as root it would write through a link the
+        # service user planted in its store.
+        nobody = pwd.getpwnam("nobody")
+        store = os.path.join(self.dir, "store")
+        self.write_conf()  # user "": create a store as root
+        r = subprocess.run([CTL, "-c", self.conf, "queue", "retry", "none"], capture_output=True,
+                           text=True, timeout=20)
+        self.assertTrue(os.path.exists(os.path.join(store, "data.mdb")), r.stderr)
+        subprocess.run(["chown", "-R", "nobody:", store], check=True)
+        secret = self.victim("secret")
+        lock = os.path.join(store, "lock.mdb")
+        os.unlink(lock)
+        os.symlink(secret, lock)
+        os.lchown(lock, nobody.pw_uid, nobody.pw_gid)
+        self.write_conf(user="nobody")
+        r = subprocess.run([CTL, "-c", self.conf, "stats"], capture_output=True, text=True,
+                           timeout=20)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("cannot open the store", r.stderr)
+        with open(secret) as f:
+            self.assertEqual(f.read(), "root's own\n")  # as root, LMDB wrote its lock table
+        self.write_conf(user="no-such-user-threadmill")
+        r = subprocess.run([CTL, "-c", self.conf, "stats"], capture_output=True, text=True,
+                           timeout=20)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('user "no-such-user-threadmill" does not exist', r.stderr)
+
 
 if __name__ == "__main__":
     if not os.path.exists(DAEMON):
