@@ -1,10 +1,22 @@
 #include "ctl/store_access.h"
 
+#include <unistd.h>
+
 #include <stdexcept>
+
+#include "common/privileges.h"
 
 namespace threadmill::ctl {
 
 std::shared_ptr<store::Environment> OpenEnvironment(const config::Config& config, bool write) {
+  // Run as root, first become the service user, like the daemon (common/privileges.h): the
+  // store is that user's, and root must not open files it could have replaced by links
+  // (LMDB creates and resizes lock.mdb by path). A missing user refuses, as in the daemon.
+  auto plan = PlanPrivilegeDrop({config.milter.user, config.milter.group}, geteuid());
+  if (!plan.ok()) throw std::runtime_error(plan.error().message);
+  if (Status dropped = DropPrivileges(*plan); !dropped.ok()) {
+    throw std::runtime_error(dropped.error().message);
+  }
   store::EnvOptions options;
   options.path = config.store.path;
   options.read_only = !write;

@@ -36,8 +36,8 @@ bool HandlersConfigured(const config::Config& config) {
   return !runtime_config.routes.empty() || !runtime_config.handlers.empty();
 }
 
-void OpenSocket(const config::Config& config) {
-  PrepareSocketPath(config.milter);
+void OpenSocket(const config::Config& config, const PrivilegePlan& privileges) {
+  PrepareSocketPath(config.milter, privileges);
   if (smfi_setconn(const_cast<char*>(config.milter.socket.text.c_str())) != MI_SUCCESS) {
     throw std::runtime_error("libmilter refused socket " + config.milter.socket.text);
   }
@@ -47,7 +47,7 @@ void OpenSocket(const config::Config& config) {
                              ": the address is in use, the directory is missing or not "
                              "writable, or the port needs root");
   }
-  SecureSocket(config.milter);
+  SecureSocket(config.milter, privileges);
   SetNoDelayOnListener(config.milter);
 }
 
@@ -65,6 +65,12 @@ int Run(const Options& options) {
   }
   try {
     log::Configure(config->log);
+    // Decided before anything is forked: a missing service user stops the start here, for
+    // the milter and the handler supervisor alike.
+    PrivilegePlan privileges = PlanPrivileges(config->milter);
+    if (privileges.action == PrivilegePlan::Action::kStayRoot) {
+      log::Get().warn("running as root: [milter] user is \"\" (handlers run as root too)");
+    }
     BlockSignals();
     if (options.daemonize) Daemonize();
     std::string pid_file = options.pid_file.empty() ? config->milter.pid_file : options.pid_file;
@@ -80,11 +86,13 @@ int Run(const Options& options) {
     }
 
     Service service(options.config_path, config);
-    ChownStore(*config);
+    ChownStore(*config, privileges);
     if (!RegisterCallbacks(&service)) throw std::runtime_error("smfi_register failed");
-    OpenSocket(*config);
+    OpenSocket(*config, privileges);
     service.StartMetricsListener();
-    DropPrivileges(config->milter);
+    if (Status dropped = DropPrivileges(privileges); !dropped.ok()) {
+      throw std::runtime_error(dropped.error().message);
+    }
 
     Background background(&service, supervisor);
     NotifyReady();

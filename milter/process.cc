@@ -4,7 +4,6 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,10 +11,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
+
+#include "common/chown_tree.h"
+#include "common/safe_open.h"
+#include "common/unique_fd.h"
+#include "log/logger.h"
 
 namespace threadmill::milter {
 namespace {
@@ -29,38 +33,25 @@ struct Ids {
   gid_t gid = 0;
 };
 
-Ids LookupUser(const config::MilterConfig& milter) {
-  Ids ids{getuid(), getgid()};
-  if (!milter.user.empty()) {
-    passwd* pw = getpwnam(milter.user.c_str());
-    if (!pw) {
-      throw std::runtime_error("user \"" + milter.user +
-                               "\" does not exist: create it or set [milter] user");
-    }
-    ids = {pw->pw_uid, pw->pw_gid};
+gid_t LookupGroup(const std::string& name, const std::string& key, const std::string& hint = "") {
+  group* gr = getgrnam(name.c_str());
+  if (!gr) {
+    throw std::runtime_error("group \"" + name + "\" does not exist: create it or set [milter] " +
+                             key + hint);
   }
-  if (!milter.group.empty()) {
-    group* gr = getgrnam(milter.group.c_str());
-    if (!gr) {
-      throw std::runtime_error("group \"" + milter.group +
-                               "\" does not exist: create it or set [milter] group");
-    }
-    ids.gid = gr->gr_gid;
-  }
-  return ids;
+  return gr->gr_gid;
 }
 
-// The socket and its directory: the service user, and socket_group when set.
-Ids SocketIds(const config::MilterConfig& milter) {
-  Ids ids = LookupUser(milter);
+// The socket and its directory: the service user (or whoever we are), [milter] group, and
+// socket_group when set.
+Ids SocketIds(const config::MilterConfig& milter, const PrivilegePlan& plan) {
+  Ids ids{plan.uid, plan.gid};
+  if (plan.action != PrivilegePlan::Action::kDrop) {
+    ids = {geteuid(), getegid()};
+    if (!milter.group.empty()) ids.gid = LookupGroup(milter.group, "group");
+  }
   if (!milter.socket_group.empty()) {
-    group* gr = getgrnam(milter.socket_group.c_str());
-    if (!gr) {
-      throw std::runtime_error("group \"" + milter.socket_group +
-                               "\" does not exist: create it or set [milter] socket_group "
-                               "(\"\" with Sendmail)");
-    }
-    ids.gid = gr->gr_gid;
+    ids.gid = LookupGroup(milter.socket_group, "socket_group", " (\"\" with Sendmail)");
   }
   return ids;
 }
@@ -70,7 +61,31 @@ bool ChangesOwnership(const config::MilterConfig& milter) {
          (!milter.user.empty() || !milter.group.empty() || !milter.socket_group.empty());
 }
 
+// Root-phase paths: links are followed only when nobody but root (or, when not started as
+// root, ourselves) can change them (safe_open.h).
+PathPolicy RootPhasePolicy() {
+  PathPolicy policy;
+  policy.trusted_uid = geteuid();
+  return policy;
+}
+
+UniqueFd OpenOrThrow(const std::string& path, int flags, const std::string& what, mode_t mode = 0) {
+  auto fd = OpenPath(path, flags, RootPhasePolicy(), mode);
+  if (!fd.ok()) throw std::runtime_error(what + ": " + fd.error().message);
+  return std::move(*fd);
+}
+
+void CheckOk(const Status& status, const std::string& what) {
+  if (!status.ok()) throw std::runtime_error(what + ": " + status.error().message);
+}
+
 }  // namespace
+
+PrivilegePlan PlanPrivileges(const config::MilterConfig& milter) {
+  auto plan = PlanPrivilegeDrop({milter.user, milter.group}, geteuid());
+  if (!plan.ok()) throw std::runtime_error(plan.error().message);
+  return *plan;
+}
 
 void Daemonize() {
   pid_t pid = fork();
@@ -80,81 +95,97 @@ void Daemonize() {
   pid = fork();
   if (pid < 0) throw SystemError("fork");
   if (pid > 0) _exit(0);
-  int null = open("/dev/null", O_RDWR);
-  if (null >= 0) {
-    dup2(null, STDIN_FILENO);
-    dup2(null, STDOUT_FILENO);
-    dup2(null, STDERR_FILENO);
-    if (null > STDERR_FILENO) close(null);
+  UniqueFd null(open("/dev/null", O_RDWR));
+  if (null) {
+    dup2(null.get(), STDIN_FILENO);
+    dup2(null.get(), STDOUT_FILENO);
+    dup2(null.get(), STDERR_FILENO);
+    if (null.get() <= STDERR_FILENO) null.release();  // now one of the standard descriptors
   }
   if (chdir("/") != 0) throw SystemError("chdir /");
 }
 
 void WritePidFile(const std::string& path) {
-  std::ifstream existing(path);
-  pid_t old = 0;
-  if (existing >> old && old > 0 && old != getpid() && kill(old, 0) == 0) {
+  std::string absolute = std::filesystem::absolute(path).string();
+  std::string what = "cannot write pid file " + path;
+  // O_NOFOLLOW and no O_TRUNC: a link or a hard link planted in the pid file's place must
+  // not make root truncate or write another file.
+  UniqueFd fd = OpenOrThrow(absolute, O_RDWR | O_CREAT, what, 0644);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) throw SystemError(what);
+  if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != geteuid()) {
+    throw std::runtime_error(what + ": not a regular file of ours with a single link (owner uid " +
+                             std::to_string(st.st_uid) + ", " + std::to_string(st.st_nlink) +
+                             " links): remove it");
+  }
+  char buf[32] = {};
+  ssize_t n = pread(fd.get(), buf, sizeof buf - 1, 0);
+  long old = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+  if (old > 0 && old != getpid() && kill(static_cast<pid_t>(old), 0) == 0) {
     throw std::runtime_error("pid file " + path + " names a running process (" +
                              std::to_string(old) + "): is threadmill already running?");
   }
-  std::ofstream out(path, std::ios::trunc);
-  if (!(out << getpid() << '\n')) {
-    throw std::runtime_error("cannot write pid file " + path +
-                             ": check the directory exists and is writable");
+  std::string text = std::to_string(getpid()) + "\n";
+  if (ftruncate(fd.get(), 0) != 0 ||
+      pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+    throw SystemError(what);
   }
 }
 
-void PrepareSocketPath(const config::MilterConfig& milter) {
+void PrepareSocketPath(const config::MilterConfig& milter, const PrivilegePlan& plan) {
   if (milter.socket.kind != config::SocketSpec::Kind::kUnix) return;
   std::filesystem::path path(milter.socket.path);
+  std::string dir_path = path.parent_path().string();
   std::error_code ec;
   bool created = std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) {
-    throw std::runtime_error("cannot create socket directory " + path.parent_path().string() +
-                             ": " + ec.message());
-  }
+  if (ec)
+    throw std::runtime_error("cannot create socket directory " + dir_path + ": " + ec.message());
+  // The directory belongs to the service user from the first run on: work on descriptors.
+  UniqueFd dir = OpenOrThrow(dir_path, O_RDONLY | O_DIRECTORY, "socket directory");
   // A directory we made is ours and the MTA's only (Sendmail also refuses a socket path with
   // a group- or world-writable directory).
-  if (created && chmod(path.parent_path().c_str(), 0750) != 0) {
-    throw SystemError("chmod " + path.parent_path().string());
-  }
+  if (created && fchmod(dir.get(), 0750) != 0) throw SystemError("chmod " + dir_path);
   if (ChangesOwnership(milter)) {
-    Ids ids = SocketIds(milter);
-    if (chown(path.parent_path().c_str(), ids.uid, ids.gid) != 0) {
-      throw SystemError("chown " + path.parent_path().string());
-    }
+    Ids ids = SocketIds(milter, plan);
+    if (fchown(dir.get(), ids.uid, ids.gid) != 0) throw SystemError("chown " + dir_path);
   }
+  std::string name = path.filename().string();
   struct stat st;
-  if (lstat(path.c_str(), &st) == 0) {
+  if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       throw std::runtime_error(path.string() +
                                " exists and is not a socket: remove it or change [milter] socket");
     }
-    unlink(path.c_str());  // stale socket of an earlier run
+    unlinkat(dir.get(), name.c_str(), 0);  // stale socket of an earlier run
   }
 }
 
-void SecureSocket(const config::MilterConfig& milter) {
+void SecureSocket(const config::MilterConfig& milter, const PrivilegePlan& plan) {
   if (milter.socket.kind != config::SocketSpec::Kind::kUnix) return;
-  const char* path = milter.socket.path.c_str();
-  if (chmod(path, milter.socket_mode) != 0) throw SystemError(std::string("chmod ") + path);
+  const std::string& path = milter.socket.path;
+  // O_PATH | O_NOFOLLOW: the socket libmilter bound, not whatever a link there leads to.
+  UniqueFd sock = OpenOrThrow(path, O_PATH, "cannot secure socket " + path);
+  struct stat st;
+  if (fstat(sock.get(), &st) != 0) throw SystemError("stat " + path);
+  if (!S_ISSOCK(st.st_mode)) {
+    throw std::runtime_error(path + " is no longer a socket: refusing to change its mode");
+  }
+  CheckOk(ChmodFd(sock.get(), milter.socket_mode), "chmod " + path);
   if (ChangesOwnership(milter)) {
-    Ids ids = SocketIds(milter);
-    if (chown(path, ids.uid, ids.gid) != 0) throw SystemError(std::string("chown ") + path);
+    Ids ids = SocketIds(milter, plan);
+    CheckOk(ChownFd(sock.get(), ids.uid, ids.gid), "chown " + path);
   }
 }
 
-void ChownStore(const config::Config& config) {
-  if (geteuid() != 0 || config.milter.user.empty()) return;
-  Ids ids = LookupUser(config.milter);
-  std::error_code ec;
-  std::filesystem::path root(config.store.path);
-  if (chown(root.c_str(), ids.uid, ids.gid) != 0) throw SystemError("chown " + root.string());
-  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (lchown(it->path().c_str(), ids.uid, ids.gid) != 0) {
-      throw SystemError("chown " + it->path().string());
-    }
+void ChownStore(const config::Config& config, const PrivilegePlan& plan) {
+  if (plan.action != PrivilegePlan::Action::kDrop) return;
+  auto report = ChownTree(config.store.path, plan.uid, plan.gid, RootPhasePolicy());
+  if (!report.ok()) {
+    throw std::runtime_error("cannot hand the store to user " + plan.user + ": " +
+                             report.error().message);
+  }
+  for (const std::string& skipped : report->skipped) {
+    log::Get().warn("store handed to user {}: {}", plan.user, skipped);
   }
 }
 
@@ -178,15 +209,6 @@ void SetNoDelayOnListener(const config::MilterConfig& milter) {
   }
 }
 
-void DropPrivileges(const config::MilterConfig& milter) {
-  if (milter.user.empty() || geteuid() != 0) return;
-  Ids ids = LookupUser(milter);
-  if (initgroups(milter.user.c_str(), ids.gid) != 0) throw SystemError("initgroups");
-  if (setgid(ids.gid) != 0) throw SystemError("setgid");
-  if (setuid(ids.uid) != 0) throw SystemError("setuid " + milter.user);
-  if (setuid(0) == 0) throw std::runtime_error("privileges could not be dropped");
-}
-
 void NotifyReady() {
   const char* path = getenv("NOTIFY_SOCKET");
   if (!path || (path[0] != '/' && path[0] != '@')) return;
@@ -196,12 +218,11 @@ void NotifyReady() {
   if (length >= sizeof address.sun_path) return;
   std::memcpy(address.sun_path, path, length);
   if (address.sun_path[0] == '@') address.sun_path[0] = '\0';  // abstract namespace
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
+  UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd) return;
   const char message[] = "READY=1";
-  sendto(fd, message, sizeof message - 1, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&address),
+  sendto(fd.get(), message, sizeof message - 1, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&address),
          static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length));
-  close(fd);
 }
 
 }  // namespace threadmill::milter

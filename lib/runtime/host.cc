@@ -1,9 +1,9 @@
 #include "runtime/host.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 
+#include "common/ascii.h"
 #include "log/logger.h"
 #include "mail/charset.h"
 #include "mail/header.h"
@@ -324,8 +324,7 @@ InboundMessage::InboundMessage(const Job& job, std::string raw) : job_(job), raw
   no_reply_reason_ = job_.no_reply_reason;
   uint32_t flags = 0;
   if (reply::IsAutoSubmitted(facts_.auto_submitted)) flags |= THREADMILL_ENV_AUTO_SUBMITTED;
-  std::string precedence = facts_.precedence;
-  for (char& c : precedence) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string precedence = ascii::ToLower(facts_.precedence);
   if (facts_.list_headers || precedence.rfind("list", 0) == 0) flags |= THREADMILL_ENV_LIST;
   if (precedence.rfind("bulk", 0) == 0 || precedence.rfind("junk", 0) == 0) {
     flags |= THREADMILL_ENV_BULK;

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/unique_fd.h"
 #include "store/counters.h"
 #include "store/txn.h"
 
@@ -31,37 +32,31 @@ Error SysError(const std::string& what) {
 Status WriteDurably(const std::string& dir, const std::string& name, std::string_view data) {
   std::string tmp = dir + "/" + name + ".tmp";
   std::string final_path = dir + "/" + name + ".eml";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-  if (fd < 0) return SysError("create " + tmp);
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (!fd) return SysError("create " + tmp);
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t w = write(fd, data.data() + done, data.size() - done);
+    ssize_t w = write(fd.get(), data.data() + done, data.size() - done);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) {
       Error e = SysError("write " + tmp);
-      close(fd);
       unlink(tmp.c_str());
       return e;
     }
     done += static_cast<size_t>(w);
   }
-  if (fsync(fd) != 0) {
+  if (fsync(fd.get()) != 0) {
     Error e = SysError("fsync " + tmp);
-    close(fd);
     unlink(tmp.c_str());
     return e;
   }
-  close(fd);
+  fd.reset();
   if (rename(tmp.c_str(), final_path.c_str()) != 0) {
     Error e = SysError("rename " + tmp);
     unlink(tmp.c_str());
     return e;
   }
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
+  if (UniqueFd dfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); dfd) fsync(dfd.get());
   return {};
 }
 
@@ -113,15 +108,14 @@ Result<std::string> JobQueue::Enqueue(const JobInput& in) {
 }
 
 void JobQueue::Poke() const {
-  int fd = open(WakePath(spool_dir_).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return;  // ENXIO: no supervisor listening; ENOENT: never started
+  UniqueFd fd(open(WakePath(spool_dir_).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return;  // ENXIO: no supervisor listening; ENOENT: never started
   struct stat st;
-  if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+  if (fstat(fd.get(), &st) == 0 && S_ISFIFO(st.st_mode)) {
     char one = 'j';
-    ssize_t ignored = write(fd, &one, 1);  // EAGAIN: already plenty of wake-ups pending
+    ssize_t ignored = write(fd.get(), &one, 1);  // EAGAIN: already plenty of wake-ups pending
     (void)ignored;
   }
-  close(fd);
 }
 
 Result<std::optional<Job>> JobQueue::Get(std::string_view id) const {

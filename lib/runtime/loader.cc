@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "common/safe_open.h"
 #include "log/logger.h"
 
 namespace threadmill::runtime {
@@ -34,8 +36,8 @@ Error Refuse(std::string why) { return MakeError(ErrorCode::kRefused, std::move(
 
 }  // namespace
 
-LoadedModule::LoadedModule(std::string path, void* dl, const threadmill_handler* table)
-    : path_(std::move(path)), name_(table->name), dl_(dl), table_(table) {}
+LoadedModule::LoadedModule(std::string path, void* dl, const threadmill_handler* table, UniqueFd fd)
+    : path_(std::move(path)), name_(table->name), dl_(dl), table_(table), fd_(std::move(fd)) {}
 
 LoadedModule::~LoadedModule() {
   if (dl_) dlclose(dl_);
@@ -66,79 +68,66 @@ std::vector<std::string> ModuleSet::Names() const {
   return out;
 }
 
-// A symbolic link (how an administrator enables a packaged handler, so package upgrades reach
-// it) is followed only when the link is root's and nobody else can change what it leads to:
-// every directory from / to the target is root's and not writable by group or others, unless
-// it is sticky (like /tmp: others cannot rename or remove root's entries there).
-Result<std::string> ResolveLink(const std::string& path, const LoaderOptions& options) {
-  struct stat link;
-  if (lstat(path.c_str(), &link) != 0) {
-    return Refuse(std::string("cannot stat: ") + std::strerror(errno));
-  }
-  if (!S_ISLNK(link.st_mode)) return path;
-  if (link.st_uid != options.owner_uid) return Refuse("symbolic link not owned by root");
-  char* real = realpath(path.c_str(), nullptr);
-  if (!real) return Refuse(std::string("dangling symbolic link: ") + std::strerror(errno));
-  std::string target(real);
-  free(real);
-  for (std::string dir = target.substr(0, target.rfind('/'));;
-       dir = dir.substr(0, dir.rfind('/'))) {
-    std::string check = dir.empty() ? "/" : dir;
-    struct stat st;
-    if (stat(check.c_str(), &st) != 0) {
-      return Refuse("cannot stat " + check + ": " + std::strerror(errno));
-    }
-    bool writable = st.st_mode & (S_IWGRP | S_IWOTH);
-    if (st.st_uid != options.owner_uid || (writable && !(st.st_mode & S_ISVTX))) {
-      return Refuse("symbolic link to " + target + ", whose directory " + check +
-                    " others could change (not root's, or group/world-writable)");
-    }
-    if (dir.empty()) break;
-  }
-  return target;
+namespace {
+
+PathPolicy ModulePolicy(const LoaderOptions& options) {
+  PathPolicy policy;
+  policy.trusted_uid = options.owner_uid;
+  policy.trusted_directories = true;
+  return policy;
 }
 
-Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& listed_path,
+std::string FdName(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+// glibc matches dlopen() names against loaded objects before it opens anything: an object
+// loaded earlier from a descriptor with this number that is still mapped (dlclose() does not
+// unload everything, e.g. C++ modules with unique symbols) would be returned instead of ours.
+// Moves `fd` to a number no loaded object is named after. (An object found by our file's
+// identity instead is this very file, already loaded: dlopen() returns it, which is right.)
+Status UnusedFdName(UniqueFd& fd) {
+  for (int tries = 0; tries < 16; ++tries) {
+    std::string name = FdName(fd.get());
+    void* loaded = dlopen(name.c_str(), RTLD_LAZY | RTLD_LOCAL | RTLD_NOLOAD);
+    if (!loaded) return {};
+    link_map* map = nullptr;
+    bool stale =
+        dlinfo(loaded, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && name == map->l_name;
+    dlclose(loaded);
+    if (!stale) return {};
+    UniqueFd moved(fcntl(fd.get(), F_DUPFD_CLOEXEC, fd.get() + 1));
+    if (!moved) return Refuse(std::string("cannot duplicate descriptor: ") + std::strerror(errno));
+    UniqueFd previous = std::move(fd);  // closed after `moved` took a higher number
+    fd = std::move(moved);
+  }
+  return Refuse("no descriptor number free of earlier modules");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& path,
                                                  const LoaderOptions& options) {
-  auto resolved = ResolveLink(listed_path, options);
-  if (!resolved.ok()) return resolved.error();
-  const std::string& path = *resolved;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return Refuse(std::string("cannot open: ") + std::strerror(errno));
+  // O_NONBLOCK: a FIFO in a module's place must not hang the supervisor.
+  auto opened = OpenPath(path, O_RDONLY | O_NONBLOCK, ModulePolicy(options));
+  if (!opened.ok()) return Refuse(opened.error().message);
+  UniqueFd fd = std::move(*opened);
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    close(fd);
-    return Refuse(std::string("cannot stat: ") + std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return Refuse("not a regular file");
-  }
-  if (st.st_uid != options.owner_uid) {
-    close(fd);
+  if (fstat(fd.get(), &st) != 0) return Refuse(std::string("cannot stat: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return Refuse("not a regular file");
+  if (!TrustedOwner(st.st_uid, ModulePolicy(options))) {
     return Refuse("not owned by root (owner uid " + std::to_string(st.st_uid) + ")");
   }
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    close(fd);
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Refuse(std::string("writable by group or others (mode ") + mode + ")");
+    return Refuse("writable by group or others (mode " + FormatMode(st.st_mode) + ")");
   }
-  // dlopen() by path (glibc matches already-loaded objects by name, so /proc/self/fd/N
-  // names would collide), then make sure the loaded file is the one checked.
+  Status named = UnusedFdName(fd);
+  if (!named.ok()) return named.error();
+  if (options.before_load) options.before_load(path);
+  // Loaded from the checked descriptor: whatever the path names by now does not matter.
   dlerror();
-  void* dl = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  struct stat again;
-  bool same =
-      stat(path.c_str(), &again) == 0 && again.st_dev == st.st_dev && again.st_ino == st.st_ino;
-  close(fd);
+  void* dl = dlopen(FdName(fd.get()).c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!dl) {
     const char* err = dlerror();
     return Refuse(std::string("dlopen failed: ") + (err ? err : "unknown error"));
-  }
-  if (!same) {
-    dlclose(dl);
-    return Refuse("file replaced while being loaded");
   }
   auto entry = reinterpret_cast<threadmill_handler_entry_fn>(dlsym(dl, THREADMILL_HANDLER_ENTRY));
   if (!entry) {
@@ -168,26 +157,39 @@ Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& listed_path,
     dlclose(dl);
     return Refuse("no on_inbound function");
   }
-  return std::make_unique<LoadedModule>(listed_path, dl, table);
+  return std::make_unique<LoadedModule>(path, dl, table, std::move(fd));
 }
 
 ModuleSet LoadModules(const std::string& dir, const LoaderOptions& options) {
   ModuleSet set;
-  struct stat dst;
-  if (stat(dir.c_str(), &dst) != 0) {
+  // The directory and every parent: root's, not writable by others (modules are checked the
+  // same way again when each is opened).
+  auto opened = OpenPath(dir, O_RDONLY | O_DIRECTORY, ModulePolicy(options));
+  if (!opened.ok() && opened.error().code == ErrorCode::kNotFound) {
     log::Get().warn("handlers directory {} unusable: {}; no handlers loaded", dir,
-                    std::strerror(errno));
+                    opened.error().message);
     return set;
   }
-  if (dst.st_mode & (S_IWGRP | S_IWOTH)) {
-    log::Get().error(
-        "handlers directory {} refused: writable by group or others; no handlers "
-        "loaded",
-        dir);
+  if (!opened.ok()) {
+    log::Get().error("handlers directory {} refused: {}; no handlers loaded", dir,
+                     opened.error().message);
+    return set;
+  }
+  struct stat dst;
+  std::string why;
+  if (fstat(opened->get(), &dst) != 0) {
+    why = std::string("cannot stat: ") + std::strerror(errno);
+  } else if (!TrustedOwner(dst.st_uid, ModulePolicy(options))) {
+    why = "not owned by root (owner uid " + std::to_string(dst.st_uid) + ")";
+  } else if (dst.st_mode & (S_IWGRP | S_IWOTH)) {
+    why = "writable by group or others (mode " + FormatMode(dst.st_mode) + ")";
+  }
+  if (!why.empty()) {
+    log::Get().error("handlers directory {} refused: {}; no handlers loaded", dir, why);
     return set;
   }
   std::vector<std::string> files;
-  if (DIR* d = opendir(dir.c_str())) {
+  if (DIR* d = fdopendir(opened->release())) {
     while (dirent* e = readdir(d)) {
       std::string name = e->d_name;
       if (name.size() > 3 && name.compare(name.size() - 3, 3, ".so") == 0) files.push_back(name);

@@ -3,9 +3,16 @@
 // DESCRIPTION
 //   LoadModules reads every "*.so" in the directory (sorted by name) and loads each one that
 //   passes every check; each refusal is ONE log line "handler module PATH refused: WHY":
-//     - a symbolic link or not a regular file;
-//     - not owned by root (uid 0; LoaderOptions::owner_uid), or writable by group or others
-//       (the directory too: a group/world-writable directory refuses every module in it);
+//     - the handlers directory itself: not owned by root, or writable by group or others
+//       (sticky or not), refuses every module in it ("handlers directory DIR refused: WHY");
+//     - every directory from / to the module (the handlers directory's parents, and those of
+//       a link's target) must be root's and not writable by group or others unless sticky;
+//     - a symbolic link is followed only when nobody but root can change what it leads to:
+//       the link is root's and so is every directory on the way (common/safe_open.h; how an
+//       administrator enables a packaged handler, so package upgrades reach it); foreign,
+//       dangling and exposed links are refused;
+//     - not a regular file; not owned by root (uid 0; or LoaderOptions::owner_uid); writable
+//       by group or others;
 //     - dlopen() fails (missing library, undefined symbol...);
 //     - no entry symbol threadmill_handler_v1, or it returns NULL;
 //     - another ABI major than THREADMILL_ABI_MAJOR (an equal or newer minor is accepted; an
@@ -13,8 +20,12 @@
 //     - a table smaller than ABI 1.0's, a bad name ([a-z0-9_-]+, <= 64 bytes), no
 //       on_inbound;
 //     - a name already loaded from another file (the first file, by name order, wins).
-//   The checks use fstat() of the opened file; after dlopen() the path must still name the
-//   same inode, so a file swapped between check and load is refused.
+//   The file is opened once (O_NOFOLLOW, each path step from the previous step's descriptor),
+//   the ownership and mode checks use fstat() of that descriptor, and dlopen() loads that same
+//   descriptor ("/proc/self/fd/N"): what was checked is what is loaded, and a refused module
+//   never runs a constructor. The descriptor stays open while the module is loaded (glibc
+//   tells loaded objects apart by name; a stale object still known under a reused
+//   "/proc/self/fd/N" name is detected and a fresh descriptor number used).
 //
 //   Modules are loaded in the supervisor; workers inherit them through fork() and call each
 //   handler's init() in their own process on first use.
@@ -22,28 +33,38 @@
 // LIMITS
 //   dlopen() runs the module's constructors in the supervisor: modules are trusted code
 //   (root-owned); the checks guard against mistakes and other users, not against root.
-//   Unloading (dlclose on reload) assumes the module left no threads or atexit handlers.
+//   Needs /proc mounted. Unloading (dlclose on reload) assumes the module left no threads or
+//   atexit handlers. Backtraces name a module "/proc/self/fd/N"; the log line at load time
+//   names its file.
 #pragma once
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "runtime/runtime_config.h"
 #include "threadmill/handler.h"
 
 namespace threadmill::runtime {
 
 struct LoaderOptions {
-  uid_t owner_uid = 0;  // modules must be owned by this uid (root)
+  // Trusted owner of modules, links and directories besides root (tests without root pass
+  // their own uid).
+  uid_t owner_uid = 0;
+  // Called with the path once the opened file passed its checks, right before it is loaded
+  // from its descriptor (tests replace the file here). Empty in production.
+  std::function<void(const std::string& path)> before_load;
 };
 
 class LoadedModule {
  public:
-  LoadedModule(std::string path, void* dl, const threadmill_handler* table);
+  // `fd` is the descriptor the module was loaded from, kept open while it is loaded.
+  LoadedModule(std::string path, void* dl, const threadmill_handler* table, UniqueFd fd = {});
   ~LoadedModule();
   LoadedModule(const LoadedModule&) = delete;
   LoadedModule& operator=(const LoadedModule&) = delete;
@@ -63,6 +84,7 @@ class LoadedModule {
   std::string name_;
   void* dl_;
   const threadmill_handler* table_;
+  UniqueFd fd_;  // closed after dlclose (member order: destroyed after ~LoadedModule's body)
 };
 
 struct ModuleSet {

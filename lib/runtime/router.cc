@@ -2,12 +2,9 @@
 
 #include <algorithm>
 
+#include "common/ascii.h"
+
 namespace threadmill::runtime {
-namespace {
-
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-}  // namespace
 
 Router::Router(std::vector<RouteRule> rules) : rules_(std::move(rules)) {}
 
@@ -18,7 +15,7 @@ bool Router::Matches(std::string_view pattern, std::string_view text) {
     if (p < pattern.size() && pattern[p] == '*') {
       star = p++;
       mark = t;
-    } else if (p < pattern.size() && Lower(pattern[p]) == Lower(text[t])) {
+    } else if (p < pattern.size() && ascii::ToLower(pattern[p]) == ascii::ToLower(text[t])) {
       ++p;
       ++t;
     } else if (star != std::string_view::npos) {

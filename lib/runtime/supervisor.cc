@@ -1,9 +1,7 @@
 #include "runtime/supervisor.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -21,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/chown_tree.h"
+#include "common/privileges.h"
 #include "log/kv_line.h"
 #include "log/logger.h"
 #include "reply/ledger.h"
@@ -135,33 +135,35 @@ JobQueue* Supervisor::Queue() {
   return queue_.get();
 }
 
-void DropPrivileges(const config::Config& config, const RuntimeConfig& rt) {
-  if (geteuid() != 0 || config.milter.user.empty()) return;
-  passwd* pw = getpwnam(config.milter.user.c_str());
-  if (!pw) {
-    log::Get().error("supervisor: user {} does not exist; staying root", config.milter.user);
-    return;
+// The daemon's privilege drop (common/privileges.h): hand the store to the service user (by
+// descriptors, links not followed) and drop for good. A missing user refuses the start, as
+// in the daemon: handlers never run as root unless [milter] user is "" explicitly.
+bool DropPrivileges(const config::Config& config, const RuntimeConfig& rt) {
+  auto plan = PlanPrivilegeDrop({config.milter.user, config.milter.group}, geteuid());
+  if (!plan.ok()) {
+    log::Get().critical("supervisor: refusing to start: {}", plan.error().message);
+    return false;
   }
-  gid_t gid = pw->pw_gid;
-  if (!config.milter.group.empty()) {
-    if (group* gr = getgrnam(config.milter.group.c_str())) gid = gr->gr_gid;
+  if (plan->action == PrivilegePlan::Action::kStayRoot) {
+    log::Get().warn("supervisor: running handlers as root: [milter] user is \"\"");
   }
-  std::error_code ec;
-  std::filesystem::create_directories(rt.store_path, ec);
-  if (chown(rt.store_path.c_str(), pw->pw_uid, gid) != 0) {
-    log::Get().warn("supervisor: chown {}: {}", rt.store_path, std::strerror(errno));
+  if (plan->action != PrivilegePlan::Action::kDrop) return true;
+  auto chowned = ChownTree(rt.store_path, plan->uid, plan->gid);
+  if (!chowned.ok()) {
+    log::Get().critical("supervisor: refusing to start: cannot hand the store to user {}: {}",
+                        plan->user, chowned.error().message);
+    return false;
   }
-  for (auto it = std::filesystem::recursive_directory_iterator(rt.store_path, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (lchown(it->path().c_str(), pw->pw_uid, gid) != 0) {
-      log::Get().warn("supervisor: chown {}: {}", it->path().string(), std::strerror(errno));
-    }
+  for (const std::string& skipped : chowned->skipped) {
+    log::Get().warn("supervisor: store handed to user {}: {}", plan->user, skipped);
   }
-  if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 || setuid(pw->pw_uid) != 0) {
-    log::Get().critical("supervisor: cannot drop privileges to {}: {}", config.milter.user,
-                        std::strerror(errno));
-    _exit(1);
+  Status dropped = threadmill::DropPrivileges(*plan);
+  if (!dropped.ok()) {
+    log::Get().critical("supervisor: refusing to start: user {}: {}", plan->user,
+                        dropped.error().message);
+    return false;
   }
+  return true;
 }
 
 bool Supervisor::Setup() {
@@ -173,7 +175,7 @@ bool Supervisor::Setup() {
   }
   std::error_code ec;
   std::filesystem::create_directories(config_->store_path, ec);
-  DropPrivileges(*base_, *config_);
+  if (!DropPrivileges(*base_, *config_)) return false;
   mkdir(config_->spool_dir().c_str(), 0750);
 
   std::string lock_path = config_->spool_dir() + "/supervisor.lock";

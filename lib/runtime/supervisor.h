@@ -5,7 +5,9 @@
 //   exists and before the daemon opens the store (LMDB must be opened after fork()). The
 //   supervisor:
 //     - takes <spool>/supervisor.lock (waits up to 30 s for a previous one to go away);
-//     - drops to [milter] user when started as root (after handing it the store directory);
+//     - drops to [milter] user when started as root, after handing it the store directory
+//       (common/privileges.h, common/chown_tree.h: the daemon's drop); refuses to start when
+//       that user or group does not exist;
 //     - opens its own store environment; puts jobs left "running" back in the queue;
 //     - loads handler modules from [handlers] dir (loader.h);
 //     - runs [runtime] workers worker processes (worker.h) and hands each due job to an idle

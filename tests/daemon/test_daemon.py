@@ -297,6 +297,121 @@ class Daemon(unittest.TestCase):
         wait_for(lambda: "msgid=<asnobody@example.org>" in self.log_text(), what="line")
         self.assertNotIn("decision=error", self.log_text())
 
+    # -- the root phase: links and hard links planted by the service user are not followed ----
+
+    ROUTED = ('[handlers]\ndir = "%s"\n[[routes]]\nrecipient = "help@example.com"\n'
+              'handler = "testgood"\n')
+
+    def handlers_dir(self):
+        handlers = os.path.join(self.dir, "handlers.d")
+        os.makedirs(handlers, exist_ok=True)
+        os.chmod(handlers, 0o755)
+        return handlers
+
+    def victim(self, name):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write("root's own\n")
+        os.chmod(path, 0o600)
+        return path
+
+    @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
+    def test_unknown_user_starts_no_supervisor(self):
+        # The supervisor used to "stay root" and run handlers as root in this case.
+        self.write_conf(user="no-such-user-threadmill", extra=self.ROUTED % self.handlers_dir())
+        p = self.start()
+        _, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('user "no-such-user-threadmill" does not exist', err)
+        self.assertNotIn("supervisor", self.log_text())
+
+    @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
+    def test_store_handed_over_without_following_planted_links(self):
+        nobody = pwd.getpwnam("nobody")
+        store = os.path.join(self.dir, "store")
+        os.makedirs(os.path.join(store, "spool"))
+        linked, hard = self.victim("linked-secret"), self.victim("hard-secret")
+        os.symlink(linked, os.path.join(store, "spool", "evil"))
+        os.symlink(self.dir, os.path.join(store, "evil-dir"))
+        os.link(hard, os.path.join(store, "spool", "hard"))
+        self.write_conf(user="nobody", extra=self.ROUTED % self.handlers_dir())
+        p = self.start()
+        wait_for(lambda: "listening on" in self.log_text(), what="start-up")
+        wait_for(lambda: " started: " in self.log_text(), what="supervisor start-up")
+        for path in (linked, hard, self.dir):
+            self.assertEqual(os.stat(path).st_uid, 0, path)
+        self.assertEqual(os.stat(os.path.join(store, "spool")).st_uid, nobody.pw_uid)
+        self.assertIn(os.path.join(store, "spool", "hard") +
+                      ": has 2 hard links, ownership not changed", self.log_text())
+        # Neither the daemon nor the supervisor (handlers' parent) runs as root.
+        def children(pid):
+            return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                  text=True).stdout.split()
+        supervisor = children(p.pid)
+        self.assertTrue(supervisor, "supervisor process")
+        workers = [w for s in supervisor for w in children(s)]
+        for pid in [str(p.pid)] + supervisor + workers:
+            with open("/proc/%s/status" % pid) as f:
+                status = f.read()
+            uid_line = [l for l in status.splitlines() if l.startswith("Uid:")][0]
+            self.assertEqual(uid_line.split()[1:], [str(nobody.pw_uid)] * 4, pid)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs a directory of another user")
+    def test_pid_file_link_planted_by_service_user(self):
+        nobody = pwd.getpwnam("nobody")
+        run = os.path.join(self.dir, "run")
+        os.makedirs(run)
+        os.chown(run, nobody.pw_uid, nobody.pw_gid)
+        secret = self.victim("secret")
+        pid_file = os.path.join(run, "tm.pid")
+        os.symlink(secret, pid_file)
+        os.lchown(pid_file, nobody.pw_uid, nobody.pw_gid)
+        self.write_conf()
+        p = self.start("-p", pid_file)
+        _, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("symbolic link %s is not owned by root" % pid_file, err)
+        with open(secret) as f:
+            self.assertEqual(f.read(), "root's own\n")
+        # A hard link in the pid file's place is refused too (root could not tell it apart).
+        os.unlink(pid_file)
+        os.link(secret, pid_file)
+        p = self.start("-p", pid_file)
+        _, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("2 links): remove it", err)
+        with open(secret) as f:
+            self.assertEqual(f.read(), "root's own\n")
+
+    @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
+    def test_ctl_run_as_root_drops_before_opening_the_store(self):
+        # LMDB creates and resizes lock.mdb by path: as root it would write through a link the
+        # service user planted in its store.
+        nobody = pwd.getpwnam("nobody")
+        store = os.path.join(self.dir, "store")
+        self.write_conf()  # user "": create a store as root
+        r = subprocess.run([CTL, "-c", self.conf, "queue", "retry", "none"], capture_output=True,
+                           text=True, timeout=20)
+        self.assertTrue(os.path.exists(os.path.join(store, "data.mdb")), r.stderr)
+        subprocess.run(["chown", "-R", "nobody:", store], check=True)
+        secret = self.victim("secret")
+        lock = os.path.join(store, "lock.mdb")
+        os.unlink(lock)
+        os.symlink(secret, lock)
+        os.lchown(lock, nobody.pw_uid, nobody.pw_gid)
+        self.write_conf(user="nobody")
+        r = subprocess.run([CTL, "-c", self.conf, "stats"], capture_output=True, text=True,
+                           timeout=20)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("cannot open the store", r.stderr)
+        with open(secret) as f:
+            self.assertEqual(f.read(), "root's own\n")  # as root, LMDB wrote its lock table
+        self.write_conf(user="no-such-user-threadmill")
+        r = subprocess.run([CTL, "-c", self.conf, "stats"], capture_output=True, text=True,
+                           timeout=20)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('user "no-such-user-threadmill" does not exist', r.stderr)
+
 
 if __name__ == "__main__":
     if not os.path.exists(DAEMON):

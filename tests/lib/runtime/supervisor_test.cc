@@ -54,7 +54,9 @@ class SupervisorTest : public ::testing::Test {
   }
   void Start(const std::string& extra = "") {
     config_path_ = dir_.str() + "/threadmill.conf";
-    std::ofstream(config_path_) << "[store]\npath = \"" << dir_.str() << "/db\"\n"
+    // user "": the tests run the handlers as root on purpose (a missing user refuses).
+    std::ofstream(config_path_) << "[milter]\nuser = \"\"\n"
+                                << "[store]\npath = \"" << dir_.str() << "/db\"\n"
                                 << "[log]\ntarget = \"stderr\"\nlevel = \"info\"\n"
                                 << "[handlers]\ndir = \"" << handlers_ << "\"\n"
                                 << "[runtime]\nworkers = 2\njob_timeout_seconds = 2\n"

@@ -1,0 +1,203 @@
+// DraftStore on a real LMDB store: round trip of every field, listing by state and order,
+// approval through the reply rules (sent once, through the fake sendmail), refused and failed
+// approvals left pending with their reason, rejection, unknown ids and a corrupt record.
+// No root needed.
+#include "runtime/drafts.h"
+
+#include <gtest/gtest.h>
+
+#include "lib/reply/fake_sendmail.h"
+#include "lib/runtime/runtime_test_util.h"
+#include "mail/header.h"
+#include "store/thread_store.h"
+#include "support/temp_dir.h"
+
+namespace threadmill::runtime {
+namespace {
+
+class DraftsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = testing::OpenTestEnv(dir_.str() + "/db");
+    config_.sendmail = {fake_.path()};
+    config_.sendmail_retry_delay_ms = 1;
+    hooks_.now = [] { return int64_t{1751364000}; };
+    hooks_.message_id = [this](std::string_view domain) {
+      return "reply" + std::to_string(++ids_) + "@" + std::string(domain);
+    };
+    hooks_.boundary = [] { return std::string("=_b"); };
+    store::ThreadStore threads(env_);
+    store::MessageRecord in;
+    in.msgid = "in1@example.org";
+    in.time = 1751364000;
+    thread_id_ = threads.RecordMessage(in)->thread_id;
+  }
+  Draft Make(const std::string& text = "Drafted answer") {
+    Draft d;
+    d.handler = "helpdesk";
+    d.job_id = "J1";
+    d.queue_id = "Q1";
+    d.facts.message_id = "in1@example.org";
+    d.facts.references = {"root@example.com"};
+    d.facts.references_count = 1;
+    d.facts.subject = "Question";
+    d.facts.envelope_sender = "alice@example.org";
+    d.facts.from_address = "alice@example.org";
+    d.facts.recipient = "help@example.com";
+    d.facts.thread_id = thread_id_;
+    d.facts.dmarc = "pass";
+    d.content.text = text;
+    return d;
+  }
+  Draft Get(DraftStore& drafts, const std::string& id) {
+    auto got = drafts.Get(id);
+    EXPECT_TRUE(got.ok() && got->has_value()) << id;
+    return got.ok() && got->has_value() ? **got : Draft{};
+  }
+
+  testing::TempDir dir_;
+  testing::FakeSendmail fake_{dir_.str()};
+  std::shared_ptr<store::Environment> env_;
+  reply::ReplyConfig config_;
+  reply::Hooks hooks_;
+  int ids_ = 0;
+  std::string thread_id_;
+};
+
+TEST_F(DraftsTest, KeepsEveryField) {
+  DraftStore drafts(env_);
+  Draft d = Make("Text \xE2\x9C\x93");
+  d.content.html = "<p>Text</p>";
+  d.content.from_name = "Help Desk";
+  d.facts.references = {"a@x", "b@y"};
+  d.facts.references_count = 7;
+  d.facts.auto_submitted = "no";
+  d.facts.precedence = "first-class";
+  d.facts.list_headers = true;
+  auto id = drafts.Create(d);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_EQ(id->size(), 21u);
+  EXPECT_EQ((*id)[0], 'D');
+  Draft got = Get(drafts, *id);
+  EXPECT_EQ(got.id, *id);
+  EXPECT_EQ(got.state, "draft_for_approval");
+  EXPECT_GT(got.created, 0);
+  EXPECT_EQ(got.updated, got.created);
+  EXPECT_EQ(got.handler, "helpdesk");
+  EXPECT_EQ(got.job_id, "J1");
+  EXPECT_EQ(got.queue_id, "Q1");
+  EXPECT_EQ(got.content.text, "Text \xE2\x9C\x93");
+  EXPECT_EQ(got.content.html, "<p>Text</p>");
+  EXPECT_EQ(got.content.from_name, "Help Desk");
+  EXPECT_EQ(got.facts.message_id, "in1@example.org");
+  EXPECT_EQ(got.facts.references, (std::vector<std::string>{"a@x", "b@y"}));
+  EXPECT_EQ(got.facts.references_count, 7u);
+  EXPECT_EQ(got.facts.subject, "Question");
+  EXPECT_EQ(got.facts.envelope_sender, "alice@example.org");
+  EXPECT_EQ(got.facts.from_address, "alice@example.org");
+  EXPECT_EQ(got.facts.recipient, "help@example.com");
+  EXPECT_EQ(got.facts.thread_id, thread_id_);
+  EXPECT_EQ(got.facts.dmarc, "pass");
+  EXPECT_EQ(got.facts.auto_submitted, "no");
+  EXPECT_EQ(got.facts.precedence, "first-class");
+  EXPECT_TRUE(got.facts.list_headers);
+  EXPECT_TRUE(got.reply_id.empty());
+}
+
+TEST_F(DraftsTest, ListsOldestFirstByState) {
+  DraftStore drafts(env_);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(*drafts.Create(Make("answer " + std::to_string(i))));
+  ASSERT_TRUE(drafts.Reject(ids[1]).ok());
+  auto ids_of = [](const Result<std::vector<Draft>>& list) {
+    std::vector<std::string> out;
+    if (list.ok()) {
+      for (const Draft& d : *list) out.push_back(d.id);
+    }
+    return out;
+  };
+  EXPECT_EQ(ids_of(drafts.List(10)), ids);
+  EXPECT_EQ(ids_of(drafts.List(2)), (std::vector<std::string>{ids[0], ids[1]}));
+  EXPECT_EQ(ids_of(drafts.List(10, "rejected")), std::vector<std::string>{ids[1]});
+  EXPECT_EQ(ids_of(drafts.List(10, "draft_for_approval")),
+            (std::vector<std::string>{ids[0], ids[2]}));
+  EXPECT_TRUE(ids_of(drafts.List(10, "sent")).empty());
+}
+
+TEST_F(DraftsTest, ApprovalSendsOnceThroughTheReplyRules) {
+  DraftStore drafts(env_);
+  reply::Replier replier(env_, config_, hooks_);
+  std::string id = *drafts.Create(Make());
+  auto sent = drafts.Approve(id, replier);
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  EXPECT_EQ(*sent, "reply1@example.com");
+  ASSERT_EQ(fake_.Messages().size(), 1u);
+  auto split = mail::SplitMessage(fake_.Messages()[0]);
+  EXPECT_EQ(split.headers.Find("In-Reply-To")->value, "<in1@example.org>");
+  Draft got = Get(drafts, id);
+  EXPECT_EQ(got.state, "sent");
+  EXPECT_EQ(got.reply_id, "reply1@example.com");
+  EXPECT_TRUE(got.last_error.empty());
+  // Once: neither approved again nor rejected afterwards.
+  auto again = drafts.Approve(id, replier);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(again.error().message, "draft " + id + " is sent");
+  EXPECT_EQ(drafts.Reject(id).error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(fake_.Messages().size(), 1u);
+}
+
+TEST_F(DraftsTest, RefusedOrFailedApprovalStaysPendingWithItsReason) {
+  DraftStore drafts(env_);
+  reply::Replier replier(env_, config_, hooks_);
+  Draft automatic = Make();
+  automatic.facts.auto_submitted = "auto-replied";
+  std::string refused = *drafts.Create(automatic);
+  auto got = drafts.Approve(refused, replier);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.error().code, ErrorCode::kRefused);
+  Draft pending = Get(drafts, refused);
+  EXPECT_EQ(pending.state, "draft_for_approval");
+  EXPECT_EQ(pending.last_error, got.error().message);
+  EXPECT_TRUE(fake_.Messages().empty());
+
+  std::string failing = *drafts.Create(Make());
+  fake_.SetStatus(75);
+  auto failed = drafts.Approve(failing, replier);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(Get(drafts, failing).state, "draft_for_approval");
+  EXPECT_FALSE(Get(drafts, failing).last_error.empty());
+  fake_.SetStatus(0);
+  auto sent = drafts.Approve(failing, replier);
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  EXPECT_EQ(Get(drafts, failing).state, "sent");
+  EXPECT_TRUE(Get(drafts, failing).last_error.empty());
+}
+
+TEST_F(DraftsTest, UnknownAndCorruptRecords) {
+  DraftStore drafts(env_);
+  reply::Replier replier(env_, config_, hooks_);
+  for (const std::string& id : {std::string("Dnothing"), std::string(), std::string(200, 'D')}) {
+    auto got = drafts.Get(id);
+    ASSERT_TRUE(got.ok());
+    EXPECT_FALSE(got->has_value());
+  }
+  EXPECT_EQ(drafts.Approve("Dnothing", replier).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(drafts.Reject("Dnothing").error().code, ErrorCode::kNotFound);
+  std::string good = *drafts.Create(Make());
+  ASSERT_TRUE(env_->Write([&](store::WriteTxn& txn) {
+                    return txn.Put(env_->dbi(store::Db::kDrafts), "D0", "{not json");
+                  })
+                  .ok());
+  auto corrupt = drafts.Get("D0");
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_EQ(corrupt.error().code, ErrorCode::kStore);
+  EXPECT_NE(corrupt.error().message.find("drafts: corrupt record"), std::string::npos);
+  auto list = drafts.List(10);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);  // the corrupt record is skipped
+  EXPECT_EQ((*list)[0].id, good);
+}
+
+}  // namespace
+}  // namespace threadmill::runtime

@@ -1,0 +1,179 @@
+// A worker process (RunWorker) driven over its socket pair the way the supervisor drives it,
+// with real fixture modules and a real LMDB spool: jobs and their outcomes, heartbeats, bad
+// requests, a missing spool file, a crash, and a clean finish. No root needed: the test's uid
+// is the modules' trusted owner. The worker runs in a forked child (it opens its own store
+// environment; LMDB must not be opened twice in one process).
+#include "runtime/worker.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "common/unique_fd.h"
+#include "lib/reply/fake_sendmail.h"
+#include "lib/runtime/runtime_test_util.h"
+#include "runtime/job_queue.h"
+#include "store/kv_store.h"
+#include "support/temp_dir.h"
+
+namespace threadmill::runtime {
+namespace {
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(chmod(dir_.str().c_str(), 0755), 0);
+    std::string handlers = dir_.str() + "/handlers";
+    ASSERT_EQ(mkdir(handlers.c_str(), 0755), 0);
+    ASSERT_EQ(chmod(handlers.c_str(), 0755), 0);
+    testing::InstallFixture(handlers, "good");
+    testing::InstallFixture(handlers, "crash");
+    std::string path = dir_.str() + "/threadmill.conf";
+    std::ofstream(path) << "[store]\npath = \"" << dir_.str() << "/db\"\n"
+                        << "[log]\ntarget = \"stderr\"\n"
+                        << "[handlers]\ndir = \"" << handlers << "\"\n"
+                        << "[reply]\nrequire_dmarc = false\nsendmail = [\"" << fake_.path()
+                        << "\"]\n"
+                        << "[handler.testgood]\ngreeting = \"Howdy\"\n";
+    config_ = std::make_shared<RuntimeConfig>(ParseRuntimeConfig(*config::Load(path)));
+    LoaderOptions options;
+    options.owner_uid = geteuid();
+    modules_ = LoadModules(handlers, options);
+    ASSERT_EQ(modules_.Names(), (std::vector<std::string>{"crasher", "testgood"}));
+  }
+  void TearDown() override {
+    socket_.reset();
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  }
+
+  // Spools a job (the store is closed again before the worker forks).
+  std::string Enqueue(const std::string& handler, const std::string& msgid,
+                      const std::string& subject) {
+    auto env = testing::OpenTestEnv(config_->store_path);
+    JobQueue queue(env, config_->spool_dir());
+    JobInput in;
+    in.handler = handler;
+    in.recipient = "help@example.com";
+    in.mail_from = "alice@example.org";
+    in.queue_id = "Q1";
+    in.message_id = msgid;
+    in.thread_id = "T0000000000000000000A";
+    in.dmarc = "pass";
+    std::string raw = testing::Message(msgid, subject);
+    in.raw_message = raw;
+    auto id = queue.Enqueue(in);
+    EXPECT_TRUE(id.ok()) << id.error().message;
+    return id.ok() ? *id : "";
+  }
+  std::string Kv(const std::string& handler, const std::string& key) {
+    auto env = testing::OpenTestEnv(config_->store_path);
+    store::KvStore kv(env);
+    auto v = kv.Get(handler, key);
+    return v.ok() && v->has_value() ? **v : "";
+  }
+
+  void StartWorker() {
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      close(sv[0]);
+      _exit(RunWorker(sv[1], modules_, config_));
+    }
+    close(sv[1]);
+    socket_.reset(sv[0]);
+  }
+  // One request, one answer ("" on EOF or after 30 s).
+  std::string Ask(const std::string& request) {
+    if (send(socket_.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0) return "";
+    pollfd p{socket_.get(), POLLIN, 0};
+    if (poll(&p, 1, 30000) != 1) return "";
+    char buf[512];
+    ssize_t n = recv(socket_.get(), buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+  int Finish(const std::string& request = "X") {
+    send(socket_.get(), request.data(), request.size(), MSG_NOSIGNAL);
+    int status = 0;
+    EXPECT_EQ(waitpid(pid_, &status, 0), pid_);
+    pid_ = -1;
+    return status;
+  }
+
+  testing::TempDir dir_;
+  testing::FakeSendmail fake_{dir_.str()};
+  std::shared_ptr<const RuntimeConfig> config_;
+  ModuleSet modules_;
+  UniqueFd socket_;
+  pid_t pid_ = -1;
+};
+
+TEST_F(WorkerTest, RunsJobsAndHeartbeatsThenFinishes) {
+  std::string a = Enqueue("testgood", "w1@example.org", "Hello");
+  std::string b = Enqueue("testgood", "w2@example.org", "Again");
+  StartWorker();
+  EXPECT_EQ(Ask("J " + a), "R done ");
+  EXPECT_EQ(Ask("J " + b), "R done ");
+  EXPECT_EQ(Ask("H testgood"), "R done ");
+  EXPECT_EQ(Ask("H testgood"), "R done ");
+  int status = Finish();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(Kv("testgood", "env:<w1@example.org>").find("subject=Hello"), std::string::npos);
+  EXPECT_NE(Kv("testgood", "env:<w2@example.org>").find("sender=alice@example.org"),
+            std::string::npos);
+  EXPECT_EQ(Kv("testgood", "heartbeat"), "2");
+}
+
+TEST_F(WorkerTest, Outcomes) {
+  std::string retry = Enqueue("testgood", "o1@example.org", "Please [retry]");
+  std::string fail = Enqueue("testgood", "o2@example.org", "Please [fail]");
+  std::string unloaded = Enqueue("absent", "o3@example.org", "Nobody home");
+  std::string no_file = Enqueue("testgood", "o4@example.org", "Lost");
+  ASSERT_EQ(std::remove((config_->spool_dir() + "/" + no_file + ".eml").c_str()), 0);
+  StartWorker();
+  struct Case {
+    std::string request, want;
+  } cases[] = {
+      {"J " + retry, "R retry handler-retry"},
+      {"J " + fail, "R park handler-fail"},
+      {"J " + unloaded, "R retry handler-not-loaded"},
+      {"J J00000000000000000000", "R park job-missing"},
+      {"H absent", "R park no-heartbeat"},
+      {"H crasher", "R park no-heartbeat"},
+      {"what?", "R retry bad-request"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(Ask(c.request), c.want) << c.request;
+  EXPECT_EQ(Ask("J " + no_file).rfind("R park spool-file: ", 0), 0u);
+  int status = Finish();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_F(WorkerTest, ACrashingHandlerKillsOnlyTheWorker) {
+  std::string crash = Enqueue("crasher", "c1@example.org", "Boom");
+  StartWorker();
+  EXPECT_EQ(Ask("J " + crash), "");  // EOF: the worker died with the handler
+  int status = 0;
+  ASSERT_EQ(waitpid(pid_, &status, 0), pid_);
+  pid_ = -1;
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGSEGV);
+  EXPECT_EQ(Kv("crasher", "attempt:<c1@example.org>:0"), "0");  // it did run
+}
+
+TEST_F(WorkerTest, EndsWhenTheSupervisorGoesAway) {
+  StartWorker();
+  socket_.reset();  // EOF on the worker's side
+  int status = 0;
+  ASSERT_EQ(waitpid(pid_, &status, 0), pid_);
+  pid_ = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
+}  // namespace threadmill::runtime
