@@ -157,6 +157,7 @@ class Guard {
       Drop(line);
     } else {
       KeepHeaderText(line);
+      if (is_content_type_) content_type_.erase(0, std::min(content_type_.size(), colon + 1));
     }
     return true;
   }
