@@ -192,7 +192,11 @@ MsgIdList Parse(std::string_view value, size_t max_ids, bool single, bool check)
         continue;
       }
       if (UsableBare(token) && !bracketed_seen && !angle) {
-        bare.push_back(std::move(token));
+        if (bare.size() < max_ids) {  // more could never be used (memory stays bounded)
+          bare.push_back(std::move(token));
+        } else {
+          out.defects.Add(single ? Defect::kJunk : Defect::kTruncated);
+        }
       } else {
         out.defects.Add(Defect::kJunk);
       }
