@@ -57,8 +57,10 @@ int RunDraftCommand(const config::Config& config, const std::vector<std::string>
       Print(out, true);
     } else {
       for (const auto& d : *list) {
-        std::printf("%s  %-18s  %-12s  to=%s  %s\n", d.id.c_str(), d.state.c_str(),
-                    d.handler.c_str(), d.facts.envelope_sender.c_str(), d.facts.subject.c_str());
+        std::printf("%s  %-18s  %-12s  to=%s  %s\n", TerminalText(d.id).c_str(),
+                    TerminalText(d.state).c_str(), TerminalText(d.handler).c_str(),
+                    TerminalText(d.facts.envelope_sender).c_str(),
+                    TerminalText(d.facts.subject).c_str());
       }
     }
     return 0;

@@ -41,7 +41,9 @@ int RunKvCommand(const config::Config& config, const std::vector<std::string>& w
     if (json) {
       Print(out, true);
     } else {
-      for (const auto& e : *list) std::cout << e.key << "\t" << Printable(e.value) << "\n";
+      for (const auto& e : *list) {
+        std::cout << TerminalText(e.key) << "\t" << TerminalText(Printable(e.value)) << "\n";
+      }
     }
     return 0;
   }
@@ -52,7 +54,7 @@ int RunKvCommand(const config::Config& config, const std::vector<std::string>& w
     if (json) {
       Print({{"key", words[3]}, {"value", Printable(**v)}}, true);
     } else {
-      std::cout << Printable(**v) << "\n";
+      std::cout << TerminalText(Printable(**v), true) << "\n";
     }
     return 0;
   }

@@ -16,6 +16,7 @@
 #include "ctl/runtime_commands.h"
 #include "ctl/stats_command.h"
 #include "ctl/store_access.h"
+#include "mail/header.h"
 #include "mail/msgid.h"
 #include "store/environment.h"
 #include "store/thread_store.h"
@@ -44,7 +45,7 @@ struct Args {
 };
 
 int Fail(const std::string& message, int code = 1) {
-  std::fprintf(stderr, "threadmillctl: %s\n", message.c_str());
+  std::fprintf(stderr, "threadmillctl: %s\n", TerminalText(message, true).c_str());
   return code;
 }
 
@@ -54,7 +55,9 @@ std::shared_ptr<store::ThreadStore> OpenStore(const config::Config& config) {
 
 int Lookup(const config::Config& config, const Args& args) {
   if (args.words.size() != 2) return Fail("lookup needs one MSGID", 2);
-  auto id = mail::ParseMsgId(args.words[1]);
+  // Normalized ids are stable in brackets (msgid.h): a bare one is looked up as <id>.
+  std::string_view arg = mail::TrimWhitespace(args.words[1]);
+  auto id = mail::ParseMsgId(arg.starts_with('<') ? std::string(arg) : mail::FormatMsgId(arg));
   if (id.id.empty()) return Fail("\"" + args.words[1] + "\" is not a Message-ID", 2);
   auto found = OpenStore(config)->FindMessage(id.id);
   if (!found.ok()) return Fail(found.error().message);

@@ -1,14 +1,18 @@
+// output.cc - threadmillctl's text and JSON output (see output.h). Text is escaped for the
+// terminal (terminal_text.h); JSON replaces invalid UTF-8 with U+FFFD so it always parses.
 #include "ctl/output.h"
 
 #include <cstdio>
 #include <ctime>
 #include <iostream>
 
+#include "ctl/terminal_text.h"
+
 namespace threadmill::ctl {
 namespace {
 
-std::string Text(const nlohmann::ordered_json& value) {
-  if (value.is_string()) return value.get<std::string>();
+std::string Text(const nlohmann::ordered_json& value, bool multiline = false) {
+  if (value.is_string()) return TerminalText(value.get_ref<const std::string&>(), multiline);
   if (value.is_array()) {
     std::string joined;
     for (const auto& item : value) {
@@ -17,7 +21,7 @@ std::string Text(const nlohmann::ordered_json& value) {
     }
     return joined;
   }
-  return value.dump();
+  return TerminalText(JsonText(value, -1));
 }
 
 std::string Time(int64_t unix_time) {
@@ -34,23 +38,24 @@ void PrintObject(const nlohmann::ordered_json& object, const std::string& indent
   for (const auto& [key, value] : object.items()) width = std::max(width, key.size());
   for (const auto& [key, value] : object.items()) {
     if (value.is_object()) {
-      std::cout << indent << key << ":\n";
+      std::cout << indent << TerminalText(key) << ":\n";
       PrintObject(value, indent + "  ");
       continue;
     }
     if (value.is_array() && !value.empty() && value.front().is_object()) {
-      std::cout << indent << key << ":\n";
+      std::cout << indent << TerminalText(key) << ":\n";
       for (const auto& item : value) {
         PrintObject(item, indent + "  ");
         std::cout << '\n';
       }
       continue;
     }
-    std::string text = Text(value);
+    std::string text = Text(value, key == "text" || key == "html");
     if ((key == "time" || key == "created" || key == "updated") && value.is_number()) {
       text = Time(value.get<int64_t>()) + " (" + text + ")";
     }
-    std::cout << indent << key << std::string(width - key.size() + 1, ' ') << text << '\n';
+    std::cout << indent << TerminalText(key) << std::string(width - key.size() + 1, ' ') << text
+              << '\n';
   }
 }
 
@@ -76,9 +81,14 @@ nlohmann::ordered_json ToJson(const store::ThreadRecord& r) {
           {"participants", r.participants}};
 }
 
+std::string JsonText(const nlohmann::ordered_json& value, int indent) {
+  return value.dump(indent, ' ', /*ensure_ascii=*/true,
+                    nlohmann::ordered_json::error_handler_t::replace);
+}
+
 void Print(const nlohmann::ordered_json& value, bool json) {
   if (json) {
-    std::cout << value.dump(2) << '\n';
+    std::cout << JsonText(value, 2) << '\n';
     return;
   }
   PrintObject(value, "");

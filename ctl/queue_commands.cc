@@ -13,7 +13,7 @@ namespace threadmill::ctl {
 
 namespace runtime_cli {
 int Fail(const std::string& message, int code) {
-  std::fprintf(stderr, "threadmillctl: %s\n", message.c_str());
+  std::fprintf(stderr, "threadmillctl: %s\n", TerminalText(message, true).c_str());
   return code;
 }
 }  // namespace runtime_cli
@@ -83,9 +83,10 @@ int RunQueueCommand(const config::Config& config, const std::vector<std::string>
       Print(out, true);
     } else {
       for (const auto& j : *jobs) {
-        std::printf("%s  %-7s  %-12s  attempts=%u  queue_id=%s  <%s>  %s\n", j.id.c_str(),
-                    runtime::ToString(j.state), j.handler.c_str(), j.attempts, j.queue_id.c_str(),
-                    j.message_id.c_str(), j.last_error.c_str());
+        std::printf("%s  %-7s  %-12s  attempts=%u  queue_id=%s  <%s>  %s\n",
+                    TerminalText(j.id).c_str(), runtime::ToString(j.state),
+                    TerminalText(j.handler).c_str(), j.attempts, TerminalText(j.queue_id).c_str(),
+                    TerminalText(j.message_id).c_str(), TerminalText(j.last_error).c_str());
       }
     }
     return 0;

@@ -54,6 +54,20 @@ std::string Lowercase(std::string_view s) {
   return out;
 }
 
+// RFC 2978 mime-charset is at most 40 characters of a restricted set; iconv names also use
+// '.', ':' and '()' ("ANSI_X3.4-1968"). Anything else (';', ',', '/', blanks, 8-bit) is no
+// label: glibc strips or interprets such characters ("utf-8;" and "UTF-8//IGNORE" are UTF-8
+// to it, without the validation threadmill applies to UTF-8).
+bool IsCharsetLabel(std::string_view l) {
+  if (l.size() > 40) return false;
+  for (char c : l) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':' || c == '+' || c == '(' || c == ')';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 bool IsUtf8Name(std::string_view canonical) { return canonical == "UTF-8"; }
 
 // Runs iconv over the input, replacing undecodable bytes with U+FFFD.
@@ -130,6 +144,7 @@ std::string CanonicalCharset(std::string_view label) {
   while (!l.empty() && (l.back() == ' ' || l.back() == '"' || l.back() == '\'')) l.pop_back();
   size_t start = l.find_first_not_of(" \"'");
   l = start == std::string::npos ? std::string() : l.substr(start);
+  if (!IsCharsetLabel(l)) return {};
   static constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
       {"", "UTF-8"},
       {"utf-8", "UTF-8"},
@@ -182,10 +197,19 @@ std::string ToUtf8(std::string_view bytes, std::string_view charset, Defects* de
   bool ascii_compatible =
       name.find("UTF-16") == std::string::npos && name.find("UTF-32") == std::string::npos &&
       name.find("UTF-7") == std::string::npos && name.find("2022") == std::string::npos;
+  if (name.empty()) {  // not a charset label at all
+    if (defects) defects->Add(Defect::kUnknownCharset);
+    return SanitizeUtf8(bytes, defects);
+  }
   if (ascii && ascii_compatible) return std::string(bytes);
   if (IsUtf8Name(name)) return SanitizeUtf8(bytes, defects);
   std::string out;
-  if (Convert(bytes, name, &out, defects)) return out;
+  if (Convert(bytes, name, &out, defects)) {
+    // iconv's output is not trusted to be valid UTF-8 (glibc's own UTF-8 aliases pass
+    // what they get; some decoders emit surrogates): every result is checked.
+    if (!IsValidUtf8(out)) out = SanitizeUtf8(out, defects);
+    return out;
+  }
   if (defects) defects->Add(Defect::kUnknownCharset);
   return SanitizeUtf8(bytes, defects);
 }

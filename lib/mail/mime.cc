@@ -8,6 +8,7 @@
 
 #include "mail/charset.h"
 #include "mail/html_text.h"
+#include "mail/mime_guard.h"
 #include "mail/rfc2047.h"
 #include "mail/rfc2231.h"
 #include "mail/transfer_encoding.h"
@@ -272,19 +273,28 @@ void FillTopLevel(std::string_view raw, const ParseLimits& limits, ParsedMessage
   }
 }
 
-// Parses with mimetic; re-splits a top-level multipart without boundary on a guessed one.
-std::unique_ptr<MimeEntity> LoadEntity(std::string_view raw, size_t body_offset,
-                                       const ParsedMessage& out, std::string* synthesized) {
-  auto entity = std::make_unique<MimeEntity>(raw.begin(), raw.end());
-  const HeaderField* ct = out.headers.Find("Content-Type");
-  if (!ct) return entity;
-  ParameterizedValue type = ParseParameters(ct->value);
-  if (!type.value.starts_with("multipart/") || !type.Get("boundary").empty()) return entity;
-  std::string guess = GuessBoundary(raw.substr(body_offset));
-  if (guess.empty()) return entity;
-  *synthesized = "Content-Type: " + type.value + "; boundary=\"" + guess + "\"\r\n\r\n";
-  synthesized->append(raw.substr(body_offset));
-  return std::make_unique<MimeEntity>(synthesized->cbegin(), synthesized->cend());
+// What mimetic parses: the message, or (a top-level multipart without boundary) a copy
+// re-split on a guessed boundary; then bounded by GuardForMimetic. Views into raw or the
+// two buffers.
+std::string_view MimeticInput(std::string_view raw, size_t body_offset, const ParseLimits& limits,
+                              ParsedMessage* out, std::string* synthesized, std::string* guarded) {
+  std::string_view input = raw;
+  if (const HeaderField* ct = out->headers.Find("Content-Type")) {
+    ParameterizedValue type = ParseParameters(ct->value);
+    std::string guess;
+    if (type.value.starts_with("multipart/") && type.Get("boundary").empty()) {
+      guess = GuessBoundary(raw.substr(body_offset));
+    }
+    if (!guess.empty()) {
+      *synthesized = "Content-Type: " + type.value + "; boundary=\"" + guess + "\"\r\n\r\n";
+      synthesized->append(raw.substr(body_offset));
+      input = *synthesized;
+      out->defects.Add(Defect::kMissingBoundary);
+    }
+  }
+  MimeGuardLimits guard{limits.max_parts, limits.max_part_fields, limits.max_part_field_bytes,
+                        limits.max_part_header_bytes};
+  return GuardForMimetic(input, guard, guarded, &out->defects);
 }
 
 // Shared by ParseMessage and ExtractAttachment.
@@ -301,12 +311,11 @@ void Parse(std::string_view raw, const ParseLimits& limits, Walker* walker, Pars
     out.defects.Add(Defect::kTooComplex);
   } else {
     try {
-      std::string synthesized;
-      auto entity = LoadEntity(raw, body_offset, out, &synthesized);
-      if (!synthesized.empty()) out.defects.Add(Defect::kMissingBoundary);
+      std::string synthesized, guarded;
+      std::string_view input = MimeticInput(raw, body_offset, limits, &out, &synthesized, &guarded);
+      auto entity = std::make_unique<MimeEntity>(input.begin(), input.end());
       text = walker->Walk(*entity, "");
-      CheckClosingDelimiters(synthesized.empty() ? raw : std::string_view(synthesized),
-                             walker->boundaries(), &out.defects);
+      CheckClosingDelimiters(input, walker->boundaries(), &out.defects);
     } catch (const std::exception&) {
       out.defects.Add(Defect::kMimeParseError);
       text = {};

@@ -32,14 +32,22 @@
 //     crafted message could use to overflow the stack; a linear pre-scan counts those
 //     media types and skips mimetic over max_nested_containers (defect too-complex, body
 //     kept as text);
+//   - cost: mimetic copies a header field's buffer on every 128 bytes it grows (quadratic)
+//     and builds every part before we can count them, so what it is given is bounded first
+//     (mime_guard.h): part header fields, fields per part and bytes per part header, parts;
 //   - exceptions: any exception from mimetic becomes defect mime-parse-error and the
 //     undecoded body is used as text.
 //
 // LIMITS
 //   The message is cut at max_message_bytes (defect truncated); parts past max_parts are
-//   ignored (too-complex); text is cut at max_text_bytes. The size of a message/rfc822
-//   attachment is that of mimetic's re-serialization of it. No S/MIME, no TNEF, no uuencode.
-//   HTML charset comes from Content-Type only (no <meta> sniffing). Never throws on content.
+//   ignored (too-complex); text is cut at max_text_bytes. Nesting depth is at most
+//   max_nested_containers (it bounds their total count). A part header field is cut at
+//   max_part_field_bytes, fields past max_part_fields or past max_part_header_bytes of one
+//   header block are ignored (header-too-long), MIME parameters are capped as rfc2231.h
+//   says. These are constants (ParseLimits defaults), far above real mail. Linear time. The size of
+//   a message/rfc822 attachment is that of mimetic's re-serialization of it. No S/MIME, no TNEF, no
+//   uuencode. HTML charset comes from Content-Type only (no <meta> sniffing). Never throws on
+//   content.
 #pragma once
 
 #include <cstddef>
@@ -59,6 +67,9 @@ struct ParseLimits {
   size_t max_parts = 1000;
   size_t max_nested_containers = 64;  // multipart + message/rfc822 media types in total
   size_t max_text_bytes = 4 * 1024 * 1024;
+  size_t max_part_fields = 1000;              // header fields per part (and per message)
+  size_t max_part_field_bytes = 16 * 1024;    // one field, folded lines included
+  size_t max_part_header_bytes = 256 * 1024;  // one part's header block
   SplitLimits header_limits;
 };
 

@@ -35,12 +35,14 @@ size_t CopyQuoted(std::string_view value, size_t pos, std::string* out, Defects*
   for (++pos; pos < value.size(); ++pos) {
     char c = value[pos];
     if (c == '\\' && pos + 1 < value.size()) {
+      char next = value[++pos];
+      if (next == '\r' || next == '\n' || next == '\0') continue;  // not a quoted-pair
       *out += c;
-      *out += value[++pos];
+      *out += next;
     } else if (c == '"') {
       *out += c;
       return pos + 1;
-    } else if (c != '\r' && c != '\n') {
+    } else if (c != '\r' && c != '\n' && c != '\0') {
       *out += c;
     }
   }
@@ -75,15 +77,19 @@ size_t ReadBracketed(std::string_view value, size_t pos, std::string* content, D
   return pos;
 }
 
-// Reads a bare word (up to blank, '<' or '('), quoted strings included.
-size_t ReadWord(std::string_view value, size_t pos, std::string* word, Defects* defects) {
+// Reads a bare word (up to blank, '<' or '('), quoted strings included; *angle is set when
+// a '>' stands outside its quoted strings.
+size_t ReadWord(std::string_view value, size_t pos, std::string* word, bool* angle,
+                Defects* defects) {
   word->clear();
+  *angle = false;
   while (pos < value.size()) {
     char c = value[pos];
     if (IsBlank(c) || c == '<' || c == '(') break;
     if (c == '"') {
       pos = CopyQuoted(value, pos, word, defects);
     } else {
+      *angle = *angle || c == '>';
       *word += c;
       ++pos;
     }
@@ -91,8 +97,27 @@ size_t ReadWord(std::string_view value, size_t pos, std::string* word, Defects* 
   return pos;
 }
 
+// A bare word is used as an id when it has an '@' between other characters.
+bool UsableBare(std::string_view word) {
+  size_t at = word.find('@');
+  return at != std::string_view::npos && at > 0 && at + 1 < word.size();
+}
+
+MsgIdList Parse(std::string_view value, size_t max_ids, bool single, bool check);
+
+// Normalization must be stable: the normalized id, parsed again in brackets (and bare when
+// it would be used bare), gives itself. Ids for which it does not (quotes unbalanced across
+// the '@' of a broken id) are dropped as junk, so a stored id is always found again.
+bool Stable(const std::string& id) {
+  MsgIdList again = Parse(FormatMsgId(id), 1, true, /*check=*/false);
+  if (again.ids.size() != 1 || again.ids[0] != id) return false;
+  if (!UsableBare(id)) return true;
+  again = Parse(id, 1, true, /*check=*/false);
+  return again.ids.size() == 1 && again.ids[0] == id;
+}
+
 // Turns the content of one id into its normalized form; false when unusable.
-bool NormalizeId(std::string content, std::string* out, Defects* defects) {
+bool NormalizeId(std::string content, std::string* out, bool check, Defects* defects) {
   if (content.find('\0') != std::string::npos) {
     defects->Add(Defect::kNulByte);
     std::erase(content, '\0');
@@ -123,11 +148,15 @@ bool NormalizeId(std::string content, std::string* out, Defects* defects) {
     defects->Add(Defect::kTooLong);
     return false;
   }
+  if (check && !Stable(*out)) {
+    defects->Add(Defect::kJunk);
+    return false;
+  }
   return true;
 }
 
 // Collects ids; stops after max_ids. `single` records extra ids as junk instead of truncated.
-MsgIdList Parse(std::string_view value, size_t max_ids, bool single) {
+MsgIdList Parse(std::string_view value, size_t max_ids, bool single, bool check) {
   MsgIdList out;
   std::unordered_set<std::string> seen;
   std::vector<std::string> bare;  // used only when no bracketed id is found
@@ -154,17 +183,20 @@ MsgIdList Parse(std::string_view value, size_t max_ids, bool single) {
     } else if (c == '<') {
       pos = ReadBracketed(value, pos, &token, &out.defects);
       bracketed_seen = true;
-      if (NormalizeId(std::move(token), &id, &out.defects)) add(std::move(id));
+      if (NormalizeId(std::move(token), &id, check, &out.defects)) add(std::move(id));
     } else {
-      pos = ReadWord(value, pos, &token, &out.defects);
+      bool angle = false;
+      pos = ReadWord(value, pos, &token, &angle, &out.defects);
       if (token.empty()) {  // a stray character ReadWord does not take
         ++pos;
         continue;
       }
-      size_t at = token.find('@');
-      if (at != std::string::npos && at > 0 && at + 1 < token.size() && !bracketed_seen &&
-          token.find('>') == std::string::npos) {
-        bare.push_back(std::move(token));
+      if (UsableBare(token) && !bracketed_seen && !angle) {
+        if (bare.size() < max_ids) {  // more could never be used (memory stays bounded)
+          bare.push_back(std::move(token));
+        } else {
+          out.defects.Add(single ? Defect::kJunk : Defect::kTruncated);
+        }
       } else {
         out.defects.Add(Defect::kJunk);
       }
@@ -180,7 +212,7 @@ MsgIdList Parse(std::string_view value, size_t max_ids, bool single) {
           out.defects.Add(single ? Defect::kJunk : Defect::kTruncated);
           break;
         }
-        if (NormalizeId(std::move(word), &id, &out.defects)) add(std::move(id));
+        if (NormalizeId(std::move(word), &id, check, &out.defects)) add(std::move(id));
       }
     }
   }
@@ -190,11 +222,11 @@ MsgIdList Parse(std::string_view value, size_t max_ids, bool single) {
 }  // namespace
 
 MsgIdList ParseMsgIdList(std::string_view value, size_t max_ids) {
-  return Parse(value, max_ids, /*single=*/false);
+  return Parse(value, max_ids, /*single=*/false, /*check=*/true);
 }
 
 MsgId ParseMsgId(std::string_view value) {
-  MsgIdList list = Parse(value, 1, /*single=*/true);
+  MsgIdList list = Parse(value, 1, /*single=*/true, /*check=*/true);
   MsgId out;
   out.defects = list.defects;
   if (!list.ids.empty()) out.id = std::move(list.ids.front());

@@ -24,6 +24,11 @@
 //     (defect truncated).
 //   - NUL bytes are removed (defect nul-byte); 8-bit bytes are kept as received (defect 8bit,
 //     and invalid-utf8 when they are not UTF-8) so the same bytes match later.
+//   - Normalization is stable: for a normalized id n, the value "<n>" normalizes to n, and
+//     so does n itself when it has an '@' between other characters (a '>' inside a quoted
+//     local part is fine: "a>b"@x). An id for which this would not hold (quotes unbalanced
+//     across its '@') is dropped with defect junk; an id without such an '@' needs its
+//     brackets to be found again (callers wrap a bare one in <>).
 //   Linear in the size of the value. Never throws on content.
 #pragma once
 

@@ -11,7 +11,9 @@
 namespace threadmill::mail {
 namespace {
 
-constexpr size_t kMaxParams = 64;
+constexpr size_t kMaxParams = kMaxMimeParameters;
+constexpr size_t kMaxRawParams = kMaxParams * 4;    // sections of continued parameters included
+constexpr size_t kMaxSegments = kMaxRawParams * 4;  // ';'-separated pieces, empty ones included
 constexpr int kMaxSection = 999;
 
 std::string Lower(std::string_view s) {
@@ -92,28 +94,31 @@ void SplitName(std::string_view full, RawParam* p, Defects* defects) {
   p->name = Lower(TrimWhitespace(name));
 }
 
+// One pass over "; name=value; ..." from v[pos] == ';': every byte is looked at a bounded
+// number of times (no search from a segment's start to the end of the value, which made
+// thousands of empty or '='-less segments quadratic). Stops at kMaxSegments segments.
 std::vector<RawParam> ReadRawParams(std::string_view v, size_t pos, Defects* defects) {
   std::vector<RawParam> raw;
+  size_t segments = 0;
   while (pos < v.size()) {
-    ++pos;  // the ';'
-    size_t eq = v.find('=', pos), semi = v.find(';', pos);
-    if (eq == std::string_view::npos || (semi != std::string_view::npos && semi < eq)) {
-      if (!TrimWhitespace(v.substr(pos, semi == std::string_view::npos ? semi : semi - pos))
-               .empty()) {
+    if (++segments > kMaxSegments || raw.size() >= kMaxRawParams) {
+      defects->Add(Defect::kTruncated);
+      break;
+    }
+    size_t start = ++pos;  // after the ';'
+    while (pos < v.size() && v[pos] != '=' && v[pos] != ';') ++pos;
+    if (pos >= v.size() || v[pos] == ';') {  // no '=' in this segment
+      if (!TrimWhitespace(v.substr(start, pos - start)).empty()) {
         defects->Add(Defect::kBadParameter);
       }
-      if (semi == std::string_view::npos) break;
-      pos = semi;
       continue;
     }
     RawParam p;
-    SplitName(v.substr(pos, eq - pos), &p, defects);
+    SplitName(v.substr(start, pos - start), &p, defects);
     bool quoted = false;
-    pos = ReadValue(v, eq + 1, &p.value, &quoted, defects);
+    pos = ReadValue(v, pos + 1, &p.value, &quoted, defects);
     if (p.name.empty()) {
       defects->Add(Defect::kBadParameter);
-    } else if (raw.size() >= kMaxParams * 4) {
-      defects->Add(Defect::kTruncated);
     } else {
       raw.push_back(std::move(p));
     }
@@ -159,6 +164,10 @@ bool ParameterizedValue::Has(std::string_view name) const {
 
 ParameterizedValue ParseParameters(std::string_view header_value) {
   ParameterizedValue out;
+  if (header_value.size() > kMaxParameterValueBytes) {
+    header_value = header_value.substr(0, kMaxParameterValueBytes);
+    out.defects.Add(Defect::kHeaderTooLong);
+  }
   std::string v = StripComments(Unfold(header_value), &out.defects);
   size_t semi = std::min(v.find(';'), v.size());
   out.value = Lower(TrimWhitespace(std::string_view(v).substr(0, semi)));

@@ -15,8 +15,12 @@
 // LIMITS
 //   Unquoted values run to the next ';' (so unquoted names with spaces survive), but lose
 //   parenthesized text, which is a comment there. Raw 8-bit
-//   values are UTF-8 or else windows-1252. Continuation numbers above 999 and parameters
-//   past 64 are ignored (defect bad-parameter / truncated). Missing sections are skipped.
+//   values are UTF-8 or else windows-1252. Continuation numbers above 999 are ignored
+//   (defect bad-parameter); missing sections are skipped. Caps (defect when hit), fixed
+//   because no real mail comes near them: a value is parsed up to kMaxParameterValueBytes
+//   (header-too-long); at most kMaxMimeParameters distinct parameters are returned, at most
+//   4x that many name=value pieces (continuation sections) and 16x that many ';'-separated
+//   pieces are read (truncated). Linear time in the size of the value.
 #pragma once
 
 #include <string>
@@ -27,6 +31,9 @@
 #include "mail/defects.h"
 
 namespace threadmill::mail {
+
+inline constexpr size_t kMaxMimeParameters = 64;
+inline constexpr size_t kMaxParameterValueBytes = 64 * 1024;
 
 struct ParameterizedValue {
   std::string value;  // e.g. "text/plain" or "attachment", lowercased, trimmed

@@ -94,6 +94,42 @@ TEST(mail_charset, CanonicalNames) {
   EXPECT_EQ(CanonicalCharset(" utf8 "), "UTF-8");
   EXPECT_EQ(CanonicalCharset("iso-8859-2"), "ISO-8859-2");
   EXPECT_EQ(CanonicalCharset("ks_c_5601-1987"), "CP949");
+  EXPECT_EQ(CanonicalCharset("ANSI_X3.4-1968"), "WINDOWS-1252");
+  EXPECT_EQ(CanonicalCharset("\"\""), "UTF-8");
+  // Not labels (glibc would strip or interpret the extra characters).
+  for (const char* bad :
+       {"utf-8;", "UTF-8//IGNORE", "utf-8//translit", "UTF-8,IGNORE", "ISO-10646/UTF8/", "utf 8",
+        "utf-8\n", "caf\xC3\xA9", "x-a-very-long-label-that-no-charset-has-ever-had"}) {
+    EXPECT_EQ(CanonicalCharset(bad), "") << bad;
+  }
+}
+
+// Issue 8 item 14: every ToUtf8 result is valid UTF-8, whatever the label says.
+TEST(mail_charset, ResultIsAlwaysValidUtf8) {
+  const std::string hostile[] = {
+      "\xF4\x90\x80\x80",                  // above U+10FFFF
+      "\xF8\x88\x80\x80\x80",              // 5-byte form
+      "\xED\xA0\x80\xED\xB0\x80",          // surrogate pair in UTF-8 (CESU)
+      "\xC0\xAF\xE0\x80\xAF",              // overlongs
+      std::string("\x00\xD8\x00\x00", 4),  // lone surrogate in UTF-16BE
+      "\xFF\xFE\x00\xD8",                  // lone surrogate in UTF-16LE with BOM
+      "+2ADYAA-",                          // UTF-7 lone surrogate
+  };
+  const char* labels[] = {
+      "utf-8;", "UTF-8//IGNORE", "utf-8//translit", "ISO-10646/UTF8/", "ISO-IR-193", "UTF-16BE",
+      "utf-16", "UTF-7",         "UCS-2",           "UTF-32",          "utf8",       "x-unknown"};
+  for (const auto& bytes : hostile) {
+    for (const char* label : labels) {
+      Defects d;
+      std::string got = ToUtf8(bytes, label, &d);
+      EXPECT_TRUE(IsValidUtf8(got)) << label;
+      EXPECT_EQ(got.find('\0'), std::string::npos) << label;
+    }
+  }
+  Defects d;
+  EXPECT_EQ(ToUtf8("a\xF4\x90\x80\x80", "utf-8;", &d),
+            "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(d.ToString(), "invalid-utf8,unknown-charset");
 }
 
 TEST(mail_charset, LargeInputIsFast) {

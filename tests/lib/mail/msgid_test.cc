@@ -161,5 +161,46 @@ TEST(mail_msgid, HugeJunkDoesNotHang) {
   EXPECT_EQ(got.ids, std::vector<std::string>{"a@b"});
 }
 
+// Issue 8 item 18: normalise(normalise(x)) == normalise(x), with normalise the parse of the
+// id in brackets (what every caller does with a stored id) and, for an id with an '@'
+// between other characters, of the bare id too.
+void ExpectStable(const std::string& value) {
+  for (const std::string& n : ParseMsgIdList(value).ids) {
+    ASSERT_EQ(ParseMsgId(FormatMsgId(n)).id, n) << "value: " << value;
+    size_t at = n.find('@');
+    if (at != std::string::npos && at > 0 && at + 1 < n.size()) {
+      ASSERT_EQ(ParseMsgId(n).id, n) << "value: " << value;
+    }
+  }
+}
+
+TEST(mail_msgid, NormalizationIsStable) {
+  for (const char* v : {"<\"a>b\"@x>", "<\"a\\>b\"@X.example>", "\"a>b\"@x", "<\"a\\\r\"@x>",
+                        "<\"a\"b\"@x>\">", "<\"a\"@\"b@c\">", "<a@b\"c>", "<\"abc@x>",
+                        "<\"a(b\"@x>", "<\"a b\"@x>", "<\"a.b\"@x>", "<abc>", "<x@>"}) {
+    ExpectStable(v);
+  }
+  EXPECT_EQ(ParseMsgId("<\"a>b\"@x>").id, "\"a>b\"@x");
+  EXPECT_EQ(ParseMsgId("\"a>b\"@x").id, "\"a>b\"@x");
+}
+
+// The same property over many random values built from the characters that matter.
+TEST(mail_msgid, NormalizationIsStableProperty) {
+  static constexpr char kAlphabet[] = "ab.@@<<>>\"\"\\() \r\n\t\x80\xC3\xA9Z;,";
+  uint32_t state = 12345;
+  auto next = [&] {
+    state = state * 1103515245u + 12345u;
+    return state >> 16;
+  };
+  for (int i = 0; i < 200000; ++i) {
+    std::string v;
+    size_t len = 1 + next() % 24;
+    for (size_t k = 0; k < len; ++k) v += kAlphabet[next() % (sizeof(kAlphabet) - 1)];
+    if (next() % 2) v = "<" + v + ">";
+    ExpectStable(v);
+    if (HasFatalFailure()) return;
+  }
+}
+
 }  // namespace
 }  // namespace threadmill::mail
