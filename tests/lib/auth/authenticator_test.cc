@@ -45,7 +45,7 @@ class auth_Authenticator : public ::testing::Test {
                std::vector<int>* forged = nullptr) {
     auto msg = auth_->Begin(ip, "client.example", "Q123");
     msg->EnvelopeFrom(mail_from);
-    for (const auto& [n, v] : m.headers) msg->Header(n, v);
+    for (const auto& [n, v] : m.headers) msg->Header(n, m.Value(v));
     msg->EndOfHeaders();
     msg->Body(m.body);
     Verdicts v = msg->Finish();

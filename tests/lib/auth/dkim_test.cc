@@ -49,7 +49,7 @@ class auth_Dkim : public ::testing::Test {
   std::vector<DkimSignatureResult> Verify(const Message& m, DkimOptions opt = {},
                                           size_t chunk = 7) {
     auto v = lib_->NewVerifier(opt, "test");
-    for (const auto& [n, val] : m.headers) v->Header(n, val);
+    for (const auto& [n, val] : m.headers) v->Header(n, m.Value(val));
     v->EndOfHeaders();
     for (size_t i = 0; i < m.body.size(); i += chunk) v->Body(m.body.substr(i, chunk));
     return v->EndOfMessage();
