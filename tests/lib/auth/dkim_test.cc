@@ -276,9 +276,9 @@ TEST_F(auth_Dkim, SignaturesAreReportedWhenFromIsUnusable) {
     ASSERT_EQ(got.size(), 2u) << from_fields << " From fields";
     std::set<std::string> domains;
     for (const auto& s : got) {
-      // Without From libopendkim still verifies (the signed From is missing: fail);
-      // with two it gives up on the message: permerror.
-      EXPECT_EQ(s.result, from_fields == 0 ? DkimResult::kFail : DkimResult::kPermError)
+      // Without From libopendkim gives up on the message: permerror. With two it verifies
+      // against the bottom one (RFC 6376 section 5.4.2), which was not signed: fail.
+      EXPECT_EQ(s.result, from_fields == 0 ? DkimResult::kPermError : DkimResult::kFail)
           << from_fields << " From fields, " << s.domain << ": " << s.reason;
       EXPECT_EQ(s.algorithm, "rsa-sha256");
       EXPECT_FALSE(s.selector.empty());
