@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "auth/resolver.h"
+#include "auth/verdicts.h"
 #include "dns_fixture.h"
 
 namespace threadmill::auth {
@@ -220,6 +221,13 @@ TEST_F(auth_Dmarc, MoreAuthorDomainsThanTheCapAreRejectedWhenEnforcing) {
   EXPECT_EQ(got.result, DmarcResult::kPermError);
   EXPECT_EQ(got.disposition, DmarcPolicy::kReject);
   EXPECT_NE(got.reason.find("max_author_domains"), std::string::npos) << got.reason;
+  Verdicts v;  // the cap hit is logged on the decision line
+  v.dmarc_checked = true;
+  v.dmarc = got;
+  EXPECT_NE(v.Summary().find("dmarc_reason=several author addresses: 3 author domains, more "
+                             "than max_author_domains (2)"),
+            std::string::npos)
+      << v.Summary();
   in.from_headers = {"a@a.example, b@b.example"};  // at the cap: evaluated
   EXPECT_EQ((*ev)->Evaluate(in).disposition, DmarcPolicy::kNone);
 }
