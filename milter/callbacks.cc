@@ -112,7 +112,9 @@ extern "C" sfsistat OnNegotiate(SMFICTX* ctx, unsigned long actions, unsigned lo
                                SMFIF_SETSYMLIST);
     unsigned long skipped = kSkippedSteps;
     if (!g_service->processor()->needs_body()) skipped |= SMFIP_NOBODY;
-    *want_steps = steps & (kNoReplySteps | skipped);
+    // SMFIP_HDR_LEADSPC: header values arrive exactly as after the colon (DKIM simple
+    // header canonicalization needs the bytes); values we add must then carry a leading space.
+    *want_steps = steps & (kNoReplySteps | skipped | SMFIP_HDR_LEADSPC);
     *f2 = 0;
     *f3 = 0;
     EnsureSession(ctx)->set_negotiated_steps(*want_steps);
@@ -182,6 +184,7 @@ void SetReply(SMFICTX* ctx, const filter::SmtpReply& reply, const char* code, co
 // then the verdict.
 sfsistat Apply(SMFICTX* ctx, Session* s, const filter::Decision& decision) {
   const std::string& queue_id = s->envelope().queue_id;
+  const std::string lead = (s->negotiated_steps() & SMFIP_HDR_LEADSPC) ? " " : "";
   for (auto it = decision.delete_auth_results.rbegin(); it != decision.delete_auth_results.rend();
        ++it) {
     if (smfi_chgheader(ctx, const_cast<char*>("Authentication-Results"), *it, nullptr) !=
@@ -190,14 +193,14 @@ sfsistat Apply(SMFICTX* ctx, Session* s, const filter::Decision& decision) {
     }
   }
   for (const auto& [name, value] : decision.insert_headers) {
-    if (smfi_insheader(ctx, 0, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str())) !=
-        MI_SUCCESS) {
+    std::string v = lead + value;
+    if (smfi_insheader(ctx, 0, const_cast<char*>(name.c_str()), v.data()) != MI_SUCCESS) {
       log::Get().warn("{}: could not insert {} header", queue_id, name);
     }
   }
   for (const auto& [name, value] : decision.add_headers) {
-    if (smfi_addheader(ctx, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str())) !=
-        MI_SUCCESS) {
+    std::string v = lead + value;
+    if (smfi_addheader(ctx, const_cast<char*>(name.c_str()), v.data()) != MI_SUCCESS) {
       log::Get().warn("{}: could not add {} header", queue_id, name);
     }
   }

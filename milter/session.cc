@@ -1,5 +1,7 @@
 #include "milter/session.h"
 
+#include <libmilter/mfapi.h>
+
 #include <chrono>
 
 #include "filter/direction.h"
@@ -42,13 +44,23 @@ void Session::AppendRaw(std::string_view data) {
   raw_.append(data);
 }
 
-void Session::AddHeader(std::string_view name, std::string_view value) {
+void Session::AddHeader(std::string_view name, std::string_view raw) {
+  // With SMFIP_HDR_LEADSPC `raw` is the value exactly as it follows the colon: DKIM gets it
+  // so; everything else gets it without the leading white space, as before. Without it the
+  // MTA already dropped that space: DKIM gets the usual one back.
+  bool leadspc = (negotiated_steps_ & SMFIP_HDR_LEADSPC) != 0;
+  std::string_view value = raw;
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t' ||
+                            value.front() == '\r' || value.front() == '\n'))
+    value.remove_prefix(1);
   if (headers_) headers_->Add(name, value);
-  if (auth_) auth_->Header(name, value);
+  if (auth_ && (leadspc || raw.empty())) auth_->Header(name, raw);
+  if (auth_ && !leadspc && !raw.empty()) auth_->Header(name, " " + std::string(raw));
   if (keep_raw_) {
     // libmilter gives folded values with bare LF line breaks: the spool keeps CRLF.
     std::string field(name);
-    field += ": ";
+    field += leadspc ? ":" : ": ";
+    value = leadspc ? raw : value;
     for (size_t i = 0; i < value.size(); ++i) {
       if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) field += '\r';
       field += value[i];

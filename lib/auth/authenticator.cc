@@ -4,6 +4,10 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <map>
+#include <system_error>
+#include <thread>
+#include <utility>
 
 #include "auth/auth_results.h"
 
@@ -31,6 +35,7 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthOptions& 
     DmarcOptions dopt;
     if (!options.psl_path.empty()) dopt.psl_path = options.psl_path;
     dopt.sample = options.dmarc_sample;
+    dopt.max_author_domains = options.max_author_domains;
     auto ev = DmarcEvaluator::Create(*a->resolver_, std::move(dopt));
     if (!ev) return ev.error();
     a->dmarc_ = std::move(ev).value();
@@ -96,9 +101,21 @@ void MessageAuth::Header(std::string_view name, std::string_view value) {
 }
 
 void MessageAuth::EndOfHeaders() {
+  if (auth_.dmarc_) author_domains_ = AuthorDomains(from_headers_);
+  if (author_domains_.size() > auth_.options_.max_author_domains)
+    author_domains_.resize(auth_.options_.max_author_domains);
   if (!dkim_) return;
+  if (auth_.dmarc_) {
+    // Signatures of the author's (organizational) domains come first (see LIMITS).
+    const DmarcEvaluator* dmarc = auth_.dmarc_.get();
+    dkim_->SetAligned([dmarc, domains = author_domains_](std::string_view d) {
+      for (const auto& author : domains)
+        if (dmarc->RelaxedAligned(d, author)) return true;
+      return false;
+    });
+  }
   auto start = std::chrono::steady_clock::now();
-  dkim_->EndOfHeaders(start + dns_left_);
+  dkim_->EndOfHeaders(start + dns_left_);  // no DNS here (keys are fetched in Finish)
   dns_left_ -= std::min(dns_left_, std::chrono::steady_clock::now() - start);
 }
 
@@ -110,12 +127,45 @@ Verdicts MessageAuth::Finish() {
   if (!upstream_.empty()) return VerdictsFromAuthResults(upstream_);
   DnsDeadline deadline = std::chrono::steady_clock::now() + dns_left_;
   Verdicts v;
-  if (auth_.spf_) {
+  // 1. The deciding look-ups, all at once so none waits behind another: SPF for MAIL FROM
+  //    (own thread), the `_dmarc` records of the author domains and the keys of aligned
+  //    signatures (one batch on the resolver).
+  std::vector<std::string> key_names;
+  if (dkim_) key_names = dkim_->AlignedKeyNames();
+  std::vector<std::string> record_names;
+  if (auth_.dmarc_) record_names = auth_.dmarc_->RecordNames(author_domains_);
+  std::vector<std::pair<std::string, uint16_t>> batch;
+  for (const auto& n : key_names) batch.emplace_back(n, kTypeTxt);
+  for (const auto& n : record_names) batch.emplace_back(n, kTypeTxt);
+  auto check_spf = [&] {
     v.spf_checked = true;
     v.spf = mail_from_.empty() ? auth_.spf_->CheckHelo(ip_, helo_, deadline)
                                : auth_.spf_->CheckMailFrom(ip_, helo_, mail_from_, deadline);
+  };
+  std::thread spf_thread;
+  if (auth_.spf_ && !batch.empty()) {
+    try {
+      spf_thread = std::thread(check_spf);
+    } catch (const std::system_error&) {
+      // No thread to be had: SPF runs after the batch, on this one.
+    }
   }
+  std::vector<DnsResult> answers;
+  if (!batch.empty()) answers = auth_.resolver_->QueryAll(batch, deadline);
+  if (spf_thread.joinable())
+    spf_thread.join();
+  else if (auth_.spf_)
+    check_spf();
+  std::map<std::string, DnsResult> records;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (i < key_names.size())
+      dkim_->AddKeyAnswer(key_names[i], std::move(answers[i]));
+    else
+      records.emplace(batch[i].first, std::move(answers[i]));
+  }
+  // 2. Unaligned signatures' keys: only what is left of the budget.
   if (dkim_) v.dkim = dkim_->EndOfMessage(deadline);
+  // 3. DMARC on what was fetched (asks only for what the batch did not hold).
   if (auth_.dmarc_) {
     v.dmarc_checked = true;
     DmarcInput in;
@@ -123,6 +173,7 @@ Verdicts MessageAuth::Finish() {
     in.client_ip = ip_;
     in.spf = v.spf;
     in.dkim = v.dkim;
+    in.records = &records;
     v.dmarc = auth_.dmarc_->Evaluate(in, deadline);
   }
   return v;

@@ -5,7 +5,8 @@
 //   libspf2 server, the DKIM_LIB and the DMARC evaluator). Begin() starts one message;
 //   MessageAuth is then fed in SMTP order by the one thread handling that connection:
 //     EnvelopeFrom(addr)           at MAIL FROM (may be empty: null reverse-path)
-//     Header(name, value) ...      every header field, as received
+//     Header(name, value) ...      every header field, as received (value with its
+//                                  leading white space)
 //     EndOfHeaders()
 //     Body(chunk) ...              raw body chunks (CRLF)
 //     Finish() -> Verdicts         at end of message
@@ -22,13 +23,19 @@
 //   RFC 7208, RFC 6376, RFC 7489, RFC 8601 (see spf.h, dkim.h, dmarc.h, auth_results.h).
 //
 // LIMITS
-//   The DNS work happens in EndOfHeaders() (libopendkim fetches the DKIM keys there) and
-//   in Finish() (SPF, then DKIM, then DMARC), one look-up after another. Their waits draw
-//   on one per-message budget, message_dns_budget (each query also stops at the resolver
-//   timeout); time between the two - the body arriving - does not count. So a dead or
+//   All DNS work happens in Finish() and draws on one per-message budget,
+//   message_dns_budget (each query also stops at the resolver timeout), so a dead or
 //   silent DNS server costs a message at most the budget, not one timeout per look-up.
-//   The budget is first come, first served: a slow key look-up leaves less for SPF and
-//   DMARC.
+//   The budget is not first come, first served - the sender must not be able to spend it
+//   on what does not decide DMARC. First the deciding look-ups run side by side, each
+//   with the whole budget: SPF for MAIL FROM (HELO for the null sender) on its own thread,
+//   and in one batch on the resolver the `_dmarc` records of the author domains (and
+//   their organizational domains) and the keys of signatures whose d= aligns (relaxed)
+//   with an author domain. Those signatures also take the max_signatures and
+//   max_key_lookups slots first. Then the keys of the other signatures are fetched with
+//   whatever is left; then DMARC is evaluated. Answers the resolver has cached are used
+//   even when the budget is spent (resolver.h). SPF's own look-ups (include, a, mx, ...)
+//   are the MAIL FROM domain's: a slow SPF record delays only SPF.
 //   The Received boundary of the trusted-upstream mode assumes the MTA shows its own
 //   Received field to milters (Postfix and Sendmail do).
 #pragma once
@@ -55,6 +62,7 @@ struct AuthOptions {
   bool spf = true, dkim = true, dmarc = true;
   size_t max_signatures = 5;
   size_t max_key_lookups = 5;
+  size_t max_author_domains = 10;  // distinct From domains evaluated (dmarc.h LIMITS)
   std::string psl_path;  // empty: /usr/share/publicsuffix/effective_tld_names.dat
   std::string authserv_id;
   std::vector<std::string> trusted_authserv_ids;
@@ -94,6 +102,8 @@ class MessageAuth {
  public:
   ~MessageAuth();
   void EnvelopeFrom(std::string_view addr);
+  // `value` exactly as it follows the colon (SMFIP_HDR_LEADSPC: leading white space kept;
+  // DKIM simple header canonicalization needs it).
   void Header(std::string_view name, std::string_view value);
   void EndOfHeaders();
   void Body(std::string_view chunk);
@@ -107,6 +117,7 @@ class MessageAuth {
   Authenticator& auth_;
   std::string ip_, helo_, mail_from_;
   std::vector<std::string> from_headers_;
+  std::vector<std::string> author_domains_;  // at EndOfHeaders (DMARC on)
   std::unique_ptr<DkimVerifier> dkim_;
   int ar_count_ = 0;
   std::vector<int> forged_;

@@ -4,6 +4,7 @@
 #include <arpa/nameser.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -29,6 +30,7 @@ struct KeyQuery {
   std::string name;
   unsigned char* buf;
   size_t buflen;
+  const DnsResult* known;  // fetched early by the caller (owned by the verifier), or null
 };
 
 // --- libopendkim DNS hooks: srv is our Resolver ---
@@ -36,18 +38,22 @@ int DnsStart(void* srv, int type, unsigned char* query, unsigned char* buf, size
              void** qh) {
   if (srv == nullptr || query == nullptr || buf == nullptr) return -1;
   std::string name(reinterpret_cast<const char*>(query));
-  if (tl_verifier != nullptr && !tl_verifier->TakeLookup()) {
+  const DnsResult* known =
+      tl_verifier != nullptr ? tl_verifier->KeyAnswer(ToLowerAscii(name)) : nullptr;
+  if (known == nullptr && tl_verifier != nullptr && !tl_verifier->TakeLookup()) {
     if (tl_refused != nullptr) tl_refused->insert(ToLowerAscii(name));
     return -1;
   }
-  *qh = new KeyQuery{type, std::move(name), buf, buflen};
+  *qh = new KeyQuery{type, std::move(name), buf, buflen, known};
   return 0;
 }
 
 int DnsWaitReply(void* srv, void* qh, struct timeval*, size_t* bytes, int* error, int* dnssec) {
   auto* q = static_cast<KeyQuery*>(qh);
   auto* resolver = static_cast<Resolver*>(srv);
-  DnsResult r = resolver->Query(q->name, static_cast<uint16_t>(q->type), tl_deadline);
+  DnsResult r = q->known != nullptr
+                    ? *q->known
+                    : resolver->Query(q->name, static_cast<uint16_t>(q->type), tl_deadline);
   if (error != nullptr) *error = 0;
   if (r.status == DnsStatus::kTempFail || r.packet.empty() || r.packet.size() > q->buflen)
     return DKIM_DNS_ERROR;
@@ -68,8 +74,75 @@ void DnsClose(void*) {}            // never let dkim_close() free our resolver
 DKIM_CBSTAT Prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
   auto* v = static_cast<DkimVerifier*>(dkim_get_user_context(dkim));
   if (v == nullptr) return DKIM_CBSTAT_CONTINUE;
-  for (int i = static_cast<int>(v->max_signatures()); i < nsigs; ++i) dkim_sig_ignore(sigs[i]);
+  // Signatures of aligned domains take the max_signatures slots first, then the others in
+  // header order: extra signatures cannot push the one DMARC needs out.
+  std::vector<bool> keep(static_cast<size_t>(nsigs), false);
+  size_t kept = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < nsigs && kept < v->max_signatures(); ++i) {
+      if (keep[i]) continue;
+      const unsigned char* d = dkim_sig_getdomain(sigs[i]);
+      if (pass == 0 && (d == nullptr || !v->IsAligned(reinterpret_cast<const char*>(d)))) continue;
+      keep[i] = true;
+      ++kept;
+    }
+  }
+  for (int i = 0; i < nsigs; ++i)
+    if (!keep[i]) dkim_sig_ignore(sigs[i]);
   return DKIM_CBSTAT_CONTINUE;
+}
+
+std::string_view TrimFws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
+                        s.front() == '\n'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// A signature libopendkim could not report, read from its field (RFC 6376 section 3.2
+// tag-list): d=, s= and a=; the result is permerror.
+DkimSignatureResult FromField(std::string_view value, std::string reason) {
+  DkimSignatureResult r;
+  r.result = DkimResult::kPermError;
+  r.reason = std::move(reason);
+  while (!value.empty()) {
+    size_t semi = value.find(';');
+    std::string_view tag = value.substr(0, semi);
+    value = semi == std::string_view::npos ? std::string_view() : value.substr(semi + 1);
+    size_t eq = tag.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view name = TrimFws(tag.substr(0, eq));
+    std::string val;
+    for (char c : TrimFws(tag.substr(eq + 1)))
+      if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '\0') val += c;
+    if (name == "d") r.domain = ToLowerAscii(val);
+    if (name == "s") r.selector = val;
+    if (name == "a") r.algorithm = ToLowerAscii(val);
+  }
+  return r;
+}
+
+bool IsDkimSignature(std::string_view name) {
+  return ToLowerAscii(name) == "dkim-signature";
+}
+
+// True when the signature's h= names one of `fields` (lower-cased names).
+bool SignsAny(DKIM_SIGINFO* sig, const std::set<std::string>& fields) {
+  if (fields.empty()) return false;
+  const unsigned char* h =
+      dkim_sig_gettagvalue(sig, false, reinterpret_cast<unsigned char*>(const_cast<char*>("h")));
+  if (h == nullptr) return false;
+  std::string_view list(reinterpret_cast<const char*>(h));
+  while (!list.empty()) {
+    size_t colon = list.find(':');
+    std::string name = ToLowerAscii(TrimFws(list.substr(0, colon)));
+    if (fields.count(name)) return true;
+    list = colon == std::string_view::npos ? std::string_view() : list.substr(colon + 1);
+  }
+  return false;
 }
 
 std::string AlgName(DKIM_SIGINFO* sig) {
@@ -87,11 +160,10 @@ std::string AlgName(DKIM_SIGINFO* sig) {
   }
 }
 
-// Builds "Name: value" with CRLF line ends in folded values.
+// Builds "Name:value" (value as it follows the colon) with CRLF line ends in folded values.
 std::string RebuildHeader(std::string_view name, std::string_view value) {
   std::string out(name);
   out += ':';
-  if (!value.empty()) out += ' ';
   for (size_t i = 0; i < value.size(); ++i) {
     if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) out += '\r';
     out += value[i];
@@ -105,7 +177,12 @@ DkimSignatureResult Describe(DKIM_SIGINFO* sig, const std::set<std::string>& ref
   const unsigned char* s = dkim_sig_getselector(sig);
   r.domain = d ? ToLowerAscii(reinterpret_cast<const char*>(d)) : "";
   r.selector = s ? reinterpret_cast<const char*>(s) : "";
-  r.algorithm = AlgName(sig);
+  // The a= tag as the signature states it: libopendkim's parsed value is only set once the
+  // signature got far enough (an early failure reads as rsa-sha1).
+  const unsigned char* a =
+      dkim_sig_gettagvalue(sig, false, reinterpret_cast<unsigned char*>(const_cast<char*>("a")));
+  r.algorithm = a != nullptr ? ToLowerAscii(TrimFws(reinterpret_cast<const char*>(a)))
+                             : AlgName(sig);
   unsigned bits = 0;
   if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK) r.key_bits = bits;
   unsigned flags = dkim_sig_getflags(sig);
@@ -118,7 +195,7 @@ DkimSignatureResult Describe(DKIM_SIGINFO* sig, const std::set<std::string>& ref
     return r;
   }
   if ((flags & DKIM_SIGFLAG_PASSED) && bh == DKIM_SIGBH_MATCH) {
-    if (r.algorithm == "rsa-sha1") {
+    if (AlgName(sig) == "rsa-sha1") {
       r.result = DkimResult::kPolicy;
       r.reason = "rsa-sha1 not accepted (RFC 8301)";
     } else {
@@ -190,7 +267,9 @@ Result<std::unique_ptr<DkimLibrary>> DkimLibrary::Create(Resolver& resolver) {
   if (lib == nullptr) return MakeError(ErrorCode::kInternal, "dkim_init failed");
   out->lib_ = lib;
   out->resolver_ = &resolver;
-  unsigned int flags = DKIM_LIBFLAGS_FIXCRLF;
+  // DELAYSIGPROC: keys are fetched in dkim_eom, after the caller fetched the ones that
+  // decide DMARC (see dkim.h).
+  unsigned int flags = DKIM_LIBFLAGS_FIXCRLF | DKIM_LIBFLAGS_DELAYSIGPROC;
   dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags);
   uint64_t secs = static_cast<uint64_t>((resolver.timeout().count() + 999) / 1000);
   dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_TIMEOUT, &secs, sizeof secs);
@@ -237,8 +316,58 @@ bool DkimVerifier::TakeLookup() {
   return true;
 }
 
+void DkimVerifier::SetAligned(std::function<bool(std::string_view)> aligned) {
+  aligned_ = std::move(aligned);
+}
+
+const DnsResult* DkimVerifier::KeyAnswer(const std::string& lower_name) const {
+  auto it = key_answers_.find(lower_name);
+  return it == key_answers_.end() ? nullptr : &it->second;
+}
+
+void DkimVerifier::AddKeyAnswer(const std::string& name, DnsResult answer) {
+  key_answers_[ToLowerAscii(name)] = std::move(answer);
+}
+
+std::vector<std::string> DkimVerifier::AlignedKeyNames() {
+  std::vector<std::string> out;
+  if (failed_ || no_signatures_ || eoh_failed_) return out;
+  DKIM_SIGINFO** sigs = nullptr;
+  int nsigs = 0;
+  if (dkim_getsiglist(static_cast<DKIM*>(dkim_), &sigs, &nsigs) != DKIM_STAT_OK) return out;
+  for (int i = 0; i < nsigs; ++i) {
+    if ((dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_IGNORE) ||
+        dkim_sig_geterror(sigs[i]) != DKIM_SIGERROR_UNKNOWN)
+      continue;
+    const unsigned char* d = dkim_sig_getdomain(sigs[i]);
+    const unsigned char* s = dkim_sig_getselector(sigs[i]);
+    if (d == nullptr || s == nullptr || !IsAligned(reinterpret_cast<const char*>(d))) continue;
+    std::string name = ToLowerAscii(std::string(reinterpret_cast<const char*>(s)) +
+                                    "._domainkey." + reinterpret_cast<const char*>(d));
+    if (key_answers_.count(name) || std::find(out.begin(), out.end(), name) != out.end())
+      continue;
+    if (!TakeLookup()) {
+      refused_.insert(name);
+      continue;
+    }
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
 void DkimVerifier::Header(std::string_view name, std::string_view value) {
-  if (failed_ || no_signatures_) return;
+  if (failed_) return;
+  bool is_signature = IsDkimSignature(name);
+  if (name.find('\0') != std::string_view::npos || value.find('\0') != std::string_view::npos) {
+    // Never handed to libopendkim: its dkim_eoh reads such a field past its end.
+    nul_fields_.insert(ToLowerAscii(name.substr(0, name.find('\0'))));
+    if (is_signature && nul_signatures_.size() < options_.max_signatures)
+      nul_signatures_.push_back(FromField(value, "DKIM-Signature field contains a NUL byte"));
+    return;
+  }
+  if (is_signature && signature_fields_.size() < options_.max_signatures)
+    signature_fields_.emplace_back(value);
+  if (no_signatures_) return;
   std::string h = RebuildHeader(name, value);
   DKIM_STAT st =
       dkim_header(static_cast<DKIM*>(dkim_), reinterpret_cast<unsigned char*>(h.data()), h.size());
@@ -261,20 +390,31 @@ void DkimVerifier::EndOfHeaders(DnsDeadline deadline) {
   if (st == DKIM_STAT_NOSIG) {
     no_signatures_ = true;
   } else if (st != DKIM_STAT_OK) {
-    // Signatures exist but none is usable (syntax): dkim_eom still reports them.
-    error_ = std::string("dkim_eoh: ") + dkim_getresultstr(st);
+    // libopendkim cannot use the message (no From, several From, ...): no signature
+    // list exists; EndOfMessage() reports the fields seen as permerror.
+    eoh_failed_ = true;
+    const char* why = dkim_geterror(static_cast<DKIM*>(dkim_));
+    error_ = std::string("message not verifiable: ") +
+             (why != nullptr && *why != '\0' ? why : dkim_getresultstr(st));
   }
 }
 
 void DkimVerifier::Body(std::string_view chunk) {
-  if (failed_ || no_signatures_ || chunk.empty()) return;
+  if (failed_ || no_signatures_ || eoh_failed_ || chunk.empty()) return;
   std::string copy(chunk);  // libopendkim takes a non-const buffer
   dkim_body(static_cast<DKIM*>(dkim_), reinterpret_cast<unsigned char*>(copy.data()), copy.size());
 }
 
 std::vector<DkimSignatureResult> DkimVerifier::EndOfMessage(DnsDeadline deadline) {
-  std::vector<DkimSignatureResult> out;
-  if (failed_ || no_signatures_) return out;
+  std::vector<DkimSignatureResult> out = nul_signatures_;
+  if (failed_) return out;
+  if (eoh_failed_ || (no_signatures_ && !signature_fields_.empty())) {
+    // Reported, not dropped (RFC 8601 section 2.7.1 permerror).
+    std::string why = eoh_failed_ ? error_ : "DKIM-Signature not usable (syntax)";
+    for (const std::string& f : signature_fields_) out.push_back(FromField(f, why));
+    return out;
+  }
+  if (no_signatures_) return out;
   auto* dkim = static_cast<DKIM*>(dkim_);
   tl_verifier = this;
   tl_refused = &refused_;
@@ -287,7 +427,14 @@ std::vector<DkimSignatureResult> DkimVerifier::EndOfMessage(DnsDeadline deadline
   DKIM_SIGINFO** sigs = nullptr;
   int nsigs = 0;
   if (dkim_getsiglist(dkim, &sigs, &nsigs) != DKIM_STAT_OK) return out;
-  for (int i = 0; i < nsigs; ++i) out.push_back(Describe(sigs[i], refused_));
+  for (int i = 0; i < nsigs; ++i) {
+    DkimSignatureResult r = Describe(sigs[i], refused_);
+    if (SignsAny(sigs[i], nul_fields_)) {
+      r.result = DkimResult::kPermError;
+      r.reason = "a signed header field contains a NUL byte";
+    }
+    out.push_back(std::move(r));
+  }
   return out;
 }
 

@@ -5,23 +5,35 @@
 //   look-ups go through threadmill's Resolver via libopendkim's DNS hooks
 //   (dkim_dns_set_query_service/_start/_waitreply/_cancel, plus _init/_close so that
 //   dkim_close never frees the resolver). DkimVerifier checks one message as it streams
-//   past: Header() for each header field as libmilter hands it over (name, value without
-//   the leading space), EndOfHeaders(), Body() with raw body chunks, EndOfMessage(). No
-//   second pass over the message.
+//   past: Header() for each header field as libmilter hands it over with SMFIP_HDR_LEADSPC
+//   (name, and the value exactly as it follows the colon: leading white space included),
+//   EndOfHeaders(), Body() with raw body chunks, EndOfMessage(). No second pass over the
+//   message.
+//   Key look-ups happen in EndOfMessage() (DKIM_LIBFLAGS_DELAYSIGPROC), in an order the
+//   caller chooses: SetAligned() names the signing domains that matter for DMARC; their
+//   signatures are kept first under max_signatures, AlignedKeyNames() lists their key
+//   records for the caller to fetch early (with the other deciding look-ups) and hand back
+//   with AddKeyAnswer(); the other keys are fetched last, with whatever time is left.
 //
 // STANDARDS
 //   RFC 6376 (DKIM), RFC 8301 (rsa-sha1 is not accepted: libopendkim still verifies it, we
 //   report it as "policy"), RFC 8601 section 2.7.1 (result names).
 //
 // LIMITS
-//   Headers are rebuilt as "Name: value" - a field sent without the space after the colon
-//   and signed with simple header canonicalization will not verify (OpenDKIM has the same
-//   limit without SMFIP_HDR_LEADSPC). Bare LF in header folding and body is turned into
-//   CRLF. Signatures beyond max_signatures are not verified (result "policy"); key
-//   look-ups beyond max_key_lookups are refused (result "policy"). A DNS time-out or
-//   server failure while fetching a key is "temperror".
+//   Headers are rebuilt as "Name:" + value, byte for byte (simple header canonicalization
+//   needs the caller to pass the leading white space). Bare LF in header folding and body
+//   is turned into CRLF. Signatures beyond max_signatures are not verified (result
+//   "policy"); key look-ups beyond max_key_lookups are refused (result "policy"). A DNS
+//   time-out or server failure while fetching a key is "temperror".
+//   A field containing a NUL byte is never handed to libopendkim (its dkim_eoh over-reads
+//   such fields): a signature whose h= names that field, or a DKIM-Signature field with a
+//   NUL, is "permerror". When libopendkim cannot use the message at all (no From field,
+//   several From fields), each DKIM-Signature field seen (up to max_signatures) is
+//   reported as "permerror" with d=, s= and a= read from the field.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -39,7 +51,7 @@ const char* ToString(DkimResult result);
 struct DkimSignatureResult {
   std::string domain;     // d=
   std::string selector;   // s=
-  std::string algorithm;  // "rsa-sha256", "ed25519-sha256", "rsa-sha1"
+  std::string algorithm;  // the signature's a= as written ("rsa-sha256", ...), lower-cased
   unsigned key_bits = 0;  // 0 when the key was not loaded
   DkimResult result = DkimResult::kNone;
   std::string reason;  // empty on pass
@@ -73,9 +85,18 @@ class DkimLibrary {
 class DkimVerifier {
  public:
   ~DkimVerifier();
+  // Which signing domains align with the author (RFC 7489 relaxed alignment is enough:
+  // it only orders the work). Call before EndOfHeaders(); default: none.
+  void SetAligned(std::function<bool(std::string_view domain)> aligned);
   void Header(std::string_view name, std::string_view value);
   // libopendkim fetches the keys here; look-ups wait until `deadline` at most.
   void EndOfHeaders(DnsDeadline deadline = kNoDnsDeadline);
+  // After EndOfHeaders(): the TXT names of the keys of aligned signatures to be verified
+  // (each takes one of max_key_lookups), for the caller to fetch early.
+  std::vector<std::string> AlignedKeyNames();
+  // The answer for a key name from AlignedKeyNames(); EndOfMessage() uses it instead of
+  // asking (a kTempFail answer is kept too: the key is temperror, not asked twice).
+  void AddKeyAnswer(const std::string& name, DnsResult answer);
   void Body(std::string_view chunk);
   // Verifies; empty vector when the message has no DKIM-Signature. Call once. Key
   // look-ups wait until `deadline` at most; once it has passed, keys not yet fetched are
@@ -86,6 +107,8 @@ class DkimVerifier {
   size_t max_signatures() const { return options_.max_signatures; }
   bool TakeLookup();
   bool lookup_refused() const { return lookup_refused_; }
+  bool IsAligned(std::string_view domain) const { return aligned_ && aligned_(domain); }
+  const DnsResult* KeyAnswer(const std::string& lower_name) const;
 
  private:
   friend class DkimLibrary;
@@ -95,8 +118,14 @@ class DkimVerifier {
   size_t lookups_ = 0;
   bool lookup_refused_ = false;
   std::set<std::string> refused_;  // key names not looked up (cap)
+  std::function<bool(std::string_view)> aligned_;
+  std::map<std::string, DnsResult> key_answers_;  // lower-cased name -> fetched early
+  std::vector<std::string> signature_fields_;     // DKIM-Signature values (max_signatures)
+  std::vector<DkimSignatureResult> nul_signatures_;  // DKIM-Signature fields with a NUL
+  std::set<std::string> nul_fields_;                 // lower-cased names of fields with a NUL
   bool no_signatures_ = false;
   bool failed_ = false;
+  bool eoh_failed_ = false;  // libopendkim could not use the message (no siglist)
   std::string error_;
 };
 

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -13,6 +14,7 @@ extern "C" {
 }
 
 #include "auth/resolver.h"
+#include "mail/address.h"
 
 namespace threadmill::auth {
 namespace {
@@ -39,29 +41,56 @@ Status InitOpenDmarc(const std::string& psl_path) {
 
 struct Fetched {
   DnsStatus status = DnsStatus::kNoData;
-  std::string record;  // exactly one v=DMARC1 record, or empty
+  std::string record;  // exactly one DMARC record (its version term written "v=DMARC1")
+  int count = 0;       // DMARC records at the name
   std::string error;
 };
 
-// RFC 7489 section 6.6.3: records not starting with v=DMARC1 are ignored; more than
-// one remaining record means no record.
-Fetched FetchRecord(Resolver& resolver, const std::string& domain, DnsDeadline deadline) {
+// The rest of the record after a version term "v" *WSP "=" *WSP "DMARC1" (section 6.4
+// grammar, exact case per section 6.3), or nullopt when `txt` is not a DMARC record.
+std::optional<std::string_view> AfterVersion(std::string_view v) {
+  auto wsp = [&v] {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  };
+  wsp();
+  if (v.empty() || v.front() != 'v') return std::nullopt;
+  v.remove_prefix(1);
+  wsp();
+  if (v.empty() || v.front() != '=') return std::nullopt;
+  v.remove_prefix(1);
+  wsp();
+  if (v.substr(0, 6) != "DMARC1") return std::nullopt;
+  v.remove_prefix(6);
+  wsp();
+  if (!v.empty() && v.front() != ';') return std::nullopt;
+  return v;
+}
+
+DnsResult Lookup(Resolver& resolver, const std::string& name, const DmarcInput& in,
+                 DnsDeadline deadline) {
+  if (in.records != nullptr) {
+    auto it = in.records->find(name);
+    if (it != in.records->end()) return it->second;
+  }
+  return resolver.Query(name, kTypeTxt, deadline);
+}
+
+// RFC 7489 section 6.6.3: records not starting with v=DMARC1 are discarded; the caller
+// decides what several remaining records mean (no DMARC processing).
+Fetched FetchRecord(Resolver& resolver, const std::string& domain, const DmarcInput& in,
+                    DnsDeadline deadline) {
   Fetched f;
-  DnsResult r = resolver.Query("_dmarc." + domain, kTypeTxt, deadline);
+  DnsResult r = Lookup(resolver, "_dmarc." + domain, in, deadline);
   f.status = r.status;
   f.error = r.error;
   if (r.status != DnsStatus::kAnswer) return f;
-  int found = 0;
   for (const std::string& txt : r.records) {
-    std::string_view v(txt);
-    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-    if (v.size() >= 8 && strncasecmp(v.data(), "v=DMARC1", 8) == 0 &&
-        (v.size() == 8 || v[8] == ';' || v[8] == ' ')) {
-      ++found;
-      f.record = txt;
+    if (auto rest = AfterVersion(txt)) {
+      ++f.count;
+      f.record = "v=DMARC1" + std::string(*rest);  // what libopendmarc's parser expects
     }
   }
-  if (found != 1) f.record.clear();
+  if (f.count != 1) f.record.clear();
   return f;
 }
 
@@ -108,68 +137,9 @@ const char* ToString(DmarcPolicy policy) {
   return "none";
 }
 
-std::vector<std::string> ExtractFromDomains(std::string_view v) {
-  std::vector<std::string> out;
-  std::string token;  // current mailbox, comments and quoted strings removed
-  std::string angle;  // content of <...> when seen
-  bool in_angle = false, has_angle = false;
-  auto flush = [&] {
-    std::string_view addr = has_angle ? std::string_view(angle) : std::string_view(token);
-    size_t at = addr.rfind('@');
-    if (at != std::string_view::npos) {
-      std::string_view dom = addr.substr(at + 1);
-      while (!dom.empty() && (dom.back() == ' ' || dom.back() == '\t' || dom.back() == '\r' ||
-                              dom.back() == '\n' || dom.back() == '.'))
-        dom.remove_suffix(1);
-      while (!dom.empty() && (dom.front() == ' ' || dom.front() == '\t')) dom.remove_prefix(1);
-      if (!dom.empty() && dom.find_first_of(" \t<>") == std::string_view::npos)
-        out.push_back(ToLowerAscii(dom));
-    }
-    token.clear();
-    angle.clear();
-    has_angle = in_angle = false;
-  };
-  for (size_t i = 0; i < v.size(); ++i) {
-    char c = v[i];
-    if (c == '"') {  // quoted string: skip (display name or quoted local part)
-      for (++i; i < v.size() && v[i] != '"'; ++i)
-        if (v[i] == '\\') ++i;
-      (in_angle ? angle : token) += 'q';
-      continue;
-    }
-    if (c == '(') {  // comment, nested
-      int depth = 1;
-      for (++i; i < v.size() && depth > 0; ++i) {
-        if (v[i] == '\\')
-          ++i;
-        else if (v[i] == '(')
-          ++depth;
-        else if (v[i] == ')')
-          --depth;
-      }
-      --i;
-      continue;
-    }
-    if (in_angle) {
-      if (c == '>')
-        in_angle = false;
-      else
-        angle += c;
-      continue;
-    }
-    if (c == '<') {
-      in_angle = has_angle = true;
-      angle.clear();
-    } else if (c == ',' || c == ';') {
-      flush();
-    } else if (c == ':') {
-      token.clear();  // group display name
-    } else {
-      token += c;
-    }
-  }
-  flush();
-  return out;
+std::vector<std::string> AuthorDomains(const std::vector<std::string>& from_headers) {
+  std::vector<std::string_view> values(from_headers.begin(), from_headers.end());
+  return mail::ParseAuthor(values).domains;
 }
 
 Result<std::unique_ptr<DmarcEvaluator>> DmarcEvaluator::Create(Resolver& resolver,
@@ -189,41 +159,121 @@ Result<std::unique_ptr<DmarcEvaluator>> DmarcEvaluator::Create(Resolver& resolve
       new DmarcEvaluator(resolver, std::move(psl).value(), std::move(options)));
 }
 
+std::vector<std::string> DmarcEvaluator::RecordNames(
+    const std::vector<std::string>& author_domains) const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < author_domains.size() && i < options_.max_author_domains; ++i) {
+    out.push_back("_dmarc." + author_domains[i]);
+    std::string org = psl_.OrganizationalDomain(author_domains[i]);
+    if (!org.empty() && org != author_domains[i]) out.push_back("_dmarc." + org);
+  }
+  return out;
+}
+
+bool DmarcEvaluator::RelaxedAligned(std::string_view a, std::string_view b) const {
+  std::string x = ToLowerAscii(a), y = ToLowerAscii(b);
+  if (x.empty() || y.empty()) return false;
+  if (x == y) return true;
+  std::string org = psl_.OrganizationalDomain(x);
+  return !org.empty() && org == psl_.OrganizationalDomain(y);
+}
+
+namespace {
+
+int Strictness(DmarcPolicy p) {
+  return p == DmarcPolicy::kReject ? 2 : p == DmarcPolicy::kQuarantine ? 1 : 0;
+}
+
+}  // namespace
+
 DmarcOutcome DmarcEvaluator::Evaluate(const DmarcInput& in, DnsDeadline deadline) const {
+  std::vector<std::string_view> values(in.from_headers.begin(), in.from_headers.end());
+  mail::Author author = mail::ParseAuthor(values);
   DmarcOutcome out;
-  std::set<std::string> domains;
-  for (const auto& h : in.from_headers)
-    for (auto& d : ExtractFromDomains(h)) domains.insert(d);
-  if (domains.empty()) {
+  if (author.domains.empty()) {
     out.result = DmarcResult::kPermError;
     out.reason = in.from_headers.empty() ? "no From header" : "no domain in From";
     return out;
   }
-  if (domains.size() > 1) {
-    out.result = DmarcResult::kPermError;
-    out.from_domain = *domains.begin();
-    out.reason = "From names several domains";
+  if (author.single) return EvaluateDomain(author.domains.front(), in, deadline);
+
+  // Several author domains, From fields or addresses (section 6.6.1): never a pass.
+  std::string shape = author.fields > 1 ? std::to_string(author.fields) + " From fields"
+                                        : "several author addresses";
+  out.result = DmarcResult::kPermError;
+  out.from_domain = author.domains.front();
+  if (author.domains.size() > options_.max_author_domains) {
+    out.disposition = DmarcPolicy::kReject;
+    out.reason = shape + ": " + std::to_string(author.domains.size()) +
+                 " author domains, more than max_author_domains (" +
+                 std::to_string(options_.max_author_domains) + ")";
     return out;
   }
-  out.from_domain = *domains.begin();
+  const DmarcOutcome* strictest = nullptr;  // the strictest failing domain
+  const DmarcOutcome* temp = nullptr;
+  std::vector<DmarcOutcome> each;
+  each.reserve(author.domains.size());
+  for (const std::string& d : author.domains) each.push_back(EvaluateDomain(d, in, deadline));
+  for (const DmarcOutcome& o : each) {
+    if (o.result == DmarcResult::kFail &&
+        (strictest == nullptr || Strictness(o.disposition) > Strictness(strictest->disposition)))
+      strictest = &o;
+    if (o.result == DmarcResult::kTempError && temp == nullptr) temp = &o;
+  }
+  if (strictest == nullptr && temp != nullptr) {
+    out = *temp;
+    out.reason = shape + "; " + temp->from_domain + ": " + temp->reason;
+    return out;
+  }
+  if (strictest != nullptr) {
+    out = *strictest;
+    out.result = DmarcResult::kPermError;
+    out.reason = shape + "; strictest failing policy: " + strictest->from_domain + " (" +
+                 strictest->reason + ")";
+    return out;
+  }
+  // Nobody fails: report the first author domain that publishes a policy, never a pass.
+  for (const DmarcOutcome& o : each) {
+    if (!o.policy_domain.empty()) {
+      out = o;
+      break;
+    }
+  }
+  out.result = DmarcResult::kPermError;
+  out.disposition = DmarcPolicy::kNone;
+  out.spf_aligned = out.dkim_aligned = false;
+  out.reason = shape + ": no single author (RFC 7489 section 6.6.1)";
+  return out;
+}
+
+DmarcOutcome DmarcEvaluator::EvaluateDomain(const std::string& domain, const DmarcInput& in,
+                                            DnsDeadline deadline) const {
+  DmarcOutcome out;
+  out.from_domain = domain;
   std::string org = psl_.OrganizationalDomain(out.from_domain);
 
   // Record discovery (section 6.6.3), on our resolver.
-  Fetched f = FetchRecord(resolver_, out.from_domain, deadline);
+  Fetched f = FetchRecord(resolver_, out.from_domain, in, deadline);
   bool from_org = false;
   if (f.status == DnsStatus::kTempFail) {
     out.result = DmarcResult::kTempError;
     out.reason = "DNS: " + f.error;
     return out;
   }
-  if (f.record.empty() && !org.empty() && org != out.from_domain) {
-    f = FetchRecord(resolver_, org, deadline);
+  if (f.count == 0 && !org.empty() && org != out.from_domain) {
+    f = FetchRecord(resolver_, org, in, deadline);
     from_org = true;
     if (f.status == DnsStatus::kTempFail) {
       out.result = DmarcResult::kTempError;
       out.reason = "DNS: " + f.error;
       return out;
     }
+  }
+  if (f.count > 1) {
+    out.result = DmarcResult::kNone;
+    out.reason = "several DMARC records at _dmarc." + (from_org ? org : out.from_domain) +
+                 ": no DMARC processing (RFC 7489 section 6.6.3)";
+    return out;
   }
   if (f.record.empty()) {
     out.result = DmarcResult::kNone;

@@ -12,20 +12,30 @@
 //
 // STANDARDS
 //   RFC 7489 sections 3.1 (alignment), 6.3 (p, sp, pct, adkim, aspf), 6.6.1 (From),
-//   6.6.3 (record discovery; several records = no record), 6.6.4 (pct: a message not
-//   sampled for reject is quarantined, for quarantine gets no action), 11.2 (results
-//   none/pass/fail/temperror/permerror).
+//   6.6.3 (record discovery: records whose v= is not exactly "DMARC1" are discarded;
+//   several records at a name end discovery with no DMARC processing - no fallback to the
+//   organizational domain), 6.3 grammar ("v = DMARC1" with white space is valid),
+//   6.6.4 (pct: a message not sampled for reject is quarantined, for quarantine gets no
+//   action), 11.2 (results none/pass/fail/temperror/permerror).
 //
 // LIMITS / READING OF THE RFC
-//   Several From addresses: all in one domain are evaluated as that domain; different
-//   domains give permerror (section 6.6.1 lets the receiver reject or pick; we do neither:
-//   permerror never passes and is never enforced). No From: permerror. A DNS failure
-//   while fetching the record, or a temperror of an SPF/DKIM identity that would have
-//   aligned when DMARC otherwise fails, gives temperror - never fail. A record that does
-//   not parse (e.g. p=bogus) is permerror.
+//   The author comes from mail::ParseAuthor (the parser the handler envelope uses). Only a
+//   message with one From field naming one address can pass. Otherwise (several From
+//   fields, several addresses, a second <...> address in the field) every author domain is
+//   evaluated as if alone (section 6.6.1 "apply DMARC to each domain") and the result is
+//   permerror - never pass - whose disposition is the strictest policy of the domains that
+//   fail (reject > quarantine > none; header.from names that domain, else the first author
+//   domain in message order, never the alphabetically first). If none fails but one is
+//   temperror, the result is temperror. More than max_author_domains distinct author
+//   domains: permerror with disposition reject without looking further (no legitimate
+//   message has that many authors; the DNS work stays bounded). No From: permerror. A DNS
+//   failure while fetching the record, or a temperror of an SPF/DKIM identity that would
+//   have aligned when DMARC otherwise fails, gives temperror - never fail. A record that
+//   does not parse (e.g. p=bogus) is permerror.
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +59,8 @@ struct DmarcInput {
   std::string client_ip;
   SpfOutcome spf;  // the MAIL FROM outcome (or HELO for a null reverse-path)
   std::vector<DkimSignatureResult> dkim;
+  // `_dmarc` answers fetched beforehand (RecordNames()), by name; others are asked.
+  const std::map<std::string, DnsResult>* records = nullptr;
 };
 
 struct DmarcOutcome {
@@ -63,14 +75,15 @@ struct DmarcOutcome {
   std::string reason;
 };
 
-// Domains of the addresses in a From field value ("A <a@x.example>, b@y.example").
-// Lower-cased; addresses without a domain are skipped.
-std::vector<std::string> ExtractFromDomains(std::string_view value);
+// The author domains DMARC evaluates for these From field values (mail::ParseAuthor):
+// lower-cased, distinct, in message order.
+std::vector<std::string> AuthorDomains(const std::vector<std::string>& from_headers);
 
 struct DmarcOptions {
   std::string psl_path = "/usr/share/publicsuffix/effective_tld_names.dat";
   // Returns 0..99 for pct sampling; default std::random_device based. Tests pin it.
   std::function<int()> sample;
+  size_t max_author_domains = 10;  // see LIMITS
 };
 
 class DmarcEvaluator {
@@ -81,8 +94,15 @@ class DmarcEvaluator {
   // not sent and the result is temperror.
   DmarcOutcome Evaluate(const DmarcInput& input, DnsDeadline deadline = kNoDnsDeadline) const;
   const PublicSuffixList& psl() const { return psl_; }
+  // The `_dmarc` names Evaluate() may ask for these author domains (each domain and its
+  // organizational domain), to be fetched early together with other look-ups.
+  std::vector<std::string> RecordNames(const std::vector<std::string>& author_domains) const;
+  // Relaxed alignment (section 3.1): same organizational domain, or equal.
+  bool RelaxedAligned(std::string_view a, std::string_view b) const;
 
  private:
+  DmarcOutcome EvaluateDomain(const std::string& domain, const DmarcInput& input,
+                              DnsDeadline deadline) const;
   DmarcEvaluator(Resolver& r, PublicSuffixList psl, DmarcOptions o)
       : resolver_(r), psl_(std::move(psl)), options_(std::move(o)) {}
   Resolver& resolver_;

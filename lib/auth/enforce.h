@@ -3,9 +3,12 @@
 // DESCRIPTION
 //   DecideDmarcEnforcement() turns Verdicts into what the milter should do when the
 //   administrator enabled enforcement (off by default, like OpenDMARC's RejectFailures):
-//   only a DMARC "fail" is enforced, with the disposition the policy asks for after pct
-//   sampling. temperror, permerror and none are never enforced (the failure policy decides
-//   for temperror). The SMTP reply says why.
+//   a DMARC "fail" is enforced, with the disposition the policy asks for after pct
+//   sampling; so is a "permerror" that carries a disposition - several author domains
+//   where one fails (its strictest policy), or more author domains than
+//   max_author_domains (reject) - see dmarc.h. temperror, none and a permerror without a
+//   disposition (a broken record) are never enforced (the failure policy decides for
+//   temperror). The SMTP reply says why.
 //
 // STANDARDS
 //   RFC 7489 sections 6.6.4 and 10.3 (rejecting with 550 5.7.1), RFC 3463 (5.7.1).

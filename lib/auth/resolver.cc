@@ -6,10 +6,12 @@
 #include <unbound.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 namespace threadmill::auth {
 namespace {
@@ -159,6 +161,57 @@ struct Resolver::Impl {
   std::atomic<bool> stop{false};
   std::thread dispatcher;
 
+  // Our answer cache (see resolver.h LIMITS): key is the type, a space, the lower-cased name.
+  struct Cached {
+    DnsResult result;
+    std::chrono::steady_clock::time_point expires;
+  };
+  size_t cache_entries = 0;
+  std::mutex cache_mu;
+  std::unordered_map<std::string, Cached> cache;
+
+  static std::string Key(std::string_view name, uint16_t rrtype) {
+    std::string k = std::to_string(rrtype) + ' ';
+    for (char c : name) k += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    if (!k.empty() && k.back() == '.') k.pop_back();
+    return k;
+  }
+  bool Lookup(const std::string& key, DnsResult* out) {
+    if (cache_entries == 0) return false;
+    std::lock_guard<std::mutex> lock(cache_mu);
+    auto it = cache.find(key);
+    if (it == cache.end()) return false;
+    if (it->second.expires <= std::chrono::steady_clock::now()) {
+      cache.erase(it);
+      return false;
+    }
+    *out = it->second.result;
+    return true;
+  }
+  void Store(const std::string& key, const DnsResult& r) {
+    if (cache_entries == 0 || r.status == DnsStatus::kTempFail || r.ttl <= 0) return;
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(cache_mu);
+    if (cache.size() >= cache_entries) {
+      std::erase_if(cache, [&](const auto& kv) { return kv.second.expires <= now; });
+      if (cache.size() >= cache_entries) cache.clear();
+    }
+    cache[key] = Cached{r, now + std::chrono::seconds(std::min(r.ttl, 3600))};
+  }
+
+  // One query sent to unbound; Wait() collects it.
+  struct Sent {
+    std::string key;
+    std::shared_ptr<Pending> pending;
+    std::shared_ptr<Pending>* holder = nullptr;
+    int id = 0;
+    bool done = false;  // `result` is final (cached, invalid, or not sent)
+    DnsResult result;
+  };
+  Sent Send(std::string_view name, uint16_t rrtype, std::chrono::steady_clock::time_point start,
+            DnsDeadline deadline);
+  DnsResult Wait(Sent& sent, std::chrono::steady_clock::time_point start, DnsDeadline deadline);
+
   ~Impl() {
     if (dispatcher.joinable()) {
       stop = true;
@@ -184,6 +237,7 @@ struct Resolver::Impl {
 Result<std::unique_ptr<Resolver>> Resolver::Create(const ResolverOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->timeout = options.timeout;
+  impl->cache_entries = options.cache_entries;
   impl->ctx = ub_ctx_create();
   if (impl->ctx == nullptr) return MakeError(ErrorCode::kInternal, "ub_ctx_create failed");
   auto fail = [](const std::string& what, int err) {
@@ -225,39 +279,78 @@ DnsResult Resolver::Query(std::string_view name, uint16_t rrtype) {
   return Query(name, rrtype, std::chrono::steady_clock::now() + impl_->timeout);
 }
 
-DnsResult Resolver::Query(std::string_view name, uint16_t rrtype, DnsDeadline deadline) {
-  auto start = std::chrono::steady_clock::now();
-  deadline = std::min(deadline, start + impl_->timeout);
-  DnsResult out;
+Resolver::Impl::Sent Resolver::Impl::Send(std::string_view name, uint16_t rrtype,
+                                          std::chrono::steady_clock::time_point start,
+                                          DnsDeadline deadline) {
+  Sent sent;
   if (name.empty() || name.size() > 253 || name.find('\0') != std::string_view::npos) {
-    out.status = DnsStatus::kNxDomain;  // cannot exist; asking would be an error
-    out.error = "invalid name";
-    return out;
+    sent.done = true;
+    sent.result.status = DnsStatus::kNxDomain;  // cannot exist; asking would be an error
+    sent.result.error = "invalid name";
+    return sent;
+  }
+  sent.key = Key(name, rrtype);
+  if (Lookup(sent.key, &sent.result)) {  // even past the deadline: it costs no wait
+    sent.done = true;
+    return sent;
   }
   if (start >= deadline) {
-    out.error = "DNS deadline passed, not queried";
-    return out;
+    sent.done = true;
+    sent.result.error = "DNS deadline passed, not queried";
+    return sent;
   }
-  auto pending = std::make_shared<Pending>();
-  auto* holder = new std::shared_ptr<Pending>(pending);
-  int id = 0;
+  sent.pending = std::make_shared<Pending>();
+  sent.holder = new std::shared_ptr<Pending>(sent.pending);
   std::string qname(name);
-  int err = ub_resolve_async(impl_->ctx, qname.c_str(), rrtype, 1 /* IN */, holder, OnResult, &id);
+  int err =
+      ub_resolve_async(ctx, qname.c_str(), rrtype, 1 /* IN */, sent.holder, OnResult, &sent.id);
   if (err != 0) {
-    delete holder;
-    out.error = ub_strerror(err);
-    return out;
+    delete sent.holder;
+    sent.holder = nullptr;
+    sent.done = true;
+    sent.result.error = ub_strerror(err);
   }
-  std::unique_lock<std::mutex> lock(pending->mu);
-  if (pending->cv.wait_until(lock, deadline, [&] { return pending->done; }))
-    return std::move(pending->result);
+  return sent;
+}
+
+DnsResult Resolver::Impl::Wait(Sent& sent, std::chrono::steady_clock::time_point start,
+                               DnsDeadline deadline) {
+  if (sent.done) return std::move(sent.result);
+  std::unique_lock<std::mutex> lock(sent.pending->mu);
+  if (sent.pending->cv.wait_until(lock, deadline, [&] { return sent.pending->done; })) {
+    DnsResult r = std::move(sent.pending->result);
+    lock.unlock();
+    Store(sent.key, r);
+    return r;
+  }
   lock.unlock();
   // Timed out. If the cancel succeeds unbound will never call back: free its reference.
   // Otherwise the callback is running or about to run and frees it itself.
-  if (ub_cancel(impl_->ctx, id) == 0) delete holder;
+  if (ub_cancel(ctx, sent.id) == 0) delete sent.holder;
+  DnsResult out;
   auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
   out.error = "timed out after " + std::to_string(waited.count()) + " ms";
+  return out;
+}
+
+DnsResult Resolver::Query(std::string_view name, uint16_t rrtype, DnsDeadline deadline) {
+  auto start = std::chrono::steady_clock::now();
+  deadline = std::min(deadline, start + impl_->timeout);
+  Impl::Sent sent = impl_->Send(name, rrtype, start, deadline);
+  return impl_->Wait(sent, start, deadline);
+}
+
+std::vector<DnsResult> Resolver::QueryAll(
+    const std::vector<std::pair<std::string, uint16_t>>& queries, DnsDeadline deadline) {
+  auto start = std::chrono::steady_clock::now();
+  deadline = std::min(deadline, start + impl_->timeout);
+  std::vector<Impl::Sent> sent;
+  sent.reserve(queries.size());
+  for (const auto& [name, type] : queries) sent.push_back(impl_->Send(name, type, start, deadline));
+  std::vector<DnsResult> out;
+  out.reserve(sent.size());
+  for (auto& s : sent) out.push_back(impl_->Wait(s, start, deadline));
   return out;
 }
 

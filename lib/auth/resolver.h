@@ -20,6 +20,10 @@
 //   unbound_options {"local-zone:", "test. transparent"} to resolve them through forwarders.
 //   Only the RR types SPF/DKIM/DMARC need are decoded into records; every type still gets
 //   the raw answer packet.
+//   Answers (also NXDOMAIN/NODATA) are kept in a small cache of our own in front of
+//   unbound's, for their TTL (at most an hour, at most cache_entries names; when full, the
+//   expired entries go, then all): a cached answer is returned even when the caller's
+//   deadline has passed, so a message whose DNS budget is spent still gets what is known.
 #pragma once
 
 #include <chrono>
@@ -41,6 +45,7 @@ struct ResolverOptions {
   bool use_resolv_conf = true;    // only when forwarders is empty
   // Raw unbound.conf settings, e.g. {"local-zone:", "test. transparent"}.
   std::vector<std::pair<std::string, std::string>> unbound_options;
+  size_t cache_entries = 4096;  // answers kept in front of unbound's cache (0: none)
 };
 
 // The point in time after which a caller stops waiting for DNS (see Query).
@@ -84,6 +89,10 @@ class Resolver {
   // Thread-safe. Blocks until `deadline` at most (and never past options.timeout); a
   // deadline already past gives kTempFail at once, without sending a query.
   DnsResult Query(std::string_view name, uint16_t rrtype, DnsDeadline deadline);
+  // Thread-safe. Sends every query at once and waits for all of them until `deadline` at
+  // most: each gets the whole window (none waits behind another). Results in input order.
+  std::vector<DnsResult> QueryAll(const std::vector<std::pair<std::string, uint16_t>>& queries,
+                                  DnsDeadline deadline);
 
   std::chrono::milliseconds timeout() const;
 

@@ -15,6 +15,8 @@ extern "C" {
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <set>
+#include <string>
 
 #include "auth/resolver.h"
 
@@ -29,11 +31,91 @@ thread_local DnsDeadline tl_deadline;
 
 constexpr int kNsTypeSpf = 99;  // RFC 4408's SPF RR type, obsolete (RFC 7208 section 3.1)
 
+// RFC 7208 limits libspf2 1.2 does not keep across include/redirect, counted from the
+// look-ups of one check (libspf2's lookup hook sees each one):
+//   section 4.6.4: at most 10 terms that query DNS (include, a, mx, ptr, exists, redirect)
+//   and at most 2 of them "void" (NXDOMAIN or no answer); section 6: redirect= and exp=
+//   at most once per record. The A/AAAA look-ups of an mx or ptr term's names belong to
+//   that term. The first TXT look-up (the checked domain's record) is not a term; each
+//   later TXT look-up is an include or a redirect.
+struct SpfLimits {
+  int terms = 0;
+  int voids = 0;
+  bool first_txt = true;
+  std::set<std::string> term_names;  // names an mx/ptr answer gave (their A/AAAA are free)
+  std::string violation;             // non-empty: the check is permerror
+};
+thread_local SpfLimits* tl_limits = nullptr;
+constexpr int kMaxDnsTerms = 10;
+constexpr int kMaxVoidLookups = 2;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
+// Section 6: "redirect" and "exp" MUST NOT appear more than once in a record.
+void CheckModifiers(const std::string& txt, SpfLimits* limits) {
+  std::string rec = Lower(txt);
+  if (rec.rfind("v=spf1", 0) != 0 || (rec.size() > 6 && rec[6] != ' ')) return;
+  int redirect = 0, exp = 0;
+  size_t pos = 0;
+  while (pos < rec.size()) {
+    size_t end = rec.find(' ', pos);
+    std::string_view term(rec.data() + pos, (end == std::string::npos ? rec.size() : end) - pos);
+    redirect += term.rfind("redirect=", 0) == 0;
+    exp += term.rfind("exp=", 0) == 0;
+    pos = end == std::string::npos ? rec.size() : end + 1;
+  }
+  if ((redirect > 1 || exp > 1) && limits->violation.empty())
+    limits->violation = std::string("SPF record with a repeated ") +
+                        (redirect > 1 ? "redirect=" : "exp=") + " modifier (RFC 7208 section 6)";
+}
+
+// Counts one look-up against the limits; false when it must not be made.
+bool CountLookup(SpfLimits* limits, const std::string& name, ns_type type) {
+  if (limits == nullptr) return true;
+  if (!limits->violation.empty()) return false;
+  bool term = true;
+  if (type == ns_t_txt) {
+    term = !limits->first_txt;
+    limits->first_txt = false;
+  } else if (type == ns_t_a || type == ns_t_aaaa) {
+    term = limits->term_names.count(name) == 0;
+  }
+  if (term && ++limits->terms > kMaxDnsTerms) {
+    limits->violation = "more than 10 DNS-querying terms (RFC 7208 section 4.6.4)";
+    return false;
+  }
+  return true;
+}
+
 SPF_dns_rr_t* Lookup(SPF_dns_server_t* server, const char* domain, ns_type type, int) {
   auto* resolver = static_cast<Resolver*>(server->hook);
   if (static_cast<int>(type) == kNsTypeSpf)
     return SPF_dns_rr_new_init(server, domain, type, 0, NO_DATA);
+  std::string name = Lower(domain);
+  SpfLimits* limits = tl_limits;
+  bool first = limits != nullptr && limits->first_txt && type == ns_t_txt;
+  bool free_name = (type == ns_t_a || type == ns_t_aaaa) && limits != nullptr &&
+                   limits->term_names.count(name) != 0;
+  if (!CountLookup(limits, name, type))
+    return SPF_dns_rr_new_init(server, domain, type, 0, HOST_NOT_FOUND);
   DnsResult r = resolver->Query(domain, static_cast<uint16_t>(type), tl_deadline);
+  if (limits != nullptr) {
+    bool is_void = r.status == DnsStatus::kNxDomain || r.status == DnsStatus::kNoData ||
+                   (r.status == DnsStatus::kAnswer && r.records.empty());
+    if (is_void && !first && !free_name && ++limits->voids > kMaxVoidLookups &&
+        limits->violation.empty())
+      limits->violation = "more than 2 void DNS lookups (RFC 7208 section 4.6.4)";
+    if (r.status == DnsStatus::kAnswer && (type == ns_t_mx || type == ns_t_ptr))
+      for (const auto& rec : r.records) limits->term_names.insert(Lower(rec));
+    if (r.status == DnsStatus::kAnswer && type == ns_t_txt)
+      for (const auto& rec : r.records) CheckModifiers(rec, limits);
+  }
   switch (r.status) {
     case DnsStatus::kNxDomain:
       return SPF_dns_rr_new_init(server, domain, type, 0, HOST_NOT_FOUND);
@@ -111,6 +193,18 @@ std::string StripIp(std::string_view ip) {
   return std::string(ip);
 }
 
+// True for "a.example"; false for address literals, IP addresses and single labels.
+bool IsMultiLabelName(const std::string& d) {
+  if (d.front() == '[') return false;
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, d.c_str(), buf) == 1 || inet_pton(AF_INET6, d.c_str(), buf) == 1)
+    return false;
+  std::string_view v(d);
+  if (v.back() == '.') v.remove_suffix(1);
+  size_t dot = v.find('.');
+  return dot != std::string_view::npos && dot != 0 && v.find("..") == std::string_view::npos;
+}
+
 std::string StripBrackets(std::string_view addr) {
   while (!addr.empty() && (addr.front() == '<' || addr.front() == ' ')) addr.remove_prefix(1);
   while (!addr.empty() && (addr.back() == '>' || addr.back() == ' ')) addr.remove_suffix(1);
@@ -163,6 +257,13 @@ class LibSpf2Checker : public SpfChecker {
     out.identity = from;
     size_t at = from.rfind('@');
     out.domain = ToLower(at == std::string::npos ? from : from.substr(at + 1));
+    if (!out.domain.empty() && !IsMultiLabelName(out.domain)) {
+      // Section 4.3: an address literal ("[192.0.2.1]" as HELO) or a name that is not a
+      // multi-label domain name is "none", without asking DNS.
+      out.result = SpfResult::kNone;
+      out.reason = "not a domain name: " + out.domain;
+      return out;
+    }
     if (server_ == nullptr) {
       out.result = SpfResult::kTempError;
       out.reason = "SPF library unavailable";
@@ -188,8 +289,11 @@ class LibSpf2Checker : public SpfChecker {
     SPF_request_set_helo_dom(req, helo_s.c_str());
     SPF_request_set_env_from(req, from.c_str());
     tl_deadline = std::min(deadline, Clock::now() + resolver_.timeout());
+    SpfLimits limits;
+    tl_limits = &limits;
     SPF_response_t* resp = nullptr;
     err = SPF_request_query_mailfrom(req, &resp);
+    tl_limits = nullptr;
     SPF_result_t res = resp != nullptr ? SPF_response_result(resp) : SPF_RESULT_INVALID;
     out.result = Map(res, err);
     if (out.result == SpfResult::kNone && err == SPF_E_NOT_SPF && HadSyntaxError(resp))
@@ -202,6 +306,10 @@ class LibSpf2Checker : public SpfChecker {
       SPF_response_free(resp);
     }
     SPF_request_free(req);
+    if (!limits.violation.empty()) {
+      out.result = SpfResult::kPermError;
+      out.reason = limits.violation;
+    }
     return out;
   }
 

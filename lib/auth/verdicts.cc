@@ -20,6 +20,9 @@ std::vector<std::pair<std::string, std::string>> Verdicts::SummaryFields() const
   f.emplace_back("dkim", ToString(DkimSummary()));
   if (dmarc_checked && !dmarc.policy_domain.empty())
     f.emplace_back("dmarc_policy", ToString(dmarc.policy));
+  // Why DMARC could not settle (several authors, the max_author_domains cap, a bad record).
+  if (dmarc_checked && dmarc.result == DmarcResult::kPermError && !dmarc.reason.empty())
+    f.emplace_back("dmarc_reason", dmarc.reason);
   if (from_upstream) f.emplace_back("auth_from", upstream_authserv_id);
   return f;
 }

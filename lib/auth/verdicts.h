@@ -33,7 +33,8 @@ struct Verdicts {
   // policy, neutral in that order; none without signatures.
   DkimResult DkimSummary() const;
   // ("dmarc","pass"), ("spf","pass"), ("dkim","pass"), ("dmarc_policy","reject") ... in
-  // that order; dmarc_policy only when a DMARC record was found.
+  // that order; dmarc_policy only when a DMARC record was found; ("dmarc_reason", why) for
+  // a DMARC permerror (several authors, the max_author_domains cap hit, a broken record).
   std::vector<std::pair<std::string, std::string>> SummaryFields() const;
   std::string Summary() const;  // the fields joined as "k=v k=v"
   bool DmarcPassed() const { return dmarc_checked && dmarc.result == DmarcResult::kPass; }

@@ -29,7 +29,7 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
        {"enabled", "spf", "dkim", "dmarc", "authenticate_outbound", "dns_forwarders",
         "dns_timeout_ms", "message_dns_budget_ms", "dnssec_trust_anchor", "psl_path", "authserv_id",
         "add_header", "remove_forged_headers", "trusted_authserv_ids", "max_signatures",
-        "max_key_lookups", "enforce_dmarc", "on_dns_error"}},
+        "max_key_lookups", "max_author_domains", "enforce_dmarc", "on_dns_error"}},
       {"metrics", {"listen"}},
   };
   return keys;
@@ -175,6 +175,7 @@ void ReadAuth(const toml::table& root, const std::string& file, const MilterConf
   r.Get("trusted_authserv_ids", &a->trusted_authserv_ids);
   r.GetInt("max_signatures", &a->max_signatures, 0, 100);
   r.GetInt("max_key_lookups", &a->max_key_lookups, 0, 100);
+  r.GetInt("max_author_domains", &a->max_author_domains, 1, 100);
   r.Get("enforce_dmarc", &a->enforce_dmarc);
   std::string dns_error = "accept";
   r.Get("on_dns_error", &dns_error);

@@ -28,6 +28,7 @@ auth::AuthOptions MakeAuthOptions(const config::Config& config) {
   options.dmarc = a.dmarc;
   options.max_signatures = a.max_signatures;
   options.max_key_lookups = a.max_key_lookups;
+  options.max_author_domains = a.max_author_domains;
   options.psl_path = a.psl_path;
   options.authserv_id = a.authserv_id;
   options.trusted_authserv_ids = a.trusted_authserv_ids;

@@ -202,6 +202,74 @@ Mailbox ParseMailbox(std::string_view value, Defects* defects) {
   return list.mailboxes.empty() ? Mailbox{} : list.mailboxes.front();
 }
 
+namespace {
+
+std::string DomainOf(const std::string& address) {
+  size_t at = address.rfind('@');
+  if (at == std::string::npos || at + 1 >= address.size()) return {};
+  std::string d = address.substr(at + 1);
+  while (!d.empty() && d.back() == '.') d.pop_back();
+  for (char& c : d)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return d;
+}
+
+// Domains of every <...> address in the value, also those an entry carries as junk.
+std::vector<std::string> AngleDomains(std::string_view value) {
+  std::vector<std::string> out;
+  std::string unfolded = Unfold(value);
+  Defects scratch;
+  std::vector<Token> toks = Tokenize(unfolded, &scratch);
+  for (size_t i = 0; i < toks.size(); ++i) {
+    if (!IsSpecialTok(toks[i], '<')) continue;
+    size_t j = i + 1;
+    while (j < toks.size() && !IsSpecialTok(toks[j], '>')) ++j;
+    std::string d = DomainOf(AddrSpecFromTokens(toks, i + 1, j, &scratch));
+    if (!d.empty()) out.push_back(std::move(d));
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace
+
+const Mailbox& Author::mailbox() const {
+  static const Mailbox kNone;
+  for (const Mailbox& m : mailboxes)
+    if (!DomainOf(m.address).empty()) return m;
+  return mailboxes.empty() ? kNone : mailboxes.front();
+}
+
+Author ParseAuthor(const std::vector<std::string_view>& from_values, size_t max_mailboxes) {
+  Author a;
+  a.fields = from_values.size();
+  size_t with_domain = 0;
+  auto add_domain = [&](std::string d) {
+    for (const auto& have : a.domains)
+      if (have == d) return;
+    a.domains.push_back(std::move(d));
+  };
+  for (std::string_view v : from_values) {
+    AddressList list = ParseAddressList(v, max_mailboxes);
+    a.defects.Merge(list.defects);
+    for (Mailbox& m : list.mailboxes) {
+      std::string d = DomainOf(m.address);
+      if (!d.empty()) {
+        ++with_domain;
+        add_domain(d);
+      }
+      if (a.mailboxes.size() < max_mailboxes) a.mailboxes.push_back(std::move(m));
+    }
+    for (std::string& d : AngleDomains(v)) {
+      size_t before = a.domains.size();
+      add_domain(std::move(d));
+      if (a.domains.size() != before) ++with_domain;  // an address no mailbox accounts for
+    }
+  }
+  a.single = a.fields == 1 && with_domain == 1;
+  return a;
+}
+
 std::string NormalizeEnvelopeAddress(std::string_view arg) {
   std::string_view a = TrimWhitespace(arg);
   if (a.size() >= 2 && a.front() == '<' && a.back() == '>') a = a.substr(1, a.size() - 2);

@@ -5,6 +5,7 @@
 
 #include "common/ascii.h"
 #include "log/logger.h"
+#include "mail/address.h"
 #include "mail/charset.h"
 #include "mail/header.h"
 #include "mail/msgid.h"
@@ -310,6 +311,13 @@ std::unique_ptr<HostServices> HostServices::Create(std::shared_ptr<store::Enviro
 
 InboundMessage::InboundMessage(const Job& job, std::string raw) : job_(job), raw_(std::move(raw)) {
   parsed_ = mail::ParseMessage(raw_);
+  {
+    // The envelope's sender is the author DMARC evaluated: the same parser over every From
+    // field (mail::ParseAuthor), so a DMARC pass always speaks of this address.
+    std::vector<std::string_view> from;
+    for (const mail::HeaderField* f : parsed_.headers.FindAll("From")) from.push_back(f->value);
+    parsed_.from = mail::ParseAuthor(from).mailbox();
+  }
   reply::FactsFromHeaders(parsed_.headers, &facts_);
   if (!job_.message_id.empty()) facts_.message_id = job_.message_id;
   facts_.references_count = std::max<size_t>(facts_.references_count, job_.references_count);

@@ -45,7 +45,7 @@ class auth_Authenticator : public ::testing::Test {
                std::vector<int>* forged = nullptr) {
     auto msg = auth_->Begin(ip, "client.example", "Q123");
     msg->EnvelopeFrom(mail_from);
-    for (const auto& [n, v] : m.headers) msg->Header(n, v);
+    for (const auto& [n, v] : m.headers) msg->Header(n, m.Value(v));
     msg->EndOfHeaders();
     msg->Body(m.body);
     Verdicts v = msg->Finish();
@@ -240,6 +240,93 @@ TEST_F(auth_Authenticator, SilentDnsCostsOneMessageBudget) {
   EXPECT_EQ(v.Summary(), "dmarc=temperror spf=temperror dkim=temperror");
   EXPECT_GE(elapsed, 1000ms);  // the first look-up (the key) waited one full timeout
   EXPECT_LE(elapsed, 1200ms + 300ms);
+}
+
+// Issue 8 item 2: signatures whose keys are never answered must not spend the budget the
+// deciding look-ups (_dmarc, SPF, aligned keys) need: a spoof of a p=reject domain stays
+// dmarc=fail (enforceable), not temperror.
+TEST_F(auth_Authenticator, SilentUnalignedKeysDoNotSpendTheBudget) {
+  SwallowingDns silent;
+  std::vector<std::string> zone = testing::ZoneLines(World::Get().key1(), World::Get().key2());
+  zone.push_back("server=/silent.example/" + silent.forwarder().replace(9, 1, "#"));
+  auto dns = testing::DnsServer::Start(zone);
+  AuthOptions opts;
+  opts.dns = World::Get().Options(1000ms);
+  opts.dns.forwarders = {dns->forwarder()};
+  opts.psl_path = World::Get().psl_path();
+  opts.authserv_id = "mx.rcpt.example";
+  opts.message_dns_budget = 1500ms;
+  auto a = Authenticator::Create(opts);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auth_ = std::move(a).value();
+  Message m = Mail("reject.example");
+  for (const char* sel : {"s1", "s2"}) {
+    testing::TestKey k = World::Get().key1();
+    k.domain = "silent.example";
+    k.selector = sel;
+    testing::SignInPlace(k, &m);
+  }
+  auto start = std::chrono::steady_clock::now();
+  Verdicts v = Run("198.51.100.7", "ceo@dkim.example", m);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(v.Summary(), "dmarc=fail spf=fail dkim=temperror dmarc_policy=reject");
+  EXPECT_EQ(DecideDmarcEnforcement(v, true).action, DmarcPolicy::kReject);
+  EXPECT_LE(elapsed, 1500ms + 1000ms);  // bounded by the budget (slack for a busy machine)
+}
+
+// An aligned key is fetched with the deciding look-ups: unaligned silent keys before it in
+// the header cannot starve it.
+TEST_F(auth_Authenticator, AlignedKeyIsFetchedBeforeSilentOnes) {
+  SwallowingDns silent;
+  std::vector<std::string> zone = testing::ZoneLines(World::Get().key1(), World::Get().key2());
+  zone.push_back("server=/silent.example/" + silent.forwarder().replace(9, 1, "#"));
+  auto dns = testing::DnsServer::Start(zone);
+  AuthOptions opts;
+  opts.dns = World::Get().Options(1000ms);
+  opts.dns.forwarders = {dns->forwarder()};
+  opts.psl_path = World::Get().psl_path();
+  opts.authserv_id = "mx.rcpt.example";
+  opts.message_dns_budget = 1000ms;
+  auto a = Authenticator::Create(opts);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auth_ = std::move(a).value();
+  Message m = Mail("dkim.example");
+  testing::SignInPlace(World::Get().key1(), &m);  // aligned, last in the header
+  for (const char* sel : {"s1", "s2", "s3"}) {
+    testing::TestKey k = World::Get().key1();
+    k.domain = "silent.example";
+    k.selector = sel;
+    testing::SignInPlace(k, &m);
+  }
+  Verdicts v = Run("198.51.100.7", "x@other.example", m);
+  EXPECT_EQ(v.dmarc.result, DmarcResult::kPass) << v.dmarc.reason << " / " << v.Summary();
+}
+
+// Issue 8 items 4 and 5, issue 9 item 2: one From parser; several authors never pass and a
+// failing p=reject author is enforced.
+TEST_F(auth_Authenticator, SeveralAuthorsAreNeverAPass) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> from;  // replaces the From field(s)
+  } cases[] = {
+      {"second <address> in the field", {"<ceo@reject.example> <x@other.example>"}},
+      {"second mailbox", {"x@other.example, ceo@reject.example"}},
+      {"second From field", {"x@other.example", "ceo@reject.example"}},
+  };
+  for (const auto& c : cases) {
+    Message m = Mail("other.example");
+    m.headers.erase(m.headers.begin());
+    for (const auto& f : c.from) m.headers.push_back({"From", f});
+    testing::SignInPlace(World::Get().key2(), &m);  // other.example signs: aligned there
+    Verdicts v = Run("198.51.100.7", "x@other.example", m);
+    EXPECT_FALSE(v.DmarcPassed()) << c.name;
+    EXPECT_EQ(v.dmarc.from_domain, "reject.example") << c.name << ": " << v.dmarc.reason;
+    EXPECT_EQ(DecideDmarcEnforcement(v, true).action, DmarcPolicy::kReject) << c.name;
+    std::string ar = BuildAuthResults(v, "mx.rcpt.example");
+    EXPECT_NE(ar.find("header.from=reject.example"), std::string::npos) << ar;
+    // The signatures are reported, not dropped, even when libopendkim cannot use From.
+    EXPECT_NE(ar.find("header.d=other.example"), std::string::npos) << c.name << ": " << ar;
+  }
 }
 
 TEST_F(auth_Authenticator, MessageBudgetDefaultsToTwoTimeouts) {

@@ -49,7 +49,7 @@ class auth_Dkim : public ::testing::Test {
   std::vector<DkimSignatureResult> Verify(const Message& m, DkimOptions opt = {},
                                           size_t chunk = 7) {
     auto v = lib_->NewVerifier(opt, "test");
-    for (const auto& [n, val] : m.headers) v->Header(n, val);
+    for (const auto& [n, val] : m.headers) v->Header(n, m.Value(val));
     v->EndOfHeaders();
     for (size_t i = 0; i < m.body.size(); i += chunk) v->Body(m.body.substr(i, chunk));
     return v->EndOfMessage();
@@ -172,6 +172,145 @@ TEST_F(auth_Dkim, StoppedDnsServerIsTempErrorWithinTimeout) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].result, DkimResult::kTempError) << got[0].reason;
   EXPECT_LE(elapsed, 800ms + 400ms);
+}
+
+// RFC 6376 section 3.4.1: simple header canonicalization sees the bytes after the colon
+// exactly, so the verifier must get them exactly (SMFIP_HDR_LEADSPC).
+TEST_F(auth_Dkim, SimpleHeaderCanonicalizationSeesTheExactBytes) {
+  const char* subjects[] = {" quarterly numbers", "no space", "\ttab after the colon", "",
+                            "\r\n starts on a folded line", "  two spaces"};
+  for (const char* subject : subjects) {
+    Message m = BaseMessage();
+    m.raw = true;
+    for (auto& [n, v] : m.headers) v = n == "Subject" ? subject : " " + v;
+    testing::SignInPlace(World::Get().key1(), &m, /*simple=*/true);
+    // What libmilter hands over: folding with bare LF.
+    Message milter = m;
+    for (auto& [n, v] : milter.headers) {
+      std::string lf;
+      for (char c : v)
+        if (c != '\r') lf += c;
+      v = lf;
+    }
+    auto got = Verify(milter);
+    ASSERT_EQ(got.size(), 1u) << subject;
+    EXPECT_EQ(got[0].result, DkimResult::kPass) << "[" << subject << "] " << got[0].reason;
+    // One space more or less is another header under simple canonicalization.
+    for (auto& [n, v] : milter.headers)
+      if (n == "Subject") v = " " + v;
+    got = Verify(milter);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].result, DkimResult::kFail) << "[" << subject << "] with a space added";
+  }
+}
+
+// A NUL byte in a field never reaches libopendkim (its dkim_eoh over-reads such fields).
+TEST_F(auth_Dkim, NulBytesNeverReachLibopendkim) {
+  struct Case {
+    const char* name;
+    std::function<void(Message*)> mutate;  // after signing
+    DkimResult want;
+  } cases[] = {
+      {"NUL in a signed field",
+       [](Message* m) { m->headers[4].second = std::string("urgent\0numbers", 14); },
+       DkimResult::kPermError},
+      {"NUL in the From field",
+       [](Message* m) { m->headers[1].second = std::string("Alice <alice@dkim.example>\0", 27); },
+       DkimResult::kPermError},
+      {"NUL in a field the signature does not cover",
+       [](Message* m) { m->headers.push_back({"X-Junk", std::string("a\0b", 3)}); },
+       DkimResult::kPass},
+      {"NUL in the DKIM-Signature field",
+       [](Message* m) { m->headers[0].second += std::string("\0", 1); }, DkimResult::kPermError},
+  };
+  for (const auto& c : cases) {
+    Message m = BaseMessage();
+    testing::SignInPlace(World::Get().key1(), &m);
+    c.mutate(&m);
+    auto got = Verify(m);
+    ASSERT_EQ(got.size(), 1u) << c.name;
+    EXPECT_STREQ(ToString(got[0].result), ToString(c.want)) << c.name << ": " << got[0].reason;
+    EXPECT_EQ(got[0].domain, "dkim.example") << c.name;
+  }
+}
+
+// header.a is the signature's a=, also when it failed early (RFC 8601 / OpenDKIM's
+// header.a): never libopendkim's unset default, which reads as rsa-sha1.
+TEST_F(auth_Dkim, AlgorithmIsTheSignaturesAEvenOnEarlyFailure) {
+  auto replace = [](std::string s, const std::string& from, const std::string& to) {
+    size_t at = s.find(from);
+    if (at != std::string::npos) s.replace(at, from.size(), to);
+    return s;
+  };
+  struct Case {
+    const char* name;
+    std::function<std::string(std::string)> mutate;  // of the DKIM-Signature value
+  } cases[] = {
+      {"missing key", [&](std::string v) { return replace(v, "s=sel1", "s=nokey"); }},
+      {"bad version", [&](std::string v) { return replace(v, "v=1", "v=9"); }},
+      {"expired", [&](std::string v) { return replace(v, "; a=", "; x=1000000; a="); }},
+      {"bad b=", [&](std::string v) { return replace(v, "b=", "b=AAAA"); }},
+  };
+  for (const auto& c : cases) {
+    Message m = BaseMessage();
+    testing::SignInPlace(World::Get().key1(), &m);
+    m.headers[0].second = c.mutate(m.headers[0].second);
+    auto got = Verify(m);
+    ASSERT_EQ(got.size(), 1u) << c.name << ": " << m.headers[0].second;
+    EXPECT_NE(got[0].result, DkimResult::kPass) << c.name;
+    EXPECT_EQ(got[0].algorithm, "rsa-sha256") << c.name << ": " << got[0].reason;
+    EXPECT_EQ(got[0].domain, "dkim.example") << c.name;
+  }
+}
+
+// Without a usable From libopendkim keeps no signature list: the signatures are still
+// reported, as permerror (RFC 8601 section 2.7.1), not dropped.
+TEST_F(auth_Dkim, SignaturesAreReportedWhenFromIsUnusable) {
+  for (int from_fields : {0, 2}) {
+    Message m = BaseMessage();
+    testing::SignInPlace(World::Get().key1(), &m);
+    testing::SignInPlace(World::Get().key2(), &m);
+    if (from_fields == 0) m.headers.erase(m.headers.begin() + 2);  // From
+    if (from_fields == 2) m.headers.push_back({"From", "ceo@reject.example"});
+    auto got = Verify(m);
+    ASSERT_EQ(got.size(), 2u) << from_fields << " From fields";
+    std::set<std::string> domains;
+    for (const auto& s : got) {
+      // Without From libopendkim gives up on the message: permerror. With two it verifies
+      // against the bottom one (RFC 6376 section 5.4.2), which was not signed: fail.
+      EXPECT_EQ(s.result, from_fields == 0 ? DkimResult::kPermError : DkimResult::kFail)
+          << from_fields << " From fields, " << s.domain << ": " << s.reason;
+      EXPECT_EQ(s.algorithm, "rsa-sha256");
+      EXPECT_FALSE(s.selector.empty());
+      domains.insert(s.domain);
+    }
+    EXPECT_EQ(domains, (std::set<std::string>{"dkim.example", "other.example"}));
+  }
+}
+
+// Signatures of aligned domains take the max_signatures slots before the others, however
+// many come first in the header.
+TEST_F(auth_Dkim, AlignedSignaturesAreVerifiedFirst) {
+  Message m = BaseMessage();
+  testing::SignInPlace(World::Get().key1(), &m);  // the aligned one ends up last
+  for (int i = 0; i < 3; ++i) testing::SignInPlace(World::Get().key2(), &m);
+  auto v = lib_->NewVerifier(DkimOptions{2, 5}, "test");
+  v->SetAligned([](std::string_view d) { return d == "dkim.example"; });
+  for (const auto& [n, val] : m.headers) v->Header(n, m.Value(val));
+  v->EndOfHeaders();
+  EXPECT_EQ(v->AlignedKeyNames(), std::vector<std::string>{"sel1._domainkey.dkim.example"});
+  v->Body(m.body);
+  auto got = v->EndOfMessage();
+  int pass = 0, policy = 0;
+  for (const auto& s : got) {
+    if (s.domain == "dkim.example") {
+      EXPECT_EQ(s.result, DkimResult::kPass) << s.reason;
+    }
+    pass += s.result == DkimResult::kPass;
+    policy += s.result == DkimResult::kPolicy;
+  }
+  EXPECT_EQ(pass, 2);
+  EXPECT_EQ(policy, 2);
 }
 
 TEST_F(auth_Dkim, ConcurrentVerifiersShareOneLibrary) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "auth/resolver.h"
+#include "auth/verdicts.h"
 #include "dns_fixture.h"
 
 namespace threadmill::auth {
@@ -152,10 +153,107 @@ TEST_F(auth_Dmarc, FromHeaderCardinality) {
   EXPECT_EQ(dmarc_->Evaluate(in).result, DmarcResult::kPermError);
   in.from_headers = {"a@reject.example, b@other.example"};
   EXPECT_EQ(dmarc_->Evaluate(in).result, DmarcResult::kPermError);
+  // Two From fields are never a pass, even in one domain (RFC 5322 allows one field).
   in.from_headers = {"a@reject.example", "B <b@Reject.Example>"};
+  EXPECT_EQ(dmarc_->Evaluate(in).result, DmarcResult::kPermError);
+  in.from_headers = {"a@reject.example, B <b@Reject.Example>"};
+  EXPECT_EQ(dmarc_->Evaluate(in).result, DmarcResult::kPermError);
+  in.from_headers = {" A <a@reject.example>"};  // one field, one author: can pass
   EXPECT_EQ(dmarc_->Evaluate(in).result, DmarcResult::kPass);
   in.from_headers = {"undisclosed"};
   EXPECT_EQ(dmarc_->Evaluate(in).result, DmarcResult::kPermError);
+}
+
+// RFC 7489 section 6.6.1: every author domain is evaluated; the strictest failing policy
+// decides; never a pass; header.from names the failing domain, not the alphabetically first.
+TEST_F(auth_Dmarc, SeveralAuthorDomainsTable) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> from;
+    std::vector<std::pair<std::string, DkimResult>> dkim;
+    DmarcResult want;
+    DmarcPolicy disposition;
+    const char* header_from;
+  } cases[] = {
+      {"second mailbox of a p=reject domain", {"a@aaa.example, ceo@reject.example"},
+       {{"aaa.example", DkimResult::kPass}}, DmarcResult::kPermError, DmarcPolicy::kReject,
+       "reject.example"},
+      {"second From field", {"a@aaa.example", "ceo@reject.example"},
+       {{"aaa.example", DkimResult::kPass}}, DmarcResult::kPermError, DmarcPolicy::kReject,
+       "reject.example"},
+      {"quarantine and none: strictest", {"a@none.example, b@quarantine.example, c@aa.example"},
+       {}, DmarcResult::kPermError, DmarcPolicy::kQuarantine, "quarantine.example"},
+      {"reject beats quarantine", {"q@quarantine.example, r@reject.example"}, {},
+       DmarcResult::kPermError, DmarcPolicy::kReject, "reject.example"},
+      {"junk second <address>", {"<ceo@reject.example> <x@other.example>"},
+       {{"other.example", DkimResult::kPass}}, DmarcResult::kPermError, DmarcPolicy::kReject,
+       "reject.example"},
+      {"junk first <address>", {"<x@other.example> <ceo@reject.example>"},
+       {{"other.example", DkimResult::kPass}}, DmarcResult::kPermError, DmarcPolicy::kReject,
+       "reject.example"},
+      {"both pass: still no pass", {"a@reject.example, b@quarantine.example"},
+       {{"reject.example", DkimResult::kPass}, {"quarantine.example", DkimResult::kPass}},
+       DmarcResult::kPermError, DmarcPolicy::kNone, "reject.example"},
+      {"no policies: first in message order", {"a@zz.example, b@aa.example"}, {},
+       DmarcResult::kPermError, DmarcPolicy::kNone, "zz.example"},
+  };
+  for (const auto& c : cases) {
+    DmarcInput in = In("x.example", "unrelated.example", SpfResult::kPass, c.dkim);
+    in.from_headers = c.from;
+    DmarcOutcome got = dmarc_->Evaluate(in);
+    EXPECT_STREQ(ToString(got.result), ToString(c.want)) << c.name << ": " << got.reason;
+    EXPECT_STREQ(ToString(got.disposition), ToString(c.disposition)) << c.name;
+    EXPECT_EQ(got.from_domain, c.header_from) << c.name;
+  }
+}
+
+TEST_F(auth_Dmarc, MoreAuthorDomainsThanTheCapAreRejectedWhenEnforcing) {
+  auto r = Resolver::Create(World::Get().Options());
+  ASSERT_TRUE(r.ok());
+  DmarcOptions opt;
+  opt.psl_path = World::Get().psl_path();
+  opt.max_author_domains = 2;
+  auto ev = DmarcEvaluator::Create(**r, opt);
+  ASSERT_TRUE(ev.ok());
+  DmarcInput in = In("x.example", "unrelated.example", SpfResult::kPass);
+  in.from_headers = {"a@a.example, b@b.example, c@reject.example"};
+  DmarcOutcome got = (*ev)->Evaluate(in);
+  EXPECT_EQ(got.result, DmarcResult::kPermError);
+  EXPECT_EQ(got.disposition, DmarcPolicy::kReject);
+  EXPECT_NE(got.reason.find("max_author_domains"), std::string::npos) << got.reason;
+  Verdicts v;  // the cap hit is logged on the decision line
+  v.dmarc_checked = true;
+  v.dmarc = got;
+  EXPECT_NE(v.Summary().find("dmarc_reason=several author addresses: 3 author domains, more "
+                             "than max_author_domains (2)"),
+            std::string::npos)
+      << v.Summary();
+  in.from_headers = {"a@a.example, b@b.example"};  // at the cap: evaluated
+  EXPECT_EQ((*ev)->Evaluate(in).disposition, DmarcPolicy::kNone);
+}
+
+// RFC 7489 section 6.6.3 and the section 6.4 grammar.
+TEST_F(auth_Dmarc, RecordDiscoveryTable) {
+  struct Case {
+    const char* from;
+    DmarcResult want;
+    const char* policy_domain;
+  } cases[] = {
+      {"sub.multi.example", DmarcResult::kNone, ""},  // two records: no fallback to p=reject
+      {"multi.example", DmarcResult::kFail, "multi.example"},
+      {"twice.example", DmarcResult::kNone, ""},
+      {"lower.example", DmarcResult::kNone, ""},          // v=dmarc1: discarded
+      {"sub.lower.example", DmarcResult::kNone, ""},      // and no fallback finds it
+      {"spaces.example", DmarcResult::kFail, "spaces.example"},  // "v = DMARC1 ;" is valid
+      {"junkv.example", DmarcResult::kNone, ""},          // v=DMARC1x: not a DMARC record
+      {"sub.org.example", DmarcResult::kFail, "org.example"},  // one record: fallback
+  };
+  for (const auto& c : cases) {
+    DmarcOutcome got =
+        dmarc_->Evaluate(In(c.from, "unrelated.example", SpfResult::kPass));
+    EXPECT_STREQ(ToString(got.result), ToString(c.want)) << c.from << ": " << got.reason;
+    EXPECT_EQ(got.policy_domain, c.policy_domain) << c.from;
+  }
 }
 
 TEST_F(auth_Dmarc, StoppedDnsServerIsTempErrorWithinTimeout) {
@@ -172,7 +270,7 @@ TEST_F(auth_Dmarc, StoppedDnsServerIsTempErrorWithinTimeout) {
   EXPECT_LE(std::chrono::steady_clock::now() - start, 600ms + 400ms);
 }
 
-TEST(auth_DmarcFrom, ExtractFromDomainsTable) {
+TEST(auth_DmarcFrom, AuthorDomainsTable) {
   struct {
     const char* in;
     std::vector<std::string> want;
@@ -186,8 +284,12 @@ TEST(auth_DmarcFrom, ExtractFromDomainsTable) {
       {"\"odd@quoted\" <real@z.example>", {"z.example"}},
       {"no address here", {}},
       {"", {}},
+      {"<ceo@reject.example> <x@other.example>", {"reject.example", "other.example"}},
+      {"Boss <ceo@reject.example> (x@other.example)", {"reject.example"}},
+      {"\"x@other.example\" <ceo@reject.example>", {"reject.example"}},
+      {"ceo@reject.example.", {"reject.example"}},
   };
-  for (const auto& c : cases) EXPECT_EQ(ExtractFromDomains(c.in), c.want) << c.in;
+  for (const auto& c : cases) EXPECT_EQ(AuthorDomains({c.in}), c.want) << c.in;
 }
 
 }  // namespace

@@ -3,16 +3,18 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #define _Bool bool
 extern "C" {
@@ -23,15 +25,42 @@ extern "C" {
 namespace threadmill::auth::testing {
 namespace {
 
-bool UdpPortBusy(int port) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+// Sends a TXT query for `name` to 127.0.0.1:port and waits for the answer until
+// `deadline`; true when a positive answer with the query's id came back (from that port).
+bool Answers(int port, const std::string& name, std::chrono::steady_clock::time_point deadline) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool busy = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return false;
+  }
+  std::string q = {'\x7a', '\x5c', 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};  // id, RD, one question
+  size_t start = 0;
+  for (size_t dot; (dot = name.find('.', start)) != std::string::npos || start < name.size();) {
+    if (dot == std::string::npos) dot = name.size();
+    q += static_cast<char>(dot - start);
+    q += name.substr(start, dot - start);
+    start = dot + 1;
+  }
+  q += std::string("\0\0\x10\0\x01", 5);  // root, TXT, IN
+  bool ok = false;
+  while (!ok && std::chrono::steady_clock::now() < deadline) {
+    if (send(fd, q.data(), q.size(), 0) < 0) break;  // ECONNREFUSED: nobody listens yet
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 200) == 1) {
+      char buf[512];
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      // Our id, NOERROR and an answer: another server would not know the name.
+      ok = n >= 12 && buf[0] == q[0] && buf[1] == q[1] && (buf[3] & 0x0f) == 0 &&
+           (buf[6] != 0 || buf[7] != 0);
+    }
+  }
   close(fd);
-  return busy;
+  return ok;
 }
 
 int FreePort() {
@@ -91,11 +120,15 @@ std::unique_ptr<DnsServer> DnsServer::Start(const std::vector<std::string>& line
   if (fd < 0) throw std::runtime_error("mkstemp " + tmpl + " failed");
   close(fd);
   s->conf_ = tmpl;
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  // The probe name is answered by this dnsmasq only (its own configuration file name).
+  std::string probe = "ready-" + tmpl.substr(tmpl.rfind('-') + 1) + ".fixture.test";
+  for (char& c : probe) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (int attempt = 0; attempt < 10; ++attempt) {
     s->port_ = FreePort();
     std::ofstream conf(s->conf_);
     conf << "port=" << s->port_ << "\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\n"
-         << "no-hosts\npid-file=\nlocal-ttl=300\nlocal=/example/\nlocal=/test/\n";
+         << "no-hosts\npid-file=\nlocal-ttl=300\nlocal=/example/\nlocal=/test/\n"
+         << TxtLine(probe, "ready") << "\n";
     for (const auto& l : lines) conf << l << "\n";
     conf.close();
     pid_t pid = fork();
@@ -105,14 +138,18 @@ std::unique_ptr<DnsServer> DnsServer::Start(const std::vector<std::string>& line
       _exit(127);
     }
     s->pid_ = pid;
-    for (int i = 0; i < 200; ++i) {
-      if (UdpPortBusy(s->port_)) return s;
+    // Ready when it answers (a busy machine may take seconds to start it); if it died
+    // (the port was taken meanwhile), try another port.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
       if (waitpid(pid, &status, WNOHANG) == pid) {
         s->pid_ = -1;
         break;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (Answers(s->port_, probe, std::min(deadline, std::chrono::steady_clock::now() +
+                                                          std::chrono::milliseconds(500))))
+        return s;
     }
     s->Stop();
   }
@@ -132,17 +169,19 @@ void DnsServer::Stop() {
   pid_ = -1;
 }
 
-std::string Sign(const TestKey& key, const Message& msg) {
+std::string Sign(const TestKey& key, const Message& msg, bool simple) {
   DKIM_LIB* lib = dkim_init(nullptr, nullptr);
   DKIM_STAT st = DKIM_STAT_OK;
   DKIM* d = dkim_sign(lib, reinterpret_cast<const unsigned char*>("test"), nullptr,
                       reinterpret_cast<unsigned char*>(const_cast<char*>(key.private_pem.c_str())),
                       reinterpret_cast<const unsigned char*>(key.selector.c_str()),
                       reinterpret_cast<const unsigned char*>(key.domain.c_str()),
-                      DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, DKIM_SIGN_RSASHA256, -1, &st);
+                      simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED,
+                      simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED, DKIM_SIGN_RSASHA256, -1,
+                      &st);
   if (d == nullptr) throw std::runtime_error("dkim_sign failed");
   for (const auto& [name, value] : msg.headers) {
-    std::string h = name + ": " + value;
+    std::string h = name + ":" + msg.Value(value);
     dkim_header(d, reinterpret_cast<unsigned char*>(h.data()), h.size());
   }
   dkim_eoh(d);
@@ -159,9 +198,9 @@ std::string Sign(const TestKey& key, const Message& msg) {
   return out;
 }
 
-void SignInPlace(const TestKey& key, Message* msg) {
-  std::string sig = Sign(key, *msg);
-  msg->headers.insert(msg->headers.begin(), {"DKIM-Signature", sig});
+void SignInPlace(const TestKey& key, Message* msg, bool simple) {
+  std::string sig = Sign(key, *msg, simple);
+  msg->headers.insert(msg->headers.begin(), {"DKIM-Signature", msg->raw ? " " + sig : sig});
 }
 
 std::vector<std::string> ZoneLines(const TestKey& k1, const TestKey& k2) {
@@ -203,12 +242,36 @@ std::vector<std::string> ZoneLines(const TestKey& k1, const TestKey& k2) {
       TxtLine("_dmarc.twice.example", "v=DMARC1; p=reject"),
       TxtLine("_dmarc.twice.example", "v=DMARC1; p=none"),
       TxtLine("_dmarc.trap.test", "v=DMARC1; p=reject"),
+      TxtLine("_dmarc.multi.example", "v=DMARC1; p=reject"),
+      TxtLine("_dmarc.sub.multi.example", "v=DMARC1; p=none"),
+      TxtLine("_dmarc.sub.multi.example", "v=DMARC1; p=quarantine"),
+      TxtLine("_dmarc.lower.example", "v=dmarc1; p=reject"),
+      TxtLine("_dmarc.spaces.example", "v = DMARC1 ; p=reject"),
+      TxtLine("_dmarc.junkv.example", "v=DMARC1x; p=reject"),
+      // SPF limits libspf2 does not keep (RFC 7208 sections 4.6.4, 6)
+      TxtLine("voids3.spf.example",
+              "v=spf1 a:nx1.spf.example a:nx2.spf.example a:nx3.spf.example "
+              "ip4:192.0.2.0/24 -all"),
+      TxtLine("voids2.spf.example",
+              "v=spf1 a:nx1.spf.example a:nx2.spf.example ip4:192.0.2.0/24 -all"),
+      TxtLine("redirect2.spf.example",
+              "v=spf1 redirect=pass.spf.example redirect=pass.spf.example"),
+      "host-record=hit.spf.example,192.0.2.10",
   };
   for (int i = 1; i <= 11; ++i)
     z.push_back(TxtLine("l" + std::to_string(i) + ".spf.example", "v=spf1 -all"));
   std::string many = "v=spf1";
   for (int i = 1; i <= 11; ++i) many += " include:l" + std::to_string(i) + ".spf.example";
   z.push_back(TxtLine("toomany.spf.example", many + " -all"));
+  // Ten includes that do not match, then an 11th term that would: permerror, not pass.
+  std::string ten = "v=spf1";
+  for (int i = 1; i <= 10; ++i) ten += " include:l" + std::to_string(i) + ".spf.example";
+  z.push_back(TxtLine("eleventh.spf.example", ten + " a:hit.spf.example -all"));
+  z.push_back(TxtLine("tenth.spf.example",
+                      "v=spf1 include:l1.spf.example include:l2.spf.example "
+                      "include:l3.spf.example include:l4.spf.example include:l5.spf.example "
+                      "include:l6.spf.example include:l7.spf.example include:l8.spf.example "
+                      "include:l9.spf.example a:hit.spf.example -all"));
   return z;
 }
 

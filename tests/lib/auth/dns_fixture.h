@@ -14,7 +14,9 @@
 
 namespace threadmill::auth::testing {
 
-// One dnsmasq process serving `lines` (dnsmasq.conf syntax) on a free port.
+// One dnsmasq process serving `lines` (dnsmasq.conf syntax) on a free port. Start()
+// returns once that dnsmasq answers a DNS query (not merely once the port is taken: a
+// free port can be taken by another process before dnsmasq binds it).
 class DnsServer {
  public:
   static std::unique_ptr<DnsServer> Start(const std::vector<std::string>& lines);
@@ -39,14 +41,20 @@ struct TestKey {
 };
 
 struct Message {
-  std::vector<std::pair<std::string, std::string>> headers;  // milter-style: no leading space
-  std::string body;                                          // CRLF
+  // Values as written after the colon. Without `raw` a value carries no leading space and
+  // the field is "Name: value" (one space added); with `raw` it is "Name:value" exactly.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // CRLF
+  bool raw = false;
+  // The value as a milter with SMFIP_HDR_LEADSPC receives it.
+  std::string Value(const std::string& v) const { return raw ? v : " " + v; }
 };
 
-// Signs `msg` (rsa-sha256, relaxed/relaxed) and returns the DKIM-Signature field value.
-std::string Sign(const TestKey& key, const Message& msg);
+// Signs `msg` (rsa-sha256, relaxed/relaxed; simple/simple with `simple`) and returns the
+// DKIM-Signature field value (without leading space).
+std::string Sign(const TestKey& key, const Message& msg, bool simple = false);
 // Prepends a DKIM-Signature header made with `key`.
-void SignInPlace(const TestKey& key, Message* msg);
+void SignInPlace(const TestKey& key, Message* msg, bool simple = false);
 
 // The shared world of the test process: keys, PSL, and a DNS server with every zone.
 class World {

@@ -31,7 +31,14 @@ TEST(auth_Enforce, Table) {
       {DmarcResult::kFail, DmarcPolicy::kNone, true, DmarcPolicy::kNone, ""},
       {DmarcResult::kFail, DmarcPolicy::kReject, false, DmarcPolicy::kNone, ""},
       {DmarcResult::kTempError, DmarcPolicy::kReject, true, DmarcPolicy::kNone, ""},
-      {DmarcResult::kPermError, DmarcPolicy::kReject, true, DmarcPolicy::kNone, ""},
+      // permerror with a disposition: several author domains, one failing (dmarc.h).
+      {DmarcResult::kPermError, DmarcPolicy::kReject, true, DmarcPolicy::kReject,
+       "550 5.7.1 rejected by DMARC policy for example.org (several authors)"},
+      {DmarcResult::kPermError, DmarcPolicy::kQuarantine, true, DmarcPolicy::kQuarantine,
+       "quarantined by DMARC policy for example.org (several authors)"},
+      {DmarcResult::kPermError, DmarcPolicy::kReject, false, DmarcPolicy::kNone, ""},
+      // permerror without one (a broken record): never enforced.
+      {DmarcResult::kPermError, DmarcPolicy::kNone, true, DmarcPolicy::kNone, ""},
       {DmarcResult::kPass, DmarcPolicy::kReject, true, DmarcPolicy::kNone, ""},
   };
   for (const auto& c : cases) {

@@ -122,6 +122,30 @@ TEST(auth_Resolver, StoppedServerIsTempFail) {
   EXPECT_EQ(r->Query("pass.spf.example", kTypeTxt).status, DnsStatus::kAnswer);
 }
 
+// A message whose DNS budget is spent still gets what the resolver knows.
+TEST(auth_Resolver, CachedAnswersComeBackPastTheDeadline) {
+  auto r = Make(World::Get().Options());
+  ASSERT_EQ(r->Query("pass.spf.example", kTypeTxt).status, DnsStatus::kAnswer);
+  auto past = std::chrono::steady_clock::now() - 1s;
+  DnsResult cached = r->Query("PASS.spf.example.", kTypeTxt, past);
+  EXPECT_EQ(cached.status, DnsStatus::kAnswer) << cached.error;
+  EXPECT_EQ(cached.records.size(), 1u);
+  EXPECT_EQ(r->Query("include.spf.example", kTypeTxt, past).status, DnsStatus::kTempFail);
+  EXPECT_EQ(r->Query("pass.spf.example", kTypeA, past).status, DnsStatus::kTempFail);
+}
+
+TEST(auth_Resolver, QueryAllWaitsForAllAtOnce) {
+  auto r = Make(World::Get().Options());
+  std::vector<std::pair<std::string, uint16_t>> q = {{"pass.spf.example", kTypeTxt},
+                                                     {"nothere.spf.example", kTypeTxt},
+                                                     {"amx.spf.example", kTypeMx}};
+  auto got = r->QueryAll(q, std::chrono::steady_clock::now() + 2s);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].status, DnsStatus::kAnswer);
+  EXPECT_EQ(got[1].status, DnsStatus::kNxDomain);
+  EXPECT_EQ(got[2].status, DnsStatus::kAnswer);
+}
+
 TEST(auth_Resolver, TestTldNeedsTransparentLocalZone) {
   ResolverOptions o = World::Get().Options();
   auto with = Make(o);

@@ -49,6 +49,14 @@ TEST_F(auth_Spf, MailFromTable) {
       {"2001:db8:1::25", "user@v6.spf.example", SpfResult::kPass},
       {"IPv6:2001:db8:2::25", "user@v6.spf.example", SpfResult::kFail},
       {"2001:db8::1", "<user@pass.spf.example>", SpfResult::kPass},
+      // RFC 7208 section 4.6.4 and 6, which libspf2 does not enforce by itself.
+      {"192.0.2.10", "user@eleventh.spf.example", SpfResult::kPermError},
+      {"192.0.2.10", "user@tenth.spf.example", SpfResult::kPass},
+      {"192.0.2.10", "user@voids3.spf.example", SpfResult::kPermError},
+      {"192.0.2.10", "user@voids2.spf.example", SpfResult::kPass},
+      {"192.0.2.10", "user@redirect2.spf.example", SpfResult::kPermError},
+      // Section 4.3: not a multi-label domain name: none.
+      {"192.0.2.10", "user@localhost", SpfResult::kNone},
   };
   for (const auto& c : cases) {
     SpfOutcome got = spf_->CheckMailFrom(c.ip, "client.example", c.from);
@@ -70,6 +78,15 @@ TEST_F(auth_Spf, HeloTable) {
   SpfOutcome o = spf_->CheckHelo("192.0.2.10", "helo.spf.example");
   EXPECT_EQ(o.scope, SpfScope::kHelo);
   EXPECT_EQ(o.domain, "helo.spf.example");
+}
+
+// RFC 7208 section 4.3: a HELO address literal is not a domain: none, nothing asked.
+TEST_F(auth_Spf, HeloAddressLiteralIsNone) {
+  for (const char* helo : {"[192.0.2.10]", "[IPv6:2001:db8::1]", "192.0.2.10", "localhost"}) {
+    SpfOutcome o = spf_->CheckHelo("192.0.2.10", helo);
+    EXPECT_EQ(o.result, SpfResult::kNone) << helo << ": " << o.reason;
+    EXPECT_EQ(spf_->CheckMailFrom("192.0.2.10", helo, "").result, SpfResult::kNone) << helo;
+  }
 }
 
 TEST_F(auth_Spf, NullReversePathChecksHelo) {

@@ -122,3 +122,50 @@ TEST(mail_address, NormalizeEnvelopeAddressTable) {
 
 }  // namespace
 }  // namespace threadmill::mail
+
+namespace threadmill::mail {
+namespace {
+
+// ParseAuthor is what DMARC and the handler envelope both use (issue 8 item 4): for each
+// From shape, the domains DMARC evaluates, whether it can pass (single) and the mailbox the
+// envelope shows.
+TEST(mail_address, ParseAuthorTable) {
+  struct Case {
+    std::vector<std::string_view> from;
+    std::vector<std::string> domains;
+    bool single;
+    const char* mailbox;
+  } cases[] = {
+      {{" Alice <alice@Example.ORG>"}, {"example.org"}, true, "alice@example.org"},
+      {{"<ceo@reject.example> <x@other.example>"},
+       {"reject.example", "other.example"},
+       false,
+       "ceo@reject.example"},
+      {{"<x@other.example> <ceo@reject.example>"},
+       {"other.example", "reject.example"},
+       false,
+       "x@other.example"},
+      {{"x@other.example", "ceo@reject.example"},
+       {"other.example", "reject.example"},
+       false,
+       "x@other.example"},
+      {{"a@x.example", "a@x.example"}, {"x.example"}, false, "a@x.example"},
+      {{"a@x.example, b@x.example"}, {"x.example"}, false, "a@x.example"},
+      {{"Doe, John <j@x.example>"}, {"x.example"}, true, "j@x.example"},
+      {{"\"x@other.example\" <ceo@reject.example>"}, {"reject.example"}, true,
+       "ceo@reject.example"},
+      {{"undisclosed-recipients:;"}, {}, false, ""},
+      {{}, {}, false, ""},
+  };
+  for (const auto& c : cases) {
+    Author a = ParseAuthor(c.from);
+    std::string label = c.from.empty() ? "(none)" : std::string(c.from.front());
+    EXPECT_EQ(a.domains, c.domains) << label;
+    EXPECT_EQ(a.single, c.single) << label;
+    EXPECT_EQ(a.mailbox().address, c.mailbox) << label;
+    EXPECT_EQ(a.fields, c.from.size()) << label;
+  }
+}
+
+}  // namespace
+}  // namespace threadmill::mail
