@@ -122,10 +122,13 @@ def head(from_hdr, to, subject, msgid, extra=b""):
             "Message-ID: %s\r\n" % (from_hdr, to, subject, msgid)).encode() + extra
 
 
-def many_fields(filler=36500, repeats=30000, name="Subject"):
-    """filler distinct fields (about 1.1 MB: past the default max_header_bytes of 1 MiB) followed
-    by repeats copies of one field threadmill looks up."""
-    lines = [b"X-Filler-%05d: %s\r\n" % (i, b"f" * 14) for i in range(filler)]
+def many_fields(filler=36500, repeats=30000, name="X-Auto-Response-Suppress"):
+    """filler fields (together past the default max_header_bytes of 1 MiB) followed by repeats
+    copies of name, a field threadmill looks up. The filler's name has name's length and differs
+    only in its last character: a scan comparing names case-insensitively reads all of it."""
+    fname = (name[:-1] + ("x" if name[-1].lower() != "x" else "y")).encode()
+    vlen = max(1, -(-int(1.1 * 1024 * 1024) // filler) - len(fname) - 4)
+    lines = [b"%s: %s\r\n" % (fname, b"f" * vlen)] * filler
     lines += [b"%s: again %d\r\n" % (name.encode(), i) for i in range(repeats)]
     return b"".join(lines)
 
@@ -165,15 +168,18 @@ def multipart(parts, boundary="hostile-b1"):
     return hdr, body + b"--" + boundary.encode() + b"--\r\n"
 
 
-def huge_parameters(megabytes=3.0):
-    """A MIME part whose Content-Type and Content-Disposition carry runs of ';' (folded lines of
-    76) worth megabytes in all: empty parameters for the RFC 2045/2231 parameter parser."""
+def huge_parameters(megabytes=3.0, part_kb=56):
+    """MIME parts whose Content-Type and Content-Disposition are runs of ';' (empty parameters,
+    folded lines of 76) for the RFC 2045/2231 parameter parser, megabytes in all. Each part header
+    stays under part_kb KB: with a milter attached Postfix cuts longer header fields, MIME part
+    headers included, at about 64 KB, so through Postfix the attacker's lever is the number of parts."""
     run = b" " + b";" * 76 + b"\r\n"
-    lines = int(megabytes * 1e6 / len(run) / 2)
+    lines = int(part_kb * 1000 / len(run) / 2)
     part = (b"Content-Type: application/octet-stream; name=\"a.bin\"\r\n" + run * lines +
             b"Content-Disposition: attachment; filename=\"a.bin\"\r\n" + run * lines +
             b"Content-Transfer-Encoding: base64\r\n\r\nAAAA")
-    return multipart([b"Content-Type: text/plain; charset=us-ascii\r\n\r\nSee attachment.", part])
+    count = max(1, int(megabytes * 1e6 / len(part)))
+    return multipart([b"Content-Type: text/plain; charset=us-ascii\r\n\r\nSee attachments."] + [part] * count)
 
 
 def deep_mime(depth=5000):

@@ -165,7 +165,7 @@ class Hostile(rigutil.RigTestCase):
         msgid = self.ids[name]
         d = None
         try:
-            d = self.rig.wait_decision(msgid=msgid, timeout=decision_timeout, where=where)
+            d = self.decision(msgid, timeout=decision_timeout, where=where)
         except AssertionError:
             problems.append("no decision line for %s within %ss of the end of the SMTP transaction "
                             "(SMTP: %r)" % (msgid, decision_timeout, sent))
@@ -179,6 +179,11 @@ class Hostile(rigutil.RigTestCase):
         if not self.rig.milter_alive():
             problems.append("threadmill is no longer running")
         return sent, d, cpu, problems
+
+    def decision(self, msgid, timeout=30, where=None):
+        """The milter's decision line for msgid (not a reply or job line naming the same msgid)."""
+        return self.rig.wait_decision(msgid=msgid, timeout=timeout,
+                                      where=lambda d: "direction" in d and (where is None or where(d)))
 
     def new_ids(self, *names):
         self.ids = {n: self.mid(n) for n in names}
@@ -264,12 +269,16 @@ class Hostile(rigutil.RigTestCase):
         self.addCleanup(auth_world.set_auth, self.rig, enforce_dmarc=False, on_dns_error="accept")
 
     # --- 1. many header fields (quadratic lookups past max_header_bytes) -----------------------------
+    # 36,500 filler fields (1.1 MB, past max_header_bytes), then 30,000 copies of a field threadmill
+    # looks up. X-Auto-Response-Suppress rather than Subject: the longer the name a scan compares,
+    # the larger the gap between linear and quadratic work (with Subject today's code needs ~7 s of
+    # CPU for this message, too close to the bound; with this name ~25 s, the issue's 31 s).
 
     def test_many_header_fields(self):
         ids = self.new_ids("manyhdr")
         data = (hm.forged_ar("top") + hm.head("CEO <ceo@reject.example>", ALICE, "many fields",
                                               ids["manyhdr"]) +
-                hm.many_fields(36500, 30000) + hm.forged_ar("bottom") + b"\r\nbody\r\n")
+                hm.many_fields(36500, 30000, "X-Auto-Response-Suppress") + hm.forged_ar("bottom") + b"\r\nbody\r\n")
         sent, d, cpu, problems = self.measure("manyhdr", data, "ceo@reject.example", ALICE)
         if sent.code != 250:
             problems.append("SMTP answered %r (report mode: the message must be delivered)" % sent)
@@ -333,7 +342,7 @@ class Hostile(rigutil.RigTestCase):
                               sign=[("dkim.example", "sel1")])
         cdata = ctl.build(self.world)
         csent = self.send(cdata, "u@dkim.example", ALICE, ip=GOOD_IP)
-        cd = self.rig.wait_decision(msgid=ctl.msgid)
+        cd = self.decision(ctl.msgid)
         if csent.code != 250 or cd.get("dmarc") != "pass":
             problems.append("after the unanswered queries an ordinary signed message got %r, %s"
                             % (csent, cd["raw"]))
@@ -374,7 +383,7 @@ class Hostile(rigutil.RigTestCase):
         pid = self.rig.milter_pid()
         w0, c0 = hm.written_bytes(pid), hm.process_cpu(pid)
         sent = self.send(data, "carol@example.org", rcpts, ip=GOOD_IP)
-        d = self.rig.wait_decision(msgid=ids["manyrcpt"], timeout=120)
+        d = self.decision(ids["manyrcpt"], timeout=120)
         written, cpu = hm.written_bytes(pid) - w0, hm.process_cpu(pid) - c0
         print("manyrcpt: SMTP %r, milter wrote %.1f MB, CPU %.2fs" % (sent, written / 1e6, cpu),
               file=sys.stderr)
@@ -390,6 +399,16 @@ class Hostile(rigutil.RigTestCase):
             problems.append("the milter used %.1f s of CPU (bound %.0f s)" % (cpu, CPU_BOUND))
         if self.delivered("desk099@example.com", ids["manyrcpt"]) is None:
             problems.append("not delivered to desk099@example.com")
+        # Let the handler jobs finish here, so that their CPU is not counted in the next case.
+        deadline = time.time() + 120
+        while True:
+            jobs = self.jobs_for(d["qid"])
+            if all(j["state"] in ("done", "parked") for j in jobs):
+                break
+            if time.time() > deadline:
+                problems.append("%d handler jobs still unfinished after 120 s" % len(jobs))
+                break
+            time.sleep(0.2)
         self.report(problems)
 
     # --- 7. huge MIME parameters (parsed in the worker) -----------------------------------------------
@@ -430,6 +449,10 @@ class Hostile(rigutil.RigTestCase):
         self.report(problems)
 
     # --- 9. one From parser: <ceo@reject.example> <x@other.example> -----------------------------------
+    # Signed by other.example, SPF pass for other.example. What must hold: DMARC does not pass
+    # (decision line, our A-R, the handler's envelope), and the envelope's from_address has the
+    # domain DMARC evaluated (one parser). The envelope may still name ceo@reject.example as the
+    # author as long as it reports that DMARC did not pass for it.
 
     def test_from_with_two_angle_addresses(self):
         ids = self.new_ids("twoangle")
@@ -461,11 +484,11 @@ class Hostile(rigutil.RigTestCase):
         if not recs:
             problems.append("the handler did not record the message (queue id %s)" % qid)
         for rec in recs:
-            if rec.get("from_address", "").lower() == "ceo@reject.example":
-                problems.append("the handler envelope claims the CEO: from_address=%s dmarc=%s"
-                                % (rec.get("from_address"), rec.get("dmarc")))
             if rec.get("dmarc") == "pass":
-                problems.append("the handler was told dmarc=pass (from_address=%s)" % rec.get("from_address"))
+                claim = " and that the message came from the CEO" \
+                    if rec.get("from_address", "").lower() == "ceo@reject.example" else ""
+                problems.append("the handler was told dmarc=pass%s (from_address=%s)"
+                                % (claim, rec.get("from_address")))
             if header_from and rec.get("from_address") and \
                     not rec["from_address"].lower().endswith("@" + header_from.lower()):
                 problems.append("DMARC evaluated header.from=%s but the handler envelope says "
@@ -476,18 +499,22 @@ class Hostile(rigutil.RigTestCase):
 
     def test_two_from_headers_rejected(self):
         self.enforcing()
-        ids = self.new_ids("twofrom")
-        data = hm.head("CEO <ceo@reject.example>", ALICE, "two From fields", ids["twofrom"],
-                       b"From: CFO <cfo@reject.example>\r\n") + b"\r\nPay now.\r\n"
-        sent, d, cpu, problems = self.measure("twofrom", data, "ceo@reject.example", ALICE)
-        if sent.code != 550:
-            problems.append("SMTP answered %r; two From fields of p=reject reject.example with SPF "
-                            "failing must be refused under enforce_dmarc; decision: %s"
-                            % (sent, d["raw"] if d else None))
-        if d is not None and d.get("dmarc") == "pass":
-            problems.append("dmarc=pass: %s" % d["raw"])
-        if self.rig.find_delivered(ALICE, ids["twofrom"]):
-            problems.append("delivered")
+        ids = self.new_ids("twofrom", "twofromdom")
+        problems = []
+        # The same p=reject domain twice, and a second domain (RFC 7489 6.6.1: never a pass).
+        for name, second in (("twofrom", "CFO <cfo@reject.example>"), ("twofromdom", "Friend <f@none.example>")):
+            data = hm.head("CEO <ceo@reject.example>", ALICE, "two From fields", ids[name],
+                           b"From: %s\r\n" % second.encode()) + b"\r\nPay now.\r\n"
+            sent, d, cpu, p = self.measure(name, data, "ceo@reject.example", ALICE)
+            problems += p
+            if sent.code != 550:
+                problems.append("%s: SMTP answered %r; From fields ceo@reject.example (p=reject, SPF "
+                                "failing) and %s must be refused under enforce_dmarc; decision: %s"
+                                % (name, sent, second, d["raw"] if d else None))
+            if d is not None and d.get("dmarc") == "pass":
+                problems.append("%s: dmarc=pass: %s" % (name, d["raw"]))
+            if self.rig.find_delivered(ALICE, ids[name]):
+                problems.append("%s: delivered" % name)
         self.report(problems)
 
     def test_two_from_mailboxes_rejected(self):
@@ -608,7 +635,7 @@ class Hostile(rigutil.RigTestCase):
         pdata = hm.forged_ar("outpickup", "bank.example") + hm.head(
             "Alice <alice@example.com>", "bob@example.com", "from the bank too", ids["outpickup"]) + b"\r\nx\r\n"
         self.rig.sendmail(pdata, "alice@example.com", "bob@example.com")
-        self.rig.wait_decision(msgid=ids["outpickup"])
+        self.decision(ids["outpickup"])
         for name in ("outsub", "outpickup"):
             copy = self.delivered("bob@example.com", ids[name])
             if copy is None:
