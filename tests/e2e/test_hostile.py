@@ -5,9 +5,11 @@ lets the message through unfiltered, so every class below must be handled in tim
 
 One rig for the module: the authentication world of auth_world.py (DKIM keys, SPF and DMARC
 records; reject.example publishes p=reject), a zone hole.example that dnsmasq forwards to a UDP
-socket of this test that never answers, the shipped exec handler (tests/e2e/hostile_mail.py
-records the envelope it is given; a Subject with "[reply]" asks for a reply) on help@example.com
-and autoreply on desk*@example.com. [auth] dns_timeout_ms = 1500 (budget 3 s).
+socket of this test that never answers, the shipped exec handler on help@example.com (its
+program, RECORDER below, records the envelope it is given; a Subject with "[reply]" asks for a
+reply) and autoreply on desk*@example.com. [auth] dns_timeout_ms = 1500 (budget 3 s); each case
+that needs enforce_dmarc or on_dns_error = "tempfail" reloads with it and restores report mode.
+Messages come from hostile_mail.py (shared with tests/bench/hostile).
 
 For every hostile message the checks are the issue's: no spoof is delivered with a pass, no
 forged Authentication-Results of our authserv-id survives in the Maildir copy, no reply goes to
