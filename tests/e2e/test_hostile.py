@@ -280,7 +280,8 @@ class Hostile(rigutil.RigTestCase):
         ids = self.new_ids("manyhdr")
         data = (hm.forged_ar("top") + hm.head("CEO <ceo@reject.example>", ALICE, "many fields",
                                               ids["manyhdr"]) +
-                hm.many_fields(36500, 30000, "X-Auto-Response-Suppress") + hm.forged_ar("bottom") + b"\r\nbody\r\n")
+                hm.many_fields(36500, 30000, "X-Auto-Response-Suppress") + hm.forged_ar("bottom") +
+                b"\r\nbody\r\n")
         sent, d, cpu, problems = self.measure("manyhdr", data, "ceo@reject.example", ALICE)
         if sent.code != 250:
             problems.append("SMTP answered %r (report mode: the message must be delivered)" % sent)
@@ -510,7 +511,8 @@ class Hostile(rigutil.RigTestCase):
         ids = self.new_ids("twofrom", "twofromdom")
         problems = []
         # The same p=reject domain twice, and a second domain (RFC 7489 6.6.1: never a pass).
-        for name, second in (("twofrom", "CFO <cfo@reject.example>"), ("twofromdom", "Friend <f@none.example>")):
+        for name, second in (("twofrom", "CFO <cfo@reject.example>"),
+                             ("twofromdom", "Friend <f@none.example>")):
             data = hm.head("CEO <ceo@reject.example>", ALICE, "two From fields", ids[name],
                            b"From: %s\r\n" % second.encode()) + b"\r\nPay now.\r\n"
             sent, d, cpu, p = self.measure(name, data, "ceo@reject.example", ALICE)
@@ -641,7 +643,8 @@ class Hostile(rigutil.RigTestCase):
             problems.append("setup: not outbound: %s" % d["raw"])
         # Local submission with sendmail (non_smtpd_milters).
         pdata = hm.forged_ar("outpickup", "bank.example") + hm.head(
-            "Alice <alice@example.com>", "bob@example.com", "from the bank too", ids["outpickup"]) + b"\r\nx\r\n"
+            "Alice <alice@example.com>", "bob@example.com", "from the bank too",
+            ids["outpickup"]) + b"\r\nx\r\n"
         self.rig.sendmail(pdata, "alice@example.com", "bob@example.com")
         self.decision(ids["outpickup"])
         for name in ("outsub", "outpickup"):
