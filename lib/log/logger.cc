@@ -1,16 +1,21 @@
 #include "log/logger.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <stdexcept>
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
+
+#include "common/safe_open.h"
+#include "common/unique_fd.h"
 
 namespace threadmill::log {
 namespace {
@@ -35,6 +40,23 @@ std::atomic<std::shared_ptr<spdlog::logger>>& Slot() {
     return l;
   }()};
   return slot;
+}
+
+// The log file is opened (as root at start-up) without following a link others could change
+// (common/safe_open.h) and refused when it has several hard links: its directory may be the
+// service user's. spdlog then opens the inode checked here through /proc/self/fd, not the path.
+UniqueFd OpenLogFile(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  PathPolicy policy;
+  policy.trusted_uid = geteuid();
+  auto fd = OpenPath(path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, policy, 0666);
+  if (!fd.ok()) throw std::runtime_error("log file " + path + ": " + fd.error().message);
+  struct stat st;
+  if (fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+    throw std::runtime_error("log file " + path + " is not a regular file with a single link");
+  }
+  return std::move(*fd);
 }
 
 }  // namespace
@@ -74,7 +96,9 @@ void Configure(const LogOptions& options) {
   } else if (options.target == "stderr") {
     sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   } else {
-    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.target.substr(5));
+    UniqueFd checked = OpenLogFile(options.target.substr(5));
+    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>("/proc/self/fd/" +
+                                                               std::to_string(checked.get()));
   }
   auto logger = std::make_shared<spdlog::logger>("threadmill", sink);
   logger->set_pattern(pattern);

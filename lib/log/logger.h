@@ -5,7 +5,9 @@
 //   in the mail log beside the MTA's lines), stderr, or a file. On machines without /dev/log the
 //   syslog target silently drops everything, so Configure() warns on stderr when /dev/log is
 //   missing. Lines read "<time> threadmill[<pid>]: <message>" on stderr and file targets;
-//   syslog adds its own time, ident and pid.
+//   syslog adds its own time, ident and pid. A file target is opened at start-up as root, in a
+//   directory that may be the service user's: it is opened without following a link anybody
+//   but root could change (common/safe_open.h) and refused when it has several hard links.
 #pragma once
 
 #include <memory>
@@ -25,7 +27,8 @@ struct LogOptions {
 std::string Validate(const LogOptions& options);
 
 // Replaces the process logger; safe to call again on reload. Throws std::runtime_error when a
-// file target cannot be opened (start-up/reload time only).
+// file target cannot be opened, is reached through such a link or has several hard links
+// (start-up/reload time only).
 void Configure(const LogOptions& options);
 
 // The process logger (a stderr logger until Configure() is called).

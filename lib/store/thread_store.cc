@@ -11,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "common/ascii.h"
 #include "store/keys.h"
 
 namespace threadmill::store {
@@ -31,17 +32,10 @@ Status ValidateThreadId(std::string_view id) {
   return {};
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    return lower(x) == lower(y);
-  });
-}
-
 void AddParticipant(ThreadRecord& thread, const std::string& address) {
   if (address.empty() || thread.participants.size() >= kMaxParticipants) return;
   for (const std::string& p : thread.participants) {
-    if (EqualsIgnoreCase(p, address)) return;
+    if (ascii::EqualsIgnoreCase(p, address)) return;
   }
   thread.participants.push_back(address);
 }
