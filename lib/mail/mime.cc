@@ -58,6 +58,7 @@ PartInfo Describe(const MimeEntity& e, Defects* defects) {
     defects->Merge(p.type.defects);
   }
   p.mime_type = p.type.value;
+  if (!IsValidUtf8(p.mime_type)) p.mime_type = SanitizeUtf8(p.mime_type, defects);
   if (p.mime_type.find('/') == std::string::npos) {
     if (!p.mime_type.empty()) defects->Add(Defect::kBadParameter);
     p.mime_type = "text/plain";

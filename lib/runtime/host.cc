@@ -69,7 +69,10 @@ bool IsCurrentMessage(const threadmill_ctx* ctx, const char* message_id) {
   if (!ctx->job || !ctx->message || !message_id) return false;
   std::string id = mail::ParseMsgId(message_id).id;
   if (id.empty()) id = message_id;
-  return !ctx->message->facts().message_id.empty() && id == ctx->message->facts().message_id;
+  if (ctx->message->facts().message_id.empty()) return false;
+  // The envelope's own (UTF-8-repaired) channel_message_id names it too.
+  return id == ctx->message->facts().message_id ||
+         std::string_view(message_id) == ctx->message->envelope()->channel_message_id;
 }
 
 reply::Caller CallerOf(const threadmill_ctx* ctx) {
@@ -381,6 +384,31 @@ InboundMessage::InboundMessage(const Job& job, std::string raw) : job_(job), raw
   e.header_count = headers_.size();
   e.job_id = job_.id.c_str();
   e.attempt = job_.attempts;
+  MakeStringsUtf8();
+}
+
+void InboundMessage::MakeStringsUtf8() {
+  auto fix = [this](const char** s, bool raw_header) {
+    if (*s == nullptr || mail::IsValidUtf8(*s)) return;
+    utf8_copies_.push_back(raw_header ? mail::Unlabelled8bitToUtf8(*s) : mail::SanitizeUtf8(*s));
+    *s = utf8_copies_.back().c_str();
+  };
+  threadmill_envelope& e = envelope_;
+  for (const char** s :
+       {&e.channel, &e.channel_thread_id, &e.channel_message_id, &e.sender_address, &e.sender_name,
+        &e.from_address, &e.user_id, &e.subject, &e.message_text, &e.reply_text, &e.dmarc, &e.spf,
+        &e.dkim, &e.no_reply_reason, &e.queue_id, &e.thread_owner, &e.job_id}) {
+    fix(s, false);
+  }
+  for (auto& a : attachments_) {
+    fix(&a.file_id, false);
+    fix(&a.filename, false);
+    fix(&a.content_type, false);
+  }
+  for (auto& h : headers_) {
+    fix(&h.name, true);
+    fix(&h.value, true);
+  }
 }
 
 }  // namespace threadmill::runtime

@@ -22,6 +22,7 @@
 //   One worker runs one call at a time; a context is used by one thread.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +76,10 @@ class InboundMessage {
   std::vector<std::string> header_values_;
   std::vector<threadmill_header> headers_;
   threadmill_envelope envelope_{};
+  // handler.h promises UTF-8 strings: envelope strings that are not (8-bit ids and
+  // addresses, raw header bytes) point to repaired copies kept here (stable addresses).
+  void MakeStringsUtf8();
+  std::deque<std::string> utf8_copies_;
 };
 
 }  // namespace threadmill::runtime

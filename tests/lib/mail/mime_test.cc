@@ -233,6 +233,21 @@ TEST(mail_mime, ManyPartsCapped) {
   EXPECT_EQ(m.text, "p\np\np\np\np\np\np\np\np");  // 9 children + the container
 }
 
+TEST(mail_mime, PartHeaderCapsReachTheWalker) {
+  std::string raw =
+      "Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nX-1: a\r\nX-2: b\r\n"
+      "Content-Type: application/pdf\r\n\r\nbody text\r\n--z--\r\n";
+  ParsedMessage m = ParseMessage(raw);
+  EXPECT_EQ(m.attachments.size(), 1u);
+  EXPECT_TRUE(m.defects.empty()) << m.defects.ToString();
+  ParseLimits limits;
+  limits.max_part_fields = 2;  // the part's Content-Type is the third field: not seen
+  m = ParseMessage(raw, limits);
+  EXPECT_TRUE(m.attachments.empty());
+  EXPECT_EQ(m.text, "body text");
+  EXPECT_EQ(m.defects.ToString(), "header-too-long");
+}
+
 TEST(mail_mime, TruncatedAtMaxBytes) {
   std::string raw = "Subject: big\r\n\r\n" + std::string(1000, 'a');
   ParseLimits limits;
