@@ -63,7 +63,7 @@ struct AuthOptions {
   size_t max_signatures = 5;
   size_t max_key_lookups = 5;
   size_t max_author_domains = 10;  // distinct From domains evaluated (dmarc.h LIMITS)
-  std::string psl_path;  // empty: /usr/share/publicsuffix/effective_tld_names.dat
+  std::string psl_path;            // empty: /usr/share/publicsuffix/effective_tld_names.dat
   std::string authserv_id;
   std::vector<std::string> trusted_authserv_ids;
   std::function<int()> dmarc_sample;  // tests pin pct sampling; empty = random

@@ -93,8 +93,8 @@ DKIM_CBSTAT Prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
 }
 
 std::string_view TrimFws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n'))
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
     s.remove_prefix(1);
   while (!s.empty() &&
          (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
@@ -125,9 +125,7 @@ DkimSignatureResult FromField(std::string_view value, std::string reason) {
   return r;
 }
 
-bool IsDkimSignature(std::string_view name) {
-  return ToLowerAscii(name) == "dkim-signature";
-}
+bool IsDkimSignature(std::string_view name) { return ToLowerAscii(name) == "dkim-signature"; }
 
 // True when the signature's h= names one of `fields` (lower-cased names).
 bool SignsAny(DKIM_SIGINFO* sig, const std::set<std::string>& fields) {
@@ -181,8 +179,8 @@ DkimSignatureResult Describe(DKIM_SIGINFO* sig, const std::set<std::string>& ref
   // signature got far enough (an early failure reads as rsa-sha1).
   const unsigned char* a =
       dkim_sig_gettagvalue(sig, false, reinterpret_cast<unsigned char*>(const_cast<char*>("a")));
-  r.algorithm = a != nullptr ? ToLowerAscii(TrimFws(reinterpret_cast<const char*>(a)))
-                             : AlgName(sig);
+  r.algorithm =
+      a != nullptr ? ToLowerAscii(TrimFws(reinterpret_cast<const char*>(a))) : AlgName(sig);
   unsigned bits = 0;
   if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK) r.key_bits = bits;
   unsigned flags = dkim_sig_getflags(sig);
@@ -342,10 +340,9 @@ std::vector<std::string> DkimVerifier::AlignedKeyNames() {
     const unsigned char* d = dkim_sig_getdomain(sigs[i]);
     const unsigned char* s = dkim_sig_getselector(sigs[i]);
     if (d == nullptr || s == nullptr || !IsAligned(reinterpret_cast<const char*>(d))) continue;
-    std::string name = ToLowerAscii(std::string(reinterpret_cast<const char*>(s)) +
-                                    "._domainkey." + reinterpret_cast<const char*>(d));
-    if (key_answers_.count(name) || std::find(out.begin(), out.end(), name) != out.end())
-      continue;
+    std::string name = ToLowerAscii(std::string(reinterpret_cast<const char*>(s)) + "._domainkey." +
+                                    reinterpret_cast<const char*>(d));
+    if (key_answers_.count(name) || std::find(out.begin(), out.end(), name) != out.end()) continue;
     if (!TakeLookup()) {
       refused_.insert(name);
       continue;

@@ -119,8 +119,8 @@ class DkimVerifier {
   bool lookup_refused_ = false;
   std::set<std::string> refused_;  // key names not looked up (cap)
   std::function<bool(std::string_view)> aligned_;
-  std::map<std::string, DnsResult> key_answers_;  // lower-cased name -> fetched early
-  std::vector<std::string> signature_fields_;     // DKIM-Signature values (max_signatures)
+  std::map<std::string, DnsResult> key_answers_;     // lower-cased name -> fetched early
+  std::vector<std::string> signature_fields_;        // DKIM-Signature values (max_signatures)
   std::vector<DkimSignatureResult> nul_signatures_;  // DKIM-Signature fields with a NUL
   std::set<std::string> nul_fields_;                 // lower-cased names of fields with a NUL
   bool no_signatures_ = false;

@@ -84,7 +84,8 @@ struct AuthConfig {
   std::vector<std::string> trusted_authserv_ids;  // use these upstream A-R verdicts instead
   size_t max_signatures = 5;
   size_t max_key_lookups = 5;
-  size_t max_author_domains = 10;  // distinct From domains DMARC evaluates; more: permerror
+  // Distinct From domains DMARC evaluates; more: permerror (rejected when enforcing).
+  size_t max_author_domains = 10;
   bool enforce_dmarc = false;  // honour p=reject/quarantine (OpenDMARC RejectFailures)
   FailureAction on_dns_error = FailureAction::kAccept;  // temperror: accept or tempfail
 };

@@ -147,8 +147,9 @@ std::unique_ptr<DnsServer> DnsServer::Start(const std::vector<std::string>& line
         s->pid_ = -1;
         break;
       }
-      if (Answers(s->port_, probe, std::min(deadline, std::chrono::steady_clock::now() +
-                                                          std::chrono::milliseconds(500))))
+      if (Answers(s->port_, probe,
+                  std::min(deadline,
+                           std::chrono::steady_clock::now() + std::chrono::milliseconds(500))))
         return s;
     }
     s->Stop();
@@ -172,13 +173,13 @@ void DnsServer::Stop() {
 std::string Sign(const TestKey& key, const Message& msg, bool simple) {
   DKIM_LIB* lib = dkim_init(nullptr, nullptr);
   DKIM_STAT st = DKIM_STAT_OK;
-  DKIM* d = dkim_sign(lib, reinterpret_cast<const unsigned char*>("test"), nullptr,
-                      reinterpret_cast<unsigned char*>(const_cast<char*>(key.private_pem.c_str())),
-                      reinterpret_cast<const unsigned char*>(key.selector.c_str()),
-                      reinterpret_cast<const unsigned char*>(key.domain.c_str()),
-                      simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED,
-                      simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED, DKIM_SIGN_RSASHA256, -1,
-                      &st);
+  DKIM* d =
+      dkim_sign(lib, reinterpret_cast<const unsigned char*>("test"), nullptr,
+                reinterpret_cast<unsigned char*>(const_cast<char*>(key.private_pem.c_str())),
+                reinterpret_cast<const unsigned char*>(key.selector.c_str()),
+                reinterpret_cast<const unsigned char*>(key.domain.c_str()),
+                simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED,
+                simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED, DKIM_SIGN_RSASHA256, -1, &st);
   if (d == nullptr) throw std::runtime_error("dkim_sign failed");
   for (const auto& [name, value] : msg.headers) {
     std::string h = name + ":" + msg.Value(value);

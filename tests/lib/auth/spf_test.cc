@@ -118,7 +118,7 @@ TEST(auth_SpfDns, StoppedServerIsTempErrorWithinTimeout) {
   SpfOutcome got = spf->CheckMailFrom("192.0.2.10", "h.example", "user@pass.spf.example");
   auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(got.result, SpfResult::kTempError) << got.reason;
-  EXPECT_LE(elapsed, 800ms + 400ms);
+  EXPECT_LE(elapsed, 800ms + 1000ms);  // slack: a loaded machine wakes threads late
 }
 
 }  // namespace
