@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "filter/authentication.h"
 #include "log/logger.h"
 #include "milter/session.h"
 
@@ -178,38 +179,74 @@ void SetReply(SMFICTX* ctx, const filter::SmtpReply& reply, const char* code, co
                 message.data());
 }
 
-// Header changes first (forged A-R deleted from the last index down, so indexes stay valid),
-// then the verdict.
-sfsistat Apply(SMFICTX* ctx, Session* s, const filter::Decision& decision) {
+// libmilter and Postfix expect header values with bare LF line breaks: a CR LF fold would
+// leave a stray CR in the queue file (and in the delivered message).
+std::string BareLf(const std::string& value) {
+  std::string out;
+  out.reserve(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\r' && i + 1 < value.size() && value[i + 1] == '\n') continue;
+    out += value[i];
+  }
+  return out;
+}
+
+// A header change the message must not go without failed: answer with a tempfail so the
+// client retries, and say so in the decision line.
+void FailHeaderChange(filter::Decision* d, const char* reason, const char* text) {
+  d->decision = "error";
+  d->reason = reason;
+  filter::Escalate(d, filter::Verdict::kTempfail, {"451", "4.7.0", text});
+}
+
+// Header changes of a message the MTA will accept: forged A-R deleted (from the last index
+// down, so indexes stay valid), ours inserted at the top, others appended. A forged A-R that
+// cannot be deleted never goes through (tempfail); a failed insert of our A-R follows
+// on_internal_error. Rejected or deferred messages are not changed.
+void ApplyHeaderChanges(SMFICTX* ctx, Session* s, filter::Decision* d) {
+  if (d->verdict != filter::Verdict::kContinue) return;
   const std::string& queue_id = s->envelope().queue_id;
-  for (auto it = decision.delete_auth_results.rbegin(); it != decision.delete_auth_results.rend();
-       ++it) {
+  for (auto it = d->delete_auth_results.rbegin(); it != d->delete_auth_results.rend(); ++it) {
     if (smfi_chgheader(ctx, const_cast<char*>("Authentication-Results"), *it, nullptr) !=
         MI_SUCCESS) {
-      log::Get().warn("{}: could not delete forged Authentication-Results #{}", queue_id, *it);
+      log::Get().error("{}: could not delete forged Authentication-Results #{}", queue_id, *it);
+      FailHeaderChange(d, "forged-ar-delete",
+                       "cannot remove a forged Authentication-Results header, try again later");
+      return;
     }
   }
-  for (const auto& [name, value] : decision.insert_headers) {
-    if (smfi_insheader(ctx, 0, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str())) !=
-        MI_SUCCESS) {
-      log::Get().warn("{}: could not insert {} header", queue_id, name);
+  for (const auto& [name, value] : d->insert_headers) {
+    std::string text = BareLf(value);
+    if (smfi_insheader(ctx, 0, const_cast<char*>(name.c_str()), text.data()) != MI_SUCCESS) {
+      log::Get().error("{}: could not insert {} header ({} bytes)", queue_id, name, text.size());
+      if (g_service->config()->milter.on_internal_error == config::FailureAction::kTempfail) {
+        FailHeaderChange(d, "header-insert", "cannot add the authentication results, try again");
+        return;
+      }
     }
   }
-  for (const auto& [name, value] : decision.add_headers) {
-    if (smfi_addheader(ctx, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str())) !=
-        MI_SUCCESS) {
+  for (const auto& [name, value] : d->add_headers) {
+    std::string text = BareLf(value);
+    if (smfi_addheader(ctx, const_cast<char*>(name.c_str()), text.data()) != MI_SUCCESS) {
       log::Get().warn("{}: could not add {} header", queue_id, name);
     }
   }
-  for (const auto& rcpt : decision.delete_recipients) {
-    std::string bracketed = "<" + rcpt + ">";
-    if (smfi_delrcpt(ctx, bracketed.data()) != MI_SUCCESS) {
-      log::Get().warn("{}: could not remove consumed recipient {}", queue_id, bracketed);
+}
+
+// Recipient changes and the verdict.
+sfsistat ApplyVerdict(SMFICTX* ctx, Session* s, const filter::Decision& decision) {
+  const std::string& queue_id = s->envelope().queue_id;
+  if (decision.verdict == filter::Verdict::kContinue) {
+    for (const auto& rcpt : decision.delete_recipients) {
+      std::string bracketed = "<" + rcpt + ">";
+      if (smfi_delrcpt(ctx, bracketed.data()) != MI_SUCCESS) {
+        log::Get().warn("{}: could not remove consumed recipient {}", queue_id, bracketed);
+      }
     }
-  }
-  if (decision.discard) return SMFIS_DISCARD;  // every recipient was consumed by a handler
-  if (!decision.quarantine.empty()) {
-    smfi_quarantine(ctx, const_cast<char*>(decision.quarantine.c_str()));
+    if (decision.discard) return SMFIS_DISCARD;  // every recipient was consumed by a handler
+    if (!decision.quarantine.empty()) {
+      smfi_quarantine(ctx, const_cast<char*>(decision.quarantine.c_str()));
+    }
   }
   switch (decision.verdict) {
     case filter::Verdict::kTempfail:
@@ -233,8 +270,11 @@ extern "C" sfsistat OnEom(SMFICTX* ctx) {
       return OnInternalError(ctx, "eom", "message state incomplete after an earlier error");
     }
     filter::Decision decision = s->Finish();
+    ApplyHeaderChanges(ctx, s, &decision);
+    // Jobs only for what the MTA is told to accept, after its header changes were made.
+    if (decision.verdict == filter::Verdict::kContinue) s->Commit(&decision);
     log::Get().info("{}", decision.LogLine(s->envelope()));
-    sfsistat status = Apply(ctx, s, decision);
+    sfsistat status = ApplyVerdict(ctx, s, decision);
     s->EndMessage();
     return status;
   });
