@@ -3,9 +3,15 @@
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <chrono>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "filter/authentication.h"
 #include "log/logger.h"
@@ -19,6 +25,69 @@ namespace {
 Service* g_service = nullptr;
 
 Session* GetSession(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
+
+// --- idle connections (see CloseIdleConnections) ---------------------------------------------
+
+struct Liveness {
+  int fd = -1;
+  dev_t dev = 0;
+  ino_t ino = 0;  // the socket's identity, checked again before it is shut down
+  std::chrono::steady_clock::time_point last;
+  int busy = 0;  // callbacks running now (a long end-of-message is not idleness)
+  bool shut = false;
+};
+
+std::mutex g_live_mutex;
+std::unordered_map<SMFICTX*, Liveness> g_live;
+
+// The connection's socket. libmilter has no API for it; its private context has begun with
+// { sthread_t ctx_id; socket_t ctx_sd; } in every release since 8.12. The descriptor is only
+// trusted when it is a connected (not listening) socket; -1 otherwise.
+int SocketOf(SMFICTX* ctx, struct stat* st) {
+  struct Prefix {
+    pthread_t id;
+    int sd;
+  };
+  int fd = reinterpret_cast<const Prefix*>(ctx)->sd;
+  if (fd < 0 || fstat(fd, st) != 0 || !S_ISSOCK(st->st_mode)) return -1;
+  int listening = 1;
+  socklen_t len = sizeof listening;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening) return -1;
+  return fd;
+}
+
+// Marks a callback of `ctx` running for its lifetime; the connection is active again after.
+class Activity {
+ public:
+  explicit Activity(SMFICTX* ctx) : ctx_(ctx) {
+    std::lock_guard lock(g_live_mutex);
+    auto [it, fresh] = g_live.try_emplace(ctx);
+    if (fresh) {
+      struct stat st {};
+      it->second.fd = SocketOf(ctx, &st);
+      it->second.dev = st.st_dev;
+      it->second.ino = st.st_ino;
+    }
+    ++it->second.busy;
+  }
+  ~Activity() {
+    std::lock_guard lock(g_live_mutex);
+    auto it = g_live.find(ctx_);
+    if (it == g_live.end()) return;  // closed meanwhile
+    --it->second.busy;
+    it->second.last = std::chrono::steady_clock::now();
+  }
+  Activity(const Activity&) = delete;
+  Activity& operator=(const Activity&) = delete;
+
+ private:
+  SMFICTX* ctx_;
+};
+
+void ForgetConnection(SMFICTX* ctx) {
+  std::lock_guard lock(g_live_mutex);
+  g_live.erase(ctx);
+}
 
 std::string Macro(SMFICTX* ctx, const char* name) {
   const char* value = smfi_getsymval(ctx, const_cast<char*>(name));
@@ -82,6 +151,7 @@ sfsistat Quiet(SMFICTX* ctx, unsigned long no_reply_flag) {
 template <typename Fn>
 sfsistat Step(SMFICTX* ctx, const char* step, unsigned long no_reply_flag, Fn&& body) noexcept {
   try {
+    Activity active(ctx);
     body();
   } catch (const std::exception& e) {
     log::Get().error("{}: internal error in {}: {}", Macro(ctx, "i"), step, e.what());
@@ -97,6 +167,7 @@ sfsistat Step(SMFICTX* ctx, const char* step, unsigned long no_reply_flag, Fn&& 
 template <typename Fn>
 sfsistat Guard(SMFICTX* ctx, const char* step, Fn&& body) noexcept {
   try {
+    Activity active(ctx);
     return body();
   } catch (const std::exception& e) {
     return OnInternalError(ctx, step, e.what());
@@ -288,14 +359,35 @@ extern "C" sfsistat OnAbort(SMFICTX* ctx) {
 }
 
 extern "C" sfsistat OnClose(SMFICTX* ctx) {
-  return Guard(ctx, "close", [&]() -> sfsistat {
+  sfsistat status = Guard(ctx, "close", [&]() -> sfsistat {
     delete GetSession(ctx);
     smfi_setpriv(ctx, nullptr);
     return SMFIS_CONTINUE;
   });
+  ForgetConnection(ctx);  // before libmilter closes the descriptor
+  return status;
 }
 
 }  // namespace
+
+size_t CloseIdleConnections() {
+  if (!g_service) return 0;
+  auto timeout = std::chrono::seconds(g_service->config()->milter.timeout_seconds);
+  auto now = std::chrono::steady_clock::now();
+  size_t closed = 0;
+  std::lock_guard lock(g_live_mutex);
+  for (auto& [ctx, live] : g_live) {
+    if (live.busy > 0 || live.shut || live.fd < 0 || now - live.last < timeout) continue;
+    struct stat st {};
+    live.shut = true;
+    if (fstat(live.fd, &st) != 0 || st.st_dev != live.dev || st.st_ino != live.ino) continue;
+    log::Get().info("closing an MTA connection idle for more than {} s ([milter] timeout_seconds)",
+                    timeout.count());
+    shutdown(live.fd, SHUT_RDWR);
+    ++closed;
+  }
+  return closed;
+}
 
 bool RegisterCallbacks(Service* service) {
   g_service = service;
