@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "log/logger.h"
+#include "milter/callbacks.h"
 
 namespace threadmill::milter {
 namespace {
@@ -37,7 +38,8 @@ Background::Background(Service* service, runtime::SupervisorHandle supervisor)
       supervisor_(supervisor),
       reload_([this] { ReloadLoop(); }),
       sweep_([this] { SweepLoop(); }),
-      sync_([this] { SyncLoop(); }) {}
+      sync_([this] { SyncLoop(); }),
+      idle_([this] { IdleLoop(); }) {}
 
 Background::~Background() { Stop(); }
 
@@ -52,6 +54,7 @@ void Background::Stop() {
   reload_.join();
   sweep_.join();
   sync_.join();
+  idle_.join();
   // The last commits reach the disk on a clean stop.
   if (Status synced = service_->environment()->Sync(); !synced.ok()) {
     log::Get().error("store sync at stop failed: {}", synced.error().message);
@@ -89,6 +92,16 @@ void Background::SyncLoop() {
     if (Status synced = service_->environment()->Sync(); !synced.ok()) {
       log::Get().error("store sync failed: {}", synced.error().message);
     }
+    lock.lock();
+  }
+}
+
+void Background::IdleLoop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
+    lock.unlock();
+    CloseIdleConnections();
     lock.lock();
   }
 }

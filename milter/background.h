@@ -1,5 +1,6 @@
 // background.h - the daemon's own threads besides libmilter's: reload on USR1, the
-// periodic retention sweep of the store, and the periodic flush of the store to disk.
+// periodic retention sweep of the store, the periodic flush of the store to disk, and the
+// closing of idle MTA connections ([milter] timeout_seconds).
 //
 // DESCRIPTION
 //   BlockSignals() must run in main before any thread exists, so every thread inherits a mask
@@ -29,6 +30,7 @@ class Background {
   void ReloadLoop();
   void SweepLoop();
   void SyncLoop();
+  void IdleLoop();
 
   Service* service_;
   runtime::SupervisorHandle supervisor_;
@@ -38,6 +40,7 @@ class Background {
   std::thread reload_;
   std::thread sweep_;
   std::thread sync_;
+  std::thread idle_;
 };
 
 }  // namespace threadmill::milter

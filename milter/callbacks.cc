@@ -3,10 +3,17 @@
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <chrono>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
+#include "filter/authentication.h"
 #include "log/logger.h"
 #include "milter/session.h"
 
@@ -18,6 +25,69 @@ namespace {
 Service* g_service = nullptr;
 
 Session* GetSession(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
+
+// --- idle connections (see CloseIdleConnections) ---------------------------------------------
+
+struct Liveness {
+  int fd = -1;
+  dev_t dev = 0;
+  ino_t ino = 0;  // the socket's identity, checked again before it is shut down
+  std::chrono::steady_clock::time_point last;
+  int busy = 0;  // callbacks running now (a long end-of-message is not idleness)
+  bool shut = false;
+};
+
+std::mutex g_live_mutex;
+std::unordered_map<SMFICTX*, Liveness> g_live;
+
+// The connection's socket. libmilter has no API for it; its private context has begun with
+// { sthread_t ctx_id; socket_t ctx_sd; } in every release since 8.12. The descriptor is only
+// trusted when it is a connected (not listening) socket; -1 otherwise.
+int SocketOf(SMFICTX* ctx, struct stat* st) {
+  struct Prefix {
+    pthread_t id;
+    int sd;
+  };
+  int fd = reinterpret_cast<const Prefix*>(ctx)->sd;
+  if (fd < 0 || fstat(fd, st) != 0 || !S_ISSOCK(st->st_mode)) return -1;
+  int listening = 1;
+  socklen_t len = sizeof listening;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening) return -1;
+  return fd;
+}
+
+// Marks a callback of `ctx` running for its lifetime; the connection is active again after.
+class Activity {
+ public:
+  explicit Activity(SMFICTX* ctx) : ctx_(ctx) {
+    std::lock_guard lock(g_live_mutex);
+    auto [it, fresh] = g_live.try_emplace(ctx);
+    if (fresh) {
+      struct stat st {};
+      it->second.fd = SocketOf(ctx, &st);
+      it->second.dev = st.st_dev;
+      it->second.ino = st.st_ino;
+    }
+    ++it->second.busy;
+  }
+  ~Activity() {
+    std::lock_guard lock(g_live_mutex);
+    auto it = g_live.find(ctx_);
+    if (it == g_live.end()) return;  // closed meanwhile
+    --it->second.busy;
+    it->second.last = std::chrono::steady_clock::now();
+  }
+  Activity(const Activity&) = delete;
+  Activity& operator=(const Activity&) = delete;
+
+ private:
+  SMFICTX* ctx_;
+};
+
+void ForgetConnection(SMFICTX* ctx) {
+  std::lock_guard lock(g_live_mutex);
+  g_live.erase(ctx);
+}
 
 std::string Macro(SMFICTX* ctx, const char* name) {
   const char* value = smfi_getsymval(ctx, const_cast<char*>(name));
@@ -81,6 +151,7 @@ sfsistat Quiet(SMFICTX* ctx, unsigned long no_reply_flag) {
 template <typename Fn>
 sfsistat Step(SMFICTX* ctx, const char* step, unsigned long no_reply_flag, Fn&& body) noexcept {
   try {
+    Activity active(ctx);
     body();
   } catch (const std::exception& e) {
     log::Get().error("{}: internal error in {}: {}", Macro(ctx, "i"), step, e.what());
@@ -96,6 +167,7 @@ sfsistat Step(SMFICTX* ctx, const char* step, unsigned long no_reply_flag, Fn&& 
 template <typename Fn>
 sfsistat Guard(SMFICTX* ctx, const char* step, Fn&& body) noexcept {
   try {
+    Activity active(ctx);
     return body();
   } catch (const std::exception& e) {
     return OnInternalError(ctx, step, e.what());
@@ -180,39 +252,75 @@ void SetReply(SMFICTX* ctx, const filter::SmtpReply& reply, const char* code, co
                 message.data());
 }
 
-// Header changes first (forged A-R deleted from the last index down, so indexes stay valid),
-// then the verdict.
-sfsistat Apply(SMFICTX* ctx, Session* s, const filter::Decision& decision) {
+// libmilter and Postfix expect header values with bare LF line breaks: a CR LF fold would
+// leave a stray CR in the queue file (and in the delivered message).
+std::string BareLf(const std::string& value) {
+  std::string out;
+  out.reserve(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\r' && i + 1 < value.size() && value[i + 1] == '\n') continue;
+    out += value[i];
+  }
+  return out;
+}
+
+// A header change the message must not go without failed: answer with a tempfail so the
+// client retries, and say so in the decision line.
+void FailHeaderChange(filter::Decision* d, const char* reason, const char* text) {
+  d->decision = "error";
+  d->reason = reason;
+  filter::Escalate(d, filter::Verdict::kTempfail, {"451", "4.7.0", text});
+}
+
+// Header changes of a message the MTA will accept: forged A-R deleted (from the last index
+// down, so indexes stay valid), ours inserted at the top, others appended. A forged A-R that
+// cannot be deleted never goes through (tempfail); a failed insert of our A-R follows
+// on_internal_error. Rejected or deferred messages are not changed.
+void ApplyHeaderChanges(SMFICTX* ctx, Session* s, filter::Decision* d) {
+  if (d->verdict != filter::Verdict::kContinue) return;
   const std::string& queue_id = s->envelope().queue_id;
   const std::string lead = (s->negotiated_steps() & SMFIP_HDR_LEADSPC) ? " " : "";
-  for (auto it = decision.delete_auth_results.rbegin(); it != decision.delete_auth_results.rend();
-       ++it) {
+  for (auto it = d->delete_auth_results.rbegin(); it != d->delete_auth_results.rend(); ++it) {
     if (smfi_chgheader(ctx, const_cast<char*>("Authentication-Results"), *it, nullptr) !=
         MI_SUCCESS) {
-      log::Get().warn("{}: could not delete forged Authentication-Results #{}", queue_id, *it);
+      log::Get().error("{}: could not delete forged Authentication-Results #{}", queue_id, *it);
+      FailHeaderChange(d, "forged-ar-delete",
+                       "cannot remove a forged Authentication-Results header, try again later");
+      return;
     }
   }
-  for (const auto& [name, value] : decision.insert_headers) {
-    std::string v = lead + value;
-    if (smfi_insheader(ctx, 0, const_cast<char*>(name.c_str()), v.data()) != MI_SUCCESS) {
-      log::Get().warn("{}: could not insert {} header", queue_id, name);
+  for (const auto& [name, value] : d->insert_headers) {
+    std::string text = lead + BareLf(value);
+    if (smfi_insheader(ctx, 0, const_cast<char*>(name.c_str()), text.data()) != MI_SUCCESS) {
+      log::Get().error("{}: could not insert {} header ({} bytes)", queue_id, name, text.size());
+      if (g_service->config()->milter.on_internal_error == config::FailureAction::kTempfail) {
+        FailHeaderChange(d, "header-insert", "cannot add the authentication results, try again");
+        return;
+      }
     }
   }
-  for (const auto& [name, value] : decision.add_headers) {
-    std::string v = lead + value;
-    if (smfi_addheader(ctx, const_cast<char*>(name.c_str()), v.data()) != MI_SUCCESS) {
+  for (const auto& [name, value] : d->add_headers) {
+    std::string text = lead + BareLf(value);
+    if (smfi_addheader(ctx, const_cast<char*>(name.c_str()), text.data()) != MI_SUCCESS) {
       log::Get().warn("{}: could not add {} header", queue_id, name);
     }
   }
-  for (const auto& rcpt : decision.delete_recipients) {
-    std::string bracketed = "<" + rcpt + ">";
-    if (smfi_delrcpt(ctx, bracketed.data()) != MI_SUCCESS) {
-      log::Get().warn("{}: could not remove consumed recipient {}", queue_id, bracketed);
+}
+
+// Recipient changes and the verdict.
+sfsistat ApplyVerdict(SMFICTX* ctx, Session* s, const filter::Decision& decision) {
+  const std::string& queue_id = s->envelope().queue_id;
+  if (decision.verdict == filter::Verdict::kContinue) {
+    for (const auto& rcpt : decision.delete_recipients) {
+      std::string bracketed = "<" + rcpt + ">";
+      if (smfi_delrcpt(ctx, bracketed.data()) != MI_SUCCESS) {
+        log::Get().warn("{}: could not remove consumed recipient {}", queue_id, bracketed);
+      }
     }
-  }
-  if (decision.discard) return SMFIS_DISCARD;  // every recipient was consumed by a handler
-  if (!decision.quarantine.empty()) {
-    smfi_quarantine(ctx, const_cast<char*>(decision.quarantine.c_str()));
+    if (decision.discard) return SMFIS_DISCARD;  // every recipient was consumed by a handler
+    if (!decision.quarantine.empty()) {
+      smfi_quarantine(ctx, const_cast<char*>(decision.quarantine.c_str()));
+    }
   }
   switch (decision.verdict) {
     case filter::Verdict::kTempfail:
@@ -236,8 +344,11 @@ extern "C" sfsistat OnEom(SMFICTX* ctx) {
       return OnInternalError(ctx, "eom", "message state incomplete after an earlier error");
     }
     filter::Decision decision = s->Finish();
+    ApplyHeaderChanges(ctx, s, &decision);
+    // Jobs only for what the MTA is told to accept, after its header changes were made.
+    if (decision.verdict == filter::Verdict::kContinue) s->Commit(&decision);
     log::Get().info("{}", decision.LogLine(s->envelope()));
-    sfsistat status = Apply(ctx, s, decision);
+    sfsistat status = ApplyVerdict(ctx, s, decision);
     s->EndMessage();
     return status;
   });
@@ -251,14 +362,35 @@ extern "C" sfsistat OnAbort(SMFICTX* ctx) {
 }
 
 extern "C" sfsistat OnClose(SMFICTX* ctx) {
-  return Guard(ctx, "close", [&]() -> sfsistat {
+  sfsistat status = Guard(ctx, "close", [&]() -> sfsistat {
     delete GetSession(ctx);
     smfi_setpriv(ctx, nullptr);
     return SMFIS_CONTINUE;
   });
+  ForgetConnection(ctx);  // before libmilter closes the descriptor
+  return status;
 }
 
 }  // namespace
+
+size_t CloseIdleConnections() {
+  if (!g_service) return 0;
+  auto timeout = std::chrono::seconds(g_service->config()->milter.timeout_seconds);
+  auto now = std::chrono::steady_clock::now();
+  size_t closed = 0;
+  std::lock_guard lock(g_live_mutex);
+  for (auto& [ctx, live] : g_live) {
+    if (live.busy > 0 || live.shut || live.fd < 0 || now - live.last < timeout) continue;
+    struct stat st {};
+    live.shut = true;
+    if (fstat(live.fd, &st) != 0 || st.st_dev != live.dev || st.st_ino != live.ino) continue;
+    log::Get().info("closing an MTA connection idle for more than {} s ([milter] timeout_seconds)",
+                    timeout.count());
+    shutdown(live.fd, SHUT_RDWR);
+    ++closed;
+  }
+  return closed;
+}
 
 bool RegisterCallbacks(Service* service) {
   g_service = service;

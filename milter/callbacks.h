@@ -17,4 +17,12 @@ namespace threadmill::milter {
 // Returns false when libmilter refuses the registration.
 bool RegisterCallbacks(Service* service);
 
+// Closes MTA connections that have waited longer than [milter] timeout_seconds for their
+// next command. libmilter's pool of workers never times out a connection that is idle
+// between commands (smfi_settimeout only bounds reads inside one command), so without this
+// an idle session lives as long as the MTA keeps it. The socket is shut down (libmilter
+// then ends the session as if the MTA had closed it: abort and close callbacks run).
+// Returns how many connections were closed. Thread-safe; called every second by Background.
+size_t CloseIdleConnections();
+
 }  // namespace threadmill::milter

@@ -24,6 +24,9 @@ Service::Service(std::string config_path, std::shared_ptr<const config::Config> 
   env_ = *env;
   store_ = std::make_shared<store::ThreadStore>(env_);
   jobs_ = std::make_shared<runtime::JobQueue>(env_, config->store.path + "/spool");
+  if (size_t stale = jobs_->RemoveStaleIncoming()) {
+    log::Get().info("removed {} partial incoming message(s) left in the spool", stale);
+  }
   authenticator_ = filter::MakeAuthenticator(*config);
   processor_.store(MakeProcessor(std::move(config), authenticator_));
 }

@@ -25,23 +25,14 @@ void Session::BeginMessage(std::shared_ptr<const filter::Processor> processor,
   envelope_.helo = helo_;
   envelope_.mail_from = std::move(mail_from);
   envelope_.auth_authen = std::move(auth_authen);
-  headers_.emplace(processor_->config().milter.max_header_bytes);
+  headers_.emplace(processor_->NewHeaders());
   auth_ = processor_->BeginAuth(envelope_);
-  raw_.clear();
-  raw_complete_ = true;
-  keep_raw_ = processor_->needs_raw_message() &&
-              filter::ClassifyDirection(envelope_, processor_->config().direction).direction ==
-                  store::Direction::kInbound;
-}
-
-void Session::AppendRaw(std::string_view data) {
-  if (!keep_raw_ || !raw_complete_) return;
-  if (raw_.size() + data.size() > processor_->config().milter.max_message_bytes) {
-    raw_complete_ = false;  // too large to spool: handlers will not see it (logged)
-    std::string().swap(raw_);
-    return;
+  message_.reset();
+  if (processor_->needs_raw_message() &&
+      filter::ClassifyDirection(envelope_, processor_->config().direction).direction ==
+          store::Direction::kInbound) {
+    message_ = processor_->NewMessage();
   }
-  raw_.append(data);
 }
 
 void Session::AddHeader(std::string_view name, std::string_view raw) {
@@ -56,7 +47,7 @@ void Session::AddHeader(std::string_view name, std::string_view raw) {
   if (headers_) headers_->Add(name, value);
   if (auth_ && (leadspc || raw.empty())) auth_->Header(name, raw);
   if (auth_ && !leadspc && !raw.empty()) auth_->Header(name, " " + std::string(raw));
-  if (keep_raw_) {
+  if (message_) {
     // libmilter gives folded values with bare LF line breaks: the spool keeps CRLF.
     std::string field(name);
     field += leadspc ? ":" : ": ";
@@ -86,15 +77,14 @@ void Session::SetQueueId(std::string queue_id) {
 
 filter::Decision Session::Finish() {
   auto started = std::chrono::steady_clock::now();
-  if (!headers_) headers_.emplace(processor_->config().milter.max_header_bytes);
+  if (!headers_) headers_.emplace(processor_->NewHeaders());
   filter::Decision decision;
   if (auth_) {
     filter::AuthOutcome outcome;
     outcome.verdicts = auth_->Finish();
-    outcome.forged_auth_results = auth_->ForgedAuthResults();
-    decision = processor_->Decide(envelope_, *headers_, &outcome, raw_, raw_complete_);
+    decision = processor_->Decide(envelope_, *headers_, &outcome);
   } else {
-    decision = processor_->Decide(envelope_, *headers_, nullptr, raw_, raw_complete_);
+    decision = processor_->Decide(envelope_, *headers_, nullptr);
   }
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   processor_->metrics()
@@ -105,10 +95,14 @@ filter::Decision Session::Finish() {
   return decision;
 }
 
+void Session::Commit(filter::Decision* decision) {
+  processor_->Commit(envelope_, message_.get(), decision);
+}
+
 void Session::EndMessage() {
   headers_.reset();
   auth_.reset();
-  std::string().swap(raw_);  // give large buffers back between messages
+  message_.reset();  // removes its temporary file (job links keep their copy)
   failed_ = false;
 }
 

@@ -4,7 +4,10 @@
 //   libmilter runs one thread per MTA connection; a Session belongs to that connection and is
 //   only touched by its thread. It keeps the connection facts (client, HELO) and the current
 //   message (envelope, headers); a connection may carry several messages, so message state is
-//   reset at MAIL FROM and after end-of-message or abort.
+//   reset at MAIL FROM and after end-of-message or abort. An inbound message that handlers may
+//   need is streamed into a runtime::IncomingMessage as it arrives (bounded memory: large
+//   messages go to a temporary file in the spool directory, which becomes the one spool
+//   copy of its jobs, or is removed at the end of the message).
 #pragma once
 
 #include <memory>
@@ -14,6 +17,7 @@
 #include "filter/envelope.h"
 #include "filter/message_headers.h"
 #include "filter/processor.h"
+#include "runtime/incoming_message.h"
 
 namespace threadmill::milter {
 
@@ -35,6 +39,8 @@ class Session {
 
   // Decides about the current message; the caller applies and logs it.
   filter::Decision Finish();
+  // Hands the message to its handlers; only once the MTA will hear "continue".
+  void Commit(filter::Decision* decision);
   void EndMessage();
 
   bool in_message() const { return headers_.has_value(); }
@@ -54,10 +60,10 @@ class Session {
   std::optional<filter::MessageHeaders> headers_;
   std::unique_ptr<auth::MessageAuth> auth_;  // null when this message is not authenticated
   // The whole message (headers CRLF-joined, blank line, body) when handlers may need it.
-  bool keep_raw_ = false;
-  bool raw_complete_ = true;
-  std::string raw_;
-  void AppendRaw(std::string_view data);
+  std::unique_ptr<runtime::IncomingMessage> message_;
+  void AppendRaw(std::string_view data) {
+    if (message_) message_->Append(data);
+  }
   unsigned long negotiated_steps_ = 0;
   bool failed_ = false;
 };

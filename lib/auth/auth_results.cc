@@ -201,24 +201,29 @@ bool ClaimsAuthservId(std::string_view value, std::string_view authserv_id) {
          strncasecmp(id.data(), authserv_id.data(), id.size()) == 0;
 }
 
-std::string BuildAuthResults(const Verdicts& v, std::string_view authserv_id) {
+std::string BuildAuthResults(const Verdicts& v, std::string_view authserv_id,
+                             size_t max_dkim_entries) {
+  // Bounded whatever the message: at most max_dkim_entries dkim results, each value cut to
+  // a DNS name's length, so the field always fits the MTA's limits (issue 8 item 10).
+  auto clip = [](std::string_view x) { return x.substr(0, 255); };
   std::string out(authserv_id);
   size_t empty_len = out.size();
   if (v.spf_checked) {
     std::string s = std::string("spf=") + ToString(v.spf.result);
-    if (!v.spf.reason.empty()) s += " (" + Comment(v.spf.reason) + ")";
+    if (!v.spf.reason.empty()) s += " (" + Comment(clip(v.spf.reason)) + ")";
     if (v.spf.scope == SpfScope::kHelo)
-      s += " smtp.helo=" + Quote(v.spf.domain);
+      s += " smtp.helo=" + Quote(clip(v.spf.domain));
     else
-      s += " smtp.mailfrom=" + Quote(v.spf.identity.empty() ? v.spf.domain : v.spf.identity);
+      s += " smtp.mailfrom=" + Quote(clip(v.spf.identity.empty() ? v.spf.domain : v.spf.identity));
     Append(out, s);
   }
-  for (const auto& d : v.dkim) {
+  for (size_t i = 0; i < v.dkim.size() && i < max_dkim_entries; ++i) {
+    const auto& d = v.dkim[i];
     std::string s = std::string("dkim=") + ToString(d.result);
-    if (!d.reason.empty()) s += " reason=" + Quote(d.reason);
+    if (!d.reason.empty()) s += " reason=" + Quote(clip(d.reason));
     if (d.key_bits != 0) s += " (" + std::to_string(d.key_bits) + "-bit key)";
-    s += " header.d=" + Quote(d.domain) + " header.s=" + Quote(d.selector) +
-         " header.a=" + Quote(d.algorithm);
+    s += " header.d=" + Quote(clip(d.domain)) + " header.s=" + Quote(clip(d.selector)) +
+         " header.a=" + Quote(clip(d.algorithm));
     Append(out, s);
   }
   if (v.dmarc_checked) {
@@ -226,7 +231,7 @@ std::string BuildAuthResults(const Verdicts& v, std::string_view authserv_id) {
     if (!v.dmarc.policy_domain.empty())
       s += std::string(" (p=") + ToString(v.dmarc.policy) +
            " dis=" + ToString(v.dmarc.disposition) + ")";
-    if (!v.dmarc.from_domain.empty()) s += " header.from=" + Quote(v.dmarc.from_domain);
+    if (!v.dmarc.from_domain.empty()) s += " header.from=" + Quote(clip(v.dmarc.from_domain));
     if (!v.dmarc.policy_domain.empty())
       s += std::string(" policy.dmarc=") + ToString(v.dmarc.policy);
     Append(out, s);

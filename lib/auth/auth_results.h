@@ -57,7 +57,11 @@ bool ClaimsAuthservId(std::string_view value, std::string_view authserv_id);
 
 // The field body of our A-R header, e.g.
 // "mx.example.org; spf=pass smtp.mailfrom=a@x.example; dkim=pass header.d=x.example ..."
-std::string BuildAuthResults(const Verdicts& verdicts, std::string_view authserv_id);
+// At most max_dkim_entries dkim results are listed (the first ones: the verified signatures
+// come before ignored ones) and every value is cut to 255 bytes, so the field stays small
+// whatever the message carries.
+std::string BuildAuthResults(const Verdicts& verdicts, std::string_view authserv_id,
+                             size_t max_dkim_entries = 10);
 
 // Verdicts reported by a trusted upstream filter; from_upstream is set.
 Verdicts VerdictsFromAuthResults(const ParsedAuthResults& parsed);

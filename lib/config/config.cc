@@ -18,7 +18,7 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
       {"milter",
        {"socket", "socket_mode", "user", "group", "socket_group", "pid_file", "on_internal_error",
         "on_store_error", "hostname", "add_message_id", "max_header_bytes", "max_message_bytes",
-        "timeout_seconds"}},
+        "timeout_seconds", "max_header_fields", "max_header_field_bytes"}},
       {"log", {"target", "facility", "level"}},
       {"store",
        {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds",
@@ -29,7 +29,8 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
        {"enabled", "spf", "dkim", "dmarc", "authenticate_outbound", "dns_forwarders",
         "dns_timeout_ms", "message_dns_budget_ms", "dnssec_trust_anchor", "psl_path", "authserv_id",
         "add_header", "remove_forged_headers", "trusted_authserv_ids", "max_signatures",
-        "max_key_lookups", "max_author_domains", "enforce_dmarc", "on_dns_error"}},
+        "max_key_lookups", "max_author_domains", "enforce_dmarc", "on_dns_error",
+        "max_forged_deletions", "on_too_many_forged"}},
       {"metrics", {"listen"}},
   };
   return keys;
@@ -92,6 +93,8 @@ void ReadMilter(const toml::table& root, const std::string& file, MilterConfig* 
   r.GetInt("max_header_bytes", &m->max_header_bytes, 4096, kMax);
   r.GetInt("max_message_bytes", &m->max_message_bytes, 0, kMax);
   r.GetInt("timeout_seconds", &m->timeout_seconds, 1, 3600);
+  r.GetInt("max_header_fields", &m->max_header_fields, 100, kMax);
+  r.GetInt("max_header_field_bytes", &m->max_header_field_bytes, 1024, kMax);
   std::string why;
   auto spec = ParseSocketSpec(socket, &why);
   if (!spec) r.Fail("socket", why);
@@ -180,6 +183,13 @@ void ReadAuth(const toml::table& root, const std::string& file, const MilterConf
   std::string dns_error = "accept";
   r.Get("on_dns_error", &dns_error);
   a->on_dns_error = ParseAction(r, "on_dns_error", dns_error);
+  r.GetInt("max_forged_deletions", &a->max_forged_deletions, 0, 1000);
+  std::string too_many = "reject";
+  r.Get("on_too_many_forged", &too_many);
+  if (too_many != "reject" && too_many != "tempfail") {
+    r.Fail("on_too_many_forged", "must be \"reject\" or \"tempfail\", not \"" + too_many + "\"");
+  }
+  a->too_many_forged_tempfail = too_many == "tempfail";
   for (const auto& forwarder : a->dns_forwarders) {
     auto at = forwarder.find('@');
     if (!ParseIp(forwarder.substr(0, at))) {

@@ -43,7 +43,9 @@ struct MilterConfig {
   std::string hostname;  // resolved to gethostname() when empty
   bool add_message_id = true;
   size_t max_header_bytes = 1 << 20;
-  size_t max_message_bytes = 64 << 20;  // larger messages are delivered but not spooled
+  size_t max_header_fields = 10000;          // header fields kept for decisions at most
+  size_t max_header_field_bytes = 64 << 10;  // one kept header value at most (cut beyond)
+  size_t max_message_bytes = 64 << 20;       // larger messages are delivered but not spooled
   int timeout_seconds = 60;
 };
 
@@ -78,9 +80,13 @@ struct AuthConfig {
   int64_t message_dns_budget_ms = 0;  // all DNS waits of one message; 0 = 2 x dns_timeout_ms
   std::string dnssec_trust_anchor;    // unbound auto-trust-anchor file, "" = no DNSSEC
   std::string psl_path = "/usr/share/publicsuffix/effective_tld_names.dat";
-  std::string authserv_id;                        // default: [milter] hostname
-  bool add_header = true;                         // add Authentication-Results
-  bool remove_forged_headers = true;              // drop A-R headers claiming our authserv-id
+  std::string authserv_id;            // default: [milter] hostname
+  bool add_header = true;             // add Authentication-Results
+  bool remove_forged_headers = true;  // drop A-R headers claiming our authserv-id
+  // More forged A-R fields than this are not deleted one by one (each is one smfi_chgheader):
+  // the message is refused (on_too_many_forged) and so never reaches a mailbox.
+  size_t max_forged_deletions = 32;
+  bool too_many_forged_tempfail = false;  // on_too_many_forged = "reject" (default) | "tempfail"
   std::vector<std::string> trusted_authserv_ids;  // use these upstream A-R verdicts instead
   size_t max_signatures = 5;
   size_t max_key_lookups = 5;

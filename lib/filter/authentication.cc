@@ -1,5 +1,6 @@
 #include "filter/authentication.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "auth/auth_results.h"
@@ -44,29 +45,60 @@ std::shared_ptr<auth::Authenticator> MakeAuthenticator(const config::Config& con
   return std::shared_ptr<auth::Authenticator>(std::move(*created));
 }
 
-void ApplyVerdicts(const config::Config& config, const auth::Verdicts& verdicts,
-                   const std::vector<int>& forged_auth_results, Decision* d) {
+void ApplyVerdicts(const config::Config& config, const auth::Verdicts& verdicts, Decision* d) {
   const config::AuthConfig& a = config.auth;
   d->auth_checked = true;
   d->dmarc_passed = verdicts.DmarcPassed();
   for (const auto& field : verdicts.SummaryFields()) d->auth_log.push_back(field);
-  if (a.remove_forged_headers) d->delete_auth_results = forged_auth_results;
   if (a.add_header) {
+    // Our A-R lists the verified signatures only (at most max_signatures): ignored extra
+    // signatures must not be able to grow it past what the MTA accepts.
+    size_t listed = std::max<size_t>(a.max_signatures, 1);
     d->insert_headers.emplace_back("Authentication-Results",
-                                   auth::BuildAuthResults(verdicts, a.authserv_id));
+                                   auth::BuildAuthResults(verdicts, a.authserv_id, listed));
+    if (verdicts.dkim.size() > listed) {
+      d->extra_log.emplace_back("dkim_unlisted", std::to_string(verdicts.dkim.size() - listed));
+    }
   }
   if (AnyTempError(verdicts) && a.on_dns_error == config::FailureAction::kTempfail) {
-    d->verdict = Verdict::kTempfail;
-    d->smtp_reply = {"451", "4.4.3", "authentication temporarily unavailable (DNS), try again"};
+    Escalate(d, Verdict::kTempfail,
+             {"451", "4.4.3", "authentication temporarily unavailable (DNS), try again"});
     return;
   }
   auth::EnforceDecision enforce = auth::DecideDmarcEnforcement(verdicts, a.enforce_dmarc);
   if (enforce.action == auth::DmarcPolicy::kReject) {
-    d->verdict = Verdict::kReject;
-    d->smtp_reply = {enforce.smtp_code, enforce.enhanced, enforce.text};
+    Escalate(d, Verdict::kReject, {enforce.smtp_code, enforce.enhanced, enforce.text});
   } else if (enforce.action == auth::DmarcPolicy::kQuarantine) {
     d->quarantine = enforce.text.empty() ? "DMARC policy quarantine" : enforce.text;
   }
+}
+
+void RemoveForgedAuthResults(const config::Config& config, const std::vector<int>& forged,
+                             Decision* d) {
+  const config::AuthConfig& a = config.auth;
+  if (!a.enabled || !a.remove_forged_headers || forged.empty()) return;
+  d->extra_log.emplace_back("forged_ar", std::to_string(forged.size()));
+  if (forged.size() <= a.max_forged_deletions) {
+    d->delete_auth_results = forged;
+    return;
+  }
+  d->delete_auth_results.clear();
+  d->defects.Add(mail::Defect::kTooComplex);
+  d->extra_log.emplace_back("forged_ar_cap", std::to_string(a.max_forged_deletions));
+  if (a.too_many_forged_tempfail) {
+    Escalate(d, Verdict::kTempfail,
+             {"451", "4.7.0", "too many Authentication-Results header fields claiming our name"});
+  } else {
+    Escalate(d, Verdict::kReject,
+             {"550", "5.7.1", "too many Authentication-Results header fields claiming our name"});
+  }
+}
+
+void Escalate(Decision* d, Verdict verdict, SmtpReply reply) {
+  auto rank = [](Verdict v) { return v == Verdict::kReject ? 2 : v == Verdict::kTempfail ? 1 : 0; };
+  if (rank(verdict) <= rank(d->verdict)) return;
+  d->verdict = verdict;
+  d->smtp_reply = std::move(reply);
 }
 
 }  // namespace threadmill::filter

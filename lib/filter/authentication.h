@@ -23,8 +23,21 @@ auth::AuthOptions MakeAuthOptions(const config::Config& config);
 // Throws std::runtime_error when the resolver or the libraries cannot be set up.
 std::shared_ptr<auth::Authenticator> MakeAuthenticator(const config::Config& config);
 
-// Adds verdict-dependent parts to the decision.
+// Adds verdict-dependent parts to the decision: our A-R, the log fields, enforcement.
 void ApplyVerdicts(const config::Config& config, const auth::Verdicts& verdicts,
-                   const std::vector<int>& forged_auth_results, Decision* decision);
+                   Decision* decision);
+
+// Forged A-R fields (claiming our authserv-id; 1-based indexes among the A-R fields) are
+// deleted, inbound and outbound, whether or not the message was authenticated. More than
+// [auth] max_forged_deletions of them are not deleted one by one (each deletion is one
+// smfi_chgheader; thousands break the MTA): the message is refused instead (reject, or
+// tempfail with on_too_many_forged = "tempfail"), so none of them ever reaches a mailbox.
+// Nothing happens when authentication or remove_forged_headers is off.
+void RemoveForgedAuthResults(const config::Config& config, const std::vector<int>& forged,
+                             Decision* decision);
+
+// Makes the verdict stricter (continue < tempfail < reject), never milder; the reply goes
+// with the verdict that wins.
+void Escalate(Decision* decision, Verdict verdict, SmtpReply reply);
 
 }  // namespace threadmill::filter

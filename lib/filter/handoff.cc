@@ -35,18 +35,67 @@ Handoff::Handoff(const runtime::RuntimeConfig& runtime, config::FailureAction on
       queue_(std::move(queue)),
       env_(std::move(env)),
       on_store_error_(on_store_error),
+      quota_bytes_(static_cast<uint64_t>(runtime.spool_quota_mb) << 20),
+      max_routed_(static_cast<size_t>(runtime.max_routed_recipients)),
       active_(queue_ && (!runtime.routes.empty() || !runtime.handlers.empty())) {}
+
+std::unique_ptr<runtime::IncomingMessage> Handoff::NewMessage(size_t max_bytes) const {
+  if (!active_) return nullptr;
+  return std::make_unique<runtime::IncomingMessage>(queue_->spool_dir(), max_bytes);
+}
+
+void Handoff::SpoolFailed(const Envelope& envelope, const char* reason, const std::string& why,
+                          Decision* d) const {
+  log::Get().error("{}: spooling for handlers failed: {}", envelope.queue_id, why);
+  d->decision = "error";
+  d->reason = reason;
+  d->verdict =
+      on_store_error_ == config::FailureAction::kTempfail ? Verdict::kTempfail : Verdict::kContinue;
+  d->delete_recipients.clear();
+  d->discard = false;
+}
 
 void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads, std::string_view raw,
                   bool raw_complete, Decision* d) const {
+  if (!active_) return;
+  runtime::IncomingMessage message(queue_->spool_dir(), raw_complete ? SIZE_MAX : 0);
+  message.Append(raw_complete ? raw : std::string_view("x"));
+  Run(envelope, threads, &message, d);
+}
+
+void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
+                  runtime::IncomingMessage* message, Decision* d) const {
   if (!active_ || d->direction != store::Direction::kInbound || d->decision == "error") return;
   std::string owner = ThreadOwner(threads, *d);
   auto matches = router_.Route(envelope.recipients, owner);
   if (matches.empty()) return;
-  if (!raw_complete) {
+  // Handlers see only what the MTA accepts: never a rejected, deferred or held message.
+  const char* refused = d->verdict == Verdict::kReject     ? "skipped-reject"
+                        : d->verdict == Verdict::kTempfail ? "skipped-tempfail"
+                        : !d->quarantine.empty()           ? "skipped-quarantine"
+                                                           : nullptr;
+  if (refused) {
+    d->extra_log.emplace_back("handler", "none");
+    d->extra_log.emplace_back("handoff", refused);
+    return;
+  }
+  if (!message || message->too_large()) {
     d->extra_log.emplace_back("handler", "none");
     d->extra_log.emplace_back("handoff", "skipped-too-large");
     return;
+  }
+  if (!message->complete()) {
+    SpoolFailed(envelope, "spool", message->error(), d);
+    return;
+  }
+  if (matches.size() > max_routed_) {
+    log::Get().warn(
+        "{}: {} routed recipients, only the first {} go to handlers "
+        "([handlers] max_routed_recipients)",
+        envelope.queue_id, matches.size(), max_routed_);
+    d->extra_log.emplace_back("routed_cap", std::to_string(max_routed_));
+    d->defects.Add(mail::Defect::kTooComplex);
+    matches.resize(max_routed_);
   }
   runtime::JobInput input;
   input.mail_from = envelope.mail_from;
@@ -62,27 +111,28 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads, s
   input.dkim = AuthVerdict(*d, "dkim");
   input.no_reply_reason = d->no_reply_reason;
   input.received_time = static_cast<int64_t>(std::time(nullptr));
-  input.raw_message = raw;
 
-  std::string handlers, jobs;
+  std::vector<runtime::JobInput> inputs;
   for (const auto& match : matches) {
     input.handler = match.handler;
     input.route = match.why;
     input.recipient = match.recipient;
-    auto job = queue_->Enqueue(input);
-    if (!job.ok()) {
-      log::Get().error("{}: spooling for handler {} failed: {}", envelope.queue_id, match.handler,
-                       job.error().message);
-      d->decision = "error";
-      d->reason = "spool";
-      d->verdict = on_store_error_ == config::FailureAction::kTempfail ? Verdict::kTempfail
-                                                                       : Verdict::kContinue;
-      d->delete_recipients.clear();
-      d->discard = false;
-      return;
-    }
+    inputs.push_back(input);
+  }
+  auto jobs = queue_->EnqueueMessage(inputs, *message, quota_bytes_);
+  if (!jobs.ok()) {
+    bool quota = jobs.error().code == ErrorCode::kTemporary;
+    SpoolFailed(envelope, quota ? "spool-quota" : "spool", jobs.error().message, d);
+    return;
+  }
+  std::string handlers, ids;
+  size_t duplicates = 0;
+  for (size_t i = 0; i < matches.size(); ++i) {
+    const auto& match = matches[i];
+    const runtime::Enqueued& job = (*jobs)[i];
+    if (job.duplicate) ++duplicates;
     handlers += (handlers.empty() ? "" : ",") + match.handler;
-    jobs += (jobs.empty() ? "" : ",") + *job;
+    ids += (ids.empty() ? "" : ",") + job.id;
     if (match.action == runtime::RouteAction::kConsume &&
         std::find(d->delete_recipients.begin(), d->delete_recipients.end(), match.recipient) ==
             d->delete_recipients.end()) {
@@ -90,14 +140,16 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads, s
     }
   }
   // Jobs must be on disk before the MTA hears "accepted" (the store syncs periodically).
-  if (Status synced = env_->Sync(); !synced.ok()) {
-    log::Get().error("{}: store sync after spooling failed: {}", envelope.queue_id,
-                     synced.error().message);
+  if (duplicates < matches.size()) {
+    if (Status synced = env_->Sync(); !synced.ok()) {
+      log::Get().error("{}: store sync after spooling failed: {}", envelope.queue_id,
+                       synced.error().message);
+    }
   }
-  queue_->Poke();
   if (d->decision != "no-reply") d->decision = "queued";
   d->extra_log.emplace_back("handler", handlers);
-  d->extra_log.emplace_back("job", jobs);
+  d->extra_log.emplace_back("job", ids);
+  if (duplicates) d->extra_log.emplace_back("dup", std::to_string(duplicates));
   d->discard =
       !d->delete_recipients.empty() && d->delete_recipients.size() >= envelope.recipients.size();
 }

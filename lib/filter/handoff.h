@@ -8,6 +8,14 @@
 //   handler. Route action "consume" removes the handled recipient from delivery; the message
 //   is discarded when no recipient is left. A spool failure follows on_store_error and the
 //   message is delivered normally.
+//
+//   Only mail the MTA is told to accept becomes jobs: nothing is spooled for a message that
+//   is rejected, tempfailed or quarantined (handoff=skipped-VERDICT in the decision line).
+//   The message is stored once for all its jobs (JobQueue::EnqueueMessage); an MTA retry of a
+//   message spooled before creates no new job (dup=N). At most [handlers]
+//   max_routed_recipients jobs per message (routed_cap=N; recipients past the cap are
+//   delivered normally, never consumed); [handlers] spool_quota_mb bounds the spool
+//   (reason=spool-quota, then on_store_error).
 #pragma once
 
 #include <memory>
@@ -34,19 +42,31 @@ class Handoff {
   // inbound messages so they can be spooled.
   bool active() const { return active_; }
 
-  // Routes and spools `raw` (the whole message) for an inbound decision; updates the
-  // decision (decision=queued, handler=, job=, recipients to delete, discard).
+  // Routes and spools `message` (may be null: nothing was kept) for an inbound decision
+  // whose verdict is continue; updates the decision (decision=queued, handler=, job=,
+  // recipients to delete, discard). Call after the message's header changes were made.
+  void Run(const Envelope& envelope, const store::ThreadStore& threads,
+           runtime::IncomingMessage* message, Decision* d) const;
+  // The same for a message held in memory (raw_complete=false: it was too large).
   void Run(const Envelope& envelope, const store::ThreadStore& threads, std::string_view raw,
            bool raw_complete, Decision* d) const;
+
+  // A holder for the next message as it streams in (in the spool directory).
+  std::unique_ptr<runtime::IncomingMessage> NewMessage(size_t max_bytes) const;
+  const std::shared_ptr<runtime::JobQueue>& queue() const { return queue_; }
 
  private:
   Handoff(const runtime::RuntimeConfig& runtime, config::FailureAction on_store_error,
           std::shared_ptr<runtime::JobQueue> queue, std::shared_ptr<store::Environment> env);
+  void SpoolFailed(const Envelope& envelope, const char* reason, const std::string& why,
+                   Decision* d) const;
 
   runtime::Router router_;
   std::shared_ptr<runtime::JobQueue> queue_;
   std::shared_ptr<store::Environment> env_;
   config::FailureAction on_store_error_;
+  uint64_t quota_bytes_;
+  size_t max_routed_;
   bool active_;
 };
 

@@ -38,12 +38,24 @@ bool Processor::needs_body() const {
   return (authenticator_ && config_->auth.dkim) || needs_raw_message();
 }
 
+MessageHeaders Processor::NewHeaders() const {
+  HeaderLimits limits;
+  limits.max_header_bytes = config_->milter.max_header_bytes;
+  limits.max_fields = config_->milter.max_header_fields;
+  limits.max_field_bytes = config_->milter.max_header_field_bytes;
+  return MessageHeaders(limits, config_->auth.enabled ? config_->auth.authserv_id : "");
+}
+
+std::unique_ptr<runtime::IncomingMessage> Processor::NewMessage() const {
+  if (!handoff_) return nullptr;
+  return handoff_->NewMessage(config_->milter.max_message_bytes);
+}
+
 Decision Processor::Decide(const Envelope& envelope, MessageHeaders& headers,
-                           const AuthOutcome* auth, std::string_view raw,
-                           bool raw_complete) const noexcept {
+                           const AuthOutcome* auth) const noexcept {
   Decision d;
   try {
-    DecideOrThrow(envelope, headers, auth, raw, raw_complete, &d);
+    DecideOrThrow(envelope, headers, auth, &d);
   } catch (const std::exception& e) {
     log::Get().error("{}: internal error: {}", envelope.queue_id, e.what());
     Fail(&d, "internal", config_->milter.on_internal_error);
@@ -51,22 +63,56 @@ Decision Processor::Decide(const Envelope& envelope, MessageHeaders& headers,
     log::Get().error("{}: internal error: unknown exception", envelope.queue_id);
     Fail(&d, "internal", config_->milter.on_internal_error);
   }
+  d.defects.Merge(headers.defects());
   CountDecision(*metrics_, d);
   return d;
 }
 
+Decision Processor::Decide(const Envelope& envelope, MessageHeaders& headers,
+                           const AuthOutcome* auth, std::string_view raw,
+                           bool raw_complete) const noexcept {
+  Decision d = Decide(envelope, headers, auth);
+  if (!handoff_ || !handoff_->active()) return d;
+  try {
+    handoff_->Run(envelope, *store_, raw, raw_complete, &d);
+  } catch (const std::exception& e) {
+    log::Get().error("{}: internal error in handoff: {}", envelope.queue_id, e.what());
+    Fail(&d, "internal", config_->milter.on_internal_error);
+  }
+  return d;
+}
+
+void Processor::Commit(const Envelope& envelope, runtime::IncomingMessage* message,
+                       Decision* d) const noexcept {
+  if (!handoff_) return;
+  try {
+    handoff_->Run(envelope, *store_, message, d);
+  } catch (const std::exception& e) {
+    log::Get().error("{}: internal error in handoff: {}", envelope.queue_id, e.what());
+    Fail(d, "internal", config_->milter.on_internal_error);
+  } catch (...) {
+    log::Get().error("{}: internal error in handoff: unknown exception", envelope.queue_id);
+    Fail(d, "internal", config_->milter.on_internal_error);
+  }
+}
+
+// Keeps what authentication decided (headers, a stricter verdict): a failure never undoes it.
 void Processor::Fail(Decision* d, const char* reason, config::FailureAction action) const {
   d->decision = "error";
   d->reason = reason;
-  d->verdict = action == config::FailureAction::kTempfail ? Verdict::kTempfail : Verdict::kContinue;
+  if (action == config::FailureAction::kTempfail) Escalate(d, Verdict::kTempfail, {});
 }
 
 void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
-                              const AuthOutcome* auth, std::string_view raw, bool raw_complete,
-                              Decision* d) const {
+                              const AuthOutcome* auth, Decision* d) const {
   DirectionVerdict direction = ClassifyDirection(envelope, config_->direction);
   d->direction = direction.direction;
   d->direction_why = direction.why;
+
+  // Authentication first, independent of the store (issue 8: a full map must not let a
+  // forged A-R or a p=reject spoof through).
+  RemoveForgedAuthResults(*config_, headers.ForgedAuthResults(), d);
+  if (auth) ApplyVerdicts(*config_, auth->verdicts, d);
 
   thread::ThreadHeaders threading = headers.ThreadingHeaders();
   d->references = threading.references.size();
@@ -81,15 +127,12 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
   auto resolution = thread::Resolve(*store_, threading, config_->threading.use_thread_index);
   if (!resolution.ok()) {
     log::Get().error("{}: store lookup failed: {}", envelope.queue_id, resolution.error().message);
-    d->defects = headers.defects();
     Fail(d, "store", config_->milter.on_store_error);
     return;
   }
   d->resolution = std::move(*resolution);
 
   if (!Record(envelope, headers, threading.thread_index_root, d)) return;
-  d->defects = headers.defects();
-  if (auth) ApplyVerdicts(*config_, auth->verdicts, auth->forged_auth_results, d);
   if (direction.direction == store::Direction::kOutbound) {
     d->decision = "recorded";
     return;
@@ -103,7 +146,6 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
     d->decision = d->resolution.known() ? "matched" : "new-thread";
     if (!d->no_reply_reason.empty()) d->extra_log.emplace_back("noreply", d->no_reply_reason);
   }
-  if (handoff_) handoff_->Run(envelope, *store_, raw, raw_complete, d);
 }
 
 // Records the message in its thread. Returns false (decision=error) on a store failure.
@@ -127,7 +169,6 @@ bool Processor::Record(const Envelope& envelope, const MessageHeaders& headers,
   auto stored = store_->RecordMessage(record, thread_index_root);
   if (!stored.ok()) {
     log::Get().error("{}: store write failed: {}", envelope.queue_id, stored.error().message);
-    d->defects = headers.defects();
     Fail(d, "store", config_->milter.on_store_error);
     return false;
   }

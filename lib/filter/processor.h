@@ -7,9 +7,16 @@
 //   our replies to it and later answers stay in the same thread. More References than
 //   max_references means the message may never be answered automatically.
 //
+//   Authentication never depends on the store: the verdicts, our Authentication-Results, the
+//   removal of forged A-R fields (inbound and outbound) and DMARC enforcement are decided
+//   first, and a store failure afterwards only adds decision=error and its failure action
+//   (which can make the verdict stricter, never milder).
+//
 //   One Processor exists per configuration snapshot; the milter swaps it on reload. Decide()
 //   is thread-safe and never throws: store and internal errors become decision=error with the
 //   configured failure action (on_store_error / on_internal_error), and the message goes on.
+//   Handing the message to handlers is a second step, Commit(), which the milter calls once
+//   the header changes were made and only when the MTA will hear "continue".
 #pragma once
 
 #include <memory>
@@ -28,7 +35,6 @@ namespace threadmill::filter {
 // The authentication outcome of one message, computed while it streamed in.
 struct AuthOutcome {
   auth::Verdicts verdicts;
-  std::vector<int> forged_auth_results;
 };
 
 class Processor {
@@ -46,12 +52,22 @@ class Processor {
   bool needs_body() const;
   // Whether inbound messages must be kept whole for spooling (handlers are configured).
   bool needs_raw_message() const { return handoff_ && handoff_->active(); }
+  // An empty header collector with this configuration's caps and authserv-id.
+  MessageHeaders NewHeaders() const;
+  // A holder for an inbound message to spool, or null when no handler may need it.
+  std::unique_ptr<runtime::IncomingMessage> NewMessage() const;
 
-  // `raw`: the whole message when needs_raw_message() (raw_complete=false when it exceeded
-  // the size cap and was not kept).
+  // The decision without handlers (see Commit).
   Decision Decide(const Envelope& envelope, MessageHeaders& headers,
-                  const AuthOutcome* auth = nullptr, std::string_view raw = {},
-                  bool raw_complete = false) const noexcept;
+                  const AuthOutcome* auth = nullptr) const noexcept;
+  // Hands an inbound message whose verdict is continue to its handlers (durable jobs);
+  // `message` as kept while it arrived (null: not kept). Never throws: failures follow
+  // on_store_error / on_internal_error.
+  void Commit(const Envelope& envelope, runtime::IncomingMessage* message,
+              Decision* decision) const noexcept;
+  // Decide() then Commit() of a message held in memory (tests, tools).
+  Decision Decide(const Envelope& envelope, MessageHeaders& headers, const AuthOutcome* auth,
+                  std::string_view raw, bool raw_complete) const noexcept;
 
   const config::Config& config() const { return *config_; }
   const std::shared_ptr<const config::Config>& config_ptr() const { return config_; }
@@ -60,7 +76,7 @@ class Processor {
 
  private:
   void DecideOrThrow(const Envelope& envelope, MessageHeaders& headers, const AuthOutcome* auth,
-                     std::string_view raw, bool raw_complete, Decision* d) const;
+                     Decision* d) const;
   bool Record(const Envelope& envelope, const MessageHeaders& headers,
               const std::string& thread_index_root, Decision* d) const;
   void Fail(Decision* d, const char* reason, config::FailureAction action) const;

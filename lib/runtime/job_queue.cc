@@ -1,5 +1,6 @@
 #include "runtime/job_queue.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,11 +10,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include "common/unique_fd.h"
 #include "store/counters.h"
+#include "store/keys.h"
 #include "store/txn.h"
 
 namespace threadmill::runtime {
@@ -27,6 +30,49 @@ int64_t Now() {
 
 Error SysError(const std::string& what) {
   return MakeError(ErrorCode::kStore, "spool: " + what + ": " + std::strerror(errno));
+}
+
+// How old the spool usage figure of the quota may get before the directory is scanned again.
+constexpr int64_t kQuotaScanSeconds = 5;
+
+int64_t SteadySeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void SyncDir(const std::string& dir) {
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+}
+
+Job MakeJob(const JobInput& in, const std::string& spool_dir, size_t size) {
+  Job job;
+  job.id = NewJobId();
+  job.handler = in.handler;
+  job.state = JobState::kQueued;
+  job.created = job.updated = job.next_try = Now();
+  job.mail_from = in.mail_from;
+  job.recipient = in.recipient;
+  job.client_addr = in.client_addr;
+  job.queue_id = in.queue_id;
+  job.message_id = in.message_id;
+  job.thread_id = in.thread_id;
+  job.thread_owner = in.thread_owner;
+  job.thread_known = in.thread_known;
+  job.references_count = in.references_count;
+  job.dmarc = in.dmarc.empty() ? "none" : in.dmarc;
+  job.spf = in.spf.empty() ? "none" : in.spf;
+  job.dkim = in.dkim.empty() ? "none" : in.dkim;
+  job.no_reply_reason = in.no_reply_reason;
+  job.route = in.route;
+  job.received_time = in.received_time ? in.received_time : job.created;
+  job.size = size;
+  job.file = spool_dir + "/" + job.id + ".eml";
+  return job;
 }
 
 Status WriteDurably(const std::string& dir, const std::string& name, std::string_view data) {
@@ -70,29 +116,18 @@ JobQueue::JobQueue(std::shared_ptr<store::Environment> env, std::string spool_di
   }
 }
 
+std::string SpoolDedupeKey(std::string_view message_id, std::string_view recipient,
+                           std::string_view handler) {
+  std::string key(message_id);
+  key += '\0';
+  for (char c : recipient) key += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  key += '\0';
+  key += handler;
+  return key;
+}
+
 Result<std::string> JobQueue::Enqueue(const JobInput& in) {
-  Job job;
-  job.id = NewJobId();
-  job.handler = in.handler;
-  job.state = JobState::kQueued;
-  job.created = job.updated = job.next_try = Now();
-  job.mail_from = in.mail_from;
-  job.recipient = in.recipient;
-  job.client_addr = in.client_addr;
-  job.queue_id = in.queue_id;
-  job.message_id = in.message_id;
-  job.thread_id = in.thread_id;
-  job.thread_owner = in.thread_owner;
-  job.thread_known = in.thread_known;
-  job.references_count = in.references_count;
-  job.dmarc = in.dmarc.empty() ? "none" : in.dmarc;
-  job.spf = in.spf.empty() ? "none" : in.spf;
-  job.dkim = in.dkim.empty() ? "none" : in.dkim;
-  job.no_reply_reason = in.no_reply_reason;
-  job.route = in.route;
-  job.received_time = in.received_time ? in.received_time : job.created;
-  job.size = in.raw_message.size();
-  job.file = spool_dir_ + "/" + job.id + ".eml";
+  Job job = MakeJob(in, spool_dir_, in.raw_message.size());
   if (job.handler.empty()) return MakeError(ErrorCode::kInvalidInput, "spool: no handler");
 
   if (Status st = WriteDurably(spool_dir_, job.id, in.raw_message); !st.ok()) return st.error();
@@ -105,6 +140,125 @@ Result<std::string> JobQueue::Enqueue(const JobInput& in) {
   }
   Poke();
   return job.id;
+}
+
+Result<std::vector<Enqueued>> JobQueue::EnqueueMessage(const std::vector<JobInput>& inputs,
+                                                       IncomingMessage& message,
+                                                       uint64_t quota_bytes) {
+  std::vector<Enqueued> out;
+  if (inputs.empty()) return out;
+  if (quota_bytes != 0 && UsedBytes() + message.size() > quota_bytes) {
+    return MakeError(ErrorCode::kTemporary,
+                     "spool quota reached (" + std::to_string(quota_bytes >> 20) + " MB)");
+  }
+  auto source = message.Persist();
+  if (!source.ok()) return source.error();
+  // One link per job first (the message file is already durable), then every record in one
+  // transaction; links of jobs that turn out to exist already are removed again.
+  std::vector<Job> jobs;
+  auto unlink_all = [&] {
+    for (const Job& job : jobs) unlink(job.file.c_str());
+  };
+  for (const JobInput& in : inputs) {
+    Job job = MakeJob(in, spool_dir_, message.size());
+    if (job.handler.empty()) {
+      unlink_all();
+      return MakeError(ErrorCode::kInvalidInput, "spool: no handler");
+    }
+    if (link(source->c_str(), job.file.c_str()) != 0) {
+      Error e = SysError("link " + job.file);
+      unlink_all();
+      return e;
+    }
+    jobs.push_back(std::move(job));
+  }
+  std::vector<bool> duplicate(jobs.size(), false);
+  Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
+    out.clear();
+    MDB_dbi spool = env_->dbi(store::Db::kSpool);
+    MDB_dbi kv = env_->dbi(store::Db::kKv);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const Job& job = jobs[i];
+      duplicate[i] = false;
+      if (!job.message_id.empty()) {
+        std::string key = SpoolDedupeKey(job.message_id, job.recipient, job.handler);
+        auto hit = store::KeyedFind(txn, kv, kSpoolDedupeNamespace, key);
+        if (!hit.ok()) return hit.error();
+        if (hit->has_value()) {
+          std::string earlier((*hit)->payload);
+          auto exists = txn.Get(spool, earlier);
+          if (!exists.ok()) return exists.error();
+          if (exists->has_value()) {
+            duplicate[i] = true;
+            out.push_back({earlier, true});
+            continue;
+          }
+        }
+        auto put = store::KeyedPut(txn, kv, kSpoolDedupeNamespace, key, job.id);
+        if (!put.ok()) return put.error();
+      }
+      if (Status put = txn.Put(spool, job.id, EncodeJob(job)); !put.ok()) return put;
+      out.push_back({job.id, false});
+    }
+    return {};
+  });
+  if (!st.ok()) {
+    unlink_all();
+    return st.error();
+  }
+  bool created = false;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (duplicate[i]) {
+      unlink(jobs[i].file.c_str());
+    } else {
+      created = true;
+    }
+  }
+  SyncDir(spool_dir_);
+  if (created) {
+    std::lock_guard<std::mutex> lock(usage_mutex_);
+    used_bytes_ += message.size();
+    Poke();
+  }
+  return out;
+}
+
+uint64_t JobQueue::UsedBytes() {
+  std::lock_guard<std::mutex> lock(usage_mutex_);
+  int64_t now = SteadySeconds() + 1;  // never 0
+  if (used_scanned_ != 0 && now - used_scanned_ < kQuotaScanSeconds) return used_bytes_;
+  uint64_t total = 0;
+  std::set<std::pair<dev_t, ino_t>> seen;  // a message linked by several jobs counts once
+  if (DIR* dir = opendir(spool_dir_.c_str())) {
+    while (dirent* entry = readdir(dir)) {
+      std::string_view name = entry->d_name;
+      if (name.starts_with("in-")) continue;  // messages still arriving: counted when spooled
+      struct stat st;
+      if (fstatat(dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (!S_ISREG(st.st_mode)) continue;
+      if (st.st_nlink > 1 && !seen.insert({st.st_dev, st.st_ino}).second) continue;
+      total += static_cast<uint64_t>(st.st_size);
+    }
+    closedir(dir);
+  }
+  used_bytes_ = total;
+  used_scanned_ = now;
+  return used_bytes_;
+}
+
+size_t JobQueue::RemoveStaleIncoming() {
+  size_t removed = 0;
+  DIR* dir = opendir(spool_dir_.c_str());
+  if (!dir) return 0;
+  while (dirent* entry = readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name.starts_with("in-") && name.ends_with(".tmp") &&
+        unlinkat(dirfd(dir), entry->d_name, 0) == 0) {
+      ++removed;
+    }
+  }
+  closedir(dir);
+  return removed;
 }
 
 void JobQueue::Poke() const {
@@ -325,6 +479,7 @@ Result<size_t> JobQueue::SweepDone(int64_t older_than) {
     count = 0;
     MDB_dbi dbi = env_->dbi(store::Db::kSpool);
     std::vector<std::string> doomed;
+    std::vector<std::string> dedupe_keys;  // their (Message-ID, recipient, handler) records
     {
       auto cursor = store::Cursor::Open(txn, dbi);
       if (!cursor.ok()) return cursor.error();
@@ -332,11 +487,18 @@ Result<size_t> JobQueue::SweepDone(int64_t older_than) {
         auto job = DecodeJob(cursor->value());
         if (job.ok() && job->state == JobState::kDone && job->updated < older_than) {
           doomed.emplace_back(cursor->key());
+          if (!job->message_id.empty()) {
+            dedupe_keys.push_back(SpoolDedupeKey(job->message_id, job->recipient, job->handler));
+          }
         }
       }
     }
     for (const auto& key : doomed) {
       auto del = txn.Del(dbi, key);
+      if (!del.ok()) return del.error();
+    }
+    for (const auto& key : dedupe_keys) {
+      auto del = store::KeyedDelete(txn, env_->dbi(store::Db::kKv), kSpoolDedupeNamespace, key);
       if (!del.ok()) return del.error();
     }
     count = doomed.size();

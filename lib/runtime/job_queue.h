@@ -10,6 +10,14 @@
 //   When step 2 fails the file is removed and the error returned (the milter then applies
 //   its failure policy; the message itself is never lost because of the spool).
 //
+//   EnqueueMessage (the milter's path) spools one message for all its jobs: the message is
+//   written once (IncomingMessage::Persist) and hard-linked as <spool>/<job>.eml per job, so
+//   each job's done-removal still removes only its own name; the records commit in one
+//   transaction. (Message-ID, recipient, handler) is remembered in the kv database under a
+//   reserved namespace: the same message accepted again (an MTA retry) creates no second
+//   job. A spool quota (the bytes of the files in the spool directory, rescanned at most
+//   every few seconds) refuses new messages with kTemporary "spool quota".
+//
 //   The supervisor claims due jobs (ClaimDue: queued and next_try <= now, oldest first;
 //   state running, attempts + 1, all in one transaction), and records each outcome
 //   (Finish): done, retry with exponential backoff, or parked once max_attempts is reached.
@@ -34,7 +42,10 @@
 #include <string_view>
 #include <vector>
 
+#include <mutex>
+
 #include "common/result.h"
+#include "runtime/incoming_message.h"
 #include "runtime/job.h"
 #include "store/environment.h"
 
@@ -61,6 +72,12 @@ struct JobInput {
   std::string_view raw_message;  // the whole message as received: headers, blank line, body
 };
 
+// One job of EnqueueMessage: its id, and whether it existed already (not created again).
+struct Enqueued {
+  std::string id;
+  bool duplicate = false;
+};
+
 enum class Outcome { kDone, kRetry, kPark };
 
 struct RetryPolicy {
@@ -76,6 +93,17 @@ class JobQueue {
 
   // See file comment. Returns the job id. Thread-safe.
   Result<std::string> Enqueue(const JobInput& input);
+  // See file comment: one spool copy for all `inputs` (their raw_message is ignored; the
+  // message comes from `message`, which must be complete). quota_bytes: the spool quota
+  // (0 = none). Thread-safe.
+  Result<std::vector<Enqueued>> EnqueueMessage(const std::vector<JobInput>& inputs,
+                                               IncomingMessage& message, uint64_t quota_bytes);
+  // Bytes of the spooled files in the spool directory (each file once, whatever its links;
+  // messages still arriving not counted), as of the last scan (at most a few seconds old)
+  // plus what this process spooled since.
+  uint64_t UsedBytes();
+  // Removes in-*.tmp files left in the spool directory by a crashed milter. Returns how many.
+  size_t RemoveStaleIncoming();
 
   Result<std::optional<Job>> Get(std::string_view id) const;
   // Up to `limit` jobs, oldest first; only `state` when given.
@@ -111,6 +139,16 @@ class JobQueue {
 
   std::shared_ptr<store::Environment> env_;
   std::string spool_dir_;
+  std::mutex usage_mutex_;
+  uint64_t used_bytes_ = 0;
+  int64_t used_scanned_ = 0;  // steady seconds of the last scan, 0 = never
 };
+
+// The kv namespace of the spool's (Message-ID, recipient, handler) records: not a valid
+// handler name, so no handler can read or write it.
+inline constexpr std::string_view kSpoolDedupeNamespace{"\x02spool-dedupe\0", 14};
+// Its key for one job.
+std::string SpoolDedupeKey(std::string_view message_id, std::string_view recipient,
+                           std::string_view handler);
 
 }  // namespace threadmill::runtime

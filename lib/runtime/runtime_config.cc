@@ -100,8 +100,10 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   out.reply = reply::ParseReplyConfig(config);
 
   TomlReader handlers(config::SectionTable(config, "handlers"), "handlers", file);
-  handlers.RejectUnknown({"dir"});
+  handlers.RejectUnknown({"dir", "spool_quota_mb", "max_routed_recipients"});
   handlers.Get("dir", &out.handlers_dir);
+  handlers.Get("spool_quota_mb", &out.spool_quota_mb, 1, int64_t{1} << 40);
+  handlers.Get("max_routed_recipients", &out.max_routed_recipients, 1, 100000);
   if (out.handlers_dir.empty() || out.handlers_dir.front() != '/') {
     handlers.Fail("dir", "must be an absolute path");
   }

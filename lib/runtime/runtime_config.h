@@ -5,7 +5,7 @@
 //   lib/config reserves these sections; ParseRuntimeConfig reads them from Config::document
 //   into plain structs and validates them. Every key has a default (conf/threadmill.conf
 //   documents them):
-//     [handlers] dir = "/etc/threadmill/handlers.d"
+//     [handlers] dir = "/etc/threadmill/handlers.d", spool_quota_mb, max_routed_recipients
 //     [runtime]  workers, job_timeout_seconds, max_attempts, retry_initial_seconds,
 //                retry_max_seconds, recycle_after_jobs, heartbeat_seconds, poll_interval_ms,
 //                done_retention_seconds
@@ -49,7 +49,9 @@ struct HandlerSettings {
 
 struct RuntimeConfig {
   std::string handlers_dir = "/etc/threadmill/handlers.d";
-  std::string store_path;  // [store] path; the spool lives in store_path/spool
+  std::string store_path;               // [store] path; the spool lives in store_path/spool
+  int64_t spool_quota_mb = 2048;        // spooled messages in all; beyond: on_store_error
+  int64_t max_routed_recipients = 100;  // jobs one message may create; more are not routed
   int64_t workers = 2;
   int64_t job_timeout_seconds = 60;
   int64_t max_attempts = 5;

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -17,10 +20,11 @@ constexpr const char* kRaw = "From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n
 
 class HandoffTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Make(""); }
+
+  void Make(const std::string& extra) {
     config_ = config::LoadFromString(
-        "[store]\npath = \"" + dir_.str() +
-        "\"\n"
+        "[store]\npath = \"" + dir_.str() + "\"\n" + extra +
         "[[routes]]\nrecipient = \"help@example.com\"\nhandler = \"helpdesk\"\n"
         "[[routes]]\nrecipient = \"*@sales.example.com\"\nhandler = \"crm\"\naction = "
         "\"consume\"\n");
@@ -36,15 +40,17 @@ class HandoffTest : public ::testing::Test {
   }
 
   Decision Run(std::vector<std::string> recipients, std::string_view raw = kRaw,
-               bool complete = true) {
+               bool complete = true, Verdict verdict = Verdict::kContinue,
+               std::string message_id = "m1@example.org") {
     Envelope envelope;
     envelope.mail_from = "a@example.org";
     envelope.recipients = std::move(recipients);
     envelope.queue_id = "Q1";
     Decision d;
+    d.verdict = verdict;
     d.direction = store::Direction::kInbound;
     d.decision = "new-thread";
-    d.message_id = "m1@example.org";
+    d.message_id = std::move(message_id);
     d.resolution.thread_id = "T1";
     d.auth_log = {{"dmarc", "pass"}, {"spf", "pass"}, {"dkim", "none"}};
     handoff_->Run(envelope, *threads_, raw, complete, &d);
@@ -149,6 +155,105 @@ TEST_F(HandoffTest, SpoolFailureFollowsOnStoreError) {
   EXPECT_EQ(d.verdict, Verdict::kContinue);  // on_store_error = accept (default)
   EXPECT_TRUE(d.delete_recipients.empty());
   EXPECT_FALSE(d.discard);
+}
+
+// Issue 8 item 8: handlers only see what the MTA accepts.
+TEST_F(HandoffTest, RefusedMessagesAreNeverSpooled) {
+  struct Case {
+    Verdict verdict;
+    bool quarantine;
+    const char* want;
+  };
+  for (const auto& c : std::vector<Case>{{Verdict::kReject, false, "skipped-reject"},
+                                         {Verdict::kTempfail, false, "skipped-tempfail"},
+                                         {Verdict::kContinue, true, "skipped-quarantine"}}) {
+    Envelope envelope;
+    envelope.recipients = {"deals@sales.example.com"};
+    Decision d;
+    d.verdict = c.verdict;
+    if (c.quarantine) d.quarantine = "DMARC policy quarantine";
+    d.direction = store::Direction::kInbound;
+    d.decision = "new-thread";
+    d.message_id = "refused@example.org";
+    handoff_->Run(envelope, *threads_, kRaw, true, &d);
+    EXPECT_EQ(Extra(d, "handoff"), c.want);
+    EXPECT_TRUE(d.delete_recipients.empty());
+    EXPECT_FALSE(d.discard);
+  }
+  EXPECT_TRUE(queue_->List(10)->empty());
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.str() + "/spool")) {
+    EXPECT_EQ(entry.path().extension(), "") << entry.path();  // only the wake FIFO, if any
+  }
+}
+
+// Issue 8 item 8: an MTA retry of a message spooled before creates no second job.
+TEST_F(HandoffTest, RetriedMessageIsNotSpooledAgain) {
+  Decision first = Run({"deals@sales.example.com", "help@example.com"});
+  Decision again = Run({"deals@sales.example.com", "help@example.com"});
+  EXPECT_EQ(again.decision, "queued");
+  EXPECT_EQ(Extra(again, "dup"), "2");
+  EXPECT_EQ(Extra(again, "job"), Extra(first, "job"));
+  EXPECT_EQ(again.delete_recipients, std::vector<std::string>{"deals@sales.example.com"});
+  EXPECT_EQ(queue_->List(10)->size(), 2u);
+  // Another message to the same recipient is a new job.
+  Decision other =
+      Run({"deals@sales.example.com"}, kRaw, true, Verdict::kContinue, "m2@example.org");
+  EXPECT_EQ(Extra(other, "dup"), "");
+  EXPECT_EQ(queue_->List(10)->size(), 3u);
+}
+
+// Issue 8 item 7: one copy on disk however many jobs; each job's done-removal removes only
+// its own name.
+TEST_F(HandoffTest, OneSpoolCopyPerMessage) {
+  std::string big(3 << 20, 'b');  // spills to a file while it arrives
+  std::string raw = std::string(kRaw) + big;
+  Decision d = Run({"a@sales.example.com", "b@sales.example.com", "c@sales.example.com"}, raw);
+  EXPECT_EQ(d.decision, "queued");
+  auto jobs = queue_->List(10);
+  ASSERT_EQ(jobs->size(), 3u);
+  struct stat first {};
+  ASSERT_EQ(stat((*jobs)[0].file.c_str(), &first), 0);
+  EXPECT_EQ(first.st_nlink, 3u);
+  for (const auto& job : *jobs) {
+    struct stat st {};
+    ASSERT_EQ(stat(job.file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_ino, first.st_ino);
+  }
+  EXPECT_LT(queue_->UsedBytes(), 2 * raw.size());
+  auto done = queue_->Finish((*jobs)[0].id, runtime::Outcome::kDone, "", 1, {});
+  ASSERT_TRUE(done.ok());
+  EXPECT_NE(access((*jobs)[0].file.c_str(), F_OK), 0);
+  auto read = queue_->ReadMessage((*jobs)[1]);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(*read, raw);
+  size_t temporaries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.str() + "/spool")) {
+    temporaries += entry.path().extension() == ".tmp";
+  }
+  EXPECT_EQ(temporaries, 0u);
+}
+
+TEST_F(HandoffTest, SpoolQuotaFollowsOnStoreError) {
+  for (const char* action : {"accept", "tempfail"}) {
+    Make(std::string("[milter]\non_store_error = \"") + action +
+         "\"\n[handlers]\nspool_quota_mb = 1\n");
+    Decision d = Run({"deals@sales.example.com"}, std::string(2 << 20, 'q'));
+    EXPECT_EQ(d.decision, "error") << action;
+    EXPECT_EQ(d.reason, "spool-quota") << action;
+    EXPECT_EQ(d.verdict, std::string(action) == "accept" ? Verdict::kContinue : Verdict::kTempfail);
+    EXPECT_TRUE(d.delete_recipients.empty());
+    EXPECT_TRUE(queue_->List(10)->empty());
+  }
+}
+
+TEST_F(HandoffTest, RoutedRecipientsAreCapped) {
+  Make("[handlers]\nmax_routed_recipients = 2\n");
+  Decision d = Run({"a@sales.example.com", "b@sales.example.com", "c@sales.example.com"});
+  EXPECT_EQ(Extra(d, "routed_cap"), "2");
+  EXPECT_EQ(queue_->List(10)->size(), 2u);
+  EXPECT_EQ(d.delete_recipients.size(), 2u);  // the third is delivered, never consumed
+  EXPECT_FALSE(d.discard);
+  EXPECT_TRUE(d.defects.Has(mail::Defect::kTooComplex));
 }
 
 }  // namespace

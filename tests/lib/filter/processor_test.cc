@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include "filter/authentication.h"
 #include "support/temp_dir.h"
 
 namespace threadmill::filter {
@@ -186,6 +187,157 @@ TEST_F(ProcessorTest, LogLineHasEveryKey) {
     EXPECT_NE(line.find(key), std::string::npos) << key << " in " << line;
   }
   EXPECT_EQ(line.rfind(envelope.queue_id + ": ", 0), 0u) << line;
+}
+
+// A store whose map is full: every write fails (issue 8 item 3).
+struct FullStore {
+  testing::TempDir dir;
+  std::shared_ptr<store::ThreadStore> store;
+  FullStore() {
+    store::EnvOptions options;
+    options.path = dir.str();
+    options.map_size_bytes = 64 << 10;  // tiny map that may not grow
+    options.max_map_size_bytes = 64 << 10;
+    auto env = store::Environment::Open(options);
+    if (!env.ok()) return;
+    store = std::make_shared<store::ThreadStore>(*env);
+    for (int i = 0; i < 2000; ++i) {
+      store::MessageRecord record;
+      record.msgid = "m" + std::to_string(i) + std::string(300, 'x') + "@e.org";
+      record.direction = store::Direction::kInbound;
+      record.to = {std::string(200, 'r') + "@example.com"};
+      if (!store->RecordMessage(record).ok()) return;
+    }
+  }
+};
+
+auth::Verdicts SpoofOfRejectDomain() {
+  auth::Verdicts v;
+  v.spf_checked = true;
+  v.spf.result = auth::SpfResult::kFail;
+  v.spf.domain = "reject.example";
+  v.dmarc_checked = true;
+  v.dmarc.result = auth::DmarcResult::kFail;
+  v.dmarc.from_domain = "reject.example";
+  v.dmarc.policy_domain = "reject.example";
+  v.dmarc.policy = auth::DmarcPolicy::kReject;
+  v.dmarc.disposition = auth::DmarcPolicy::kReject;
+  return v;
+}
+
+TEST(ProcessorStoreFailureTest, AuthenticationNeverDependsOnTheStore) {
+  for (const char* action : {"accept", "tempfail"}) {
+    FullStore full;
+    ASSERT_TRUE(full.store);
+    auto config = config::LoadFromString(
+        std::string("[milter]\nhostname = \"mx.example.com\"\non_store_error = \"") + action +
+        "\"\n[store]\npath = \"" + full.dir.str() + "\"\n[auth]\nenforce_dmarc = true\n");
+    Processor processor(config, full.store);
+    Envelope envelope;
+    envelope.client_addr = kOutside;
+    envelope.mail_from = "ceo@reject.example";
+    envelope.recipients = {"b@example.com"};
+    MessageHeaders headers = processor.NewHeaders();
+    headers.Add("Authentication-Results", "mx.example.com; dmarc=pass header.from=reject.example");
+    headers.Add("Message-ID", "<spoof" + std::string(400, 'x') + "@reject.example>");
+    headers.Add("From", "ceo@reject.example");
+    AuthOutcome outcome{SpoofOfRejectDomain()};
+    Decision d = processor.Decide(envelope, headers, &outcome);
+    EXPECT_EQ(d.decision, "error") << action;
+    EXPECT_EQ(d.reason, "store") << action;
+    EXPECT_EQ(d.verdict, Verdict::kReject) << action;  // enforcement wins over the policy
+    EXPECT_EQ(d.delete_auth_results, std::vector<int>{1}) << action;
+    ASSERT_EQ(d.insert_headers.size(), 1u) << action;
+    EXPECT_EQ(d.insert_headers[0].first, "Authentication-Results");
+    EXPECT_NE(d.insert_headers[0].second.find("dmarc=fail"), std::string::npos);
+
+    // A message that passes: our A-R and the forged-field removal still happen.
+    MessageHeaders good = processor.NewHeaders();
+    good.Add("Authentication-Results", "mx.example.com; dmarc=pass");
+    good.Add("Message-ID", "<good" + std::string(400, 'y') + "@example.org>");
+    AuthOutcome pass;
+    pass.verdicts.dmarc_checked = true;
+    pass.verdicts.dmarc.result = auth::DmarcResult::kPass;
+    Decision ok = processor.Decide(envelope, good, &pass);
+    EXPECT_EQ(ok.decision, "error");
+    EXPECT_EQ(ok.verdict,
+              std::string(action) == "accept" ? Verdict::kContinue : Verdict::kTempfail);
+    EXPECT_EQ(ok.delete_auth_results, std::vector<int>{1});
+    EXPECT_EQ(ok.insert_headers.size(), 1u);
+  }
+}
+
+TEST_F(ProcessorTest, ForgedAuthResultsRemovedOnOutboundMail) {
+  MessageHeaders headers = processor_->NewHeaders();
+  headers.Add("Message-ID", "<out1@example.com>");
+  headers.Add("Authentication-Results", "other.example; spf=pass");
+  headers.Add("Authentication-Results", "mx.example.com; dmarc=pass header.from=bank.example");
+  Envelope envelope;
+  envelope.client_addr = kInside;  // outbound: not authenticated, still cleaned
+  envelope.mail_from = "user@example.com";
+  envelope.recipients = {"colleague@example.com"};
+  Decision d = processor_->Decide(envelope, headers);
+  EXPECT_EQ(d.direction, store::Direction::kOutbound);
+  EXPECT_EQ(d.decision, "recorded");
+  EXPECT_EQ(d.delete_auth_results, std::vector<int>{2});
+  EXPECT_TRUE(d.insert_headers.empty());  // no verdicts, no A-R of ours
+}
+
+struct ForgedCapCase {
+  int forged;
+  const char* extra;
+  Verdict want;
+  size_t deletions;
+};
+
+TEST_F(ProcessorTest, TooManyForgedAuthResultsAreRefusedNotDeleted) {
+  for (const auto& c : std::vector<ForgedCapCase>{
+           {32, "", Verdict::kContinue, 32},
+           {33, "", Verdict::kReject, 0},
+           {16000, "", Verdict::kReject, 0},
+           {5, "[auth]\nmax_forged_deletions = 4\non_too_many_forged = \"tempfail\"\n",
+            Verdict::kTempfail, 0},
+           {5, "[auth]\nremove_forged_headers = false\n", Verdict::kContinue, 0},
+       }) {
+    Open(c.extra);
+    MessageHeaders headers = processor_->NewHeaders();
+    headers.Add("Message-ID", "<forged" + std::to_string(c.forged) + "@example.org>");
+    for (int i = 0; i < c.forged; ++i) {
+      headers.Add("Authentication-Results", "mx.example.com; dmarc=pass");
+    }
+    Envelope envelope;
+    envelope.client_addr = kOutside;
+    envelope.mail_from = "a@example.org";
+    envelope.recipients = {"b@example.com"};
+    Decision d = processor_->Decide(envelope, headers);
+    EXPECT_EQ(d.verdict, c.want) << c.forged << " " << c.extra;
+    EXPECT_EQ(d.delete_auth_results.size(), c.deletions) << c.forged << " " << c.extra;
+    if (c.want == Verdict::kReject) {
+      EXPECT_EQ(d.smtp_reply.code, "550");
+    }
+  }
+}
+
+TEST(AuthResultsCapTest, IgnoredSignaturesCannotGrowOurHeader) {
+  auth::Verdicts v = SpoofOfRejectDomain();
+  for (int i = 0; i < 5000; ++i) {
+    auth::DkimSignatureResult sig;
+    sig.result = auth::DkimResult::kPolicy;
+    sig.domain = std::string(300, 'd') + std::to_string(i) + ".example";
+    sig.selector = "s";
+    sig.algorithm = "rsa-sha256";
+    v.dkim.push_back(sig);
+  }
+  auto config = config::LoadFromString("[milter]\nhostname = \"mx.example.com\"\n");
+  Decision d;
+  ApplyVerdicts(*config, v, &d);
+  ASSERT_EQ(d.insert_headers.size(), 1u);
+  const std::string& ar = d.insert_headers[0].second;
+  EXPECT_LT(ar.size(), 8000u);
+  EXPECT_NE(ar.find("dmarc=fail"), std::string::npos);  // the verdict that matters is kept
+  bool logged = false;
+  for (const auto& [k, val] : d.extra_log) logged |= k == "dkim_unlisted" && val == "4995";
+  EXPECT_TRUE(logged);
 }
 
 }  // namespace
