@@ -340,7 +340,17 @@ extern "C" sfsistat OnEom(SMFICTX* ctx) {
     Session* s = EnsureSession(ctx);
     s->SetQueueId(Macro(ctx, "i"));
     if (s->failed()) {  // an earlier step broke: the failure policy answers, once
+      bool forged = s->forged_auth_results_seen();
       s->EndMessage();
+      if (forged) {  // "accept" would deliver a forged A-R of ours unchanged: never
+        log::Get().error(
+            "{}: internal error earlier in this message, which carries a forged "
+            "Authentication-Results: deferred",
+            Macro(ctx, "i"));
+        smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.0"),
+                      const_cast<char*>("threadmill: temporary internal error, try again later"));
+        return SMFIS_TEMPFAIL;
+      }
       return OnInternalError(ctx, "eom", "message state incomplete after an earlier error");
     }
     filter::Decision decision = s->Finish();

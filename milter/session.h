@@ -50,6 +50,10 @@ class Session {
   // An earlier step of the current message failed; the failure policy answers at its end.
   void MarkFailed() { failed_ = true; }
   bool failed() const { return failed_; }
+  // The current message carries an Authentication-Results field claiming our authserv-id.
+  bool forged_auth_results_seen() const {
+    return headers_ && !headers_->ForgedAuthResults().empty();
+  }
   const filter::Envelope& envelope() const { return envelope_; }
   const filter::Processor& processor() const { return *processor_; }
 

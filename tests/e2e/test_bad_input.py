@@ -97,6 +97,17 @@ class BadInput(rigutil.RigTestCase):
         d, _ = self.send("outbad", b"References: <a\x00b@c> \xff\xfe\r\n", xclient=None)
         self.assertEqual(d["direction"], "outbound", d["raw"])
 
+    def test_our_ar_has_no_stray_cr(self):
+        # Issue 8 item 18: our folded A-R must reach the mailbox with plain LF line ends (a
+        # CR LF fold handed to smfi_insheader leaves a stray CR in Postfix's queue file).
+        d, path = self.send("arfold", b"")
+        with open(path, "rb") as f:
+            head = f.read().split(b"\n\n", 1)[0]
+        ours = [l for l in head.split(b"\n") if l.lower().startswith(b"authentication-results:")]
+        self.assertEqual(len(ours), 1, head)
+        self.assertNotIn(b"\r", head, head)
+        self.assertIn(b"\n\t", head[head.lower().index(b"authentication-results:"):], head)
+
     def test_zz_still_serving(self):
         d, _ = self.send("after", b"")
         self.assertEqual(d["decision"], "new-thread", d["raw"])

@@ -6,8 +6,12 @@ fixture daemon: what threadmill asks the MTA to change, byte for byte, for hosti
 """
 
 import os
+import re
+import signal
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import uuid
@@ -109,6 +113,49 @@ class Gate(unittest.TestCase):
         self.assertEqual(chgheaders(r), [(1, "Authentication-Results", "")], r)
         self.assertEqual(len([v for n, v in r.headers_added() if n == "Authentication-Results"]), 1, r)
         self.assertIn("header-too-long", d.get("defects", ""), d["raw"])
+
+    def test_idle_connection_closed_after_timeout(self):
+        # item 13: libmilter's worker pool never times out a connection waiting between
+        # commands; threadmill closes it after [milter] timeout_seconds. A private daemon
+        # with a 2 s timeout (the fixture's is 60 s).
+        with open(ENV["RIG_CONFIG"]) as f:
+            conf = f.read()
+        if "[[routes]]" in conf or "[handler" in conf:
+            self.skipTest("the fixture config starts handlers; a private copy would too")
+        with tempfile.TemporaryDirectory(prefix="tm-idle-") as d:
+            sock = os.path.join(d, "tm.sock")
+            conf = re.sub(r'(?m)^socket = .*$', 'socket = "local:%s"\ntimeout_seconds = 2' % sock, conf, 1)
+            conf = re.sub(r'(?m)^target = .*$', 'target = "file:%s/tm.log"' % d, conf, 1)
+            conf = re.sub(r'(?m)^path = .*$', 'path = "%s/store"' % d, conf, 1)
+            os.makedirs(os.path.join(d, "store"))
+            with open(os.path.join(d, "tm.conf"), "w") as f:
+                f.write(conf)
+            daemon = subprocess.Popen([os.path.join(ENV["RIG_BUILD"], "milter", "threadmill"),
+                                       "-c", os.path.join(d, "tm.conf")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.time() + 20
+                while not os.path.exists(sock):
+                    self.assertLess(time.time(), deadline, "private daemon did not start")
+                    self.assertIsNone(daemon.poll(), "private daemon exited")
+                    time.sleep(0.05)
+                for in_message in (False, True):
+                    c = mc.MilterClient("local:" + sock, timeout=30)
+                    c.negotiate()
+                    if in_message:  # idle in the middle of a transaction (after MAIL)
+                        c.send_message(headers=[("Subject", "first")])
+                        c._send(b"M", c._z("<a@example.org>"))
+                    started = time.time()
+                    self.assertEqual(c.sock.recv(16), b"", "the milter answered instead of closing")
+                    waited = time.time() - started
+                    self.assertGreater(waited, 1.5)
+                    self.assertLess(waited, 15)
+                    c.sock.close()
+                with open(os.path.join(d, "tm.log")) as f:
+                    self.assertIn("idle for more than 2 s", f.read())
+            finally:
+                daemon.send_signal(signal.SIGKILL)  # a throwaway: libmilter's TERM takes ~5 s
+                daemon.wait()
 
 
 if __name__ == "__main__":

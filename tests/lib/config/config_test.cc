@@ -84,6 +84,10 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"[direction]\ninternal_hosts = [\"10.0.0.0/99\"]", "direction.internal_hosts"},
       {"[direction]\ninternal_hosts = \"127.0.0.1\"", "must be an array of strings"},
       {"[threading]\nmax_references = \"100\"", "must be an integer"},
+      {"[milter]\nmax_header_fields = 10", "milter.max_header_fields"},
+      {"[milter]\nmax_header_field_bytes = 0", "milter.max_header_field_bytes"},
+      {"[auth]\non_too_many_forged = \"delete\"", "auth.on_too_many_forged"},
+      {"[auth]\nmax_forged_deletions = -1", "auth.max_forged_deletions"},
       {"[milter\n", "config:"},
   };
   for (const auto& c : cases) {
@@ -95,6 +99,17 @@ TEST(ConfigTest, ErrorsNameTheKey) {
           << e.what() << " (wanted " << c.message_part << ")";
     }
   }
+}
+
+TEST(ConfigTest, HostileMailCapsHaveDefaults) {
+  auto c = LoadFromString("");
+  EXPECT_EQ(c->milter.max_header_fields, 10000u);
+  EXPECT_EQ(c->milter.max_header_field_bytes, 65536u);
+  EXPECT_EQ(c->auth.max_forged_deletions, 32u);
+  EXPECT_FALSE(c->auth.too_many_forged_tempfail);
+  auto t = LoadFromString("[auth]\nmax_forged_deletions = 0\non_too_many_forged = \"tempfail\"\n");
+  EXPECT_EQ(t->auth.max_forged_deletions, 0u);
+  EXPECT_TRUE(t->auth.too_many_forged_tempfail);
 }
 
 TEST(ConfigTest, LocalOverrideWins) {

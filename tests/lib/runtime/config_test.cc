@@ -28,6 +28,8 @@ TEST(RuntimeConfig, Defaults) {
   EXPECT_EQ(c.reply.sendmail, std::vector<std::string>{"/usr/sbin/sendmail"});
   EXPECT_EQ(c.reply.max_references, 100u);
   EXPECT_TRUE(c.routes.empty());
+  EXPECT_EQ(c.spool_quota_mb, 2048);
+  EXPECT_EQ(c.max_routed_recipients, 100);
 }
 
 TEST(RuntimeConfig, Full) {
@@ -78,6 +80,8 @@ TEST(RuntimeConfig, Errors) {
       {"[reply]\nsendmail = [\"sendmail\"]\n", "test.conf: reply.sendmail: the program must be"},
       {"[reply]\nenvelope_sender = \"bogus\"\n", "test.conf: reply.envelope_sender: must be"},
       {"[handlers]\ndir = \"relative\"\n", "test.conf: handlers.dir: must be an absolute path"},
+      {"[handlers]\nspool_quota_mb = 0\n", "test.conf: handlers.spool_quota_mb: must be between"},
+      {"[handlers]\nmax_routed_recipients = 0\n", "handlers.max_routed_recipients: must be"},
       {"[[routes]]\nhandler = \"h\"\n", "test.conf: routes[0].recipient: is required"},
       {"[[routes]]\nrecipient = \"help\"\nhandler = \"h\"\n", "routes[0].recipient: must contain"},
       {"[[routes]]\nrecipient = \"a@b\"\nhandler = \"Bad Name\"\n", "routes[0].handler"},

@@ -110,6 +110,62 @@ TEST(JobQueue, ClaimFilterAndPark) {
   EXPECT_EQ(queue.List(10)->size(), 2u);
 }
 
+// Issue 8 items 7 and 8: one file for all jobs of a message, no second job for the same
+// (Message-ID, recipient, handler), and the record goes with its swept job.
+TEST(JobQueue, EnqueueMessageLinksOnceAndDeduplicates) {
+  testing::TempDir dir;
+  JobQueue queue(testing::OpenTestEnv(dir.str() + "/db"), dir.str() + "/spool");
+  std::string raw = testing::Message("m1@example.org", "Hi");
+  std::vector<JobInput> inputs = {Input(""), Input(""), Input("")};
+  inputs[1].recipient = "sales@example.com";
+  inputs[2].handler = "other";
+  auto enqueue = [&] {
+    IncomingMessage message(dir.str() + "/spool", 1 << 20);
+    message.Append(raw);
+    return queue.EnqueueMessage(inputs, message, 0);
+  };
+  auto first = enqueue();
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_EQ(first->size(), 3u);
+  struct stat st {};
+  auto job = *queue.Get((*first)[0].id);
+  ASSERT_EQ(stat(job->file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 3u);  // the temporary name is gone, three job names share the data
+  EXPECT_EQ(*queue.ReadMessage(*job), raw);
+
+  auto again = enqueue();
+  ASSERT_TRUE(again.ok());
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE((*again)[i].duplicate);
+    EXPECT_EQ((*again)[i].id, (*first)[i].id);
+  }
+  EXPECT_EQ(queue.List(10)->size(), 3u);
+
+  // Done and swept: the same message may become a job again.
+  int64_t now = 1000000000000;
+  ASSERT_TRUE(queue.ClaimDue(now, 5, nullptr).ok());
+  for (const auto& e : *first) ASSERT_TRUE(queue.Finish(e.id, Outcome::kDone, "", now, {}).ok());
+  EXPECT_EQ(*queue.SweepDone(now + 1), 3u);
+  auto later = enqueue();
+  ASSERT_TRUE(later.ok());
+  EXPECT_FALSE((*later)[0].duplicate);
+  EXPECT_EQ(queue.List(10)->size(), 3u);
+}
+
+TEST(JobQueue, EnqueueMessageQuota) {
+  testing::TempDir dir;
+  JobQueue queue(testing::OpenTestEnv(dir.str() + "/db"), dir.str() + "/spool");
+  IncomingMessage message(dir.str() + "/spool", 1 << 30);
+  message.Append(std::string(3 << 20, 'q'));
+  auto refused = queue.EnqueueMessage({Input("")}, message, 2 << 20);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kTemporary);
+  EXPECT_TRUE(queue.List(10)->empty());
+  auto fits = queue.EnqueueMessage({Input("")}, message, 8 << 20);
+  ASSERT_TRUE(fits.ok());
+  EXPECT_GE(queue.UsedBytes(), 3u << 20);
+}
+
 TEST(Job, RetryDelay) {
   EXPECT_EQ(RetryDelay(1, 30, 3600), 30);
   EXPECT_EQ(RetryDelay(2, 30, 3600), 60);
