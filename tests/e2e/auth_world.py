@@ -385,9 +385,10 @@ def cases():
         # A DMARC record with a syntax error (p=bogus): permerror (RFC 8601 2.7.1), and no policy
         # may be claimed for it: the domain published none that is valid (RFC 7489 6.6.3).
         Case("dmarc_syntax_error", "u@bad.example", "u@bad.example", B, E("fail", "none", "permerror", None)),
-        # Several From domains (RFC 7489 6.6.1): threadmill reports permerror.
-        Case("dmarc_two_from_domains", "u@dkim.example", "u@dkim.example", G,
-             E("pass", "pass", "permerror", None), sign=[("dkim.example", "sel1")],
+        # Several From domains (RFC 7489 6.6.1): threadmill reports permerror with the strictest
+        # failing domain's policy: other.example (p=none) fails, dkim.example passes.
+        Case("dmarc_two_from_domains", "v@other.example", "u@dkim.example", G,
+             E("pass", "pass", "permerror", "none"), sign=[("dkim.example", "sel1")],
              from_header="u@dkim.example, v@other.example"),
     ]
 

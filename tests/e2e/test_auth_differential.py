@@ -428,6 +428,17 @@ class Differential(rigutil.RigTestCase):
             return qid
         return rc, out
 
+    def from_as_sent(self, case, path):
+        """The From fields were delivered exactly as sent: neither Postfix (the rig sets
+        local_header_rewrite_clients empty) nor a milter completed, dropped or added one, so the
+        verdicts above are about the odd header itself."""
+        if case.from_lines is None:
+            return []
+        with open(path, "rb") as f:
+            got = [v for k, v in auth_world.header_fields(f.read()) if k.lower() == "from"]
+        want = [v.strip() for v in case.from_lines]
+        return [] if got == want else ["%s: From fields delivered %r, sent %r" % (case.name, got, want)]
+
     def expected(self, case, v):
         """threadmill's own A-R against the case's RFC expectation: [problem]."""
         if not case.expect:
@@ -476,6 +487,7 @@ class Differential(rigutil.RigTestCase):
             rows, v = self.compare(case, path)
             if case.name in own:
                 problems += self.expected(case, v)
+                problems += self.from_as_sent(case, path)
             for name, what, a, b in rows:
                 table.append("  %-24s %-22s threadmill=%-10s reference=%s" % (name, what, a, b))
                 known = KNOWN_DIFFERENCES.get((name, what))
