@@ -95,8 +95,9 @@ _HELO_LITERAL = ("RFC 7208 section 2.3: an address literal HELO is not a domain 
                  "section 4.3: a <domain> that is not a multi-label domain name gives none; "
                  "OpenDMARC 1.4.2 writes spf=fail")
 _MACRO_L = ("RFC 7208 section 7.3: %{l} is the local-part of the MAIL FROM address (ok@...); "
-            "OpenDMARC 1.4.2 hands its SPF check the domain only, so %{l} expands to "
-            "'postmaster' (section 4.3) and the exists: term misses")
+            "OpenDMARC 1.4.2 hands its SPF check the domain only (its A-R says "
+            "smtp.mailfrom=<domain>), so %{l} is not the sender's local part (section 4.3 "
+            "makes it 'postmaster') and the exists: term misses")
 _KEY_HASH = ("RFC 6376 section 6.1.2 (and 3.6.1 h=): a key record whose h= does not list the "
              "signature's hash makes the verifier ignore the key and return PERMFAIL "
              "(inappropriate hash algorithm): dkim=permerror (RFC 8601 section 2.7.1); OpenDKIM "
