@@ -143,6 +143,18 @@ bool SignsAny(DKIM_SIGINFO* sig, const std::set<std::string>& fields) {
   return false;
 }
 
+// A key record with t=s forbids an i= domain that is a subdomain of d= (RFC 6376 section
+// 3.6.1); libopendkim records the flag but verifies such a signature anyway.
+bool IdentityBreaksNoSubdomain(DKIM_SIGINFO* sig, unsigned flags, const std::string& domain) {
+  if (!(flags & DKIM_SIGFLAG_NOSUBDOMAIN)) return false;
+  const unsigned char* i =
+      dkim_sig_gettagvalue(sig, false, reinterpret_cast<unsigned char*>(const_cast<char*>("i")));
+  if (i == nullptr) return false;  // i= defaults to @d=
+  std::string id = ToLowerAscii(TrimFws(reinterpret_cast<const char*>(i)));
+  size_t at = id.rfind('@');
+  return at != std::string::npos && id.substr(at + 1) != domain;
+}
+
 std::string AlgName(DKIM_SIGINFO* sig) {
   dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
   dkim_sig_getsignalg(sig, &alg);
@@ -193,7 +205,10 @@ DkimSignatureResult Describe(DKIM_SIGINFO* sig, const std::set<std::string>& ref
     return r;
   }
   if ((flags & DKIM_SIGFLAG_PASSED) && bh == DKIM_SIGBH_MATCH) {
-    if (AlgName(sig) == "rsa-sha1") {
+    if (IdentityBreaksNoSubdomain(sig, flags, r.domain)) {
+      r.result = DkimResult::kPermError;
+      r.reason = "key t=s: i= is not in d= itself (RFC 6376 section 3.6.1)";
+    } else if (AlgName(sig) == "rsa-sha1") {
       r.result = DkimResult::kPolicy;
       r.reason = "rsa-sha1 not accepted (RFC 8301)";
     } else {

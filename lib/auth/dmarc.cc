@@ -195,7 +195,10 @@ DmarcOutcome DmarcEvaluator::Evaluate(const DmarcInput& in, DnsDeadline deadline
     out.reason = in.from_headers.empty() ? "no From header" : "no domain in From";
     return out;
   }
-  if (author.single) return EvaluateDomain(author.domains.front(), in, deadline);
+  // "a single From: field with a single domain in it" (section 6.6.1) is what DMARC
+  // processes, also when that field names several mailboxes of the one domain.
+  if (author.single || (author.fields == 1 && author.domains.size() == 1))
+    return EvaluateDomain(author.domains.front(), in, deadline);
 
   // Several author domains, From fields or addresses (section 6.6.1): never a pass.
   std::string shape = author.fields > 1 ? std::to_string(author.fields) + " From fields"

@@ -24,7 +24,8 @@ RCPT = "alice@example.com"  # a rig mailbox
 # listed below under them is NXDOMAIN, never REFUSED (which would be a temporary error).
 ORG_DOMAINS = ["spf.example", "dkim.example", "other.example", "reject.example",
                "quarantine.example", "none.example", "org.example", "relaxed.example",
-               "strict.example", "bad.example", "pct.example", "fresh.example"]
+               "strict.example", "bad.example", "pct.example", "fresh.example",
+               "dmarcmulti.example"]
 
 
 def dkim_sign_binary():
@@ -56,6 +57,20 @@ class Key:
         self.record = "".join(re.findall(r'"([^"]*)"', txt))
 
 
+class Ed25519Key:
+    """An Ed25519 key (RFC 8463): PEM private key for dkim-sign, the raw 32-byte public key in
+    the record."""
+
+    def __init__(self, directory, name):
+        import base64
+        self.private = os.path.join(directory, name + ".pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", self.private],
+                       check=True, capture_output=True, timeout=30)
+        der = subprocess.run(["openssl", "pkey", "-in", self.private, "-pubout", "-outform", "DER"],
+                             check=True, capture_output=True, timeout=30).stdout
+        self.record = "v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:]).decode()
+
+
 def genkey(directory, name):
     """A fresh 2048-bit RSA key (opendkim-genkey, as an administrator would make it)."""
     subprocess.run(["opendkim-genkey", "-b", "2048", "-d", "keys.example", "-s", name, "-D", directory],
@@ -79,6 +94,7 @@ class World:
         self.k_dkim = genkey(kdir, "kdkim")     # sel1._domainkey.dkim.example
         self.k_other = genkey(kdir, "kother")   # sel1._domainkey.other.example
         self.k_align = genkey(kdir, "kalign")   # sel1._domainkey.mail.{relaxed,strict}.example
+        self.k_ed = Ed25519Key(kdir, "ked")     # ed._domainkey.dkim.example
         self.zone_path = os.path.join(directory, "auth-zone.conf")
         with open(self.zone_path, "w") as f:
             f.write("\n".join(self.zone_lines()) + "\n")
@@ -90,7 +106,13 @@ class World:
                 ("dkim.example", "nokey"): self.k_dkim.private,
                 ("other.example", "sel1"): self.k_other.private,
                 ("mail.relaxed.example", "sel1"): self.k_align.private,
-                ("mail.strict.example", "sel1"): self.k_align.private}
+                ("mail.strict.example", "sel1"): self.k_align.private,
+                # key-record flags (differential_cases): the same key under other records
+                ("dkim.example", "testing"): self.k_dkim.private,
+                ("dkim.example", "strict"): self.k_dkim.private,
+                ("dkim.example", "sha1only"): self.k_dkim.private,
+                ("dkim.example", "sha256only"): self.k_dkim.private,
+                ("dkim.example", "ed"): self.k_ed.private}
 
     def zone_lines(self):
         z = ["# threadmill auth test zone (tests/e2e/auth_world.py), generated at run time"]
@@ -140,16 +162,93 @@ class World:
             ("fresh.example", "v=DMARC1; p=reject"),
         ]
         z += [txt_line("_dmarc." + n, v) for n, v in dmarc]
+        z += self.differential_zone_lines()
         return z
 
-    def sign(self, data, domain, selector):
-        """data (bytes) signed by (domain, selector): bytes, CRLF."""
+    def differential_zone_lines(self):
+        """The records of differential_cases() (test_auth_differential.py)."""
+        p = self.k_dkim.record.split("p=", 1)[1]
+        h = " ".join("a:h%d.spf.example" % i for i in range(1, 11))
+        z = [
+            # key-record flags (RFC 6376 section 3.6.1) and Ed25519 (RFC 8463)
+            txt_line("testing._domainkey.dkim.example", "v=DKIM1; k=rsa; t=y; p=" + p),
+            txt_line("strict._domainkey.dkim.example", "v=DKIM1; k=rsa; t=s; p=" + p),
+            txt_line("sha1only._domainkey.dkim.example", "v=DKIM1; k=rsa; h=sha1; p=" + p),
+            txt_line("sha256only._domainkey.dkim.example", "v=DKIM1; k=rsa; h=sha256; p=" + p),
+            txt_line("ed._domainkey.dkim.example", self.k_ed.record),
+            # SPF limits (RFC 7208 section 4.6.4, 6) and macros (section 7)
+            txt_line("eleventh.spf.example", "v=spf1 %s a:good.spf.example -all" % h),
+            "host-record=good.spf.example,192.0.2.10",
+            txt_line("nested.spf.example", "v=spf1 include:n1.spf.example include:n2.spf.example "
+                     "ip4:192.0.2.0/24 -all"),
+            txt_line("n1.spf.example", "v=spf1 a:h1.spf.example a:h2.spf.example a:h3.spf.example "
+                     "a:h4.spf.example a:h5.spf.example ?all"),
+            txt_line("n2.spf.example", "v=spf1 a:h6.spf.example a:h7.spf.example a:h8.spf.example "
+                     "a:h9.spf.example a:h10.spf.example ?all"),
+            txt_line("void2.spf.example", "v=spf1 a:nx1.spf.example a:nx2.spf.example "
+                     "ip4:192.0.2.0/24 -all"),
+            txt_line("void3.spf.example", "v=spf1 a:nx1.spf.example a:nx2.spf.example "
+                     "a:nx3.spf.example ip4:192.0.2.0/24 -all"),
+            txt_line("redirect2.spf.example", "v=spf1 redirect=pass.spf.example "
+                     "redirect=pass.spf.example"),
+            txt_line("macro.spf.example", "v=spf1 exists:%{l}._l.%{d} exists:%{i}._i.%{d} -all"),
+            "host-record=ok._l.macro.spf.example,127.0.0.2",
+            "host-record=192.0.2.10._i.macro.spf.example,127.0.0.2",
+            # DMARC record discovery (RFC 7489 section 6.6.3); the organizational domain rejects
+            txt_line("_dmarc.dmarcmulti.example", "v=DMARC1; p=reject"),
+            txt_line("_dmarc.two.dmarcmulti.example", "v=DMARC1; p=none"),
+            txt_line("_dmarc.two.dmarcmulti.example", "v=DMARC1; p=quarantine"),
+            txt_line("_dmarc.lower.dmarcmulti.example", "v=dmarc1; p=none"),
+            txt_line("_dmarc.spaces.dmarcmulti.example", "v = DMARC1; p=quarantine"),
+        ]
+        for n in ("eleventh", "nested", "void2", "void3", "redirect2", "macro"):
+            z.append(txt_line("_dmarc.%s.spf.example" % n, "v=DMARC1; p=reject"))
+        return z
+
+    def sign(self, data, domain, selector, canon=None, alg=None, identity=None):
+        """data (bytes) signed by (domain, selector): bytes, CRLF. canon: "simple" (both header
+        and body) or the default relaxed; alg: "ed25519-sha256" or the default rsa-sha256."""
         key = self.keys()[(domain, selector)]
-        p = subprocess.run([dkim_sign_binary(), "-d", domain, "-s", selector, "-k", key],
-                           input=data, capture_output=True, timeout=30)
+        if selector == "ed" and alg is None:
+            alg = "ed25519-sha256"
+        if alg == "ed25519-sha256" and canon == "simple":
+            return sign_ed25519_simple(data, domain, selector, key)
+        cmd = [dkim_sign_binary(), "-d", domain, "-s", selector, "-k", key]
+        cmd += ["-c", canon] if canon else []
+        cmd += ["-a", alg] if alg else []
+        cmd += ["-i", identity] if identity else []
+        p = subprocess.run(cmd, input=data, capture_output=True, timeout=30)
         if p.returncode != 0:
             raise RuntimeError("dkim-sign failed: %s" % p.stderr.decode(errors="replace"))
         return p.stdout
+
+
+def sign_ed25519_simple(data, domain, selector, keyfile):
+    """An ed25519-sha256 signature with simple/simple canonicalization over every header field
+    (RFC 6376 3.4.1, 3.4.3, 3.7; RFC 8463 3: Ed25519 over the SHA-256 of the signed data),
+    made here because libopendkim 2.11's signer writes ed25519 simple signatures that no
+    verifier accepts (neither libopendkim nor an independent RFC 8463 check; its relaxed ones
+    verify). Needs python3-cryptography."""
+    import base64
+    import hashlib
+    import time
+    from cryptography.hazmat.primitives import serialization
+    with open(keyfile, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    head, body = data.split(b"\r\n\r\n", 1)
+    fields = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b"\r\n" + line
+        else:
+            fields.append(line)
+    body = body.rstrip(b"\r\n") + b"\r\n" if body.strip(b"\r\n") else b"\r\n"
+    bh = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    names = ":".join(f.split(b":", 1)[0].decode() for f in fields)
+    sig = ("DKIM-Signature: v=1; a=ed25519-sha256; c=simple/simple; d=%s; s=%s; t=%d;\r\n"
+           "\tbh=%s; h=%s; b=" % (domain, selector, int(time.time()), bh, names)).encode()
+    signed = b"".join(f + b"\r\n" for f in fields) + sig
+    return sig + base64.b64encode(key.sign(hashlib.sha256(signed).digest())) + b"\r\n" + data
 
 
 # --- cases ---------------------------------------------------------------------------------------
@@ -157,12 +256,16 @@ class World:
 class Case:
     """One message and the verdicts threadmill must give for it.
 
-    sign: [(domain, selector)]; tamper: None | "body" | "header" (after signing);
+    sign: [(domain, selector)] or [(domain, selector, {canon, alg, identity})];
+    tamper: None | "body" | "header" (after signing);
     expect: dict with spf, dkim, dmarc and policy (dmarc_policy in the log; None: absent).
+    from_lines: raw From values, one field each ([] = no From field), instead of from_header;
+    subject_raw: the whole Subject field as sent ("Subject:x", folding allowed); helo: the HELO
+    name instead of client.example.org.
     """
 
     def __init__(self, name, from_addr, mail_from, ip, expect, sign=(), tamper=None, from_header=None,
-                 note="", body=None, subject=None):
+                 note="", body=None, subject=None, from_lines=None, subject_raw=None, helo=None):
         self.name = name
         self.from_addr = from_addr
         self.mail_from = mail_from
@@ -174,6 +277,9 @@ class Case:
         self.note = note
         self.body = body
         self.subject = subject
+        self.from_lines = from_lines
+        self.subject_raw = subject_raw
+        self.helo = helo
         self.msgid = None
 
     def build(self, world, tag=""):
@@ -186,10 +292,16 @@ class Case:
                    ("Message-ID", "<%s>" % self.msgid),
                    ("MIME-Version", "1.0"),
                    ("Content-Type", "text/plain; charset=us-ascii")]
+        if self.from_lines is not None:
+            headers = [("From", v) for v in self.from_lines] + headers[1:]
         body = "Hello Alice,\n\nthis is the %s case.\n\n-- \nSender\n" % self.name + (self.body or "")
         data = rigutil.message(headers, body).encode()
-        for domain, selector in self.sign:
-            data = world.sign(data, domain, selector)
+        if self.subject_raw is not None:
+            old = ("Subject: auth case %s%s\r\n" % (self.name, self.subject or "")).encode()
+            new = (self.subject_raw.replace("\r\n", "\n").replace("\n", "\r\n") + "\r\n").encode()
+            data = data.replace(old, new, 1)
+        for sig in self.sign:
+            data = world.sign(data, sig[0], sig[1], **(sig[2] if len(sig) > 2 else {}))
         if self.tamper == "body":
             data = data.replace(b"this is the", b"this is NOT the")
         elif self.tamper == "header":
@@ -273,10 +385,105 @@ def cases():
         # A DMARC record with a syntax error (p=bogus): permerror (RFC 8601 2.7.1), and no policy
         # may be claimed for it: the domain published none that is valid (RFC 7489 6.6.3).
         Case("dmarc_syntax_error", "u@bad.example", "u@bad.example", B, E("fail", "none", "permerror", None)),
-        # Several From domains (RFC 7489 6.6.1): threadmill reports permerror.
-        Case("dmarc_two_from_domains", "u@dkim.example", "u@dkim.example", G,
-             E("pass", "pass", "permerror", None), sign=[("dkim.example", "sel1")],
+        # Several From domains (RFC 7489 6.6.1): threadmill reports permerror with the strictest
+        # failing domain's policy: other.example (p=none) fails, dkim.example passes.
+        Case("dmarc_two_from_domains", "v@other.example", "u@dkim.example", G,
+             E("pass", "pass", "permerror", "none"), sign=[("dkim.example", "sel1")],
              from_header="u@dkim.example, v@other.example"),
+    ]
+
+
+def differential_cases():
+    """The families test_auth_differential.py adds to cases() (issue 9): simple header
+    canonicalization, several From fields or authors, odd From fields, DMARC record discovery, SPF
+    limits and macros, key-record flags, Ed25519. Fresh objects on every call."""
+    G, B = GOOD_IP, BAD_IP
+    simple = {"canon": "simple"}
+    signed = dict(sign=[("dkim.example", "sel1", simple)])
+    pass_dkim = E("fail", "pass", "pass", "reject")
+    return [
+        # Simple header canonicalization leaves a field exactly as sent (RFC 6376 3.4.1).
+        Case("simple_no_space", "u@dkim.example", "u@dkim.example", B, pass_dkim,
+             subject_raw="Subject:no space", **signed),
+        Case("simple_tab", "u@dkim.example", "u@dkim.example", B, pass_dkim,
+             subject_raw="Subject:\ttab after the colon", **signed),
+        Case("simple_two_spaces", "u@dkim.example", "u@dkim.example", B, pass_dkim,
+             subject_raw="Subject:  two spaces", **signed),
+        Case("simple_empty", "u@dkim.example", "u@dkim.example", B, pass_dkim,
+             subject_raw="Subject:", **signed),
+        Case("simple_folded_start", "u@dkim.example", "u@dkim.example", B, pass_dkim,
+             subject_raw="Subject:\n\tstarts on a folded line", **signed),
+        Case("simple_plain", "u@dkim.example", "u@dkim.example", B, pass_dkim, **signed),
+        Case("simple_tampered", "u@dkim.example", "u@dkim.example", B, E("fail", "fail", "fail", "reject"),
+             subject_raw="Subject:no space", tamper="body", **signed),
+        # Several From fields or authors (RFC 7489 6.6.1): never a pass; the strictest failing
+        # policy is reported (header.from names that domain) and enforced.
+        Case("from_two_fields", "u@reject.example", "u@none.example", B,
+             E("fail", "none", "permerror", "reject"), from_lines=["u@none.example", "u@reject.example"]),
+        Case("from_two_authors_reject", "v@reject.example", "u@quarantine.example", B,
+             E("fail", "none", "permerror", "reject"),
+             from_lines=["u@quarantine.example, v@reject.example"]),
+        Case("from_two_authors_quarantine", "v@quarantine.example", "u@none.example", B,
+             E("fail", "none", "permerror", "quarantine"),
+             from_lines=["u@none.example, v@quarantine.example"]),
+        # One field, one domain, two mailboxes: "a single From: field with a single domain".
+        Case("from_two_authors_signed", "u@dkim.example", "u@dkim.example", B,
+             E("fail", "pass", "pass", "reject"), from_lines=["u@dkim.example, v@dkim.example"],
+             sign=[("dkim.example", "sel1")]),
+        # Odd From fields reach the milter as sent (rig: local_header_rewrite_clients empty).
+        Case("from_no_domain", "carol@reject.example", "carol@reject.example", B,
+             E("fail", "none", "permerror", None), from_lines=["carol"]),
+        Case("from_trailing_dot", "u@reject.example", "u@reject.example", B,
+             E("fail", "none", "fail", "reject"), from_lines=["u@reject.example."]),
+        Case("from_missing", "u@reject.example", "u@reject.example", B,
+             E("fail", "none", "permerror", None), from_lines=[]),
+        # DMARC record discovery (RFC 7489 6.6.3, 6.3); _dmarc.dmarcmulti.example says p=reject.
+        Case("dmarc_two_records", "u@two.dmarcmulti.example", "u@two.dmarcmulti.example", B,
+             E("none", "none", "none", None)),
+        Case("dmarc_lower_case_v", "u@lower.dmarcmulti.example", "u@lower.dmarcmulti.example", B,
+             E("none", "none", "fail", "reject")),
+        Case("dmarc_spaces_v", "u@spaces.dmarcmulti.example", "u@spaces.dmarcmulti.example", B,
+             E("none", "none", "fail", "quarantine")),
+        # SPF limits (RFC 7208 4.6.4, 6), each domain with its own p=reject record.
+        Case("spf_eleventh_term", "u@eleventh.spf.example", "u@eleventh.spf.example", G,
+             E("permerror", "none", "fail", "reject")),
+        Case("spf_nested_terms", "u@nested.spf.example", "u@nested.spf.example", G,
+             E("permerror", "none", "fail", "reject")),
+        Case("spf_two_void", "u@void2.spf.example", "u@void2.spf.example", G,
+             E("pass", "none", "pass", "reject")),
+        Case("spf_three_void", "u@void3.spf.example", "u@void3.spf.example", G,
+             E("permerror", "none", "fail", "reject")),
+        Case("spf_redirect_twice", "u@redirect2.spf.example", "u@redirect2.spf.example", G,
+             E("permerror", "none", "fail", "reject")),
+        Case("spf_helo_literal", "u@example.org", "<>", G, E("none", "none", "fail", "none"),
+             helo="[192.0.2.10]"),
+        # Macros (RFC 7208 7): exists:%{l}._l.%{d} and exists:%{i}._i.%{d}
+        Case("spf_macro_local", "ok@macro.spf.example", "ok@macro.spf.example", B,
+             E("pass", "none", "pass", "reject")),
+        Case("spf_macro_ip", "u@macro.spf.example", "u@macro.spf.example", G,
+             E("pass", "none", "pass", "reject")),
+        Case("spf_macro_fail", "u@macro.spf.example", "u@macro.spf.example", B,
+             E("fail", "none", "fail", "reject")),
+        # Key-record flags (RFC 6376 3.6.1): t=y, t=s, h=; the revoked key is in cases().
+        Case("key_testing", "u@dkim.example", "u@dkim.example", B, pass_dkim,
+             sign=[("dkim.example", "testing")]),
+        Case("key_strict_same", "u@dkim.example", "u@dkim.example", B, pass_dkim,
+             sign=[("dkim.example", "strict", {"identity": "u@dkim.example"})]),
+        Case("key_strict_subdomain", "u@dkim.example", "u@dkim.example", B,
+             E("fail", "permerror", "fail", "reject"),
+             sign=[("dkim.example", "strict", {"identity": "u@mail.dkim.example"})]),
+        Case("key_hash_sha256", "u@dkim.example", "u@dkim.example", B, pass_dkim,
+             sign=[("dkim.example", "sha256only")]),
+        Case("key_hash_sha1_only", "u@dkim.example", "u@dkim.example", B,
+             E("fail", "permerror", "fail", "reject"), sign=[("dkim.example", "sha1only")]),
+        # Ed25519 (RFC 8463), alone and beside RSA
+        Case("ed25519", "u@dkim.example", "u@dkim.example", B, pass_dkim, sign=[("dkim.example", "ed")]),
+        Case("ed25519_simple", "u@dkim.example", "u@dkim.example", B, pass_dkim,
+             subject_raw="Subject:no space", sign=[("dkim.example", "ed", simple)]),
+        Case("ed25519_and_rsa", "u@dkim.example", "u@dkim.example", B, pass_dkim,
+             sign=[("dkim.example", "ed"), ("dkim.example", "sel1")]),
+        Case("ed25519_tampered", "u@dkim.example", "u@dkim.example", B, E("fail", "fail", "fail", "reject"),
+             sign=[("dkim.example", "ed")], tamper="body"),
     ]
 
 

@@ -10,14 +10,22 @@ reference milters run in a private mount namespace (tests/e2e/auth_refmilters.sh
 resolv.conf points at a dnsmasq on 127.53.x.y:53 serving the same zones as the rig's dnsmasq
 (glibc's resolver, used by OpenDMARC, only speaks port 53); threadmill asks the rig's dnsmasq.
 
-The messages are those of test_auth.py (auth_world.cases()). For each, the DKIM result per
-signing domain, the DMARC result and the SPF result must agree, except for the differences
-listed in KNOWN_DIFFERENCES, each with the RFC text that makes threadmill's answer the right one.
-A last case stops both DNS servers and compares what each side makes of a DNS failure.
+The messages are those of test_auth.py (auth_world.cases()) and the suite's own families
+(auth_world.differential_cases(), with their own records in the zone): simple header
+canonicalization variants, several From fields or authors, odd From fields (no domain, a
+trailing dot, none at all: the rig lets them reach the milters unrewritten), DMARC record
+discovery (two records, `v=dmarc1`, `v = DMARC1`), SPF limits and macros, key-record flags
+(t=y, t=s, h=) and Ed25519 (RFC 8463). For each message the DKIM result per signing domain, the
+DMARC result, the policy it names (`(p=...)`) and its header.from, and the SPF result must
+agree, except for the differences listed in KNOWN_DIFFERENCES, each with the RFC text that makes
+threadmill's answer the right one; the suite's own messages must also get the verdicts the RFCs
+give (Case.expect). Enforcement of several authors is checked with enforce_dmarc on. A last
+case stops both DNS servers and compares what each side makes of a DNS failure.
 """
 
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -61,6 +69,42 @@ _DNS = ("a DNS failure is a temporary error: RFC 7208 section 2.6.6 (SPF temperr
         "section 6.6.3 (DMARC: 'the Mail Receiver ... SHOULD ... retry' rather than assume no "
         "record) and RFC 8601 section 2.7.1 (temperror). OpenDMARC turns the time-out into "
         "spf=fail and dmarc=none, verdicts a later filter would act on")
+_TWO_FIELDS = ("RFC 5322 section 3.6 allows one From field, and RFC 7489 section 6.6.1 leaves "
+               "such mail outside DMARC; threadmill evaluates every author domain as for a "
+               "multi-valued From (section 6.6.1: the strictest policy among the failing checks) "
+               "and reports permerror, so that a p=reject domain in the second field is not "
+               "waved through; OpenDMARC 1.4.2 evaluates the first From field only")
+_NO_AUTHOR = ("RFC 7489 section 6.6.1: a message without a usable From domain is outside what "
+              "DMARC can evaluate; threadmill says so (dmarc=permerror, RFC 8601 section 2.7.1) "
+              "and reports dkim=none for an unsigned message (2.7.1: 'the message was not "
+              "signed'); OpenDMARC writes nothing, OpenDKIM dkim=permerror without a signature")
+_TRAILING_DOT = ("the same policy is applied to the same domain; threadmill names it as a DNS "
+                 "name without the root dot (RFC 7489 section 6.6.1 takes the domain of the "
+                 "From field; 3.1 compares domains, in which the root label is implicit)")
+_TWO_RECORDS = ("RFC 7489 section 6.6.3 step 5: if the remaining set contains multiple records, "
+                "policy discovery terminates and DMARC processing is not applied (no fallback to "
+                "the organizational domain either); OpenDMARC 1.4.2 uses one of the two records")
+_WSP_V = ("RFC 7489 section 6.4: dmarc-version = \"v\" *WSP \"=\" *WSP \"DMARC1\", so "
+          "`v = DMARC1` is a record and its p=quarantine applies; OpenDMARC 1.4.2 discards it and "
+          "falls back to the organizational domain's p=reject")
+_SPF_LIMITS = ("RFC 7208 section 4.6.4: more than 10 DNS-querying terms over the whole check "
+               "(includes and redirects count) or more than 2 void look-ups is a permerror; "
+               "section 6: a repeated redirect= is a permerror. OpenDMARC 1.4.2's SPF "
+               "(SPFSelfValidate) enforces none of them and passes, and DMARC passes with it")
+_HELO_LITERAL = ("RFC 7208 section 2.3: an address literal HELO is not a domain to check, and "
+                 "section 4.3: a <domain> that is not a multi-label domain name gives none; "
+                 "OpenDMARC 1.4.2 writes spf=fail")
+_MACRO_L = ("RFC 7208 section 7.3: %{l} is the local-part of the MAIL FROM address (ok@...); "
+            "OpenDMARC 1.4.2 hands its SPF check the domain only (its A-R says "
+            "smtp.mailfrom=<domain>), so %{l} is not the sender's local part (section 4.3 "
+            "makes it 'postmaster') and the exists: term misses")
+_KEY_HASH = ("RFC 6376 section 6.1.2 (and 3.6.1 h=): a key record whose h= does not list the "
+             "signature's hash makes the verifier ignore the key and return PERMFAIL "
+             "(inappropriate hash algorithm): dkim=permerror (RFC 8601 section 2.7.1); OpenDKIM "
+             "writes fail. DMARC treats both as a non-pass")
+_KEY_STRICT = ("RFC 6376 section 3.6.1, t=s: the i= domain MUST NOT be a subdomain of d=; "
+               "such a signature cannot be verified with this key: dkim=permerror (RFC 8601 "
+               "section 2.7.1); OpenDKIM writes fail. DMARC treats both as a non-pass")
 KNOWN_DIFFERENCES = {
     ("spf_softfail", "spf"): ("softfail", "fail", _SPF_RESULTS),
     ("spf_neutral", "spf"): ("neutral", "fail", _SPF_RESULTS),
@@ -74,8 +118,47 @@ KNOWN_DIFFERENCES = {
     ("align_strict_spf", "dmarc"): ("fail", "pass", _STRICT),
     ("dmarc_two_from_domains", "dmarc"): ("permerror", "absent", _MULTI_FROM),
     ("dmarc_two_from_domains", "spf"): ("pass", "absent", _MULTI_FROM),
+    ("dmarc_two_from_domains", "dmarc.header.from"): ("other.example", "-", _MULTI_FROM
+                                                      + "; header.from: the strictest failing domain"),
+    ("dmarc_two_from_domains", "dmarc.policy"): ("none", "-", _MULTI_FROM),
+    # differential_cases()
+    ("from_two_fields", "dmarc"): ("permerror", "fail", _TWO_FIELDS),
+    ("from_two_fields", "dmarc.header.from"): ("reject.example", "none.example", _TWO_FIELDS),
+    ("from_two_fields", "dmarc.policy"): ("reject", "none", _TWO_FIELDS),
+    ("from_two_authors_reject", "dmarc"): ("permerror", "absent", _MULTI_FROM),
+    ("from_two_authors_reject", "dmarc.header.from"): ("reject.example", "-", _MULTI_FROM),
+    ("from_two_authors_reject", "dmarc.policy"): ("reject", "-", _MULTI_FROM),
+    ("from_two_authors_reject", "spf"): ("fail", "absent", _MULTI_FROM),
+    ("from_two_authors_quarantine", "dmarc"): ("permerror", "absent", _MULTI_FROM),
+    ("from_two_authors_quarantine", "dmarc.header.from"): ("quarantine.example", "-", _MULTI_FROM),
+    ("from_two_authors_quarantine", "dmarc.policy"): ("quarantine", "-", _MULTI_FROM),
+    ("from_two_authors_quarantine", "spf"): ("fail", "absent", _MULTI_FROM),
+    ("from_no_domain", "dmarc"): ("permerror", "absent", _NO_AUTHOR),
+    ("from_no_domain", "spf"): ("fail", "absent", _NO_AUTHOR),
+    ("from_no_domain", "dkim:?"): ("none", "permerror", _NO_AUTHOR),
+    ("from_missing", "dmarc"): ("permerror", "absent", _NO_AUTHOR),
+    ("from_missing", "spf"): ("fail", "absent", _NO_AUTHOR),
+    ("from_missing", "dkim:?"): ("none", "permerror", _NO_AUTHOR),
+    ("from_trailing_dot", "dmarc.header.from"): ("reject.example", "reject.example.", _TRAILING_DOT),
+    ("dmarc_two_records", "dmarc"): ("none", "fail", _TWO_RECORDS),
+    ("dmarc_two_records", "dmarc.policy"): ("-", "quarantine", _TWO_RECORDS),
+    ("dmarc_spaces_v", "dmarc.policy"): ("quarantine", "reject", _WSP_V),
+    ("spf_eleventh_term", "spf"): ("permerror", "pass", _SPF_LIMITS),
+    ("spf_eleventh_term", "dmarc"): ("fail", "pass", _SPF_LIMITS),
+    ("spf_nested_terms", "spf"): ("permerror", "pass", _SPF_LIMITS),
+    ("spf_nested_terms", "dmarc"): ("fail", "pass", _SPF_LIMITS),
+    ("spf_three_void", "spf"): ("permerror", "pass", _SPF_LIMITS),
+    ("spf_three_void", "dmarc"): ("fail", "pass", _SPF_LIMITS),
+    ("spf_redirect_twice", "spf"): ("permerror", "pass", _SPF_LIMITS),
+    ("spf_redirect_twice", "dmarc"): ("fail", "pass", _SPF_LIMITS),
+    ("spf_helo_literal", "spf"): ("none", "fail", _HELO_LITERAL),
+    ("spf_macro_local", "spf"): ("pass", "fail", _MACRO_L),
+    ("spf_macro_local", "dmarc"): ("pass", "fail", _MACRO_L),
+    ("key_hash_sha1_only", "dkim:dkim.example"): ("permerror", "fail", _KEY_HASH),
+    ("key_strict_subdomain", "dkim:dkim.example"): ("permerror", "fail", _KEY_STRICT),
     ("dns_down", "dmarc"): ("temperror", "none", _DNS),
     ("dns_down", "spf"): ("temperror", "fail", _DNS),
+    ("dns_down", "dmarc.policy"): ("-", "none", _DNS + "; no policy was found, so none is named"),
 }
 
 # Seen with the unmodified Debian PSL (no `example` entry), not exercised by default:
@@ -279,9 +362,22 @@ def verdicts_of(path):
     return out
 
 
+def dmarc_policy(raws):
+    """The published policy both DMARC reporters name in a comment after the result,
+    `dmarc=fail (p=reject dis=none)`: "" when there is none."""
+    for raw in raws:
+        m = re.search(r"\bdmarc=\w+\s*\(p=(\w+)", raw)
+        if m:
+            return m.group(1).lower()
+    return ""
+
+
 def comparable(v):
-    """verdicts -> {"dmarc": x, "spf": y, "dkim:<domain>": z}; absent results are "none"."""
-    out = {"dmarc": v.get("dmarc", "none"), "spf": v.get("spf", "none")}
+    """verdicts -> {"dmarc": x, "dmarc.policy": p, "dmarc.header.from": d, "spf": y,
+    "dkim:<domain>": z}; absent results are "none", an absent policy or domain "-"."""
+    out = {"dmarc": v.get("dmarc", "none"), "spf": v.get("spf", "none"),
+           "dmarc.policy": dmarc_policy(v.get("raw", [])) or "-",
+           "dmarc.header.from": v.get("dmarc_props", {}).get("header.from", "").lower() or "-"}
     for dom, res in zip(v.get("dkim_domains", []), v.get("dkim", [])):
         if res == "none" and not dom:
             continue  # "dkim=none": no signature
@@ -324,11 +420,44 @@ class Differential(rigutil.RigTestCase):
         finally:
             super().tearDownClass()
 
-    def deliver(self, case):
+    def deliver(self, case, expect_ok=True):
         data = case.build(self.world)
-        rc, out, qid = self.rig.swaks(data, case.mail_from, RCPT, xclient_addr=case.ip)
-        self.assertEqual(rc, 0, "%s: swaks failed:\n%s" % (case.name, out))
-        return qid
+        extra = ("--helo", case.helo) if case.helo else ()
+        rc, out, qid = self.rig.swaks(data, case.mail_from, RCPT, xclient_addr=case.ip, extra=extra)
+        if expect_ok:
+            self.assertEqual(rc, 0, "%s: swaks failed:\n%s" % (case.name, out))
+            return qid
+        return rc, out
+
+    def from_as_sent(self, case, path):
+        """The From fields were delivered exactly as sent: neither Postfix (the rig sets
+        local_header_rewrite_clients empty) nor a milter completed, dropped or added one, so the
+        verdicts above are about the odd header itself."""
+        if case.from_lines is None:
+            return []
+        with open(path, "rb") as f:
+            got = [v for k, v in auth_world.header_fields(f.read()) if k.lower() == "from"]
+        want = [v.strip() for v in case.from_lines]
+        return [] if got == want else ["%s: From fields delivered %r, sent %r" % (case.name, got, want)]
+
+    def expected(self, case, v):
+        """threadmill's own A-R against the case's RFC expectation: [problem]."""
+        if not case.expect:
+            return []
+        exp, tm = case.expect, v[TM]
+        got = {"spf": tm.get("spf", "none"), "dmarc": tm.get("dmarc", "none"),
+               "policy": dmarc_policy(tm.get("raw", [])) or None}
+        dkim = tm["dkim"] or ["none"]
+        got["dkim"] = "pass" if "pass" in dkim else dkim[0]
+        want = {k: exp[k] for k in ("spf", "dkim", "dmarc", "policy")}
+        problems = []
+        if got != want:
+            problems.append("%s: threadmill says %s, the RFCs %s\n    %s"
+                            % (case.name, got, want, " | ".join(tm.get("raw", []))))
+        hfrom = tm.get("dmarc_props", {}).get("header.from", "")
+        if exp["policy"] and hfrom.lower() != case.from_addr.split("@")[1]:
+            problems.append("%s: header.from=%s, want %s" % (case.name, hfrom, case.from_addr))
+        return problems
 
     def compare(self, case, path):
         v = verdicts_of(path)
@@ -339,7 +468,8 @@ class Differential(rigutil.RigTestCase):
         v.setdefault(OPENDMARC, dmarc)
         tm = comparable(v[TM])
         ref = comparable({"dkim": v[OPENDKIM]["dkim"], "dkim_domains": v[OPENDKIM]["dkim_domains"],
-                          "dmarc": dmarc.get("dmarc", "none"), "spf": dmarc.get("spf", "none")})
+                          "dmarc": dmarc.get("dmarc", "none"), "spf": dmarc.get("spf", "none"),
+                          "raw": dmarc.get("raw", []), "dmarc_props": dmarc.get("dmarc_props", {})})
         rows = []
         for what in sorted(set(tm) | set(ref)):
             a, b = tm.get(what, "none"), ref.get(what, "none")
@@ -348,13 +478,17 @@ class Differential(rigutil.RigTestCase):
 
     def test_1_same_verdicts(self):
         sent = []
-        for case in auth_world.cases():
+        for case in auth_world.cases() + auth_world.differential_cases():
             self.deliver(case)
             sent.append(case)
         table, problems, seen = [], [], set()
+        own = {c.name for c in auth_world.differential_cases()}
         for case in sent:
             path = self.rig.wait_delivered(RCPT, "<%s>" % case.msgid)
             rows, v = self.compare(case, path)
+            if case.name in own:
+                problems += self.expected(case, v)
+                problems += self.from_as_sent(case, path)
             for name, what, a, b in rows:
                 table.append("  %-24s %-22s threadmill=%-10s reference=%s" % (name, what, a, b))
                 known = KNOWN_DIFFERENCES.get((name, what))
@@ -410,6 +544,27 @@ class Differential(rigutil.RigTestCase):
             self.assertEqual(problems, [], "\n".join(problems))
         finally:
             auth_world.set_auth(self.rig, trusted_authserv_ids=[])
+
+    def test_2_enforce_several_authors(self):
+        # enforce_dmarc: several author domains with p=reject among them are refused like a
+        # DMARC fail of that domain (RFC 7489 6.6.1, strictest failing policy); several authors
+        # of one domain that pass are delivered. OpenDKIM/OpenDMARC only report here.
+        auth_world.set_auth(self.rig, enforce_dmarc=True)
+        try:
+            by_name = {c.name: c for c in auth_world.differential_cases()}
+            for name in ("from_two_fields", "from_two_authors_reject"):
+                case = by_name[name]
+                rc, out = self.deliver(case, expect_ok=False)
+                self.assertNotEqual(rc, 0, "%s delivered:\n%s" % (name, out))
+                self.assertRegex(out, r"<\*\* +550[ -]5\.7\.1 .*rejected by DMARC policy for "
+                                 r"reject\.example", name)
+                d = self.rig.wait_decision(msgid=case.msgid)
+                self.assertEqual(d.get("dmarc"), "permerror", d["raw"])
+            ok = by_name["from_two_authors_signed"]
+            self.deliver(ok)
+            self.rig.wait_delivered(RCPT, "<%s>" % ok.msgid)
+        finally:
+            auth_world.set_auth(self.rig, enforce_dmarc=False)
 
     def test_4_dns_down(self):
         # Both DNS servers stop; fresh.example names are in nobody's cache.

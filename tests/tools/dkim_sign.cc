@@ -1,6 +1,10 @@
-// dkim-sign - sign one message with libopendkim (RFC 6376, rsa-sha256, relaxed/relaxed).
+// dkim-sign - sign one message with libopendkim (RFC 6376; rsa-sha256, or ed25519-sha256 of
+// RFC 8463; relaxed/relaxed unless -c says otherwise).
 //
-//   dkim-sign -d DOMAIN -s SELECTOR -k KEYFILE [-i IDENTITY] [-c simple|relaxed] < in > out
+//   dkim-sign -d DOMAIN -s SELECTOR -k KEYFILE [-i IDENTITY] [-c simple|relaxed]
+//             [-a rsa-sha256|ed25519-sha256] < in > out
+//
+// An ed25519 KEYFILE is a PEM private key (openssl genpkey -algorithm ed25519).
 //
 // Reads a whole message on stdin (LF or CRLF line ends), writes it to stdout with CRLF line ends
 // and a DKIM-Signature header in front. Run it twice for two signatures. Used by the end-to-end
@@ -28,7 +32,7 @@ namespace {
 int Usage() {
   std::fprintf(stderr,
                "usage: dkim-sign -d DOMAIN -s SELECTOR -k KEYFILE [-i IDENTITY] "
-               "[-c relaxed|simple] < message > signed\n");
+               "[-c relaxed|simple] [-a rsa-sha256|ed25519-sha256] < message > signed\n");
   return 2;
 }
 
@@ -56,8 +60,9 @@ const unsigned char* U(const char* s) { return reinterpret_cast<const unsigned c
 int main(int argc, char** argv) {
   std::string domain, selector, keyfile, identity;
   dkim_canon_t canon = DKIM_CANON_RELAXED;
+  dkim_alg_t alg = DKIM_SIGN_RSASHA256;
   int opt;
-  while ((opt = getopt(argc, argv, "d:s:k:i:c:")) != -1) {
+  while ((opt = getopt(argc, argv, "d:s:k:i:c:a:")) != -1) {
     switch (opt) {
       case 'd':
         domain = optarg;
@@ -75,6 +80,13 @@ int main(int argc, char** argv) {
         if (std::strcmp(optarg, "simple") == 0) {
           canon = DKIM_CANON_SIMPLE;
         } else if (std::strcmp(optarg, "relaxed") != 0) {
+          return Usage();
+        }
+        break;
+      case 'a':
+        if (std::strcmp(optarg, "ed25519-sha256") == 0) {
+          alg = DKIM_SIGN_ED25519SHA256;
+        } else if (std::strcmp(optarg, "rsa-sha256") != 0) {
           return Usage();
         }
         break;
@@ -124,7 +136,7 @@ int main(int argc, char** argv) {
   }
   DKIM_STAT st = DKIM_STAT_OK;
   DKIM* d = dkim_sign(lib, U("dkim-sign"), nullptr, U(key), U(selector.c_str()), U(domain.c_str()),
-                      canon, canon, DKIM_SIGN_RSASHA256, -1, &st);
+                      canon, canon, alg, -1, &st);
   if (d == nullptr) {
     std::fprintf(stderr, "dkim-sign: dkim_sign: %s\n", dkim_getresultstr(st));
     dkim_close(lib);

@@ -30,8 +30,10 @@ Message BaseMessage(const std::string& from_domain = "dkim.example") {
   return m;
 }
 
-testing::TestKey WithSelector(testing::TestKey k, const std::string& selector) {
+testing::TestKey WithSelector(testing::TestKey k, const std::string& selector,
+                              const std::string& identity = "") {
   k.selector = selector;
+  k.identity = identity;
   return k;
 }
 
@@ -85,6 +87,14 @@ TEST_F(auth_Dkim, OutcomeTable) {
        DkimResult::kFail},
       {"revoked key", [](Message*) {}, WithSelector(k1, "revoked"), DkimResult::kPermError},
       {"missing key", [](Message*) {}, WithSelector(k1, "nokey"), DkimResult::kPermError},
+      // t=s (RFC 6376 section 3.6.1): i= must be in d= itself, not in a subdomain of it.
+      {"t=s, i= at d=", [](Message*) {}, WithSelector(k1, "strict", "alice@dkim.example"),
+       DkimResult::kPass},
+      {"t=s, no i=", [](Message*) {}, WithSelector(k1, "strict"), DkimResult::kPass},
+      {"t=s, i= in a subdomain", [](Message*) {},
+       WithSelector(k1, "strict", "alice@mail.dkim.example"), DkimResult::kPermError},
+      {"no t=s, i= in a subdomain", [](Message*) {},
+       WithSelector(k1, "sel1", "alice@mail.dkim.example"), DkimResult::kPass},
       {"whole-line LF body",
        [](Message* m) {
          std::string lf;

@@ -156,8 +156,10 @@ TEST_F(auth_Dmarc, FromHeaderCardinality) {
   // Two From fields are never a pass, even in one domain (RFC 5322 allows one field).
   in.from_headers = {"a@reject.example", "B <b@Reject.Example>"};
   EXPECT_EQ(dmarc_->Evaluate(in).result, DmarcResult::kPermError);
+  // One field with one domain (however many mailboxes) is what DMARC processes (RFC 7489
+  // section 6.6.1: "a single From: field with a single domain in it").
   in.from_headers = {"a@reject.example, B <b@Reject.Example>"};
-  EXPECT_EQ(dmarc_->Evaluate(in).result, DmarcResult::kPermError);
+  EXPECT_EQ(dmarc_->Evaluate(in).result, DmarcResult::kPass);
   in.from_headers = {" A <a@reject.example>"};  // one field, one author: can pass
   EXPECT_EQ(dmarc_->Evaluate(in).result, DmarcResult::kPass);
   in.from_headers = {"undisclosed"};
@@ -223,6 +225,25 @@ TEST_F(auth_Dmarc, SeveralAuthorDomainsTable) {
        DmarcResult::kPermError,
        DmarcPolicy::kNone,
        "zz.example"},
+      // One field with one domain is what DMARC processes, however many mailboxes it names.
+      {"one field, two mailboxes of one domain, aligned",
+       {"a@reject.example, b@reject.example"},
+       {{"reject.example", DkimResult::kPass}},
+       DmarcResult::kPass,
+       DmarcPolicy::kNone,
+       "reject.example"},
+      {"one field, two mailboxes of one domain, unaligned",
+       {"a@reject.example, b@reject.example"},
+       {},
+       DmarcResult::kFail,
+       DmarcPolicy::kReject,
+       "reject.example"},
+      {"two fields of one domain",
+       {"a@reject.example", "b@reject.example"},
+       {{"reject.example", DkimResult::kPass}},
+       DmarcResult::kPermError,
+       DmarcPolicy::kNone,
+       "reject.example"},
   };
   for (const auto& c : cases) {
     DmarcInput in = In("x.example", "unrelated.example", SpfResult::kPass, c.dkim);

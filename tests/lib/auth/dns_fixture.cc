@@ -91,7 +91,7 @@ std::string ReadFile(const std::string& path) {
 TestKey GenKey(const std::string& dir, const std::string& domain, const std::string& selector) {
   std::string cmd = "opendkim-genkey -b 2048 -d " + domain + " -s " + selector + " -D " + dir;
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("opendkim-genkey failed");
-  TestKey k{domain, selector, ReadFile(dir + "/" + selector + ".private"), ""};
+  TestKey k{domain, selector, ReadFile(dir + "/" + selector + ".private"), "", ""};
   // The .txt file holds the record as quoted chunks: concatenate them.
   std::string txt = ReadFile(dir + "/" + selector + ".txt");
   bool in = false;
@@ -181,6 +181,9 @@ std::string Sign(const TestKey& key, const Message& msg, bool simple) {
                 simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED,
                 simple ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED, DKIM_SIGN_RSASHA256, -1, &st);
   if (d == nullptr) throw std::runtime_error("dkim_sign failed");
+  if (!key.identity.empty() && dkim_set_signer(d, reinterpret_cast<const unsigned char*>(
+                                                      key.identity.c_str())) != DKIM_STAT_OK)
+    throw std::runtime_error("dkim_set_signer failed");
   for (const auto& [name, value] : msg.headers) {
     std::string h = name + ":" + msg.Value(value);
     dkim_header(d, reinterpret_cast<unsigned char*>(h.data()), h.size());
@@ -228,6 +231,8 @@ std::vector<std::string> ZoneLines(const TestKey& k1, const TestKey& k2) {
       TxtLine("sel1._domainkey.dkim.example", k1.record),
       TxtLine("sel2._domainkey.other.example", k2.record),
       TxtLine("revoked._domainkey.dkim.example", "v=DKIM1; k=rsa; p="),
+      TxtLine("strict._domainkey.dkim.example",
+              "v=DKIM1; k=rsa; t=s; p=" + k1.record.substr(k1.record.find("p=") + 2)),
       TxtLine("dkim.example", "v=spf1 ip4:192.0.2.0/24 -all"),
       TxtLine("_dmarc.dkim.example", "v=DMARC1; p=reject"),
       TxtLine("other.example", "v=spf1 ip4:198.51.100.0/24 -all"),

@@ -37,7 +37,8 @@ std::string TxtLine(const std::string& name, const std::string& value);
 struct TestKey {
   std::string domain, selector;
   std::string private_pem;
-  std::string record;  // the TXT record opendkim-genkey wrote ("v=DKIM1; h=sha256; ...")
+  std::string record;    // the TXT record opendkim-genkey wrote ("v=DKIM1; h=sha256; ...")
+  std::string identity;  // i= of signatures made with it; empty: none (i= is then @domain)
 };
 
 struct Message {
