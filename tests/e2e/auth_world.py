@@ -142,10 +142,11 @@ class World:
         z += [txt_line("_dmarc." + n, v) for n, v in dmarc]
         return z
 
-    def sign(self, data, domain, selector):
+    def sign(self, data, domain, selector, canon=None):
         """data (bytes) signed by (domain, selector): bytes, CRLF."""
         key = self.keys()[(domain, selector)]
-        p = subprocess.run([dkim_sign_binary(), "-d", domain, "-s", selector, "-k", key],
+        p = subprocess.run([dkim_sign_binary(), "-d", domain, "-s", selector, "-k", key] +
+                           (["-c", canon] if canon else []),
                            input=data, capture_output=True, timeout=30)
         if p.returncode != 0:
             raise RuntimeError("dkim-sign failed: %s" % p.stderr.decode(errors="replace"))
@@ -162,7 +163,7 @@ class Case:
     """
 
     def __init__(self, name, from_addr, mail_from, ip, expect, sign=(), tamper=None, from_header=None,
-                 note="", body=None, subject=None):
+                 note="", body=None, subject=None, canon=None, subject_raw=None):
         self.name = name
         self.from_addr = from_addr
         self.mail_from = mail_from
@@ -174,6 +175,8 @@ class Case:
         self.note = note
         self.body = body
         self.subject = subject
+        self.canon = canon              # dkim-sign -c (None: relaxed)
+        self.subject_raw = subject_raw  # the Subject field written as "Subject:" + this, verbatim
         self.msgid = None
 
     def build(self, world, tag=""):
@@ -188,8 +191,11 @@ class Case:
                    ("Content-Type", "text/plain; charset=us-ascii")]
         body = "Hello Alice,\n\nthis is the %s case.\n\n-- \nSender\n" % self.name + (self.body or "")
         data = rigutil.message(headers, body).encode()
+        if self.subject_raw is not None:
+            data = data.replace(("Subject: auth case %s%s\r\n" % (self.name, self.subject or "")).encode(),
+                                ("Subject:%s\r\n" % self.subject_raw).encode(), 1)
         for domain, selector in self.sign:
-            data = world.sign(data, domain, selector)
+            data = world.sign(data, domain, selector, self.canon)
         if self.tamper == "body":
             data = data.replace(b"this is the", b"this is NOT the")
         elif self.tamper == "header":
@@ -273,9 +279,27 @@ def cases():
         # A DMARC record with a syntax error (p=bogus): permerror (RFC 8601 2.7.1), and no policy
         # may be claimed for it: the domain published none that is valid (RFC 7489 6.6.3).
         Case("dmarc_syntax_error", "u@bad.example", "u@bad.example", B, E("fail", "none", "permerror", None)),
-        # Several From domains (RFC 7489 6.6.1): threadmill reports permerror.
+        # Simple header canonicalization sees the header bytes as sent (RFC 6376 3.4.1; issue 9
+        # item 1): no space, a tab, an empty value, a value starting on a folded line. From a
+        # bad IP, DMARC rests on the DKIM pass.
+        Case("dkim_simple_no_space", "u@dkim.example", "u@dkim.example", B,
+             E("fail", "pass", "pass", "reject"), sign=[("dkim.example", "sel1")], canon="simple",
+             subject_raw="no space after the colon"),
+        Case("dkim_simple_tab", "u@dkim.example", "u@dkim.example", B,
+             E("fail", "pass", "pass", "reject"), sign=[("dkim.example", "sel1")], canon="simple",
+             subject_raw="\ta tab after the colon"),
+        Case("dkim_simple_empty", "u@dkim.example", "u@dkim.example", B,
+             E("fail", "pass", "pass", "reject"), sign=[("dkim.example", "sel1")], canon="simple",
+             subject_raw=""),
+        Case("dkim_simple_folded_start", "u@dkim.example", "u@dkim.example", B,
+             E("fail", "pass", "pass", "reject"), sign=[("dkim.example", "sel1")], canon="simple",
+             subject_raw="\r\n starts on the next line"),
+        # Several From domains (RFC 7489 6.6.1): threadmill evaluates each and reports
+        # permerror (never pass) with the strictest failing domain's policy: other.example
+        # fails (nothing aligned with it) and publishes p=none; header.from names it.
         Case("dmarc_two_from_domains", "u@dkim.example", "u@dkim.example", G,
-             E("pass", "pass", "permerror", None), sign=[("dkim.example", "sel1")],
+             dict(E("pass", "pass", "permerror", "none"), header_from="other.example"),
+             sign=[("dkim.example", "sel1")],
              from_header="u@dkim.example, v@other.example"),
     ]
 
