@@ -24,7 +24,8 @@ RCPT = "alice@example.com"  # a rig mailbox
 # listed below under them is NXDOMAIN, never REFUSED (which would be a temporary error).
 ORG_DOMAINS = ["spf.example", "dkim.example", "other.example", "reject.example",
                "quarantine.example", "none.example", "org.example", "relaxed.example",
-               "strict.example", "bad.example", "pct.example", "fresh.example"]
+               "strict.example", "bad.example", "pct.example", "fresh.example", "multi.example",
+               "lower.example", "spaces.example"]
 
 
 def dkim_sign_binary():
@@ -115,8 +116,16 @@ class World:
             ("mail.relaxed.example", "v=spf1 ip4:192.0.2.0/24 -all"),
             ("mail.strict.example", "v=spf1 ip4:192.0.2.0/24 -all"),
             ("bad.example", "v=spf1 ip4:192.0.2.0/24 -all"),
-        ]
+            # RFC 7208 limits libspf2 does not keep by itself (4.6.4, 6): ten includes that do
+            # not match, then an 11th DNS term that would; three void look-ups; redirect twice.
+            ("eleventh.spf.example", "v=spf1 " + " ".join("include:i%d.spf.example" % i for i in range(1, 11))
+             + " a:hit.spf.example -all"),
+            ("voids.spf.example", "v=spf1 a:nx1.spf.example a:nx2.spf.example a:nx3.spf.example "
+             "ip4:192.0.2.0/24 -all"),
+            ("redirect2.spf.example", "v=spf1 redirect=pass.spf.example redirect=pass.spf.example"),
+        ] + [("i%d.spf.example" % i, "v=spf1 -all") for i in range(1, 11)]
         z += [txt_line(n, v) for n, v in spf]
+        z += ["host-record=hit.spf.example,192.0.2.10"]
         z += ["host-record=h%d.spf.example,203.0.113.%d" % (i, i) for i in range(1, 12)]
         z += [
             txt_line("sel1._domainkey.dkim.example", self.k_dkim.record),
@@ -138,6 +147,14 @@ class World:
             ("bad.example", "v=DMARC1; p=bogus"),
             ("pct.example", "v=DMARC1; p=reject; pct=0"),
             ("fresh.example", "v=DMARC1; p=reject"),
+            # Record discovery (RFC 7489 6.6.3, 6.3): two records at a subdomain mean no DMARC
+            # processing (no fallback to multi.example's p=reject); v= must be exactly DMARC1;
+            # white space around "=" is valid.
+            ("multi.example", "v=DMARC1; p=reject"),
+            ("sub.multi.example", "v=DMARC1; p=none"),
+            ("sub.multi.example", "v=DMARC1; p=quarantine"),
+            ("lower.example", "v=dmarc1; p=reject"),
+            ("spaces.example", "v = DMARC1 ; p=reject"),
         ]
         z += [txt_line("_dmarc." + n, v) for n, v in dmarc]
         return z
@@ -294,6 +311,18 @@ def cases():
         Case("dkim_simple_folded_start", "u@dkim.example", "u@dkim.example", B,
              E("fail", "pass", "pass", "reject"), sign=[("dkim.example", "sel1")], canon="simple",
              subject_raw="\r\n starts on the next line"),
+        Case("dmarc_two_records_subdomain", "u@sub.multi.example", "u@sub.multi.example", B,
+             E("none", "none", "none", None)),
+        Case("dmarc_version_lowercase", "u@lower.example", "u@lower.example", B,
+             E("none", "none", "none", None)),
+        Case("dmarc_version_spaces", "u@spaces.example", "u@spaces.example", B,
+             E("none", "none", "fail", "reject")),
+        Case("spf_eleventh_term", "u@eleventh.spf.example", "u@eleventh.spf.example", G,
+             E("permerror", "none", "fail", "none")),
+        Case("spf_three_voids", "u@voids.spf.example", "u@voids.spf.example", G,
+             E("permerror", "none", "fail", "none")),
+        Case("spf_two_redirects", "u@redirect2.spf.example", "u@redirect2.spf.example", G,
+             E("permerror", "none", "fail", "none")),
         # Several From domains (RFC 7489 6.6.1): threadmill evaluates each and reports
         # permerror (never pass) with the strictest failing domain's policy: other.example
         # fails (nothing aligned with it) and publishes p=none; header.from names it.
