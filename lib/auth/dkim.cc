@@ -391,7 +391,8 @@ void DkimVerifier::Header(std::string_view name, std::string_view value) {
 
 void DkimVerifier::EndOfHeaders(DnsDeadline deadline) {
   if (failed_ || no_signatures_) return;
-  // libopendkim fetches the keys here (and in dkim_eom): count them against this message.
+  // With DELAYSIGPROC libopendkim fetches no key here; should it, the look-up still counts
+  // against this message.
   tl_verifier = this;
   tl_refused = &refused_;
   tl_deadline = deadline;

@@ -89,7 +89,8 @@ class DkimVerifier {
   // it only orders the work). Call before EndOfHeaders(); default: none.
   void SetAligned(std::function<bool(std::string_view domain)> aligned);
   void Header(std::string_view name, std::string_view value);
-  // libopendkim fetches the keys here; look-ups wait until `deadline` at most.
+  // Signature list and header hashes; no DNS (keys are fetched in EndOfMessage). `deadline`
+  // bounds any look-up libopendkim would still make here.
   void EndOfHeaders(DnsDeadline deadline = kNoDnsDeadline);
   // After EndOfHeaders(): the TXT names of the keys of aligned signatures to be verified
   // (each takes one of max_key_lookups), for the caller to fetch early.

@@ -235,16 +235,7 @@ DmarcOutcome DmarcEvaluator::Evaluate(const DmarcInput& in, DnsDeadline deadline
                  strictest->reason + ")";
     return out;
   }
-  // Nobody fails: report the first author domain that publishes a policy, never a pass.
-  for (const DmarcOutcome& o : each) {
-    if (!o.policy_domain.empty()) {
-      out = o;
-      break;
-    }
-  }
-  out.result = DmarcResult::kPermError;
-  out.disposition = DmarcPolicy::kNone;
-  out.spf_aligned = out.dkim_aligned = false;
+  // Nobody fails: never a pass, no policy claimed, the first author domain in message order.
   out.reason = shape + ": no single author (RFC 7489 section 6.6.1)";
   return out;
 }

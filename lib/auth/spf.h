@@ -10,8 +10,11 @@
 //
 // STANDARDS
 //   RFC 7208 (SPF): sections 2.3 (HELO), 2.4 (null reverse-path uses postmaster@HELO),
-//   2.6 (results), 4.6.4 (10 DNS look-up limit, libspf2's max_dns_mech), 3.1 (only TXT;
-//   the obsolete SPF RR type is never queried).
+//   2.6 (results), 3.1 (only TXT; the obsolete SPF RR type is never queried), 4.3 (an
+//   address literal or a name that is not multi-label is "none", not looked up), 4.6.4
+//   (at most 10 DNS-querying terms in the whole check and at most 2 void look-ups, else
+//   permerror: counted by threadmill in its DNS layer, as libspf2 1.2 counts per record
+//   and knows no void limit), 6 (redirect= or exp= twice in a record: permerror).
 //
 // LIMITS
 //   libspf2 gives loopback clients (127.0.0.0/8, ::1) a "pass" without looking anything up.

@@ -83,7 +83,8 @@ class Auth(rigutil.RigTestCase):
             self.assertNotIn("pass", dkim, where)
         if exp["policy"]:
             self.assertEqual(ar.get("dmarc_props", {}).get("policy.dmarc"), exp["policy"], where)
-            self.assertEqual(ar["dmarc_props"].get("header.from"), case.from_addr.split("@")[1], where)
+            want_from = case.expect.get("header_from") or case.from_addr.split("@")[1]
+            self.assertEqual(ar["dmarc_props"].get("header.from"), want_from, where)
         else:
             # No usable policy (no record, a broken one, several From domains): none claimed.
             self.assertNotIn("policy.dmarc", ar.get("dmarc_props", {}), where)
@@ -136,6 +137,20 @@ class Auth(rigutil.RigTestCase):
             d = self.rig.wait_decision(msgid=rej.msgid)
             self.assertEqual(d.get("dmarc"), "fail", d["raw"])
             self.assertEqual(rigutil.Rig.find_delivered(self.rig, RCPT, rej.msgid), [])
+
+            # Several authors (issue 8 item 5, issue 9 item 2): the attacker's own domain signs
+            # and aligns, the p=reject domain rides along as a second mailbox or a second
+            # <address>: permerror, enforced as the p=reject failure it hides.
+            for name, from_header in (("enforce_two_mailboxes", "u@other.example, ceo@reject.example"),
+                                      ("enforce_junk_address", "<ceo@reject.example> <u@other.example>")):
+                spoof = Case(name, "u@other.example", "u@other.example", BAD_IP, None,
+                             sign=[("other.example", "sel1")], from_header=from_header)
+                rc, out, qid, _ = self.send(spoof, expect_ok=False)
+                self.assertNotEqual(rc, 0, out)
+                self.assertRegex(out, r"<\*\* +550[ -]5\.7\.1 .*rejected by DMARC policy for reject\.example")
+                d = self.rig.wait_decision(msgid=spoof.msgid)
+                self.assertEqual(d.get("dmarc"), "permerror", d["raw"])
+                self.assertEqual(rigutil.Rig.find_delivered(self.rig, RCPT, spoof.msgid), [])
 
             # A passing message of the same p=reject domain is still delivered.
             ok = Case("enforce_pass", "u@dkim.example", "u@dkim.example", BAD_IP,

@@ -107,6 +107,32 @@ class Protocol(unittest.TestCase):
         self.assertEqual(d["decision"], "recorded", d["raw"])
         self.assertEqual(bare(d["msgid"]), bare(added[0]), d["raw"])
 
+    def test_header_values_keep_their_leading_space(self):
+        # threadmill asks for SMFIP_HDR_LEADSPC (DKIM simple header canonicalization needs the
+        # bytes after the colon): values arrive as written, and values it adds must then
+        # carry the leading space themselves (libmilter passes them on unchanged).
+        qid = self.qid("leadspc")
+        mid = "<lead.%s@example.com>" % self.t
+        with self.client() as c:
+            self.assertTrue(c.protocol & mc.SMFIP_HDR_LEADSPC, hex(c.protocol))
+            r = c.send_message(client_addr="127.0.0.1", client_name="localhost",
+                               mail_from="<alice@example.com>", rcpts=["<carol@example.org>"],
+                               headers=[("From", " alice@example.com"), ("Subject", "\tno id")],
+                               macros=self.macros(qid))
+        added = [v for n, v in r.headers_added() if n.lower() == "message-id"]
+        self.assertEqual(len(added), 1, r)
+        self.assertTrue(added[0].startswith(" <"), added)
+        self.assertEqual(self.decision(qid)["decision"], "recorded")
+        # A value given with its leading space is the same value (parsed without it).
+        qid = self.qid("leadspc2")
+        with self.client() as c:
+            r = c.send_message(client_addr="127.0.0.1", client_name="localhost",
+                               mail_from="<alice@example.com>", rcpts=["<carol@example.org>"],
+                               headers=[("From", " alice@example.com"), ("Message-ID", " " + mid)],
+                               macros=self.macros(qid))
+        self.assertFalse([h for h in r.headers_added() if h[0].lower() == "message-id"], r)
+        self.assertEqual(bare(self.decision(qid)["msgid"]), bare(mid))
+
     def test_outbound_with_message_id_untouched(self):
         mid = "<has.%s@example.com>" % self.t
         qid = self.qid("hasid")
