@@ -80,6 +80,7 @@ int Run(const Options& options) {
     // and before this process opens the store.
     runtime::SupervisorHandle supervisor;
     if (HandlersConfigured(*config)) {
+      PrepareStore(*config, privileges);
       auto started = runtime::StartSupervisor(options.config_path, config);
       if (!started.ok()) throw std::runtime_error(started.error().message);
       supervisor = *started;
