@@ -2,9 +2,12 @@
 //
 // DESCRIPTION
 //   Start-up order: parse options, load and check the configuration (-n stops here), set up
-//   logging, block the reload signal, detach (-d), open the store, bind the socket, secure it,
-//   drop privileges, start the background threads, run libmilter until TERM. Each start-up
-//   problem is one clear line on stderr and in the log, and exit status 1.
+//   logging, decide the privilege drop (a missing service user stops here, before anything is
+//   forked), block the reload signal, detach (-d), write the pid file, with handlers: create
+//   the store, hand it to the service user and fork the handler supervisor (which drops the
+//   same way); open the store, bind the socket, secure it, drop privileges, start the
+//   background threads, run libmilter until TERM. Each start-up problem is one clear line on
+//   stderr and in the log, and exit status 1.
 #include <libmilter/mfapi.h>
 #include <unistd.h>
 
