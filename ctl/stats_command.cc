@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "common/unique_fd.h"
 #include "ctl/output.h"
 #include "ctl/store_access.h"
 #include "metrics/http_listener.h"
@@ -65,21 +66,20 @@ std::string FetchMetrics(const std::string& listen) {
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
   if (inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) return "";
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "";
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return "";
   std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
     std::string request = "GET /metrics HTTP/1.0\r\n\r\n";
-    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL);
     char buf[8192];
-    pollfd p{fd, POLLIN, 0};
+    pollfd p{fd.get(), POLLIN, 0};
     while (poll(&p, 1, 2000) > 0) {
-      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      ssize_t n = recv(fd.get(), buf, sizeof buf, 0);
       if (n <= 0) break;
       response.append(buf, static_cast<size_t>(n));
     }
   }
-  close(fd);
   auto body = response.find("\r\n\r\n");
   if (response.rfind("HTTP/1.0 200", 0) != 0 || body == std::string::npos) return "";
   return response.substr(body + 4);

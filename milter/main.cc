@@ -1,10 +1,13 @@
 // main.cc - threadmill, the milter daemon: start-up, libmilter main loop, shutdown.
 //
 // DESCRIPTION
-//   Start-up order: parse options, load and check the configuration (-n stops here), set up
-//   logging, block the reload signal, detach (-d), open the store, bind the socket, secure it,
-//   drop privileges, start the background threads, run libmilter until TERM. Each start-up
-//   problem is one clear line on stderr and in the log, and exit status 1.
+//   Start-up order: parse options, load and check the configuration and, as root, that the
+//   service user exists (-n stops here), set up logging, decide the privilege drop (a missing
+//   service user stops here, before anything is forked), block the reload signal, detach
+//   (-d), write the pid file, with handlers: create the store, hand it to the service user and
+//   fork the handler supervisor (which drops the same way); open the store, bind the socket,
+//   secure it, drop privileges, start the background threads, run libmilter until TERM. Each
+//   start-up problem is one clear line on stderr and in the log, and exit status 1.
 #include <libmilter/mfapi.h>
 #include <unistd.h>
 
@@ -60,6 +63,12 @@ int Run(const Options& options) {
     return 1;
   }
   if (options.check_only) {
+    try {
+      (void)PlanPrivileges(config->milter);  // as root: the service user must exist
+    } catch (const std::exception& e) {
+      Fatal(std::string("configuration error: ") + e.what());
+      return 1;
+    }
     std::printf("threadmill: configuration %s is valid\n", options.config_path.c_str());
     return 0;
   }
@@ -80,6 +89,7 @@ int Run(const Options& options) {
     // and before this process opens the store.
     runtime::SupervisorHandle supervisor;
     if (HandlersConfigured(*config)) {
+      PrepareStore(*config, privileges);
       auto started = runtime::StartSupervisor(options.config_path, config);
       if (!started.ok()) throw std::runtime_error(started.error().message);
       supervisor = *started;

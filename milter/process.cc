@@ -20,6 +20,7 @@
 #include "common/safe_open.h"
 #include "common/unique_fd.h"
 #include "log/logger.h"
+#include "store/environment.h"
 
 namespace threadmill::milter {
 namespace {
@@ -175,6 +176,24 @@ void SecureSocket(const config::MilterConfig& milter, const PrivilegePlan& plan)
     Ids ids = SocketIds(milter, plan);
     CheckOk(ChownFd(sock.get(), ids.uid, ids.gid), "chown " + path);
   }
+}
+
+void PrepareStore(const config::Config& config, const PrivilegePlan& plan) {
+  if (plan.action != PrivilegePlan::Action::kDrop) return;
+  {
+    store::EnvOptions options;
+    options.path = config.store.path;
+    options.map_size_bytes = config.store.map_size_mb << 20;
+    options.max_map_size_bytes = config.store.max_map_size_mb << 20;
+    auto env = store::Environment::Open(options);  // creates the directory and its files
+    if (!env.ok()) {
+      throw std::runtime_error("cannot open the store at " + options.path + ": " +
+                               env.error().message);
+    }
+  }  // closed again: no LMDB environment may cross the supervisor's fork()
+  std::string spool = config.store.path + "/spool";
+  if (mkdir(spool.c_str(), 0750) != 0 && errno != EEXIST) throw SystemError("mkdir " + spool);
+  ChownStore(config, plan);
 }
 
 void ChownStore(const config::Config& config, const PrivilegePlan& plan) {

@@ -29,6 +29,10 @@ void WritePidFile(const std::string& path);
 void PrepareSocketPath(const config::MilterConfig& milter, const PrivilegePlan& plan);
 // Applies socket_mode and the service user/group to the bound unix socket.
 void SecureSocket(const config::MilterConfig& milter, const PrivilegePlan& plan);
+// Creates the store (environment files and spool directory) and hands it to the service user
+// before the handler supervisor is forked, so the supervisor, which drops at once, never meets
+// files root created under it; no-op unless the plan drops privileges.
+void PrepareStore(const config::Config& config, const PrivilegePlan& plan);
 // Hands the store directory to the service user (so its workers and threadmillctl can open
 // it); no-op unless the plan drops privileges.
 void ChownStore(const config::Config& config, const PrivilegePlan& plan);

@@ -43,13 +43,11 @@ class Walker {
     }
     std::vector<std::string> names;
     {
-      int listing = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (listing < 0) return Errno("cannot list " + shown);
-      std::unique_ptr<DIR, int (*)(DIR*)> dir(fdopendir(listing), closedir);
-      if (!dir) {
-        close(listing);
-        return Errno("cannot list " + shown);
-      }
+      UniqueFd listing(openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!listing) return Errno("cannot list " + shown);
+      std::unique_ptr<DIR, int (*)(DIR*)> dir(fdopendir(listing.get()), closedir);
+      if (!dir) return Errno("cannot list " + shown);
+      listing.release();  // closedir() closes it
       while (dirent* e = readdir(dir.get())) {
         std::string name = e->d_name;
         if (name != "." && name != "..") names.push_back(std::move(name));

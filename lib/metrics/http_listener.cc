@@ -73,39 +73,37 @@ Result<std::unique_ptr<HttpListener>> HttpListener::Start(const std::string& add
     return MakeError(ErrorCode::kInvalidInput,
                      "metrics listen host \"" + host + "\" is not an IP address");
   }
-  int fd = socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return MakeError(ErrorCode::kInternal, std::string("socket: ") + strerror(errno));
+  UniqueFd fd(socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return MakeError(ErrorCode::kInternal, std::string("socket: ") + strerror(errno));
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0 || listen(fd, 16) != 0) {
-    std::string why = strerror(errno);
-    close(fd);
-    return MakeError(ErrorCode::kPermission, "cannot listen on " + address + ": " + why);
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0 ||
+      listen(fd.get(), 16) != 0) {
+    return MakeError(ErrorCode::kPermission,
+                     "cannot listen on " + address + ": " + strerror(errno));
   }
-  if (port == 0 && getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) == 0) {
+  if (port == 0 && getsockname(fd.get(), reinterpret_cast<sockaddr*>(&storage), &length) == 0) {
     port = ntohs(storage.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
   }
-  return std::unique_ptr<HttpListener>(new HttpListener(fd, port, std::move(render)));
+  return std::unique_ptr<HttpListener>(new HttpListener(std::move(fd), port, std::move(render)));
 }
 
-HttpListener::HttpListener(int fd, int port, Render render)
-    : fd_(fd), port_(port), render_(std::move(render)), thread_([this] { Serve(); }) {}
+HttpListener::HttpListener(UniqueFd fd, int port, Render render)
+    : fd_(std::move(fd)), port_(port), render_(std::move(render)), thread_([this] { Serve(); }) {}
 
 HttpListener::~HttpListener() {
   stopping_ = true;
-  shutdown(fd_, SHUT_RDWR);
+  shutdown(fd_.get(), SHUT_RDWR);
   thread_.join();
-  close(fd_);
 }
 
 void HttpListener::Serve() {
   while (!stopping_) {
-    pollfd p{fd_, POLLIN, 0};
+    pollfd p{fd_.get(), POLLIN, 0};
     if (poll(&p, 1, 500) <= 0) continue;
-    int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
-    Answer(client);
-    close(client);
+    UniqueFd client(accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!client) continue;
+    Answer(client.get());
   }
 }
 

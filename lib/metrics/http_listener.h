@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace threadmill::metrics {
 
@@ -27,11 +28,11 @@ class HttpListener {
   int port() const { return port_; }
 
  private:
-  HttpListener(int fd, int port, Render render);
+  HttpListener(UniqueFd fd, int port, Render render);
   void Serve();
   void Answer(int client);
 
-  int fd_;
+  UniqueFd fd_;
   int port_;
   Render render_;
   std::atomic<bool> stopping_{false};

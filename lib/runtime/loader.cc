@@ -189,7 +189,8 @@ ModuleSet LoadModules(const std::string& dir, const LoaderOptions& options) {
     return set;
   }
   std::vector<std::string> files;
-  if (DIR* d = fdopendir(opened->release())) {
+  if (DIR* d = fdopendir(opened->get())) {
+    opened->release();  // closedir() closes it
     while (dirent* e = readdir(d)) {
       std::string name = e->d_name;
       if (name.size() > 3 && name.compare(name.size() - 3, 3, ".so") == 0) files.push_back(name);

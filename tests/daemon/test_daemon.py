@@ -315,6 +315,13 @@ class Daemon(unittest.TestCase):
         os.chmod(path, 0o600)
         return path
 
+    @unittest.skipUnless(os.geteuid() == 0, "the user is looked up as root only")
+    def test_check_reports_unknown_user(self):
+        self.write_conf(user="no-such-user-threadmill")
+        r = subprocess.run([DAEMON, "-c", self.conf, "-n"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('user "no-such-user-threadmill" does not exist', r.stderr)
+
     @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
     def test_unknown_user_starts_no_supervisor(self):
         # The supervisor used to "stay root" and run handlers as root in this case.
