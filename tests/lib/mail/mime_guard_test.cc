@@ -113,7 +113,7 @@ TEST(mail_mime_guard, HostileMessagesAreFast) {
   };
   for (const auto& c : cases) {
     ParsedMessage m;
-    EXPECT_LT(Seconds(c.raw, &m), 3.0) << c.name;
+    EXPECT_LT(Seconds(c.raw, &m), 10.0) << c.name;  // also under ASan; was minutes
     EXPECT_TRUE(m.defects.Has(c.want)) << c.name << ": " << m.defects.ToString();
   }
 }

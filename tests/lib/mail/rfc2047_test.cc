@@ -121,5 +121,29 @@ TEST(mail_rfc2047, EncodeEncodedLookingAsciiIsEncoded) {
   EXPECT_NE(enc, "=?x?");
 }
 
+// Issue 8 item 14: labels glibc would take for UTF-8 without validating are no labels here,
+// and whatever a word decodes to is valid UTF-8.
+TEST(mail_rfc2047, HostileCharsetLabelsGiveValidUtf8) {
+  struct Case {
+    const char* name;
+    std::string in, want, defects;
+  };
+  const std::vector<Case> cases = {
+      {"semicolon_label", "=?utf-8;?B?9JCAgA==?=",
+       "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD", "invalid-utf8,unknown-charset"},
+      {"ignore_suffix", "=?UTF-8//IGNORE?Q?=ED=A0=80?=", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD",
+       "invalid-utf8,unknown-charset"},
+      {"overlong_utf8", "=?utf-8?Q?=C0=AF?=", "\xEF\xBF\xBD\xEF\xBF\xBD", "invalid-utf8"},
+      {"plain_label_still_works", "=?utf-8?Q?caf=C3=A9?=", "caf\xC3\xA9", ""},
+  };
+  for (const auto& c : cases) {
+    Defects d;
+    std::string got = DecodeEncodedWords(c.in, &d);
+    EXPECT_EQ(got, c.want) << c.name;
+    EXPECT_TRUE(IsValidUtf8(got)) << c.name;
+    EXPECT_EQ(d.ToString(), c.defects) << c.name;
+  }
+}
+
 }  // namespace
 }  // namespace threadmill::mail

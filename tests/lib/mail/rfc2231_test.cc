@@ -171,7 +171,7 @@ TEST(mail_rfc2231, HostileValuesAreLinearAndCapped) {
     auto start = std::chrono::steady_clock::now();
     ParameterizedValue got = ParseParameters(c.in);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    EXPECT_LT(s, 2.0) << c.name;  // about 10 ms here; the quadratic parser took a minute
+    EXPECT_LT(s, 10.0) << c.name;  // about 10 ms here; the quadratic parser took a minute
     EXPECT_EQ(got.value, "text/plain") << c.name;
     EXPECT_EQ(got.defects.ToString(), c.defects) << c.name;
     EXPECT_LE(got.params.size(), kMaxMimeParameters) << c.name;
