@@ -31,8 +31,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/config.h"
-#include "common/config_file.h"
+#include "handlers/common/config.h"
+#include "handlers/common/config_file.h"
 #include "template.h"
 #include "threadmill/handler.hpp"
 #include "vacation_rules.h"

@@ -26,10 +26,10 @@
 #include <string_view>
 #include <vector>
 
-#include "common/action.h"
-#include "common/config.h"
-#include "common/envelope_json.h"
-#include "common/excerpt.h"
+#include "handlers/common/action.h"
+#include "handlers/common/config.h"
+#include "handlers/common/envelope_json.h"
+#include "handlers/common/excerpt.h"
 #include "run_program.h"
 #include "threadmill/handler.hpp"
 

@@ -13,7 +13,7 @@
 #include <cerrno>
 #include <cstdint>
 
-#include "common/sigpipe_block.h"
+#include "handlers/common/sigpipe_block.h"
 
 namespace threadmill::handlers::exec {
 namespace {

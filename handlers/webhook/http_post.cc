@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "common/sigpipe_block.h"
+#include "handlers/common/sigpipe_block.h"
 
 namespace threadmill::handlers::webhook {
 namespace {

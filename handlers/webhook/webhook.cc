@@ -23,11 +23,11 @@
 #include <string_view>
 #include <vector>
 
-#include "common/action.h"
-#include "common/config.h"
-#include "common/config_file.h"
-#include "common/envelope_json.h"
-#include "common/excerpt.h"
+#include "handlers/common/action.h"
+#include "handlers/common/config.h"
+#include "handlers/common/config_file.h"
+#include "handlers/common/envelope_json.h"
+#include "handlers/common/excerpt.h"
 #include "http_post.h"
 #include "signature.h"
 #include "threadmill/handler.hpp"
