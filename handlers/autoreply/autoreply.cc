@@ -21,39 +21,31 @@
 //   The reply's Subject ("Re: ...") and From are threadmill's (host->reply has no subject),
 //   unlike Sieve's :subject and :from. Tracking is per envelope sender, not per template:
 //   changing the template does not reset it (Sieve's :handle).
-//   The ABI gives on_inbound no host table, so the one from init is kept in a module-level
-//   pointer (the host promises it lives as long as the module is loaded).
-#include <atomic>
+//   Built on threadmill/handler.hpp (host table, exceptions caught at the ABI boundary) and
+//   handlers/common (config reading).
 #include <charconv>
-#include <cstddef>
 #include <ctime>
-#include <fstream>
 #include <map>
-#include <memory>
-#include <new>
 #include <optional>
-#include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "support.h"
+#include "handlers/common/config.h"
+#include "handlers/common/config_file.h"
 #include "template.h"
-#include "threadmill/handler.h"
+#include "threadmill/handler.hpp"
 #include "vacation_rules.h"
 
 namespace threadmill::handlers::autoreply {
 namespace {
 
-using exec::ConfigBool;
-using exec::ConfigInt;
-using exec::ConfigString;
-using exec::ConfigStringList;
-using exec::HostLastError;
-using exec::HostLog;
+using common::ConfigBool;
+using common::ConfigInt;
+using common::ConfigString;
+using common::ConfigStringList;
 
 constexpr int64_t kSecondsPerDay = 86400;
-
-exec::HostTable g_host;
 
 struct AutoreplyState {
   Template text;
@@ -75,21 +67,16 @@ std::optional<std::string> TemplateSource(const nlohmann::json& config, const st
   }
   if (!inline_text->empty()) return inline_text;
   if (file->empty()) return std::nullopt;
-  std::ifstream in(*file, std::ios::binary);
-  std::stringstream ss;
-  if (!in || !(ss << in.rdbuf())) {
-    *error = key + "_file: cannot read " + *file;
-    return std::nullopt;
-  }
-  if (ss.str().empty()) {
+  auto contents = common::ReadConfigFile(key + "_file", *file, error);
+  if (contents && contents->empty()) {
     *error = key + "_file: " + *file + " is empty";
     return std::nullopt;
   }
-  return ss.str();
+  return contents;
 }
 
-bool LoadConfig(threadmill_ctx* ctx, const threadmill_host_api* host, const nlohmann::json& config,
-                AutoreplyState* st, std::string* error) {
+bool LoadConfig(Context& ctx, const nlohmann::json& config, AutoreplyState* st,
+                std::string* error) {
   auto text = TemplateSource(config, "template", error);
   if (!text) {
     if (error->empty()) *error = "template or template_file is required";
@@ -112,28 +99,10 @@ bool LoadConfig(threadmill_ctx* ctx, const threadmill_host_api* host, const nloh
   for (const std::string& a : *addresses) st->addresses.push_back(Lower(a));
   st->only_if_addressed = *only;
   if (config.contains("subject")) {
-    HostLog(ctx, host, THREADMILL_LOG_WARN,
+    ctx.log(THREADMILL_LOG_WARN,
             "autoreply: subject is ignored: threadmill sets the reply's subject (Re: ...)");
   }
   return true;
-}
-
-int Init(threadmill_ctx* ctx, const threadmill_host_api* host, const char* config_json,
-         void** state) noexcept {
-  try {
-    if (!state || !g_host.Keep(host)) return THREADMILL_INVALID;
-    std::string error;
-    auto config = exec::ParseConfig(config_json, &error);
-    auto st = std::make_unique<AutoreplyState>();
-    if (!config || !LoadConfig(ctx, host, *config, st.get(), &error)) {
-      HostLog(ctx, host, THREADMILL_LOG_ERROR, "autoreply: bad configuration: " + error);
-      return THREADMILL_INVALID;
-    }
-    *state = st.release();
-    return THREADMILL_OK;
-  } catch (...) {
-    return THREADMILL_INTERNAL;
-  }
 }
 
 std::string Str(const char* s) { return s ? s : ""; }
@@ -157,105 +126,87 @@ std::vector<std::string> MyAddresses(const AutoreplyState& st, const threadmill_
   return mine;
 }
 
-// When the sender was last answered: a time, std::nullopt if never; false on store trouble.
-bool LastAnswer(threadmill_ctx* ctx, const threadmill_host_api* host, const std::string& key,
-                std::optional<int64_t>* last) {
-  const void* value = nullptr;
-  size_t len = 0;
-  int rc = host->kv_get(ctx, key.c_str(), &value, &len);
-  if (rc == THREADMILL_NOT_FOUND) return true;
-  if (rc != THREADMILL_OK) return false;
-  const char* p = static_cast<const char*>(value);
-  int64_t t = 0;
-  if (p && std::from_chars(p, p + len, t).ec == std::errc()) *last = t;
-  return true;
+// When the sender was last answered: a time, std::nullopt if never (or unreadable); a failed
+// result on store trouble.
+HostResult<std::optional<int64_t>> LastAnswer(Context& ctx, const std::string& key) {
+  auto stored = ctx.kv_get(key);
+  if (!stored) return stored.status();
+  std::optional<int64_t> last;
+  if (const std::optional<std::string>& v = *stored) {
+    int64_t t = 0;
+    if (std::from_chars(v->data(), v->data() + v->size(), t).ec == std::errc()) last = t;
+  }
+  return last;
 }
 
-int Answer(threadmill_ctx* ctx, const threadmill_host_api* host, const AutoreplyState& st,
-           const threadmill_envelope& e) {
+int Answer(Context& ctx, const AutoreplyState& st, const threadmill_envelope& e) {
   std::string sender = Str(e.sender_address);
   std::string why = SilenceReason(e, MyAddresses(st, e), st.only_if_addressed);
   if (!why.empty()) {
-    HostLog(ctx, host, THREADMILL_LOG_INFO, "no autoreply to <" + sender + ">: " + why);
+    ctx.log(THREADMILL_LOG_INFO, "no autoreply to <" + sender + ">: " + why);
     return THREADMILL_OK;
   }
   const int64_t now = e.received_time > 0 ? e.received_time : static_cast<int64_t>(time(nullptr));
   const std::string key = "sent:" + Lower(sender);
-  std::optional<int64_t> last;
-  if (!LastAnswer(ctx, host, key, &last)) {
-    HostLog(ctx, host, THREADMILL_LOG_WARN, "autoreply: kv_get " + key + " failed, will retry");
+  auto stored = LastAnswer(ctx, key);
+  if (!stored) {
+    ctx.log(THREADMILL_LOG_WARN, "autoreply: kv_get " + key + " failed (" +
+                                     stored.status().describe() + "), will retry");
     return THREADMILL_RETRY;
   }
+  const std::optional<int64_t>& last = *stored;
   if (last && now - *last < st.period_seconds) {
-    HostLog(ctx, host, THREADMILL_LOG_INFO,
+    ctx.log(THREADMILL_LOG_INFO,
             "no autoreply to <" + sender + ">: already answered at " + std::to_string(*last));
     return THREADMILL_OK;
   }
   auto values = Values(e);
   std::string text = st.text.Render(values, false);
   std::string html = st.html ? st.html->Render(values, true) : "";
-  int rc = host->reply(ctx, Str(e.channel_message_id).c_str(), text.c_str(),
-                       st.html ? html.c_str() : nullptr);
-  switch (rc) {
+  HostStatus sent = ctx.reply(Str(e.channel_message_id).c_str(), text, html);
+  switch (sent.code) {
     case THREADMILL_OK:
       break;
     case THREADMILL_REFUSED:
-      HostLog(ctx, host, THREADMILL_LOG_INFO,
-              "autoreply to <" + sender + "> refused: " + HostLastError(ctx, host));
+      ctx.log(THREADMILL_LOG_INFO, "autoreply to <" + sender + "> refused: " + sent.reason);
       return THREADMILL_OK;
     case THREADMILL_INVALID:
     case THREADMILL_NOT_FOUND:
-      HostLog(ctx, host, THREADMILL_LOG_ERROR,
-              "autoreply to <" + sender + "> rejected: " + HostLastError(ctx, host));
+      ctx.log(THREADMILL_LOG_ERROR, "autoreply to <" + sender + "> rejected: " + sent.reason);
       return THREADMILL_FAIL;
     default:
-      HostLog(
-          ctx, host, THREADMILL_LOG_WARN,
-          "autoreply to <" + sender + "> failed (status " + std::to_string(rc) + "), will retry");
+      ctx.log(THREADMILL_LOG_WARN, "autoreply to <" + sender + "> failed (status " +
+                                       std::to_string(sent.code) + "), will retry");
       return THREADMILL_RETRY;
   }
-  HostLog(ctx, host, THREADMILL_LOG_INFO, "autoreply sent to <" + sender + ">");
+  ctx.log(THREADMILL_LOG_INFO, "autoreply sent to <" + sender + ">");
   std::string stamp = std::to_string(now);
-  if (host->kv_put(ctx, key.c_str(), stamp.data(), stamp.size()) != THREADMILL_OK) {
+  if (HostStatus put = ctx.kv_put(key, stamp); !put) {
     // The reply is out; threadmill's per-message dedup stops a duplicate on retry, so the job
     // is done. The sender may get one more answer within the period.
-    HostLog(ctx, host, THREADMILL_LOG_WARN, "autoreply: could not record " + key);
+    ctx.log(THREADMILL_LOG_WARN, "autoreply: could not record " + key + ": " + put.describe());
   }
   return THREADMILL_OK;
 }
 
-int OnInbound(threadmill_ctx* ctx, const threadmill_envelope* envelope) noexcept {
-  const threadmill_host_api* host = g_host.Get();
-  if (!host || !envelope) return THREADMILL_FAIL;
-  try {
-    const auto* st = static_cast<const AutoreplyState*>(host->state(ctx));
-    if (!st) return THREADMILL_FAIL;
-    return Answer(ctx, host, *st, *envelope);
-  } catch (const std::bad_alloc&) {
-    HostLog(ctx, host, THREADMILL_LOG_ERROR, "autoreply: out of memory, will retry");
-    return THREADMILL_RETRY;
-  } catch (...) {
-    HostLog(ctx, host, THREADMILL_LOG_ERROR, "autoreply: internal error, will retry");
-    return THREADMILL_RETRY;
+class Autoreply {
+ public:
+  Autoreply(Context& ctx, std::string_view config_json) {
+    std::string error;
+    auto config = common::ParseConfig(config_json, &error);
+    if (!config || !LoadConfig(ctx, *config, &st_, &error)) {
+      throw HandlerError(THREADMILL_INVALID, "autoreply: bad configuration: " + error);
+    }
   }
-}
+  int on_inbound(Context& ctx, const threadmill_envelope& envelope) {
+    return Answer(ctx, st_, envelope);
+  }
 
-void Fini(void* state) noexcept { delete static_cast<AutoreplyState*>(state); }
-
-const threadmill_handler kHandler = {
-    sizeof(threadmill_handler),
-    THREADMILL_ABI_MAJOR,
-    THREADMILL_ABI_MINOR,
-    "autoreply",
-    Init,
-    OnInbound,
-    nullptr,
-    Fini,
+ private:
+  AutoreplyState st_;
 };
 
 }  // namespace
 }  // namespace threadmill::handlers::autoreply
 
-extern "C" THREADMILL_EXPORT const threadmill_handler* threadmill_handler_v1(void) {
-  return &threadmill::handlers::autoreply::kHandler;
-}
+THREADMILL_CPP_HANDLER(threadmill::handlers::autoreply::Autoreply, "autoreply")

@@ -16,24 +16,22 @@
 //   Stdout that is not a valid answer, or larger than max_output_bytes → THREADMILL_FAIL.
 //
 // LIMITS
-//   The ABI gives on_inbound no host table, so the one from init is kept in a module-level
-//   pointer (the host promises it lives as long as the module is loaded).
+//   Built on threadmill/handler.hpp (it keeps the host table, catches exceptions at the ABI
+//   boundary); config reading, log excerpts and the answer format come from handlers/common.
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <cstddef>
 #include <cstring>
-#include <exception>
-#include <new>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "action.h"
-#include "envelope_json.h"
+#include "handlers/common/action.h"
+#include "handlers/common/config.h"
+#include "handlers/common/envelope_json.h"
+#include "handlers/common/excerpt.h"
 #include "run_program.h"
-#include "support.h"
-#include "threadmill/handler.h"
+#include "threadmill/handler.hpp"
 
 namespace threadmill::handlers::exec {
 namespace {
@@ -42,7 +40,10 @@ constexpr char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 constexpr int64_t kDefaultTimeoutSeconds = 30;
 constexpr int64_t kDefaultMaxOutput = 1 << 20;
 
-HostTable g_host;
+using common::ConfigInt;
+using common::ConfigString;
+using common::ConfigStringList;
+using common::Excerpt;
 
 struct ExecState {
   std::vector<std::string> argv;
@@ -50,16 +51,6 @@ struct ExecState {
   RunLimits limits;
   std::string who;  // "program /path" for log lines
 };
-
-// The first bytes of s with control characters shown as spaces, for one log line.
-std::string Excerpt(const std::string& s, size_t max = 300) {
-  std::string out = s.substr(0, max);
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
 
 std::string StderrNote(const RunResult& r) {
   return r.err.empty() ? std::string() : "; stderr: " + Excerpt(r.err);
@@ -103,105 +94,69 @@ bool LoadConfig(const nlohmann::json& config, ExecState* st, std::string* error)
   return true;
 }
 
-int Init(threadmill_ctx* ctx, const threadmill_host_api* host, const char* config_json,
-         void** state) noexcept {
-  try {
-    if (!state || !g_host.Keep(host)) return THREADMILL_INVALID;
-    std::string error;
-    auto config = ParseConfig(config_json, &error);
-    auto st = std::make_unique<ExecState>();
-    if (!config || !LoadConfig(*config, st.get(), &error)) {
-      HostLog(ctx, host, THREADMILL_LOG_ERROR, "exec: bad configuration: " + error);
-      return THREADMILL_INVALID;
-    }
-    *state = st.release();
-    return THREADMILL_OK;
-  } catch (...) {
-    return THREADMILL_INTERNAL;
-  }
-}
-
 // Maps a finished run to a job status.
-int Finish(threadmill_ctx* ctx, const threadmill_host_api* host,
-           const threadmill_envelope& envelope, const ExecState& st, const RunResult& r) {
+int Finish(Context& ctx, const threadmill_envelope& envelope, const ExecState& st,
+           const RunResult& r) {
   using Outcome = RunResult::Outcome;
   switch (r.outcome) {
     case Outcome::kSpawnFailed:
-      HostLog(ctx, host, THREADMILL_LOG_ERROR,
+      ctx.log(THREADMILL_LOG_ERROR,
               "cannot start " + st.who + ": " + std::strerror(r.error_number) + ", will retry");
       return THREADMILL_RETRY;
     case Outcome::kTimedOut:
-      HostLog(ctx, host, THREADMILL_LOG_WARN,
-              st.who + " killed after " + std::to_string(st.limits.timeout_ms / 1000) +
-                  " s (timeout_seconds), will retry" + StderrNote(r));
+      ctx.log(THREADMILL_LOG_WARN, st.who + " killed after " +
+                                       std::to_string(st.limits.timeout_ms / 1000) +
+                                       " s (timeout_seconds), will retry" + StderrNote(r));
       return THREADMILL_RETRY;
     case Outcome::kOutputTooLarge:
-      HostLog(ctx, host, THREADMILL_LOG_ERROR,
-              st.who + " killed: its output passed max_output_bytes (" +
-                  std::to_string(st.limits.max_stdout) + ")" + StderrNote(r));
+      ctx.log(THREADMILL_LOG_ERROR, st.who + " killed: its output passed max_output_bytes (" +
+                                        std::to_string(st.limits.max_stdout) + ")" + StderrNote(r));
       return THREADMILL_FAIL;
     case Outcome::kSignaled:
-      HostLog(
-          ctx, host, THREADMILL_LOG_WARN,
-          st.who + " died of signal " + std::to_string(r.signal) + ", will retry" + StderrNote(r));
+      ctx.log(THREADMILL_LOG_WARN, st.who + " died of signal " + std::to_string(r.signal) +
+                                       ", will retry" + StderrNote(r));
       return THREADMILL_RETRY;
     case Outcome::kWaitFailed:
-      HostLog(ctx, host, THREADMILL_LOG_ERROR,
+      ctx.log(THREADMILL_LOG_ERROR,
               st.who + ": exit status unknown (" + std::strerror(r.error_number) + "), will retry");
       return THREADMILL_RETRY;
     case Outcome::kExited:
       break;
   }
   if (r.exit_code != 0) {
-    HostLog(ctx, host, THREADMILL_LOG_WARN,
-            st.who + " exited with status " + std::to_string(r.exit_code) + ", will retry" +
-                StderrNote(r));
+    ctx.log(THREADMILL_LOG_WARN, st.who + " exited with status " + std::to_string(r.exit_code) +
+                                     ", will retry" + StderrNote(r));
     return THREADMILL_RETRY;
   }
-  if (!r.err.empty())
-    HostLog(ctx, host, THREADMILL_LOG_INFO, st.who + " stderr: " + Excerpt(r.err));
-  ParsedAction parsed = ParseAction(r.out);
+  if (!r.err.empty()) ctx.log(THREADMILL_LOG_INFO, st.who + " stderr: " + Excerpt(r.err));
+  common::ParsedAction parsed = common::ParseAction(r.out);
   if (!parsed.ok) {
-    HostLog(ctx, host, THREADMILL_LOG_ERROR,
+    ctx.log(THREADMILL_LOG_ERROR,
             st.who + ": invalid answer (" + parsed.error + "): " + Excerpt(r.out));
     return THREADMILL_FAIL;
   }
-  return ApplyAction(ctx, host, envelope, parsed.action, st.who);
+  return common::ApplyAction(ctx, envelope, parsed.action, st.who);
 }
 
-int OnInbound(threadmill_ctx* ctx, const threadmill_envelope* envelope) noexcept {
-  const threadmill_host_api* host = g_host.Get();
-  if (!host || !envelope) return THREADMILL_FAIL;
-  try {
-    const auto* st = static_cast<const ExecState*>(host->state(ctx));
-    if (!st) return THREADMILL_FAIL;
-    RunResult r = RunProgram(st->argv, st->env, EnvelopeToJsonText(*envelope), st->limits);
-    return Finish(ctx, host, *envelope, *st, r);
-  } catch (const std::bad_alloc&) {
-    HostLog(ctx, host, THREADMILL_LOG_ERROR, "exec: out of memory, will retry");
-    return THREADMILL_RETRY;
-  } catch (...) {
-    HostLog(ctx, host, THREADMILL_LOG_ERROR, "exec: internal error, will retry");
-    return THREADMILL_RETRY;
+class ExecHandler {
+ public:
+  ExecHandler(Context&, std::string_view config_json) {
+    std::string error;
+    auto config = common::ParseConfig(config_json, &error);
+    if (!config || !LoadConfig(*config, &st_, &error)) {
+      throw HandlerError(THREADMILL_INVALID, "exec: bad configuration: " + error);
+    }
   }
-}
+  int on_inbound(Context& ctx, const threadmill_envelope& envelope) {
+    RunResult r = RunProgram(st_.argv, st_.env, common::EnvelopeToJsonText(envelope), st_.limits);
+    return Finish(ctx, envelope, st_, r);
+  }
 
-void Fini(void* state) noexcept { delete static_cast<ExecState*>(state); }
-
-const threadmill_handler kHandler = {
-    sizeof(threadmill_handler),
-    THREADMILL_ABI_MAJOR,
-    THREADMILL_ABI_MINOR,
-    "exec",
-    Init,
-    OnInbound,
-    nullptr,
-    Fini,
+ private:
+  ExecState st_;
 };
 
 }  // namespace
 }  // namespace threadmill::handlers::exec
 
-extern "C" THREADMILL_EXPORT const threadmill_handler* threadmill_handler_v1(void) {
-  return &threadmill::handlers::exec::kHandler;
-}
+THREADMILL_CPP_HANDLER(threadmill::handlers::exec::ExecHandler, "exec")

@@ -13,7 +13,7 @@
 #include <cerrno>
 #include <cstdint>
 
-#include "support.h"
+#include "handlers/common/sigpipe_block.h"
 
 namespace threadmill::handlers::exec {
 namespace {
@@ -193,7 +193,7 @@ RunResult RunProgram(const std::vector<std::string>& argv, const std::vector<std
     result.error_number = errno;
     return result;
   }
-  SigpipeBlock no_sigpipe;  // a program that does not read stdin must not kill the worker
+  common::SigpipeBlock no_sigpipe;  // a program that does not read stdin must not kill the worker
   const int64_t deadline = NowMs() + limits.timeout_ms;
   pid_t pid = -1;
   int rc = Spawn(argv, env, in_r.get(), out_w.get(), err_w.get(), &pid);

@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "support.h"
+#include "handlers/common/sigpipe_block.h"
 
 namespace threadmill::handlers::webhook {
 namespace {
@@ -69,7 +69,7 @@ HttpResponse HttpClient::Post(const std::string& url, const std::vector<std::str
   curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error);
   {
-    exec::SigpipeBlock no_sigpipe;
+    common::SigpipeBlock no_sigpipe;
     r.curl = curl_easy_perform(curl_);
   }
   if (r.curl != CURLE_OK) r.curl_error = error[0] ? error : curl_easy_strerror(r.curl);

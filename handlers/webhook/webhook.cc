@@ -15,30 +15,27 @@
 //   Each non-success is one log line with the URL, the status and the start of the body.
 //
 // LIMITS
-//   The ABI gives on_inbound no host table, so the one from init is kept in a module-level
-//   pointer (the host promises it lives as long as the module is loaded).
-#include <atomic>
+//   Built on threadmill/handler.hpp (host table, exceptions caught at the ABI boundary); config
+//   reading, log excerpts, the envelope JSON and the answer format come from handlers/common.
 #include <cstddef>
-#include <fstream>
 #include <memory>
-#include <new>
-#include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "action.h"
-#include "envelope_json.h"
+#include "handlers/common/action.h"
+#include "handlers/common/config.h"
+#include "handlers/common/config_file.h"
+#include "handlers/common/envelope_json.h"
+#include "handlers/common/excerpt.h"
 #include "http_post.h"
 #include "signature.h"
-#include "support.h"
-#include "threadmill/handler.h"
+#include "threadmill/handler.hpp"
 
 namespace threadmill::handlers::webhook {
 namespace {
 
-using exec::HostLog;
-
-exec::HostTable g_host;
+using common::Excerpt;
 
 struct WebhookState {
   std::string url;
@@ -49,15 +46,6 @@ struct WebhookState {
   size_t max_response = 1 << 20;
   HttpClient client;
 };
-
-std::string Excerpt(const std::string& s, size_t max = 300) {
-  std::string out = s.substr(0, max);
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
 
 // "Name: value" with an HTTP token name and no line breaks.
 bool ValidHeader(const std::string& line) {
@@ -74,13 +62,9 @@ bool ValidHeader(const std::string& line) {
 }
 
 bool ReadSecretFile(const std::string& path, std::string* secret, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  if (!in || !(ss << in.rdbuf())) {
-    *error = "secret_file: cannot read " + path;
-    return false;
-  }
-  *secret = ss.str();
+  auto contents = common::ReadConfigFile("secret_file", path, error);
+  if (!contents) return false;
+  *secret = std::move(*contents);
   while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) {
     secret->pop_back();
   }
@@ -92,19 +76,19 @@ bool ReadSecretFile(const std::string& path, std::string* secret, std::string* e
 }
 
 bool LoadConfig(const nlohmann::json& config, WebhookState* st, std::string* error) {
-  auto url = exec::ConfigString(config, "url", "", error);
+  auto url = common::ConfigString(config, "url", "", error);
   if (!url) return false;
   if (url->empty()) {
     *error = "url is required";
     return false;
   }
   if (!ValidWebhookUrl(*url, error)) return false;
-  auto timeout = exec::ConfigInt(config, "timeout_seconds", 30, 1, 600, error);
-  auto connect = exec::ConfigInt(config, "connect_timeout_seconds", 10, 1, 600, error);
-  auto max_response = exec::ConfigInt(config, "max_response_bytes", 1 << 20, 1, 64 << 20, error);
-  auto headers = exec::ConfigStringList(config, "headers", error);
-  auto secret = exec::ConfigString(config, "secret", "", error);
-  auto secret_file = exec::ConfigString(config, "secret_file", "", error);
+  auto timeout = common::ConfigInt(config, "timeout_seconds", 30, 1, 600, error);
+  auto connect = common::ConfigInt(config, "connect_timeout_seconds", 10, 1, 600, error);
+  auto max_response = common::ConfigInt(config, "max_response_bytes", 1 << 20, 1, 64 << 20, error);
+  auto headers = common::ConfigStringList(config, "headers", error);
+  auto secret = common::ConfigString(config, "secret", "", error);
+  auto secret_file = common::ConfigString(config, "secret_file", "", error);
   if (!timeout || !connect || !max_response || !headers || !secret || !secret_file) {
     return false;
   }
@@ -128,31 +112,6 @@ bool LoadConfig(const nlohmann::json& config, WebhookState* st, std::string* err
   return true;
 }
 
-int Init(threadmill_ctx* ctx, const threadmill_host_api* host, const char* config_json,
-         void** state) noexcept {
-  try {
-    if (!state || !g_host.Keep(host)) return THREADMILL_INVALID;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      HostLog(ctx, host, THREADMILL_LOG_ERROR, "webhook: libcurl initialisation failed");
-      return THREADMILL_INTERNAL;
-    }
-    std::string error;
-    auto config = exec::ParseConfig(config_json, &error);
-    auto st = std::make_unique<WebhookState>();
-    if (!config || !LoadConfig(*config, st.get(), &error) || !st->client.ok()) {
-      if (error.empty()) error = "cannot create a curl handle";
-      HostLog(ctx, host, THREADMILL_LOG_ERROR, "webhook: bad configuration: " + error);
-      st.reset();
-      curl_global_cleanup();
-      return THREADMILL_INVALID;
-    }
-    *state = st.release();
-    return THREADMILL_OK;
-  } catch (...) {
-    return THREADMILL_INTERNAL;
-  }
-}
-
 std::vector<std::string> RequestHeaders(const WebhookState& st, const threadmill_envelope& e,
                                         const std::string& body) {
   std::vector<std::string> h = {"Content-Type: application/json", "Accept: application/json",
@@ -171,83 +130,82 @@ bool IsJson(const std::string& content_type) {
   return t.size() >= 4 && t.compare(t.size() - 4, 4, "json") == 0;
 }
 
-int Deliver(threadmill_ctx* ctx, const threadmill_host_api* host, WebhookState& st,
-            const threadmill_envelope& e) {
-  const std::string body = exec::EnvelopeToJsonText(e);
+int Deliver(Context& ctx, WebhookState& st, const threadmill_envelope& e) {
+  const std::string body = common::EnvelopeToJsonText(e);
   HttpResponse r = st.client.Post(st.url, RequestHeaders(st, e, body), body, st.timeout_ms,
                                   st.connect_timeout_ms, st.max_response);
   const std::string who = "webhook " + st.url;
   if (r.too_large) {
-    HostLog(ctx, host, THREADMILL_LOG_ERROR,
-            who + ": response larger than max_response_bytes (" + std::to_string(st.max_response) +
-                ")");
+    ctx.log(THREADMILL_LOG_ERROR, who + ": response larger than max_response_bytes (" +
+                                      std::to_string(st.max_response) + ")");
     return THREADMILL_FAIL;
   }
   if (r.curl != CURLE_OK) {
-    HostLog(ctx, host, THREADMILL_LOG_WARN, who + ": " + r.curl_error + ", will retry");
+    ctx.log(THREADMILL_LOG_WARN, who + ": " + r.curl_error + ", will retry");
     return THREADMILL_RETRY;
   }
   const std::string status = std::to_string(r.status);
   if (r.status >= 500 || r.status == 408 || r.status == 425 || r.status == 429) {
-    HostLog(ctx, host, THREADMILL_LOG_WARN,
-            who + " answered " + status + ", will retry: " + Excerpt(r.body));
+    ctx.log(THREADMILL_LOG_WARN, who + " answered " + status + ", will retry: " + Excerpt(r.body));
     return THREADMILL_RETRY;
   }
   if (r.status < 200 || r.status >= 300) {
-    HostLog(ctx, host, THREADMILL_LOG_ERROR,
-            who + " answered " + status + (r.status < 400 ? " (redirects are not followed)" : "") +
-                ", giving up: " + Excerpt(r.body));
+    ctx.log(THREADMILL_LOG_ERROR, who + " answered " + status +
+                                      (r.status < 400 ? " (redirects are not followed)" : "") +
+                                      ", giving up: " + Excerpt(r.body));
     return THREADMILL_FAIL;
   }
   if (!IsJson(r.content_type)) {
-    HostLog(ctx, host, THREADMILL_LOG_DEBUG, who + " answered " + status + " without JSON");
+    ctx.log(THREADMILL_LOG_DEBUG, who + " answered " + status + " without JSON");
     return THREADMILL_OK;
   }
-  exec::ParsedAction parsed = exec::ParseAction(r.body);
+  common::ParsedAction parsed = common::ParseAction(r.body);
   if (!parsed.ok) {
-    HostLog(ctx, host, THREADMILL_LOG_ERROR,
+    ctx.log(THREADMILL_LOG_ERROR,
             who + ": invalid answer (" + parsed.error + "): " + Excerpt(r.body));
     return THREADMILL_FAIL;
   }
-  return exec::ApplyAction(ctx, host, e, parsed.action, who);
+  return common::ApplyAction(ctx, e, parsed.action, who);
 }
 
-int OnInbound(threadmill_ctx* ctx, const threadmill_envelope* envelope) noexcept {
-  const threadmill_host_api* host = g_host.Get();
-  if (!host || !envelope) return THREADMILL_FAIL;
-  try {
-    auto* st = static_cast<WebhookState*>(host->state(ctx));
-    if (!st) return THREADMILL_FAIL;
-    return Deliver(ctx, host, *st, *envelope);
-  } catch (const std::bad_alloc&) {
-    HostLog(ctx, host, THREADMILL_LOG_ERROR, "webhook: out of memory, will retry");
-    return THREADMILL_RETRY;
-  } catch (...) {
-    HostLog(ctx, host, THREADMILL_LOG_ERROR, "webhook: internal error, will retry");
-    return THREADMILL_RETRY;
+// curl_global_init for the handler's life (libcurl counts calls; cleanup pairs with init).
+class CurlGlobal {
+ public:
+  CurlGlobal() : ok_(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {}
+  ~CurlGlobal() {
+    if (ok_) curl_global_cleanup();
   }
-}
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+  bool ok() const { return ok_; }
 
-void Fini(void* state) noexcept {
-  if (!state) return;
-  delete static_cast<WebhookState*>(state);
-  curl_global_cleanup();
-}
+ private:
+  bool ok_;
+};
 
-const threadmill_handler kHandler = {
-    sizeof(threadmill_handler),
-    THREADMILL_ABI_MAJOR,
-    THREADMILL_ABI_MINOR,
-    "webhook",
-    Init,
-    OnInbound,
-    nullptr,
-    Fini,
+class Webhook {
+ public:
+  Webhook(Context&, std::string_view config_json) {
+    if (!curl_.ok())
+      throw HandlerError(THREADMILL_INTERNAL, "webhook: libcurl initialisation failed");
+    st_ = std::make_unique<WebhookState>();
+    std::string error;
+    auto config = common::ParseConfig(config_json, &error);
+    if (!config || !LoadConfig(*config, st_.get(), &error) || !st_->client.ok()) {
+      if (error.empty()) error = "cannot create a curl handle";
+      throw HandlerError(THREADMILL_INVALID, "webhook: bad configuration: " + error);
+    }
+  }
+  int on_inbound(Context& ctx, const threadmill_envelope& envelope) {
+    return Deliver(ctx, *st_, envelope);
+  }
+
+ private:
+  CurlGlobal curl_;  // first member: initialised before, cleaned up after the curl handle
+  std::unique_ptr<WebhookState> st_;
 };
 
 }  // namespace
 }  // namespace threadmill::handlers::webhook
 
-extern "C" THREADMILL_EXPORT const threadmill_handler* threadmill_handler_v1(void) {
-  return &threadmill::handlers::webhook::kHandler;
-}
+THREADMILL_CPP_HANDLER(threadmill::handlers::webhook::Webhook, "webhook")

@@ -9,6 +9,9 @@
  *    public:
  *     Echo(threadmill::Context&, std::string_view) {}
  *     int on_inbound(threadmill::Context& ctx, const threadmill_envelope& env) {
+ *       auto seen = ctx.kv_get("seen:" + std::string(env.sender_address));
+ *       if (!seen) return THREADMILL_RETRY;           // store trouble, not "absent"
+ *       if (*seen) return THREADMILL_OK;              // found: answered before
  *       auto st = ctx.reply(env.channel_message_id, "Got it: " + std::string(env.subject));
  *       if (!st) ctx.log(THREADMILL_LOG_INFO, "no reply: " + st.reason);
  *       return THREADMILL_OK;
@@ -16,21 +19,42 @@
  *   };
  *   THREADMILL_CPP_HANDLER(Echo, "echo")
  *
- * The wrapper owns the handler object (created in init, deleted in fini) and catches every
- * exception at the boundary (an escaping exception makes the call return THREADMILL_RETRY
- * and is logged): nothing C++ crosses the C ABI. Strings returned by Context are copies;
- * nothing returned needs freeing. Same threading rules as handler.h.
+ * RESULTS
+ *   Host calls never hide an error. reply/kv_put/kv_delete return a HostStatus (code and
+ *   last_error() reason). Calls that also produce a value return a HostResult<T>: either the
+ *   value or the HostStatus of the failure. kv_get returns HostResult<std::optional<std::string>>:
+ *   an engaged optional (found), std::nullopt (THREADMILL_NOT_FOUND, not an error) or a failed
+ *   result (THREADMILL_STORE, ...). value() on a failed result throws BadHostResult, which the
+ *   boundary turns into THREADMILL_RETRY, so an unchecked store error retries the job instead of
+ *   being read as "no value". The names do not collide with threadmill's lib/common
+ *   (threadmill::Status/Result): a translation unit may include both.
+ *
+ * BOUNDARY
+ *   The wrapper owns the handler object (created in init, deleted in fini). Every function the
+ *   host calls is noexcept and catches everything: a HandlerError(code, message) thrown by the
+ *   handler is logged (error level, the message as is) and its code returned (e.g.
+ *   THREADMILL_INVALID from a constructor that rejects the configuration, THREADMILL_FAIL from
+ *   on_inbound to park a job); any other exception is logged as "NAME: internal error (...),
+ *   will retry" and returns THREADMILL_RETRY (THREADMILL_INTERNAL from init). init refuses
+ *   (THREADMILL_INVALID) a host table of another ABI major or shorter than ABI 1.0's. Strings
+ *   returned by Context are copies, except raw_message() (valid during the callback); nothing
+ *   returned needs freeing. Same threading rules as handler.h.
  */
 #ifndef THREADMILL_HANDLER_HPP
 #define THREADMILL_HANDLER_HPP
 
+#include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "threadmill/handler.h"
@@ -38,10 +62,67 @@
 namespace threadmill {
 
 // The outcome of a host call: code == THREADMILL_OK, or the code and last_error().
-struct Status {
+struct HostStatus {
   int code = THREADMILL_OK;
   std::string reason;
-  explicit operator bool() const { return code == THREADMILL_OK; }
+  bool ok() const { return code == THREADMILL_OK; }
+  bool not_found() const { return code == THREADMILL_NOT_FOUND; }
+  bool refused() const { return code == THREADMILL_REFUSED; }
+  explicit operator bool() const { return ok(); }
+  // "status 4 (reason)" for log lines.
+  std::string describe() const {
+    return "status " + std::to_string(code) + (reason.empty() ? "" : " (" + reason + ")");
+  }
+};
+
+// Thrown by HostResult::value() on a failed result; the boundary turns it into a retry.
+class BadHostResult : public std::runtime_error {
+ public:
+  explicit BadHostResult(const HostStatus& st)
+      : std::runtime_error("unchecked host error: " + st.describe()), status_(st) {}
+  const HostStatus& status() const { return status_; }
+
+ private:
+  HostStatus status_;
+};
+
+// Thrown by a handler to end a callback with `code` and one error log line `message`.
+class HandlerError : public std::runtime_error {
+ public:
+  HandlerError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+// A value of a host call, or the HostStatus saying why there is none.
+template <typename T>
+class HostResult {
+ public:
+  HostResult(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  HostResult(HostStatus failure) : v_(std::in_place_index<1>, std::move(failure)) {}  // NOLINT
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  // The failure; {THREADMILL_OK, ""} when ok().
+  HostStatus status() const { return ok() ? HostStatus{} : std::get<1>(v_); }
+  int code() const { return ok() ? THREADMILL_OK : std::get<1>(v_).code; }
+  // The value; throws BadHostResult when !ok().
+  T& value() {
+    if (!ok()) throw BadHostResult(std::get<1>(v_));
+    return std::get<0>(v_);
+  }
+  const T& value() const {
+    if (!ok()) throw BadHostResult(std::get<1>(v_));
+    return std::get<0>(v_);
+  }
+  T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+ private:
+  std::variant<T, HostStatus> v_;
 };
 
 struct KvItem {
@@ -53,51 +134,57 @@ class Context {
  public:
   Context(threadmill_ctx* ctx, const threadmill_host_api* host) : ctx_(ctx), host_(host) {}
 
-  Status reply(const char* message_id, const std::string& text, const std::string& html = {}) {
+  HostStatus reply(const char* message_id, const std::string& text, const std::string& html = {}) {
     return Check(
         host_->reply(ctx_, message_id, text.c_str(), html.empty() ? nullptr : html.c_str()));
   }
   // The new conversation's thread id, or the failure.
-  std::pair<Status, std::string> send(const std::vector<std::string>& to,
-                                      const std::string& subject, const std::string& text) {
+  HostResult<std::string> send(const std::vector<std::string>& to, const std::string& subject,
+                               const std::string& text) {
     std::vector<const char*> ptrs;
     for (const auto& t : to) ptrs.push_back(t.c_str());
     char out[128] = "";
-    Status st = Check(host_->send(ctx_, ptrs.data(), ptrs.size(), subject.c_str(), text.c_str(),
-                                  out, sizeof out));
-    return {st, st ? std::string(out) : std::string()};
+    HostStatus st = Check(host_->send(ctx_, ptrs.data(), ptrs.size(), subject.c_str(), text.c_str(),
+                                      out, sizeof out));
+    if (!st) return st;
+    out[sizeof out - 1] = '\0';
+    return std::string(out);
   }
-  std::pair<Status, std::string> draft(const char* message_id, const std::string& text,
-                                       const std::string& html = {}) {
+  // The new draft's id, or the failure.
+  HostResult<std::string> draft(const char* message_id, const std::string& text,
+                                const std::string& html = {}) {
     char out[128] = "";
-    Status st = Check(host_->draft(ctx_, message_id, text.c_str(),
-                                   html.empty() ? nullptr : html.c_str(), out, sizeof out));
-    return {st, st ? std::string(out) : std::string()};
+    HostStatus st = Check(host_->draft(ctx_, message_id, text.c_str(),
+                                       html.empty() ? nullptr : html.c_str(), out, sizeof out));
+    if (!st) return st;
+    out[sizeof out - 1] = '\0';
+    return std::string(out);
   }
-  std::optional<std::string> kv_get(const std::string& key) {
+  // The value (engaged), absent (std::nullopt: THREADMILL_NOT_FOUND) or the store's failure.
+  HostResult<std::optional<std::string>> kv_get(const std::string& key) {
     const void* value = nullptr;
     size_t len = 0;
-    if (host_->kv_get(ctx_, key.c_str(), &value, &len) != THREADMILL_OK) return std::nullopt;
-    return std::string(static_cast<const char*>(value), len);
+    int rc = host_->kv_get(ctx_, key.c_str(), &value, &len);
+    if (rc == THREADMILL_NOT_FOUND) return std::optional<std::string>();
+    if (rc != THREADMILL_OK) return Check(rc);
+    return std::optional<std::string>(Bytes(value, len));
   }
-  Status kv_put(const std::string& key, std::string_view value) {
+  HostStatus kv_put(const std::string& key, std::string_view value) {
     return Check(host_->kv_put(ctx_, key.c_str(), value.data(), value.size()));
   }
-  Status kv_delete(const std::string& key) { return Check(host_->kv_delete(ctx_, key.c_str())); }
-  std::vector<KvItem> kv_list(const std::string& prefix, size_t limit = 100,
-                              bool include_values = false) {
+  // THREADMILL_NOT_FOUND (not_found()) when the key did not exist.
+  HostStatus kv_delete(const std::string& key) {
+    return Check(host_->kv_delete(ctx_, key.c_str()));
+  }
+  HostResult<std::vector<KvItem>> kv_list(const std::string& prefix, size_t limit = 100,
+                                          bool include_values = false) {
     const threadmill_kv_item* items = nullptr;
     size_t count = 0;
+    int rc = host_->kv_list(ctx_, prefix.c_str(), limit, include_values ? 1 : 0, &items, &count);
+    if (rc != THREADMILL_OK) return Check(rc);
     std::vector<KvItem> out;
-    if (host_->kv_list(ctx_, prefix.c_str(), limit, include_values ? 1 : 0, &items, &count) !=
-        THREADMILL_OK) {
-      return out;
-    }
-    for (size_t i = 0; i < count; ++i) {
-      out.push_back({items[i].key,
-                     items[i].value
-                         ? std::string(static_cast<const char*>(items[i].value), items[i].value_len)
-                         : std::string()});
+    for (size_t i = 0; items && i < count; ++i) {
+      out.push_back({items[i].key ? items[i].key : "", Bytes(items[i].value, items[i].value_len)});
     }
     return out;
   }
@@ -107,25 +194,31 @@ class Context {
     const char* v = host_->config_get(ctx_, key);
     return v ? std::optional<std::string>(v) : std::nullopt;
   }
-  std::string_view raw_message() {
+  // The raw message; the view is valid during the callback.
+  HostResult<std::string_view> raw_message() {
     const void* data = nullptr;
     size_t len = 0;
-    if (host_->raw_message(ctx_, &data, &len) != THREADMILL_OK) return {};
-    return {static_cast<const char*>(data), len};
+    int rc = host_->raw_message(ctx_, &data, &len);
+    if (rc != THREADMILL_OK) return Check(rc);
+    return data ? std::string_view(static_cast<const char*>(data), len) : std::string_view();
   }
-  std::optional<std::string> attachment(const char* file_id) {
+  HostResult<std::string> attachment(const char* file_id) {
     const void* data = nullptr;
     size_t len = 0;
-    if (host_->attachment_read(ctx_, file_id, &data, &len) != THREADMILL_OK) return std::nullopt;
-    return std::string(static_cast<const char*>(data), len);
+    int rc = host_->attachment_read(ctx_, file_id, &data, &len);
+    if (rc != THREADMILL_OK) return Check(rc);
+    return Bytes(data, len);
   }
   threadmill_ctx* raw() const { return ctx_; }
   const threadmill_host_api* host() const { return host_; }
 
  private:
-  Status Check(int code) {
+  static std::string Bytes(const void* data, size_t len) {
+    return data ? std::string(static_cast<const char*>(data), len) : std::string();
+  }
+  HostStatus Check(int code) {
     if (code == THREADMILL_OK) return {};
-    const char* reason = host_->last_error(ctx_);
+    const char* reason = host_->last_error ? host_->last_error(ctx_) : nullptr;
     return {code, reason ? reason : ""};
   }
   threadmill_ctx* ctx_;
@@ -141,81 +234,102 @@ struct has_heartbeat<
     T, std::void_t<decltype(std::declval<T&>().on_heartbeat(std::declval<Context&>()))>>
     : std::true_type {};
 
+// True when `host` is an ABI 1 table holding at least every ABI 1.0 member.
+inline bool HostUsable(const threadmill_host_api* host) noexcept {
+  return host && host->abi_major == THREADMILL_ABI_MAJOR &&
+         host->struct_size >=
+             offsetof(threadmill_host_api, state) + sizeof(threadmill_host_api::state);
+}
+
 template <typename H>
 struct Adapter {
-  struct Box {
-    const threadmill_host_api* host;
-    H* handler;
-  };
-  static const threadmill_host_api*& Host() {
-    static const threadmill_host_api* host = nullptr;
+  // The ABI gives callbacks after init only the ctx: the table from init is kept here (the host
+  // promises it lives as long as the module is loaded).
+  static std::atomic<const threadmill_host_api*>& Host() noexcept {
+    static std::atomic<const threadmill_host_api*> host{nullptr};
     return host;
   }
-  static void LogException(threadmill_ctx* ctx, const char* what) noexcept {
+  static const char*& Name() noexcept {
+    static const char* name = "handler";
+    return name;
+  }
+  static void Log(threadmill_ctx* ctx, const threadmill_host_api* host, int level,
+                  const char* text) noexcept {
+    if (host && host->log) host->log(ctx, level, text);
+  }
+  // Logs the exception in flight and returns the status the callback ends with.
+  static int Contain(threadmill_ctx* ctx, const threadmill_host_api* host, int otherwise) noexcept {
+    std::string what;
     try {
-      if (Host())
-        Host()->log(ctx, THREADMILL_LOG_ERROR, (std::string("exception: ") + what).c_str());
-    } catch (...) {
+      try {
+        throw;
+      } catch (const HandlerError& e) {
+        Log(ctx, host, THREADMILL_LOG_ERROR, e.what());
+        return e.code();
+      } catch (const std::bad_alloc&) {
+        what = "out of memory";
+      } catch (const std::exception& e) {
+        what = std::string("internal error (") + e.what() + ")";
+      } catch (...) {
+        what = "internal error (unknown exception)";
+      }
+      what =
+          std::string(Name()) + ": " + what + (otherwise == THREADMILL_RETRY ? ", will retry" : "");
+      Log(ctx, host, THREADMILL_LOG_ERROR, what.c_str());
+    } catch (...) {  // no memory left for the line
+      Log(ctx, host, THREADMILL_LOG_ERROR, "handler: internal error");
     }
+    return otherwise;
   }
   static int Init(threadmill_ctx* ctx, const threadmill_host_api* host, const char* json,
                   void** state) noexcept {
-    Host() = host;
+    if (!state || !HostUsable(host)) return THREADMILL_INVALID;
+    Host().store(host);
     try {
       Context c(ctx, host);
-      *state = new Box{host, new H(c, json ? std::string_view(json) : std::string_view("{}"))};
+      *state = new H(c, json ? std::string_view(json) : std::string_view("{}"));
       return THREADMILL_OK;
-    } catch (const std::exception& e) {
-      LogException(ctx, e.what());
     } catch (...) {
-      LogException(ctx, "unknown");
+      return Contain(ctx, host, THREADMILL_INTERNAL);
     }
-    return THREADMILL_INTERNAL;
-  }
-  static Box* BoxOf(threadmill_ctx* ctx) {
-    return static_cast<Box*>(Host() ? Host()->state(ctx) : nullptr);
   }
   static int OnInbound(threadmill_ctx* ctx, const threadmill_envelope* env) noexcept {
+    const threadmill_host_api* host = Host().load();
+    if (!host || !env) return THREADMILL_FAIL;
     try {
-      Box* box = BoxOf(ctx);
-      if (!box) return THREADMILL_INTERNAL;
-      Context c(ctx, box->host);
-      return box->handler->on_inbound(c, *env);
-    } catch (const std::exception& e) {
-      LogException(ctx, e.what());
+      H* handler = static_cast<H*>(host->state(ctx));
+      if (!handler) return THREADMILL_FAIL;
+      Context c(ctx, host);
+      return handler->on_inbound(c, *env);
     } catch (...) {
-      LogException(ctx, "unknown");
+      return Contain(ctx, host, THREADMILL_RETRY);
     }
-    return THREADMILL_RETRY;
   }
   static int OnHeartbeat(threadmill_ctx* ctx) noexcept {
     if constexpr (has_heartbeat<H>::value) {
+      const threadmill_host_api* host = Host().load();
+      if (!host) return THREADMILL_FAIL;
       try {
-        Box* box = BoxOf(ctx);
-        if (!box) return THREADMILL_INTERNAL;
-        Context c(ctx, box->host);
-        return box->handler->on_heartbeat(c);
-      } catch (const std::exception& e) {
-        LogException(ctx, e.what());
+        H* handler = static_cast<H*>(host->state(ctx));
+        if (!handler) return THREADMILL_FAIL;
+        Context c(ctx, host);
+        return handler->on_heartbeat(c);
       } catch (...) {
-        LogException(ctx, "unknown");
+        return Contain(ctx, host, THREADMILL_RETRY);
       }
-      return THREADMILL_RETRY;
     } else {
       (void)ctx;
       return THREADMILL_OK;
     }
   }
   static void Fini(void* state) noexcept {
-    Box* box = static_cast<Box*>(state);
-    if (!box) return;
     try {
-      delete box->handler;
+      delete static_cast<H*>(state);
     } catch (...) {
     }
-    delete box;
   }
-  static const threadmill_handler* Table(const char* name) {
+  static const threadmill_handler* Table(const char* name) noexcept {
+    Name() = name;
     static const threadmill_handler table = {sizeof(threadmill_handler),
                                              THREADMILL_ABI_MAJOR,
                                              THREADMILL_ABI_MINOR,
@@ -232,9 +346,9 @@ struct Adapter {
 }  // namespace threadmill
 
 /* Defines the module's entry symbol for handler class CLASS named NAME. Use once. */
-#define THREADMILL_CPP_HANDLER(CLASS, NAME)                                            \
-  extern "C" THREADMILL_EXPORT const threadmill_handler* threadmill_handler_v1(void) { \
-    return ::threadmill::detail::Adapter<CLASS>::Table(NAME);                          \
+#define THREADMILL_CPP_HANDLER(CLASS, NAME)                                                     \
+  extern "C" THREADMILL_EXPORT const threadmill_handler* threadmill_handler_v1(void) noexcept { \
+    return ::threadmill::detail::Adapter<CLASS>::Table(NAME);                                   \
   }
 
 #endif /* THREADMILL_HANDLER_HPP */

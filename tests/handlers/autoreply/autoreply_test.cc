@@ -207,8 +207,11 @@ TEST_F(AutoreplyTest, RefusalIsLoggedAndNotRecorded) {
 TEST_F(AutoreplyTest, StoreTroubleIsRetry) {
   ASSERT_EQ(LoadDefault(), THREADMILL_OK);
   host_.kv_status = THREADMILL_STORE;
+  host_.last_error = "map full";
   EXPECT_EQ(Run(), THREADMILL_RETRY);
   EXPECT_TRUE(host_.replies.empty());
+  EXPECT_TRUE(host_.Logged("kv_get sent:alice@example.org failed (status 4 (map full))"))
+      << host_.AllLogs();
   host_.kv_status = THREADMILL_OK;
   host_.RefuseReplies(THREADMILL_STORE, "");
   EXPECT_EQ(Run(), THREADMILL_RETRY);

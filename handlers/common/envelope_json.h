@@ -16,7 +16,7 @@
 
 #include "threadmill/handler.h"
 
-namespace threadmill::handlers::exec {
+namespace threadmill::handlers::common {
 
 // The envelope as a JSON object. A NULL string member becomes "".
 nlohmann::json EnvelopeToJson(const threadmill_envelope& envelope);
@@ -24,4 +24,4 @@ nlohmann::json EnvelopeToJson(const threadmill_envelope& envelope);
 // EnvelopeToJson serialised compactly; invalid UTF-8 is replaced, not thrown on.
 std::string EnvelopeToJsonText(const threadmill_envelope& envelope);
 
-}  // namespace threadmill::handlers::exec
+}  // namespace threadmill::handlers::common

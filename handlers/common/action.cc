@@ -4,9 +4,7 @@
 #include <cstddef>
 #include <nlohmann/json.hpp>
 
-#include "support.h"
-
-namespace threadmill::handlers::exec {
+namespace threadmill::handlers::common {
 namespace {
 
 bool IsBlank(std::string_view s) {
@@ -23,22 +21,20 @@ ParsedAction Reject(std::string error) {
 }
 
 // Maps a host status for step `what` to a job status (OK, RETRY or FAIL), logging problems.
-int HostStatus(threadmill_ctx* ctx, const threadmill_host_api* host, int status,
-               const std::string& what) {
-  switch (status) {
+int JobStatus(Context& ctx, const HostStatus& st, const std::string& what) {
+  switch (st.code) {
     case THREADMILL_OK:
       return THREADMILL_OK;
     case THREADMILL_REFUSED:
-      HostLog(ctx, host, THREADMILL_LOG_INFO, what + " refused: " + HostLastError(ctx, host));
+      ctx.log(THREADMILL_LOG_INFO, what + " refused: " + st.reason);
       return THREADMILL_OK;
     case THREADMILL_INVALID:
     case THREADMILL_NOT_FOUND:
-      HostLog(ctx, host, THREADMILL_LOG_ERROR,
-              what + " rejected as invalid: " + HostLastError(ctx, host));
+      ctx.log(THREADMILL_LOG_ERROR, what + " rejected as invalid: " + st.reason);
       return THREADMILL_FAIL;
     default:
-      HostLog(ctx, host, THREADMILL_LOG_WARN,
-              what + " failed (status " + std::to_string(status) + "), will retry");
+      ctx.log(THREADMILL_LOG_WARN,
+              what + " failed (status " + std::to_string(st.code) + "), will retry");
       return THREADMILL_RETRY;
   }
 }
@@ -108,42 +104,36 @@ ParsedAction ParseAction(std::string_view body) {
   return out;
 }
 
-int ApplyAction(threadmill_ctx* ctx, const threadmill_host_api* host,
-                const threadmill_envelope& envelope, const Action& action, const std::string& who) {
+int ApplyAction(Context& ctx, const threadmill_envelope& envelope, const Action& action,
+                const std::string& who) {
   for (const std::string& key : action.kv_delete) {
-    int rc = host->kv_delete(ctx, key.c_str());
-    if (rc == THREADMILL_NOT_FOUND) continue;
-    rc = HostStatus(ctx, host, rc, "kv_delete " + key + " (asked by " + who + ")");
+    HostStatus st = ctx.kv_delete(key);
+    if (st.not_found()) continue;
+    int rc = JobStatus(ctx, st, "kv_delete " + key + " (asked by " + who + ")");
     if (rc != THREADMILL_OK) return rc;
   }
   for (const auto& [key, value] : action.kv_put) {
-    int rc = HostStatus(ctx, host, host->kv_put(ctx, key.c_str(), value.data(), value.size()),
-                        "kv_put " + key + " (asked by " + who + ")");
+    int rc = JobStatus(ctx, ctx.kv_put(key, value), "kv_put " + key + " (asked by " + who + ")");
     if (rc != THREADMILL_OK) return rc;
   }
   const char* message_id = envelope.channel_message_id ? envelope.channel_message_id : "";
-  const char* html = action.has_html ? action.html.c_str() : nullptr;
+  const std::string html = action.has_html ? action.html : std::string();
   switch (action.kind) {
     case Action::Kind::kNone:
-      HostLog(ctx, host, THREADMILL_LOG_DEBUG, who + " asked for no reply");
+      ctx.log(THREADMILL_LOG_DEBUG, who + " asked for no reply");
       return THREADMILL_OK;
     case Action::Kind::kReply: {
-      int rc = host->reply(ctx, message_id, action.text.c_str(), html);
-      if (rc == THREADMILL_OK) HostLog(ctx, host, THREADMILL_LOG_INFO, "replied (" + who + ")");
-      return HostStatus(ctx, host, rc, "reply to " + std::string(message_id));
+      HostStatus st = ctx.reply(message_id, action.text, html);
+      if (st) ctx.log(THREADMILL_LOG_INFO, "replied (" + who + ")");
+      return JobStatus(ctx, st, "reply to " + std::string(message_id));
     }
     case Action::Kind::kDraft: {
-      char draft_id[128] = {0};
-      int rc = host->draft(ctx, message_id, action.text.c_str(), html, draft_id, sizeof draft_id);
-      if (rc == THREADMILL_OK) {
-        draft_id[sizeof draft_id - 1] = '\0';
-        HostLog(ctx, host, THREADMILL_LOG_INFO,
-                "stored draft " + std::string(draft_id) + " (" + who + ")");
-      }
-      return HostStatus(ctx, host, rc, "draft for " + std::string(message_id));
+      HostResult<std::string> draft = ctx.draft(message_id, action.text, html);
+      if (draft) ctx.log(THREADMILL_LOG_INFO, "stored draft " + *draft + " (" + who + ")");
+      return JobStatus(ctx, draft.status(), "draft for " + std::string(message_id));
     }
   }
   return THREADMILL_FAIL;
 }
 
-}  // namespace threadmill::handlers::exec
+}  // namespace threadmill::handlers::common

@@ -1,37 +1,9 @@
-// support.cc - see support.h.
-#include "support.h"
+// config.cc - see config.h.
+#include "config.h"
 
-#include <pthread.h>
-#include <cstddef>
-
-#include <cerrno>
 #include <charconv>
-#include <ctime>
 
-namespace threadmill::handlers::exec {
-
-void HostLog(threadmill_ctx* ctx, const threadmill_host_api* host, int level,
-             const std::string& line) {
-  if (host && host->log) host->log(ctx, level, line.c_str());
-}
-
-std::string HostLastError(threadmill_ctx* ctx, const threadmill_host_api* host) {
-  if (!host || !host->last_error) return "";
-  const char* reason = host->last_error(ctx);
-  return reason ? reason : "";
-}
-
-bool HostHas(const threadmill_host_api* host, size_t member_end) {
-  return host && host->abi_major == THREADMILL_ABI_MAJOR && host->struct_size >= member_end;
-}
-
-bool HostTable::Keep(const threadmill_host_api* host) {
-  if (!HostHas(host, offsetof(threadmill_host_api, last_error) + sizeof(host->last_error))) {
-    return false;
-  }
-  host_.store(host);
-  return true;
-}
+namespace threadmill::handlers::common {
 
 std::optional<int64_t> ConfigInt(const nlohmann::json& config, const char* key, int64_t fallback,
                                  int64_t min, int64_t max, std::string* error) {
@@ -99,8 +71,8 @@ std::optional<std::vector<std::string>> ConfigStringList(const nlohmann::json& c
   return std::nullopt;
 }
 
-std::optional<nlohmann::json> ParseConfig(const char* config_json, std::string* error) {
-  if (!config_json || !*config_json) return nlohmann::json::object();
+std::optional<nlohmann::json> ParseConfig(std::string_view config_json, std::string* error) {
+  if (config_json.empty()) return nlohmann::json::object();
   nlohmann::json config = nlohmann::json::parse(config_json, nullptr, /*allow_exceptions=*/false);
   if (config.is_discarded() || !config.is_object()) {
     *error = "configuration is not a JSON object";
@@ -109,35 +81,4 @@ std::optional<nlohmann::json> ParseConfig(const char* config_json, std::string* 
   return config;
 }
 
-SigpipeBlock::SigpipeBlock() {
-  sigset_t block;
-  sigemptyset(&block);
-  sigaddset(&block, SIGPIPE);
-  sigset_t pending;
-  sigemptyset(&pending);
-  sigpending(&pending);
-  was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-  active_ = pthread_sigmask(SIG_BLOCK, &block, &old_mask_) == 0;
-}
-
-SigpipeBlock::~SigpipeBlock() {
-  if (!active_) return;
-  if (!was_pending_) {
-    // Discard a SIGPIPE raised inside the scope (it is pending because it was blocked).
-    sigset_t pending;
-    sigemptyset(&pending);
-    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
-      sigset_t only;
-      sigemptyset(&only);
-      sigaddset(&only, SIGPIPE);
-      const struct timespec zero = {0, 0};
-      int rc;
-      do {
-        rc = sigtimedwait(&only, nullptr, &zero);
-      } while (rc == -1 && errno == EINTR);
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-}
-
-}  // namespace threadmill::handlers::exec
+}  // namespace threadmill::handlers::common

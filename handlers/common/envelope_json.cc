@@ -3,7 +3,7 @@
 
 #include <cstddef>
 
-namespace threadmill::handlers::exec {
+namespace threadmill::handlers::common {
 namespace {
 
 // True when the host's envelope (of envelope.struct_size bytes) contains member at offset
@@ -87,4 +87,4 @@ std::string EnvelopeToJsonText(const threadmill_envelope& envelope) {
   return EnvelopeToJson(envelope).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-}  // namespace threadmill::handlers::exec
+}  // namespace threadmill::handlers::common

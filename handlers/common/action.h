@@ -22,9 +22,9 @@
 #include <utility>
 #include <vector>
 
-#include "threadmill/handler.h"
+#include "threadmill/handler.hpp"
 
-namespace threadmill::handlers::exec {
+namespace threadmill::handlers::common {
 
 struct Action {
   enum class Kind { kNone, kReply, kDraft };
@@ -48,7 +48,7 @@ ParsedAction ParseAction(std::string_view body);
 // Carries out `action` for `envelope`; returns THREADMILL_OK, THREADMILL_RETRY or
 // THREADMILL_FAIL and logs every step that did not simply succeed. `who` names the source of
 // the answer in log lines (e.g. "program /usr/bin/x" or "https://host/path").
-int ApplyAction(threadmill_ctx* ctx, const threadmill_host_api* host,
-                const threadmill_envelope& envelope, const Action& action, const std::string& who);
+int ApplyAction(Context& ctx, const threadmill_envelope& envelope, const Action& action,
+                const std::string& who);
 
-}  // namespace threadmill::handlers::exec
+}  // namespace threadmill::handlers::common
