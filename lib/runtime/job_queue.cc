@@ -334,7 +334,7 @@ Result<size_t> JobQueue::SweepDone(int64_t older_than) {
     {
       auto cursor = store::Cursor::Open(txn, dbi);
       if (!cursor.ok()) return cursor.error();
-      for (auto at = cursor->First(); at.ok() && *at && doomed.size() < 1000; at = cursor->Next()) {
+      for (auto at = cursor->First(); at.ok() && *at && doomed.size() < kSweepBatch; at = cursor->Next()) {
         auto job = DecodeJob(cursor->value());
         if (job.ok() && job->state == JobState::kDone && job->updated < older_than) {
           doomed.emplace_back(cursor->key());

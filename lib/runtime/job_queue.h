@@ -96,7 +96,9 @@ class JobQueue {
   Status Retry(std::string_view id, int64_t now);
   // Operator: park a queued job.
   Status Park(std::string_view id, std::string_view reason, int64_t now);
-  // Removes done jobs last updated before `older_than`. Returns how many.
+  // At most this many done jobs are removed per SweepDone call (one write transaction).
+  static constexpr size_t kSweepBatch = 1000;
+  // Removes done jobs last updated before `older_than`, at most kSweepBatch. Returns how many.
   Result<size_t> SweepDone(int64_t older_than);
 
   // Wakes the supervisor (best effort).
