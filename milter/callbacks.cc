@@ -8,6 +8,7 @@
 #include <string>
 
 #include "log/logger.h"
+#include "milter/drain.h"
 #include "milter/session.h"
 
 namespace threadmill::milter {
@@ -138,6 +139,7 @@ extern "C" sfsistat OnHelo(SMFICTX* ctx, char* helo) {
 }
 
 extern "C" sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
+  drain::Begin(ctx);
   return Step(ctx, "envfrom", SMFIP_NR_MAIL, [&] {
     Session* s = EnsureSession(ctx);
     s->BeginMessage(g_service->processor(), EnvelopeAddress(argv ? argv[0] : nullptr),
@@ -230,12 +232,14 @@ extern "C" sfsistat OnEom(SMFICTX* ctx) {
     s->SetQueueId(Macro(ctx, "i"));
     if (s->failed()) {  // an earlier step broke: the failure policy answers, once
       s->EndMessage();
+      drain::End(ctx);
       return OnInternalError(ctx, "eom", "message state incomplete after an earlier error");
     }
     filter::Decision decision = s->Finish();
     log::Get().info("{}", decision.LogLine(s->envelope()));
     sfsistat status = Apply(ctx, s, decision);
     s->EndMessage();
+    drain::End(ctx);
     return status;
   });
 }
@@ -243,6 +247,7 @@ extern "C" sfsistat OnEom(SMFICTX* ctx) {
 extern "C" sfsistat OnAbort(SMFICTX* ctx) {
   return Guard(ctx, "abort", [&]() -> sfsistat {
     if (Session* s = GetSession(ctx)) s->EndMessage();
+    drain::End(ctx);
     return SMFIS_CONTINUE;
   });
 }
@@ -251,6 +256,7 @@ extern "C" sfsistat OnClose(SMFICTX* ctx) {
   return Guard(ctx, "close", [&]() -> sfsistat {
     delete GetSession(ctx);
     smfi_setpriv(ctx, nullptr);
+    drain::End(ctx);
     return SMFIS_CONTINUE;
   });
 }

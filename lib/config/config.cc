@@ -18,7 +18,7 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
       {"milter",
        {"socket", "socket_mode", "user", "group", "socket_group", "pid_file", "on_internal_error",
         "on_store_error", "hostname", "add_message_id", "max_header_bytes", "max_message_bytes",
-        "timeout_seconds"}},
+        "timeout_seconds", "drain_seconds"}},
       {"log", {"target", "facility", "level"}},
       {"store",
        {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds",
@@ -92,6 +92,7 @@ void ReadMilter(const toml::table& root, const std::string& file, MilterConfig* 
   r.GetInt("max_header_bytes", &m->max_header_bytes, 4096, kMax);
   r.GetInt("max_message_bytes", &m->max_message_bytes, 0, kMax);
   r.GetInt("timeout_seconds", &m->timeout_seconds, 1, 3600);
+  r.GetInt("drain_seconds", &m->drain_seconds, 0, 3600);
   std::string why;
   auto spec = ParseSocketSpec(socket, &why);
   if (!spec) r.Fail("socket", why);

@@ -45,6 +45,8 @@ struct MilterConfig {
   size_t max_header_bytes = 1 << 20;
   size_t max_message_bytes = 64 << 20;  // larger messages are delivered but not spooled
   int timeout_seconds = 60;
+  // On TERM: how long transactions in flight may take to finish after the socket closed.
+  int drain_seconds = 30;
 };
 
 struct StoreConfig {
