@@ -13,6 +13,12 @@ int64_t SweepIntervalSeconds(int64_t done_retention_seconds) {
 }
 
 bool Housekeeping::Recover(JobQueue& queue, int64_t now) {
+  auto rebuilt = queue.RebuildIndex();
+  if (!rebuilt.ok()) {
+    log::Get().error("supervisor: cannot rebuild the spool index: {}", rebuilt.error().message);
+    return false;
+  }
+  if (*rebuilt) log::Get().info("supervisor: spool index rebuilt ({} job(s))", *rebuilt);
   auto recovered = queue.RecoverRunning(now);
   if (!recovered.ok()) {
     log::Get().error("supervisor: cannot queue interrupted jobs again: {}",

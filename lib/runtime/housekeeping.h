@@ -1,7 +1,8 @@
 // housekeeping.h - the supervisor's chores besides running jobs: recovery and sweeping.
 //
 // DESCRIPTION
-//   Recover() runs once at supervisor start: jobs left running by a crash, a kill -9 or a
+//   Recover() runs once at supervisor start: it rebuilds the spool index when it does not
+//   match the spool (JobQueue::RebuildIndex), then jobs left running by a crash, a kill -9 or a
 //   stop that had to kill its workers are queued again, due now (delivery is at least once;
 //   the reply ledger keeps replies once).
 //   Sweep() runs from the poll loop and does something only when due: every

@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -100,6 +101,7 @@ class Supervisor {
   bool stopping_ = false;
   bool stop_killed_ = false;  // the stop bound passed: the remaining workers were killed
   int64_t stop_deadline_ms_ = 0;
+  int64_t next_due_s_ = INT64_MAX;  // earliest next_try of a queued job, as last seen
 };
 
 JobQueue* Supervisor::Queue() {
@@ -280,6 +282,8 @@ void Supervisor::Dispatch() {
     log::Get().error("supervisor: cannot claim jobs: {}", jobs.error().message);
     return;
   }
+  auto next = queue->NextDue();  // for the poll time-out: sleep until the next retry is due
+  next_due_s_ = next.ok() && *next ? **next : INT64_MAX;
   for (size_t i = 0; i < jobs->size(); ++i) {
     const Job& job = (*jobs)[i];
     WorkerSlot& slot = *idle[i];
@@ -448,7 +452,11 @@ int Supervisor::PollTimeoutMs() const {
   for (const auto& [name, at] : next_heartbeat_ms_) {
     timeout = std::min(timeout, std::max<int64_t>(0, at - now));
   }
-  timeout = std::min(timeout, housekeeping_.SecondsToNextSweep(NowSeconds()) * 1000);
+  int64_t now_s = NowSeconds();
+  timeout = std::min(timeout, housekeeping_.SecondsToNextSweep(now_s) * 1000);
+  if (next_due_s_ != INT64_MAX && pool_.HasIdle()) {
+    timeout = std::min(timeout, std::max<int64_t>(0, next_due_s_ - now_s) * 1000);
+  }
   return static_cast<int>(std::max<int64_t>(timeout, 1));
 }
 

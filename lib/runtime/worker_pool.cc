@@ -105,6 +105,10 @@ std::vector<WorkerSlot*> WorkerPool::Idle() {
   return idle;
 }
 
+bool WorkerPool::HasIdle() const {
+  return std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.Idle(); });
+}
+
 size_t WorkerPool::Active() const {
   size_t active = 0;
   for (const WorkerSlot& s : slots_) active += s.retiring ? 0 : 1;

@@ -76,6 +76,7 @@ class WorkerPool {
 
   std::vector<WorkerSlot*> Idle();
   size_t Active() const;  // workers not retiring
+  bool HasIdle() const;
   bool AnyBusy() const;
   bool empty() const { return slots_.empty(); }
   std::vector<WorkerSlot>& slots() { return slots_; }
