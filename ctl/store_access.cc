@@ -2,11 +2,12 @@
 
 #include <stdexcept>
 
+#include "runtime/runtime_config.h"
+
 namespace threadmill::ctl {
 
 std::shared_ptr<store::Environment> OpenEnvironment(const config::Config& config, bool write) {
-  store::EnvOptions options;
-  options.path = config.store.path;
+  store::EnvOptions options = runtime::StoreOptions(config);  // [store] map sizes included
   options.read_only = !write;
   options.sync_each_commit = true;  // the CLI's few writes are flushed at once
   auto env = store::Environment::Open(options);

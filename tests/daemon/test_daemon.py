@@ -412,6 +412,23 @@ class Daemon(unittest.TestCase):
         self.assertEqual(self.log_text().count("decision="), 16)
         self.assertNotIn("cut off", self.log_text())
 
+    def test_every_process_honours_store_map_size_and_reload_names_restart_keys(self):
+        self.write_conf(extra="map_size_mb = 2\n")
+        p = self.start()
+        wait_for(lambda: port_open(self.port), what="milter socket")
+        # threadmillctl opens the store with [store] map_size_mb too (was: 256 MB built in).
+        import json
+        r = subprocess.run([CTL, "-c", self.conf, "--json", "stats"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["store"]["map_bytes"], 2 << 20)
+        # USR1 says which changed keys only a restart applies.
+        self.write_conf(extra="map_size_mb = 4\n", extra_milter='pid_file = "%s/x.pid"\n' % self.dir)
+        p.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "need a restart" in self.log_text(), what="reload warning")
+        line = [l for l in self.log_text().splitlines() if "need a restart" in l][0]
+        self.assertIn("milter.pid_file, store.map_size_mb", line)
+
     @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
     def test_drops_privileges_after_opening_store(self):
         nobody = pwd.getpwnam("nobody")
