@@ -545,11 +545,6 @@ int RunSupervisor(const std::string& config_path, std::shared_ptr<const config::
 
 Result<SupervisorHandle> StartSupervisor(const std::string& config_path,
                                          std::shared_ptr<const config::Config> config) {
-  try {
-    (void)ParseRuntimeConfig(*config);  // report configuration errors in the daemon
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInvalidInput, e.what());
-  }
   int lifeline[2];
   if (pipe2(lifeline, O_CLOEXEC) != 0) {
     return MakeError(ErrorCode::kInternal, std::string("pipe: ") + strerror(errno));

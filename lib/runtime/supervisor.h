@@ -46,9 +46,11 @@ struct SupervisorHandle {
   int lifeline_fd = -1;  // write end of the lifeline pipe (closed by StopSupervisor)
 };
 
-// Forks the supervisor process (from a single-threaded process: the child does not exec). `config`
-// is the snapshot the daemon loaded from `config_path` (re-read on SIGUSR1). Errors: fork failure,
-// bad [handlers]/[runtime]/ [routes]/[reply] configuration (config::ConfigError text).
+// Forks the supervisor process (from a single-threaded process: the child does not exec).
+// The caller has checked the configuration (ParseRuntimeConfig, once per snapshot); the
+// supervisor parses its own snapshot again only in its own process. `config`
+// is the snapshot the daemon loaded from `config_path` (re-read on SIGUSR1). Errors: pipe or fork
+// failure.
 Result<SupervisorHandle> StartSupervisor(const std::string& config_path,
                                          std::shared_ptr<const config::Config> config);
 
