@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "common/privileges.h"
+#include "runtime/runtime_config.h"
 
 namespace threadmill::ctl {
 
@@ -17,8 +18,7 @@ std::shared_ptr<store::Environment> OpenEnvironment(const config::Config& config
   if (Status dropped = DropPrivileges(*plan); !dropped.ok()) {
     throw std::runtime_error(dropped.error().message);
   }
-  store::EnvOptions options;
-  options.path = config.store.path;
+  store::EnvOptions options = runtime::StoreOptions(config);  // [store] map sizes included
   options.read_only = !write;
   options.sync_each_commit = true;  // the CLI's few writes are flushed at once
   auto env = store::Environment::Open(options);

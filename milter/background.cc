@@ -33,9 +33,9 @@ void BlockSignals() {
   signal(SIGPIPE, SIG_IGN);  // a vanished MTA connection is an error return, not a kill
 }
 
-Background::Background(Service* service, runtime::SupervisorHandle supervisor)
+Background::Background(Service* service, std::function<void(int)> forward)
     : service_(service),
-      supervisor_(supervisor),
+      forward_(std::move(forward)),
       reload_([this] { ReloadLoop(); }),
       sweep_([this] { SweepLoop(); }),
       sync_([this] { SyncLoop(); }),
@@ -73,7 +73,7 @@ void Background::ReloadLoop() {
     if (signal_number == SIGUSR1) {
       log::Get().info("reload requested (SIGUSR1)");
       service_->Reload();
-      runtime::ForwardSignal(supervisor_, SIGUSR1);  // handlers and routes reload too
+      if (forward_) forward_(SIGUSR1);  // handlers and routes reload too
     }
   }
 }

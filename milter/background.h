@@ -9,11 +9,11 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
 #include "milter/service.h"
-#include "runtime/supervisor.h"
 
 namespace threadmill::milter {
 
@@ -21,8 +21,8 @@ void BlockSignals();
 
 class Background {
  public:
-  // `supervisor` (pid -1 when none) gets USR1 forwarded on reload.
-  Background(Service* service, runtime::SupervisorHandle supervisor);
+  // `forward` (may be empty) passes USR1 on to the handler supervisor on reload.
+  Background(Service* service, std::function<void(int)> forward);
   ~Background();  // stops and joins
   void Stop();
 
@@ -33,7 +33,7 @@ class Background {
   void IdleLoop();
 
   Service* service_;
-  runtime::SupervisorHandle supervisor_;
+  std::function<void(int)> forward_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

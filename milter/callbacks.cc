@@ -15,6 +15,7 @@
 
 #include "filter/authentication.h"
 #include "log/logger.h"
+#include "milter/drain.h"
 #include "milter/session.h"
 
 namespace threadmill::milter {
@@ -212,6 +213,7 @@ extern "C" sfsistat OnHelo(SMFICTX* ctx, char* helo) {
 }
 
 extern "C" sfsistat OnEnvFrom(SMFICTX* ctx, char** argv) {
+  drain::Begin(ctx);
   return Step(ctx, "envfrom", SMFIP_NR_MAIL, [&] {
     Session* s = EnsureSession(ctx);
     s->BeginMessage(g_service->processor(), EnvelopeAddress(argv ? argv[0] : nullptr),
@@ -342,6 +344,7 @@ extern "C" sfsistat OnEom(SMFICTX* ctx) {
     if (s->failed()) {  // an earlier step broke: the failure policy answers, once
       bool forged = s->forged_auth_results_seen();
       s->EndMessage();
+      drain::End(ctx);
       if (forged) {  // "accept" would deliver a forged A-R of ours unchanged: never
         log::Get().error(
             "{}: internal error earlier in this message, which carries a forged "
@@ -360,6 +363,7 @@ extern "C" sfsistat OnEom(SMFICTX* ctx) {
     log::Get().info("{}", decision.LogLine(s->envelope()));
     sfsistat status = ApplyVerdict(ctx, s, decision);
     s->EndMessage();
+    drain::End(ctx);
     return status;
   });
 }
@@ -367,6 +371,7 @@ extern "C" sfsistat OnEom(SMFICTX* ctx) {
 extern "C" sfsistat OnAbort(SMFICTX* ctx) {
   return Guard(ctx, "abort", [&]() -> sfsistat {
     if (Session* s = GetSession(ctx)) s->EndMessage();
+    drain::End(ctx);
     return SMFIS_CONTINUE;
   });
 }
@@ -375,6 +380,7 @@ extern "C" sfsistat OnClose(SMFICTX* ctx) {
   sfsistat status = Guard(ctx, "close", [&]() -> sfsistat {
     delete GetSession(ctx);
     smfi_setpriv(ctx, nullptr);
+    drain::End(ctx);
     return SMFIS_CONTINUE;
   });
   ForgetConnection(ctx);  // before libmilter closes the descriptor

@@ -8,20 +8,33 @@
 //   fork the handler supervisor (which drops the same way); open the store, bind the socket,
 //   secure it, drop privileges, start the background threads, run libmilter until TERM. Each
 //   start-up problem is one clear line on stderr and in the log, and exit status 1.
+//   TERM: libmilter closes the listening socket; transactions in flight are answered (up to
+//   [milter] drain_seconds), then the handler supervisor stops (its running jobs get [runtime]
+//   stop_timeout_seconds, then are queued again). Bound on the whole stop: ~5 s (libmilter's
+//   listener) + drain_seconds + stop_timeout_seconds + 5 s; the packaged unit's
+//   TimeoutStopSec is above it for the defaults (30 + 10).
 #include <libmilter/mfapi.h>
+#include <pthread.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 
 #include "config/config.h"
 #include "log/logger.h"
 #include "milter/background.h"
 #include "milter/callbacks.h"
+#include "milter/drain.h"
 #include "milter/options.h"
 #include "milter/process.h"
 #include "milter/service.h"
+#include "milter/supervisor_keeper.h"
 #include "runtime/runtime_config.h"
 #include "runtime/supervisor.h"
 
@@ -34,9 +47,22 @@ void Fatal(const std::string& message) {
 }
 
 // Routes or handler sections in the configuration: the handler supervisor is needed.
-bool HandlersConfigured(const config::Config& config) {
-  auto runtime_config = runtime::ParseRuntimeConfig(config);
+bool HandlersConfigured(const runtime::RuntimeConfig& runtime_config) {
   return !runtime_config.routes.empty() || !runtime_config.handlers.empty();
+}
+
+// -S FD: the handler supervisor, restarted by the daemon's SupervisorKeeper (exec'd, so it
+// starts as a fresh single-threaded process).
+int RunSupervisorMode(const Options& options) {
+  prctl(PR_SET_NAME, "threadmill-sup");
+  try {
+    auto config = config::Load(options.config_path);
+    log::Configure(config->log);
+    return runtime::RunSupervisor(options.config_path, config, options.supervisor_fd);
+  } catch (const std::exception& e) {
+    Fatal(std::string("supervisor: ") + e.what());
+    return 1;
+  }
 }
 
 void OpenSocket(const config::Config& config, const PrivilegePlan& privileges) {
@@ -54,10 +80,32 @@ void OpenSocket(const config::Config& config, const PrivilegePlan& privileges) {
   SetNoDelayOnListener(config.milter);
 }
 
+// Waits in the main thread for TERM, INT or HUP (blocked in every thread since BlockSignals;
+// a thread in sigwait counts as willing and the kernel offers a process signal to the
+// thread-group leader first) and returns it; 0 when libmilter's loop ended by itself (the
+// milter thread then sends this thread USR2).
+int WaitForStop(const std::atomic<bool>& milter_ended) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR2);
+  while (!milter_ended) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig != SIGUSR2) return sig;
+  }
+  return 0;
+}
+
 int Run(const Options& options) {
+  if (options.supervisor_fd >= 0) return RunSupervisorMode(options);
   std::shared_ptr<const config::Config> config;
+  runtime::RuntimeConfig runtime_config;
   try {
     config = config::Load(options.config_path);
+    runtime_config = runtime::ParseRuntimeConfig(*config);
   } catch (const std::exception& e) {
     Fatal(std::string("configuration error: ") + e.what());
     return 1;
@@ -88,7 +136,7 @@ int Run(const Options& options) {
     // Handlers run in the supervisor's worker processes, forked before any thread exists
     // and before this process opens the store.
     runtime::SupervisorHandle supervisor;
-    if (HandlersConfigured(*config)) {
+    if (HandlersConfigured(runtime_config)) {
       PrepareStore(*config, privileges);
       auto started = runtime::StartSupervisor(options.config_path, config);
       if (!started.ok()) throw std::runtime_error(started.error().message);
@@ -96,6 +144,7 @@ int Run(const Options& options) {
     }
 
     Service service(options.config_path, config);
+    SupervisorKeeper keeper(options.config_path, supervisor, service.metrics());
     ChownStore(*config, privileges);
     if (!RegisterCallbacks(&service)) throw std::runtime_error("smfi_register failed");
     OpenSocket(*config, privileges);
@@ -104,14 +153,43 @@ int Run(const Options& options) {
       throw std::runtime_error(dropped.error().message);
     }
 
-    Background background(&service, supervisor);
+    Background background(&service, [&keeper](int sig) { keeper.Signal(sig); });
     NotifyReady();
     log::Get().info("threadmill {} listening on {} (store {}, log {})", THREADMILL_VERSION,
                     config->milter.socket.text, config->store.path, config->log.target);
-    int status = smfi_main();
-    log::Get().info("threadmill stopping");
+    // smfi_main in its own thread; this (the main) thread takes TERM/INT/HUP so that
+    // libmilter's signal thread never does: see drain.h.
+    std::atomic<bool> milter_ended{false};
+    int status = MI_FAILURE;
+    pthread_t main_thread = pthread_self();
+    std::thread milter([&] {
+      status = smfi_main();
+      milter_ended = true;
+      pthread_kill(main_thread, SIGUSR2);
+    });
+    int signal_number = WaitForStop(milter_ended);
+    if (signal_number > 0) {
+      log::Get().info(
+          "threadmill stopping (signal {}): new connections refused; {} "
+          "transaction(s) in flight get up to {} s",
+          signal_number, drain::InFlight(), config->milter.drain_seconds);
+      drain::CloseListener(config->milter);
+      size_t left = drain::WaitIdle(std::chrono::seconds(config->milter.drain_seconds));
+      if (left) {
+        log::Get().warn(
+            "drain_seconds = {} passed: {} transaction(s) cut off (the MTA applies "
+            "milter_default_action)",
+            config->milter.drain_seconds, left);
+      } else {
+        log::Get().info("drained: every transaction in flight was answered");
+      }
+      smfi_stop();
+    } else {
+      log::Get().error("threadmill stopping: libmilter's main loop ended on its own");
+    }
+    milter.join();
     background.Stop();
-    if (supervisor.pid > 0) runtime::StopSupervisor(&supervisor);
+    keeper.Stop(static_cast<int>(runtime_config.stop_timeout_seconds) + 5);
     if (!pid_file.empty()) unlink(pid_file.c_str());
     return status == MI_SUCCESS ? 0 : 1;
   } catch (const std::exception& e) {

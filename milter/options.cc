@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace threadmill::milter {
 namespace {
@@ -24,7 +25,7 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   Options options;
   int c;
   opterr = 0;
-  while ((c = getopt(argc, argv, "c:ndp:hV")) != -1) {
+  while ((c = getopt(argc, argv, "c:ndp:hVS:")) != -1) {
     switch (c) {
       case 'c':
         options.config_path = optarg;
@@ -37,6 +38,14 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
         break;
       case 'p':
         options.pid_file = optarg;
+        break;
+      case 'S':
+        options.supervisor_fd = std::atoi(optarg);
+        if (options.supervisor_fd < 3) {
+          std::fprintf(stderr, "threadmill: -S needs a descriptor number >= 3\n");
+          *exit_code = 2;
+          return std::nullopt;
+        }
         break;
       case 'V':
         std::printf("threadmill %s\n", THREADMILL_VERSION);

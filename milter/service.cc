@@ -4,17 +4,14 @@
 
 #include "filter/authentication.h"
 #include "log/logger.h"
+#include "runtime/runtime_config.h"
 #include "runtime/runtime_metrics.h"
 
 namespace threadmill::milter {
 
 Service::Service(std::string config_path, std::shared_ptr<const config::Config> config)
     : config_path_(std::move(config_path)) {
-  store::EnvOptions options;
-  options.path = config->store.path;
-  options.map_size_bytes = config->store.map_size_mb << 20;
-  options.max_map_size_bytes = config->store.max_map_size_mb << 20;
-  options.sync_each_commit = config->store.sync_each_commit;
+  store::EnvOptions options = runtime::StoreOptions(*config);
   auto env = store::Environment::Open(options);
   if (!env.ok()) {
     throw std::runtime_error("cannot open the store at " + options.path + ": " +
@@ -31,15 +28,36 @@ Service::Service(std::string config_path, std::shared_ptr<const config::Config> 
   processor_.store(MakeProcessor(std::move(config), authenticator_));
 }
 
+std::string RestartOnlyChanges(const config::Config& running, const config::Config& fresh) {
+  std::string out;
+  auto check = [&](bool changed, const char* key) {
+    if (!changed) return;
+    if (!out.empty()) out += ", ";
+    out += key;
+  };
+  check(fresh.milter.socket.text != running.milter.socket.text, "milter.socket");
+  check(fresh.milter.user != running.milter.user, "milter.user");
+  check(fresh.milter.group != running.milter.group, "milter.group");
+  check(fresh.milter.socket_group != running.milter.socket_group, "milter.socket_group");
+  check(fresh.milter.pid_file != running.milter.pid_file, "milter.pid_file");
+  check(fresh.store.path != running.store.path, "store.path");
+  check(fresh.store.map_size_mb != running.store.map_size_mb, "store.map_size_mb");
+  check(fresh.store.max_map_size_mb != running.store.max_map_size_mb, "store.max_map_size_mb");
+  check(fresh.store.sync_each_commit != running.store.sync_each_commit, "store.sync");
+  check(fresh.metrics.listen != running.metrics.listen, "metrics.listen");
+  return out;
+}
+
 void Service::Reload() noexcept {
   try {
     auto fresh = config::Load(config_path_);
     auto current = config();
-    if (fresh->milter.socket.text != current->milter.socket.text ||
-        fresh->milter.user != current->milter.user || fresh->store.path != current->store.path) {
+    std::string needs_restart = RestartOnlyChanges(*current, *fresh);
+    if (!needs_restart.empty()) {
       log::Get().warn(
-          "reload: changes to [milter] socket/user or [store] path need a restart; "
-          "they are ignored until then");
+          "reload: changed settings that need a restart (kept as they were until "
+          "then): {}",
+          needs_restart);
     }
     auto authenticator = filter::MakeAuthenticator(*fresh);  // fresh resolver settings
     log::Configure(fresh->log);

@@ -4,8 +4,9 @@
 //   The store (LMDB environment) is opened once at start-up; the Processor is rebuilt from a
 //   fresh configuration snapshot on reload and swapped atomically, so connections in flight
 //   finish with the snapshot they started with and new messages use the new one.
-//   Settings that cannot change without a restart (socket, user, store path) are reported as
-//   ignored on reload.
+//   Settings that cannot change without a restart are named on reload, one warning line
+//   listing the changed keys (RestartOnlyChanges). The store is opened with
+//   runtime::StoreOptions, like every other process of threadmill.
 #pragma once
 
 #include <atomic>
@@ -22,6 +23,11 @@
 #include "store/thread_store.h"
 
 namespace threadmill::milter {
+
+// The changed settings of `fresh` that only a restart applies, comma-separated ("" if none):
+// [milter] socket/user/group/socket_group/pid_file, [store] path/map_size_mb/max_map_size_mb/
+// sync, [metrics] listen.
+std::string RestartOnlyChanges(const config::Config& running, const config::Config& fresh);
 
 class Service {
  public:

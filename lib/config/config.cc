@@ -18,7 +18,7 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
       {"milter",
        {"socket", "socket_mode", "user", "group", "socket_group", "pid_file", "on_internal_error",
         "on_store_error", "hostname", "add_message_id", "max_header_bytes", "max_message_bytes",
-        "timeout_seconds", "max_header_fields", "max_header_field_bytes"}},
+        "timeout_seconds", "max_header_fields", "max_header_field_bytes", "drain_seconds"}},
       {"log", {"target", "facility", "level"}},
       {"store",
        {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds",
@@ -95,6 +95,7 @@ void ReadMilter(const toml::table& root, const std::string& file, MilterConfig* 
   r.GetInt("timeout_seconds", &m->timeout_seconds, 1, 3600);
   r.GetInt("max_header_fields", &m->max_header_fields, 100, kMax);
   r.GetInt("max_header_field_bytes", &m->max_header_field_bytes, 1024, kMax);
+  r.GetInt("drain_seconds", &m->drain_seconds, 0, 3600);
   std::string why;
   auto spec = ParseSocketSpec(socket, &why);
   if (!spec) r.Fail("socket", why);

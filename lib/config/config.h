@@ -47,6 +47,8 @@ struct MilterConfig {
   size_t max_header_field_bytes = 64 << 10;  // one kept header value at most (cut beyond)
   size_t max_message_bytes = 64 << 20;       // larger messages are delivered but not spooled
   int timeout_seconds = 60;
+  // On TERM: how long transactions in flight may take to finish after the socket closed.
+  int drain_seconds = 30;
 };
 
 struct StoreConfig {

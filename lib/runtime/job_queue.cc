@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -47,6 +49,74 @@ void SyncDir(const std::string& dir) {
     fsync(dfd);
     close(dfd);
   }
+}
+
+// spool_index key of a job: state letter, big-endian time, job id. Queued jobs sort by
+// next_try (due first), the others by their last update (sweeping done jobs by age).
+char StateLetter(JobState state) {
+  switch (state) {
+    case JobState::kQueued:
+      return 'Q';
+    case JobState::kRunning:
+      return 'R';
+    case JobState::kParked:
+      return 'P';
+    case JobState::kDone:
+      return 'D';
+  }
+  return 'Q';
+}
+
+std::string TimePrefix(JobState state, int64_t time) {
+  std::string key(1, StateLetter(state));
+  uint64_t t = time < 0 ? 0 : static_cast<uint64_t>(time);
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(t >> shift));
+  return key;
+}
+
+std::string IndexKey(const Job& job) {
+  return TimePrefix(job.state, job.state == JobState::kQueued ? job.next_try : job.updated) +
+         job.id;
+}
+
+int64_t IndexTime(std::string_view key) {
+  if (key.size() < 9) return 0;
+  uint64_t t = 0;
+  for (size_t i = 1; i < 9; ++i) t = (t << 8) | static_cast<unsigned char>(key[i]);
+  return static_cast<int64_t>(t);
+}
+
+std::string_view IndexId(std::string_view key) { return key.size() > 9 ? key.substr(9) : ""; }
+
+// Stores `job` and moves its index entry from `before` (nullptr: a new job).
+Status PutJob(store::WriteTxn& txn, const store::Environment& env, const Job* before,
+              const Job& job) {
+  MDB_dbi index = env.dbi(store::Db::kSpoolIndex);
+  if (before) {
+    if (auto del = txn.Del(index, IndexKey(*before)); !del.ok()) return del.error();
+  }
+  if (Status put = txn.Put(env.dbi(store::Db::kSpool), job.id, EncodeJob(job)); !put.ok()) {
+    return put;
+  }
+  return txn.Put(index, IndexKey(job), "");
+}
+
+// Calls fn(index key) for the index entries of `state` with time <= max_time, in time order,
+// until fn returns false.
+template <typename Txn, typename Fn>
+Status ScanIndex(Txn& txn, const store::Environment& env, JobState state, int64_t max_time,
+                 Fn&& fn) {
+  auto cursor = store::Cursor::Open(txn, env.dbi(store::Db::kSpoolIndex));
+  if (!cursor.ok()) return cursor.error();
+  char letter = StateLetter(state);
+  auto at = cursor->SeekRange(TimePrefix(state, 0));
+  for (; at.ok() && *at; at = cursor->Next()) {
+    std::string_view key = cursor->key();
+    if (key.empty() || key[0] != letter || IndexTime(key) > max_time) break;
+    if (!fn(key)) break;
+  }
+  if (!at.ok()) return at.error();
+  return {};
 }
 
 Job MakeJob(const JobInput& in, const std::string& spool_dir, size_t size) {
@@ -131,9 +201,7 @@ Result<std::string> JobQueue::Enqueue(const JobInput& in) {
   if (job.handler.empty()) return MakeError(ErrorCode::kInvalidInput, "spool: no handler");
 
   if (Status st = WriteDurably(spool_dir_, job.id, in.raw_message); !st.ok()) return st.error();
-  std::string record = EncodeJob(job);
-  Status st = env_->Write(
-      [&](store::WriteTxn& txn) { return txn.Put(env_->dbi(store::Db::kSpool), job.id, record); });
+  Status st = env_->Write([&](store::WriteTxn& txn) { return PutJob(txn, *env_, nullptr, job); });
   if (!st.ok()) {
     unlink(job.file.c_str());
     return st.error();
@@ -197,7 +265,7 @@ Result<std::vector<Enqueued>> JobQueue::EnqueueMessage(const std::vector<JobInpu
         auto put = store::KeyedPut(txn, kv, kSpoolDedupeNamespace, key, job.id);
         if (!put.ok()) return put.error();
       }
-      if (Status put = txn.Put(spool, job.id, EncodeJob(job)); !put.ok()) return put;
+      if (Status put = PutJob(txn, *env_, nullptr, job); !put.ok()) return put;
       out.push_back({job.id, false});
     }
     return {};
@@ -293,6 +361,23 @@ Result<std::vector<Job>> JobQueue::List(size_t limit, std::optional<JobState> st
   std::vector<Job> out;
   Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
     out.clear();
+    if (state) {  // through the index: only jobs in that state are read
+      std::vector<std::string> ids;
+      Status scanned = ScanIndex(txn, *env_, *state, INT64_MAX, [&](std::string_view key) {
+        ids.emplace_back(IndexId(key));
+        return ids.size() < limit;
+      });
+      if (!scanned.ok()) return scanned;
+      std::sort(ids.begin(), ids.end());  // ids are ordered by creation: oldest first
+      for (const auto& id : ids) {
+        auto raw = txn.Get(env_->dbi(store::Db::kSpool), id);
+        if (!raw.ok()) return raw.error();
+        if (!raw->has_value()) continue;
+        auto job = DecodeJob(**raw);
+        if (job.ok() && job->state == *state) out.push_back(std::move(*job));
+      }
+      return {};
+    }
     auto cursor = store::Cursor::Open(txn, env_->dbi(store::Db::kSpool));
     if (!cursor.ok()) return cursor.error();
     auto at = cursor->First();
@@ -324,31 +409,98 @@ Result<std::vector<Job>> JobQueue::ClaimDue(int64_t now, size_t max,
                                             const std::function<bool(const Job&)>& accept) {
   std::vector<Job> out;
   if (max == 0) return out;
+  // A read transaction first: most polls find nothing due and take no writer lock.
+  auto next = NextDue();
+  if (!next.ok()) return next.error();
+  if (!*next || **next > now) return out;
   Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
     out.clear();
     MDB_dbi dbi = env_->dbi(store::Db::kSpool);
     std::vector<Job> due;
-    {
-      auto cursor = store::Cursor::Open(txn, dbi);
-      if (!cursor.ok()) return cursor.error();
-      for (auto at = cursor->First(); at.ok() && *at && due.size() < max; at = cursor->Next()) {
-        auto job = DecodeJob(cursor->value());
-        if (!job.ok() || job->state != JobState::kQueued || job->next_try > now) continue;
-        if (accept && !accept(*job)) continue;
-        due.push_back(std::move(*job));
+    Status bad;
+    Status scanned = ScanIndex(txn, *env_, JobState::kQueued, now, [&](std::string_view key) {
+      auto raw = txn.Get(dbi, IndexId(key));
+      if (!raw.ok()) {
+        bad = raw.error();
+        return false;
       }
-    }
+      if (!raw->has_value()) return true;  // a stale entry; RebuildIndex drops it
+      auto job = DecodeJob(**raw);
+      if (!job.ok() || job->state != JobState::kQueued) return true;
+      if (accept && !accept(*job)) return true;
+      due.push_back(std::move(*job));
+      return due.size() < max;
+    });
+    if (!scanned.ok()) return scanned;
+    if (!bad.ok()) return bad;
     for (Job& job : due) {
+      Job before = job;
       job.state = JobState::kRunning;
       job.attempts += 1;
       job.updated = now;
-      if (Status put = txn.Put(dbi, job.id, EncodeJob(job)); !put.ok()) return put;
+      if (Status put = PutJob(txn, *env_, &before, job); !put.ok()) return put;
     }
     out = std::move(due);
     return {};
   });
   if (!st.ok()) return st.error();
   return out;
+}
+
+Result<std::optional<int64_t>> JobQueue::NextDue() const {
+  std::optional<int64_t> next;
+  Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
+    next.reset();
+    return ScanIndex(txn, *env_, JobState::kQueued, INT64_MAX, [&](std::string_view key) {
+      next = IndexTime(key);
+      return false;
+    });
+  });
+  if (!st.ok()) return st.error();
+  return next;
+}
+
+Result<size_t> JobQueue::Count(JobState state) const {
+  size_t count = 0;
+  Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
+    count = 0;
+    return ScanIndex(txn, *env_, state, INT64_MAX, [&](std::string_view) {
+      ++count;
+      return true;
+    });
+  });
+  if (!st.ok()) return st.error();
+  return count;
+}
+
+Result<size_t> JobQueue::RebuildIndex() {
+  size_t rebuilt = 0;
+  Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
+    rebuilt = 0;
+    MDB_stat spool{}, index{};
+    mdb_stat(txn.raw(), env_->dbi(store::Db::kSpool), &spool);
+    mdb_stat(txn.raw(), env_->dbi(store::Db::kSpoolIndex), &index);
+    if (spool.ms_entries == index.ms_entries) return {};
+    if (int rc = mdb_drop(txn.raw(), env_->dbi(store::Db::kSpoolIndex), 0); rc != MDB_SUCCESS) {
+      return MakeError(ErrorCode::kStore, std::string("spool: drop index: ") + mdb_strerror(rc));
+    }
+    auto cursor = store::Cursor::Open(txn, env_->dbi(store::Db::kSpool));
+    if (!cursor.ok()) return cursor.error();
+    std::vector<std::string> keys;
+    auto at = cursor->First();
+    for (; at.ok() && *at; at = cursor->Next()) {
+      auto job = DecodeJob(cursor->value());
+      if (job.ok()) keys.push_back(IndexKey(*job));
+    }
+    if (!at.ok()) return at.error();
+    for (const auto& key : keys) {
+      if (Status put = txn.Put(env_->dbi(store::Db::kSpoolIndex), key, ""); !put.ok()) return put;
+    }
+    rebuilt = keys.size();
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  return rebuilt;
 }
 
 Status JobQueue::Update(std::string_view id, const std::function<Status(Job&)>& change, Job* out) {
@@ -361,9 +513,10 @@ Status JobQueue::Update(std::string_view id, const std::function<Status(Job&)>& 
     }
     auto job = DecodeJob(**raw);
     if (!job.ok()) return job.error();
+    Job before = *job;
     if (Status st = change(*job); !st.ok()) return st;
     if (out) *out = *job;
-    return txn.Put(dbi, id, EncodeJob(*job));
+    return PutJob(txn, *env_, &before, *job);
   });
 }
 
@@ -412,23 +565,27 @@ Result<size_t> JobQueue::RecoverRunning(int64_t now) {
   Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
     count = 0;
     MDB_dbi dbi = env_->dbi(store::Db::kSpool);
-    std::vector<Job> running;
-    {
-      auto cursor = store::Cursor::Open(txn, dbi);
-      if (!cursor.ok()) return cursor.error();
-      for (auto at = cursor->First(); at.ok() && *at; at = cursor->Next()) {
-        auto job = DecodeJob(cursor->value());
-        if (job.ok() && job->state == JobState::kRunning) running.push_back(std::move(*job));
-      }
+    std::vector<std::string> ids;
+    Status scanned =
+        ScanIndex(txn, *env_, JobState::kRunning, INT64_MAX, [&](std::string_view key) {
+          ids.emplace_back(IndexId(key));
+          return true;
+        });
+    if (!scanned.ok()) return scanned;
+    for (const auto& id : ids) {
+      auto raw = txn.Get(dbi, id);
+      if (!raw.ok()) return raw.error();
+      if (!raw->has_value()) continue;
+      auto job = DecodeJob(**raw);
+      if (!job.ok() || job->state != JobState::kRunning) continue;
+      Job before = *job;
+      job->state = JobState::kQueued;
+      job->next_try = now;
+      job->updated = now;
+      job->last_error = "interrupted";
+      if (Status put = PutJob(txn, *env_, &before, *job); !put.ok()) return put;
+      ++count;
     }
-    for (Job& job : running) {
-      job.state = JobState::kQueued;
-      job.next_try = now;
-      job.updated = now;
-      job.last_error = "interrupted";
-      if (Status put = txn.Put(dbi, job.id, EncodeJob(job)); !put.ok()) return put;
-    }
-    count = running.size();
     return {};
   });
   if (!st.ok()) return st.error();
@@ -473,28 +630,31 @@ Status JobQueue::Park(std::string_view id, std::string_view reason, int64_t now)
       nullptr);
 }
 
-Result<size_t> JobQueue::SweepDone(int64_t older_than) {
+Result<size_t> JobQueue::SweepDone(int64_t older_than, size_t batch) {
   size_t count = 0;
   Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
     count = 0;
-    MDB_dbi dbi = env_->dbi(store::Db::kSpool);
-    std::vector<std::string> doomed;
+    std::vector<std::string> doomed;  // index keys
+    Status scanned =
+        ScanIndex(txn, *env_, JobState::kDone, older_than - 1, [&](std::string_view key) {
+          doomed.emplace_back(key);
+          return doomed.size() < batch;
+        });
+    if (!scanned.ok()) return scanned;
     std::vector<std::string> dedupe_keys;  // their (Message-ID, recipient, handler) records
-    {
-      auto cursor = store::Cursor::Open(txn, dbi);
-      if (!cursor.ok()) return cursor.error();
-      for (auto at = cursor->First(); at.ok() && *at && doomed.size() < 1000; at = cursor->Next()) {
-        auto job = DecodeJob(cursor->value());
-        if (job.ok() && job->state == JobState::kDone && job->updated < older_than) {
-          doomed.emplace_back(cursor->key());
-          if (!job->message_id.empty()) {
-            dedupe_keys.push_back(SpoolDedupeKey(job->message_id, job->recipient, job->handler));
-          }
-        }
+    for (const auto& key : doomed) {
+      auto record = txn.Get(env_->dbi(store::Db::kSpool), IndexId(key));
+      if (!record.ok()) return record.error();
+      if (!record->has_value()) continue;
+      auto job = DecodeJob(**record);
+      if (job.ok() && !job->message_id.empty()) {
+        dedupe_keys.push_back(SpoolDedupeKey(job->message_id, job->recipient, job->handler));
       }
     }
     for (const auto& key : doomed) {
-      auto del = txn.Del(dbi, key);
+      auto del = txn.Del(env_->dbi(store::Db::kSpool), IndexId(key));
+      if (!del.ok()) return del.error();
+      del = txn.Del(env_->dbi(store::Db::kSpoolIndex), key);
       if (!del.ok()) return del.error();
     }
     for (const auto& key : dedupe_keys) {

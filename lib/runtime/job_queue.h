@@ -18,19 +18,22 @@
 //   job. A spool quota (the bytes of the files in the spool directory, rescanned at most
 //   every few seconds) refuses new messages with kTemporary "spool quota".
 //
-//   The supervisor claims due jobs (ClaimDue: queued and next_try <= now, oldest first;
-//   state running, attempts + 1, all in one transaction), and records each outcome
-//   (Finish): done, retry with exponential backoff, or parked once max_attempts is reached.
-//   At start it puts jobs left running by a crash or kill -9 back into the queue
-//   (RecoverRunning): delivery is at least once; the reply ledger keeps replies once.
+//   Every job write also keeps the `spool_index` database (schema.h: state + time + id), so
+//   the supervisor's work per poll follows the jobs due, running or swept, never the number
+//   kept: ClaimDue (queued and next_try <= now, earliest first; a read transaction when
+//   nothing is due) makes them running with attempts + 1 in one transaction. The supervisor
+//   records each outcome (Finish): done, retry with exponential backoff, or parked once
+//   max_attempts is reached. At start it puts jobs left running by a crash or kill -9 back into the
+//   queue (RecoverRunning): delivery is at least once; the reply ledger keeps replies once.
+//   SweepDone removes done jobs older than the retention, oldest first, through the index.
 //
 // THREADING
 //   Thread-safe (every call runs its own transaction); used by many milter threads at once.
 //   Never call from inside Environment::Read/Write callbacks.
 //
 // LIMITS
-//   Due jobs are found by scanning the spool database (fine for thousands of waiting jobs;
-//   done jobs are swept after done_retention_seconds).
+//   Due jobs of a handler that is not loaded are skipped (not claimed) at every poll: the cost
+//   grows with their number until the handler is loaded again. List() without a state scans.
 #pragma once
 
 #include <cstddef>
@@ -114,6 +117,13 @@ class JobQueue {
   // Claims up to `max` due jobs for which accept(job) is true. They come back running.
   Result<std::vector<Job>> ClaimDue(int64_t now, size_t max,
                                     const std::function<bool(const Job&)>& accept);
+  // The earliest next_try of a queued job (nullopt: none queued). Read-only.
+  Result<std::optional<int64_t>> NextDue() const;
+  // Jobs in `state`, counted through the index.
+  Result<size_t> Count(JobState state) const;
+  // Rebuilds spool_index when its size differs from the spool's (a store written before the
+  // index existed, or by an older threadmill). Returns the entries written (0: it was right).
+  Result<size_t> RebuildIndex();
   // Records the outcome of a running job's attempt; returns the updated job. kRetry turns
   // into parked when attempts reached policy.max_attempts. Done removes the message file.
   Result<Job> Finish(std::string_view id, Outcome outcome, std::string_view reason, int64_t now,
@@ -124,8 +134,11 @@ class JobQueue {
   Status Retry(std::string_view id, int64_t now);
   // Operator: park a queued job.
   Status Park(std::string_view id, std::string_view reason, int64_t now);
-  // Removes done jobs last updated before `older_than`. Returns how many.
-  Result<size_t> SweepDone(int64_t older_than);
+  // At most this many done jobs are removed per SweepDone call (one write transaction).
+  static constexpr size_t kSweepBatch = 1000;
+  // Removes done jobs last updated before `older_than`, oldest first, at most `batch`.
+  // Returns how many.
+  Result<size_t> SweepDone(int64_t older_than, size_t batch = kSweepBatch);
 
   // Wakes the supervisor (best effort).
   void Poke() const;

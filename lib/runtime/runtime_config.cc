@@ -93,17 +93,31 @@ const HandlerSettings& RuntimeConfig::handler(const std::string& name) const {
   return it == handlers.end() ? kEmpty : it->second;
 }
 
+store::EnvOptions StoreOptions(const config::Config& config) {
+  store::EnvOptions options;
+  options.path = config.store.path;
+  options.map_size_bytes = static_cast<size_t>(config.store.map_size_mb) << 20;
+  options.max_map_size_bytes = static_cast<size_t>(config.store.max_map_size_mb) << 20;
+  options.sync_each_commit = config.store.sync_each_commit;
+  return options;
+}
+
 RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   RuntimeConfig out;
   std::string file = config::ConfigFileName(config);
   out.store_path = config.store.path;
+  out.store = StoreOptions(config);
   out.reply = reply::ParseReplyConfig(config);
 
   TomlReader handlers(config::SectionTable(config, "handlers"), "handlers", file);
-  handlers.RejectUnknown({"dir", "spool_quota_mb", "max_routed_recipients"});
+  handlers.RejectUnknown({"dir", "spool_quota_mb", "max_routed_recipients", "worker_memory_mb"});
   handlers.Get("dir", &out.handlers_dir);
   handlers.Get("spool_quota_mb", &out.spool_quota_mb, 1, int64_t{1} << 40);
   handlers.Get("max_routed_recipients", &out.max_routed_recipients, 1, 100000);
+  handlers.Get("worker_memory_mb", &out.worker_memory_mb, 0, 1 << 20);
+  if (out.worker_memory_mb > 0 && out.worker_memory_mb < 32) {
+    handlers.Fail("worker_memory_mb", "must be 0 (no limit) or at least 32");
+  }
   if (out.handlers_dir.empty() || out.handlers_dir.front() != '/') {
     handlers.Fail("dir", "must be an absolute path");
   }
@@ -111,7 +125,7 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   TomlReader rt(config::SectionTable(config, "runtime"), "runtime", file);
   rt.RejectUnknown({"workers", "job_timeout_seconds", "max_attempts", "retry_initial_seconds",
                     "retry_max_seconds", "recycle_after_jobs", "heartbeat_seconds",
-                    "poll_interval_ms", "done_retention_seconds"});
+                    "poll_interval_ms", "done_retention_seconds", "stop_timeout_seconds"});
   rt.Get("workers", &out.workers, 1, 64);
   rt.Get("job_timeout_seconds", &out.job_timeout_seconds, 1, 86400);
   rt.Get("max_attempts", &out.max_attempts, 1, 1000);
@@ -121,6 +135,7 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   rt.Get("heartbeat_seconds", &out.heartbeat_seconds, 0, 86400 * 7);
   rt.Get("poll_interval_ms", &out.poll_interval_ms, 10, 60000);
   rt.Get("done_retention_seconds", &out.done_retention_seconds, 0, 86400 * 365);
+  rt.Get("stop_timeout_seconds", &out.stop_timeout_seconds, 1, 3600);
 
   if (const toml::table* section = config::SectionTable(config, "handler")) {
     for (const auto& [key, node] : *section) {

@@ -5,10 +5,13 @@
 //   lib/config reserves these sections; ParseRuntimeConfig reads them from Config::document
 //   into plain structs and validates them. Every key has a default (conf/threadmill.conf
 //   documents them):
-//     [handlers] dir = "/etc/threadmill/handlers.d", spool_quota_mb, max_routed_recipients
+//     [handlers] dir = "/etc/threadmill/handlers.d", spool_quota_mb, max_routed_recipients,
+//                worker_memory_mb = 512
 //     [runtime]  workers, job_timeout_seconds, max_attempts, retry_initial_seconds,
 //                retry_max_seconds, recycle_after_jobs, heartbeat_seconds, poll_interval_ms,
-//                done_retention_seconds
+//                done_retention_seconds, stop_timeout_seconds
+//   StoreOptions() is the one place that turns [store] into LMDB environment options: the
+//   daemon, the supervisor, workers and threadmillctl all open the store with it.
 //     [handler.NAME] free-form table handed to the handler as JSON (init) and through
 //                config_get; threadmill itself reads `from`, `from_name` (host->send and the
 //                reply's display name), `heartbeat_seconds` (overrides [runtime]).
@@ -26,6 +29,7 @@
 
 #include "config/config.h"
 #include "reply/reply_config.h"
+#include "store/environment.h"
 
 namespace threadmill::runtime {
 
@@ -49,7 +53,11 @@ struct HandlerSettings {
 
 struct RuntimeConfig {
   std::string handlers_dir = "/etc/threadmill/handlers.d";
+  // RLIMIT_DATA of each worker (heap, anonymous mappings, stacks); 0 = no limit. A worker
+  // past 3/4 of it after a task exits and is replaced; past it, its allocations fail.
+  int64_t worker_memory_mb = 512;
   std::string store_path;               // [store] path; the spool lives in store_path/spool
+  store::EnvOptions store;              // StoreOptions(config)
   int64_t spool_quota_mb = 2048;        // spooled messages in all; beyond: on_store_error
   int64_t max_routed_recipients = 100;  // jobs one message may create; more are not routed
   int64_t workers = 2;
@@ -61,6 +69,7 @@ struct RuntimeConfig {
   int64_t heartbeat_seconds = 0;           // 0 = no heartbeats unless a handler sets its own
   int64_t poll_interval_ms = 1000;         // queue scan when no wake-up arrives
   int64_t done_retention_seconds = 86400;  // finished jobs stay listable this long
+  int64_t stop_timeout_seconds = 10;       // on TERM, running jobs get this long, then requeued
   std::vector<RouteRule> routes;
   std::map<std::string, HandlerSettings> handlers;  // by name ([handler.NAME] tables)
   reply::ReplyConfig reply;
@@ -72,5 +81,9 @@ struct RuntimeConfig {
 
 // Throws config::ConfigError.
 RuntimeConfig ParseRuntimeConfig(const config::Config& config);
+
+// [store] as LMDB environment options (path, map_size_mb, max_map_size_mb,
+// sync_each_commit). Pure.
+store::EnvOptions StoreOptions(const config::Config& config);
 
 }  // namespace threadmill::runtime

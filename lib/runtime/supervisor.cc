@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -23,14 +24,18 @@
 #include "common/privileges.h"
 #include "log/kv_line.h"
 #include "log/logger.h"
-#include "reply/ledger.h"
+#include "runtime/housekeeping.h"
 #include "runtime/job_queue.h"
 #include "runtime/loader.h"
 #include "runtime/runtime_config.h"
 #include "runtime/worker.h"
+#include "runtime/worker_pool.h"
 
 namespace threadmill::runtime {
 namespace {
+
+// How long a new supervisor waits for a previous one (still stopping) to release the lock.
+constexpr int64_t kLockWaitMs = 60 * 1000;
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -52,49 +57,33 @@ std::string DescribeStatus(int status) {
   return "worker ended";
 }
 
-struct Slot {
-  pid_t pid = -1;
-  int fd = -1;
-  bool busy = false;
-  bool retiring = false;  // exit after the current task
-  bool killed = false;    // SIGKILLed for a time-out
-  std::string job_id;     // current job ("" for a heartbeat)
-  std::string handler;
-  std::string queue_id;
-  uint32_t attempt = 0;
-  std::string heartbeat;  // current heartbeat's handler
-  int64_t deadline_ms = 0;
-  uint64_t tasks = 0;
-};
-
 class Supervisor {
  public:
-  Supervisor(std::string config_path, std::shared_ptr<const config::Config> config)
-      : config_path_(std::move(config_path)), base_(std::move(config)) {}
+  Supervisor(std::string config_path, std::shared_ptr<const config::Config> config, int lifeline_fd)
+      : config_path_(std::move(config_path)), base_(std::move(config)), lifeline_fd_(lifeline_fd) {}
 
   int Run();
 
  private:
   bool Setup();
+  bool TakeLock();
   JobQueue* Queue();
   void CloseStore() {
     queue_.reset();
     env_.reset();
   }
   void SpawnWorkers();
-  bool Spawn();
   void Dispatch();
   void DispatchHeartbeats();
-  void HandleWorker(Slot& slot);
-  void Reap();
-  void CheckTimeouts();
+  void OnMessage(WorkerSlot& slot, const WorkerMessage& message);
+  void OnTaskEnd(WorkerSlot& slot);
+  void OnWorkerEnd(WorkerSlot& slot, int status);
   void Reload();
+  void BeginStop(const std::string& why, int64_t bound_ms);
   void Record(const std::string& id, const std::string& handler, const std::string& queue_id,
               uint32_t attempt, Outcome outcome, const std::string& reason);
-  void Send(Slot& slot, const std::string& msg);
-  void Retire(Slot& slot);
-  void Sweep();
   int PollTimeoutMs() const;
+  void HandleSignals();
 
   std::string config_path_;
   std::shared_ptr<const config::Config> base_;
@@ -102,22 +91,23 @@ class Supervisor {
   std::shared_ptr<store::Environment> env_;
   std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<ModuleSet> modules_;
-  std::vector<Slot> slots_;
+  WorkerPool pool_;
+  Housekeeping housekeeping_;
   std::map<std::string, int64_t> next_heartbeat_ms_;
   int signal_fd_ = -1;
   int wake_fd_ = -1;
   int lock_fd_ = -1;
+  int lifeline_fd_ = -1;  // read end of a pipe the daemon holds open; EOF = the daemon died
   bool stopping_ = false;
+  bool stop_killed_ = false;  // the stop bound passed: the remaining workers were killed
   int64_t stop_deadline_ms_ = 0;
-  int64_t next_sweep_s_ = 0;
+  int64_t next_due_s_ = INT64_MAX;  // earliest next_try of a queued job, as last seen
 };
 
 JobQueue* Supervisor::Queue() {
   if (queue_) return queue_.get();
-  store::EnvOptions options;
-  options.path = config_->store_path;
-  options.map_size_bytes = static_cast<size_t>(base_->store.map_size_mb) << 20;
-  options.max_map_size_bytes = static_cast<size_t>(base_->store.max_map_size_mb) << 20;
+  store::EnvOptions options = config_->store;
+  options.sync_each_commit = true;  // job states are durable at once (nobody syncs for us)
   auto env = store::Environment::Open(options);
   if (!env.ok()) {
     log::Get().error("supervisor: cannot open the store at {}: {}", options.path,
@@ -166,6 +156,34 @@ bool DropPrivileges(const config::Config& config, const RuntimeConfig& rt) {
   return true;
 }
 
+bool Supervisor::TakeLock() {
+  std::string lock_path = config_->spool_dir() + "/supervisor.lock";
+  lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (lock_fd_ < 0) {
+    log::Get().critical("supervisor: cannot open {}: {}", lock_path, std::strerror(errno));
+    return false;
+  }
+  // The lock is an flock on this open file: the kernel drops it when every descriptor of the
+  // holder is closed, i.e. when it (and any child that inherited the descriptor; none does:
+  // O_CLOEXEC, and workers close it) has died. A previous supervisor still stopping holds it
+  // for at most its stop bound.
+  int64_t deadline = NowMs() + kLockWaitMs;
+  bool told = false;
+  while (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (NowMs() > deadline) {
+      log::Get().critical("supervisor: another supervisor still holds {} after {} s; giving up",
+                          lock_path, kLockWaitMs / 1000);
+      return false;
+    }
+    if (!told) {
+      log::Get().info("supervisor: waiting for the previous supervisor to release {}", lock_path);
+      told = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 bool Supervisor::Setup() {
   try {
     config_ = std::make_shared<RuntimeConfig>(ParseRuntimeConfig(*base_));
@@ -177,22 +195,7 @@ bool Supervisor::Setup() {
   std::filesystem::create_directories(config_->store_path, ec);
   if (!DropPrivileges(*base_, *config_)) return false;
   mkdir(config_->spool_dir().c_str(), 0750);
-
-  std::string lock_path = config_->spool_dir() + "/supervisor.lock";
-  lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-  if (lock_fd_ < 0) {
-    log::Get().critical("supervisor: cannot open {}: {}", lock_path, std::strerror(errno));
-    return false;
-  }
-  bool locked = false;
-  for (int i = 0; i < 300 && !locked; ++i) {
-    locked = flock(lock_fd_, LOCK_EX | LOCK_NB) == 0;
-    if (!locked) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (!locked) {
-    log::Get().critical("supervisor: another supervisor holds {}", lock_path);
-    return false;
-  }
+  if (!TakeLock()) return false;
 
   std::string wake = JobQueue::WakePath(config_->spool_dir());
   struct stat st;
@@ -208,13 +211,11 @@ bool Supervisor::Setup() {
   sigprocmask(SIG_BLOCK, &set, nullptr);
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   signal(SIGPIPE, SIG_IGN);
+  pool_.set_close_in_child({signal_fd_, wake_fd_, lock_fd_, lifeline_fd_});
 
   JobQueue* queue = Queue();
   if (!queue) return false;
-  auto recovered = queue->RecoverRunning(NowSeconds());
-  if (recovered.ok() && *recovered > 0) {
-    log::Get().info("supervisor: {} interrupted job(s) queued again", *recovered);
-  }
+  if (!Housekeeping::Recover(*queue, NowSeconds())) return false;
   modules_ = std::make_unique<ModuleSet>(LoadModules(config_->handlers_dir));
   for (const auto& route : config_->routes) {
     if (!modules_->Find(route.handler)) {
@@ -227,69 +228,16 @@ bool Supervisor::Setup() {
   return true;
 }
 
-bool Supervisor::Spawn() {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-    log::Get().error("supervisor: socketpair: {}", std::strerror(errno));
-    return false;
-  }
-  CloseStore();  // never fork with an open LMDB environment
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) {
-    log::Get().error("supervisor: fork: {}", std::strerror(errno));
-    close(sv[0]);
-    close(sv[1]);
-    return false;
-  }
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(0);
-    close(sv[0]);
-    for (const Slot& s : slots_) {
-      if (s.fd >= 0) close(s.fd);
-    }
-    if (signal_fd_ >= 0) close(signal_fd_);
-    if (wake_fd_ >= 0) close(wake_fd_);
-    if (lock_fd_ >= 0) close(lock_fd_);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
-    int rc = RunWorker(sv[1], *modules_, config_);
-    _exit(rc);
-  }
-  close(sv[1]);
-  Slot slot;
-  slot.pid = pid;
-  slot.fd = sv[0];
-  slots_.push_back(slot);
-  log::Get().debug("supervisor: worker {} started", pid);
-  return true;
-}
-
 void Supervisor::SpawnWorkers() {
   if (stopping_) return;
-  size_t active = 0;
-  for (const Slot& s : slots_) active += s.retiring ? 0 : 1;
-  while (active < static_cast<size_t>(config_->workers)) {
-    if (!Spawn()) break;
-    ++active;
+  while (pool_.Active() < static_cast<size_t>(config_->workers)) {
+    CloseStore();  // never fork with an open LMDB environment
+    auto config = config_;
+    const ModuleSet* modules = modules_.get();
+    bool spawned = pool_.Spawn([&](int fd) { return RunWorker(fd, *modules, config); },
+                               static_cast<uint64_t>(config_->worker_memory_mb) << 20);
+    if (!spawned) break;
   }
-}
-
-void Supervisor::Send(Slot& slot, const std::string& msg) {
-  if (send(slot.fd, msg.data(), msg.size(), MSG_NOSIGNAL) < 0) {
-    log::Get().warn("supervisor: worker {} unreachable: {}", slot.pid, std::strerror(errno));
-    kill(slot.pid, SIGKILL);
-    slot.killed = true;
-  }
-}
-
-void Supervisor::Retire(Slot& slot) {
-  slot.retiring = true;
-  if (!slot.busy) Send(slot, "X");
 }
 
 void Supervisor::Record(const std::string& id, const std::string& handler,
@@ -325,10 +273,7 @@ void Supervisor::Record(const std::string& id, const std::string& handler,
 
 void Supervisor::Dispatch() {
   if (stopping_) return;
-  std::vector<Slot*> idle;
-  for (Slot& s : slots_) {
-    if (!s.busy && !s.retiring && !s.killed) idle.push_back(&s);
-  }
+  std::vector<WorkerSlot*> idle = pool_.Idle();
   if (idle.empty()) return;
   JobQueue* queue = Queue();
   if (!queue) return;
@@ -339,9 +284,11 @@ void Supervisor::Dispatch() {
     log::Get().error("supervisor: cannot claim jobs: {}", jobs.error().message);
     return;
   }
+  auto next = queue->NextDue();  // for the poll time-out: sleep until the next retry is due
+  next_due_s_ = next.ok() && *next ? **next : INT64_MAX;
   for (size_t i = 0; i < jobs->size(); ++i) {
     const Job& job = (*jobs)[i];
-    Slot& slot = *idle[i];
+    WorkerSlot& slot = *idle[i];
     slot.busy = true;
     slot.job_id = job.id;
     slot.handler = job.handler;
@@ -349,11 +296,12 @@ void Supervisor::Dispatch() {
     slot.attempt = job.attempts;
     slot.heartbeat.clear();
     slot.deadline_ms = NowMs() + config_->job_timeout_seconds * 1000;
+    slot.reinject_until_ms = 0;
     log::Get().debug("job={} handler={} attempt={} to worker {}", job.id, job.handler, job.attempts,
                      slot.pid);
-    Send(slot, "J " + job.id);
+    pool_.Send(slot, WorkerMessage::RunJob(job.id));
   }
-  // Jobs for handlers that are not loaded stay queued; report them now and then.
+  // Jobs for handlers that are not loaded stay queued.
 }
 
 void Supervisor::DispatchHeartbeats() {
@@ -371,102 +319,90 @@ void Supervisor::DispatchHeartbeats() {
     }
     if (it->second > now) continue;
     bool running = false;
-    for (const Slot& s : slots_) running |= s.heartbeat == module->name();
+    for (const WorkerSlot& s : pool_.slots()) running |= s.heartbeat == module->name();
     if (running) continue;
-    for (Slot& s : slots_) {
-      if (s.busy || s.retiring || s.killed) continue;
-      s.busy = true;
-      s.job_id.clear();
-      s.handler = module->name();
-      s.heartbeat = module->name();
-      s.deadline_ms = now + config_->job_timeout_seconds * 1000;
-      it->second = now + interval * 1000;
-      Send(s, "H " + module->name());
-      break;
-    }
+    std::vector<WorkerSlot*> idle = pool_.Idle();
+    if (idle.empty()) break;
+    WorkerSlot& s = *idle.front();
+    s.busy = true;
+    s.job_id.clear();
+    s.handler = module->name();
+    s.heartbeat = module->name();
+    s.deadline_ms = now + config_->job_timeout_seconds * 1000;
+    s.reinject_until_ms = 0;
+    it->second = now + interval * 1000;
+    pool_.Send(s, WorkerMessage::RunHeartbeat(module->name()));
   }
 }
 
-void Supervisor::HandleWorker(Slot& slot) {
-  char buf[512];
-  ssize_t n = recv(slot.fd, buf, sizeof buf, MSG_DONTWAIT);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n <= 0) {
-    // EOF: the worker is gone; Reap() records the job from its exit status.
-    close(slot.fd);
-    slot.fd = -1;
-    return;
+void Supervisor::OnMessage(WorkerSlot& slot, const WorkerMessage& message) {
+  switch (message.type) {
+    case MessageType::kReinjectStart: {
+      // Never kill a worker while sendmail may be queueing its reply: give it its budget.
+      int64_t budget = std::max<int64_t>(message.budget_seconds, 1);
+      slot.reinject_until_ms = NowMs() + budget * 1000;
+      log::Get().debug("job={} worker {} reinjecting (budget {} s)", slot.job_id, slot.pid, budget);
+      return;
+    }
+    case MessageType::kReinjectEnd:
+      slot.reinject_until_ms = 0;
+      return;
+    case MessageType::kResult:
+      break;
+    default:
+      log::Get().warn("supervisor: worker {} sent {}; ignored", slot.pid, ToString(message.type));
+      return;
   }
-  std::string msg(buf, static_cast<size_t>(n));
-  if (msg.rfind("R ", 0) != 0 || !slot.busy) return;
-  std::string rest = msg.substr(2);
-  size_t space = rest.find(' ');
-  std::string outcome = rest.substr(0, space);
-  std::string reason = space == std::string::npos ? "" : rest.substr(space + 1);
+  if (!slot.busy) return;
   if (!slot.heartbeat.empty()) {
-    if (outcome != "done") {
-      log::Get().warn("heartbeat handler={} decision={} reason={}", slot.heartbeat, outcome,
-                      reason);
+    if (message.outcome != Outcome::kDone) {
+      log::Get().warn("heartbeat handler={} decision={} reason={}", slot.heartbeat,
+                      ToString(message.outcome), message.reason);
     } else {
       log::Get().debug("heartbeat handler={} decision=done", slot.heartbeat);
     }
   } else {
-    Outcome o = outcome == "done"   ? Outcome::kDone
-                : outcome == "park" ? Outcome::kPark
-                                    : Outcome::kRetry;
-    Record(slot.job_id, slot.handler, slot.queue_id, slot.attempt, o, reason);
+    Record(slot.job_id, slot.handler, slot.queue_id, slot.attempt, message.outcome, message.reason);
   }
+  OnTaskEnd(slot);
+}
+
+void Supervisor::OnTaskEnd(WorkerSlot& slot) {
   slot.busy = false;
   slot.job_id.clear();
   slot.heartbeat.clear();
+  slot.reinject_until_ms = 0;
   slot.tasks += 1;
-  if (slot.tasks >= static_cast<uint64_t>(config_->recycle_after_jobs)) {
+  if (slot.tasks >= static_cast<uint64_t>(config_->recycle_after_jobs) && !slot.retiring) {
     log::Get().info("supervisor: recycling worker {} after {} jobs", slot.pid, slot.tasks);
     slot.retiring = true;
   }
-  if (slot.retiring || stopping_) Send(slot, "X");
-}
-
-void Supervisor::Reap() {
-  for (;;) {
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) break;
-    for (size_t i = 0; i < slots_.size(); ++i) {
-      Slot& slot = slots_[i];
-      if (slot.pid != pid) continue;
-      if (slot.fd >= 0) {
-        // Drain a result sent just before exiting.
-        HandleWorker(slot);
-        if (slot.fd >= 0) close(slot.fd);
-      }
-      if (slot.busy) {
-        std::string reason =
-            slot.killed ? "timeout after " + std::to_string(config_->job_timeout_seconds) + "s"
-                        : DescribeStatus(status);
-        if (!slot.heartbeat.empty()) {
-          log::Get().warn("heartbeat handler={} decision=retry reason={}", slot.heartbeat, reason);
-        } else {
-          Record(slot.job_id, slot.handler, slot.queue_id, slot.attempt, Outcome::kRetry, reason);
-        }
-      } else if (!slot.retiring && !stopping_) {
-        log::Get().warn("supervisor: idle worker {} ended ({})", pid, DescribeStatus(status));
-      }
-      slots_.erase(slots_.begin() + static_cast<ptrdiff_t>(i));
-      break;
-    }
+  if (slot.retiring || stopping_) {
+    slot.retiring = true;
+    pool_.Send(slot, WorkerMessage::Exit());
   }
 }
 
-void Supervisor::CheckTimeouts() {
-  int64_t now = NowMs();
-  for (Slot& s : slots_) {
-    if (s.busy && !s.killed && s.deadline_ms <= now) {
-      log::Get().warn("job={} handler={} worker {} exceeded {}s: killing it", s.job_id, s.handler,
-                      s.pid, config_->job_timeout_seconds);
-      kill(s.pid, SIGKILL);
-      s.killed = true;
+void Supervisor::OnWorkerEnd(WorkerSlot& slot, int status) {
+  if (slot.busy) {
+    std::string reason = slot.killed
+                             ? "timeout after " + std::to_string(config_->job_timeout_seconds) + "s"
+                             : DescribeStatus(status);
+    if (stop_killed_) reason = "interrupted by stop";
+    if (!slot.heartbeat.empty()) {
+      log::Get().warn("heartbeat handler={} decision=retry reason={}", slot.heartbeat, reason);
+    } else if (stop_killed_) {
+      // Not the job's fault: Run() queues it again, due now, for the next supervisor.
+      log::Get().warn("job={} handler={} queue_id={} decision=requeued reason={}", slot.job_id,
+                      slot.handler, slot.queue_id, reason);
+    } else {
+      Record(slot.job_id, slot.handler, slot.queue_id, slot.attempt, Outcome::kRetry, reason);
     }
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitMemory) {
+    log::Get().info("supervisor: worker {} recycled: over worker_memory_mb = {}", slot.pid,
+                    config_->worker_memory_mb);
+  } else if (!slot.retiring && !stopping_) {
+    log::Get().warn("supervisor: idle worker {} ended ({})", slot.pid, DescribeStatus(status));
   }
 }
 
@@ -484,104 +420,117 @@ void Supervisor::Reload() {
     log::Get().warn("supervisor: store.path changes need a restart; ignored");
     auto copy = std::make_shared<RuntimeConfig>(*rt);
     copy->store_path = config_->store_path;
+    copy->store.path = config_->store.path;
     rt = copy;
   }
   base_ = fresh;
   config_ = rt;
+  CloseStore();  // the next use opens the store with the new [store] options
   auto modules = std::make_unique<ModuleSet>(LoadModules(config_->handlers_dir));
   modules_ = std::move(modules);  // workers keep their own copies until they exit
   next_heartbeat_ms_.clear();
-  for (Slot& s : slots_) Retire(s);
+  pool_.RetireAll();
   log::Get().info("supervisor: reloaded: {} handler(s), {} worker(s)", modules_->modules.size(),
                   config_->workers);
 }
 
-void Supervisor::Sweep() {
-  int64_t now = NowSeconds();
-  if (now < next_sweep_s_) return;
-  next_sweep_s_ = now + 3600;
-  JobQueue* queue = Queue();
-  if (!queue) return;
-  auto swept = queue->SweepDone(now - config_->done_retention_seconds);
-  if (swept.ok() && *swept) log::Get().info("supervisor: {} finished job(s) swept", *swept);
-  reply::ReplyLedger ledger(env_);
-  auto removed = ledger.Sweep(now - base_->store.retention_days * 86400);
-  if (removed.ok() && *removed) log::Get().info("supervisor: {} reply record(s) swept", *removed);
+void Supervisor::BeginStop(const std::string& why, int64_t bound_ms) {
+  if (stopping_) {
+    stop_deadline_ms_ = std::min(stop_deadline_ms_, NowMs() + bound_ms);
+    return;
+  }
+  log::Get().info("supervisor: stopping ({}); running jobs get {} ms", why, bound_ms);
+  stopping_ = true;
+  stop_deadline_ms_ = NowMs() + bound_ms;
+  for (WorkerSlot& s : pool_.slots()) {
+    if (!s.busy) pool_.Retire(s);
+  }
 }
 
 int Supervisor::PollTimeoutMs() const {
-  int64_t timeout = config_->poll_interval_ms;
   int64_t now = NowMs();
-  for (const Slot& s : slots_) {
-    if (s.busy && !s.killed) timeout = std::min(timeout, std::max<int64_t>(0, s.deadline_ms - now));
-  }
+  if (stopping_) return static_cast<int>(std::clamp<int64_t>(stop_deadline_ms_ - now, 1, 100));
+  int64_t timeout = pool_.MsToNextDeadline(now, config_->poll_interval_ms);
   for (const auto& [name, at] : next_heartbeat_ms_) {
     timeout = std::min(timeout, std::max<int64_t>(0, at - now));
   }
+  int64_t now_s = NowSeconds();
+  timeout = std::min(timeout, housekeeping_.SecondsToNextSweep(now_s) * 1000);
+  if (next_due_s_ != INT64_MAX && pool_.HasIdle()) {
+    timeout = std::min(timeout, std::max<int64_t>(0, next_due_s_ - now_s) * 1000);
+  }
   return static_cast<int>(std::max<int64_t>(timeout, 1));
+}
+
+void Supervisor::HandleSignals() {
+  signalfd_siginfo info;
+  while (read(signal_fd_, &info, sizeof info) == sizeof info) {
+    int sig = static_cast<int>(info.ssi_signo);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+      BeginStop("signal " + std::to_string(sig), config_->stop_timeout_seconds * 1000);
+    } else if (sig == SIGUSR1 && !stopping_) {
+      Reload();
+    }
+  }
 }
 
 int Supervisor::Run() {
   if (!Setup()) return 1;
   for (;;) {
-    Reap();
+    pool_.Reap([this](WorkerSlot& s, const WorkerMessage& m) { OnMessage(s, m); },
+               [this](WorkerSlot& s, int status) { OnWorkerEnd(s, status); });
     if (stopping_) {
-      bool busy = false;
-      for (const Slot& s : slots_) busy |= s.busy;
-      if (slots_.empty()) break;
-      if (!busy) {
-        for (Slot& s : slots_) {
-          if (!s.retiring) Retire(s);
-        }
-      }
-      if (NowMs() > stop_deadline_ms_) {
-        for (Slot& s : slots_) kill(s.pid, SIGKILL);
+      if (pool_.empty()) break;
+      if (NowMs() > stop_deadline_ms_ && !stop_killed_) {
+        stop_killed_ = true;
+        pool_.KillAll();
       }
     } else {
       SpawnWorkers();
       Dispatch();
       DispatchHeartbeats();
-      Sweep();
+      if (JobQueue* queue = Queue()) {
+        housekeeping_.Sweep(*queue, env_, *config_, *base_, NowSeconds());
+      }
     }
     std::vector<pollfd> fds;
     fds.push_back({signal_fd_, POLLIN, 0});
     fds.push_back({wake_fd_, POLLIN, 0});
-    for (const Slot& s : slots_) fds.push_back({s.fd, POLLIN, 0});
-    int rc = poll(fds.data(), fds.size(), stopping_ ? 100 : PollTimeoutMs());
+    fds.push_back({lifeline_fd_, POLLIN, 0});
+    pool_.AddPollFds(&fds);
+    int rc = poll(fds.data(), fds.size(), PollTimeoutMs());
     if (rc < 0 && errno != EINTR) {
       log::Get().error("supervisor: poll: {}", std::strerror(errno));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    if (rc > 0 && (fds[0].revents & POLLIN)) {
-      signalfd_siginfo info;
-      while (read(signal_fd_, &info, sizeof info) == sizeof info) {
-        int sig = static_cast<int>(info.ssi_signo);
-        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
-          if (!stopping_) {
-            log::Get().info("supervisor: stopping (signal {})", sig);
-            stopping_ = true;
-            stop_deadline_ms_ = NowMs() + config_->job_timeout_seconds * 1000;
-          }
-        } else if (sig == SIGUSR1) {
-          Reload();
-        }
-      }
-    }
+    if (rc > 0 && (fds[0].revents & POLLIN)) HandleSignals();
     if (rc > 0 && wake_fd_ >= 0 && (fds[1].revents & POLLIN)) {
       char drain[256];
       while (read(wake_fd_, drain, sizeof drain) > 0) {
       }
     }
-    for (size_t i = 2; i < fds.size(); ++i) {
-      if (!fds[i].revents) continue;
-      for (Slot& s : slots_) {
-        if (s.fd == fds[i].fd) {
-          HandleWorker(s);
-          break;
-        }
-      }
+    if (rc > 0 && lifeline_fd_ >= 0 && fds[2].revents) {
+      // The daemon died (kill -9, crash): stop at once; running jobs are queued again.
+      log::Get().warn("supervisor: the daemon is gone; stopping now");
+      close(lifeline_fd_);
+      lifeline_fd_ = -1;
+      BeginStop("daemon gone", 0);
     }
-    CheckTimeouts();
+    for (size_t i = 3; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      WorkerSlot* slot = pool_.ByFd(fds[i].fd);
+      if (!slot) continue;
+      while (auto message = pool_.Receive(*slot)) OnMessage(*slot, *message);
+    }
+    pool_.CheckTimeouts(NowMs(), [this](WorkerSlot& s) {
+      log::Get().warn("job={} handler={} worker {} exceeded {}s: killing it", s.job_id, s.handler,
+                      s.pid, config_->job_timeout_seconds);
+    });
+  }
+  if (JobQueue* queue = Queue()) {
+    auto left = queue->RecoverRunning(NowSeconds());
+    if (left.ok() && *left)
+      log::Get().info("supervisor: {} interrupted job(s) queued again", *left);
   }
   log::Get().info("supervisor: stopped");
   CloseStore();
@@ -590,17 +539,17 @@ int Supervisor::Run() {
 
 }  // namespace
 
-int RunSupervisor(const std::string& config_path, std::shared_ptr<const config::Config> config) {
-  Supervisor supervisor(config_path, std::move(config));
+int RunSupervisor(const std::string& config_path, std::shared_ptr<const config::Config> config,
+                  int lifeline_fd) {
+  Supervisor supervisor(config_path, std::move(config), lifeline_fd);
   return supervisor.Run();
 }
 
 Result<SupervisorHandle> StartSupervisor(const std::string& config_path,
                                          std::shared_ptr<const config::Config> config) {
-  try {
-    (void)ParseRuntimeConfig(*config);  // report configuration errors in the daemon
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInvalidInput, e.what());
+  int lifeline[2];
+  if (pipe2(lifeline, O_CLOEXEC) != 0) {
+    return MakeError(ErrorCode::kInternal, std::string("pipe: ") + strerror(errno));
   }
   // The child is born with TERM/INT/USR1 blocked, so a signal sent right after the fork waits
   // for the supervisor's own handling instead of killing it with the default action.
@@ -613,20 +562,26 @@ Result<SupervisorHandle> StartSupervisor(const std::string& config_path,
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid != 0) pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  if (pid < 0) return MakeError(ErrorCode::kInternal, std::string("fork: ") + strerror(errno));
+  if (pid < 0) {
+    close(lifeline[0]);
+    close(lifeline[1]);
+    return MakeError(ErrorCode::kInternal, std::string("fork: ") + strerror(errno));
+  }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(0);
     prctl(PR_SET_NAME, "threadmill-sup");
+    close(lifeline[1]);
     int rc = 1;
     try {
-      rc = RunSupervisor(config_path, config);
+      rc = RunSupervisor(config_path, config, lifeline[0]);
     } catch (const std::exception& e) {
       log::Get().critical("supervisor: {}", e.what());
     }
     _exit(rc);
   }
-  return SupervisorHandle{pid};
+  close(lifeline[0]);
+  return SupervisorHandle{pid, lifeline[1]};
 }
 
 void ForwardSignal(const SupervisorHandle& handle, int sig) {
@@ -642,18 +597,20 @@ int StopSupervisor(SupervisorHandle* handle, int timeout_seconds) {
     pid_t r = waitpid(handle->pid, &status, WNOHANG);
     if (r == handle->pid) break;
     if (r < 0 && errno != EINTR) {
-      handle->pid = -1;
-      return -1;
+      status = -1;
+      break;
     }
     if (std::chrono::steady_clock::now() > deadline) {
       kill(handle->pid, SIGKILL);
       waitpid(handle->pid, &status, 0);
       break;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   handle->pid = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (handle->lifeline_fd >= 0) close(handle->lifeline_fd);
+  handle->lifeline_fd = -1;
+  return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace threadmill::runtime

@@ -4,7 +4,8 @@
 //   StartSupervisor forks the supervisor from the milter daemon; call it before any thread
 //   exists and before the daemon opens the store (LMDB must be opened after fork()). The
 //   supervisor:
-//     - takes <spool>/supervisor.lock (waits up to 30 s for a previous one to go away);
+//     - takes <spool>/supervisor.lock (waits up to 60 s for a previous one to go away: an
+//       flock the kernel releases when the holder dies, so a kill -9 never leaves it stale);
 //     - drops to [milter] user when started as root, after handing it the store directory
 //       (common/privileges.h, common/chown_tree.h: the daemon's drop); refuses to start when
 //       that user or group does not exist;
@@ -18,14 +19,18 @@
 //     - wakes on the FIFO <spool>/wake (JobQueue::Poke) or every poll_interval_ms;
 //     - SIGUSR1: re-reads the configuration and the modules, lets running jobs finish on the
 //       old workers and starts new ones (jobs are in the store: nothing is lost);
-//     - SIGTERM/SIGINT: stops dispatching, waits up to job_timeout_seconds for running jobs,
-//       kills what is left (those jobs are retried at the next start), exits 0;
-//     - exits when the daemon dies (PR_SET_PDEATHSIG SIGTERM).
+//     - SIGTERM/SIGINT: stops dispatching, waits up to [runtime] stop_timeout_seconds for
+//       running jobs, kills what is left and queues those jobs again (none stays running),
+//       exits 0;
+//     - stops at once when the daemon dies: EOF on the lifeline pipe whose write end only
+//       the daemon holds (and PR_SET_PDEATHSIG SIGTERM as a second line); killed jobs are
+//       queued again for the next supervisor.
 //   Every job step is one log line:
 //     job=ID handler=NAME queue_id=Q attempt=N decision=done|retry|parked reason=...
 //
 // THREADING
-//   The supervisor is single-threaded (poll loop + signalfd).
+//   The supervisor is single-threaded (poll loop + signalfd). Its parts: worker_pool.h
+//   (processes), worker_protocol.h (messages), housekeeping.h (recovery, sweeping).
 #pragma once
 
 #include <sys/types.h>
@@ -40,11 +45,14 @@ namespace threadmill::runtime {
 
 struct SupervisorHandle {
   pid_t pid = -1;
+  int lifeline_fd = -1;  // write end of the lifeline pipe (closed by StopSupervisor)
 };
 
-// Forks the supervisor process. `config` is the snapshot the daemon loaded from
-// `config_path` (re-read on SIGUSR1). Errors: fork failure, bad [handlers]/[runtime]/
-// [routes]/[reply] configuration (config::ConfigError text).
+// Forks the supervisor process (from a single-threaded process: the child does not exec).
+// The caller has checked the configuration (ParseRuntimeConfig, once per snapshot); the
+// supervisor parses its own snapshot again only in its own process. `config`
+// is the snapshot the daemon loaded from `config_path` (re-read on SIGUSR1). Errors: pipe or fork
+// failure.
 Result<SupervisorHandle> StartSupervisor(const std::string& config_path,
                                          std::shared_ptr<const config::Config> config);
 
@@ -56,7 +64,9 @@ void ForwardSignal(const SupervisorHandle& handle, int signal);
 int StopSupervisor(SupervisorHandle* handle, int timeout_seconds = 30);
 
 // The supervisor loop in the calling process (what the forked child runs): blocks signals,
-// returns the exit status when stopped. For tests and foreground tools.
-int RunSupervisor(const std::string& config_path, std::shared_ptr<const config::Config> config);
+// returns the exit status when stopped. `lifeline_fd` (-1: none) is the read end of a pipe
+// whose EOF means the parent died. For the daemon's supervisor mode, tests and tools.
+int RunSupervisor(const std::string& config_path, std::shared_ptr<const config::Config> config,
+                  int lifeline_fd = -1);
 
 }  // namespace threadmill::runtime

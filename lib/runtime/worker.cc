@@ -3,12 +3,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <map>
+#include <new>
 #include <string>
 
 #include "log/logger.h"
 #include "runtime/host.h"
 #include "runtime/job_queue.h"
+#include "runtime/worker_protocol.h"
 
 namespace threadmill::runtime {
 namespace {
@@ -24,8 +28,8 @@ class Worker {
       : modules_(modules), config_(std::move(config)) {}
 
   bool Open() {
-    store::EnvOptions options;
-    options.path = config_->store_path;
+    store::EnvOptions options = config_->store;
+    options.sync_each_commit = true;  // a worker's records (ledger, kv) are durable at once
     auto env = store::Environment::Open(options);
     if (!env.ok()) {
       log::Get().error("worker {}: cannot open the store: {}", getpid(), env.error().message);
@@ -119,36 +123,82 @@ class Worker {
   std::map<std::string, HandlerState> states_;
 };
 
+int g_supervisor_fd = -1;  // this worker's socket; -1 outside a worker
+
+// "outcome reason" as produced by Worker::RunJob/RunHeartbeat.
+WorkerMessage ToResult(const std::string& text) {
+  size_t space = text.find(' ');
+  std::string outcome = text.substr(0, space);
+  std::string reason = space == std::string::npos ? "" : text.substr(space + 1);
+  Outcome o = outcome == "done"   ? Outcome::kDone
+              : outcome == "park" ? Outcome::kPark
+                                  : Outcome::kRetry;
+  return WorkerMessage::Result(o, reason);
+}
+
 }  // namespace
 
+uint64_t PrivateDataBytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmData:", 0) == 0) return std::strtoull(line.c_str() + 7, nullptr, 10) << 10;
+  }
+  return 0;
+}
+
+bool ReportReinjecting(bool started, uint32_t budget_seconds) {
+  if (g_supervisor_fd < 0) return false;
+  return SendMessage(g_supervisor_fd, started ? WorkerMessage::ReinjectStart(budget_seconds)
+                                              : WorkerMessage::ReinjectEnd())
+      .ok();
+}
+
 int RunWorker(int fd, const ModuleSet& modules, std::shared_ptr<const RuntimeConfig> config) {
+  uint64_t memory_limit = static_cast<uint64_t>(config->worker_memory_mb) << 20;
   Worker worker(modules, std::move(config));
   if (!worker.Open()) return 1;
-  char buf[512];
+  g_supervisor_fd = fd;
+  int status = 0;
   for (;;) {
-    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    std::string msg(buf, static_cast<size_t>(n));
-    if (msg == "X") break;
-    std::string result;
-    try {
-      if (msg.rfind("J ", 0) == 0) {
-        result = worker.RunJob(msg.substr(2));
-      } else if (msg.rfind("H ", 0) == 0) {
-        result = worker.RunHeartbeat(msg.substr(2));
-      } else {
-        result = "retry bad-request";
+    auto received = ReceiveMessage(fd, /*dont_wait=*/false);
+    if (!received.ok()) {
+      if (received.error().code != ErrorCode::kNotFound) {
+        log::Get().error("worker {}: {}", getpid(), received.error().message);
       }
-    } catch (const std::exception& e) {
-      result = std::string("retry internal: ") + e.what();
+      break;
     }
-    std::string reply = "R " + result;
-    if (reply.size() > 480) reply.resize(480);
-    if (send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) break;
+    if (!*received) continue;
+    const WorkerMessage& request = **received;
+    if (request.type == MessageType::kExit) break;
+    WorkerMessage result;
+    try {
+      if (request.type == MessageType::kRunJob) {
+        result = ToResult(worker.RunJob(request.name));
+      } else if (request.type == MessageType::kRunHeartbeat) {
+        result = ToResult(worker.RunHeartbeat(request.name));
+      } else {
+        result = WorkerMessage::Result(Outcome::kRetry, "bad-request");
+      }
+    } catch (const std::bad_alloc&) {
+      result = WorkerMessage::Result(Outcome::kRetry, "worker out of memory (worker_memory_mb)");
+      status = kWorkerExitMemory;
+    } catch (const std::exception& e) {
+      result = WorkerMessage::Result(Outcome::kRetry, std::string("internal: ") + e.what());
+    }
+    if (!SendMessage(fd, result).ok()) break;
+    if (status == 0 && memory_limit > 0 && PrivateDataBytes() > memory_limit / 4 * 3) {
+      log::Get().warn(
+          "worker {}: {} MB of private data, over 3/4 of worker_memory_mb = {}: "
+          "recycling",
+          getpid(), PrivateDataBytes() >> 20, memory_limit >> 20);
+      status = kWorkerExitMemory;
+    }
+    if (status != 0) break;
   }
-  worker.Finish();
-  return 0;
+  g_supervisor_fd = -1;
+  if (status == 0) worker.Finish();  // a worker short of memory skips fini()
+  return status;
 }
 
 }  // namespace threadmill::runtime

@@ -1,18 +1,22 @@
 // worker.h - a handler worker process: runs jobs and heartbeats one at a time.
 //
 // DESCRIPTION
-//   The supervisor forks workers and talks to each over a SOCK_SEQPACKET socket pair, one
-//   datagram per message:
-//     supervisor -> worker   "J <job id>"      run this (already claimed, running) job
-//                            "H <handler>"     call the handler's on_heartbeat
-//                            "X"               finish: fini() every handler, exit 0
-//     worker -> supervisor   "R <outcome> <reason>"   outcome: done | retry | park
-//   A worker opens its own LMDB environment (after fork), calls each handler's init() the
+//   The supervisor forks workers (worker_pool.h) and talks to each over a SOCK_SEQPACKET
+//   socket pair with the typed frames of worker_protocol.h: it sends kRunJob, kRunHeartbeat
+//   or kExit; the worker answers each task with one kResult, and may send kReinjectStart /
+//   kReinjectEnd around a reinjection (ReportReinjecting).
+//   A worker opens its own LMDB environment (after fork, with the configured [store] map
+//   sizes), calls each handler's init() the
 //   first time it needs that handler, and builds a fresh context per call. It dies with
 //   the supervisor (PR_SET_PDEATHSIG). A crash or hang of a handler kills only the worker;
 //   the supervisor notices (EOF, SIGCHLD, time-out) and retries the job.
+//   Memory: the pool sets RLIMIT_DATA to [handlers] worker_memory_mb; after each task a
+//   worker whose private data (VmData) passed 3/4 of it reports its result, then exits with
+//   kWorkerExitMemory and is replaced (a handler that goes past the limit sees its
+//   allocations fail or crashes; the job is retried).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "runtime/loader.h"
@@ -20,8 +24,20 @@
 
 namespace threadmill::runtime {
 
-// Runs the worker loop on `fd` until "X" or EOF; returns the process exit status.
+// The exit status of a worker that left because it used too much memory.
+inline constexpr int kWorkerExitMemory = 3;
+
+// Runs the worker loop on `fd` until kExit or EOF; returns the process exit status.
 // `modules` were loaded by the supervisor before fork().
 int RunWorker(int fd, const ModuleSet& modules, std::shared_ptr<const RuntimeConfig> config);
+
+// Inside a worker, while it runs a job: tells the supervisor that a reply is being handed to
+// sendmail now and may take up to `budget_seconds`, so the job time-out does not kill the
+// worker in the middle (started = true), or that it is over (started = false). Returns
+// false outside a worker. Thread-safe enough for the single-threaded worker.
+bool ReportReinjecting(bool started, uint32_t budget_seconds = 0);
+
+// Private data of the calling process in bytes (VmData of /proc/self/status), 0 if unknown.
+uint64_t PrivateDataBytes();
 
 }  // namespace threadmill::runtime

@@ -201,8 +201,11 @@ Status Environment::Grow(size_t seen) {
   size_t current = map_size_.load();
   if (current > seen) return {};  // another thread grew it meanwhile
   if (current >= options_.max_map_size_bytes) {
-    return MakeError(ErrorCode::kTemporary,
-                     "lmdb: map full at its maximum size of " + std::to_string(current) + " bytes");
+    return MakeError(ErrorCode::kTemporary, "lmdb: map full at its maximum size of " +
+                                                std::to_string(current) +
+                                                " bytes: raise [store] max_map_size_mb (now " +
+                                                std::to_string(options_.max_map_size_bytes >> 20) +
+                                                ") or lower [store] retention_days");
   }
   size_t wanted =
       std::min(options_.max_map_size_bytes, std::max(current * 2, current + kMinGrowth));
@@ -248,6 +251,14 @@ Status Environment::Read(const std::function<Status(ReadTxn&)>& fn) const {
   }
 }
 
+Status Environment::CheckWriteError(const Status& st) const {
+  if (st.ok() || st.error().code == ErrorCode::kInvalidInput ||
+      st.error().code == ErrorCode::kNotFound || st.error().code == ErrorCode::kRefused) {
+    return st;  // a callback's own verdict, not the store's trouble
+  }
+  return CheckDiskSpace(st.error(), options_.path);
+}
+
 Status Environment::Write(const std::function<Status(WriteTxn&)>& fn) {
   if (options_.read_only) {
     return MakeError(ErrorCode::kPermission, "store: " + options_.path + " is open read-only");
@@ -264,9 +275,10 @@ Status Environment::Write(const std::function<Status(WriteTxn&)>& fn) {
       st = MakeError(ErrorCode::kInternal, std::string("store: write callback threw: ") + e.what());
     }
     if (!txn.map_full()) {
-      if (!st.ok() || !txn.active()) return st;  // ~WriteTxn aborts
+      if (!st.ok() || !txn.active()) return CheckWriteError(st);  // ~WriteTxn aborts
       st = txn.Commit();
-      if (st.ok() || !txn.map_full()) return st;
+      if (st.ok()) return st;
+      if (!txn.map_full()) return CheckWriteError(st);
     }
     txn.Abort();
     if (Status grown = Grow(seen); !grown.ok()) return grown;

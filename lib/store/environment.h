@@ -8,7 +8,9 @@
 //       EnvOptions::max_map_size_bytes) and runs the callback again;
 //     - MDB_MAP_RESIZED (another process grew the map past ours): the map is re-read with
 //       mdb_env_set_mapsize(env, 0) and the transaction begun again;
-//     - stale reader slots left by killed processes: mdb_reader_check() at open.
+//     - stale reader slots left by killed processes: mdb_reader_check() at open;
+//     - a write that fails on a full filesystem (LMDB says EIO for a short write) is reported
+//       as "no space left on device" with the free space (lmdb_error.h CheckDiskSpace).
 //   Resizing needs every transaction of this process closed; a TxnGate (txn_gate.h) keeps
 //   transactions shared and resizes exclusive.
 //
@@ -111,6 +113,8 @@ class Environment {
   // Doubles the map unless someone already grew it past `seen`. Exclusive.
   Status Grow(size_t seen);
   void RefreshMapSize() const;
+  // A failed write: names a full filesystem as such (lmdb_error.h CheckDiskSpace).
+  Status CheckWriteError(const Status& st) const;
 
   EnvOptions options_;
   MDB_env* env_ = nullptr;

@@ -14,6 +14,8 @@
 //     thread_index Outlook Thread-Index root    -> thread id
 //     replied      inbound message key          -> reply Message-ID     (runtime)
 //     spool        job id                       -> job                  (runtime)
+//     spool_index  state + be64(time) + job id  -> "" (runtime; time = next_try for queued,
+//                  updated otherwise: due jobs, running and old done jobs without a scan)
 //     drafts       draft id                     -> draft                (runtime)
 //     kv           handler + '\0' + key         -> opaque value
 //     meta         "schema_version"             -> decimal version
@@ -39,6 +41,7 @@ enum class Db : unsigned {
   kDrafts,
   kKv,
   kMeta,
+  kSpoolIndex,
   kCount,
 };
 
@@ -59,6 +62,7 @@ inline constexpr DbSpec kDatabases[] = {
     {Db::kDrafts, "drafts", 0},
     {Db::kKv, "kv", 0},
     {Db::kMeta, "meta", 0},
+    {Db::kSpoolIndex, "spool_index", 0},
 };
 
 inline constexpr size_t kDbCount = static_cast<size_t>(Db::kCount);

@@ -10,6 +10,7 @@ import os
 import pwd
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,61 @@ def port_open(port):
             return True
     except OSError:
         return False
+
+
+def children(pid):
+    """Pids whose parent is pid (from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(entry))
+    return out
+
+
+def state(pid):
+    """The /proc state letter of pid ("" when gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
+
+
+def begin_transaction(c, n):
+    """Connect, MAIL, RCPT, DATA and one header: a transaction left open mid-DATA."""
+    M = milterclient
+    r = M.Result()
+    c.macro(b"C", j="mx.example.com", daemon_name="mx")
+    c._step(b"C", c._z("outside.example") + b"4" + struct.pack(">H", 25) + c._z("198.51.100.7"),
+            M.SMFIP_NOCONNECT, M.SMFIP_NR_CONN, r, "connect")
+    c._step(b"H", c._z("client.example.org"), M.SMFIP_NOHELO, M.SMFIP_NR_HELO, r, "helo")
+    c._step(b"M", c._z("<a%d@example.org>" % n), M.SMFIP_NOMAIL, M.SMFIP_NR_MAIL, r, "mail")
+    c._step(b"R", c._z("<carol@example.com>"), M.SMFIP_NORCPT, M.SMFIP_NR_RCPT, r, "rcpt")
+    c._step(b"T", b"", M.SMFIP_NODATA, M.SMFIP_NR_DATA, r, "data")
+    sp = b" " if c._has(M.SMFIP_HDR_LEADSPC) else b""
+    c._step(b"L", c._z("Message-ID", sp + b"<drain%d@example.org>" % n), M.SMFIP_NOHDRS,
+            M.SMFIP_NR_HDR, r, "header")
+    return r
+
+
+def end_transaction(c, r):
+    """The rest of the message; returns the end-of-message verdict."""
+    M = milterclient
+    c._step(b"N", b"", M.SMFIP_NOEOH, M.SMFIP_NR_EOH, r, "eoh")
+    c._step(b"B", b"Hello.\r\n", M.SMFIP_NOBODY, M.SMFIP_NR_BODY, r, "body")
+    c.macro(b"E", i="Q%08d" % (id(r) % 100000000))
+    c._send(b"E")
+    while True:
+        cmd, _ = c._read()
+        if cmd in M.FINAL:
+            return M.FINAL[cmd]
 
 
 class Daemon(unittest.TestCase):
@@ -267,6 +323,111 @@ class Daemon(unittest.TestCase):
         self.assertEqual(stats["store"]["jobs"]["queued"], 0)
         self.assertEqual(
             stats["daemon"]['threadmill_messages_total{direction="inbound",decision="matched"}'], "1")
+
+    # -- supervision and shutdown ------------------------------------------------------------
+
+    def write_handler_conf(self, metrics_port):
+        handlers = os.path.join(self.dir, "handlers")
+        os.makedirs(handlers, exist_ok=True)
+        os.chmod(handlers, 0o755)
+        self.write_conf(extra='[auth]\nenabled = false\n[metrics]\nlisten = "127.0.0.1:%d"\n'
+                        '[handlers]\ndir = "%s"\n[[routes]]\nrecipient = "help@example.com"\n'
+                        'handler = "absent"\n' % (metrics_port, handlers))
+
+    def metrics(self, port):
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+            return r.read().decode()
+
+    def test_killed_supervisor_is_noticed_reaped_and_restarted(self):
+        metrics_port = free_port()
+        self.write_handler_conf(metrics_port)
+        p = self.start()
+        wait_for(lambda: port_open(self.port) and port_open(metrics_port), what="listeners")
+        wait_for(lambda: "supervisor %d started" % children(p.pid)[0] in self.log_text()
+                 if children(p.pid) else False, what="first supervisor")
+        first = children(p.pid)[0]
+        os.kill(first, signal.SIGKILL)
+        # Noticed at once (logged, reaped: no zombie), restarted after the 1 s back-off.
+        wait_for(lambda: "handler supervisor %d died: signal 9" % first in self.log_text(),
+                 timeout=3, what="death logged")
+        wait_for(lambda: state(first) == "", timeout=3, what="dead supervisor reaped")
+        wait_for(lambda: "handler supervisor restarted as pid" in self.log_text(), timeout=5,
+                 what="restart")
+        wait_for(lambda: [c for c in children(p.pid) if c != first], timeout=5, what="new child")
+        second = [c for c in children(p.pid) if c != first][0]
+        # The new one takes the lock the killed one held and runs.
+        wait_for(lambda: "supervisor %d started" % second in self.log_text(), timeout=10,
+                 what="second supervisor running")
+        self.assertIn(state(second), ("S", "R"))
+        self.assertIn("threadmill_supervisor_restarts_total 1", self.metrics(metrics_port))
+        # TERM ends the daemon and its supervisor.
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
+        self.assertEqual(p.returncode, 0)
+        wait_for(lambda: state(second) == "", timeout=5, what="supervisor gone with the daemon")
+
+    def test_supervisor_stops_when_the_daemon_is_killed(self):
+        metrics_port = free_port()
+        self.write_handler_conf(metrics_port)
+        p = self.start()
+        wait_for(lambda: children(p.pid), what="supervisor")
+        sup = children(p.pid)[0]
+        wait_for(lambda: "supervisor %d started" % sup in self.log_text(), what="supervisor up")
+        p.kill()
+        p.wait()
+        wait_for(lambda: state(sup) in ("", "Z"), timeout=5, what="supervisor exit")
+        # A new daemon gets a supervisor at once: nothing stale blocks supervisor.lock.
+        p2 = self.start()
+        wait_for(lambda: children(p2.pid), what="new supervisor")
+        sup2 = children(p2.pid)[0]
+        wait_for(lambda: "supervisor %d started" % sup2 in self.log_text(), timeout=10,
+                 what="new supervisor took the lock")
+        self.assertNotIn("another supervisor", self.log_text())
+
+    def test_term_answers_every_transaction_in_flight(self):
+        self.write_conf(extra="[auth]\nenabled = false\n", extra_milter="drain_seconds = 20\n")
+        p = self.start()
+        wait_for(lambda: port_open(self.port), what="milter socket")
+        clients, results = [], []
+        try:
+            for n in range(16):
+                c = milterclient.MilterClient("inet:%d@127.0.0.1" % self.port)
+                clients.append(c)
+                c.negotiate()
+                results.append(begin_transaction(c, n))
+            started = time.time()
+            p.send_signal(signal.SIGTERM)
+            # No new connections once TERM arrived ...
+            wait_for(lambda: not port_open(self.port), timeout=10, what="listener closed")
+            # ... and every transaction in flight is answered.
+            verdicts = [end_transaction(c, r) for c, r in zip(clients, results)]
+        finally:
+            for c in clients:
+                c.close()
+        self.assertEqual(verdicts, ["continue"] * 16)
+        p.wait(timeout=30)
+        self.assertEqual(p.returncode, 0)
+        self.assertLess(time.time() - started, 20, "stopped within the documented bound")
+        self.assertEqual(self.log_text().count("decision="), 16)
+        self.assertNotIn("cut off", self.log_text())
+
+    def test_every_process_honours_store_map_size_and_reload_names_restart_keys(self):
+        self.write_conf(extra="map_size_mb = 2\n")
+        p = self.start()
+        wait_for(lambda: port_open(self.port), what="milter socket")
+        # threadmillctl opens the store with [store] map_size_mb too (was: 256 MB built in).
+        import json
+        r = subprocess.run([CTL, "-c", self.conf, "--json", "stats"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["store"]["map_bytes"], 2 << 20)
+        # USR1 says which changed keys only a restart applies.
+        self.write_conf(extra="map_size_mb = 4\n", extra_milter='pid_file = "%s/x.pid"\n' % self.dir)
+        p.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "need a restart" in self.log_text(), what="reload warning")
+        line = [l for l in self.log_text().splitlines() if "need a restart" in l][0]
+        self.assertIn("milter.pid_file, store.map_size_mb", line)
 
     @unittest.skipUnless(os.geteuid() == 0, "privilege drop needs root")
     def test_drops_privileges_after_opening_store(self):

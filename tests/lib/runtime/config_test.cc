@@ -24,6 +24,8 @@ TEST(RuntimeConfig, Defaults) {
   RuntimeConfig c = Parse("");
   EXPECT_EQ(c.handlers_dir, "/etc/threadmill/handlers.d");
   EXPECT_EQ(c.workers, 2);
+  EXPECT_EQ(c.worker_memory_mb, 512);
+  EXPECT_EQ(c.stop_timeout_seconds, 10);
   EXPECT_TRUE(c.reply.require_dmarc);
   EXPECT_EQ(c.reply.sendmail, std::vector<std::string>{"/usr/sbin/sendmail"});
   EXPECT_EQ(c.reply.max_references, 100u);
@@ -82,6 +84,10 @@ TEST(RuntimeConfig, Errors) {
       {"[handlers]\ndir = \"relative\"\n", "test.conf: handlers.dir: must be an absolute path"},
       {"[handlers]\nspool_quota_mb = 0\n", "test.conf: handlers.spool_quota_mb: must be between"},
       {"[handlers]\nmax_routed_recipients = 0\n", "handlers.max_routed_recipients: must be"},
+      {"[handlers]\nworker_memory_mb = 8\n",
+       "test.conf: handlers.worker_memory_mb: must be 0 (no limit) or at least 32"},
+      {"[runtime]\nstop_timeout_seconds = 0\n",
+       "test.conf: runtime.stop_timeout_seconds: must be between 1 and 3600"},
       {"[[routes]]\nhandler = \"h\"\n", "test.conf: routes[0].recipient: is required"},
       {"[[routes]]\nrecipient = \"help\"\nhandler = \"h\"\n", "routes[0].recipient: must contain"},
       {"[[routes]]\nrecipient = \"a@b\"\nhandler = \"Bad Name\"\n", "routes[0].handler"},

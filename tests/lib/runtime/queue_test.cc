@@ -164,6 +164,68 @@ TEST(JobQueue, EnqueueMessageQuota) {
   auto fits = queue.EnqueueMessage({Input("")}, message, 8 << 20);
   ASSERT_TRUE(fits.ok());
   EXPECT_GE(queue.UsedBytes(), 3u << 20);
+// Done jobs are swept by age through the spool index, in batches; younger ones stay, and
+// the index keeps counting every state (what /metrics shows).
+TEST(JobQueue, SweepDoneThroughTheIndex) {
+  testing::TempDir dir;
+  JobQueue queue(testing::OpenTestEnv(dir.str() + "/db"), dir.str() + "/spool");
+  std::string raw = "Subject: x\r\n\r\nbody\r\n";
+  RetryPolicy policy;
+  const size_t batch = 4, n = batch + 2;
+  for (size_t i = 0; i < n; ++i) ASSERT_TRUE(queue.Enqueue(Input(raw)).ok());
+  std::string young = *queue.Enqueue(Input(raw));
+  std::string waiting = *queue.Enqueue(Input(raw));
+  int64_t now = 2000000000000;
+  auto claimed = queue.ClaimDue(now, n + 1, [&](const Job& j) { return j.id != waiting; });
+  ASSERT_EQ(claimed->size(), n + 1);
+  for (const Job& j : *claimed) {
+    ASSERT_TRUE(
+        queue.Finish(j.id, Outcome::kDone, "", j.id == young ? now + 100 : now, policy).ok());
+  }
+  EXPECT_EQ(*queue.Count(JobState::kDone), n + 1);
+  EXPECT_EQ(*queue.Count(JobState::kQueued), 1u);
+  EXPECT_EQ(*queue.Count(JobState::kRunning), 0u);
+  EXPECT_EQ(*queue.SweepDone(now + 1, batch), batch);  // one batch per call, oldest first
+  EXPECT_EQ(*queue.SweepDone(now + 1, batch), 2u);
+  EXPECT_EQ(*queue.SweepDone(now + 1, batch), 0u);
+  EXPECT_EQ(*queue.Count(JobState::kDone), 1u);
+  EXPECT_TRUE(queue.Get(young)->has_value());
+  EXPECT_TRUE(queue.Get(waiting)->has_value());
+  EXPECT_EQ(queue.List(10, JobState::kDone)->size(), 1u);
+}
+
+// NextDue reads the earliest retry without a scan; nothing due means no claim.
+TEST(JobQueue, NextDueFollowsRetries) {
+  testing::TempDir dir;
+  JobQueue queue(testing::OpenTestEnv(dir.str() + "/db"), dir.str() + "/spool");
+  EXPECT_FALSE(queue.NextDue()->has_value());
+  std::string raw = "Subject: x\r\n\r\nbody\r\n";
+  auto id = *queue.Enqueue(Input(raw));
+  int64_t now = 2000000000000;
+  ASSERT_EQ(queue.ClaimDue(now, 1, nullptr)->size(), 1u);
+  EXPECT_FALSE(queue.NextDue()->has_value());
+  ASSERT_TRUE(queue.Finish(id, Outcome::kRetry, "x", now, RetryPolicy{5, 30, 60}).ok());
+  EXPECT_EQ(**queue.NextDue(), now + 30);
+  EXPECT_TRUE(queue.ClaimDue(now + 29, 1, nullptr)->empty());
+  EXPECT_EQ(queue.ClaimDue(now + 30, 1, nullptr)->size(), 1u);
+}
+
+// A spool written without the index (an older threadmill) gets one at supervisor start.
+TEST(JobQueue, RebuildIndexForAnOldSpool) {
+  testing::TempDir dir;
+  auto env = testing::OpenTestEnv(dir.str() + "/db");
+  JobQueue queue(env, dir.str() + "/spool");
+  std::string raw = "Subject: x\r\n\r\nbody\r\n";
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(queue.Enqueue(Input(raw)).ok());
+  ASSERT_EQ(*queue.RebuildIndex(), 0u);  // already right
+  ASSERT_TRUE(env->Write([&](store::WriteTxn& txn) -> Status {
+                   mdb_drop(txn.raw(), env->dbi(store::Db::kSpoolIndex), 0);
+                   return {};
+                 })
+                  .ok());
+  EXPECT_TRUE(queue.ClaimDue(2000000000000, 5, nullptr)->empty());  // invisible without it
+  EXPECT_EQ(*queue.RebuildIndex(), 3u);
+  EXPECT_EQ(queue.ClaimDue(2000000000000, 5, nullptr)->size(), 3u);
 }
 
 TEST(Job, RetryDelay) {

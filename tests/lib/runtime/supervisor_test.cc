@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -59,10 +60,11 @@ class SupervisorTest : public ::testing::Test {
                                 << "[store]\npath = \"" << dir_.str() << "/db\"\n"
                                 << "[log]\ntarget = \"stderr\"\nlevel = \"info\"\n"
                                 << "[handlers]\ndir = \"" << handlers_ << "\"\n"
-                                << "[runtime]\nworkers = 2\njob_timeout_seconds = 2\n"
-                                << "max_attempts = 2\nretry_initial_seconds = 0\n"
+                                << handlers_extra_ << "[runtime]\nworkers = 2\n"
+                                << "job_timeout_seconds = " << job_timeout_ << "\n"
+                                << runtime_extra_ << "max_attempts = 2\nretry_initial_seconds = 0\n"
                                 << "retry_max_seconds = 0\npoll_interval_ms = 50\n"
-                                << "recycle_after_jobs = 2\n"
+                                << "recycle_after_jobs = " << recycle_after_ << "\n"
                                 << "[reply]\nrequire_dmarc = false\nsendmail = [\"" << fake_.path()
                                 << "\"]\nsendmail_retry_delay_ms = 1\n"
                                 << "sender_period_seconds = 0\n"
@@ -106,6 +108,10 @@ class SupervisorTest : public ::testing::Test {
     return v.ok() && v->has_value() ? **v : "";
   }
 
+  std::string handlers_extra_;  // more [handlers] keys
+  std::string runtime_extra_;   // more [runtime] keys
+  int job_timeout_ = 2;
+  int recycle_after_ = 2;
   testing::TempDir dir_;
   testing::FakeSendmail fake_{dir_.str()};
   std::string handlers_;
@@ -204,6 +210,64 @@ TEST_F(SupervisorTest, LeakingWorkersAreRecycled) {
   for (int i = 0; i < 6; ++i)
     pids.insert(Kv("leaker", "pid:<l" + std::to_string(i) + "@example.org>"));
   EXPECT_GE(pids.size(), 3u);  // at most 2 jobs per worker
+}
+
+// [handlers] worker_memory_mb: a worker past 3/4 of it after a job is replaced; a job that
+// needs more than the limit sees its allocation fail (the fixture then aborts, as a leaky
+// handler crashes), is retried on a fresh worker and parked; other jobs are not affected.
+TEST_F(SupervisorTest, MemoryLimitRecyclesWorkersAndStopsAHog) {
+  handlers_extra_ = "worker_memory_mb = 64\n";
+  recycle_after_ = 1000;  // only memory recycles workers here
+  Start();
+  std::string hog = Enqueue("leaker", "hog@example.org", "200");
+  std::vector<std::string> ids;
+  const int n = 16;
+  for (int i = 0; i < n; ++i) {
+    ids.push_back(Enqueue("leaker", "m" + std::to_string(i) + "@example.org", "leak"));
+  }
+  std::string good = Enqueue("testgood", "fine@example.org", "hello");
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& id : ids) {
+      if (!Is(id, JobState::kDone)) return false;
+    }
+    return Is(hog, JobState::kParked) && Is(good, JobState::kDone);
+  }));
+  Job parked = JobOf(hog);
+  EXPECT_EQ(parked.attempts, 2u);  // retried once on a fresh worker
+  EXPECT_NE(parked.last_error.find("signal 6"), std::string::npos) << parked.last_error;
+  std::map<std::string, int> jobs_per_pid;
+  for (int i = 0; i < n; ++i) {
+    jobs_per_pid[Kv("leaker", "pid:<m" + std::to_string(i) + "@example.org>")] += 1;
+  }
+  // 2 workers cannot run 16 leaking jobs without being replaced; none ran more than the
+  // 48 MiB recycle threshold allows at 8 MiB per job.
+  EXPECT_GE(jobs_per_pid.size(), 3u);
+  for (const auto& [pid, count] : jobs_per_pid) EXPECT_LE(count, 6) << "worker " << pid;
+}
+
+// done_retention_seconds: finished jobs leave the spool about that long after they finished.
+TEST_F(SupervisorTest, DoneJobsSweptOnTime) {
+  runtime_extra_ = "done_retention_seconds = 1\n";
+  Start();
+  std::string id = Enqueue("testgood", "sweep@example.org", "hello");
+  ASSERT_TRUE(WaitFor([&] { return Is(id, JobState::kDone); }));
+  ASSERT_TRUE(WaitFor([&] { return !queue_->Get(id)->has_value(); }, 10));
+}
+
+// TERM: a job still running after stop_timeout_seconds is killed and queued again, never
+// left running; the supervisor exits within the bound.
+TEST_F(SupervisorTest, StopRequeuesWhatItHadToKill) {
+  job_timeout_ = 60;
+  runtime_extra_ = "stop_timeout_seconds = 1\n";
+  Start();
+  std::string id = Enqueue("hanger", "h9@example.org", "hang");
+  ASSERT_TRUE(WaitFor([&] { return Is(id, JobState::kRunning); }));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(StopSupervisor(&handle_, 10), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  Job job = JobOf(id);
+  EXPECT_EQ(job.state, JobState::kQueued);
+  EXPECT_EQ(job.last_error, "interrupted");
 }
 
 TEST_F(SupervisorTest, HeartbeatSendAndDraft) {

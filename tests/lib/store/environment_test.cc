@@ -2,9 +2,12 @@
 // readers, callback failures.
 #include "store/environment.h"
 
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -337,6 +340,36 @@ TEST(EnvironmentSyncTest, PeriodicSyncKeepsCommits) {
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   std::filesystem::remove_all(dir);
+}
+
+// A full filesystem is reported as "no space left on device" with the fix, not as LMDB's
+// "Input/output error" for a short write. Needs a 1 MiB tmpfs (root).
+TEST(store_environment, FullDiskIsNamedWithItsFix) {
+  TempDir dir;
+  std::string mnt = dir.sub("tiny");
+  std::filesystem::create_directories(mnt);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") != 0) {
+    GTEST_SKIP() << "cannot mount a 1 MiB tmpfs (needs root): " << std::strerror(errno);
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  Status failed;
+  {
+    EnvOptions options;
+    options.path = mnt + "/db";
+    options.map_size_bytes = size_t{8} << 20;  // the map is larger than the disk
+    options.max_map_size_bytes = size_t{8} << 20;
+    auto env = Environment::Open(options);
+    ASSERT_TRUE(env.ok()) << env.error().message;
+    failed = Fill(**env, "big", 64, 64 << 10, 1);
+  }
+  ASSERT_FALSE(failed.ok()) << "4 MiB written to a 1 MiB filesystem";
+  // Named first (LMDB's own text, often "Input/output error", is only quoted at the end).
+  EXPECT_EQ(failed.error().message.rfind("store: no space left on device", 0), 0u)
+      << failed.error().message;
+  EXPECT_NE(failed.error().message.find("free space there"), std::string::npos);
 }
 
 }  // namespace

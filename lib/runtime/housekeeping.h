@@ -1,0 +1,48 @@
+// housekeeping.h - the supervisor's chores besides running jobs: recovery and sweeping.
+//
+// DESCRIPTION
+//   Recover() runs once at supervisor start: it rebuilds the spool index when it does not
+//   match the spool (JobQueue::RebuildIndex), then jobs left running by a crash, a kill -9 or a
+//   stop that had to kill its workers are queued again, due now (delivery is at least once;
+//   the reply ledger keeps replies once).
+//   Sweep() runs from the poll loop and does something only when due: every
+//   SweepIntervalSeconds(done_retention_seconds) it removes done jobs older than
+//   done_retention_seconds (through the spool index, so its cost follows the number removed,
+//   not the number kept) and, hourly, reply-ledger records older than [store] retention_days.
+//
+// THREADING
+//   Single-threaded (the supervisor).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "config/config.h"
+#include "runtime/job_queue.h"
+#include "runtime/runtime_config.h"
+#include "store/environment.h"
+
+namespace threadmill::runtime {
+
+// How often done jobs are swept: a quarter of the retention, between 1 s and 60 s.
+int64_t SweepIntervalSeconds(int64_t done_retention_seconds);
+
+class Housekeeping {
+ public:
+  // Queues jobs left running again; logs how many. Returns false when the store failed.
+  static bool Recover(JobQueue& queue, int64_t now);
+
+  // Sweeps when due (see file comment). `now` in unix seconds.
+  void Sweep(JobQueue& queue, const std::shared_ptr<store::Environment>& env,
+             const RuntimeConfig& runtime, const config::Config& config, int64_t now);
+  // Seconds until the next sweep is due (for the poll time-out).
+  int64_t SecondsToNextSweep(int64_t now) const {
+    return next_jobs_s_ > now ? next_jobs_s_ - now : 0;
+  }
+
+ private:
+  int64_t next_jobs_s_ = 0;
+  int64_t next_ledger_s_ = 0;
+};
+
+}  // namespace threadmill::runtime

@@ -1,0 +1,192 @@
+// worker_pool.cc - see worker_pool.h.
+#include "runtime/worker_pool.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "log/logger.h"
+#include "runtime/worker.h"
+
+namespace threadmill::runtime {
+
+bool WorkerPool::Spawn(const ChildMain& child_main, uint64_t memory_limit_bytes) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    log::Get().error("supervisor: socketpair: {}", std::strerror(errno));
+    return false;
+  }
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    log::Get().error("supervisor: fork: {}", std::strerror(errno));
+    close(sv[0]);
+    close(sv[1]);
+    return false;
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);
+    close(sv[0]);
+    for (const WorkerSlot& s : slots_) {
+      if (s.fd >= 0) close(s.fd);
+    }
+    for (int fd : close_in_child_) {
+      if (fd >= 0) close(fd);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    if (memory_limit_bytes > 0) {
+      rlimit limit{memory_limit_bytes, memory_limit_bytes};
+      if (setrlimit(RLIMIT_DATA, &limit) != 0) {
+        log::Get().warn("worker {}: setrlimit(RLIMIT_DATA): {}", getpid(), std::strerror(errno));
+      }
+    }
+    int rc = 1;
+    try {  // never unwind into the supervisor's stack frames in the child
+      rc = child_main(sv[1]);
+    } catch (const std::exception& e) {
+      log::Get().error("worker {}: {}", getpid(), e.what());
+    }
+    _exit(rc);
+  }
+  close(sv[1]);
+  WorkerSlot slot;
+  slot.pid = pid;
+  slot.fd = sv[0];
+  slots_.push_back(slot);
+  log::Get().debug("supervisor: worker {} started", pid);
+  return true;
+}
+
+void WorkerPool::Send(WorkerSlot& slot, const WorkerMessage& message) {
+  if (slot.fd < 0 || slot.killed) return;
+  if (Status sent = SendMessage(slot.fd, message); !sent.ok()) {
+    log::Get().warn("supervisor: worker {} unreachable ({}): {}", slot.pid, ToString(message.type),
+                    sent.error().message);
+    kill(slot.pid, SIGKILL);
+    slot.killed = true;
+  }
+}
+
+void WorkerPool::Retire(WorkerSlot& slot) {
+  if (slot.retiring) return;
+  slot.retiring = true;
+  if (!slot.busy) Send(slot, WorkerMessage::Exit());
+}
+
+void WorkerPool::RetireAll() {
+  for (WorkerSlot& s : slots_) Retire(s);
+}
+
+void WorkerPool::KillAll() {
+  for (WorkerSlot& s : slots_) {
+    kill(s.pid, SIGKILL);
+    s.killed = true;
+  }
+}
+
+std::vector<WorkerSlot*> WorkerPool::Idle() {
+  std::vector<WorkerSlot*> idle;
+  for (WorkerSlot& s : slots_) {
+    if (s.Idle()) idle.push_back(&s);
+  }
+  return idle;
+}
+
+bool WorkerPool::HasIdle() const {
+  return std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.Idle(); });
+}
+
+size_t WorkerPool::Active() const {
+  size_t active = 0;
+  for (const WorkerSlot& s : slots_) active += s.retiring ? 0 : 1;
+  return active;
+}
+
+bool WorkerPool::AnyBusy() const {
+  return std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.busy; });
+}
+
+std::optional<WorkerMessage> WorkerPool::Receive(WorkerSlot& slot) {
+  if (slot.fd < 0) return std::nullopt;
+  auto got = ReceiveMessage(slot.fd, /*dont_wait=*/true);
+  if (got.ok()) return *got;
+  if (got.error().code == ErrorCode::kInvalidInput) {
+    log::Get().error("supervisor: worker {} sent a bad frame ({}): killing it", slot.pid,
+                     got.error().message);
+    kill(slot.pid, SIGKILL);
+    slot.killed = true;
+    return std::nullopt;
+  }
+  // EOF or a socket error: the worker is gone; Reap() records the task from its exit status.
+  close(slot.fd);
+  slot.fd = -1;
+  return std::nullopt;
+}
+
+void WorkerPool::Reap(const std::function<void(WorkerSlot&, const WorkerMessage&)>& on_message,
+                      const std::function<void(WorkerSlot&, int status)>& on_end) {
+  for (;;) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    auto it = std::find_if(slots_.begin(), slots_.end(),
+                           [pid](const WorkerSlot& s) { return s.pid == pid; });
+    if (it == slots_.end()) continue;
+    // Drain what it sent just before exiting.
+    while (it->fd >= 0) {
+      auto message = Receive(*it);
+      if (!message) break;
+      on_message(*it, *message);
+    }
+    if (it->fd >= 0) close(it->fd);
+    it->fd = -1;
+    on_end(*it, status);
+    slots_.erase(it);
+  }
+}
+
+void WorkerPool::CheckTimeouts(int64_t now_ms, const std::function<void(WorkerSlot&)>& on_timeout) {
+  for (WorkerSlot& s : slots_) {
+    if (s.busy && !s.killed && s.EffectiveDeadlineMs() <= now_ms) {
+      on_timeout(s);
+      kill(s.pid, SIGKILL);
+      s.killed = true;
+    }
+  }
+}
+
+int64_t WorkerPool::MsToNextDeadline(int64_t now_ms, int64_t cap) const {
+  int64_t out = cap;
+  for (const WorkerSlot& s : slots_) {
+    if (s.busy && !s.killed) out = std::min(out, s.EffectiveDeadlineMs() - now_ms);
+  }
+  return std::max<int64_t>(out, 0);
+}
+
+void WorkerPool::AddPollFds(std::vector<pollfd>* fds) const {
+  for (const WorkerSlot& s : slots_) {
+    if (s.fd >= 0) fds->push_back({s.fd, POLLIN, 0});
+  }
+}
+
+WorkerSlot* WorkerPool::ByFd(int fd) {
+  for (WorkerSlot& s : slots_) {
+    if (s.fd == fd) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace threadmill::runtime
