@@ -57,6 +57,7 @@ struct JobInput {
   std::string spf = "none";
   std::string dkim = "none";
   std::string no_reply_reason;
+  bool sender_authenticated = false;  // MAIL FROM authenticated (filter/reply_safety.h)
   int64_t received_time = 0;     // 0 = now
   std::string_view raw_message;  // the whole message as received: headers, blank line, body
 };

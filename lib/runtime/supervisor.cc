@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -396,6 +397,18 @@ void Supervisor::HandleWorker(Slot& slot) {
     return;
   }
   std::string msg(buf, static_cast<size_t>(n));
+  if (msg.rfind("K ", 0) == 0) {
+    // The worker is reinjecting a reply (worker.h): never kill it in the middle; bounded by
+    // what one reinjection may take.
+    const reply::ReplyConfig& r = config_->reply;
+    int64_t cap = r.sendmail_timeout_seconds + r.reinject_confirm_seconds + 10;
+    int64_t seconds = std::clamp<int64_t>(std::atoll(msg.c_str() + 2), 0, cap);
+    if (slot.busy && !slot.killed) {
+      slot.deadline_ms = std::max(slot.deadline_ms, NowMs() + seconds * 1000);
+    }
+    HandleWorker(slot);  // a result may follow in the same wake-up
+    return;
+  }
   if (msg.rfind("R ", 0) != 0 || !slot.busy) return;
   std::string rest = msg.substr(2);
   size_t space = rest.find(' ');

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -20,8 +21,9 @@ struct HandlerState {
 
 class Worker {
  public:
-  Worker(const ModuleSet& modules, std::shared_ptr<const RuntimeConfig> config)
-      : modules_(modules), config_(std::move(config)) {}
+  Worker(const ModuleSet& modules, std::shared_ptr<const RuntimeConfig> config,
+         std::function<void(int64_t)> busy)
+      : modules_(modules), config_(std::move(config)), busy_(std::move(busy)) {}
 
   bool Open() {
     store::EnvOptions options;
@@ -31,7 +33,7 @@ class Worker {
       log::Get().error("worker {}: cannot open the store: {}", getpid(), env.error().message);
       return false;
     }
-    services_ = HostServices::Create(*env, config_);
+    services_ = HostServices::Create(*env, config_, busy_);
     queue_ = std::make_unique<JobQueue>(*env, config_->spool_dir());
     return true;
   }
@@ -56,6 +58,7 @@ class Worker {
     ctx.job = &j;
     ctx.message = &message;
     int rc = module->table()->on_inbound(&ctx, message.envelope());
+    if (!ctx.park_reason.empty()) return "park " + ctx.park_reason;
     std::string detail = ctx.last_error.empty() ? "" : ": " + ctx.last_error;
     switch (rc) {
       case THREADMILL_OK:
@@ -114,6 +117,7 @@ class Worker {
 
   const ModuleSet& modules_;
   std::shared_ptr<const RuntimeConfig> config_;
+  std::function<void(int64_t)> busy_;
   std::unique_ptr<HostServices> services_;
   std::unique_ptr<JobQueue> queue_;
   std::map<std::string, HandlerState> states_;
@@ -122,7 +126,13 @@ class Worker {
 }  // namespace
 
 int RunWorker(int fd, const ModuleSet& modules, std::shared_ptr<const RuntimeConfig> config) {
-  Worker worker(modules, std::move(config));
+  // "K <seconds>": the reply path is about to block (sendmail, waiting for the outbound
+  // echo); the supervisor extends the job's deadline so it never kills a reinjection.
+  auto busy = [fd](int64_t seconds) {
+    std::string msg = "K " + std::to_string(seconds);
+    (void)send(fd, msg.data(), msg.size(), MSG_NOSIGNAL);
+  };
+  Worker worker(modules, std::move(config), busy);
   if (!worker.Open()) return 1;
   char buf[512];
   for (;;) {

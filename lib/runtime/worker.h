@@ -7,6 +7,8 @@
 //                            "H <handler>"     call the handler's on_heartbeat
 //                            "X"               finish: fini() every handler, exit 0
 //     worker -> supervisor   "R <outcome> <reason>"   outcome: done | retry | park
+//                            "K <seconds>"     busy reinjecting a reply: extend the job's
+//                                              deadline to now + seconds (bounded)
 //   A worker opens its own LMDB environment (after fork), calls each handler's init() the
 //   first time it needs that handler, and builds a fresh context per call. It dies with
 //   the supervisor (PR_SET_PDEATHSIG). A crash or hang of a handler kills only the worker;

@@ -88,6 +88,7 @@ class SupervisorTest : public ::testing::Test {
     in.thread_id = thread_id_;
     in.references_count = 1;
     in.dmarc = "pass";
+    in.sender_authenticated = true;
     in.raw_message = raw_;
     auto id = queue_->Enqueue(in);
     EXPECT_TRUE(id.ok());
