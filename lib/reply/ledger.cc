@@ -311,6 +311,30 @@ Status ReplyLedger::MarkSendDone(std::string_view job_id, uint32_t index) {
   return MarkIn(*env_, kSend, SendKey(job_id, index));
 }
 
+Result<std::vector<ReplyLedger::Owed>> ReplyLedger::ListOwed(size_t limit) const {
+  std::vector<Owed> out;
+  Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
+    out.clear();
+    auto cursor = store::Cursor::Open(txn, env_->dbi(store::Db::kReplied));
+    if (!cursor.ok()) return cursor.error();
+    for (auto at = cursor->First(); at.ok() && *at && out.size() < limit; at = cursor->Next()) {
+      std::string_view key = cursor->key();
+      const std::string* ns = key.rfind(kOnce, 0) == 0   ? &kOnce
+                              : key.rfind(kSend, 0) == 0 ? &kSend
+                                                         : nullptr;
+      if (!ns) continue;
+      auto split = store::DecodeKeyedEntry(key.substr(ns->size()), cursor->value());
+      if (!split.ok()) continue;
+      auto entry = Decode(split->payload);
+      if (!entry.ok() || entry->state == "sent") continue;
+      out.push_back({EntryRef{*ns, std::string(split->key)}, std::move(*entry)});
+    }
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  return out;
+}
+
 Result<uint64_t> ReplyLedger::Sweep(int64_t older_than) {
   uint64_t removed = 0;
   Status st = env_->Write([&](store::WriteTxn& txn) -> Status {

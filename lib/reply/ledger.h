@@ -108,6 +108,14 @@ class ReplyLedger {
   // Marks an entry sent and drops its stored message.
   Status MarkDone(const EntryRef& ref);
 
+  // Entries still owed (not sent: pending, reinjecting, uncertain), replies and sends, in key
+  // order, at most `limit`. For the operator (threadmillctl replies).
+  struct Owed {
+    EntryRef ref;
+    LedgerEntry entry;
+  };
+  Result<std::vector<Owed>> ListOwed(size_t limit) const;
+
   // Removes once/send/rate/thread entries last touched before `older_than`. Returns how many.
   Result<uint64_t> Sweep(int64_t older_than);
 

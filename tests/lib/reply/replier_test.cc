@@ -173,6 +173,30 @@ TEST_F(ReplierTest, AmbiguousWithoutEchoIsUncertainAndNeverResent) {
   EXPECT_EQ(fake_.Args().size(), 1u);
 }
 
+TEST_F(ReplierTest, OperatorReleasesAnUncertainReply) {
+  // What `threadmillctl replies release` does: the operator found it never left.
+  config_.reinject_confirm_seconds = 0;
+  Replier replier = Make();
+  fake_.SetStatus(75);
+  ASSERT_EQ(replier.Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""}).error().message,
+            "reply-uncertain");
+  ReplyLedger ledger(env_);
+  auto owed = ledger.ListOwed(10);
+  ASSERT_TRUE(owed.ok());
+  ASSERT_EQ(owed->size(), 1u);
+  EXPECT_EQ((*owed)[0].entry.state, "uncertain");
+  EXPECT_EQ((*owed)[0].entry.reply_id, "reply1@example.com");
+  LedgerEntry released = (*owed)[0].entry;
+  released.state = "pending";
+  ASSERT_TRUE(ledger.Update((*owed)[0].ref, released).ok());
+  fake_.SetStatus(0);
+  auto sent = replier.Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  EXPECT_EQ(fake_.Args().size(), 2u);
+  EXPECT_EQ(fake_.Messages()[1], fake_.Messages()[0]);  // the very same reply
+  EXPECT_TRUE(ledger.ListOwed(10)->empty());
+}
+
 TEST_F(ReplierTest, SlowSendmailTellsTheSupervisorAndSendsOnce) {
   // A reinjection slower than the job time-out: the busy hook asks for enough time first.
   std::vector<int64_t> asked;
