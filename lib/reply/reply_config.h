@@ -28,6 +28,9 @@ enum class EnvelopeSenderMode {
 
 struct ReplyConfig {
   bool require_dmarc = true;                                   // reply.require_dmarc
+  // reply.require_authenticated_sender: MAIL FROM itself authenticated (rules.h). Off only
+  // for set-ups without authentication (test rigs without DNS): it re-opens reflection.
+  bool require_authenticated_sender = true;
   std::vector<std::string> sendmail = {"/usr/sbin/sendmail"};  // fixed path + optional args
   EnvelopeSenderMode envelope_sender = EnvelopeSenderMode::kFrom;
   std::string envelope_sender_address;    // for kAddress

@@ -15,7 +15,8 @@
 //                     authenticated when the message arrived: neither SPF pass for its
 //                     domain nor its organizational domain aligned with the DMARC-passing
 //                     From (the milter decides, see lib/filter/reply_safety.h; an attacker
-//                     signing with its own domain cannot reflect replies at a victim)
+//                     signing with its own domain cannot reflect replies at a victim;
+//                     [reply] require_authenticated_sender, on by default)
 //     system-sender   MAILER-DAEMON, postmaster, noreply-style, owner-*, *-request, ...
 //     auto-submitted  Auto-Submitted present and not "no"
 //     precedence      Precedence: bulk, list or junk

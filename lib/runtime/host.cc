@@ -318,7 +318,8 @@ std::unique_ptr<HostServices> HostServices::Create(std::shared_ptr<store::Enviro
   return s;
 }
 
-InboundMessage::InboundMessage(const Job& job, std::string raw) : job_(job), raw_(std::move(raw)) {
+InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::ReplyConfig* rules)
+    : job_(job), raw_(std::move(raw)) {
   parsed_ = mail::ParseMessage(raw_);
   reply::FactsFromHeaders(parsed_.headers, &facts_);
   if (!job_.message_id.empty()) facts_.message_id = job_.message_id;
@@ -345,6 +346,10 @@ InboundMessage::InboundMessage(const Job& job, std::string raw) : job_(job), raw
   // The rules threadmill will apply (besides once-per-message and rate limits).
   reply::ReplyConfig pure_rules;  // DMARC gate reported as the job saw it
   pure_rules.require_dmarc = false;
+  if (rules && !rules->require_authenticated_sender) {
+    pure_rules.require_authenticated_sender = false;
+    if (no_reply_reason_ == "unauthenticated-sender") no_reply_reason_.clear();
+  }
   if (no_reply_reason_.empty()) no_reply_reason_ = reply::CheckReplyRules(facts_, pure_rules);
   if (!no_reply_reason_.empty()) flags |= THREADMILL_ENV_NO_REPLY;
 

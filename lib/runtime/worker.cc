@@ -50,7 +50,7 @@ class Worker {
     if (!raw.ok()) return "park spool-file: " + raw.error().message;
     HandlerState* hs = Init(module);
     if (!hs) return "retry init-failed";
-    InboundMessage message(j, std::move(*raw));
+    InboundMessage message(j, std::move(*raw), &config_->reply);
     threadmill_ctx ctx;
     ctx.services = services_.get();
     ctx.module = module;

@@ -49,6 +49,12 @@ TEST(ReplyRules, Table) {
       {"unauthenticated sender",
        [](InboundFacts* f, ReplyConfig*) { f->sender_authenticated = false; },
        "unauthenticated-sender"},
+      {"unauthenticated sender, switched off (rigs without DNS)",
+       [](InboundFacts* f, ReplyConfig* c) {
+         f->sender_authenticated = false;
+         c->require_authenticated_sender = false;
+       },
+       ""},
       {"unauthenticated sender, dmarc gate off",
        [](InboundFacts* f, ReplyConfig* c) {
          f->sender_authenticated = false;
