@@ -71,7 +71,7 @@ TEST(Reinjection, OutcomeSaysWhetherTheMtaMayHoldIt) {
       {"accepted", 0, 0, 0, 10, ReinjectResult::kAccepted},
       {"fails before reading: not queued", 75, 0, 0, 10, ReinjectResult::kNotQueued},
       {"queues then exits 75: ambiguous", 0, 75, 0, 10, ReinjectResult::kAmbiguous},
-      {"reads all, then hangs past the time-out: ambiguous", 0, 0, 30, 1,
+      {"reads all, then hangs past the time-out: ambiguous", 0, 0, 30, 3,
        ReinjectResult::kAmbiguous},
   };
   for (const auto& c : cases) {
