@@ -33,6 +33,7 @@ constexpr const char* kUsage =
     "  queue list [STATE] | queue show|retry|park JOB_ID      handler jobs\n"
     "  drafts list [STATE] | drafts show|approve|reject ID    replies awaiting approval\n"
     "  kv list HANDLER [PREFIX] | kv get HANDLER KEY         a handler's records\n"
+    "  replies list | replies done|release REPLY_MSGID       replies still owed (uncertain)\n"
     "  stats               store figures, and the daemon's counters when [metrics] listen is set\n"
     "options:\n"
     "  -c FILE             configuration (default /etc/threadmill/threadmill.conf)\n"
@@ -100,6 +101,7 @@ int Run(const Args& args) {
     if (command == "queue") return RunQueueCommand(*config, args.words, args.json);
     if (command == "drafts") return RunDraftCommand(*config, args.words, args.json);
     if (command == "kv") return RunKvCommand(*config, args.words, args.json);
+    if (command == "replies") return RunReplyCommand(*config, args.words, args.json);
     if (command == "stats") return RunStatsCommand(*config, args.json);
   } catch (const std::exception& e) {
     return Fail(e.what());

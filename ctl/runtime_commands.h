@@ -18,6 +18,7 @@ namespace threadmill::ctl {
 int RunQueueCommand(const config::Config& config, const std::vector<std::string>& words, bool json);
 int RunDraftCommand(const config::Config& config, const std::vector<std::string>& words, bool json);
 int RunKvCommand(const config::Config& config, const std::vector<std::string>& words, bool json);
+int RunReplyCommand(const config::Config& config, const std::vector<std::string>& words, bool json);
 
 // Shared by the three files.
 namespace runtime_cli {

@@ -87,6 +87,8 @@ class Authenticator {
 
   const AuthOptions& options() const { return options_; }
   Resolver& resolver() { return *resolver_; }
+  // The Public Suffix List DMARC uses (organizational domains), or null when DMARC is off.
+  const PublicSuffixList* psl() const { return dmarc_ ? &dmarc_->psl() : nullptr; }
 
  private:
   friend class MessageAuth;

@@ -39,6 +39,8 @@ struct Decision {
   std::string decision;         // recorded | matched | new-thread | queued | no-reply | error
   std::string reason;           // why (no-reply and error), else empty
   std::string no_reply_reason;  // inbound: why no automatic reply may ever answer it, or ""
+  // inbound: MAIL FROM itself authenticated (reply_safety.h SenderAuthenticated)
+  bool sender_authenticated = false;
   mail::Defects defects;
   Verdict verdict = Verdict::kContinue;
   SmtpReply smtp_reply;    // for kTempfail/kReject; empty = the milter's default text

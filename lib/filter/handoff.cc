@@ -110,6 +110,7 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
   input.spf = AuthVerdict(*d, "spf");
   input.dkim = AuthVerdict(*d, "dkim");
   input.no_reply_reason = d->no_reply_reason;
+  input.sender_authenticated = d->sender_authenticated;
   input.received_time = static_cast<int64_t>(std::time(nullptr));
 
   std::vector<runtime::JobInput> inputs;

@@ -137,8 +137,11 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
     d->decision = "recorded";
     return;
   }
-  d->no_reply_reason =
-      NoReplyReason(envelope, headers, d->references, config_->threading.max_references);
+  d->sender_authenticated =
+      SenderAuthenticated(envelope.mail_from, auth ? &auth->verdicts : nullptr,
+                          authenticator_ ? authenticator_->psl() : nullptr);
+  d->no_reply_reason = NoReplyReason(envelope, headers, d->references,
+                                     config_->threading.max_references, d->sender_authenticated);
   if (d->no_reply_reason == "references") {
     d->decision = "no-reply";
     d->reason = "references";

@@ -4,8 +4,17 @@
 #include "reply/rules.h"
 
 namespace threadmill::filter {
+namespace {
+
+std::string TrimDots(std::string domain) {
+  while (!domain.empty() && domain.back() == '.') domain.pop_back();
+  return domain;
+}
+
+}  // namespace
+
 std::string NoReplyReason(const Envelope& envelope, const MessageHeaders& headers,
-                          size_t references, size_t max_references) {
+                          size_t references, size_t max_references, bool sender_authenticated) {
   if (references > max_references) return "references";
   if (headers.Has("Auto-Submitted") && reply::IsAutoSubmitted(headers.First("Auto-Submitted"))) {
     return "auto-submitted";
@@ -14,7 +23,27 @@ std::string NoReplyReason(const Envelope& envelope, const MessageHeaders& header
   if (headers.has_list_field()) return "list";
   if (envelope.mail_from.empty()) return "null-sender";
   if (reply::IsSystemSender(envelope.mail_from)) return "system-sender";
+  if (!sender_authenticated) return "unauthenticated-sender";
   return "";
+}
+
+bool SenderAuthenticated(std::string_view mail_from, const auth::Verdicts* verdicts,
+                         const auth::PublicSuffixList* psl) {
+  if (!verdicts) return false;
+  std::string domain = TrimDots(reply::DomainOf(mail_from));
+  if (domain.empty()) return false;
+  // SPF pass for MAIL FROM itself (not the HELO identity a null sender is checked with).
+  if (verdicts->spf_checked && verdicts->spf.result == auth::SpfResult::kPass &&
+      TrimDots(auth::ToLowerAscii(verdicts->spf.domain)) == domain) {
+    return true;
+  }
+  if (!verdicts->DmarcPassed()) return false;
+  std::string from_domain = TrimDots(auth::ToLowerAscii(verdicts->dmarc.from_domain));
+  if (from_domain.empty()) return false;
+  if (from_domain == domain) return true;
+  if (!psl) return false;
+  std::string org = psl->OrganizationalDomain(domain);
+  return !org.empty() && org == psl->OrganizationalDomain(from_domain);
 }
 
 }  // namespace threadmill::filter

@@ -1,5 +1,7 @@
 #include "reply/ledger.h"
 
+#include <algorithm>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "store/keys.h"
@@ -13,6 +15,7 @@ const std::string kOnce("once\0", 5);
 const std::string kRate("rate\0", 5);
 const std::string kThread("thread\0", 7);
 const std::string kSend("send\0", 5);
+const std::string kSendRate("sendrate\0", 9);
 
 std::string LowerAddress(std::string_view s) {
   std::string out(s);
@@ -21,6 +24,27 @@ std::string LowerAddress(std::string_view s) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string RateKeyAddress(std::string_view address) {
+  size_t at = address.rfind('@');
+  std::string local(address.substr(0, at == std::string_view::npos ? address.size() : at));
+  std::string domain(at == std::string_view::npos ? "" : address.substr(at + 1));
+  bool quoted = local.size() >= 2 && local.front() == '"' && local.back() == '"';
+  if (!quoted) {
+    // The sub-address tag ("+tag", Postfix's and Sendmail's default delimiter) names the
+    // same mailbox; "-" is left alone (too many real names contain it).
+    size_t plus = local.find('+');
+    if (plus != std::string::npos && plus > 0) local.resize(plus);
+  }
+  while (!domain.empty() && domain.back() == '.') domain.pop_back();
+  std::string out = LowerAddress(local);
+  if (at != std::string_view::npos) out += '@' + LowerAddress(domain);
+  return out;
+}
+
+namespace {
 
 std::string OnceKey(std::string_view message_id, std::string_view recipient) {
   return std::string(message_id) + '\0' + LowerAddress(recipient);
@@ -33,6 +57,11 @@ std::string SendKey(std::string_view job_id, uint32_t index) {
 std::string Encode(const LedgerEntry& e) {
   json j = {{"v", 1},         {"reply", e.reply_id},  {"state", e.state},
             {"time", e.time}, {"handler", e.handler}, {"thread", e.thread_id}};
+  if (e.sendmail_pid > 0) {
+    j["pid"] = e.sendmail_pid;
+    j["pid_start"] = e.sendmail_start;
+  }
+  if (e.reinject_time > 0) j["reinjected"] = e.reinject_time;
   if (!e.message.empty()) {
     j["message"] = json::binary_t(std::vector<uint8_t>(e.message.begin(), e.message.end()));
     j["sender"] = e.envelope_sender;
@@ -51,6 +80,9 @@ Result<LedgerEntry> Decode(std::string_view raw) {
     e.time = j.value("time", int64_t{0});
     e.handler = j.value("handler", "");
     e.thread_id = j.value("thread", "");
+    e.sendmail_pid = j.value("pid", int64_t{0});
+    e.sendmail_start = j.value("pid_start", uint64_t{0});
+    e.reinject_time = j.value("reinjected", int64_t{0});
     if (j.contains("message") && j["message"].is_binary()) {
       const auto& bin = j["message"].get_binary();
       e.message.assign(bin.begin(), bin.end());
@@ -80,7 +112,9 @@ Result<LedgerEntry> ClaimIn(store::WriteTxn& txn, MDB_dbi dbi, const std::string
   return proposed;
 }
 
-Status MarkIn(store::Environment& env, const std::string& ns, const std::string& key) {
+// Rewrites the entry at ns/key with change(entry).
+Status Rewrite(store::Environment& env, const std::string& ns, const std::string& key,
+               const std::function<void(LedgerEntry&)>& change) {
   return env.Write([&](store::WriteTxn& txn) -> Status {
     MDB_dbi dbi = env.dbi(store::Db::kReplied);
     auto hit = store::KeyedFind(txn, dbi, ns, key);
@@ -88,12 +122,46 @@ Status MarkIn(store::Environment& env, const std::string& ns, const std::string&
     if (!hit->has_value()) return MakeError(ErrorCode::kNotFound, "replied: no such entry");
     auto entry = Decode((*hit)->payload);
     if (!entry.ok()) return entry.error();
-    entry->state = "sent";
-    entry->message.clear();
+    change(*entry);
     auto put = store::KeyedPut(txn, dbi, ns, key, Encode(*entry));
     if (!put.ok()) return put.error();
     return {};
   });
+}
+
+Status MarkIn(store::Environment& env, const std::string& ns, const std::string& key) {
+  return Rewrite(env, ns, key, [](LedgerEntry& e) {
+    e.state = "sent";
+    e.message.clear();
+    e.sendmail_pid = 0;
+    e.sendmail_start = 0;
+  });
+}
+
+// Takes one token of the handler's send bucket (capacity and refill: per_hour an hour).
+// Returns false when the bucket is empty.
+Result<bool> TakeSendToken(store::WriteTxn& txn, MDB_dbi dbi, const std::string& handler,
+                           int64_t now, int64_t per_hour) {
+  if (per_hour <= 0) return true;
+  double tokens = static_cast<double>(per_hour);
+  auto hit = store::KeyedFind(txn, dbi, kSendRate, handler);
+  if (!hit.ok()) return hit.error();
+  if (hit->has_value()) {
+    try {
+      json j = json::parse((*hit)->payload);
+      double left = j.value("tokens", tokens);
+      int64_t then = j.value("time", now);
+      double refill = static_cast<double>(std::max<int64_t>(0, now - then)) *
+                      static_cast<double>(per_hour) / 3600.0;
+      tokens = std::min(static_cast<double>(per_hour), left + refill);
+    } catch (const std::exception&) {
+    }
+  }
+  if (tokens < 1.0) return false;
+  json j = {{"tokens", tokens - 1.0}, {"time", now}};
+  auto put = store::KeyedPut(txn, dbi, kSendRate, handler, j.dump());
+  if (!put.ok()) return put.error();
+  return true;
 }
 
 }  // namespace
@@ -113,7 +181,7 @@ Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_
     if (hit->has_value()) {
       auto entry = Decode((*hit)->payload);
       if (!entry.ok()) return entry.error();
-      if (entry->state == "pending" && !entry->message.empty()) {
+      if (entry->state != "sent" && !entry->message.empty()) {
         out = std::move(*entry);
         return {};
       }
@@ -121,7 +189,7 @@ Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_
       return {};
     }
     // Rate limit per (sender, handler).
-    std::string rate_key = proposed.handler + '\0' + LowerAddress(limits.sender);
+    std::string rate_key = proposed.handler + '\0' + RateKeyAddress(limits.sender);
     if (limits.sender_period_seconds > 0) {
       auto last = store::KeyedFind(txn, dbi, kRate, rate_key);
       if (!last.ok()) return last.error();
@@ -190,22 +258,81 @@ Result<std::optional<LedgerEntry>> ReplyLedger::Find(std::string_view message_id
 }
 
 Result<LedgerEntry> ReplyLedger::ClaimSend(std::string_view job_id, uint32_t index,
-                                           const LedgerEntry& proposed) {
+                                           const LedgerEntry& proposed, int64_t per_hour) {
   LedgerEntry out;
+  bool refused = false;
   Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
-    bool existed = false;
-    auto got = ClaimIn(txn, env_->dbi(store::Db::kReplied), kSend, SendKey(job_id, index), proposed,
-                       &existed);
-    if (!got.ok()) return got.error();
-    out = std::move(*got);
+    refused = false;
+    MDB_dbi dbi = env_->dbi(store::Db::kReplied);
+    if (!job_id.empty()) {
+      auto hit = store::KeyedFind(txn, dbi, kSend, SendKey(job_id, index));
+      if (!hit.ok()) return hit.error();
+      if (hit->has_value()) {  // an earlier attempt of this job claimed it: no new token
+        auto entry = Decode((*hit)->payload);
+        if (!entry.ok()) return entry.error();
+        out = std::move(*entry);
+        return {};
+      }
+    }
+    auto token = TakeSendToken(txn, dbi, proposed.handler, proposed.time, per_hour);
+    if (!token.ok()) return token.error();
+    if (!*token) {
+      refused = true;
+      return {};
+    }
+    if (!job_id.empty()) {
+      bool existed = false;
+      auto got = ClaimIn(txn, dbi, kSend, SendKey(job_id, index), proposed, &existed);
+      if (!got.ok()) return got.error();
+    }
+    out = proposed;
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  if (refused) return MakeError(ErrorCode::kRefused, "send-rate");
+  return out;
+}
+
+EntryRef ReplyLedger::ReplyRef(std::string_view message_id, std::string_view recipient) {
+  return {kOnce, OnceKey(message_id, recipient)};
+}
+
+EntryRef ReplyLedger::SendRef(std::string_view job_id, uint32_t index) {
+  return {kSend, SendKey(job_id, index)};
+}
+
+Status ReplyLedger::Update(const EntryRef& ref, const LedgerEntry& entry) {
+  return Rewrite(*env_, ref.ns, ref.key, [&](LedgerEntry& e) { e = entry; });
+}
+
+Status ReplyLedger::MarkDone(const EntryRef& ref) { return MarkIn(*env_, ref.ns, ref.key); }
+
+Status ReplyLedger::MarkSendDone(std::string_view job_id, uint32_t index) {
+  return MarkIn(*env_, kSend, SendKey(job_id, index));
+}
+
+Result<std::vector<ReplyLedger::Owed>> ReplyLedger::ListOwed(size_t limit) const {
+  std::vector<Owed> out;
+  Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
+    out.clear();
+    auto cursor = store::Cursor::Open(txn, env_->dbi(store::Db::kReplied));
+    if (!cursor.ok()) return cursor.error();
+    for (auto at = cursor->First(); at.ok() && *at && out.size() < limit; at = cursor->Next()) {
+      std::string_view key = cursor->key();
+      const std::string* ns = key.rfind(kOnce, 0) == 0   ? &kOnce
+                              : key.rfind(kSend, 0) == 0 ? &kSend
+                                                         : nullptr;
+      if (!ns) continue;
+      auto split = store::DecodeKeyedEntry(key.substr(ns->size()), cursor->value());
+      if (!split.ok()) continue;
+      auto entry = Decode(split->payload);
+      if (!entry.ok() || entry->state == "sent") continue;
+      out.push_back({EntryRef{*ns, std::string(split->key)}, std::move(*entry)});
+    }
     return {};
   });
   if (!st.ok()) return st.error();
   return out;
-}
-
-Status ReplyLedger::MarkSendDone(std::string_view job_id, uint32_t index) {
-  return MarkIn(*env_, kSend, SendKey(job_id, index));
 }
 
 Result<uint64_t> ReplyLedger::Sweep(int64_t older_than) {
@@ -221,7 +348,9 @@ Result<uint64_t> ReplyLedger::Sweep(int64_t older_than) {
         std::string_view key = cursor->key();
         std::string_view value = cursor->value();
         int64_t time = 0;
-        if (key.rfind(kRate, 0) == 0) {
+        if (key.rfind(kSendRate, 0) == 0) {
+          continue;  // one small bucket per handler
+        } else if (key.rfind(kRate, 0) == 0) {
           std::string_view payload = value;
           if (store::IsHashedKey(key.substr(kRate.size()))) {
             auto e = store::DecodeKeyedEntry(key.substr(kRate.size()), value);
@@ -247,7 +376,7 @@ Result<uint64_t> ReplyLedger::Sweep(int64_t older_than) {
           }
           auto entry = Decode(payload);
           time = entry.ok() ? entry->time : 0;
-          if (entry.ok() && entry->state == "pending") continue;  // still owed to someone
+          if (entry.ok() && entry->state != "sent") continue;  // still owed to someone
         }
         if (time < older_than) doomed.emplace_back(key);
         if (doomed.size() >= 1000) break;

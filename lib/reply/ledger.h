@@ -5,22 +5,29 @@
 //     "once\0"   msgid '\0' recipient  -> entry JSON: the reply's Message-ID, state
 //                                          pending|sent, time, handler, and while pending the
 //                                          rendered message, its envelope sender and recipients
-//     "rate\0"   handler '\0' sender   -> time of the last reply (Sieve vacation :days)
+//     "rate\0"   handler '\0' sender   -> time of the last reply (Sieve vacation :days);
+//                                          the sender as RateKeyAddress normalises it
 //     "thread\0" thread id             -> {"count": replies in the thread, "time": last}
 //     "send\0"   job id '\0' n         -> entry JSON of the n-th host->send of a job
+//     "sendrate\0" handler            -> token bucket of host->send (sends_per_hour)
 //   Claim checks and sets everything in ONE write transaction: a message is answered at most
 //   once per (Message-ID, recipient) even when two workers race, jobs are retried, or the
-//   process is killed. A claimed reply is "pending" until sendmail accepted it (MarkSent);
-//   claiming a pending entry again returns the stored message, so a retry resends the very
-//   same message (same Message-ID) instead of composing a second reply.
+//   process is killed. An entry's state:
+//     pending      claimed, never handed to sendmail: a retry may send it
+//     reinjecting  committed BEFORE sendmail may run, with sendmail's pid and start time:
+//                  the MTA may hold the message, so a retry never sends it again blindly
+//                  (replier.h resolves it through the outbound echo)
+//     uncertain    reinjected, outcome unknown and no echo seen: parked for the operator
+//     sent         the MTA has it (sendmail exit 0, or the milter saw it pass as outbound)
+//   Claiming an entry that is not sent returns the stored message, so a retry deals with the
+//   very same message (same Message-ID) instead of composing a second reply.
 //
 // THREADING
 //   Thread-safe; each call runs its own transaction (never call inside Read/Write callbacks).
 //
 // LIMITS
-//   A crash after sendmail accepted a reply and before MarkSent causes one resend of the same
-//   message (same Message-ID, which receivers' clients collapse). Sweep removes entries older
-//   than a cut-off.
+//   Sweep removes sent entries older than a cut-off; entries still owed (pending, reinjecting,
+//   uncertain) are kept.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +51,17 @@ struct LedgerEntry {
   std::string envelope_sender;  // "" = <>
   std::vector<std::string> recipients;
   std::string thread_id;
+  // While "reinjecting": the sendmail child (pid and /proc start time, against pid reuse)
+  // and when the reinjection started (unix seconds).
+  int64_t sendmail_pid = 0;
+  uint64_t sendmail_start = 0;
+  int64_t reinject_time = 0;
+};
+
+// One entry of the ledger: a reply (Message-ID, recipient) or a send (job, index).
+struct EntryRef {
+  std::string ns;
+  std::string key;
 };
 
 struct ClaimLimits {
@@ -53,13 +71,22 @@ struct ClaimLimits {
   int64_t max_replies_per_thread = 0;
 };
 
+// The key the per-(sender, handler) rate limit counts under: the domain and the local part
+// lower-cased, a "+tag" sub-address removed ("Victim+2@Example.ORG" -> "victim@example.org";
+// "-tag" is kept), a quoted local part only lower-cased. Pure.
+std::string RateKeyAddress(std::string_view address);
+
 class ReplyLedger {
  public:
   explicit ReplyLedger(std::shared_ptr<store::Environment> env);
 
+  static EntryRef ReplyRef(std::string_view message_id, std::string_view recipient);
+  static EntryRef SendRef(std::string_view job_id, uint32_t index);
+
   // Claims the reply to (message_id, recipient) for `proposed`. Returns the entry to send:
-  // `proposed` (now stored as pending), or the earlier pending entry. kRefused with message
-  // "already-replied", "rate-sender" or "rate-thread"; store errors otherwise.
+  // `proposed` (now stored as pending), or the earlier entry that is not sent yet (any
+  // state but sent). kRefused with message "already-replied", "rate-sender" or
+  // "rate-thread"; store errors otherwise.
   Result<LedgerEntry> Claim(std::string_view message_id, std::string_view recipient,
                             const ClaimLimits& limits, const LedgerEntry& proposed);
   // Marks a claimed reply as sent and drops its stored message.
@@ -68,10 +95,26 @@ class ReplyLedger {
   Result<std::optional<LedgerEntry>> Find(std::string_view message_id,
                                           std::string_view recipient) const;
 
-  // The same for host->send, keyed by job and the send's index within the job.
+  // The same for host->send, keyed by job and the send's index within the job ("" = outside
+  // a job: nothing is remembered). A new send takes a token of the handler's bucket
+  // (`per_hour` sends an hour, bursts up to per_hour; 0 = no limit): kRefused "send-rate"
+  // when it is empty. An earlier claim of the same (job, index) is returned without a token.
   Result<LedgerEntry> ClaimSend(std::string_view job_id, uint32_t index,
-                                const LedgerEntry& proposed);
+                                const LedgerEntry& proposed, int64_t per_hour = 0);
   Status MarkSendDone(std::string_view job_id, uint32_t index);
+
+  // Overwrites an existing entry (state changes of replier.h). kNotFound when it is gone.
+  Status Update(const EntryRef& ref, const LedgerEntry& entry);
+  // Marks an entry sent and drops its stored message.
+  Status MarkDone(const EntryRef& ref);
+
+  // Entries still owed (not sent: pending, reinjecting, uncertain), replies and sends, in key
+  // order, at most `limit`. For the operator (threadmillctl replies).
+  struct Owed {
+    EntryRef ref;
+    LedgerEntry entry;
+  };
+  Result<std::vector<Owed>> ListOwed(size_t limit) const;
 
   // Removes once/send/rate/thread entries last touched before `older_than`. Returns how many.
   Result<uint64_t> Sweep(int64_t older_than);

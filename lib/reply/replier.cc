@@ -1,5 +1,8 @@
 #include "reply/replier.h"
 
+#include <signal.h>
+
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -10,6 +13,14 @@
 
 namespace threadmill::reply {
 namespace {
+
+constexpr int64_t kEchoPollMs = 100;
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 int64_t Now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -35,7 +46,7 @@ void LogOutcome(const std::shared_ptr<store::Environment>& env, const Caller& ca
   // "reply= job=..." -> "reply job=...": the first key is the event name.
   size_t eq = text.find('=');
   if (eq != std::string::npos && eq + 1 < text.size() && text[eq + 1] == ' ') text.erase(eq, 1);
-  if (decision == "failed") {
+  if (decision == "failed" || decision == "uncertain" || reason.rfind("send-", 0) == 0) {
     log::Get().warn("{}", text);
   } else {
     log::Get().info("{}", text);
@@ -109,16 +120,159 @@ Result<OutgoingMessage> Replier::Compose(const InboundFacts& facts, std::string_
   return m;
 }
 
-Status Replier::Deliver(const LedgerEntry& entry, const Caller& caller) {
-  (void)caller;
+void Replier::Busy(int64_t seconds) const {
+  if (hooks_.busy) hooks_.busy(seconds);
+}
+
+bool Replier::SeenOutbound(const std::string& message_id) const {
+  auto rec = threads_.FindMessage(message_id);
+  return rec.ok() && rec->has_value() && (*rec)->direction == store::Direction::kOutbound &&
+         !(*rec)->queue_id.empty();
+}
+
+bool Replier::WaitSeen(const std::string& message_id, int64_t deadline_ms) const {
+  for (;;) {
+    if (SeenOutbound(message_id)) return true;
+    if (SteadyMs() >= deadline_ms) return false;
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::clamp<int64_t>(deadline_ms - SteadyMs(), 1, kEchoPollMs)));
+  }
+}
+
+Result<std::string> Replier::Uncertain(const EntryRef& ref, LedgerEntry entry,
+                                       const std::string& why) {
+  entry.state = "uncertain";
+  entry.sendmail_pid = 0;
+  entry.sendmail_start = 0;
+  if (Status st = ledger_.Update(ref, entry); !st.ok()) {
+    log::Get().error("reply <{}>: cannot mark uncertain: {}", entry.reply_id, st.error().message);
+  }
+  log::Get().warn(
+      "reply <{}> uncertain: {}; the MTA may hold it but threadmill never saw it pass as "
+      "outbound: not sent again (check the MTA's log and queue for this Message-ID)",
+      entry.reply_id, why);
+  return MakeError(ErrorCode::kRefused, "reply-uncertain");
+}
+
+Result<std::string> Replier::Settle(const EntryRef& ref, LedgerEntry entry) {
+  if (SeenOutbound(entry.reply_id)) {
+    (void)ledger_.MarkDone(ref);
+    return std::string("seen-outbound");
+  }
+  int64_t confirm_ms = config_.reinject_confirm_seconds * 1000;
+  int64_t echo_deadline = SteadyMs();
+  if (entry.state == "reinjecting") {
+    int64_t age_ms = std::max<int64_t>(0, (hooks_.now() - entry.reinject_time) * 1000);
+    echo_deadline += std::max<int64_t>(0, confirm_ms - age_ms);
+    if (entry.sendmail_pid > 0 &&
+        ProcessAlive(static_cast<pid_t>(entry.sendmail_pid), entry.sendmail_start)) {
+      // The sendmail of an earlier attempt still runs: wait for it (it may still queue the
+      // reply), up to its own time-out counted from its start.
+      int64_t left_ms = std::max<int64_t>(0, config_.sendmail_timeout_seconds * 1000 - age_ms);
+      Busy(left_ms / 1000 + config_.reinject_confirm_seconds + 5);
+      int64_t until = SteadyMs() + left_ms;
+      while (ProcessAlive(static_cast<pid_t>(entry.sendmail_pid), entry.sendmail_start) &&
+             SteadyMs() < until && !SeenOutbound(entry.reply_id)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(kEchoPollMs));
+      }
+      if (SeenOutbound(entry.reply_id)) {  // queued: let it finish on its own
+        (void)ledger_.MarkDone(ref);
+        return std::string("seen-outbound");
+      }
+      if (ProcessAlive(static_cast<pid_t>(entry.sendmail_pid), entry.sendmail_start)) {
+        log::Get().warn(
+            "reply <{}>: sendmail {} of an earlier attempt still runs after {} s: "
+            "killing it",
+            entry.reply_id, entry.sendmail_pid, config_.sendmail_timeout_seconds);
+        kill(static_cast<pid_t>(entry.sendmail_pid), SIGKILL);
+      }
+      echo_deadline = SteadyMs() + confirm_ms;
+    }
+  }
+  Busy((echo_deadline - SteadyMs()) / 1000 + 5);
+  if (WaitSeen(entry.reply_id, echo_deadline)) {
+    (void)ledger_.MarkDone(ref);
+    return std::string("seen-outbound");
+  }
+  if (entry.state == "uncertain") return MakeError(ErrorCode::kRefused, "reply-uncertain");
+  return Uncertain(ref, std::move(entry), "an earlier attempt was interrupted during reinjection");
+}
+
+Result<std::string> Replier::Transmit(const EntryRef& ref, LedgerEntry entry) {
+  if (entry.state == "reinjecting" || entry.state == "uncertain") {
+    return Settle(ref, std::move(entry));
+  }
+  int64_t delay_ms = config_.sendmail_retry_delay_ms;
+  Error last{ErrorCode::kTemporary, "sendmail: not tried"};
+  for (int64_t attempt = 1; attempt <= config_.sendmail_attempts; ++attempt) {
+    auto prepared = Reinjection::Prepare(config_.sendmail, entry.envelope_sender, entry.recipients,
+                                         entry.message);
+    if (!prepared.ok()) {
+      if (prepared.error().code == ErrorCode::kInvalidInput) return prepared.error();
+      last = prepared.error();
+    } else {
+      entry.state = "reinjecting";
+      entry.sendmail_pid = (*prepared)->pid();
+      entry.sendmail_start = (*prepared)->start_time();
+      entry.reinject_time = hooks_.now();
+      // Durable before sendmail may run; when this fails, the child exits without exec.
+      if (Status st = ledger_.Update(ref, entry); !st.ok()) return st.error();
+      Busy(config_.sendmail_timeout_seconds + config_.reinject_confirm_seconds + 5);
+      ReinjectOutcome outcome =
+          (*prepared)->Run(static_cast<int>(config_.sendmail_timeout_seconds));
+      if (outcome.result == ReinjectResult::kAccepted) {
+        if (Status st = ledger_.MarkDone(ref); !st.ok()) {
+          log::Get().error("reply <{}> sent but not marked: {}", entry.reply_id,
+                           st.error().message);
+        }
+        return std::string();
+      }
+      if (outcome.result == ReinjectResult::kAmbiguous) {
+        log::Get().warn(
+            "sendmail attempt {}/{} for <{}>: {}; waiting up to {} s for the MTA to "
+            "show it as outbound",
+            attempt, config_.sendmail_attempts, entry.reply_id, outcome.detail,
+            config_.reinject_confirm_seconds);
+        if (WaitSeen(entry.reply_id, SteadyMs() + config_.reinject_confirm_seconds * 1000)) {
+          (void)ledger_.MarkDone(ref);
+          return std::string("seen-outbound");
+        }
+        return Uncertain(ref, std::move(entry), outcome.detail);
+      }
+      // Certainly not queued: safe to try again.
+      entry.state = "pending";
+      entry.sendmail_pid = 0;
+      entry.sendmail_start = 0;
+      if (Status st = ledger_.Update(ref, entry); !st.ok()) return st.error();
+      last = Error{ErrorCode::kTemporary, outcome.detail};
+    }
+    log::Get().warn("sendmail attempt {}/{} for <{}> failed: {}", attempt,
+                    config_.sendmail_attempts, entry.reply_id, last.message);
+    if (attempt < config_.sendmail_attempts && delay_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      delay_ms *= 2;
+    }
+  }
+  return last;
+}
+
+Status Replier::DeliverUnrecorded(const LedgerEntry& entry) {
   int64_t delay_ms = config_.sendmail_retry_delay_ms;
   Status last;
   for (int64_t attempt = 1; attempt <= config_.sendmail_attempts; ++attempt) {
-    last = Reinject(config_.sendmail, entry.envelope_sender, entry.recipients, entry.message,
-                    static_cast<int>(config_.sendmail_timeout_seconds));
-    if (last.ok()) return last;
+    Busy(config_.sendmail_timeout_seconds + 5);
+    auto prepared = Reinjection::Prepare(config_.sendmail, entry.envelope_sender, entry.recipients,
+                                         entry.message);
+    if (!prepared.ok()) return prepared.error();
+    ReinjectOutcome outcome = (*prepared)->Run(static_cast<int>(config_.sendmail_timeout_seconds));
+    if (outcome.result == ReinjectResult::kAccepted) return {};
+    if (outcome.result == ReinjectResult::kAmbiguous) {
+      if (WaitSeen(entry.reply_id, SteadyMs() + config_.reinject_confirm_seconds * 1000)) return {};
+      return MakeError(ErrorCode::kRefused, "reply-uncertain");
+    }
+    last = MakeError(ErrorCode::kTemporary, outcome.detail);
     log::Get().warn("sendmail attempt {}/{} for <{}> failed: {}", attempt,
-                    config_.sendmail_attempts, entry.reply_id, last.error().message);
+                    config_.sendmail_attempts, entry.reply_id, outcome.detail);
     if (attempt < config_.sendmail_attempts && delay_ms > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
       delay_ms *= 2;
@@ -169,36 +323,47 @@ Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& call
   record.to = entry.recipients;
   record.subject = m.subject.substr(0, 512);
   record.parent = facts.message_id;
-  record.queue_id = caller.queue_id;
+  // No queue id: the milter's record of the reinjected reply adds the MTA's (the echo).
   auto recorded = threads_.RecordMessage(record);
   if (!recorded.ok()) {
     LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id,
                "failed", "store: " + recorded.error().message);
     return MakeError(ErrorCode::kStore, recorded.error().message);
   }
-  if (Status st = Deliver(entry, caller); !st.ok()) {
+  bool earlier = entry.reply_id != m.message_id;
+  auto sent = Transmit(ReplyLedger::ReplyRef(facts.message_id, facts.recipient), entry);
+  if (!sent.ok()) {
+    bool uncertain = sent.error().message == "reply-uncertain";
     LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id,
-               "failed", st.error().message);
-    return st.error();
-  }
-  if (Status st = ledger_.MarkSent(facts.message_id, facts.recipient); !st.ok()) {
-    log::Get().error("reply <{}> sent but not marked: {}", entry.reply_id, st.error().message);
+               uncertain ? "uncertain" : "failed", sent.error().message);
+    return sent.error();
   }
   LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id, "sent",
-             entry.reply_id == m.message_id ? "" : "resent");
+             !sent->empty() ? *sent
+             : earlier      ? "resent"
+                            : "");
   return entry.reply_id;
 }
 
 Result<std::string> Replier::Send(const Caller& caller, std::string_view from_address,
                                   std::string_view from_name, const std::vector<std::string>& to,
-                                  std::string_view subject, std::string_view text, uint32_t index) {
+                                  std::string_view subject, std::string_view text, uint32_t index,
+                                  const SendLimits& limits) {
   auto refuse = [&](ErrorCode code, const std::string& reason) -> Result<std::string> {
     std::string rcpts;
     for (const auto& r : to) rcpts += (rcpts.empty() ? "" : ",") + r;
     LogOutcome(env_, caller, "send", "", rcpts, "",
-               code == ErrorCode::kRefused ? "refused" : "failed", reason);
+               reason == "reply-uncertain"   ? "uncertain"
+               : code == ErrorCode::kRefused ? "refused"
+                                             : "failed",
+               reason);
     return MakeError(code, reason);
   };
+  int64_t per_job = limits.per_job >= 0 ? limits.per_job : config_.sends_per_job;
+  int64_t per_hour = limits.per_hour >= 0 ? limits.per_hour : config_.sends_per_hour;
+  if (per_job > 0 && index >= static_cast<uint64_t>(per_job)) {
+    return refuse(ErrorCode::kRefused, "send-cap-job");
+  }
   if (!IsPlainAddress(from_address)) return refuse(ErrorCode::kRefused, "no-from-address");
   if (to.empty()) return refuse(ErrorCode::kInvalidInput, "no-recipient");
   if (to.size() > static_cast<size_t>(config_.max_send_recipients)) {
@@ -227,9 +392,9 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
   proposed.thread_id = store::ThreadStore::NewThreadId();
 
   LedgerEntry entry = proposed;
-  if (!caller.job_id.empty()) {
-    auto claimed = ledger_.ClaimSend(caller.job_id, index, proposed);
-    if (!claimed.ok()) return refuse(ErrorCode::kStore, claimed.error().message);
+  {
+    auto claimed = ledger_.ClaimSend(caller.job_id, index, proposed, per_hour);
+    if (!claimed.ok()) return refuse(claimed.error().code, claimed.error().message);
     entry = std::move(*claimed);
     if (entry.state == "sent") return entry.thread_id;  // done by an earlier attempt
   }
@@ -242,16 +407,20 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
   record.from = m.from_address;
   record.to = to;
   record.subject = m.subject.substr(0, 512);
-  record.queue_id = caller.queue_id;
+  // No queue id: the milter's record of the reinjected message adds the MTA's (the echo).
   auto recorded = threads_.RecordMessage(record);
   if (!recorded.ok()) return refuse(ErrorCode::kStore, "store: " + recorded.error().message);
-  if (Status st = Deliver(entry, caller); !st.ok()) {
+  std::string how;
+  if (!caller.job_id.empty()) {
+    auto sent = Transmit(ReplyLedger::SendRef(caller.job_id, index), entry);
+    if (!sent.ok()) return refuse(sent.error().code, sent.error().message);
+    how = *sent;
+  } else if (Status st = DeliverUnrecorded(entry); !st.ok()) {
     return refuse(st.error().code, st.error().message);
   }
-  if (!caller.job_id.empty()) (void)ledger_.MarkSendDone(caller.job_id, index);
   std::string rcpts;
   for (const auto& r : to) rcpts += (rcpts.empty() ? "" : ",") + r;
-  LogOutcome(env_, caller, "send", "", rcpts, entry.reply_id, "sent", "");
+  LogOutcome(env_, caller, "send", "", rcpts, entry.reply_id, "sent", how);
   return recorded->thread_id;
 }
 

@@ -12,16 +12,43 @@
 //     4. the reply's Message-ID is recorded in the thread store (outbound, owner = handler),
 //        so the MTA passing it back through the milter and the sender's answer both land in
 //        the same thread, owned by the handler;
-//     5. reinjection through sendmail (sendmail.h), retried sendmail_attempts times with
-//        doubling delays; on success the ledger entry becomes "sent".
-//   A refusal is kRefused with the reason keyword as message; a reinjection failure is
-//   kTemporary (the reply stays pending and the next attempt resends the same message).
+//     5. reinjection through sendmail (sendmail.h), exactly once (below); on success the
+//        ledger entry becomes "sent".
+//   A refusal is kRefused with the reason keyword as message; a reinjection that certainly
+//   did not reach the MTA is kTemporary (the reply stays pending and the next attempt sends
+//   the same message).
 //   Every outcome is one log line: reply job=... handler=... msgid=<...> to=<...>
-//   reply=<...> decision=sent|refused|failed reason=...
+//   reply=<...> decision=sent|refused|failed|uncertain reason=...
+//
+//   EXACTLY ONCE THROUGH CRASHES. The ledger entry turns "reinjecting" (with sendmail's pid
+//   and start time) in a committed transaction BEFORE sendmail may exec. Every reinjected
+//   reply passes back through threadmill's own milter (Postfix non_smtpd_milters) as
+//   outbound, and the milter's record of its Message-ID carries the MTA's queue id, while
+//   the record written here in step 4 carries none: a record with a queue id is the MTA's
+//   "I have it" (the outbound echo, SeenOutbound). So:
+//     - sendmail exit 0: sent.
+//     - sendmail failed before reading the whole message (or could not run): it cannot have
+//       queued it; the entry goes back to pending and is tried again (sendmail_attempts
+//       times, doubling delays), later by the job's retry.
+//     - sendmail read it all, then failed or timed out (e.g. queued, then exit 75): the echo
+//       is awaited up to reinject_confirm_seconds; seen: sent (reason=seen-outbound); not
+//       seen: "uncertain".
+//     - a retry finding "reinjecting" (the worker or supervisor died during sendmail, or
+//       before MarkSent): the echo decides; a sendmail still running is waited for (up to
+//       sendmail_timeout_seconds from its start, then killed), then the echo is awaited as
+//       above; not seen: "uncertain".
+//   An uncertain reply is never sent again automatically ("one answer, never two": a
+//   missing answer can be sent by hand, a duplicate cannot be taken back); it is refused
+//   with "reply-uncertain", logged as a warning with its Message-ID, and the host parks the
+//   job (docs/decisions.md). Hooks::busy tells the worker's supervisor before each wait, so
+//   the job time-out never kills a worker in the middle of a reinjection.
 //
 //   Send starts a new conversation (host->send): a new thread owned by the handler, the
 //   message recorded as outbound, Auto-Submitted: auto-generated, From = the given address.
-//   Each send of a job is remembered by (job id, index), so a retried job does not send twice.
+//   Each send of a job is remembered by (job id, index), so a retried job does not send twice,
+//   and goes through the same exactly-once reinjection. Sends are limited per handler
+//   (sends_per_hour, a token bucket in the ledger) and per job (sends_per_job: the index);
+//   refusals are "send-rate" and "send-cap-job", logged as warnings.
 //
 // THREADING
 //   Thread-safe (state is the store). Blocks while sendmail runs.
@@ -55,6 +82,15 @@ struct Hooks {
   std::function<int64_t()> now;
   std::function<std::string(std::string_view domain)> message_id;
   std::function<std::string()> boundary;
+  // Called before the replier blocks for up to `seconds` (sendmail, waiting for the echo).
+  // The worker tells its supervisor, which extends the job's deadline. May be empty.
+  std::function<void(int64_t seconds)> busy;
+};
+
+// Per-handler send limits; -1 takes the [reply] default.
+struct SendLimits {
+  int64_t per_hour = -1;
+  int64_t per_job = -1;
 };
 
 // Identifies the caller in log lines.
@@ -79,12 +115,26 @@ class Replier {
   // A new conversation; returns its thread id. `index` numbers the sends of one job.
   Result<std::string> Send(const Caller& caller, std::string_view from_address,
                            std::string_view from_name, const std::vector<std::string>& to,
-                           std::string_view subject, std::string_view text, uint32_t index);
+                           std::string_view subject, std::string_view text, uint32_t index,
+                           const SendLimits& limits = {});
+
+  // Whether the MTA showed the milter `message_id` as outbound (the echo, see file comment).
+  bool SeenOutbound(const std::string& message_id) const;
 
   const ReplyConfig& config() const { return config_; }
 
  private:
-  Status Deliver(const LedgerEntry& entry, const Caller& caller);
+  // Hands a claimed entry to the MTA exactly once. Returns "" (sent now) or
+  // "seen-outbound" (the MTA already had it); kRefused "reply-uncertain", kTemporary.
+  Result<std::string> Transmit(const EntryRef& ref, LedgerEntry entry);
+  // A "reinjecting" or "uncertain" entry found again (see file comment).
+  Result<std::string> Settle(const EntryRef& ref, LedgerEntry entry);
+  // Polls SeenOutbound until `deadline_ms` (steady clock).
+  bool WaitSeen(const std::string& message_id, int64_t deadline_ms) const;
+  Result<std::string> Uncertain(const EntryRef& ref, LedgerEntry entry, const std::string& why);
+  // Sends without a ledger entry (host->send outside a job).
+  Status DeliverUnrecorded(const LedgerEntry& entry);
+  void Busy(int64_t seconds) const;
   std::string EnvelopeSender(const std::string& from) const;
 
   std::shared_ptr<store::Environment> env_;

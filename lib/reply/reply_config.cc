@@ -10,10 +10,12 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   out.hostname = config.milter.hostname;
   config::TomlReader r(config::SectionTable(config, "reply"), "reply",
                        config::ConfigFileName(config));
-  r.RejectUnknown({"require_dmarc", "sendmail", "envelope_sender", "sender_period_seconds",
+  r.RejectUnknown({"require_dmarc", "require_authenticated_sender", "sendmail", "envelope_sender", "sender_period_seconds",
                    "max_replies_per_thread", "sendmail_timeout_seconds", "sendmail_attempts",
-                   "sendmail_retry_delay_ms", "max_send_recipients"});
+                   "sendmail_retry_delay_ms", "max_send_recipients", "sends_per_hour",
+                   "sends_per_job", "reinject_confirm_seconds"});
   r.Get("require_dmarc", &out.require_dmarc);
+  r.Get("require_authenticated_sender", &out.require_authenticated_sender);
   r.Get("sendmail", &out.sendmail);
   if (out.sendmail.empty()) r.Fail("sendmail", "must name the sendmail program");
   if (out.sendmail.front().empty() || out.sendmail.front().front() != '/') {
@@ -38,6 +40,9 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   r.Get("sendmail_attempts", &out.sendmail_attempts, 1, 20);
   r.Get("sendmail_retry_delay_ms", &out.sendmail_retry_delay_ms, 0, 600000);
   r.Get("max_send_recipients", &out.max_send_recipients, 1, 10000);
+  r.Get("reinject_confirm_seconds", &out.reinject_confirm_seconds, 0, 3600);
+  r.Get("sends_per_hour", &out.sends_per_hour, 0, 1000000);
+  r.Get("sends_per_job", &out.sends_per_job, 0, 10000);
   return out;
 }
 

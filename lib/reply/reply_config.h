@@ -28,6 +28,9 @@ enum class EnvelopeSenderMode {
 
 struct ReplyConfig {
   bool require_dmarc = true;                                   // reply.require_dmarc
+  // reply.require_authenticated_sender: MAIL FROM itself authenticated (rules.h). Off only
+  // for set-ups without authentication (test rigs without DNS): it re-opens reflection.
+  bool require_authenticated_sender = true;
   std::vector<std::string> sendmail = {"/usr/sbin/sendmail"};  // fixed path + optional args
   EnvelopeSenderMode envelope_sender = EnvelopeSenderMode::kFrom;
   std::string envelope_sender_address;    // for kAddress
@@ -36,7 +39,10 @@ struct ReplyConfig {
   int64_t sendmail_timeout_seconds = 60;
   int64_t sendmail_attempts = 3;           // tries per reply call
   int64_t sendmail_retry_delay_ms = 1000;  // doubled after each failure
+  int64_t reinject_confirm_seconds = 30;   // wait for the outbound echo when unsure
   int64_t max_send_recipients = 50;        // host->send
+  int64_t sends_per_hour = 100;            // host->send per handler (token bucket); 0 = off
+  int64_t sends_per_job = 10;              // host->send per job or heartbeat call; 0 = off
   size_t max_references = 100;             // from [threading]
   std::string hostname;                    // [milter] hostname (Message-IDs)
 };

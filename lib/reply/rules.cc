@@ -100,6 +100,9 @@ std::string CheckReplyRules(const InboundFacts& facts, const ReplyConfig& config
       (!facts.from_address.empty() && IsSystemSender(facts.from_address))) {
     return "system-sender";
   }
+  if (config.require_authenticated_sender && !facts.sender_authenticated) {
+    return "unauthenticated-sender";
+  }
   if (IsAutoSubmitted(facts.auto_submitted)) return "auto-submitted";
   if (IsBulkPrecedence(facts.precedence)) return "precedence";
   if (facts.list_headers) return "list";

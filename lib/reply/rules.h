@@ -10,6 +10,13 @@
 //     no-recipient    the job has no local recipient (no From domain for the reply)
 //     dmarc           DMARC did not pass and [reply] require_dmarc is on
 //     null-sender     MAIL FROM:<> (bounces, DSNs, other auto replies)
+//     unauthenticated-sender
+//                     the reply would go to MAIL FROM, and that address was not itself
+//                     authenticated when the message arrived: neither SPF pass for its
+//                     domain nor its organizational domain aligned with the DMARC-passing
+//                     From (the milter decides, see lib/filter/reply_safety.h; an attacker
+//                     signing with its own domain cannot reflect replies at a victim;
+//                     [reply] require_authenticated_sender, on by default)
 //     system-sender   MAILER-DAEMON, postmaster, noreply-style, owner-*, *-request, ...
 //     auto-submitted  Auto-Submitted present and not "no"
 //     precedence      Precedence: bulk, list or junk
@@ -47,9 +54,10 @@ struct InboundFacts {
   std::string recipient;                // the local recipient (user_id)
   std::string thread_id;
   std::string dmarc = "none";
-  std::string auto_submitted;  // Auto-Submitted value, "" when absent
-  std::string precedence;      // Precedence value, "" when absent
-  bool list_headers = false;   // List-Id / List-Unsubscribe / List-Post / ...
+  bool sender_authenticated = false;  // MAIL FROM itself authenticated (see file comment)
+  std::string auto_submitted;         // Auto-Submitted value, "" when absent
+  std::string precedence;             // Precedence value, "" when absent
+  bool list_headers = false;          // List-Id / List-Unsubscribe / List-Post / ...
 };
 
 // Fills the header-derived facts (message_id, references, references_count, subject,

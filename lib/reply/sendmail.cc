@@ -2,14 +2,16 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace threadmill::reply {
 namespace {
@@ -25,29 +27,65 @@ std::string Describe(int status) {
   return "status " + std::to_string(status);
 }
 
-// write() with SIGPIPE blocked for this thread (a pending one is consumed), so a sendmail
-// that exits early gives EPIPE instead of killing the process.
-ssize_t WriteNoSigpipe(int fd, const char* data, size_t len) {
-  sigset_t pipe_set, old;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-  ssize_t w = write(fd, data, len);
-  int saved = errno;
-  if (w < 0 && saved == EPIPE) {
-    timespec zero{0, 0};
-    sigtimedwait(&pipe_set, nullptr, &zero);
+bool WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t w = write(fd, data.data(), data.size());
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(w));
   }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  errno = saved;
-  return w;
+  return true;
+}
+
+std::string OneLine(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.size() > 300) text.resize(300);
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return text;
 }
 
 }  // namespace
 
-Status Reinject(const std::vector<std::string>& command, std::string_view envelope_sender,
-                const std::vector<std::string>& recipients, std::string_view message,
-                int timeout_seconds) {
+const char* ToString(ReinjectResult result) {
+  switch (result) {
+    case ReinjectResult::kAccepted:
+      return "accepted";
+    case ReinjectResult::kNotQueued:
+      return "not-queued";
+    case ReinjectResult::kAmbiguous:
+      return "ambiguous";
+  }
+  return "not-queued";
+}
+
+uint64_t ProcessStartTime(pid_t pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  if (!in) return 0;
+  std::string line;
+  std::getline(in, line);
+  size_t close_paren = line.rfind(')');
+  if (close_paren == std::string::npos) return 0;
+  std::istringstream fields(line.substr(close_paren + 1));
+  std::string field;
+  // Field 3 is the state; field 22 the start time.
+  for (int n = 3; n <= 22 && fields >> field; ++n) {
+    if (n == 3 && (field == "Z" || field == "X")) return 0;
+    if (n == 22) return std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
+bool ProcessAlive(pid_t pid, uint64_t start_time) {
+  uint64_t now = ProcessStartTime(pid);
+  return now != 0 && (start_time == 0 || now == start_time);
+}
+
+Result<std::unique_ptr<Reinjection>> Reinjection::Prepare(
+    const std::vector<std::string>& command, std::string_view envelope_sender,
+    const std::vector<std::string>& recipients, std::string_view message) {
   if (command.empty() || command.front().empty() || command.front()[0] != '/') {
     return MakeError(ErrorCode::kInvalidInput, "sendmail: command must be an absolute path");
   }
@@ -60,109 +98,163 @@ Status Reinject(const std::vector<std::string>& command, std::string_view envelo
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
-  int in[2], err[2];
-  if (pipe2(in, O_CLOEXEC) != 0) return MakeError(ErrorCode::kTemporary, "sendmail: pipe failed");
+  std::unique_ptr<Reinjection> r(new Reinjection());
+  r->program_ = command.front();
+  r->size_ = message.size();
+  r->memfd_ = memfd_create("threadmill-reply", MFD_CLOEXEC);
+  if (r->memfd_ < 0) {
+    return MakeError(ErrorCode::kTemporary, std::string("sendmail: memfd: ") + strerror(errno));
+  }
+  if (!WriteAll(r->memfd_, message) || lseek(r->memfd_, 0, SEEK_SET) != 0) {
+    return MakeError(ErrorCode::kTemporary,
+                     std::string("sendmail: writing the message: ") + strerror(errno));
+  }
+  int go[2], err[2];
+  if (pipe2(go, O_CLOEXEC) != 0) return MakeError(ErrorCode::kTemporary, "sendmail: pipe failed");
   if (pipe2(err, O_CLOEXEC) != 0) {
-    close(in[0]);
-    close(in[1]);
+    close(go[0]), close(go[1]);
     return MakeError(ErrorCode::kTemporary, "sendmail: pipe failed");
   }
+  int memfd = r->memfd_;
   pid_t pid = fork();
   if (pid < 0) {
-    close(in[0]), close(in[1]), close(err[0]), close(err[1]);
+    close(go[0]), close(go[1]), close(err[0]), close(err[1]);
     return MakeError(ErrorCode::kTemporary, std::string("sendmail: fork: ") + strerror(errno));
   }
   if (pid == 0) {
-    // Child: only async-signal-safe calls.
-    dup2(in[0], 0);
+    // Child: only async-signal-safe calls. No parent-death signal: once started, sendmail
+    // runs to completion even when the worker dies (the message is a file, never cut short).
+    dup2(memfd, 0);
     dup2(err[1], 1);
     dup2(err[1], 2);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_DFL);
+    close(go[1]);  // or the read below never sees the parent give up
+    close(err[0]);
+    char go_byte = 0;
+    ssize_t n;
+    do {
+      n = read(go[0], &go_byte, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(111);  // the parent gave up (or died) before the reinjection was recorded
     execv(argv[0], argv.data());
     _exit(127);
   }
-  close(in[0]);
+  close(go[0]);
   close(err[1]);
-  int write_fd = in[1];
-  int read_fd = err[0];
-  fcntl(write_fd, F_SETFL, O_NONBLOCK);
-  fcntl(read_fd, F_SETFL, O_NONBLOCK);
+  r->pid_ = pid;
+  r->go_fd_ = go[1];
+  r->err_fd_ = err[0];
+  r->start_time_ = ProcessStartTime(pid);
+  fcntl(r->err_fd_, F_SETFL, O_NONBLOCK);
+  return r;
+}
 
+Reinjection::~Reinjection() {
+  CloseFd(&go_fd_);  // an un-run child exits without exec
+  CloseFd(&err_fd_);
+  CloseFd(&memfd_);
+  if (pid_ > 0 && !reaped_) {
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+ReinjectOutcome Reinjection::Run(int timeout_seconds) {
+  ReinjectOutcome out;
+  if (pid_ <= 0 || go_fd_ < 0) {
+    out.detail = "sendmail: not prepared";
+    return out;
+  }
+  char go_byte = 'g';
+  bool started = write(go_fd_, &go_byte, 1) == 1;
+  CloseFd(&go_fd_);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
-  size_t written = 0;
   std::string errors;
   bool timed_out = false;
-  bool write_failed = false;
-  while (write_fd >= 0 || read_fd >= 0) {
+  int status = 0;
+  for (;;) {
+    pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      reaped_ = true;
+      break;
+    }
+    if (done < 0 && errno != EINTR) {
+      reaped_ = true;  // nothing to wait for
+      status = 0x7f00;
+      break;
+    }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - std::chrono::steady_clock::now())
                     .count();
     if (left <= 0) {
       timed_out = true;
+      kill(pid_, SIGKILL);
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      reaped_ = true;
       break;
     }
-    pollfd fds[2];
-    int n = 0;
-    int wi = -1, ri = -1;
-    if (write_fd >= 0) fds[wi = n++] = {write_fd, POLLOUT, 0};
-    if (read_fd >= 0) fds[ri = n++] = {read_fd, POLLIN, 0};
-    int rc = poll(fds, n, static_cast<int>(left));
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc < 0) break;
-    if (wi >= 0 && fds[wi].revents) {
-      if (fds[wi].revents & (POLLERR | POLLHUP)) {
-        write_failed = written < message.size();
-        CloseFd(&write_fd);
-      } else {
-        ssize_t w = WriteNoSigpipe(write_fd, message.data() + written, message.size() - written);
-        if (w > 0) written += static_cast<size_t>(w);
-        if (w < 0 && errno != EAGAIN && errno != EINTR) {
-          write_failed = true;
-          CloseFd(&write_fd);
-        } else if (written == message.size()) {
-          CloseFd(&write_fd);
-        }
-      }
-    }
-    if (ri >= 0 && fds[ri].revents) {
+    // Collect its diagnostics; check for its exit at least every 20 ms.
+    pollfd fd{err_fd_, POLLIN, 0};
+    int rc = poll(&fd, err_fd_ >= 0 ? 1 : 0, static_cast<int>(std::min<int64_t>(left, 20)));
+    if (rc > 0 && err_fd_ >= 0) {
       char buf[4096];
-      ssize_t r = read(read_fd, buf, sizeof buf);
+      ssize_t r = read(err_fd_, buf, sizeof buf);
       if (r > 0) {
         if (errors.size() < 2000) errors.append(buf, static_cast<size_t>(r));
       } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-        CloseFd(&read_fd);
+        CloseFd(&err_fd_);
       }
     }
   }
-  CloseFd(&write_fd);
-  CloseFd(&read_fd);
-  if (timed_out) kill(pid, SIGKILL);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  if (err_fd_ >= 0) {
+    char buf[4096];
+    ssize_t r;
+    while ((r = read(err_fd_, buf, sizeof buf)) > 0 && errors.size() < 2000) {
+      errors.append(buf, static_cast<size_t>(r));
+    }
+    CloseFd(&err_fd_);
   }
-  while (!errors.empty() && (errors.back() == '\n' || errors.back() == '\r')) errors.pop_back();
-  if (errors.size() > 300) errors.resize(300);
-  for (char& c : errors) {
-    if (c == '\n' || c == '\r') c = ' ';
+  errors = OneLine(errors);
+  off_t offset = lseek(memfd_, 0, SEEK_CUR);
+  bool whole = offset >= 0 && static_cast<size_t>(offset) >= size_;
+  if (!started) {
+    out.result = ReinjectResult::kNotQueued;
+    out.detail = "sendmail: could not be started";
+  } else if (timed_out) {
+    out.result = whole ? ReinjectResult::kAmbiguous : ReinjectResult::kNotQueued;
+    out.detail = "sendmail: timed out after " + std::to_string(timeout_seconds) + " s";
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && whole) {
+    out.result = ReinjectResult::kAccepted;
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    out.result = ReinjectResult::kNotQueued;  // not a sendmail: -i reads up to end of file
+    out.detail = "sendmail: exited before reading the whole message";
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && errors.empty()) {
+    out.result = ReinjectResult::kNotQueued;
+    out.detail = "sendmail: cannot execute " + program_;
+  } else {
+    out.result = whole ? ReinjectResult::kAmbiguous : ReinjectResult::kNotQueued;
+    out.detail = "sendmail: " + Describe(status) + (errors.empty() ? "" : ": " + errors);
   }
-  if (timed_out) {
-    return MakeError(ErrorCode::kTemporary,
-                     "sendmail: timed out after " + std::to_string(timeout_seconds) + " s");
+  if (out.result != ReinjectResult::kAccepted && !whole) {
+    out.detail += " (read " + std::to_string(offset < 0 ? 0 : offset) + " of " +
+                  std::to_string(size_) + " bytes)";
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && errors.empty()) {
-    return MakeError(ErrorCode::kTemporary, "sendmail: cannot execute " + command.front());
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return MakeError(ErrorCode::kTemporary,
-                     "sendmail: " + Describe(status) + (errors.empty() ? "" : ": " + errors));
-  }
-  if (write_failed) {
-    return MakeError(ErrorCode::kTemporary, "sendmail: exited before reading the whole message");
-  }
-  return {};
+  return out;
+}
+
+Status Reinject(const std::vector<std::string>& command, std::string_view envelope_sender,
+                const std::vector<std::string>& recipients, std::string_view message,
+                int timeout_seconds) {
+  auto r = Reinjection::Prepare(command, envelope_sender, recipients, message);
+  if (!r.ok()) return r.error();
+  ReinjectOutcome outcome = (*r)->Run(timeout_seconds);
+  if (outcome.result == ReinjectResult::kAccepted) return {};
+  return MakeError(ErrorCode::kTemporary, outcome.detail);
 }
 
 }  // namespace threadmill::reply

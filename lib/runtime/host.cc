@@ -105,7 +105,10 @@ int HostReply(threadmill_ctx* ctx, const char* message_id, const char* text, con
     reply::ReplyContent content{text, html ? html : "",
                                 ctx->services->config->handler(HandlerName(ctx)).from_name};
     auto sent = ctx->services->replier->Reply(ctx->message->facts(), CallerOf(ctx), content);
-    if (!sent.ok()) return FailWith(ctx, sent.error());
+    if (!sent.ok()) {
+      if (sent.error().message == "reply-uncertain") ctx->park_reason = "reply-uncertain";
+      return FailWith(ctx, sent.error());
+    }
     return static_cast<int>(THREADMILL_OK);
   });
 }
@@ -124,9 +127,13 @@ int HostSend(threadmill_ctx* ctx, const char* const* to, size_t to_count, const 
     const HandlerSettings& settings = ctx->services->config->handler(HandlerName(ctx));
     std::string from = settings.from;
     if (from.empty() && ctx->job) from = ctx->job->recipient;
+    reply::SendLimits limits{settings.sends_per_hour, settings.sends_per_job};
     auto sent = ctx->services->replier->Send(CallerOf(ctx), from, settings.from_name, rcpts,
-                                             subject, text, ctx->send_index++);
-    if (!sent.ok()) return FailWith(ctx, sent.error());
+                                             subject, text, ctx->send_index++, limits);
+    if (!sent.ok()) {
+      if (sent.error().message == "reply-uncertain") ctx->park_reason = "send-uncertain";
+      return FailWith(ctx, sent.error());
+    }
     return WriteOut(ctx, *sent, thread_id_out, cap);
   });
 }
@@ -302,17 +309,21 @@ const threadmill_host_api kHostApi = {
 const threadmill_host_api* HostApi() { return &kHostApi; }
 
 std::unique_ptr<HostServices> HostServices::Create(std::shared_ptr<store::Environment> env,
-                                                   std::shared_ptr<const RuntimeConfig> config) {
+                                                   std::shared_ptr<const RuntimeConfig> config,
+                                                   std::function<void(int64_t)> busy) {
   auto s = std::make_unique<HostServices>();
   s->env = env;
   s->config = config;
-  s->replier = std::make_unique<reply::Replier>(env, config->reply);
+  reply::Hooks hooks;
+  hooks.busy = std::move(busy);
+  s->replier = std::make_unique<reply::Replier>(env, config->reply, std::move(hooks));
   s->kv = std::make_unique<store::KvStore>(env);
   s->drafts = std::make_unique<DraftStore>(env);
   return s;
 }
 
-InboundMessage::InboundMessage(const Job& job, std::string raw) : job_(job), raw_(std::move(raw)) {
+InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::ReplyConfig* rules)
+    : job_(job), raw_(std::move(raw)) {
   parsed_ = mail::ParseMessage(raw_);
   {
     // The envelope's sender is the author DMARC evaluated: the same parser over every From
@@ -328,6 +339,7 @@ InboundMessage::InboundMessage(const Job& job, std::string raw) : job_(job), raw
   facts_.recipient = job_.recipient;
   facts_.thread_id = job_.thread_id;
   facts_.dmarc = job_.dmarc;
+  facts_.sender_authenticated = job_.sender_authenticated;
   if (facts_.subject.empty()) facts_.subject = parsed_.subject;
 
   message_id_bracketed_ = facts_.message_id.empty() ? "" : mail::FormatMsgId(facts_.message_id);
@@ -344,6 +356,10 @@ InboundMessage::InboundMessage(const Job& job, std::string raw) : job_(job), raw
   // The rules threadmill will apply (besides once-per-message and rate limits).
   reply::ReplyConfig pure_rules;  // DMARC gate reported as the job saw it
   pure_rules.require_dmarc = false;
+  if (rules && !rules->require_authenticated_sender) {
+    pure_rules.require_authenticated_sender = false;
+    if (no_reply_reason_ == "unauthenticated-sender") no_reply_reason_.clear();
+  }
   if (no_reply_reason_.empty()) no_reply_reason_ = reply::CheckReplyRules(facts_, pure_rules);
   if (!no_reply_reason_.empty()) flags |= THREADMILL_ENV_NO_REPLY;
 

@@ -8,7 +8,10 @@
 //   Invocation builds for one call of init/on_inbound/on_heartbeat inside a worker:
 //     reply        -> reply::Replier::Reply for the job's own message only
 //     send         -> reply::Replier::Send (From = [handler.NAME] from, else the job's
-//                     local recipient); remembered per (job, index) across retries
+//                     local recipient); remembered per (job, index) across retries;
+//                     limited by sends_per_hour / sends_per_job ([handler.NAME] over [reply])
+//   A reply or send refused as "reply-uncertain" (reinjected, outcome unknown) sets
+//   park_reason: the job is parked for the operator, never retried into a second copy.
 //     draft        -> DraftStore::Create (the pure reply rules are checked at once)
 //     kv_*         -> store::KvStore in the handler's own key space
 //     log          -> the threadmill log, prefixed "handler=NAME job=ID"
@@ -23,6 +26,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,8 +52,10 @@ struct HostServices {
   std::unique_ptr<DraftStore> drafts;
 
   // Opens the services on an environment (the worker's own, opened after fork()).
+  // `busy` (may be empty) is called before the reply path blocks for up to N seconds.
   static std::unique_ptr<HostServices> Create(std::shared_ptr<store::Environment> env,
-                                              std::shared_ptr<const RuntimeConfig> config);
+                                              std::shared_ptr<const RuntimeConfig> config,
+                                              std::function<void(int64_t)> busy = {});
 };
 
 const threadmill_host_api* HostApi();
@@ -58,7 +64,8 @@ const threadmill_host_api* HostApi();
 // envelope's pointers point into this object.
 class InboundMessage {
  public:
-  InboundMessage(const Job& job, std::string raw);
+  // `rules` (may be null): the configured reply rules, for the envelope's no_reply_reason.
+  InboundMessage(const Job& job, std::string raw, const reply::ReplyConfig* rules = nullptr);
   InboundMessage(const InboundMessage&) = delete;  // the envelope points into this object
   InboundMessage& operator=(const InboundMessage&) = delete;
   const threadmill_envelope* envelope() const { return &envelope_; }
@@ -93,6 +100,9 @@ struct threadmill_ctx {
   const threadmill::runtime::InboundMessage* message = nullptr;  // null outside on_inbound
   std::string last_error;
   uint32_t send_index = 0;
+  // Set when a reply or send of this call is "uncertain" (reply/replier.h): the worker
+  // parks the job with this reason whatever the handler returns.
+  std::string park_reason;
   // Buffers behind pointers returned to the handler.
   std::string kv_value;
   std::vector<threadmill::store::KvEntry> kv_entries;

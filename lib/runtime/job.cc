@@ -55,6 +55,7 @@ std::string EncodeJob(const Job& j) {
               {"spf", j.spf},
               {"dkim", j.dkim},
               {"no_reply", j.no_reply_reason},
+              {"sender_auth", j.sender_authenticated},
               {"route", j.route},
               {"received", j.received_time},
               {"size", j.size},
@@ -87,6 +88,7 @@ Result<Job> DecodeJob(std::string_view text) {
     j.spf = in.value("spf", "none");
     j.dkim = in.value("dkim", "none");
     j.no_reply_reason = in.value("no_reply", "");
+    j.sender_authenticated = in.value("sender_auth", false);
     j.route = in.value("route", "");
     j.received_time = in.value("received", int64_t{0});
     j.size = in.value("size", uint64_t{0});

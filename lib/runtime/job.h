@@ -45,6 +45,8 @@ struct Job {
   std::string spf = "none";
   std::string dkim = "none";
   std::string no_reply_reason;
+  // MAIL FROM itself authenticated, as the milter decided (filter/reply_safety.h)
+  bool sender_authenticated = false;
   std::string route;  // why it was routed ("route:PATTERN", "thread-owner")
   int64_t received_time = 0;
   uint64_t size = 0;  // bytes of the spooled message

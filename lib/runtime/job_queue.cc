@@ -138,6 +138,7 @@ Job MakeJob(const JobInput& in, const std::string& spool_dir, size_t size) {
   job.spf = in.spf.empty() ? "none" : in.spf;
   job.dkim = in.dkim.empty() ? "none" : in.dkim;
   job.no_reply_reason = in.no_reply_reason;
+  job.sender_authenticated = in.sender_authenticated;
   job.route = in.route;
   job.received_time = in.received_time ? in.received_time : job.created;
   job.size = size;

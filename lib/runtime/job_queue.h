@@ -71,6 +71,8 @@ struct JobInput {
   std::string spf = "none";
   std::string dkim = "none";
   std::string no_reply_reason;
+  // MAIL FROM itself authenticated (filter/reply_safety.h)
+  bool sender_authenticated = false;
   int64_t received_time = 0;     // 0 = now
   std::string_view raw_message;  // the whole message as received: headers, blank line, body
 };

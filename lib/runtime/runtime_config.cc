@@ -48,6 +48,8 @@ HandlerSettings ParseHandler(const std::string& name, const toml::table& table,
   r.Get("from", &h.from);
   r.Get("from_name", &h.from_name);
   r.Get("heartbeat_seconds", &h.heartbeat_seconds, 0, 86400 * 7);
+  r.Get("sends_per_hour", &h.sends_per_hour, 0, 1000000);
+  r.Get("sends_per_job", &h.sends_per_job, 0, 10000);
   if (!h.from.empty() && (h.from.find('@') == std::string::npos ||
                           h.from.find_first_of(" <>\r\n\t,") != std::string::npos)) {
     r.Fail("from", "must be a plain address (local@domain)");

@@ -14,7 +14,8 @@
 //   daemon, the supervisor, workers and threadmillctl all open the store with it.
 //     [handler.NAME] free-form table handed to the handler as JSON (init) and through
 //                config_get; threadmill itself reads `from`, `from_name` (host->send and the
-//                reply's display name), `heartbeat_seconds` (overrides [runtime]).
+//                reply's display name), `heartbeat_seconds` (overrides [runtime]),
+//                `sends_per_hour` and `sends_per_job` (override [reply]).
 //     [[routes]] recipient = "help@example.com" | "*@support.example.com" |
 //                "reply+*@example.com", handler = "NAME", action = "copy" | "consume"
 //
@@ -49,6 +50,8 @@ struct HandlerSettings {
   std::string from;                           // address for host->send
   std::string from_name;
   int64_t heartbeat_seconds = -1;  // -1: [runtime] heartbeat_seconds
+  int64_t sends_per_hour = -1;     // -1: [reply] sends_per_hour
+  int64_t sends_per_job = -1;      // -1: [reply] sends_per_job
 };
 
 struct RuntimeConfig {

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -339,7 +340,10 @@ void Supervisor::OnMessage(WorkerSlot& slot, const WorkerMessage& message) {
   switch (message.type) {
     case MessageType::kReinjectStart: {
       // Never kill a worker while sendmail may be queueing its reply: give it its budget.
-      int64_t budget = std::max<int64_t>(message.budget_seconds, 1);
+      // Bounded by what one reinjection may take (sendmail, then the wait for its echo).
+      const reply::ReplyConfig& r = config_->reply;
+      int64_t cap = r.sendmail_timeout_seconds + r.reinject_confirm_seconds + 10;
+      int64_t budget = std::clamp<int64_t>(message.budget_seconds, 1, cap);
       slot.reinject_until_ms = NowMs() + budget * 1000;
       log::Get().debug("job={} worker {} reinjecting (budget {} s)", slot.job_id, slot.pid, budget);
       return;

@@ -3,8 +3,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <new>
 #include <string>
@@ -24,8 +26,9 @@ struct HandlerState {
 
 class Worker {
  public:
-  Worker(const ModuleSet& modules, std::shared_ptr<const RuntimeConfig> config)
-      : modules_(modules), config_(std::move(config)) {}
+  Worker(const ModuleSet& modules, std::shared_ptr<const RuntimeConfig> config,
+         std::function<void(int64_t)> busy)
+      : modules_(modules), config_(std::move(config)), busy_(std::move(busy)) {}
 
   bool Open() {
     store::EnvOptions options = config_->store;
@@ -35,7 +38,7 @@ class Worker {
       log::Get().error("worker {}: cannot open the store: {}", getpid(), env.error().message);
       return false;
     }
-    services_ = HostServices::Create(*env, config_);
+    services_ = HostServices::Create(*env, config_, busy_);
     queue_ = std::make_unique<JobQueue>(*env, config_->spool_dir());
     return true;
   }
@@ -52,7 +55,7 @@ class Worker {
     if (!raw.ok()) return "park spool-file: " + raw.error().message;
     HandlerState* hs = Init(module);
     if (!hs) return "retry init-failed";
-    InboundMessage message(j, std::move(*raw));
+    InboundMessage message(j, std::move(*raw), &config_->reply);
     threadmill_ctx ctx;
     ctx.services = services_.get();
     ctx.module = module;
@@ -60,6 +63,7 @@ class Worker {
     ctx.job = &j;
     ctx.message = &message;
     int rc = module->table()->on_inbound(&ctx, message.envelope());
+    if (!ctx.park_reason.empty()) return "park " + ctx.park_reason;
     std::string detail = ctx.last_error.empty() ? "" : ": " + ctx.last_error;
     switch (rc) {
       case THREADMILL_OK:
@@ -118,6 +122,7 @@ class Worker {
 
   const ModuleSet& modules_;
   std::shared_ptr<const RuntimeConfig> config_;
+  std::function<void(int64_t)> busy_;
   std::unique_ptr<HostServices> services_;
   std::unique_ptr<JobQueue> queue_;
   std::map<std::string, HandlerState> states_;
@@ -156,7 +161,11 @@ bool ReportReinjecting(bool started, uint32_t budget_seconds) {
 
 int RunWorker(int fd, const ModuleSet& modules, std::shared_ptr<const RuntimeConfig> config) {
   uint64_t memory_limit = static_cast<uint64_t>(config->worker_memory_mb) << 20;
-  Worker worker(modules, std::move(config));
+  // The reply path tells the supervisor before it blocks on a reinjection (sendmail, the
+  // outbound echo), so the job time-out never kills a worker in the middle of one.
+  Worker worker(modules, std::move(config), [](int64_t seconds) {
+    ReportReinjecting(true, static_cast<uint32_t>(std::clamp<int64_t>(seconds, 1, 86400)));
+  });
   if (!worker.Open()) return 1;
   g_supervisor_fd = fd;
   int status = 0;

@@ -103,6 +103,15 @@ Status RecordInTxn(const Environment& env, WriteTxn& txn, const MessageRecord& r
     if (!existing.ok()) return existing.error();
     out = std::move(*existing);
     out.msgid = rec.msgid;
+    // The MTA showing threadmill a message threadmill wrote itself (a reinjected reply,
+    // recorded without a queue id before sendmail ran): note the MTA's queue id. This is
+    // the "outbound echo" the reply path relies on for exactly-once (reply/replier.h).
+    if (out.direction == Direction::kOutbound && out.queue_id.empty() &&
+        rec.direction == Direction::kOutbound && !rec.queue_id.empty()) {
+      out.queue_id = rec.queue_id;
+      Result<std::string> updated = KeyedPut(txn, msgid_db, {}, rec.msgid, EncodeMessage(out));
+      if (!updated.ok()) return updated.error();
+    }
     return {};
   }
   Result<std::string> stored_key = KeyedPut(txn, msgid_db, {}, rec.msgid, EncodeMessage(rec));

@@ -59,7 +59,10 @@ class ThreadStore {
   Result<std::optional<std::string>> FindThreadByIndex(std::string_view thread_index_root) const;
 
   // Records a message in one write transaction and returns the stored record. When
-  // rec.msgid is already known, returns the existing record unchanged (idempotent).
+  // rec.msgid is already known, returns the existing record unchanged (idempotent) - except
+  // that an outbound record without a queue id (written by the reply path before
+  // reinjection) takes the queue id of an outbound `rec` (the MTA passing it back through
+  // the milter: the outbound echo of reply/replier.h).
   // Otherwise an empty rec.thread_id starts a new thread (NewThreadId); the thread is
   // created or updated (updated, message_count, recent_msgids, participants, owner and
   // subject when empty), indexed, and `thread_index_root` mapped to it when given and not

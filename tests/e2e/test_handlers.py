@@ -7,7 +7,8 @@ what it saw in its kv records: see good.c), info@ to "crasher" and support@ to "
 Replies are reinjected with Postfix's own sendmail (-C the rig's config directory) and must
 land in the sender's Maildir.
 
-Cases: routed message -> threaded reply delivered; the sender's answer to that reply lands in
+Cases: routed message -> threaded reply delivered; a reply to an unauthenticated MAIL FROM is
+refused (unauthenticated-sender); the sender's answer to that reply lands in
 the same thread and reaches the same handler (thread owner, not a route); the same message
 twice -> one reply; 101 References / Auto-Submitted / list message -> no reply; crashing and
 hanging handlers leave SMTP untouched, their jobs are retried then parked; a job queued before
@@ -47,7 +48,12 @@ def missing():
     return None
 
 
-def wait_until(cond, timeout=30, step=0.2):
+# Deadlines are generous: they only bound a failing run, and this module must pass on a
+# machine busy with other builds (a passing run never waits them out).
+WAIT = 90
+
+
+def wait_until(cond, timeout=WAIT, step=0.2):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = cond()
@@ -134,7 +140,7 @@ action = "consume"
             return None
         return json.loads(p.stdout)["value"]
 
-    def wait_kv(self, handler, key, timeout=30):
+    def wait_kv(self, handler, key, timeout=WAIT):
         value = wait_until(lambda: self.kv(handler, key), timeout)
         self.assertIsNotNone(value, "kv %s %s never written; log:\n%s"
                              % (handler, key, self.rig.tail(self.rig.log_path, 40)))
@@ -163,7 +169,7 @@ action = "consume"
         m = self.mid("q1")
         self.send(m, "Printer on fire [reply]", extra=[("References", "<root.%s@example.org>" % self.t)])
         self.assertEqual(self.wait_kv("testgood", "reply:%s" % m), "0 ")
-        path = self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m)
+        path = self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m, timeout=WAIT)
         msg = self.headers(path)
         self.assertEqual(msg["Subject"], "Re: Printer on fire [reply]")
         self.assertIn("help@example.com", msg["From"])
@@ -192,14 +198,14 @@ action = "consume"
         env = self.wait_kv("testgood", "env:%s" % m)
         self.assertIn("thread=%s " % type(self).thread_id, env)
         self.assertIn("owner=testgood", env)
-        self.rig.wait_delivered(ALICE, m)  # copy: still delivered
+        self.rig.wait_delivered(ALICE, m, timeout=WAIT)  # copy: still delivered
 
     def test_03_same_message_twice_one_reply(self):
         # The same message accepted again (an MTA retry, a resend) creates no second job
         # (issue 8 item 8): the handler runs once, one reply goes out.
         m = self.mid("dup")
         self.send(m, "Twice [reply]")
-        self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m)
+        self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m, timeout=WAIT)
         self.send(m, "Twice [reply]")
         d = self.rig.wait_decision(msgid=m, where=lambda d: d.get("dup") == "1")
         self.assertEqual(d["decision"], "queued", d["raw"])
@@ -233,9 +239,9 @@ action = "consume"
         _, took_h = self.send(mh, "hang please", rcpt="support@example.com")
         self.assertLess(took_c, 10)
         self.assertLess(took_h, 10)
-        self.rig.wait_delivered("info@example.com", mc)
-        self.rig.wait_delivered("support@example.com", mh)
-        parked = wait_until(lambda: self.jobs_for(mc, "parked") and self.jobs_for(mh, "parked"), 40)
+        self.rig.wait_delivered("info@example.com", mc, timeout=WAIT)
+        self.rig.wait_delivered("support@example.com", mh, timeout=WAIT)
+        parked = wait_until(lambda: self.jobs_for(mc, "parked") and self.jobs_for(mh, "parked"))
         self.assertTrue(parked, self.jobs())
         crash = self.jobs_for(mc, "parked")[0]
         hang = self.jobs_for(mh, "parked")[0]
@@ -265,7 +271,7 @@ action = "consume"
                 pass
         time.sleep(0.5)
         self.rig.restart_milter()
-        self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m, timeout=40)
+        self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m, timeout=WAIT)
         time.sleep(2)
         self.assertEqual(len(self.replies_to(m)), 1)
         # kv written before the restart is still there.
@@ -283,7 +289,7 @@ action = "consume"
         self.assertEqual(json.loads(p.stdout)["state"], "draft_for_approval")
         p = self.rig.ctl("drafts", "approve", draft_id)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        path = self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m)
+        path = self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m, timeout=WAIT)
         with open(path, errors="replace") as f:
             self.assertIn("Drafted answer", f.read())
         p = self.rig.ctl("drafts", "approve", draft_id)
@@ -298,7 +304,7 @@ action = "consume"
                                     xclient_addr=OUTSIDE_ADDR)
         self.assertEqual(rc, 0, out)
         self.wait_kv("testgood", "seen:%s" % m)
-        self.rig.wait_delivered("bob@example.com", m.strip("<>"))
+        self.rig.wait_delivered("bob@example.com", m.strip("<>"), timeout=WAIT)
         self.assertTrue(self.in_mailbox("bob", m))
         self.assertFalse(self.in_mailbox("sales", m))
         # Only the consumed recipient: the message is discarded after its job was queued.
@@ -310,6 +316,23 @@ action = "consume"
         self.assertEqual(d["handler"], "testgood")
         time.sleep(1)
         self.assertFalse(self.in_mailbox("sales", m2))
+
+    def test_10_reply_to_unauthenticated_mail_from_is_refused(self):
+        # MAIL FROM in example.net (SPF -all for the outside client) is not authenticated and
+        # not aligned with From (example.org; DMARC fails, require_dmarc is off here). The
+        # handler replies anyway: the reply rules refuse, nothing reaches example.net.
+        victim = "dave@example.net"
+        m = self.mid("reflect")
+        data = message([("From", "Carol <%s>" % CAROL), ("To", HELP), ("Subject", "Reflect [reply]"),
+                        ("Date", "Tue, 25 Nov 2025 09:00:00 +0000"), ("Message-ID", m)])
+        rc, out, _ = self.rig.swaks(data, victim, HELP, xclient_addr=OUTSIDE_ADDR)
+        self.assertEqual(rc, 0, out)
+        d = self.rig.wait_decision(msgid=m)
+        self.assertEqual(d["spf"], "fail", d["raw"])
+        self.assertEqual(d.get("noreply"), "unauthenticated-sender", d["raw"])
+        self.assertEqual(self.wait_kv("testgood", "reply:%s" % m), "1 unauthenticated-sender")
+        self.rig.wait_delivered(HELP, m.strip("<>"), timeout=WAIT)
+        self.assertEqual(self.rig.find_delivered(victim, m.strip("<>")), [])
 
     def in_mailbox(self, user, msgid):
         """Whether example.com's USER mailbox holds the message (find_delivered searches the

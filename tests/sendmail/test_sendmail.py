@@ -332,13 +332,15 @@ class SendmailAutoreply(rigutil.RigTestCase):
         os.chmod(handlers, 0o755)
         shutil.copy(module, os.path.join(handlers, "autoreply.so"))
         os.chmod(os.path.join(handlers, "autoreply.so"), 0o755)
-        # The rig's threadmill runs without [auth] (no DNS here), so nothing can pass DMARC:
-        # require_dmarc is off for this test only. [reply] sendmail is filled in by smrig.
+        # The rig's threadmill runs without [auth] (no DNS here), so nothing can pass DMARC nor
+        # authenticate MAIL FROM: require_dmarc and require_authenticated_sender are off for
+        # this test only. [reply] sendmail is filled in by smrig.
         conf = os.path.join(cls.workdir, "handlers.conf")
         with open(conf, "w") as f:
             f.write('[handlers]\ndir = "%s"\n\n'
                     '[runtime]\nworkers = 1\npoll_interval_ms = 200\n\n'
-                    '[reply]\nrequire_dmarc = false\nsendmail = ["@SM_SENDMAIL@"]\n\n'
+                    '[reply]\nrequire_dmarc = false\nrequire_authenticated_sender = false\n'
+                    'sendmail = ["@SM_SENDMAIL@"]\n\n'
                     '[[routes]]\nrecipient = "help@example.com"\nhandler = "autoreply"\n\n'
                     '[handler.autoreply]\ntemplate = "Hello {sender_name}, thanks for writing '
                     'about \\"{subject}\\". A human will follow up."\n' % handlers)

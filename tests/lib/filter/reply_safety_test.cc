@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "support/temp_dir.h"
+
 namespace threadmill::filter {
 namespace {
 
@@ -49,8 +53,75 @@ TEST(ReplySafetyTest, Reasons) {
     for (const auto& [name, value] : c.headers) headers.Add(name, value);
     Envelope envelope;
     envelope.mail_from = c.from;
-    EXPECT_EQ(NoReplyReason(envelope, headers, c.refs, 100), c.want) << c.name;
+    EXPECT_EQ(NoReplyReason(envelope, headers, c.refs, 100, true), c.want) << c.name;
   }
+}
+
+TEST(ReplySafetyTest, UnauthenticatedSenderIsItsOwnReason) {
+  MessageHeaders headers(1 << 20);
+  Envelope envelope;
+  envelope.mail_from = "victim@example.org";
+  EXPECT_EQ(NoReplyReason(envelope, headers, 0, 100, false), "unauthenticated-sender");
+  // The more specific reasons still come first.
+  envelope.mail_from = "";
+  EXPECT_EQ(NoReplyReason(envelope, headers, 0, 100, false), "null-sender");
+}
+
+TEST(ReplySafetyTest, SenderAuthenticated) {
+  testing::TempDir dir;
+  std::string path = dir.str() + "/psl.dat";
+  std::ofstream(path) << "com\norg\nuk\nco.uk\n";
+  auto psl = auth::PublicSuffixList::Load(path);
+  ASSERT_TRUE(psl.ok());
+  auto verdicts = [](auth::SpfResult spf, const char* spf_domain, auth::DmarcResult dmarc,
+                     const char* from_domain) {
+    auth::Verdicts v;
+    v.spf_checked = true;
+    v.spf.result = spf;
+    v.spf.domain = spf_domain;
+    v.dmarc_checked = true;
+    v.dmarc.result = dmarc;
+    v.dmarc.from_domain = from_domain;
+    return v;
+  };
+  using S = auth::SpfResult;
+  using D = auth::DmarcResult;
+  struct Case {
+    const char* name;
+    const char* mail_from;
+    auth::Verdicts v;
+    bool want;
+  } cases[] = {
+      // The reflection attack: DMARC passes for the attacker's From, MAIL FROM is the victim.
+      {"reflection", "victim@victim.org", verdicts(S::kFail, "victim.org", D::kPass, "evil.com"),
+       false},
+      {"reflection, spf none", "victim@victim.org",
+       verdicts(S::kNone, "victim.org", D::kPass, "evil.com"), false},
+      {"spf pass for mail from", "Bob@Example.ORG",
+       verdicts(S::kPass, "example.org", D::kFail, "other.com"), true},
+      {"spf pass for another domain (helo)", "bob@example.org",
+       verdicts(S::kPass, "mx.example.net", D::kNone, ""), false},
+      {"spf softfail, dmarc same domain", "bob@example.org",
+       verdicts(S::kSoftFail, "example.org", D::kPass, "example.org"), true},
+      {"dmarc org-aligned subdomain", "bounce-1@mail.example.co.uk",
+       verdicts(S::kFail, "mail.example.co.uk", D::kPass, "example.co.uk"), true},
+      {"dmarc public suffix is no organization", "a@other.co.uk",
+       verdicts(S::kFail, "other.co.uk", D::kPass, "example.co.uk"), false},
+      {"dmarc fail, same domain", "bob@example.org",
+       verdicts(S::kFail, "example.org", D::kFail, "example.org"), false},
+      {"dmarc temperror", "bob@example.org",
+       verdicts(S::kTempError, "example.org", D::kTempError, "example.org"), false},
+      {"null sender", "", verdicts(S::kPass, "mx.example.org", D::kPass, "example.org"), false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(SenderAuthenticated(c.mail_from, &c.v, &*psl), c.want) << c.name;
+  }
+  // Without a PSL only the same domain aligns; without verdicts nothing is authenticated.
+  auto sub = verdicts(S::kFail, "mail.example.com", D::kPass, "example.com");
+  EXPECT_FALSE(SenderAuthenticated("x@mail.example.com", &sub, nullptr));
+  auto same = verdicts(S::kFail, "example.com", D::kPass, "example.com");
+  EXPECT_TRUE(SenderAuthenticated("x@example.com", &same, nullptr));
+  EXPECT_FALSE(SenderAuthenticated("x@example.com", nullptr, &*psl));
 }
 
 }  // namespace

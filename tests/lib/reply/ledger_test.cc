@@ -86,6 +86,40 @@ TEST(Ledger, SenderPeriod) {
   EXPECT_TRUE(ledger.Claim("m3@x", "help@example.com", limits, Proposed("r4@x", 4601)).ok());
 }
 
+TEST(Ledger, RateKeyAddressNormalisesCaseAndSubaddress) {
+  struct {
+    const char* in;
+    const char* want;
+  } cases[] = {
+      {"victim@example.org", "victim@example.org"},
+      {"Victim@Example.ORG", "victim@example.org"},
+      {"Victim+2@example.org", "victim@example.org"},
+      {"victim+a+b@EXAMPLE.org.", "victim@example.org"},
+      {"victim-2@example.org", "victim-2@example.org"},  // "-" is not a delimiter here
+      {"+only@example.org", "+only@example.org"},        // no mailbox before the tag
+      {"\"A+B\"@example.org", "\"a+b\"@example.org"},
+      {"nodomain", "nodomain"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(RateKeyAddress(c.in), c.want) << c.in;
+}
+
+TEST(Ledger, SenderPeriodCountsSubaddressesAsOneSender) {
+  testing::TempDir dir;
+  ReplyLedger ledger(OpenEnv(dir.str()));
+  ClaimLimits limits{"victim@example.org", "", 3600, 0};
+  ASSERT_TRUE(ledger.Claim("m1@x", "help@example.com", limits, Proposed("r1@x", 100)).ok());
+  for (const char* sender :
+       {"Victim+2@example.org", "VICTIM@EXAMPLE.ORG", "victim+x@Example.org"}) {
+    limits.sender = sender;
+    auto again =
+        ledger.Claim(std::string("m-") + sender, "help@example.com", limits, Proposed("r2@x", 200));
+    ASSERT_FALSE(again.ok()) << sender;
+    EXPECT_EQ(again.error().message, "rate-sender") << sender;
+  }
+  limits.sender = "victim-2@example.org";  // another mailbox
+  EXPECT_TRUE(ledger.Claim("m9@x", "help@example.com", limits, Proposed("r9@x", 300)).ok());
+}
+
 TEST(Ledger, ThreadCap) {
   testing::TempDir dir;
   ReplyLedger ledger(OpenEnv(dir.str()));

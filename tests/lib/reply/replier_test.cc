@@ -3,6 +3,12 @@
 #include "reply/replier.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include "lib/reply/fake_sendmail.h"
 #include "mail/header.h"
@@ -37,6 +43,7 @@ class ReplierTest : public ::testing::Test {
     f.from_address = "alice@example.org";
     f.recipient = "help@example.com";
     f.dmarc = "pass";
+    f.sender_authenticated = true;
     return f;
   }
 
@@ -100,20 +107,219 @@ TEST_F(ReplierTest, RefusalsSendNothing) {
   EXPECT_TRUE(fake_.Messages().empty());
 }
 
-TEST_F(ReplierTest, FailedReinjectionResendsSameMessage) {
+TEST_F(ReplierTest, FailureBeforeQueueingResendsSameMessage) {
+  // sendmail fails before reading the message: it cannot have queued it, so it is tried
+  // again (same message, same Message-ID), and later by the job's retry.
   config_.sendmail_attempts = 2;
+  Replier replier = Make();
+  fake_.SetEarlyFailure(75);
+  auto first = replier.Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().code, ErrorCode::kTemporary);
+  EXPECT_EQ(fake_.Args().size(), 2u);  // two attempts
+  EXPECT_TRUE(fake_.Messages().empty());
+  auto entry = ReplyLedger(env_).Find("in1@example.org", "help@example.com");
+  ASSERT_TRUE(entry.ok() && entry->has_value());
+  EXPECT_EQ((*entry)->state, "pending");
+  fake_.SetEarlyFailure(0);
+  auto second = replier.Reply(Facts(), {"h", "J1", ""}, {"Different text", "", ""});
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(*second, "reply1@example.com");
+  ASSERT_EQ(fake_.Messages().size(), 1u);
+  EXPECT_NE(fake_.Messages()[0].find("Hello"), std::string::npos);
+}
+
+TEST_F(ReplierTest, Exit75AfterQueueingIsRecognisedNotResent) {
+  // sendmail queues the reply, then exits 75: the MTA's echo shows it was queued.
+  testing::FakeMta mta(fake_, env_);
+  config_.reinject_confirm_seconds = 20;
+  Replier replier = Make();
+  fake_.SetStatus(75);
+  auto sent = replier.Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  EXPECT_TRUE(replier.SeenOutbound(*sent));
+  auto again = replier.Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().message, "already-replied");
+  EXPECT_EQ(fake_.Messages().size(), 1u);
+  EXPECT_EQ(fake_.Args().size(), 1u);
+}
+
+TEST_F(ReplierTest, AmbiguousWithoutEchoIsUncertainAndNeverResent) {
+  // Queued then exit 75, but the MTA never shows it (milter bypassed): never a second copy.
+  config_.reinject_confirm_seconds = 1;
   Replier replier = Make();
   fake_.SetStatus(75);
   auto first = replier.Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
   ASSERT_FALSE(first.ok());
-  EXPECT_EQ(first.error().code, ErrorCode::kTemporary);
-  EXPECT_EQ(fake_.Messages().size(), 2u);  // two attempts
+  EXPECT_EQ(first.error().code, ErrorCode::kRefused);
+  EXPECT_EQ(first.error().message, "reply-uncertain");
   fake_.SetStatus(0);
-  auto second = replier.Reply(Facts(), {"h", "J1", ""}, {"Different text", "", ""});
-  ASSERT_TRUE(second.ok()) << second.error().message;
-  EXPECT_EQ(*second, "reply1@example.com");
-  ASSERT_EQ(fake_.Messages().size(), 3u);
-  EXPECT_EQ(fake_.Messages()[2], fake_.Messages()[0]);
+  auto retry = replier.Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+  ASSERT_FALSE(retry.ok());
+  EXPECT_EQ(retry.error().message, "reply-uncertain");
+  EXPECT_EQ(fake_.Args().size(), 1u);
+  auto entry = ReplyLedger(env_).Find("in1@example.org", "help@example.com");
+  ASSERT_TRUE(entry.ok() && entry->has_value());
+  EXPECT_EQ((*entry)->state, "uncertain");
+  // A late echo settles it as sent.
+  testing::FakeMta mta(fake_, env_);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (mta.echoed() < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto settled = replier.Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+  ASSERT_TRUE(settled.ok()) << settled.error().message;
+  EXPECT_EQ(fake_.Args().size(), 1u);
+}
+
+TEST_F(ReplierTest, OperatorReleasesAnUncertainReply) {
+  // What `threadmillctl replies release` does: the operator found it never left.
+  config_.reinject_confirm_seconds = 0;
+  Replier replier = Make();
+  fake_.SetStatus(75);
+  ASSERT_EQ(replier.Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""}).error().message,
+            "reply-uncertain");
+  ReplyLedger ledger(env_);
+  auto owed = ledger.ListOwed(10);
+  ASSERT_TRUE(owed.ok());
+  ASSERT_EQ(owed->size(), 1u);
+  EXPECT_EQ((*owed)[0].entry.state, "uncertain");
+  EXPECT_EQ((*owed)[0].entry.reply_id, "reply1@example.com");
+  LedgerEntry released = (*owed)[0].entry;
+  released.state = "pending";
+  ASSERT_TRUE(ledger.Update((*owed)[0].ref, released).ok());
+  fake_.SetStatus(0);
+  auto sent = replier.Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  EXPECT_EQ(fake_.Args().size(), 2u);
+  EXPECT_EQ(fake_.Messages()[1], fake_.Messages()[0]);  // the very same reply
+  EXPECT_TRUE(ledger.ListOwed(10)->empty());
+}
+
+TEST_F(ReplierTest, SlowSendmailTellsTheSupervisorAndSendsOnce) {
+  // A reinjection slower than the job time-out: the busy hook asks for enough time first.
+  std::vector<int64_t> asked;
+  hooks_.busy = [&](int64_t seconds) { asked.push_back(seconds); };
+  config_.sendmail_timeout_seconds = 30;
+  fake_.SetSleep(2);
+  auto start = std::chrono::steady_clock::now();
+  auto sent = Make().Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  ASSERT_FALSE(asked.empty());
+  EXPECT_GE(asked[0], 30);
+  EXPECT_EQ(fake_.Messages().size(), 1u);
+}
+
+TEST_F(ReplierTest, SendmailTimeoutAfterReadingIsNotResent) {
+  testing::FakeMta mta(fake_, env_);
+  config_.sendmail_timeout_seconds = 3;  // reading a small message takes far less, even loaded
+  config_.reinject_confirm_seconds = 10;
+  fake_.SetSleep(30);
+  auto sent = Make().Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+  ASSERT_TRUE(sent.ok()) << sent.error().message;  // killed after queueing: the echo decides
+  EXPECT_EQ(fake_.Args().size(), 1u);
+}
+
+// The worker (a real forked process) is killed with SIGKILL while its sendmail runs; the
+// retry (here, in the test process) must not reinject a second copy.
+TEST_F(ReplierTest, WorkerKilledMidSendmailRetryReinjectsOnce) {
+  fake_.SetSleep(2);
+  config_.reinject_confirm_seconds = 20;
+  std::string db = dir_.str() + "/db";
+  pid_t worker = fork();
+  ASSERT_GE(worker, 0);
+  if (worker == 0) {
+    store::EnvOptions options;
+    options.path = db;
+    options.map_size_bytes = size_t{16} << 20;
+    auto env = store::Environment::Open(options);
+    if (!env.ok()) _exit(2);
+    Replier replier(*env, config_, hooks_);
+    (void)replier.Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+    _exit(0);
+  }
+  // Kill the worker once its sendmail has started.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (fake_.Runs().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(fake_.Runs().empty());
+  kill(worker, SIGKILL);
+  int status = 0;
+  waitpid(worker, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  auto entry = ReplyLedger(env_).Find("in1@example.org", "help@example.com");
+  ASSERT_TRUE(entry.ok() && entry->has_value());
+  EXPECT_EQ((*entry)->state, "reinjecting");
+  EXPECT_GT((*entry)->sendmail_pid, 0);
+
+  testing::FakeMta mta(fake_, env_);  // the MTA passes what was queued back through the milter
+  auto retry = Make().Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+  ASSERT_TRUE(retry.ok()) << retry.error().message;
+  // The orphaned sendmail was not killed with its worker: it finishes its run.
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (fake_.Runs().size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto runs = fake_.Runs();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1].rfind("end ", 0), 0u);
+  EXPECT_EQ(fake_.Args().size(), 1u);
+  EXPECT_EQ(fake_.Messages().size(), 1u);
+}
+
+TEST_F(ReplierTest, InterruptedBeforeSendmailRanSendsOnRetry) {
+  // A claim that never reached sendmail (crash right after the claim) is sent by the retry.
+  ReplyLedger ledger(env_);
+  LedgerEntry pending;
+  pending.reply_id = "early@example.com";
+  pending.state = "pending";
+  pending.time = now_;
+  pending.handler = "h";
+  pending.message = "Message-ID: <early@example.com>\n\nhi\n";
+  pending.envelope_sender = "help@example.com";
+  pending.recipients = {"alice@example.org"};
+  ASSERT_TRUE(ledger.Claim("in1@example.org", "help@example.com", {}, pending).ok());
+  auto sent = Make().Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  EXPECT_EQ(*sent, "early@example.com");
+  ASSERT_EQ(fake_.Messages().size(), 1u);
+  EXPECT_EQ(fake_.Messages()[0], pending.message);
+}
+
+TEST_F(ReplierTest, SendCapsPerJobAndRatePerHandler) {
+  config_.sends_per_job = 2;
+  config_.sends_per_hour = 3;
+  Replier replier = Make();
+  auto send = [&](const char* job, uint32_t index, SendLimits limits = {}) {
+    return replier.Send({"sales", job, ""}, "sales@example.com", "", {"bob@example.net"}, "Offer",
+                        "Hello", index, limits);
+  };
+  ASSERT_TRUE(send("J1", 0).ok());
+  ASSERT_TRUE(send("J1", 1).ok());
+  auto capped = send("J1", 2);
+  ASSERT_FALSE(capped.ok());
+  EXPECT_EQ(capped.error().code, ErrorCode::kRefused);
+  EXPECT_EQ(capped.error().message, "send-cap-job");
+  // A retried job finds its earlier sends: no new token, no new message.
+  ASSERT_TRUE(send("J1", 0).ok());
+  EXPECT_EQ(fake_.Messages().size(), 2u);
+  ASSERT_TRUE(send("J2", 0).ok());  // third token
+  auto limited = send("J3", 0);
+  ASSERT_FALSE(limited.ok());
+  EXPECT_EQ(limited.error().message, "send-rate");
+  // Outside a job (heartbeat) the bucket applies too.
+  EXPECT_EQ(send("", 0).error().message, "send-rate");
+  // The bucket refills at sends_per_hour an hour.
+  now_ += 1200;
+  EXPECT_TRUE(send("J4", 0).ok());
+  EXPECT_EQ(send("J5", 0).error().message, "send-rate");
+  // A handler's own limits override [reply].
+  EXPECT_TRUE(send("J6", 0, SendLimits{0, 5}).ok());
+  EXPECT_EQ(send("J6", 5, SendLimits{0, 5}).error().message, "send-cap-job");
+  EXPECT_EQ(fake_.Messages().size(), 5u);
 }
 
 TEST_F(ReplierTest, EnvelopeSenderModes) {

@@ -17,6 +17,7 @@ InboundFacts Good() {
   f.recipient = "help@example.com";
   f.thread_id = "T1";
   f.dmarc = "pass";
+  f.sender_authenticated = true;
   return f;
 }
 
@@ -44,6 +45,22 @@ TEST(ReplyRules, Table) {
       {"no recipient", [](InboundFacts* f, ReplyConfig*) { f->recipient.clear(); }, "no-recipient"},
       {"null sender", [](InboundFacts* f, ReplyConfig*) { f->envelope_sender.clear(); },
        "null-sender"},
+      // DMARC passed for From, but MAIL FROM (where the reply goes) was not authenticated.
+      {"unauthenticated sender",
+       [](InboundFacts* f, ReplyConfig*) { f->sender_authenticated = false; },
+       "unauthenticated-sender"},
+      {"unauthenticated sender, switched off (rigs without DNS)",
+       [](InboundFacts* f, ReplyConfig* c) {
+         f->sender_authenticated = false;
+         c->require_authenticated_sender = false;
+       },
+       ""},
+      {"unauthenticated sender, dmarc gate off",
+       [](InboundFacts* f, ReplyConfig* c) {
+         f->sender_authenticated = false;
+         c->require_dmarc = false;
+       },
+       "unauthenticated-sender"},
       {"mailer-daemon",
        [](InboundFacts* f, ReplyConfig*) { f->envelope_sender = "MAILER-DAEMON@example.org"; },
        "system-sender"},

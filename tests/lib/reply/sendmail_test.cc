@@ -2,6 +2,7 @@
 #include "reply/sendmail.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "lib/reply/fake_sendmail.h"
 #include "support/temp_dir.h"
@@ -59,6 +60,61 @@ TEST(Reinject, LargeMessageThroughEarlyExit) {
   // A program that exits without reading: EPIPE must not kill the test process.
   Status st = Reinject({"/bin/true"}, "a@x.org", {"b@x.org"}, std::string(1 << 20, 'x'), 5);
   EXPECT_FALSE(st.ok());
+}
+
+TEST(Reinjection, OutcomeSaysWhetherTheMtaMayHoldIt) {
+  struct Case {
+    const char* name;
+    int early, status, sleep, timeout;
+    ReinjectResult want;
+  } cases[] = {
+      {"accepted", 0, 0, 0, 10, ReinjectResult::kAccepted},
+      {"fails before reading: not queued", 75, 0, 0, 10, ReinjectResult::kNotQueued},
+      {"queues then exits 75: ambiguous", 0, 75, 0, 10, ReinjectResult::kAmbiguous},
+      {"reads all, then hangs past the time-out: ambiguous", 0, 0, 30, 3,
+       ReinjectResult::kAmbiguous},
+  };
+  for (const auto& c : cases) {
+    testing::TempDir dir;
+    testing::FakeSendmail fake(dir.str());
+    fake.SetEarlyFailure(c.early);
+    fake.SetStatus(c.status);
+    fake.SetSleep(c.sleep);
+    auto r = Reinjection::Prepare({fake.path()}, "a@x.org", {"b@x.org"}, "Subject: x\n\nbody\n");
+    ASSERT_TRUE(r.ok()) << c.name;
+    EXPECT_GT((*r)->pid(), 0);
+    EXPECT_TRUE(ProcessAlive((*r)->pid(), (*r)->start_time())) << c.name;
+    ReinjectOutcome out = (*r)->Run(c.timeout);
+    EXPECT_EQ(ToString(out.result), std::string(ToString(c.want))) << c.name << ": " << out.detail;
+  }
+  // A big message the program never reads (the memory file, not a pipe: no EPIPE, no hang).
+  auto r = Reinjection::Prepare({"/bin/false"}, "a@x.org", {"b@x.org"}, std::string(1 << 22, 'x'));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)->Run(5).result, ReinjectResult::kNotQueued);
+}
+
+TEST(Reinjection, NeverExecsUnlessRun) {
+  // Prepared, then abandoned (the ledger could not record it): sendmail never runs.
+  testing::TempDir dir;
+  testing::FakeSendmail fake(dir.str());
+  pid_t pid = 0;
+  uint64_t start = 0;
+  {
+    auto r = Reinjection::Prepare({fake.path()}, "a@x.org", {"b@x.org"}, "x\n");
+    ASSERT_TRUE(r.ok());
+    pid = (*r)->pid();
+    start = (*r)->start_time();
+  }
+  EXPECT_FALSE(ProcessAlive(pid, start));
+  EXPECT_TRUE(fake.Args().empty());
+  EXPECT_TRUE(fake.Messages().empty());
+}
+
+TEST(Reinjection, ProcessAliveChecksStartTime) {
+  EXPECT_TRUE(ProcessAlive(getpid(), ProcessStartTime(getpid())));
+  EXPECT_FALSE(ProcessAlive(getpid(), ProcessStartTime(getpid()) + 1));  // another process
+  EXPECT_FALSE(ProcessAlive(0, 0));
+  EXPECT_EQ(ProcessStartTime(-5), 0u);
 }
 
 }  // namespace

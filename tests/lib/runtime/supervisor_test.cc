@@ -92,6 +92,7 @@ class SupervisorTest : public ::testing::Test {
     in.thread_id = thread_id_;
     in.references_count = 1;
     in.dmarc = "pass";
+    in.sender_authenticated = true;
     in.raw_message = raw_;
     auto id = queue_->Enqueue(in);
     EXPECT_TRUE(id.ok());
@@ -311,6 +312,7 @@ TEST_F(SupervisorTest, RunningJobRecoveredAfterKill) {
     in.recipient = "help@example.com";
     in.mail_from = "alice@example.org";
     in.message_id = "k1@example.org";
+    in.sender_authenticated = true;
     in.raw_message = raw;
     ASSERT_TRUE(queue.Enqueue(in).ok());
     ASSERT_EQ(queue.ClaimDue(4102444800, 1, nullptr)->size(), 1u);
@@ -322,6 +324,20 @@ TEST_F(SupervisorTest, RunningJobRecoveredAfterKill) {
   ASSERT_TRUE(WaitFor([&] { return Is(id, JobState::kDone); }));
   EXPECT_EQ(JobOf(id).attempts, 2u);
   EXPECT_EQ(fake_.Messages().size(), 1u);
+}
+
+// A reinjection slower than job_timeout_seconds (2 s here): the worker reports "K" before
+// sendmail runs and the supervisor extends the deadline instead of killing it mid-sendmail
+// (killing it gave one copy per attempt, issue 14).
+TEST_F(SupervisorTest, SlowReinjectionIsNotKilledByTheJobTimeout) {
+  fake_.SetSleep(4);
+  Start();
+  std::string id = Enqueue("testgood", "slow@example.org", "Slow [reply]");
+  ASSERT_TRUE(WaitFor([&] { return Is(id, JobState::kDone) || Is(id, JobState::kParked); }));
+  EXPECT_TRUE(Is(id, JobState::kDone)) << JobOf(id).last_error;
+  EXPECT_EQ(JobOf(id).attempts, 1u);
+  EXPECT_EQ(fake_.Messages().size(), 1u);
+  EXPECT_EQ(Kv("testgood", "reply:<slow@example.org>"), "0 ");
 }
 
 TEST_F(SupervisorTest, ReloadPicksUpNewModules) {

@@ -112,6 +112,40 @@ TEST_F(store_thread_store, ReRecordingIsIdempotent) {
   EXPECT_EQ(MessageIds(first.thread_id).size(), 1u);
 }
 
+// The outbound echo (reply/replier.h): a reply recorded by threadmill before reinjection has
+// no queue id; the milter recording the same Message-ID when the MTA passes it back adds the
+// MTA's queue id, and only that. Inbound records and records with a queue id never change.
+TEST_F(store_thread_store, OutboundEchoAddsTheQueueIdOnly) {
+  for (const std::string& msgid : MsgidCases()) {
+    MessageRecord mine = Msg(msgid, "", 100, "help@example.com", {"a@example.org"});
+    mine.direction = Direction::kOutbound;
+    mine.owner = "helpdesk";
+    mine.queue_id.clear();
+    MessageRecord stored = Record(mine);
+    EXPECT_EQ(stored.queue_id, "");
+    MessageRecord echo = Msg(msgid, "", 200, "help@example.com", {"a@example.org"});
+    echo.direction = Direction::kOutbound;
+    echo.queue_id = "4XyZ1C2";
+    MessageRecord after = Record(echo);
+    EXPECT_EQ(after.queue_id, "4XyZ1C2");
+    EXPECT_EQ(after.owner, "helpdesk");
+    EXPECT_EQ(after.time, 100);
+    EXPECT_EQ(after.thread_id, stored.thread_id);
+    echo.queue_id = "5ABC";  // a second pass (another recipient) keeps the first queue id
+    EXPECT_EQ(Record(echo).queue_id, "4XyZ1C2");
+    EXPECT_EQ((*store_->FindMessage(msgid))->queue_id, "4XyZ1C2");
+    EXPECT_EQ(Thread(stored.thread_id)->message_count, 1u);
+  }
+  MessageRecord inbound = Msg("in@x", "", 100, "a@x", {"b@x"});
+  inbound.direction = Direction::kInbound;
+  inbound.queue_id.clear();
+  MessageRecord in = Record(inbound);  // inbound: unchanged
+  MessageRecord out = Msg("in@x", "", 200, "a@x", {"b@x"});
+  out.direction = Direction::kOutbound;
+  out.queue_id = "Q1";
+  EXPECT_EQ(Record(out), in);
+}
+
 TEST_F(store_thread_store, ThreadContinuityAcrossMessages) {
   MessageRecord root = Record(Msg("m1@x", "", 1000, "agent@ours", {"Cust@Theirs"}));
   const std::string tid = root.thread_id;
