@@ -164,6 +164,8 @@ TEST(JobQueue, EnqueueMessageQuota) {
   auto fits = queue.EnqueueMessage({Input("")}, message, 8 << 20);
   ASSERT_TRUE(fits.ok());
   EXPECT_GE(queue.UsedBytes(), 3u << 20);
+}
+
 // Done jobs are swept by age through the spool index, in batches; younger ones stay, and
 // the index keeps counting every state (what /metrics shows).
 TEST(JobQueue, SweepDoneThroughTheIndex) {
