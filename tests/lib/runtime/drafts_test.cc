@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "lib/reply/fake_sendmail.h"
 #include "lib/runtime/runtime_test_util.h"
 #include "mail/header.h"
@@ -46,6 +48,7 @@ class DraftsTest : public ::testing::Test {
     d.facts.recipient = "help@example.com";
     d.facts.thread_id = thread_id_;
     d.facts.dmarc = "pass";
+    d.facts.sender_authenticated = true;
     d.content.text = text;
     return d;
   }
@@ -116,11 +119,18 @@ TEST_F(DraftsTest, ListsOldestFirstByState) {
     }
     return out;
   };
+  // Ids sort by creation time to the millisecond; drafts made within one millisecond sort by
+  // the random rest of their id, so "oldest first" is the ids' order.
+  std::string rejected = ids[1];
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> pending;
+  for (const auto& id : ids) {
+    if (id != rejected) pending.push_back(id);
+  }
   EXPECT_EQ(ids_of(drafts.List(10)), ids);
   EXPECT_EQ(ids_of(drafts.List(2)), (std::vector<std::string>{ids[0], ids[1]}));
-  EXPECT_EQ(ids_of(drafts.List(10, "rejected")), std::vector<std::string>{ids[1]});
-  EXPECT_EQ(ids_of(drafts.List(10, "draft_for_approval")),
-            (std::vector<std::string>{ids[0], ids[2]}));
+  EXPECT_EQ(ids_of(drafts.List(10, "rejected")), std::vector<std::string>{rejected});
+  EXPECT_EQ(ids_of(drafts.List(10, "draft_for_approval")), pending);
   EXPECT_TRUE(ids_of(drafts.List(10, "sent")).empty());
 }
 
@@ -161,13 +171,16 @@ TEST_F(DraftsTest, RefusedOrFailedApprovalStaysPendingWithItsReason) {
   EXPECT_EQ(pending.last_error, got.error().message);
   EXPECT_TRUE(fake_.Messages().empty());
 
+  // sendmail fails before it took the message (so it certainly queued nothing): the draft
+  // stays pending and a later approval sends it. (One that took the message and then failed
+  // is uncertain and never resent automatically: lib/reply's tests.)
   std::string failing = *drafts.Create(Make());
-  fake_.SetStatus(75);
+  fake_.SetEarlyFailure(75);
   auto failed = drafts.Approve(failing, replier);
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(Get(drafts, failing).state, "draft_for_approval");
   EXPECT_FALSE(Get(drafts, failing).last_error.empty());
-  fake_.SetStatus(0);
+  fake_.SetEarlyFailure(0);
   auto sent = drafts.Approve(failing, replier);
   ASSERT_TRUE(sent.ok()) << sent.error().message;
   EXPECT_EQ(Get(drafts, failing).state, "sent");

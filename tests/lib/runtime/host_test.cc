@@ -48,6 +48,7 @@ class HostTest : public ::testing::Test {
     job_.queue_id = "Q1";
     job_.message_id = "h1@example.org";
     job_.dmarc = "pass";
+    job_.sender_authenticated = true;
     job_.attempts = 2;
     job_.references_count = 1;
   }

@@ -4,6 +4,7 @@
 // is the modules' trusted owner. The worker runs in a forked child (it opens its own store
 // environment; LMDB must not be opened twice in one process).
 #include "runtime/worker.h"
+#include "runtime/worker_protocol.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -63,6 +64,7 @@ class WorkerTest : public ::testing::Test {
     in.message_id = msgid;
     in.thread_id = "T0000000000000000000A";
     in.dmarc = "pass";
+    in.sender_authenticated = true;
     std::string raw = testing::Message(msgid, subject);
     in.raw_message = raw;
     auto id = queue.Enqueue(in);
@@ -88,17 +90,30 @@ class WorkerTest : public ::testing::Test {
     close(sv[1]);
     socket_.reset(sv[0]);
   }
-  // One request, one answer ("" on EOF or after 30 s).
+  // Requests are written in their short text forms for readable tables: "J <job id>",
+  // "H <handler>", "X"; anything else is sent as a frame no worker takes (a kResult).
+  static WorkerMessage Request(const std::string& text) {
+    if (text.rfind("J ", 0) == 0) return WorkerMessage::RunJob(text.substr(2));
+    if (text.rfind("H ", 0) == 0) return WorkerMessage::RunHeartbeat(text.substr(2));
+    if (text == "X") return WorkerMessage::Exit();
+    return WorkerMessage::Result(Outcome::kDone, text);
+  }
+  // One request, one answer as "R <outcome> <reason>" ("" on EOF or after 30 s). Reinjection
+  // notices (kReinjectStart/End) on the way are skipped.
   std::string Ask(const std::string& request) {
-    if (send(socket_.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0) return "";
-    pollfd p{socket_.get(), POLLIN, 0};
-    if (poll(&p, 1, 30000) != 1) return "";
-    char buf[512];
-    ssize_t n = recv(socket_.get(), buf, sizeof buf, 0);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    if (!SendMessage(socket_.get(), Request(request)).ok()) return "";
+    for (;;) {
+      pollfd p{socket_.get(), POLLIN, 0};
+      if (poll(&p, 1, 30000) != 1) return "";
+      auto got = ReceiveMessage(socket_.get(), /*dont_wait=*/false);
+      if (!got.ok() || !got->has_value()) return "";
+      const WorkerMessage& m = **got;
+      if (m.type != MessageType::kResult) continue;
+      return std::string("R ") + ToString(m.outcome) + " " + m.reason;
+    }
   }
   int Finish(const std::string& request = "X") {
-    send(socket_.get(), request.data(), request.size(), MSG_NOSIGNAL);
+    (void)SendMessage(socket_.get(), Request(request));
     int status = 0;
     EXPECT_EQ(waitpid(pid_, &status, 0), pid_);
     pid_ = -1;
