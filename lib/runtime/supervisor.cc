@@ -351,6 +351,9 @@ void Supervisor::OnMessage(WorkerSlot& slot, const WorkerMessage& message) {
     case MessageType::kReinjectEnd:
       slot.reinject_until_ms = 0;
       return;
+    case MessageType::kRetiring:  // it exits after this task's result: no new task for it
+      slot.retiring = true;
+      return;
     case MessageType::kResult:
       break;
     default:

@@ -195,7 +195,6 @@ int RunWorker(int fd, const ModuleSet& modules, std::shared_ptr<const RuntimeCon
     } catch (const std::exception& e) {
       result = WorkerMessage::Result(Outcome::kRetry, std::string("internal: ") + e.what());
     }
-    if (!SendMessage(fd, result).ok()) break;
     if (status == 0 && memory_limit > 0 && PrivateDataBytes() > memory_limit / 4 * 3) {
       log::Get().warn(
           "worker {}: {} MB of private data, over 3/4 of worker_memory_mb = {}: "
@@ -203,6 +202,10 @@ int RunWorker(int fd, const ModuleSet& modules, std::shared_ptr<const RuntimeCon
           getpid(), PrivateDataBytes() >> 20, memory_limit >> 20);
       status = kWorkerExitMemory;
     }
+    // Said before the result, so the supervisor never hands a task to a worker on its way
+    // out (that task would fail without ever running and spend one of its attempts).
+    if (status != 0 && !SendMessage(fd, WorkerMessage::Retiring()).ok()) break;
+    if (!SendMessage(fd, result).ok()) break;
     if (status != 0) break;
   }
   g_supervisor_fd = -1;

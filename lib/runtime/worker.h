@@ -4,7 +4,8 @@
 //   The supervisor forks workers (worker_pool.h) and talks to each over a SOCK_SEQPACKET
 //   socket pair with the typed frames of worker_protocol.h: it sends kRunJob, kRunHeartbeat
 //   or kExit; the worker answers each task with one kResult, and may send kReinjectStart /
-//   kReinjectEnd around a reinjection (ReportReinjecting).
+//   kReinjectEnd around a reinjection (ReportReinjecting), and kRetiring before the result
+//   of its last task when it will exit after it (memory).
 //   A worker opens its own LMDB environment (after fork, with the configured [store] map
 //   sizes), calls each handler's init() the
 //   first time it needs that handler, and builds a fresh context per call. It dies with

@@ -70,6 +70,8 @@ const char* ToString(MessageType type) {
       return "reinject-start";
     case MessageType::kReinjectEnd:
       return "reinject-end";
+    case MessageType::kRetiring:
+      return "retiring";
   }
   return "unknown";
 }
@@ -108,6 +110,7 @@ Result<std::string> EncodeFrame(const WorkerMessage& m) {
       break;
     case MessageType::kExit:
     case MessageType::kReinjectEnd:
+    case MessageType::kRetiring:
       break;
   }
   return out;
@@ -144,6 +147,7 @@ Result<WorkerMessage> DecodeFrame(std::string_view frame) {
       break;
     case static_cast<uint8_t>(MessageType::kExit):
     case static_cast<uint8_t>(MessageType::kReinjectEnd):
+    case static_cast<uint8_t>(MessageType::kRetiring):
       m.type = static_cast<MessageType>(type);
       break;
     default:

@@ -49,6 +49,7 @@ enum class MessageType : uint8_t {
   kResult = 4,
   kReinjectStart = 5,
   kReinjectEnd = 6,
+  kRetiring = 7,  // worker -> supervisor, before a result: it exits after this task
 };
 const char* ToString(MessageType type);
 
@@ -87,6 +88,7 @@ struct WorkerMessage {
     return m;
   }
   static WorkerMessage ReinjectEnd() { return Make(MessageType::kReinjectEnd); }
+  static WorkerMessage Retiring() { return Make(MessageType::kRetiring); }
 };
 
 const char* ToString(Outcome outcome);
