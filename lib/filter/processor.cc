@@ -132,7 +132,13 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
   }
   d->resolution = std::move(*resolution);
 
-  if (!Record(envelope, headers, threading.thread_index_root, d)) return;
+  // A message the MTA is told to refuse never reaches a mailbox: it is not recorded in a
+  // thread (a rejected spoof must not plant its Message-ID there; a deferred one is recorded
+  // when it is accepted).
+  if (d->verdict == Verdict::kContinue &&
+      !Record(envelope, headers, threading.thread_index_root, d)) {
+    return;
+  }
   if (direction.direction == store::Direction::kOutbound) {
     d->decision = "recorded";
     return;
