@@ -236,7 +236,7 @@ void Supervisor::SpawnWorkers() {
     auto config = config_;
     const ModuleSet* modules = modules_.get();
     bool spawned = pool_.Spawn([&](int fd) { return RunWorker(fd, *modules, config); },
-                               static_cast<uint64_t>(config_->worker_memory_mb) << 20);
+                               WorkerMemoryLimitBytes(config_->worker_memory_mb));
     if (!spawned) break;
   }
 }

@@ -14,6 +14,7 @@
 #include "log/logger.h"
 #include "runtime/host.h"
 #include "runtime/job_queue.h"
+#include "runtime/worker_pool.h"
 #include "runtime/worker_protocol.h"
 
 namespace threadmill::runtime {
@@ -160,7 +161,7 @@ bool ReportReinjecting(bool started, uint32_t budget_seconds) {
 }
 
 int RunWorker(int fd, const ModuleSet& modules, std::shared_ptr<const RuntimeConfig> config) {
-  uint64_t memory_limit = static_cast<uint64_t>(config->worker_memory_mb) << 20;
+  uint64_t memory_limit = WorkerMemoryLimitBytes(config->worker_memory_mb);
   // The reply path tells the supervisor before it blocks on a reinjection (sendmail, the
   // outbound echo), so the job time-out never kills a worker in the middle of one.
   Worker worker(modules, std::move(config), [](int64_t seconds) {

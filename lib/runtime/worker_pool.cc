@@ -17,6 +17,27 @@
 
 namespace threadmill::runtime {
 
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitizedBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitizedBuild = true;
+#else
+constexpr bool kSanitizedBuild = false;
+#endif
+#else
+constexpr bool kSanitizedBuild = false;
+#endif
+
+}  // namespace
+
+uint64_t WorkerMemoryLimitBytes(int64_t worker_memory_mb) {
+  if (kSanitizedBuild || worker_memory_mb <= 0) return 0;
+  return static_cast<uint64_t>(worker_memory_mb) << 20;
+}
+
 bool WorkerPool::Spawn(const ChildMain& child_main, uint64_t memory_limit_bytes) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {

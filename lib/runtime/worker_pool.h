@@ -53,6 +53,11 @@ struct WorkerSlot {
   int64_t EffectiveDeadlineMs() const { return std::max(deadline_ms, reinject_until_ms); }
 };
 
+// The RLIMIT_DATA a worker gets for `worker_memory_mb` (0: none). Sanitizer builds (the
+// sanitize and tsan presets) reserve terabytes of shadow address space that RLIMIT_DATA and
+// VmData count, so there the limit is always 0.
+uint64_t WorkerMemoryLimitBytes(int64_t worker_memory_mb);
+
 class WorkerPool {
  public:
   using ChildMain = std::function<int(int fd)>;
