@@ -16,6 +16,7 @@
 #include <climits>
 #include <cstring>
 
+#include "common/wait_status.h"
 #include "log/logger.h"
 
 namespace threadmill::milter {
@@ -30,15 +31,6 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-std::string Describe(int status) {
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    return "signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
-  }
-  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
-  return "ended";
 }
 
 std::string SelfExe() {
@@ -157,8 +149,8 @@ void SupervisorKeeper::Loop() {
         ->GetCounter("threadmill_supervisor_restarts_total",
                      "Handler supervisor restarts after it died")
         .Add();
-    log::Get().error("handler supervisor {} died: {}; restart {} in {} ms", pid, Describe(status),
-                     restarts, backoff_ms);
+    log::Get().error("handler supervisor {} died: {}; restart {} in {} ms", pid,
+                     DescribeWaitStatus(status), restarts, backoff_ms);
     for (;;) {
       pollfd stop = {stop_fd_, POLLIN, 0};
       if (poll(&stop, 1, static_cast<int>(backoff_ms)) > 0) return;

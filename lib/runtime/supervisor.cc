@@ -23,6 +23,7 @@
 
 #include "common/chown_tree.h"
 #include "common/privileges.h"
+#include "common/wait_status.h"
 #include "log/kv_line.h"
 #include "log/logger.h"
 #include "runtime/housekeeping.h"
@@ -49,13 +50,10 @@ int64_t NowMs() {
       .count();
 }
 
+// A worker's end for its job's record: "crashed: signal 11 (...)", "worker exited with
+// status 3".
 std::string DescribeStatus(int status) {
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    return "crashed: signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
-  }
-  if (WIFEXITED(status)) return "worker exited with status " + std::to_string(WEXITSTATUS(status));
-  return "worker ended";
+  return (WIFSIGNALED(status) ? "crashed: " : "worker ") + DescribeWaitStatus(status);
 }
 
 class Supervisor {
