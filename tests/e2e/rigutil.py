@@ -502,7 +502,31 @@ def main(skip_reason=None):
 
 def autoreply_module():
     """The shipped autoreply handler in the build under test (it may not be built)."""
-    return os.path.join(build_dir(), "handlers", "autoreply", "autoreply.so")
+    return shipped_module("autoreply")
+
+
+def shipped_module(name):
+    """A shipped handler module (handlers/NAME) in the build under test."""
+    return os.path.join(build_dir(), "handlers", name, name + ".so")
+
+
+def fixture_module(name):
+    """A test fixture module (tests/handlers/fixtures, target threadmill_fixtures)."""
+    return os.path.join(build_dir(), "tests", "handlers", "fixtures", "fixture_%s.so" % name)
+
+
+def install_handlers(rig, modules):
+    """Creates RIG/handlers.d as the loader accepts it (root's, 0755) and installs each
+    {name: path of a .so} as NAME.so, root's, mode 0644. Returns the directory."""
+    handlers = os.path.join(rig.dir, "handlers.d")
+    os.makedirs(handlers)
+    os.chmod(handlers, 0o755)
+    for name, path in modules.items():
+        dst = os.path.join(handlers, name + ".so")
+        shutil.copyfile(path, dst)
+        os.chmod(dst, 0o644)
+        os.chown(dst, 0, 0)
+    return handlers
 
 
 # --- building messages ------------------------------------------------------------------------

@@ -18,7 +18,6 @@ restarts; a draft approved from threadmillctl is delivered.
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,16 +33,12 @@ CAROL = "carol@example.org"
 FIXTURES = ["good", "crash", "hang"]
 
 
-def fixture_dir():
-    return os.path.join(rigutil.build_dir(), "tests", "handlers", "fixtures")
-
-
 def missing():
     why = rigutil.missing_prerequisites()
     if why:
         return why
     for f in FIXTURES:
-        if not os.path.exists(os.path.join(fixture_dir(), "fixture_%s.so" % f)):
+        if not os.path.exists(rigutil.fixture_module(f)):
             return "fixture module %s not built (target threadmill_fixtures)" % f
     return None
 
@@ -69,14 +64,7 @@ class Handlers(rigutil.RigTestCase):
     def setUpClass(cls):
         cls.t = token()
         rig = rigutil.Rig("handlers")
-        handlers = os.path.join(rig.dir, "handlers.d")
-        os.makedirs(handlers)
-        os.chmod(handlers, 0o755)
-        for f in FIXTURES:
-            dst = os.path.join(handlers, "%s.so" % f)
-            shutil.copyfile(os.path.join(fixture_dir(), "fixture_%s.so" % f), dst)
-            os.chmod(dst, 0o644)
-            os.chown(dst, 0, 0)
+        handlers = rigutil.install_handlers(rig, {f: rigutil.fixture_module(f) for f in FIXTURES})
         extra = os.path.join(rig.dir, "handlers.conf")
         with open(extra, "w") as f:
             f.write("""

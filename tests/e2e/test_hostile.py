@@ -21,7 +21,6 @@ A failing case lists every property it found broken, with the numbers.
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -63,13 +62,9 @@ def missing():
     if why:
         return why
     for module in ("exec", "autoreply"):
-        if not os.path.exists(module_path(module)):
+        if not os.path.exists(rigutil.shipped_module(module)):
             return "handler module %s not built" % module
     return None
-
-
-def module_path(name):
-    return os.path.join(rigutil.build_dir(), "handlers", name, name + ".so")
 
 
 class Hostile(rigutil.RigTestCase):
@@ -87,13 +82,8 @@ class Hostile(rigutil.RigTestCase):
             zone = os.path.join(rig.dir, "hostile-zone.conf")
             with open(zone, "w") as f:
                 f.write("server=/%s/127.0.0.1#%d\n" % (hm.HOLE_ZONE, cls.hole.getsockname()[1]))
-            handlers = os.path.join(rig.dir, "handlers.d")
-            os.makedirs(handlers)
-            os.chmod(handlers, 0o755)
-            for name in ("exec", "autoreply"):
-                dst = os.path.join(handlers, name + ".so")
-                shutil.copyfile(module_path(name), dst)
-                os.chmod(dst, 0o644)
+            handlers = rigutil.install_handlers(
+                rig, {name: rigutil.shipped_module(name) for name in ("exec", "autoreply")})
             cls.seen = os.path.join(rig.dir, "seen")
             os.makedirs(cls.seen)
             recorder = os.path.join(rig.dir, "recorder.py")

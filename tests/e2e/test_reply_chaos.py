@@ -14,7 +14,6 @@ again. Required: every message answered (0 lost), none twice (0 duplicates).
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,15 +29,11 @@ MESSAGES = 8
 MAX_KILLS = 4
 
 
-def fixture_dir():
-    return os.path.join(rigutil.build_dir(), "tests", "handlers", "fixtures")
-
-
 def missing():
     why = rigutil.missing_prerequisites()
     if why:
         return why
-    if not os.path.exists(os.path.join(fixture_dir(), "fixture_good.so")):
+    if not os.path.exists(rigutil.fixture_module("good")):
         return "fixture module good not built (target threadmill_fixtures)"
     return None
 
@@ -62,13 +57,7 @@ class ReplyChaos(rigutil.RigTestCase):
     def setUpClass(cls):
         cls.t = token()
         rig = rigutil.Rig("chaos")
-        handlers = os.path.join(rig.dir, "handlers.d")
-        os.makedirs(handlers)
-        os.chmod(handlers, 0o755)
-        dst = os.path.join(handlers, "good.so")
-        shutil.copyfile(os.path.join(fixture_dir(), "fixture_good.so"), dst)
-        os.chmod(dst, 0o644)
-        os.chown(dst, 0, 0)
+        handlers = rigutil.install_handlers(rig, {"good": rigutil.fixture_module("good")})
         cls.wrapper = os.path.join(rig.dir, "slow-sendmail")
         cls.reinjections = os.path.join(rig.dir, "reinjections")
         with open(cls.wrapper, "w") as f:

@@ -15,7 +15,6 @@ rules refuse with reason=unauthenticated-sender, and nothing reaches the victim.
 """
 
 import os
-import shutil
 import sys
 import time
 
@@ -29,11 +28,7 @@ class ReplyGate(rigutil.RigTestCase):
     @classmethod
     def setUpClass(cls):
         rig = rigutil.Rig("gate")
-        handlers = os.path.join(rig.dir, "handlers.d")
-        os.makedirs(handlers)
-        os.chmod(handlers, 0o755)
-        shutil.copyfile(rigutil.autoreply_module(), os.path.join(handlers, "autoreply.so"))
-        os.chmod(os.path.join(handlers, "autoreply.so"), 0o644)
+        handlers = rigutil.install_handlers(rig, {"autoreply": rigutil.autoreply_module()})
         zone = os.path.join(rig.dir, "gate-zone.conf")
         with open(zone, "w") as f:
             f.write('txt-record=_dmarc.example.net,"v=DMARC1; p=reject"\n')
