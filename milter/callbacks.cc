@@ -269,7 +269,7 @@ std::string BareLf(const std::string& value) {
 // A header change the message must not go without failed: answer with a tempfail so the
 // client retries, and say so in the decision line.
 void FailHeaderChange(filter::Decision* d, const char* reason, const char* text) {
-  d->decision = "error";
+  d->outcome = filter::Outcome::kError;
   d->reason = reason;
   filter::Escalate(d, filter::Verdict::kTempfail, {"451", "4.7.0", text});
 }

@@ -47,9 +47,7 @@ std::shared_ptr<auth::Authenticator> MakeAuthenticator(const config::Config& con
 
 void ApplyVerdicts(const config::Config& config, const auth::Verdicts& verdicts, Decision* d) {
   const config::AuthConfig& a = config.auth;
-  d->auth_checked = true;
-  d->dmarc_passed = verdicts.DmarcPassed();
-  for (const auto& field : verdicts.SummaryFields()) d->auth_log.push_back(field);
+  d->verdicts = verdicts;
   if (a.add_header) {
     // Our A-R lists the verified signatures only (at most max_signatures): ignored extra
     // signatures must not be able to grow it past what the MTA accepts.

@@ -9,10 +9,12 @@
 //   handler routing) after these.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "auth/verdicts.h"
 #include "filter/envelope.h"
 #include "mail/defects.h"
 #include "store/records.h"
@@ -22,6 +24,17 @@ namespace threadmill::filter {
 
 // What the MTA hears.
 enum class Verdict { kContinue, kTempfail, kReject };
+
+// What threadmill made of the message (decision= in the log line).
+enum class Outcome {
+  kRecorded,   // outbound: recorded in its thread
+  kMatched,    // inbound: answers a known thread
+  kNewThread,  // inbound: starts a thread
+  kQueued,     // inbound: handed to at least one handler
+  kNoReply,    // inbound: no automatic reply may ever answer it (reason says why)
+  kError,      // a store or internal failure (reason says which)
+};
+const char* ToString(Outcome outcome);  // "recorded", "matched", "new-thread", ...
 
 struct SmtpReply {
   std::string code;      // "451", "550"
@@ -36,7 +49,7 @@ struct Decision {
   bool message_id_added = false;
   size_t references = 0;
   thread::Resolution resolution;
-  std::string decision;         // recorded | matched | new-thread | queued | no-reply | error
+  Outcome outcome = Outcome::kNewThread;
   std::string reason;           // why (no-reply and error), else empty
   std::string no_reply_reason;  // inbound: why no automatic reply may ever answer it, or ""
   // inbound: MAIL FROM itself authenticated (reply_safety.h SenderAuthenticated)
@@ -51,11 +64,17 @@ struct Decision {
   std::vector<std::string> delete_recipients;  // consumed by a handler route
   bool discard = false;                        // every recipient consumed
 
-  // Authentication (lib/auth): verdicts for the log line and the reply gate.
-  bool auth_checked = false;
-  bool dmarc_passed = false;
-  std::vector<std::pair<std::string, std::string>> auth_log;   // dmarc=, spf=, dkim=, ...
+  // Authentication (lib/auth): the verdicts themselves, typed; the log line, the metrics and
+  // the handlers' jobs all read them from here. Unset when authentication is off.
+  std::optional<auth::Verdicts> verdicts;
   std::vector<std::pair<std::string, std::string>> extra_log;  // appended key=value pairs
+
+  bool auth_checked() const { return verdicts.has_value(); }
+  bool dmarc_passed() const { return verdicts && verdicts->DmarcPassed(); }
+  // The summary results as RFC 8601 names ("none" when authentication is off).
+  const char* dmarc_result() const;
+  const char* spf_result() const;
+  const char* dkim_result() const;
 
   // The decision line without the logger's prefix.
   std::string LogLine(const Envelope& envelope) const;

@@ -8,13 +8,6 @@
 namespace threadmill::filter {
 namespace {
 
-std::string AuthVerdict(const Decision& d, std::string_view method) {
-  for (const auto& [key, value] : d.auth_log) {
-    if (key == method) return value;
-  }
-  return "none";
-}
-
 std::string ThreadOwner(const store::ThreadStore& threads, const Decision& d) {
   if (!d.resolution.known()) return "";
   auto thread = threads.FindThread(d.resolution.thread_id);
@@ -47,7 +40,7 @@ std::unique_ptr<runtime::IncomingMessage> Handoff::NewMessage(size_t max_bytes) 
 void Handoff::SpoolFailed(const Envelope& envelope, const char* reason, const std::string& why,
                           Decision* d) const {
   log::Get().error("{}: spooling for handlers failed: {}", envelope.queue_id, why);
-  d->decision = "error";
+  d->outcome = Outcome::kError;
   d->reason = reason;
   d->verdict =
       on_store_error_ == config::FailureAction::kTempfail ? Verdict::kTempfail : Verdict::kContinue;
@@ -65,7 +58,8 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads, s
 
 void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
                   runtime::IncomingMessage* message, Decision* d) const {
-  if (!active_ || d->direction != store::Direction::kInbound || d->decision == "error") return;
+  if (!active_ || d->direction != store::Direction::kInbound || d->outcome == Outcome::kError)
+    return;
   std::string owner = ThreadOwner(threads, *d);
   auto matches = router_.Route(envelope.recipients, owner);
   if (matches.empty()) return;
@@ -106,9 +100,9 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
   input.thread_owner = owner;
   input.thread_known = d->resolution.known();
   input.references_count = static_cast<uint32_t>(d->references);
-  input.dmarc = AuthVerdict(*d, "dmarc");
-  input.spf = AuthVerdict(*d, "spf");
-  input.dkim = AuthVerdict(*d, "dkim");
+  input.dmarc = d->dmarc_result();
+  input.spf = d->spf_result();
+  input.dkim = d->dkim_result();
   input.no_reply_reason = d->no_reply_reason;
   input.sender_authenticated = d->sender_authenticated;
   input.received_time = static_cast<int64_t>(std::time(nullptr));
@@ -147,7 +141,7 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
                        synced.error().message);
     }
   }
-  if (d->decision != "no-reply") d->decision = "queued";
+  if (d->outcome != Outcome::kNoReply) d->outcome = Outcome::kQueued;
   d->extra_log.emplace_back("handler", handlers);
   d->extra_log.emplace_back("job", ids);
   if (duplicates) d->extra_log.emplace_back("dup", std::to_string(duplicates));

@@ -98,7 +98,7 @@ void Processor::Commit(const Envelope& envelope, runtime::IncomingMessage* messa
 
 // Keeps what authentication decided (headers, a stricter verdict): a failure never undoes it.
 void Processor::Fail(Decision* d, const char* reason, config::FailureAction action) const {
-  d->decision = "error";
+  d->outcome = Outcome::kError;
   d->reason = reason;
   if (action == config::FailureAction::kTempfail) Escalate(d, Verdict::kTempfail, {});
 }
@@ -140,7 +140,7 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
     return;
   }
   if (direction.direction == store::Direction::kOutbound) {
-    d->decision = "recorded";
+    d->outcome = Outcome::kRecorded;
     return;
   }
   d->sender_authenticated =
@@ -149,10 +149,10 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
   d->no_reply_reason = NoReplyReason(envelope, headers, d->references,
                                      config_->threading.max_references, d->sender_authenticated);
   if (d->no_reply_reason == "references") {
-    d->decision = "no-reply";
+    d->outcome = Outcome::kNoReply;
     d->reason = "references";
   } else {
-    d->decision = d->resolution.known() ? "matched" : "new-thread";
+    d->outcome = d->resolution.known() ? Outcome::kMatched : Outcome::kNewThread;
     if (!d->no_reply_reason.empty()) d->extra_log.emplace_back("noreply", d->no_reply_reason);
   }
 }

@@ -49,10 +49,14 @@ class HandoffTest : public ::testing::Test {
     Decision d;
     d.verdict = verdict;
     d.direction = store::Direction::kInbound;
-    d.decision = "new-thread";
+    d.outcome = Outcome::kNewThread;
     d.message_id = std::move(message_id);
     d.resolution.thread_id = "T1";
-    d.auth_log = {{"dmarc", "pass"}, {"spf", "pass"}, {"dkim", "none"}};
+    auth::Verdicts verdicts;
+    verdicts.dmarc_checked = verdicts.spf_checked = true;
+    verdicts.dmarc.result = auth::DmarcResult::kPass;
+    verdicts.spf.result = auth::SpfResult::kPass;
+    d.verdicts = verdicts;
     handoff_->Run(envelope, *threads_, raw, complete, &d);
     return d;
   }
@@ -75,7 +79,7 @@ class HandoffTest : public ::testing::Test {
 TEST_F(HandoffTest, CopyRouteQueuesAndKeepsDelivery) {
   ASSERT_TRUE(handoff_->active());
   Decision d = Run({"help@example.com", "bob@example.com"});
-  EXPECT_EQ(d.decision, "queued");
+  EXPECT_EQ(d.outcome, Outcome::kQueued);
   EXPECT_EQ(Extra(d, "handler"), "helpdesk");
   EXPECT_TRUE(d.delete_recipients.empty());
   EXPECT_FALSE(d.discard);
@@ -94,7 +98,7 @@ TEST_F(HandoffTest, CopyRouteQueuesAndKeepsDelivery) {
 
 TEST_F(HandoffTest, ConsumeRemovesOnlyItsRecipient) {
   Decision d = Run({"deals@sales.example.com", "bob@example.com"});
-  EXPECT_EQ(d.decision, "queued");
+  EXPECT_EQ(d.outcome, Outcome::kQueued);
   EXPECT_EQ(d.delete_recipients, std::vector<std::string>{"deals@sales.example.com"});
   EXPECT_FALSE(d.discard);
 }
@@ -108,7 +112,7 @@ TEST_F(HandoffTest, ConsumingEveryRecipientDiscards) {
 
 TEST_F(HandoffTest, UnroutedMailIsLeftAlone) {
   Decision d = Run({"bob@example.com"});
-  EXPECT_EQ(d.decision, "new-thread");
+  EXPECT_EQ(d.outcome, Outcome::kNewThread);
   EXPECT_TRUE(d.extra_log.empty());
   EXPECT_TRUE(queue_->List(10)->empty());
 }
@@ -135,13 +139,13 @@ TEST_F(HandoffTest, ThreadOwnerGetsRepliesWithoutRoute) {
   envelope.recipients = {"alice@example.com"};
   Decision d;
   d.direction = store::Direction::kInbound;
-  d.decision = "matched";
+  d.outcome = Outcome::kMatched;
   d.message_id = "answer@example.org";
   d.resolution.thread_id = "T1";
   d.resolution.method = thread::MatchMethod::kInReplyTo;
   d.resolution.parent = "ours@example.com";
   handoff_->Run(envelope, *threads_, kRaw, true, &d);
-  EXPECT_EQ(d.decision, "queued");
+  EXPECT_EQ(d.outcome, Outcome::kQueued);
   EXPECT_EQ(Extra(d, "handler"), "helpdesk");
 }
 
@@ -150,7 +154,7 @@ TEST_F(HandoffTest, SpoolFailureFollowsOnStoreError) {
   std::filesystem::remove_all(dir_.str() + "/spool");
   std::ofstream(dir_.str() + "/spool") << "not a directory";
   Decision d = Run({"deals@sales.example.com"});
-  EXPECT_EQ(d.decision, "error");
+  EXPECT_EQ(d.outcome, Outcome::kError);
   EXPECT_EQ(d.reason, "spool");
   EXPECT_EQ(d.verdict, Verdict::kContinue);  // on_store_error = accept (default)
   EXPECT_TRUE(d.delete_recipients.empty());
@@ -173,7 +177,7 @@ TEST_F(HandoffTest, RefusedMessagesAreNeverSpooled) {
     d.verdict = c.verdict;
     if (c.quarantine) d.quarantine = "DMARC policy quarantine";
     d.direction = store::Direction::kInbound;
-    d.decision = "new-thread";
+    d.outcome = Outcome::kNewThread;
     d.message_id = "refused@example.org";
     handoff_->Run(envelope, *threads_, kRaw, true, &d);
     EXPECT_EQ(Extra(d, "handoff"), c.want);
@@ -190,7 +194,7 @@ TEST_F(HandoffTest, RefusedMessagesAreNeverSpooled) {
 TEST_F(HandoffTest, RetriedMessageIsNotSpooledAgain) {
   Decision first = Run({"deals@sales.example.com", "help@example.com"});
   Decision again = Run({"deals@sales.example.com", "help@example.com"});
-  EXPECT_EQ(again.decision, "queued");
+  EXPECT_EQ(again.outcome, Outcome::kQueued);
   EXPECT_EQ(Extra(again, "dup"), "2");
   EXPECT_EQ(Extra(again, "job"), Extra(first, "job"));
   EXPECT_EQ(again.delete_recipients, std::vector<std::string>{"deals@sales.example.com"});
@@ -208,7 +212,7 @@ TEST_F(HandoffTest, OneSpoolCopyPerMessage) {
   std::string big(3 << 20, 'b');  // spills to a file while it arrives
   std::string raw = std::string(kRaw) + big;
   Decision d = Run({"a@sales.example.com", "b@sales.example.com", "c@sales.example.com"}, raw);
-  EXPECT_EQ(d.decision, "queued");
+  EXPECT_EQ(d.outcome, Outcome::kQueued);
   auto jobs = queue_->List(10);
   ASSERT_EQ(jobs->size(), 3u);
   struct stat first {};
@@ -238,7 +242,7 @@ TEST_F(HandoffTest, SpoolQuotaFollowsOnStoreError) {
     Make(std::string("[milter]\non_store_error = \"") + action +
          "\"\n[handlers]\nspool_quota_mb = 1\n");
     Decision d = Run({"deals@sales.example.com"}, std::string(2 << 20, 'q'));
-    EXPECT_EQ(d.decision, "error") << action;
+    EXPECT_EQ(d.outcome, Outcome::kError) << action;
     EXPECT_EQ(d.reason, "spool-quota") << action;
     EXPECT_EQ(d.verdict, std::string(action) == "accept" ? Verdict::kContinue : Verdict::kTempfail);
     EXPECT_TRUE(d.delete_recipients.empty());

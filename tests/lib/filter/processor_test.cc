@@ -52,7 +52,7 @@ constexpr const char* kOutside = "198.51.100.7";
 
 TEST_F(ProcessorTest, OutboundIsRecordedAndInboundReplyMatches) {
   auto out = Send(kInside, {{"Message-ID", "<first@example.com>"}, {"Subject", "Hello"}});
-  EXPECT_EQ(out.decision, "recorded");
+  EXPECT_EQ(out.outcome, Outcome::kRecorded);
   EXPECT_EQ(out.direction, store::Direction::kOutbound);
   EXPECT_EQ(out.resolution.method, thread::MatchMethod::kNone);
   ASSERT_FALSE(out.resolution.thread_id.empty());
@@ -60,7 +60,7 @@ TEST_F(ProcessorTest, OutboundIsRecordedAndInboundReplyMatches) {
   auto reply = Send(kOutside, {{"Message-ID", "<r1@example.org>"},
                                {"In-Reply-To", "<first@example.com>"},
                                {"References", "<first@example.com>"}});
-  EXPECT_EQ(reply.decision, "matched");
+  EXPECT_EQ(reply.outcome, Outcome::kMatched);
   EXPECT_EQ(reply.resolution.method, thread::MatchMethod::kInReplyTo);
   EXPECT_EQ(reply.resolution.parent, "first@example.com");
   EXPECT_EQ(reply.resolution.thread_id, out.resolution.thread_id);
@@ -68,13 +68,13 @@ TEST_F(ProcessorTest, OutboundIsRecordedAndInboundReplyMatches) {
   // Our answer to the reply, then their answer carrying References only: same thread.
   auto ours =
       Send(kInside, {{"Message-ID", "<second@example.com>"}, {"In-Reply-To", "<r1@example.org>"}});
-  EXPECT_EQ(ours.decision, "recorded");
+  EXPECT_EQ(ours.outcome, Outcome::kRecorded);
   EXPECT_EQ(ours.resolution.thread_id, out.resolution.thread_id);
   auto theirs = Send(kOutside, {{"Message-ID", "<r2@example.org>"},
                                 {"References",
                                  "<first@example.com> <r1@example.org> "
                                  "<second@example.com> <unknown@elsewhere>"}});
-  EXPECT_EQ(theirs.decision, "matched");
+  EXPECT_EQ(theirs.outcome, Outcome::kMatched);
   EXPECT_EQ(theirs.resolution.method, thread::MatchMethod::kReferences);
   EXPECT_EQ(theirs.resolution.parent, "second@example.com");
   EXPECT_EQ(theirs.resolution.thread_id, out.resolution.thread_id);
@@ -87,7 +87,7 @@ TEST_F(ProcessorTest, OutboundIsRecordedAndInboundReplyMatches) {
 TEST_F(ProcessorTest, UnknownParentStartsNewThread) {
   auto d = Send(kOutside, {{"Message-ID", "<lonely@example.org>"},
                            {"In-Reply-To", "<never-seen@example.net>"}});
-  EXPECT_EQ(d.decision, "new-thread");
+  EXPECT_EQ(d.outcome, Outcome::kNewThread);
   EXPECT_EQ(d.resolution.method, thread::MatchMethod::kNone);
   auto found = store_->FindMessage("lonely@example.org");
   ASSERT_TRUE(found.ok() && found->has_value());
@@ -100,7 +100,7 @@ TEST_F(ProcessorTest, TooManyReferencesMeansNoReply) {
   for (int i = 0; i < 100; ++i) refs += " <hop" + std::to_string(i) + "@relay.example>";
   auto d = Send(kOutside, {{"Message-ID", "<loop@example.org>"}, {"References", refs}});
   EXPECT_EQ(d.references, 101u);
-  EXPECT_EQ(d.decision, "no-reply");
+  EXPECT_EQ(d.outcome, Outcome::kNoReply);
   EXPECT_EQ(d.reason, "references");
   EXPECT_EQ(d.resolution.method, thread::MatchMethod::kReferences);  // still threaded
   EXPECT_EQ(d.verdict, Verdict::kContinue);                          // and delivered
@@ -109,7 +109,7 @@ TEST_F(ProcessorTest, TooManyReferencesMeansNoReply) {
   for (int i = 0; i < 99; ++i) hundred += " <h" + std::to_string(i) + "@relay.example>";
   auto ok = Send(kOutside, {{"Message-ID", "<fine@example.org>"}, {"References", hundred}});
   EXPECT_EQ(ok.references, 100u);
-  EXPECT_EQ(ok.decision, "matched");
+  EXPECT_EQ(ok.outcome, Outcome::kMatched);
 }
 
 TEST_F(ProcessorTest, OutboundWithoutMessageIdGetsOne) {
@@ -120,14 +120,14 @@ TEST_F(ProcessorTest, OutboundWithoutMessageIdGetsOne) {
   EXPECT_NE(d.add_headers[0].second.find("@mx.example.com>"), std::string::npos);
   auto found = store_->FindMessage(d.message_id);
   ASSERT_TRUE(found.ok() && found->has_value());
-  EXPECT_EQ(d.decision, "recorded");
+  EXPECT_EQ(d.outcome, Outcome::kRecorded);
 }
 
 TEST_F(ProcessorTest, InboundWithoutMessageIdIsNotChanged) {
   auto d = Send(kOutside, {{"Subject", "no id"}});
   EXPECT_FALSE(d.message_id_added);
   EXPECT_TRUE(d.add_headers.empty());
-  EXPECT_EQ(d.decision, "new-thread");
+  EXPECT_EQ(d.outcome, Outcome::kNewThread);
   EXPECT_EQ(d.reason, "no-message-id");
 }
 
@@ -139,7 +139,7 @@ TEST_F(ProcessorTest, ThreadIndexFallback) {
   auto in = Send(kOutside, {{"Message-ID", "<ol2@example.org>"}, {"Thread-Index", child}});
   EXPECT_EQ(in.resolution.method, thread::MatchMethod::kThreadIndex);
   EXPECT_EQ(in.resolution.thread_id, out.resolution.thread_id);
-  EXPECT_EQ(in.decision, "matched");
+  EXPECT_EQ(in.outcome, Outcome::kMatched);
 }
 
 TEST_F(ProcessorTest, RetryKeepsThread) {
@@ -162,7 +162,7 @@ TEST_F(ProcessorTest, StoreFailureFollowsPolicy) {
     auto store = std::make_shared<store::ThreadStore>(*env);
     Processor processor(config, store);
     Decision last;
-    for (int i = 0; i < 2000 && last.decision != "error"; ++i) {
+    for (int i = 0; i < 2000 && last.outcome != Outcome::kError; ++i) {
       Envelope envelope;
       envelope.client_addr = kOutside;
       envelope.recipients = {std::string(200, 'r') + "@example.com"};
@@ -170,7 +170,7 @@ TEST_F(ProcessorTest, StoreFailureFollowsPolicy) {
       headers.Add("Message-ID", "<m" + std::to_string(i) + std::string(300, 'x') + "@e.org>");
       last = processor.Decide(envelope, headers);
     }
-    EXPECT_EQ(last.decision, "error") << action;
+    EXPECT_EQ(last.outcome, Outcome::kError) << action;
     EXPECT_EQ(last.reason, "store");
     EXPECT_EQ(last.verdict,
               std::string(action) == "accept" ? Verdict::kContinue : Verdict::kTempfail);
@@ -257,7 +257,7 @@ TEST(ProcessorStoreFailureTest, AuthenticationNeverDependsOnTheStore) {
     pass.verdicts.dmarc_checked = true;
     pass.verdicts.dmarc.result = auth::DmarcResult::kPass;
     Decision ok = processor.Decide(envelope, good, &pass);
-    EXPECT_EQ(ok.decision, "error");
+    EXPECT_EQ(ok.outcome, Outcome::kError);
     EXPECT_EQ(ok.verdict,
               std::string(action) == "accept" ? Verdict::kContinue : Verdict::kTempfail);
     EXPECT_EQ(ok.delete_auth_results, std::vector<int>{1});
@@ -305,7 +305,7 @@ TEST_F(ProcessorTest, ForgedAuthResultsRemovedOnOutboundMail) {
   envelope.recipients = {"colleague@example.com"};
   Decision d = processor_->Decide(envelope, headers);
   EXPECT_EQ(d.direction, store::Direction::kOutbound);
-  EXPECT_EQ(d.decision, "recorded");
+  EXPECT_EQ(d.outcome, Outcome::kRecorded);
   EXPECT_EQ(d.delete_auth_results, std::vector<int>{2});
   EXPECT_TRUE(d.insert_headers.empty());  // no verdicts, no A-R of ours
 }
