@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/ascii.h"
 #include "config/config.h"
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
@@ -57,7 +58,7 @@ std::shared_ptr<store::ThreadStore> OpenStore(const config::Config& config) {
 int Lookup(const config::Config& config, const Args& args) {
   if (args.words.size() != 2) return Fail("lookup needs one MSGID", 2);
   // Normalized ids are stable in brackets (msgid.h): a bare one is looked up as <id>.
-  std::string_view arg = mail::TrimWhitespace(args.words[1]);
+  std::string_view arg = ascii::Trim(args.words[1]);
   auto id = mail::ParseMsgId(arg.starts_with('<') ? std::string(arg) : mail::FormatMsgId(arg));
   if (id.id.empty()) return Fail("\"" + args.words[1] + "\" is not a Message-ID", 2);
   auto found = OpenStore(config)->FindMessage(id.id);

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "common/unique_fd.h"
 #include "log/logger.h"
 
 namespace threadmill::milter::drain {
@@ -77,15 +78,14 @@ bool IsMilterListener(int fd, const config::MilterConfig& milter) {
 }
 
 // A listening unix socket on an autobound abstract address: never ready for libmilter.
-int DummyListener() {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
+UniqueFd DummyListener() {
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fd;
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(sa_family_t)) != 0 ||
-      listen(fd, 1) != 0) {
-    close(fd);
-    return -1;
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(sa_family_t)) != 0 ||
+      listen(fd.get(), 1) != 0) {
+    return UniqueFd();
   }
   return fd;
 }
@@ -98,13 +98,11 @@ bool CloseListener(const config::MilterConfig& milter) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
     int fd = std::atoi(entry.path().filename().c_str());
     if (!IsMilterListener(fd, milter)) continue;
-    int dummy = DummyListener();
-    if (dummy < 0 || dup2(dummy, fd) < 0) {
+    UniqueFd dummy = DummyListener();
+    if (!dummy || dup2(dummy.get(), fd) < 0) {
       log::Get().error("drain: cannot close the listening socket: {}", std::strerror(errno));
-      if (dummy >= 0) close(dummy);
       return false;
     }
-    close(dummy);
     return true;
   }
   log::Get().warn("drain: listening socket {} not found; new connections are still accepted",

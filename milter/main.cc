@@ -35,6 +35,7 @@
 #include "milter/process.h"
 #include "milter/service.h"
 #include "milter/supervisor_keeper.h"
+#include "runtime/config_snapshot.h"
 #include "runtime/runtime_config.h"
 #include "runtime/supervisor.h"
 
@@ -101,15 +102,15 @@ int WaitForStop(const std::atomic<bool>& milter_ended) {
 
 int Run(const Options& options) {
   if (options.supervisor_fd >= 0) return RunSupervisorMode(options);
-  std::shared_ptr<const config::Config> config;
-  runtime::RuntimeConfig runtime_config;
+  runtime::ConfigSnapshot snapshot;
   try {
-    config = config::Load(options.config_path);
-    runtime_config = runtime::ParseRuntimeConfig(*config);
+    snapshot = runtime::LoadConfigSnapshot(options.config_path);
   } catch (const std::exception& e) {
     Fatal(std::string("configuration error: ") + e.what());
     return 1;
   }
+  const std::shared_ptr<const config::Config>& config = snapshot.config;
+  const runtime::RuntimeConfig& runtime_config = *snapshot.runtime;
   if (options.check_only) {
     try {
       (void)PlanPrivileges(config->milter);  // as root: the service user must exist
@@ -136,14 +137,14 @@ int Run(const Options& options) {
     // Handlers run in the supervisor's worker processes, forked before any thread exists
     // and before this process opens the store.
     runtime::SupervisorHandle supervisor;
-    if (HandlersConfigured(runtime_config)) {
+    if (HandlersConfigured(*snapshot.runtime)) {
       PrepareStore(*config, privileges);
       auto started = runtime::StartSupervisor(options.config_path, config);
       if (!started.ok()) throw std::runtime_error(started.error().message);
       supervisor = *started;
     }
 
-    Service service(options.config_path, config);
+    Service service(options.config_path, snapshot);
     SupervisorKeeper keeper(options.config_path, supervisor, service.metrics());
     ChownStore(*config, privileges);
     if (!RegisterCallbacks(&service)) throw std::runtime_error("smfi_register failed");

@@ -9,9 +9,10 @@
 
 namespace threadmill::milter {
 
-Service::Service(std::string config_path, std::shared_ptr<const config::Config> config)
+Service::Service(std::string config_path, runtime::ConfigSnapshot snapshot)
     : config_path_(std::move(config_path)) {
-  store::EnvOptions options = runtime::StoreOptions(*config);
+  const config::Config& config = *snapshot.config;
+  store::EnvOptions options = snapshot.runtime->store;
   auto env = store::Environment::Open(options);
   if (!env.ok()) {
     throw std::runtime_error("cannot open the store at " + options.path + ": " +
@@ -20,12 +21,12 @@ Service::Service(std::string config_path, std::shared_ptr<const config::Config> 
   }
   env_ = *env;
   store_ = std::make_shared<store::ThreadStore>(env_);
-  jobs_ = std::make_shared<runtime::JobQueue>(env_, config->store.path + "/spool");
+  jobs_ = std::make_shared<runtime::JobQueue>(env_, snapshot.runtime->spool_dir());
   if (size_t stale = jobs_->RemoveStaleIncoming()) {
     log::Get().info("removed {} partial incoming message(s) left in the spool", stale);
   }
-  authenticator_ = filter::MakeAuthenticator(*config);
-  processor_.store(MakeProcessor(std::move(config), authenticator_));
+  authenticator_ = filter::MakeAuthenticator(config);
+  processor_.store(MakeProcessor(snapshot, authenticator_));
 }
 
 std::string RestartOnlyChanges(const config::Config& running, const config::Config& fresh) {
@@ -50,7 +51,8 @@ std::string RestartOnlyChanges(const config::Config& running, const config::Conf
 
 void Service::Reload() noexcept {
   try {
-    auto fresh = config::Load(config_path_);
+    runtime::ConfigSnapshot snapshot = runtime::LoadConfigSnapshot(config_path_);
+    const auto& fresh = snapshot.config;
     auto current = config();
     std::string needs_restart = RestartOnlyChanges(*current, *fresh);
     if (!needs_restart.empty()) {
@@ -62,7 +64,7 @@ void Service::Reload() noexcept {
     auto authenticator = filter::MakeAuthenticator(*fresh);  // fresh resolver settings
     log::Configure(fresh->log);
     authenticator_ = authenticator;
-    processor_.store(MakeProcessor(fresh, authenticator));
+    processor_.store(MakeProcessor(snapshot, authenticator));
     log::Get().info("reload: configuration re-read from {}", config_path_);
   } catch (const std::exception& e) {
     log::Get().error("reload failed, keeping the running configuration: {}", e.what());
@@ -70,11 +72,13 @@ void Service::Reload() noexcept {
 }
 
 std::shared_ptr<const filter::Processor> Service::MakeProcessor(
-    std::shared_ptr<const config::Config> config,
+    const runtime::ConfigSnapshot& snapshot,
     std::shared_ptr<auth::Authenticator> authenticator) const {
-  auto handoff = std::make_shared<const filter::Handoff>(*config, jobs_, env_);
-  return std::make_shared<const filter::Processor>(
-      std::move(config), store_, std::move(authenticator), metrics_, std::move(handoff));
+  auto handoff = std::make_shared<const filter::Handoff>(
+      *snapshot.runtime, snapshot.config->milter.on_store_error, jobs_, env_);
+  return std::make_shared<const filter::Processor>(snapshot.config, store_,
+                                                   std::move(authenticator), metrics_,
+                                                   std::move(handoff));
 }
 
 void Service::StartMetricsListener() {

@@ -18,6 +18,7 @@
 #include "filter/processor.h"
 #include "metrics/http_listener.h"
 #include "metrics/registry.h"
+#include "runtime/config_snapshot.h"
 #include "runtime/job_queue.h"
 #include "store/environment.h"
 #include "store/thread_store.h"
@@ -32,7 +33,7 @@ std::string RestartOnlyChanges(const config::Config& running, const config::Conf
 class Service {
  public:
   // Opens the store. Throws std::runtime_error with a clear message on failure.
-  Service(std::string config_path, std::shared_ptr<const config::Config> config);
+  Service(std::string config_path, runtime::ConfigSnapshot snapshot);
 
   std::shared_ptr<const filter::Processor> processor() const { return processor_.load(); }
   std::shared_ptr<const config::Config> config() const { return processor()->config_ptr(); }
@@ -55,7 +56,7 @@ class Service {
   std::shared_ptr<store::ThreadStore> store_;
   std::shared_ptr<auth::Authenticator> authenticator_;
   std::shared_ptr<const filter::Processor> MakeProcessor(
-      std::shared_ptr<const config::Config> config,
+      const runtime::ConfigSnapshot& snapshot,
       std::shared_ptr<auth::Authenticator> authenticator) const;
   std::shared_ptr<metrics::Registry> metrics_ = std::make_shared<metrics::Registry>();
   std::shared_ptr<runtime::JobQueue> jobs_;

@@ -50,7 +50,7 @@ SupervisorKeeper::SupervisorKeeper(std::string config_path, runtime::SupervisorH
   if (handle_.pid <= 0) return;
   metrics_->GetCounter("threadmill_supervisor_restarts_total",
                        "Handler supervisor restarts after it died");
-  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  stop_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -69,19 +69,18 @@ void SupervisorKeeper::Stop(int timeout_seconds) {
   }
   if (thread_.joinable()) {
     uint64_t one = 1;
-    ssize_t ignored = write(stop_fd_, &one, sizeof one);
+    ssize_t ignored = write(stop_fd_.get(), &one, sizeof one);
     (void)ignored;
     thread_.join();
   }
-  if (stop_fd_ >= 0) close(stop_fd_);
-  stop_fd_ = -1;
+  stop_fd_.reset();
   std::lock_guard lock(mutex_);
   if (handle_.pid > 0) runtime::StopSupervisor(&handle_, timeout_seconds);
 }
 
 bool SupervisorKeeper::Restart() {
-  int lifeline[2];
-  if (pipe2(lifeline, O_CLOEXEC) != 0) {
+  UniqueFd lifeline_read, lifeline_write;
+  if (!MakePipe(&lifeline_read, &lifeline_write)) {
     log::Get().error("supervisor restart: pipe: {}", std::strerror(errno));
     return false;
   }
@@ -91,23 +90,21 @@ bool SupervisorKeeper::Restart() {
   pid_t pid = fork();
   if (pid < 0) {
     log::Get().error("supervisor restart: fork: {}", std::strerror(errno));
-    close(lifeline[0]);
-    close(lifeline[1]);
     return false;
   }
   if (pid == 0) {
     // Only async-signal-safe calls until exec.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (dup2(lifeline[0], kLifelineFd) < 0) _exit(127);
+    if (dup2(lifeline_read.get(), kLifelineFd) < 0) _exit(127);
     // Everything else the daemon has open (libmilter's sockets have no FD_CLOEXEC) stays here.
     syscall(SYS_close_range, kLifelineFd + 1, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
     fcntl(kLifelineFd, F_SETFD, 0);
     execv(exe_.c_str(), const_cast<char**>(argv));
     _exit(127);
   }
-  close(lifeline[0]);
+  lifeline_read.reset();
   std::lock_guard lock(mutex_);
-  handle_ = runtime::SupervisorHandle{pid, lifeline[1]};
+  handle_ = runtime::SupervisorHandle{pid, lifeline_write.release()};
   log::Get().info("handler supervisor restarted as pid {}", pid);
   return true;
 }
@@ -122,11 +119,11 @@ void SupervisorKeeper::Loop() {
       std::lock_guard lock(mutex_);
       pid = handle_.pid;
     }
-    int pidfd = pid > 0 ? static_cast<int>(syscall(SYS_pidfd_open, pid, 0)) : -1;
-    pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    UniqueFd pidfd(pid > 0 ? static_cast<int>(syscall(SYS_pidfd_open, pid, 0)) : -1);
+    pollfd fds[2] = {{stop_fd_.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
     // Without a pidfd (old kernel, or the child is already gone) look every 200 ms.
-    int rc = poll(fds, 2, pidfd >= 0 ? -1 : 200);
-    if (pidfd >= 0) close(pidfd);
+    int rc = poll(fds, 2, pidfd ? -1 : 200);
+    pidfd.reset();
     if (rc > 0 && (fds[0].revents & POLLIN)) return;  // Stop()
     if (pid <= 0) continue;
     int status = 0;
@@ -152,7 +149,7 @@ void SupervisorKeeper::Loop() {
     log::Get().error("handler supervisor {} died: {}; restart {} in {} ms", pid,
                      DescribeWaitStatus(status), restarts, backoff_ms);
     for (;;) {
-      pollfd stop = {stop_fd_, POLLIN, 0};
+      pollfd stop = {stop_fd_.get(), POLLIN, 0};
       if (poll(&stop, 1, static_cast<int>(backoff_ms)) > 0) return;
       backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
       started_ms = NowMs();

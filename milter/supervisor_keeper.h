@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include "common/unique_fd.h"
 #include "metrics/registry.h"
 #include "runtime/supervisor.h"
 
@@ -50,7 +51,7 @@ class SupervisorKeeper {
   std::shared_ptr<metrics::Registry> metrics_;
   std::mutex mutex_;
   runtime::SupervisorHandle handle_;
-  int stop_fd_ = -1;  // eventfd: Stop() wakes the thread
+  UniqueFd stop_fd_;  // eventfd: Stop() wakes the thread
   bool stopped_ = false;
   std::thread thread_;
 };

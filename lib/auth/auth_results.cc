@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "auth/psl.h"
+#include "common/ascii.h"
 
 namespace threadmill::auth {
 namespace {
@@ -133,7 +134,7 @@ std::string PolicyFromComments(const std::vector<std::string>& comments) {
       bool word_start = i == 0 || c[i - 1] == ' ' || c[i - 1] == '\t' || c[i - 1] == ';';
       if (!word_start || (c[i] != 'p' && c[i] != 'P') || c[i + 1] != '=') continue;
       size_t end = c.find_first_of(" \t;", i + 2);
-      return ToLowerAscii(c.substr(i + 2, end == std::string::npos ? end : end - i - 2));
+      return ascii::ToLower(c.substr(i + 2, end == std::string::npos ? end : end - i - 2));
     }
   }
   return {};
@@ -170,15 +171,15 @@ Result<ParsedAuthResults> ParseAuthResults(std::string_view value) {
     if (lx.AtEnd()) break;
     lx.TakeComments();  // those before the method belong to no resinfo
     AuthResultsMethod m;
-    std::string method = ToLowerAscii(lx.Value(true));
+    std::string method = ascii::ToLower(lx.Value(true));
     if (method == "none" && !lx.Peek('=')) continue;
     size_t slash = method.find('/');
     m.method = slash == std::string::npos ? method : method.substr(0, slash);
     if (m.method.empty() || !lx.Eat('='))
       return MakeError(ErrorCode::kInvalidInput, "bad resinfo near '" + method + "'");
-    m.result = ToLowerAscii(lx.Value(true));
+    m.result = ascii::ToLower(lx.Value(true));
     while (!lx.AtEnd() && !lx.Peek(';')) {
-      std::string key = ToLowerAscii(lx.Value(true));
+      std::string key = ascii::ToLower(lx.Value(true));
       if (key.empty() || !lx.Eat('='))
         return MakeError(ErrorCode::kInvalidInput, "bad property near '" + key + "'");
       std::string val = lx.Value(false);
@@ -253,20 +254,20 @@ void AddUpstreamMethods(const ParsedAuthResults& parsed, Verdicts* out) {
         v.spf.scope = SpfScope::kMailFrom;
         v.spf.identity = mf;
         size_t at = mf.rfind('@');
-        v.spf.domain = ToLowerAscii(at == std::string::npos ? mf : mf.substr(at + 1));
+        v.spf.domain = ascii::ToLower(at == std::string::npos ? mf : mf.substr(at + 1));
       } else {
         v.spf.scope = SpfScope::kHelo;
-        v.spf.domain = ToLowerAscii(m.Property("smtp.helo"));
+        v.spf.domain = ascii::ToLower(m.Property("smtp.helo"));
       }
       v.spf.reason = m.reason;
     } else if (m.method == "dkim") {
       DkimSignatureResult d;
       d.result = DkimFromString(m.result);
-      d.domain = ToLowerAscii(m.Property("header.d"));
+      d.domain = ascii::ToLower(m.Property("header.d"));
       if (d.domain.empty()) {
         std::string i = m.Property("header.i");
         size_t at = i.rfind('@');
-        d.domain = ToLowerAscii(at == std::string::npos ? i : i.substr(at + 1));
+        d.domain = ascii::ToLower(at == std::string::npos ? i : i.substr(at + 1));
       }
       d.selector = m.Property("header.s");
       d.algorithm = m.Property("header.a");
@@ -275,8 +276,8 @@ void AddUpstreamMethods(const ParsedAuthResults& parsed, Verdicts* out) {
     } else if (m.method == "dmarc" && !v.dmarc_checked) {
       v.dmarc_checked = true;
       v.dmarc.result = DmarcFromString(m.result);
-      v.dmarc.from_domain = ToLowerAscii(m.Property("header.from"));
-      std::string pol = ToLowerAscii(m.Property("policy.dmarc"));
+      v.dmarc.from_domain = ascii::ToLower(m.Property("header.from"));
+      std::string pol = ascii::ToLower(m.Property("policy.dmarc"));
       if (pol.empty()) pol = PolicyFromComments(m.comments);
       if (!pol.empty()) v.dmarc.policy_domain = v.dmarc.from_domain;
       v.dmarc.policy = pol == "reject"       ? DmarcPolicy::kReject

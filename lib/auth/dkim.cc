@@ -16,6 +16,7 @@ extern "C" {
 
 #include "auth/psl.h"
 #include "auth/resolver.h"
+#include "common/ascii.h"
 
 namespace threadmill::auth {
 namespace {
@@ -39,9 +40,9 @@ int DnsStart(void* srv, int type, unsigned char* query, unsigned char* buf, size
   if (srv == nullptr || query == nullptr || buf == nullptr) return -1;
   std::string name(reinterpret_cast<const char*>(query));
   const DnsResult* known =
-      tl_verifier != nullptr ? tl_verifier->KeyAnswer(ToLowerAscii(name)) : nullptr;
+      tl_verifier != nullptr ? tl_verifier->KeyAnswer(ascii::ToLower(name)) : nullptr;
   if (known == nullptr && tl_verifier != nullptr && !tl_verifier->TakeLookup()) {
-    if (tl_refused != nullptr) tl_refused->insert(ToLowerAscii(name));
+    if (tl_refused != nullptr) tl_refused->insert(ascii::ToLower(name));
     return -1;
   }
   *qh = new KeyQuery{type, std::move(name), buf, buflen, known};
@@ -118,14 +119,14 @@ DkimSignatureResult FromField(std::string_view value, std::string reason) {
     std::string val;
     for (char c : TrimFws(tag.substr(eq + 1)))
       if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '\0') val += c;
-    if (name == "d") r.domain = ToLowerAscii(val);
+    if (name == "d") r.domain = ascii::ToLower(val);
     if (name == "s") r.selector = val;
-    if (name == "a") r.algorithm = ToLowerAscii(val);
+    if (name == "a") r.algorithm = ascii::ToLower(val);
   }
   return r;
 }
 
-bool IsDkimSignature(std::string_view name) { return ToLowerAscii(name) == "dkim-signature"; }
+bool IsDkimSignature(std::string_view name) { return ascii::ToLower(name) == "dkim-signature"; }
 
 // True when the signature's h= names one of `fields` (lower-cased names).
 bool SignsAny(DKIM_SIGINFO* sig, const std::set<std::string>& fields) {
@@ -136,7 +137,7 @@ bool SignsAny(DKIM_SIGINFO* sig, const std::set<std::string>& fields) {
   std::string_view list(reinterpret_cast<const char*>(h));
   while (!list.empty()) {
     size_t colon = list.find(':');
-    std::string name = ToLowerAscii(TrimFws(list.substr(0, colon)));
+    std::string name = ascii::ToLower(TrimFws(list.substr(0, colon)));
     if (fields.count(name)) return true;
     list = colon == std::string_view::npos ? std::string_view() : list.substr(colon + 1);
   }
@@ -150,7 +151,7 @@ bool IdentityBreaksNoSubdomain(DKIM_SIGINFO* sig, unsigned flags, const std::str
   const unsigned char* i =
       dkim_sig_gettagvalue(sig, false, reinterpret_cast<unsigned char*>(const_cast<char*>("i")));
   if (i == nullptr) return false;  // i= defaults to @d=
-  std::string id = ToLowerAscii(TrimFws(reinterpret_cast<const char*>(i)));
+  std::string id = ascii::ToLower(TrimFws(reinterpret_cast<const char*>(i)));
   size_t at = id.rfind('@');
   return at != std::string::npos && id.substr(at + 1) != domain;
 }
@@ -185,14 +186,14 @@ DkimSignatureResult Describe(DKIM_SIGINFO* sig, const std::set<std::string>& ref
   DkimSignatureResult r;
   const unsigned char* d = dkim_sig_getdomain(sig);
   const unsigned char* s = dkim_sig_getselector(sig);
-  r.domain = d ? ToLowerAscii(reinterpret_cast<const char*>(d)) : "";
+  r.domain = d ? ascii::ToLower(reinterpret_cast<const char*>(d)) : "";
   r.selector = s ? reinterpret_cast<const char*>(s) : "";
   // The a= tag as the signature states it: libopendkim's parsed value is only set once the
   // signature got far enough (an early failure reads as rsa-sha1).
   const unsigned char* a =
       dkim_sig_gettagvalue(sig, false, reinterpret_cast<unsigned char*>(const_cast<char*>("a")));
   r.algorithm =
-      a != nullptr ? ToLowerAscii(TrimFws(reinterpret_cast<const char*>(a))) : AlgName(sig);
+      a != nullptr ? ascii::ToLower(TrimFws(reinterpret_cast<const char*>(a))) : AlgName(sig);
   unsigned bits = 0;
   if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK) r.key_bits = bits;
   unsigned flags = dkim_sig_getflags(sig);
@@ -219,7 +220,7 @@ DkimSignatureResult Describe(DKIM_SIGINFO* sig, const std::set<std::string>& ref
   r.reason = errstr != nullptr ? errstr : "";
   switch (err) {
     case DKIM_SIGERROR_KEYFAIL:
-      if (refused.count(ToLowerAscii(r.selector + "._domainkey." + r.domain))) {
+      if (refused.count(ascii::ToLower(r.selector + "._domainkey." + r.domain))) {
         r.result = DkimResult::kPolicy;
         r.reason = "not verified: key look-up limit";
       } else {
@@ -339,7 +340,7 @@ const DnsResult* DkimVerifier::KeyAnswer(const std::string& lower_name) const {
 }
 
 void DkimVerifier::AddKeyAnswer(const std::string& name, DnsResult answer) {
-  key_answers_[ToLowerAscii(name)] = std::move(answer);
+  key_answers_[ascii::ToLower(name)] = std::move(answer);
 }
 
 std::vector<std::string> DkimVerifier::AlignedKeyNames() {
@@ -355,8 +356,8 @@ std::vector<std::string> DkimVerifier::AlignedKeyNames() {
     const unsigned char* d = dkim_sig_getdomain(sigs[i]);
     const unsigned char* s = dkim_sig_getselector(sigs[i]);
     if (d == nullptr || s == nullptr || !IsAligned(reinterpret_cast<const char*>(d))) continue;
-    std::string name = ToLowerAscii(std::string(reinterpret_cast<const char*>(s)) + "._domainkey." +
-                                    reinterpret_cast<const char*>(d));
+    std::string name = ascii::ToLower(std::string(reinterpret_cast<const char*>(s)) +
+                                      "._domainkey." + reinterpret_cast<const char*>(d));
     if (key_answers_.count(name) || std::find(out.begin(), out.end(), name) != out.end()) continue;
     if (!TakeLookup()) {
       refused_.insert(name);
@@ -372,7 +373,7 @@ void DkimVerifier::Header(std::string_view name, std::string_view value) {
   bool is_signature = IsDkimSignature(name);
   if (name.find('\0') != std::string_view::npos || value.find('\0') != std::string_view::npos) {
     // Never handed to libopendkim: its dkim_eoh reads such a field past its end.
-    nul_fields_.insert(ToLowerAscii(name.substr(0, name.find('\0'))));
+    nul_fields_.insert(ascii::ToLower(name.substr(0, name.find('\0'))));
     if (is_signature && nul_signatures_.size() < options_.max_signatures)
       nul_signatures_.push_back(FromField(value, "DKIM-Signature field contains a NUL byte"));
     return;

@@ -14,6 +14,7 @@ extern "C" {
 }
 
 #include "auth/resolver.h"
+#include "common/ascii.h"
 #include "mail/address.h"
 
 namespace threadmill::auth {
@@ -171,7 +172,7 @@ std::vector<std::string> DmarcEvaluator::RecordNames(
 }
 
 bool DmarcEvaluator::RelaxedAligned(std::string_view a, std::string_view b) const {
-  std::string x = ToLowerAscii(a), y = ToLowerAscii(b);
+  std::string x = ascii::ToLower(a), y = ascii::ToLower(b);
   if (x.empty() || y.empty()) return false;
   if (x == y) return true;
   std::string org = psl_.OrganizationalDomain(x);
@@ -311,7 +312,7 @@ DmarcOutcome DmarcEvaluator::EvaluateDomain(const std::string& domain, const Dma
   // opendmarc_policy_check_alignment() reported x.example aligned with quarantine.example
   // (both under the test TLD), so it is not trusted with the decision.
   auto aligned = [&](const std::string& domain, int mode) {
-    std::string d = ToLowerAscii(domain);
+    std::string d = ascii::ToLower(domain);
     if (d.empty()) return false;
     if (d == out.from_domain) return true;
     return mode != DMARC_RECORD_A_STRICT && !org.empty() && psl_.OrganizationalDomain(d) == org;

@@ -4,14 +4,9 @@
 #include <fstream>
 #include <vector>
 
-namespace threadmill::auth {
+#include "common/ascii.h"
 
-std::string ToLowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
+namespace threadmill::auth {
 
 Result<PublicSuffixList> PublicSuffixList::Load(const std::string& path) {
   std::ifstream in(path);
@@ -22,7 +17,7 @@ Result<PublicSuffixList> PublicSuffixList::Load(const std::string& path) {
     size_t end = line.find_first_of(" \t\r");
     if (end != std::string::npos) line.resize(end);
     if (line.empty() || line.rfind("//", 0) == 0) continue;
-    line = ToLowerAscii(line);
+    line = ascii::ToLower(line);
     if (line[0] == '!')
       psl.exceptions_.insert(line.substr(1));
     else if (line.rfind("*.", 0) == 0)
@@ -35,7 +30,7 @@ Result<PublicSuffixList> PublicSuffixList::Load(const std::string& path) {
 }
 
 std::string PublicSuffixList::OrganizationalDomain(std::string_view domain) const {
-  std::string d = ToLowerAscii(domain);
+  std::string d = ascii::ToLower(domain);
   while (!d.empty() && d.back() == '.') d.pop_back();
   if (d.empty()) return {};
   // Label start offsets, left to right.

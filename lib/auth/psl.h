@@ -34,6 +34,4 @@ class PublicSuffixList {
   std::unordered_set<std::string> rules_, wildcards_, exceptions_;
 };
 
-std::string ToLowerAscii(std::string_view s);
-
 }  // namespace threadmill::auth

@@ -13,6 +13,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/unique_fd.h"
+
 namespace threadmill::auth {
 namespace {
 
@@ -157,7 +159,7 @@ const char* ToString(DnsStatus status) {
 struct Resolver::Impl {
   ub_ctx* ctx = nullptr;
   std::chrono::milliseconds timeout{5000};
-  int wake_fd = -1;
+  UniqueFd wake_fd;  // eventfd: wakes the dispatcher (stop, new queries)
   std::atomic<bool> stop{false};
   std::thread dispatcher;
 
@@ -216,16 +218,15 @@ struct Resolver::Impl {
     if (dispatcher.joinable()) {
       stop = true;
       uint64_t one = 1;
-      (void)!write(wake_fd, &one, sizeof one);
+      (void)!write(wake_fd.get(), &one, sizeof one);
       dispatcher.join();
     }
     if (ctx != nullptr) ub_ctx_delete(ctx);  // cancels what is left; no callbacks after this
-    if (wake_fd >= 0) close(wake_fd);
   }
 
   // The only thread that calls ub_process(): callbacks run here and wake the callers.
   void Dispatch() {
-    pollfd fds[2] = {{ub_fd(ctx), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    pollfd fds[2] = {{ub_fd(ctx), POLLIN, 0}, {wake_fd.get(), POLLIN, 0}};
     while (!stop) {
       int n = poll(fds, 2, 1000);
       if (n <= 0) continue;
@@ -262,8 +263,8 @@ Result<std::unique_ptr<Resolver>> Resolver::Create(const ResolverOptions& option
   if (!options.trust_anchor_file.empty() &&
       (err = ub_ctx_add_ta_file(impl->ctx, options.trust_anchor_file.c_str())) != 0)
     return fail("trust anchor " + options.trust_anchor_file, err);
-  impl->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (impl->wake_fd < 0) return MakeError(ErrorCode::kInternal, "eventfd failed");
+  impl->wake_fd.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!impl->wake_fd) return MakeError(ErrorCode::kInternal, "eventfd failed");
   if (ub_fd(impl->ctx) < 0) return MakeError(ErrorCode::kInternal, "ub_fd failed");
   Impl* raw = impl.get();
   impl->dispatcher = std::thread([raw] { raw->Dispatch(); });

@@ -19,6 +19,7 @@ extern "C" {
 #include <string>
 
 #include "auth/resolver.h"
+#include "common/ascii.h"
 
 namespace threadmill::auth {
 namespace {
@@ -49,17 +50,16 @@ thread_local SpfLimits* tl_limits = nullptr;
 constexpr int kMaxDnsTerms = 10;
 constexpr int kMaxVoidLookups = 2;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+// Lowercased, without a trailing root dot: the form SPF compares names and records in.
+std::string CanonicalName(std::string_view s) {
+  std::string out = ascii::ToLower(s);
   if (!out.empty() && out.back() == '.') out.pop_back();
   return out;
 }
 
 // Section 6: "redirect" and "exp" MUST NOT appear more than once in a record.
 void CheckModifiers(const std::string& txt, SpfLimits* limits) {
-  std::string rec = Lower(txt);
+  std::string rec = CanonicalName(txt);
   if (rec.rfind("v=spf1", 0) != 0 || (rec.size() > 6 && rec[6] != ' ')) return;
   int redirect = 0, exp = 0;
   size_t pos = 0;
@@ -97,7 +97,7 @@ SPF_dns_rr_t* Lookup(SPF_dns_server_t* server, const char* domain, ns_type type,
   auto* resolver = static_cast<Resolver*>(server->hook);
   if (static_cast<int>(type) == kNsTypeSpf)
     return SPF_dns_rr_new_init(server, domain, type, 0, NO_DATA);
-  std::string name = Lower(domain);
+  std::string name = CanonicalName(domain);
   SpfLimits* limits = tl_limits;
   bool first = limits != nullptr && limits->first_txt && type == ns_t_txt;
   bool free_name = (type == ns_t_a || type == ns_t_aaaa) && limits != nullptr &&
@@ -112,7 +112,7 @@ SPF_dns_rr_t* Lookup(SPF_dns_server_t* server, const char* domain, ns_type type,
         limits->violation.empty())
       limits->violation = "more than 2 void DNS lookups (RFC 7208 section 4.6.4)";
     if (r.status == DnsStatus::kAnswer && (type == ns_t_mx || type == ns_t_ptr))
-      for (const auto& rec : r.records) limits->term_names.insert(Lower(rec));
+      for (const auto& rec : r.records) limits->term_names.insert(CanonicalName(rec));
     if (r.status == DnsStatus::kAnswer && type == ns_t_txt)
       for (const auto& rec : r.records) CheckModifiers(rec, limits);
   }
@@ -256,7 +256,7 @@ class LibSpf2Checker : public SpfChecker {
     SpfOutcome out;
     out.identity = from;
     size_t at = from.rfind('@');
-    out.domain = ToLower(at == std::string::npos ? from : from.substr(at + 1));
+    out.domain = ascii::ToLower(at == std::string::npos ? from : from.substr(at + 1));
     if (!out.domain.empty() && !IsMultiLabelName(out.domain)) {
       // Section 4.3: an address literal ("[192.0.2.1]" as HELO) or a name that is not a
       // multi-label domain name is "none", without asking DNS.
@@ -311,12 +311,6 @@ class LibSpf2Checker : public SpfChecker {
       out.reason = limits.violation;
     }
     return out;
-  }
-
-  static std::string ToLower(std::string s) {
-    for (char& c : s)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return s;
   }
 
   Resolver& resolver_;

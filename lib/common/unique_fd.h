@@ -3,6 +3,7 @@
 // DESCRIPTION
 //   Closes its descriptor when destroyed or reset, so no early return leaks one. get() lends
 //   it (the UniqueFd still owns it), release() gives it up (the caller closes it).
+//   MakePipe() opens a pipe straight into two owners.
 //
 // LIMITS
 //   close() errors are ignored (POSIX leaves the descriptor's state unspecified after EINTR,
@@ -10,6 +11,7 @@
 //   fsync() before letting the UniqueFd go.
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <utility>
@@ -44,5 +46,14 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// pipe2(flags) into two owners. False (errno set, both left empty) when it fails.
+inline bool MakePipe(UniqueFd* read_end, UniqueFd* write_end, int flags = O_CLOEXEC) {
+  int fds[2];
+  if (pipe2(fds, flags) != 0) return false;
+  read_end->reset(fds[0]);
+  write_end->reset(fds[1]);
+  return true;
+}
 
 }  // namespace threadmill

@@ -17,11 +17,6 @@ std::string ThreadOwner(const store::ThreadStore& threads, const Decision& d) {
 
 }  // namespace
 
-Handoff::Handoff(const config::Config& config, std::shared_ptr<runtime::JobQueue> queue,
-                 std::shared_ptr<store::Environment> env)
-    : Handoff(runtime::ParseRuntimeConfig(config), config.milter.on_store_error, std::move(queue),
-              std::move(env)) {}
-
 Handoff::Handoff(const runtime::RuntimeConfig& runtime, config::FailureAction on_store_error,
                  std::shared_ptr<runtime::JobQueue> queue, std::shared_ptr<store::Environment> env)
     : router_(runtime.routes),

@@ -34,9 +34,9 @@ namespace threadmill::filter {
 
 class Handoff {
  public:
-  // Throws config::ConfigError for bad [routes]/[handlers] sections.
-  Handoff(const config::Config& config, std::shared_ptr<runtime::JobQueue> queue,
-          std::shared_ptr<store::Environment> env);
+  // `runtime` is the snapshot's parsed runtime part (runtime/config_snapshot.h).
+  Handoff(const runtime::RuntimeConfig& runtime, config::FailureAction on_store_error,
+          std::shared_ptr<runtime::JobQueue> queue, std::shared_ptr<store::Environment> env);
 
   // True when any route exists (or handlers may own threads): the milter then buffers
   // inbound messages so they can be spooled.
@@ -56,8 +56,6 @@ class Handoff {
   const std::shared_ptr<runtime::JobQueue>& queue() const { return queue_; }
 
  private:
-  Handoff(const runtime::RuntimeConfig& runtime, config::FailureAction on_store_error,
-          std::shared_ptr<runtime::JobQueue> queue, std::shared_ptr<store::Environment> env);
   void SpoolFailed(const Envelope& envelope, const char* reason, const std::string& why,
                    Decision* d) const;
 

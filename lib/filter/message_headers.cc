@@ -1,6 +1,7 @@
 #include "filter/message_headers.h"
 
 #include "auth/auth_results.h"
+#include "common/ascii.h"
 #include "mail/msgid.h"
 #include "mail/thread_index.h"
 
@@ -22,13 +23,13 @@ constexpr std::array<std::string_view, 11> kDecisionNames = {"Message-ID",
 
 size_t DecisionSlot(std::string_view name) {
   for (size_t i = 0; i < kDecisionNames.size(); ++i) {
-    if (mail::EqualsIgnoreCase(name, kDecisionNames[i])) return i;
+    if (ascii::EqualsIgnoreCase(name, kDecisionNames[i])) return i;
   }
   return static_cast<size_t>(-1);
 }
 
 bool IsListField(std::string_view name) {
-  return name.size() > 5 && mail::EqualsIgnoreCase(name.substr(0, 5), "List-");
+  return name.size() > 5 && ascii::EqualsIgnoreCase(name.substr(0, 5), "List-");
 }
 
 }  // namespace
@@ -43,7 +44,7 @@ void MessageHeaders::Add(std::string_view name, std::string_view value) {
   ++count_;
   bytes_ += name.size() + value.size() + 4;  // ": " and CRLF
   if (IsListField(name)) has_list_field_ = true;
-  if (mail::EqualsIgnoreCase(name, "Authentication-Results")) {
+  if (ascii::EqualsIgnoreCase(name, "Authentication-Results")) {
     ++auth_results_seen_;
     if (!authserv_id_.empty() && auth::ClaimsAuthservId(value, authserv_id_)) {
       forged_.push_back(auth_results_seen_);

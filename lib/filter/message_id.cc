@@ -2,8 +2,9 @@
 
 #include <sys/random.h>
 
-#include <cctype>
 #include <ctime>
+
+#include "common/ascii.h"
 
 namespace threadmill::filter {
 
@@ -30,7 +31,7 @@ std::string NewMessageId(std::string_view host) {
     id += kAlphabet[(value >> (11 - bit % 8)) & 31];
   }
   id += ".threadmill@";
-  for (char c : host) id += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  id += ascii::ToLower(host);
   return id;
 }
 

@@ -1,5 +1,6 @@
 #include "filter/reply_safety.h"
 
+#include "common/ascii.h"
 #include "mail/header.h"
 #include "reply/rules.h"
 
@@ -34,11 +35,11 @@ bool SenderAuthenticated(std::string_view mail_from, const auth::Verdicts* verdi
   if (domain.empty()) return false;
   // SPF pass for MAIL FROM itself (not the HELO identity a null sender is checked with).
   if (verdicts->spf_checked && verdicts->spf.result == auth::SpfResult::kPass &&
-      TrimDots(auth::ToLowerAscii(verdicts->spf.domain)) == domain) {
+      TrimDots(ascii::ToLower(verdicts->spf.domain)) == domain) {
     return true;
   }
   if (!verdicts->DmarcPassed()) return false;
-  std::string from_domain = TrimDots(auth::ToLowerAscii(verdicts->dmarc.from_domain));
+  std::string from_domain = TrimDots(ascii::ToLower(verdicts->dmarc.from_domain));
   if (from_domain.empty()) return false;
   if (from_domain == domain) return true;
   if (!psl) return false;

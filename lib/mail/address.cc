@@ -1,6 +1,7 @@
 // address.cc - address lists (see address.h).
 #include "mail/address.h"
 
+#include "common/ascii.h"
 #include "mail/addr_spec.h"
 #include "mail/header.h"
 #include "mail/rfc2047.h"
@@ -156,7 +157,7 @@ bool ParseEntry(const std::vector<Token>& toks, Entry e, Mailbox* mb, Defects* d
     if (mb->address.empty()) return false;
   }
   if (phrase.empty()) phrase = comment;
-  mb->display_name = DecodeEncodedWords(TrimWhitespace(phrase), defects);
+  mb->display_name = DecodeEncodedWords(ascii::Trim(phrase), defects);
   return true;
 }
 
@@ -271,7 +272,7 @@ Author ParseAuthor(const std::vector<std::string_view>& from_values, size_t max_
 }
 
 std::string NormalizeEnvelopeAddress(std::string_view arg) {
-  std::string_view a = TrimWhitespace(arg);
+  std::string_view a = ascii::Trim(arg);
   if (a.size() >= 2 && a.front() == '<' && a.back() == '>') a = a.substr(1, a.size() - 2);
   if (!a.empty() && a.front() == '@') {  // source route "@a,@b:user@x"
     size_t colon = a.find(':');

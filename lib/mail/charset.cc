@@ -7,6 +7,8 @@
 #include <cstring>
 #include <utility>
 
+#include "common/ascii.h"
+
 namespace threadmill::mail {
 namespace {
 
@@ -44,14 +46,6 @@ size_t ValidSequenceLength(std::string_view s, size_t i, size_t* subpart = nullp
     }
   }
   return len;
-}
-
-std::string Lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
 }
 
 // RFC 2978 mime-charset is at most 40 characters of a restricted set; iconv names also use
@@ -140,7 +134,7 @@ std::string SanitizeUtf8(std::string_view s, Defects* defects) {
 }
 
 std::string CanonicalCharset(std::string_view label) {
-  std::string l = Lowercase(label);
+  std::string l = ascii::ToLower(label);
   while (!l.empty() && (l.back() == ' ' || l.back() == '"' || l.back() == '\'')) l.pop_back();
   size_t start = l.find_first_not_of(" \"'");
   l = start == std::string::npos ? std::string() : l.substr(start);

@@ -3,12 +3,12 @@
 
 #include <algorithm>
 
+#include "common/ascii.h"
+
 namespace threadmill::mail {
 namespace {
 
 bool IsWsp(char c) { return c == ' ' || c == '\t'; }
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 // One physical line of the header block: [begin, end) without its line break, next = start
 // of the following line.
@@ -97,28 +97,13 @@ std::string StripComments(std::string_view value, Defects* defects) {
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view TrimWhitespace(std::string_view s) {
-  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && ws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && ws(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 void HeaderList::Append(std::string name, std::string value) {
   fields_.push_back(HeaderField{std::move(name), std::move(value)});
 }
 
 const HeaderField* HeaderList::Find(std::string_view name) const {
   for (const auto& f : fields_) {
-    if (EqualsIgnoreCase(f.name, name)) return &f;
+    if (ascii::EqualsIgnoreCase(f.name, name)) return &f;
   }
   return nullptr;
 }
@@ -126,14 +111,14 @@ const HeaderField* HeaderList::Find(std::string_view name) const {
 std::vector<const HeaderField*> HeaderList::FindAll(std::string_view name) const {
   std::vector<const HeaderField*> out;
   for (const auto& f : fields_) {
-    if (EqualsIgnoreCase(f.name, name)) out.push_back(&f);
+    if (ascii::EqualsIgnoreCase(f.name, name)) out.push_back(&f);
   }
   return out;
 }
 
 size_t HeaderList::Count(std::string_view name) const {
   return static_cast<size_t>(std::count_if(fields_.begin(), fields_.end(), [&](const auto& f) {
-    return EqualsIgnoreCase(f.name, name);
+    return ascii::EqualsIgnoreCase(f.name, name);
   }));
 }
 

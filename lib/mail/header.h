@@ -38,12 +38,6 @@ std::string Unfold(std::string_view value);
 // kept intact. An unterminated comment runs to the end (defect unterminated if given).
 std::string StripComments(std::string_view value, Defects* defects = nullptr);
 
-// ASCII case-insensitive equality, as for header field names.
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-
-// Trims SP, HTAB, CR and LF at both ends.
-std::string_view TrimWhitespace(std::string_view s);
-
 class HeaderList {
  public:
   void Append(std::string name, std::string value);

@@ -4,12 +4,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/ascii.h"
 #include "mail/charset.h"
 
 namespace threadmill::mail {
 namespace {
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
@@ -23,7 +22,7 @@ size_t FindNoCase(std::string_view hay, std::string_view needle, size_t pos) {
     if (p == std::string_view::npos || p + needle.size() > hay.size())
       return std::string_view::npos;
     bool eq = true;
-    for (size_t k = 1; k < needle.size() && eq; ++k) eq = Lower(hay[p + k]) == needle[k];
+    for (size_t k = 1; k < needle.size() && eq; ++k) eq = ascii::ToLower(hay[p + k]) == needle[k];
     if (eq) return p;
     pos = p + 1;
   }
@@ -152,7 +151,7 @@ std::string HtmlToText(std::string_view html) {
       ++pos;
       continue;
     }
-    char next = pos + 1 < html.size() ? Lower(html[pos + 1]) : ' ';
+    char next = pos + 1 < html.size() ? ascii::ToLower(html[pos + 1]) : ' ';
     if (!((next >= 'a' && next <= 'z') || next == '/' || next == '!' || next == '?')) {
       raw += c;  // "a < b": not a tag
       ++pos;
@@ -169,7 +168,7 @@ std::string HtmlToText(std::string_view html) {
     size_t name_end = name_start;
     while (name_end < gt && !IsSpace(html[name_end]) && html[name_end] != '/') ++name_end;
     std::string name(html.substr(name_start, name_end - name_start));
-    std::transform(name.begin(), name.end(), name.begin(), Lower);
+    name = ascii::ToLower(name);
     bool closing = html[pos + 1] == '/';
     pos = gt + 1;
     if (!closing && (name == "script" || name == "style" || name == "head")) {

@@ -6,6 +6,7 @@
 #include <exception>
 #include <memory>
 
+#include "common/ascii.h"
 #include "mail/charset.h"
 #include "mail/html_text.h"
 #include "mail/mime_guard.h"
@@ -23,7 +24,7 @@ std::string ToStd(const mimetic::istring& s) { return std::string(s.begin(), s.e
 // The raw value of the first header field `name` of a mimetic entity, "" when absent.
 bool FieldValue(const MimeEntity& e, std::string_view name, std::string* value) {
   for (const auto& f : e.header()) {
-    if (EqualsIgnoreCase(ToStd(f.name()), name)) {
+    if (ascii::EqualsIgnoreCase(ToStd(f.name()), name)) {
       *value = f.value();
       return true;
     }
@@ -32,7 +33,7 @@ bool FieldValue(const MimeEntity& e, std::string_view name, std::string* value) 
 }
 
 std::string DecodeTransfer(std::string_view body, std::string_view cte, Defects* defects) {
-  std::string enc(TrimWhitespace(cte));
+  std::string enc(ascii::Trim(cte));
   for (char& c : enc) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
   if (enc == "base64") return Base64Decode(body, defects);
   if (enc == "quoted-printable") return QuotedPrintableDecode(body, false, defects);
@@ -200,17 +201,15 @@ class Walker {
   std::string target_bytes_;
 };
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
 // Linear count of "multipart" and "rfc822" (any case): an upper bound of mimetic's recursion.
 size_t CountContainers(std::string_view raw) {
   size_t n = 0;
   for (size_t i = 0; i + 6 <= raw.size(); ++i) {
-    char c = Lower(raw[i]);
+    char c = ascii::ToLower(raw[i]);
     if (c == 'm' && i + 9 <= raw.size()) {
       std::string_view w = raw.substr(i, 9);
-      if (EqualsIgnoreCase(w, "multipart")) ++n;
-    } else if (c == 'r' && EqualsIgnoreCase(raw.substr(i, 6), "rfc822")) {
+      if (ascii::EqualsIgnoreCase(w, "multipart")) ++n;
+    } else if (c == 'r' && ascii::EqualsIgnoreCase(raw.substr(i, 6), "rfc822")) {
       ++n;
     }
   }
@@ -224,7 +223,7 @@ void CheckClosingDelimiters(std::string_view raw, const std::vector<std::string>
   for (size_t pos = 0; pos < raw.size();) {
     size_t nl = raw.find('\n', pos);
     size_t end = nl == std::string_view::npos ? raw.size() : nl;
-    std::string_view line = TrimWhitespace(raw.substr(pos, end - pos));
+    std::string_view line = ascii::Trim(raw.substr(pos, end - pos));
     if (line.starts_with("--") && line.ends_with("--") && line.size() >= 4) {
       std::string_view b = line.substr(2, line.size() - 4);
       for (size_t i = 0; i < boundaries.size(); ++i) {
@@ -246,7 +245,7 @@ std::string GuessBoundary(std::string_view body) {
   for (size_t pos = 0; pos < body.size();) {
     size_t nl = body.find('\n', pos);
     size_t end = nl == std::string_view::npos ? body.size() : nl;
-    std::string_view line = TrimWhitespace(body.substr(pos, end - pos));
+    std::string_view line = ascii::Trim(body.substr(pos, end - pos));
     if (line.size() > 2 && line.starts_with("--")) {
       line.remove_prefix(2);
       if (line.ends_with("--")) line.remove_suffix(2);
@@ -264,7 +263,7 @@ void FillTopLevel(std::string_view raw, const ParseLimits& limits, ParsedMessage
   out->defects.Merge(split.defects);
   *body_offset = split.body_offset;
   if (const HeaderField* f = out->headers.Find("Subject")) {
-    out->subject = std::string(TrimWhitespace(DecodeEncodedWords(Unfold(f->value), &out->defects)));
+    out->subject = std::string(ascii::Trim(DecodeEncodedWords(Unfold(f->value), &out->defects)));
   }
   if (const HeaderField* f = out->headers.Find("From")) {
     out->from = ParseMailbox(f->value, &out->defects);

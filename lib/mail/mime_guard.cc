@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "common/ascii.h"
 #include "mail/header.h"
 #include "mail/rfc2231.h"
 
@@ -149,7 +150,7 @@ class Guard {
     ++fields_;
     field_open_ = true;
     field_bytes_ = 0;
-    is_content_type_ = EqualsIgnoreCase(text.substr(0, n), "Content-Type");
+    is_content_type_ = ascii::EqualsIgnoreCase(text.substr(0, n), "Content-Type");
     dropping_ = fields_ > limits_.max_fields || block_bytes_ > limits_.max_header_bytes;
     if (dropping_) {
       field_open_ = false;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/ascii.h"
 #include "mail/header.h"
 
 namespace threadmill::mail {
@@ -26,15 +27,7 @@ Lines SplitLines(std::string_view text) {
   return lines;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
-}
-
-bool IsBlank(std::string_view line) { return TrimWhitespace(line).empty(); }
+bool IsBlank(std::string_view line) { return ascii::Trim(line).empty(); }
 
 bool IsQuoted(std::string_view line) {
   size_t i = line.find_first_not_of(' ');
@@ -48,7 +41,7 @@ bool StartsWithAny(std::string_view s, std::initializer_list<std::string_view> p
 
 // "On <date>, <name> wrote:" and its translations, on one (already joined) line.
 bool IsAttributionText(std::string_view raw) {
-  std::string_view line = TrimWhitespace(raw);
+  std::string_view line = ascii::Trim(raw);
   if (line.size() < 8 || line.size() > 400 || line.back() != ':') return false;
   struct Form {
     std::string_view start, word;
@@ -68,18 +61,18 @@ size_t AttributionSpan(const Lines& lines, size_t i) {
   if (IsAttributionText(lines[i])) return 1;
   if (i + 1 < lines.size() && !IsBlank(lines[i + 1])) {
     std::string joined = std::string(lines[i]) + " " + std::string(lines[i + 1]);
-    std::string_view first = TrimWhitespace(lines[i]);
+    std::string_view first = ascii::Trim(lines[i]);
     if (first.size() < 200 && IsAttributionText(joined)) return 2;
   }
   return 0;
 }
 
 bool IsOriginalMessageMarker(std::string_view raw) {
-  std::string_view line = TrimWhitespace(raw);
+  std::string_view line = ascii::Trim(raw);
   if (!line.starts_with("--")) return false;
   size_t b = line.find_first_not_of("- "), e = line.find_last_not_of("- ");
   if (b == std::string_view::npos) return false;
-  std::string words = Lower(line.substr(b, e - b + 1));
+  std::string words = ascii::ToLower(line.substr(b, e - b + 1));
   static constexpr std::string_view kMarkers[] = {
       "original message",          "urspr\xC3\xBCngliche nachricht",
       "message d'origine",         "mensaje original",
@@ -93,13 +86,13 @@ bool IsOriginalMessageMarker(std::string_view raw) {
 
 // Outlook's "From: / Sent: / To: / Subject:" block starting at line i.
 bool IsOutlookHeaderBlock(const Lines& lines, size_t i) {
-  std::string_view first = TrimWhitespace(lines[i]);
+  std::string_view first = ascii::Trim(lines[i]);
   if (!StartsWithAny(first, {"From:", "Von:", "De :", "De:", "Da:", "Van:", "Fra:", "Od:"})) {
     return false;
   }
   bool sent = false, subject = false;
   for (size_t k = i + 1; k < lines.size() && k <= i + 6; ++k) {
-    std::string_view l = TrimWhitespace(lines[k]);
+    std::string_view l = ascii::Trim(lines[k]);
     sent = sent || StartsWithAny(l, {"Sent:", "Date:", "Gesendet:", "Datum:", "Envoy\xC3\xA9 :",
                                      "Enviado:", "Inviato:", "Verzonden:", "Sendt:"});
     subject = subject || StartsWithAny(l, {"Subject:", "Betreff:", "Objet :", "Asunto:", "Oggetto:",
@@ -109,7 +102,7 @@ bool IsOutlookHeaderBlock(const Lines& lines, size_t i) {
 }
 
 bool IsRule(std::string_view line) {
-  std::string_view l = TrimWhitespace(line);
+  std::string_view l = ascii::Trim(line);
   return l.size() >= 10 && l.find_first_not_of('_') == std::string_view::npos;
 }
 
@@ -179,7 +172,7 @@ std::string StripQuotedReply(std::string_view text) {
     if (i) original += '\n';
     original += lines[i];
   }
-  return std::string(TrimWhitespace(original));
+  return std::string(ascii::Trim(original));
 }
 
 }  // namespace threadmill::mail

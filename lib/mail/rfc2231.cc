@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "common/ascii.h"
 #include "mail/charset.h"
 #include "mail/header.h"
 #include "mail/rfc2047.h"
@@ -15,14 +16,6 @@ constexpr size_t kMaxParams = kMaxMimeParameters;
 constexpr size_t kMaxRawParams = kMaxParams * 4;    // sections of continued parameters included
 constexpr size_t kMaxSegments = kMaxRawParams * 4;  // ';'-separated pieces, empty ones included
 constexpr int kMaxSection = 999;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
-}
 
 int Hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -57,7 +50,7 @@ size_t ReadValue(std::string_view v, size_t pos, std::string* out, bool* quoted,
   *quoted = pos < v.size() && v[pos] == '"';
   if (!*quoted) {
     size_t end = std::min(v.find(';', pos), v.size());
-    *out = std::string(TrimWhitespace(v.substr(pos, end - pos)));
+    *out = std::string(ascii::Trim(v.substr(pos, end - pos)));
     return end;
   }
   for (++pos; pos < v.size(); ++pos) {
@@ -91,7 +84,7 @@ void SplitName(std::string_view full, RawParam* p, Defects* defects) {
     p->section = ok ? n : -1;
     name = name.substr(0, star);
   }
-  p->name = Lower(TrimWhitespace(name));
+  p->name = ascii::ToLower(ascii::Trim(name));
 }
 
 // One pass over "; name=value; ..." from v[pos] == ';': every byte is looked at a bounded
@@ -108,7 +101,7 @@ std::vector<RawParam> ReadRawParams(std::string_view v, size_t pos, Defects* def
     size_t start = ++pos;  // after the ';'
     while (pos < v.size() && v[pos] != '=' && v[pos] != ';') ++pos;
     if (pos >= v.size() || v[pos] == ';') {  // no '=' in this segment
-      if (!TrimWhitespace(v.substr(start, pos - start)).empty()) {
+      if (!ascii::Trim(v.substr(start, pos - start)).empty()) {
         defects->Add(Defect::kBadParameter);
       }
       continue;
@@ -152,14 +145,14 @@ std::string AssembleExtended(std::vector<const RawParam*> parts, Defects* defect
 
 std::string ParameterizedValue::Get(std::string_view name) const {
   for (const auto& [n, v] : params) {
-    if (EqualsIgnoreCase(n, name)) return v;
+    if (ascii::EqualsIgnoreCase(n, name)) return v;
   }
   return {};
 }
 
 bool ParameterizedValue::Has(std::string_view name) const {
   return std::any_of(params.begin(), params.end(),
-                     [&](const auto& p) { return EqualsIgnoreCase(p.first, name); });
+                     [&](const auto& p) { return ascii::EqualsIgnoreCase(p.first, name); });
 }
 
 ParameterizedValue ParseParameters(std::string_view header_value) {
@@ -170,7 +163,7 @@ ParameterizedValue ParseParameters(std::string_view header_value) {
   }
   std::string v = StripComments(Unfold(header_value), &out.defects);
   size_t semi = std::min(v.find(';'), v.size());
-  out.value = Lower(TrimWhitespace(std::string_view(v).substr(0, semi)));
+  out.value = ascii::ToLower(ascii::Trim(std::string_view(v).substr(0, semi)));
   std::vector<RawParam> raw = ReadRawParams(v, semi, &out.defects);
   // Group by name, keeping first-appearance order; extended (name* / name*N) wins.
   std::vector<std::string> order;

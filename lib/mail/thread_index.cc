@@ -1,6 +1,7 @@
 // thread_index.cc - Thread-Index parsing (see thread_index.h).
 #include "mail/thread_index.h"
 
+#include "common/ascii.h"
 #include "mail/header.h"
 #include "mail/transfer_encoding.h"
 
@@ -10,7 +11,7 @@ ThreadIndex ParseThreadIndex(std::string_view value) {
   constexpr size_t kHeaderBytes = 22;
   constexpr size_t kChildBytes = 5;
   ThreadIndex out;
-  std::string_view v = TrimWhitespace(value);
+  std::string_view v = ascii::Trim(value);
   if (v.size() > 64 * 1024) {  // 13,000 replies: not a real conversation index
     out.defects.Add(Defect::kBadThreadIndex);
     out.defects.Add(Defect::kTooLong);

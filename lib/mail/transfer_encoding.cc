@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include "common/ascii.h"
+
 namespace threadmill::mail {
 namespace {
 
@@ -25,8 +27,6 @@ int HexValue(char c) {
   return -1;
 }
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
 }  // namespace
 
 std::string Base64Decode(std::string_view in, Defects* defects) {
@@ -36,7 +36,7 @@ std::string Base64Decode(std::string_view in, Defects* defects) {
   int bits = 0;
   bool bad = false, padded = false;
   for (char c : in) {
-    if (IsSpace(c)) continue;
+    if (ascii::IsBlank(c)) continue;
     if (c == '=') {
       padded = true;
       acc = 0;  // the partial quantum's leftover bits are padding

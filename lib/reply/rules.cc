@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/ascii.h"
 #include "mail/address.h"
 #include "mail/msgid.h"
 #include "mail/rfc2047.h"
@@ -10,16 +11,9 @@
 namespace threadmill::reply {
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // The first token of a header value, lowercased, without comments and parameters.
 std::string Keyword(std::string_view value) {
-  std::string text = Lower(mail::TrimWhitespace(mail::StripComments(mail::Unfold(value))));
+  std::string text = ascii::ToLower(ascii::Trim(mail::StripComments(mail::Unfold(value))));
   size_t end = text.find_first_of("; \t");
   if (end != std::string::npos) text.resize(end);
   return text;
@@ -35,20 +29,19 @@ void FactsFromHeaders(const mail::HeaderList& headers, InboundFacts* facts) {
   }
   facts->references_count = std::max(facts->references_count, facts->references.size());
   if (const auto* f = headers.Find("Subject")) {
-    facts->subject =
-        std::string(mail::TrimWhitespace(mail::DecodeEncodedWords(mail::Unfold(f->value))));
+    facts->subject = std::string(ascii::Trim(mail::DecodeEncodedWords(mail::Unfold(f->value))));
   }
   if (const auto* f = headers.Find("From"))
     facts->from_address = mail::ParseMailbox(f->value).address;
   if (const auto* f = headers.Find("Auto-Submitted")) {
-    facts->auto_submitted = std::string(mail::TrimWhitespace(mail::Unfold(f->value)));
+    facts->auto_submitted = std::string(ascii::Trim(mail::Unfold(f->value)));
   }
   if (const auto* f = headers.Find("Precedence")) {
-    facts->precedence = std::string(mail::TrimWhitespace(mail::Unfold(f->value)));
+    facts->precedence = std::string(ascii::Trim(mail::Unfold(f->value)));
   }
   facts->list_headers = false;
   for (const auto& field : headers) {
-    if (field.name.size() > 5 && mail::EqualsIgnoreCase(field.name.substr(0, 5), "List-")) {
+    if (field.name.size() > 5 && ascii::EqualsIgnoreCase(field.name.substr(0, 5), "List-")) {
       facts->list_headers = true;
       break;
     }
@@ -68,12 +61,12 @@ bool IsBulkPrecedence(std::string_view value) {
 std::string DomainOf(std::string_view address) {
   size_t at = address.rfind('@');
   if (at == std::string_view::npos) return "";
-  return Lower(address.substr(at + 1));
+  return ascii::ToLower(address.substr(at + 1));
 }
 
 bool IsSystemSender(std::string_view address) {
   size_t at = address.rfind('@');
-  std::string local = Lower(address.substr(0, at == std::string_view::npos ? address.size() : at));
+  std::string local = ascii::ToLower(address.substr(0, at == std::string_view::npos ? address.size() : at));
   if (local.size() >= 2 && local.front() == '"' && local.back() == '"') {
     local = local.substr(1, local.size() - 2);
   }
@@ -94,7 +87,7 @@ bool IsSystemSender(std::string_view address) {
 std::string CheckReplyRules(const InboundFacts& facts, const ReplyConfig& config) {
   if (facts.message_id.empty()) return "no-message-id";
   if (facts.recipient.empty() || DomainOf(facts.recipient).empty()) return "no-recipient";
-  if (config.require_dmarc && Lower(facts.dmarc) != "pass") return "dmarc";
+  if (config.require_dmarc && ascii::ToLower(facts.dmarc) != "pass") return "dmarc";
   if (facts.envelope_sender.empty()) return "null-sender";
   if (IsSystemSender(facts.envelope_sender) ||
       (!facts.from_address.empty() && IsSystemSender(facts.from_address))) {

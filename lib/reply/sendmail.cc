@@ -16,11 +16,6 @@
 namespace threadmill::reply {
 namespace {
 
-void CloseFd(int* fd) {
-  if (*fd >= 0) close(*fd);
-  *fd = -1;
-}
-
 std::string Describe(int status) {
   if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
@@ -101,24 +96,23 @@ Result<std::unique_ptr<Reinjection>> Reinjection::Prepare(
   std::unique_ptr<Reinjection> r(new Reinjection());
   r->program_ = command.front();
   r->size_ = message.size();
-  r->memfd_ = memfd_create("threadmill-reply", MFD_CLOEXEC);
-  if (r->memfd_ < 0) {
+  r->memfd_.reset(memfd_create("threadmill-reply", MFD_CLOEXEC));
+  if (!r->memfd_) {
     return MakeError(ErrorCode::kTemporary, std::string("sendmail: memfd: ") + strerror(errno));
   }
-  if (!WriteAll(r->memfd_, message) || lseek(r->memfd_, 0, SEEK_SET) != 0) {
+  if (!WriteAll(r->memfd_.get(), message) || lseek(r->memfd_.get(), 0, SEEK_SET) != 0) {
     return MakeError(ErrorCode::kTemporary,
                      std::string("sendmail: writing the message: ") + strerror(errno));
   }
-  int go[2], err[2];
-  if (pipe2(go, O_CLOEXEC) != 0) return MakeError(ErrorCode::kTemporary, "sendmail: pipe failed");
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    close(go[0]), close(go[1]);
+  UniqueFd go_read, go_write, err_read, err_write;
+  if (!MakePipe(&go_read, &go_write) || !MakePipe(&err_read, &err_write)) {
     return MakeError(ErrorCode::kTemporary, "sendmail: pipe failed");
   }
-  int memfd = r->memfd_;
+  int memfd = r->memfd_.get();
+  int go[2] = {go_read.get(), go_write.get()};
+  int err[2] = {err_read.get(), err_write.get()};
   pid_t pid = fork();
   if (pid < 0) {
-    close(go[0]), close(go[1]), close(err[0]), close(err[1]);
     return MakeError(ErrorCode::kTemporary, std::string("sendmail: fork: ") + strerror(errno));
   }
   if (pid == 0) {
@@ -142,20 +136,19 @@ Result<std::unique_ptr<Reinjection>> Reinjection::Prepare(
     execv(argv[0], argv.data());
     _exit(127);
   }
-  close(go[0]);
-  close(err[1]);
   r->pid_ = pid;
-  r->go_fd_ = go[1];
-  r->err_fd_ = err[0];
+  r->go_fd_ = std::move(go_write);
+  r->err_fd_ = std::move(err_read);
   r->start_time_ = ProcessStartTime(pid);
-  fcntl(r->err_fd_, F_SETFL, O_NONBLOCK);
+  fcntl(r->err_fd_.get(), F_SETFL, O_NONBLOCK);
   return r;
 }
 
 Reinjection::~Reinjection() {
-  CloseFd(&go_fd_);  // an un-run child exits without exec
-  CloseFd(&err_fd_);
-  CloseFd(&memfd_);
+  // Before waiting: an un-run child exits without exec when go_fd_ closes.
+  go_fd_.reset();
+  err_fd_.reset();
+  memfd_.reset();
   if (pid_ > 0 && !reaped_) {
     int status = 0;
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
@@ -165,13 +158,13 @@ Reinjection::~Reinjection() {
 
 ReinjectOutcome Reinjection::Run(int timeout_seconds) {
   ReinjectOutcome out;
-  if (pid_ <= 0 || go_fd_ < 0) {
+  if (pid_ <= 0 || !go_fd_) {
     out.detail = "sendmail: not prepared";
     return out;
   }
   char go_byte = 'g';
-  bool started = write(go_fd_, &go_byte, 1) == 1;
-  CloseFd(&go_fd_);
+  bool started = write(go_fd_.get(), &go_byte, 1) == 1;
+  go_fd_.reset();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
   std::string errors;
   bool timed_out = false;
@@ -199,28 +192,28 @@ ReinjectOutcome Reinjection::Run(int timeout_seconds) {
       break;
     }
     // Collect its diagnostics; check for its exit at least every 20 ms.
-    pollfd fd{err_fd_, POLLIN, 0};
-    int rc = poll(&fd, err_fd_ >= 0 ? 1 : 0, static_cast<int>(std::min<int64_t>(left, 20)));
-    if (rc > 0 && err_fd_ >= 0) {
+    pollfd fd{err_fd_.get(), POLLIN, 0};
+    int rc = poll(&fd, err_fd_ ? 1 : 0, static_cast<int>(std::min<int64_t>(left, 20)));
+    if (rc > 0 && err_fd_) {
       char buf[4096];
-      ssize_t r = read(err_fd_, buf, sizeof buf);
+      ssize_t r = read(err_fd_.get(), buf, sizeof buf);
       if (r > 0) {
         if (errors.size() < 2000) errors.append(buf, static_cast<size_t>(r));
       } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-        CloseFd(&err_fd_);
+        err_fd_.reset();
       }
     }
   }
-  if (err_fd_ >= 0) {
+  if (err_fd_) {
     char buf[4096];
     ssize_t r;
-    while ((r = read(err_fd_, buf, sizeof buf)) > 0 && errors.size() < 2000) {
+    while ((r = read(err_fd_.get(), buf, sizeof buf)) > 0 && errors.size() < 2000) {
       errors.append(buf, static_cast<size_t>(r));
     }
-    CloseFd(&err_fd_);
+    err_fd_.reset();
   }
   errors = OneLine(errors);
-  off_t offset = lseek(memfd_, 0, SEEK_CUR);
+  off_t offset = lseek(memfd_.get(), 0, SEEK_CUR);
   bool whole = offset >= 0 && static_cast<size_t>(offset) >= size_;
   if (!started) {
     out.result = ReinjectResult::kNotQueued;

@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace threadmill::reply {
 
@@ -77,9 +78,9 @@ class Reinjection {
   Reinjection() = default;
   pid_t pid_ = -1;
   uint64_t start_time_ = 0;
-  int go_fd_ = -1;
-  int err_fd_ = -1;
-  int memfd_ = -1;
+  UniqueFd go_fd_;   // closing it without a byte tells an un-run child to exit
+  UniqueFd err_fd_;  // the child's stdout and stderr
+  UniqueFd memfd_;   // the message, the child's stdin
   size_t size_ = 0;
   std::string program_;
   bool reaped_ = false;

@@ -15,16 +15,13 @@ IncomingMessage::IncomingMessage(std::string spool_dir, size_t max_bytes, size_t
     : dir_(std::move(spool_dir)), max_bytes_(max_bytes), memory_limit_(memory_limit) {}
 
 IncomingMessage::~IncomingMessage() {
-  if (fd_ >= 0) close(fd_);
+  fd_.reset();
   if (!path_.empty()) unlink(path_.c_str());
 }
 
 void IncomingMessage::Drop() {
   std::string().swap(buffer_);
-  if (fd_ >= 0) {
-    close(fd_);
-    fd_ = -1;
-  }
+  fd_.reset();
   if (!path_.empty()) {
     unlink(path_.c_str());
     path_.clear();
@@ -33,7 +30,7 @@ void IncomingMessage::Drop() {
 
 bool IncomingMessage::WriteAll(std::string_view data) {
   while (!data.empty()) {
-    ssize_t w = write(fd_, data.data(), data.size());
+    ssize_t w = write(fd_.get(), data.data(), data.size());
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) {
       error_ = "write " + path_ + ": " + std::strerror(errno);
@@ -46,12 +43,12 @@ bool IncomingMessage::WriteAll(std::string_view data) {
 
 bool IncomingMessage::Spill() {
   std::string name = dir_ + "/in-XXXXXX.tmp";
-  fd_ = mkostemps(name.data(), 4, O_CLOEXEC);
-  if (fd_ < 0) {
+  fd_.reset(mkostemps(name.data(), 4, O_CLOEXEC));
+  if (!fd_) {
     error_ = "create " + name + ": " + std::strerror(errno);
     return false;
   }
-  fchmod(fd_, 0640);
+  fchmod(fd_.get(), 0640);
   path_ = name;
   bool ok = WriteAll(buffer_);
   std::string().swap(buffer_);
@@ -66,11 +63,11 @@ void IncomingMessage::Append(std::string_view data) {
     return;
   }
   size_ += data.size();
-  if (fd_ < 0 && buffer_.size() + data.size() <= memory_limit_) {
+  if (!fd_ && buffer_.size() + data.size() <= memory_limit_) {
     buffer_.append(data);
     return;
   }
-  if ((fd_ < 0 && !Spill()) || !WriteAll(data)) Drop();
+  if ((!fd_ && !Spill()) || !WriteAll(data)) Drop();
 }
 
 Result<std::string> IncomingMessage::Persist() {
@@ -79,11 +76,11 @@ Result<std::string> IncomingMessage::Persist() {
                      too_large_ ? "message over max_message_bytes" : "spool: " + error_);
   }
   if (persisted_) return path_;
-  if (fd_ < 0 && !Spill()) {
+  if (!fd_ && !Spill()) {
     Drop();
     return MakeError(ErrorCode::kStore, "spool: " + error_);
   }
-  if (fsync(fd_) != 0) {
+  if (fsync(fd_.get()) != 0) {
     error_ = "fsync " + path_ + ": " + std::strerror(errno);
     Drop();
     return MakeError(ErrorCode::kStore, "spool: " + error_);
@@ -94,11 +91,11 @@ Result<std::string> IncomingMessage::Persist() {
 
 Result<std::string> IncomingMessage::Contents() const {
   if (!complete()) return MakeError(ErrorCode::kStore, "message not kept");
-  if (fd_ < 0) return buffer_;
+  if (!fd_) return buffer_;
   std::string out(size_, '\0');
   size_t done = 0;
   while (done < size_) {
-    ssize_t r = pread(fd_, out.data() + done, size_ - done, static_cast<off_t>(done));
+    ssize_t r = pread(fd_.get(), out.data() + done, size_ - done, static_cast<off_t>(done));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return MakeError(ErrorCode::kStore, "read " + path_ + ": " + std::strerror(errno));
     done += static_cast<size_t>(r);

@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace threadmill::runtime {
 
@@ -42,7 +43,7 @@ class IncomingMessage {
   const std::string& error() const { return error_; }
   // Every byte kept: neither too large nor failed.
   bool complete() const { return !too_large_ && error_.empty(); }
-  bool on_disk() const { return fd_ >= 0; }
+  bool on_disk() const { return fd_.valid(); }
 
   // Writes what is left in RAM to the file (creating it), fsync()s it, and returns its path.
   // Idempotent. Only when complete().
@@ -59,7 +60,7 @@ class IncomingMessage {
   size_t max_bytes_, memory_limit_;
   std::string buffer_;
   std::string path_;
-  int fd_ = -1;
+  UniqueFd fd_;
   size_t size_ = 0;
   bool too_large_ = false;
   bool persisted_ = false;

@@ -44,11 +44,8 @@ int64_t SteadySeconds() {
 }
 
 void SyncDir(const std::string& dir) {
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
+  UniqueFd dfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd) fsync(dfd.get());
 }
 
 // spool_index key of a job: state letter, big-endian time, job id. Queued jobs sort by

@@ -34,7 +34,8 @@ TEST(AsciiTest, EqualsIgnoreCase) {
       {"\xC3\x84", "\xC3\xA4", false},
       {"Subject", "Subjekt", false},
   };
-  for (const auto& c : cases) EXPECT_EQ(EqualsIgnoreCase(c.a, c.b), c.want) << c.a << " " << c.b;
+  for (const auto& c : cases)
+    EXPECT_EQ(ascii::EqualsIgnoreCase(c.a, c.b), c.want) << c.a << " " << c.b;
   EXPECT_TRUE(StartsWithIgnoreCase("IPv6:::1", "ipv6:"));
   EXPECT_FALSE(StartsWithIgnoreCase("IPv", "ipv6:"));
 }

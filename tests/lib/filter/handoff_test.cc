@@ -36,7 +36,8 @@ class HandoffTest : public ::testing::Test {
     env_ = *env;
     threads_ = std::make_unique<store::ThreadStore>(env_);
     queue_ = std::make_shared<runtime::JobQueue>(env_, dir_.str() + "/spool");
-    handoff_ = std::make_unique<Handoff>(*config_, queue_, env_);
+    handoff_ = std::make_unique<Handoff>(runtime::ParseRuntimeConfig(*config_),
+                                         config_->milter.on_store_error, queue_, env_);
   }
 
   Decision Run(std::vector<std::string> recipients, std::string_view raw = kRaw,

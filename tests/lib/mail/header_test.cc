@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "common/ascii.h"
+
 namespace threadmill::mail {
 namespace {
 
@@ -61,8 +63,8 @@ TEST(mail_header, HeaderListLookup) {
   EXPECT_EQ(all[1]->value, "two");
   EXPECT_EQ(h.Count("received"), 2u);
   EXPECT_EQ(h.Count("x"), 0u);
-  EXPECT_TRUE(EqualsIgnoreCase("Message-ID", "message-id"));
-  EXPECT_FALSE(EqualsIgnoreCase("Message-ID", "message-i"));
+  EXPECT_TRUE(ascii::EqualsIgnoreCase("Message-ID", "message-id"));
+  EXPECT_FALSE(ascii::EqualsIgnoreCase("Message-ID", "message-i"));
 }
 
 TEST(mail_header, SplitCrlf) {

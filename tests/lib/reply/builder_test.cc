@@ -2,6 +2,7 @@
 // golden .eml files in data/ (Message-ID, boundary and date injected deterministically).
 // Set THREADMILL_UPDATE_GOLDEN=1 to rewrite the golden files after a deliberate change.
 #include "reply/builder.h"
+#include "common/ascii.h"
 
 #include <gtest/gtest.h>
 
@@ -158,8 +159,7 @@ TEST(RenderMessage, ParsesBack) {
   std::string out = RenderMessage(Base());
   auto split = mail::SplitMessage(out);
   ASSERT_NE(split.headers.Find("In-Reply-To"), nullptr);
-  EXPECT_EQ(std::string(mail::TrimWhitespace(split.headers.Find("In-Reply-To")->value)),
-            "<m2@example.org>");
+  EXPECT_EQ(std::string(ascii::Trim(split.headers.Find("In-Reply-To")->value)), "<m2@example.org>");
   EXPECT_EQ(mail::Unfold(split.headers.Find("References")->value),
             "<m0@example.com> <m1@example.org> <m2@example.org>");
   EXPECT_EQ(split.headers.Find("Subject")->value, "Re: Printer on fire");
