@@ -19,7 +19,10 @@ bool AnyTempError(const auth::Verdicts& v) {
 }  // namespace
 
 auth::AuthOptions MakeAuthOptions(const config::Config& config) {
-  const config::AuthConfig& a = config.auth;
+  return MakeAuthOptions(config.auth);
+}
+
+auth::AuthOptions MakeAuthOptions(const config::AuthConfig& a) {
   auth::AuthOptions options;
   options.dns.forwarders = a.dns_forwarders;
   options.dns.timeout = std::chrono::milliseconds(a.dns_timeout_ms);
