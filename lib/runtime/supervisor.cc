@@ -266,6 +266,8 @@ void Supervisor::Record(const std::string& id, const std::string& handler,
       .Add("reason", reason);
   if (decision == "done") {
     log::Get().info("{}", line.str());
+  } else if (decision == "deferred") {  // the worker says why, once (reauth.h)
+    log::Get().debug("{}", line.str());
   } else {
     log::Get().warn("{}", line.str());
   }
