@@ -20,7 +20,9 @@
 //   (reauth=done, info) or the end of the window (reauth=expired, warn).
 //
 // LIMITS
-//   Each try costs up to [auth] message_dns_budget_ms of a worker's time while DNS is down.
+//   Each try costs up to [auth] message_dns_budget_ms of a worker's time while DNS is down;
+//   it counts against [runtime] job_timeout_seconds (defaults 10 s and 60 s), so a budget
+//   above the job time-out gets the worker killed and the job retried as a crash.
 //   With trusted_authserv_ids, an upstream A-R that said temperror says so again: such a
 //   job waits out the window. A job spooled by an older threadmill has no HELO: SPF for a
 //   null sender then checks an empty HELO identity.
