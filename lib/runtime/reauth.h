@@ -5,7 +5,9 @@
 //   still spools the routed message: its handler would then never be allowed to answer
 //   (the reply rules want dmarc=pass and an authenticated MAIL FROM). Instead, before a
 //   worker calls the handler, RunReauth looks at the job:
-//     - NeedsReauth: dmarc=temperror, or spf=temperror while nothing authenticated MAIL FROM;
+//     - NeedsReauth: dmarc=temperror, or spf=temperror while nothing authenticated MAIL FROM
+//       (a DKIM temperror that could have changed DMARC already made DMARC temperror; one
+//       that could not changes nothing for the reply gate, so it alone defers nothing);
 //     - then the JobReauthenticator (filter/reauth.h: the milter's own Authenticator, same
 //       resolver, SPF/DKIM/DMARC and alignment code) runs again over the spooled message
 //       with the client address, HELO and MAIL FROM kept in the job;
@@ -23,6 +25,7 @@
 //   Each try costs up to [auth] message_dns_budget_ms of a worker's time while DNS is down;
 //   it counts against [runtime] job_timeout_seconds (defaults 10 s and 60 s), so a budget
 //   above the job time-out gets the worker killed and the job retried as a crash.
+//   A sender whose own DNS keeps timing out (not ours) waits out the window the same way.
 //   With trusted_authserv_ids, an upstream A-R that said temperror says so again: such a
 //   job waits out the window. A job spooled by an older threadmill has no HELO: SPF for a
 //   null sender then checks an empty HELO identity.
