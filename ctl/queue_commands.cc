@@ -37,6 +37,7 @@ nlohmann::ordered_json JobJson(const runtime::Job& j, bool full) {
     out["mail_from"] = j.mail_from;
     out["recipient"] = j.recipient;
     out["client_addr"] = j.client_addr;
+    out["helo"] = j.helo;
     out["thread"] = j.thread_id;
     out["thread_owner"] = j.thread_owner;
     out["references"] = j.references_count;
@@ -44,6 +45,7 @@ nlohmann::ordered_json JobJson(const runtime::Job& j, bool full) {
     out["spf"] = j.spf;
     out["dkim"] = j.dkim;
     out["no_reply_reason"] = j.no_reply_reason;
+    out["reauth"] = j.reauth;
     out["route"] = j.route;
     out["size"] = j.size;
     out["file"] = j.file;

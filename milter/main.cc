@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "config/config.h"
+#include "filter/reauth.h"
 #include "log/logger.h"
 #include "milter/background.h"
 #include "milter/callbacks.h"
@@ -36,6 +37,7 @@
 #include "milter/service.h"
 #include "milter/supervisor_keeper.h"
 #include "runtime/config_snapshot.h"
+#include "runtime/reauth.h"
 #include "runtime/runtime_config.h"
 #include "runtime/supervisor.h"
 
@@ -101,6 +103,8 @@ int WaitForStop(const std::atomic<bool>& milter_ended) {
 }
 
 int Run(const Options& options) {
+  // Workers re-authenticate jobs whose verdict waited for DNS with the milter's own code.
+  runtime::InstallReauthFactory(filter::MakeJobReauthenticator);
   if (options.supervisor_fd >= 0) return RunSupervisorMode(options);
   runtime::ConfigSnapshot snapshot;
   try {

@@ -170,6 +170,16 @@ struct Resolver::Impl {
   };
   size_t cache_entries = 0;
   std::mutex cache_mu;
+
+  // Upstream health (resolver.h DIAGNOSTICS).
+  std::function<void(bool, const std::string&)> on_upstream_change;
+  uint32_t down_after = 3;
+  std::string upstream_name;  // the forwarders, for the log line
+  std::mutex health_mu;
+  uint32_t failed_in_row = 0;
+  bool down = false;
+  std::chrono::steady_clock::time_point down_since;
+  void NoteUpstream(bool answered, const std::string& error);
   std::unordered_map<std::string, Cached> cache;
 
   static std::string Key(std::string_view name, uint16_t rrtype) {
@@ -235,10 +245,47 @@ struct Resolver::Impl {
   }
 };
 
+void Resolver::Impl::NoteUpstream(bool answered, const std::string& error) {
+  std::string text;
+  bool now_down = false;
+  {
+    std::lock_guard<std::mutex> lock(health_mu);
+    if (answered) {
+      if (down) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - down_since)
+                      .count();
+        text = "upstream=up server=" + upstream_name + " down_ms=" + std::to_string(ms) +
+               " failed=" + std::to_string(failed_in_row);
+      }
+      down = false;
+      failed_in_row = 0;
+    } else {
+      ++failed_in_row;
+      if (!down && failed_in_row >= down_after) {
+        down = true;
+        now_down = true;
+        down_since = std::chrono::steady_clock::now();
+        text = "upstream=down server=" + upstream_name +
+               " failed=" + std::to_string(failed_in_row) + " error=\"" + error + "\"";
+      }
+    }
+  }
+  if (!text.empty() && on_upstream_change) on_upstream_change(!now_down, text);
+}
+
 Result<std::unique_ptr<Resolver>> Resolver::Create(const ResolverOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->timeout = options.timeout;
   impl->cache_entries = options.cache_entries;
+  impl->on_upstream_change = options.on_upstream_change;
+  impl->down_after = std::max<uint32_t>(options.upstream_down_after, 1);
+  for (const auto& fwd : options.forwarders) {
+    impl->upstream_name += (impl->upstream_name.empty() ? "" : ",") + fwd;
+  }
+  if (impl->upstream_name.empty()) {
+    impl->upstream_name = options.use_resolv_conf ? "resolv.conf" : "recursion";
+  }
   impl->ctx = ub_ctx_create();
   if (impl->ctx == nullptr) return MakeError(ErrorCode::kInternal, "ub_ctx_create failed");
   auto fail = [](const std::string& what, int err) {
@@ -257,6 +304,9 @@ Result<std::unique_ptr<Resolver>> Resolver::Create(const ResolverOptions& option
   }
   if (loopback && (err = ub_ctx_set_option(impl->ctx, "do-not-query-localhost:", "no")) != 0)
     return fail("do-not-query-localhost", err);
+  // A forwarder that timed out is probed again at once when it is back (DIAGNOSTICS); an
+  // unbound without the option simply keeps its default.
+  (void)ub_ctx_set_option(impl->ctx, "infra-keep-probing:", "yes");
   if (options.forwarders.empty() && options.use_resolv_conf &&
       (err = ub_ctx_resolvconf(impl->ctx, nullptr)) != 0)
     return fail("resolv.conf", err);
@@ -322,6 +372,9 @@ DnsResult Resolver::Impl::Wait(Sent& sent, std::chrono::steady_clock::time_point
     DnsResult r = std::move(sent.pending->result);
     lock.unlock();
     Store(sent.key, r);
+    // An answer, or a DNSSEC-bogus one (the upstream answered); else SERVFAIL & co.
+    NoteUpstream(r.status != DnsStatus::kTempFail || r.error.rfind("DNSSEC bogus", 0) == 0,
+                 r.error);
     return r;
   }
   lock.unlock();
@@ -332,6 +385,7 @@ DnsResult Resolver::Impl::Wait(Sent& sent, std::chrono::steady_clock::time_point
   auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
   out.error = "timed out after " + std::to_string(waited.count()) + " ms";
+  NoteUpstream(false, out.error);
   return out;
 }
 

@@ -24,10 +24,20 @@
 //   unbound's, for their TTL (at most an hour, at most cache_entries names; when full, the
 //   expired entries go, then all): a cached answer is returned even when the caller's
 //   deadline has passed, so a message whose DNS budget is spent still gets what is known.
+//
+// DIAGNOSTICS
+//   Upstream health: once upstream_down_after queries in a row that were really sent time out
+//   or fail (SERVFAIL, REFUSED, an unbound error), on_upstream_change(false, text) is called
+//   once; the first answer after that (any answer, also NXDOMAIN) calls it once with true.
+//   Cached answers and queries not sent (deadline already passed) count for neither. A time-out
+//   caused by a caller's short deadline counts as a failure too: hence the run of several.
+//   unbound is told to keep probing a forwarder it marked down (infra-keep-probing), so an
+//   upstream that comes back is used again at once instead of after infra-host-ttl.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +56,10 @@ struct ResolverOptions {
   // Raw unbound.conf settings, e.g. {"local-zone:", "test. transparent"}.
   std::vector<std::pair<std::string, std::string>> unbound_options;
   size_t cache_entries = 4096;  // answers kept in front of unbound's cache (0: none)
+  // See DIAGNOSTICS. Called from the querying thread, never with a lock held; may be empty.
+  // `text` is key=value: "upstream=down failed=N error=..." / "upstream=up down_ms=N failed=N".
+  std::function<void(bool answering, const std::string& text)> on_upstream_change;
+  uint32_t upstream_down_after = 3;  // consecutive failed queries before "down" (min 1)
 };
 
 // The point in time after which a caller stops waiting for DNS (see Query).

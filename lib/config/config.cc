@@ -30,7 +30,8 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
         "dns_timeout_ms", "message_dns_budget_ms", "dnssec_trust_anchor", "psl_path", "authserv_id",
         "add_header", "remove_forged_headers", "trusted_authserv_ids", "max_signatures",
         "max_key_lookups", "max_author_domains", "enforce_dmarc", "on_dns_error",
-        "max_forged_deletions", "on_too_many_forged"}},
+        "max_forged_deletions", "on_too_many_forged", "reauth_window_seconds",
+        "reauth_retry_seconds"}},
       {"metrics", {"listen"}},
   };
   return keys;
@@ -184,6 +185,8 @@ void ReadAuth(const toml::table& root, const std::string& file, const MilterConf
   std::string dns_error = "accept";
   r.Get("on_dns_error", &dns_error);
   a->on_dns_error = ParseAction(r, "on_dns_error", dns_error);
+  r.Get("reauth_window_seconds", &a->reauth_window_seconds, 0, 7 * 86400);
+  r.Get("reauth_retry_seconds", &a->reauth_retry_seconds, 1, 3600);
   r.GetInt("max_forged_deletions", &a->max_forged_deletions, 0, 1000);
   std::string too_many = "reject";
   r.Get("on_too_many_forged", &too_many);

@@ -96,6 +96,12 @@ struct AuthConfig {
   size_t max_author_domains = 10;
   bool enforce_dmarc = false;  // honour p=reject/quarantine (OpenDMARC RejectFailures)
   FailureAction on_dns_error = FailureAction::kAccept;  // temperror: accept or tempfail
+  // A routed message whose DMARC (or SPF, when nothing else authenticated MAIL FROM) was
+  // temperror waits this long after its arrival for DNS to answer again and is then
+  // re-authenticated from the spool before its handler runs; past it the handler gets the
+  // temperror verdict (no reply). 0: no waiting. Tried again every reauth_retry_seconds.
+  int64_t reauth_window_seconds = 3600;
+  int64_t reauth_retry_seconds = 15;
 };
 
 struct MetricsConfig {

@@ -5,6 +5,7 @@
 
 #include "auth/auth_results.h"
 #include "auth/enforce.h"
+#include "log/logger.h"
 
 namespace threadmill::filter {
 namespace {
@@ -18,12 +19,23 @@ bool AnyTempError(const auth::Verdicts& v) {
 }  // namespace
 
 auth::AuthOptions MakeAuthOptions(const config::Config& config) {
-  const config::AuthConfig& a = config.auth;
+  return MakeAuthOptions(config.auth);
+}
+
+auth::AuthOptions MakeAuthOptions(const config::AuthConfig& a) {
   auth::AuthOptions options;
   options.dns.forwarders = a.dns_forwarders;
   options.dns.timeout = std::chrono::milliseconds(a.dns_timeout_ms);
   options.message_dns_budget = std::chrono::milliseconds(a.message_dns_budget_ms);
   options.dns.trust_anchor_file = a.dnssec_trust_anchor;
+  // One line when the DNS upstream stops answering and one when it is back (resolver.h).
+  options.dns.on_upstream_change = [](bool answering, const std::string& text) {
+    if (answering) {
+      log::Get().info("dns {}", text);
+    } else {
+      log::Get().warn("dns {}: SPF/DKIM/DMARC are temperror while it is silent", text);
+    }
+  };
   options.spf = a.spf;
   options.dkim = a.dkim;
   options.dmarc = a.dmarc;

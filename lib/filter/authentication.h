@@ -18,6 +18,8 @@
 namespace threadmill::filter {
 
 auth::AuthOptions MakeAuthOptions(const config::Config& config);
+// The same from [auth] alone (workers re-authenticating jobs, filter/reauth.h).
+auth::AuthOptions MakeAuthOptions(const config::AuthConfig& auth);
 
 // Creates the process-wide authenticator, or nullptr when [auth] enabled = false.
 // Throws std::runtime_error when the resolver or the libraries cannot be set up.

@@ -89,6 +89,7 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
   runtime::JobInput input;
   input.mail_from = envelope.mail_from;
   input.client_addr = envelope.client_addr;
+  input.helo = envelope.helo;
   input.queue_id = envelope.queue_id;
   input.message_id = d->message_id;
   input.thread_id = d->resolution.thread_id;

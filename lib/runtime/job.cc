@@ -45,6 +45,7 @@ std::string EncodeJob(const Job& j) {
               {"mail_from", j.mail_from},
               {"recipient", j.recipient},
               {"client_addr", j.client_addr},
+              {"helo", j.helo},
               {"queue_id", j.queue_id},
               {"msgid", j.message_id},
               {"thread", j.thread_id},
@@ -56,6 +57,7 @@ std::string EncodeJob(const Job& j) {
               {"dkim", j.dkim},
               {"no_reply", j.no_reply_reason},
               {"sender_auth", j.sender_authenticated},
+              {"reauth", j.reauth},
               {"route", j.route},
               {"received", j.received_time},
               {"size", j.size},
@@ -78,6 +80,7 @@ Result<Job> DecodeJob(std::string_view text) {
     j.mail_from = in.value("mail_from", "");
     j.recipient = in.value("recipient", "");
     j.client_addr = in.value("client_addr", "");
+    j.helo = in.value("helo", "");
     j.queue_id = in.value("queue_id", "");
     j.message_id = in.value("msgid", "");
     j.thread_id = in.value("thread", "");
@@ -89,6 +92,7 @@ Result<Job> DecodeJob(std::string_view text) {
     j.dkim = in.value("dkim", "none");
     j.no_reply_reason = in.value("no_reply", "");
     j.sender_authenticated = in.value("sender_auth", false);
+    j.reauth = in.value("reauth", "");
     j.route = in.value("route", "");
     j.received_time = in.value("received", int64_t{0});
     j.size = in.value("size", uint64_t{0});

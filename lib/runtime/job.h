@@ -35,6 +35,7 @@ struct Job {
   std::string mail_from;  // "" = null sender
   std::string recipient;  // the local recipient (user_id)
   std::string client_addr;
+  std::string helo;  // HELO/EHLO as given: with client_addr and mail_from, what SPF needs again
   std::string queue_id;
   std::string message_id;  // normalized, without <>
   std::string thread_id;
@@ -47,6 +48,10 @@ struct Job {
   std::string no_reply_reason;
   // MAIL FROM itself authenticated, as the milter decided (filter/reply_safety.h)
   bool sender_authenticated = false;
+  // Re-authentication after a DNS failure (reauth.h): "" (not needed or not yet tried),
+  // "deferred" (DNS still failing, waiting), "done" (verdicts above are the new ones),
+  // "expired" (the window passed: the temperror verdict stands).
+  std::string reauth;
   std::string route;  // why it was routed ("route:PATTERN", "thread-owner")
   int64_t received_time = 0;
   uint64_t size = 0;  // bytes of the spooled message

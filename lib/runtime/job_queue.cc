@@ -125,6 +125,7 @@ Job MakeJob(const JobInput& in, const std::string& spool_dir, size_t size) {
   job.mail_from = in.mail_from;
   job.recipient = in.recipient;
   job.client_addr = in.client_addr;
+  job.helo = in.helo;
   job.queue_id = in.queue_id;
   job.message_id = in.message_id;
   job.thread_id = in.thread_id;
@@ -534,6 +535,12 @@ Result<Job> JobQueue::Finish(std::string_view id, Outcome outcome, std::string_v
             job.state = JobState::kParked;
             job.last_error = std::string(reason);
             break;
+          case Outcome::kDefer:
+            job.last_error = std::string(reason);
+            job.state = JobState::kQueued;
+            if (job.attempts > 0) job.attempts -= 1;  // it did not run
+            job.next_try = now + std::max<int64_t>(policy.defer_seconds, 1);
+            break;
           case Outcome::kRetry:
             job.last_error = std::string(reason);
             if (job.attempts >= static_cast<uint64_t>(policy.max_attempts)) {
@@ -552,10 +559,26 @@ Result<Job> JobQueue::Finish(std::string_view id, Outcome outcome, std::string_v
   if (result.state == JobState::kDone && !result.file.empty()) unlink(result.file.c_str());
   const char* decision = result.state == JobState::kDone     ? "done"
                          : result.state == JobState::kParked ? "parked"
+                         : outcome == Outcome::kDefer        ? "deferred"
                                                              : "retry";
   (void)store::Counters(env_).Add(std::string("threadmill_job_attempts_total{decision=\"") +
                                   decision + "\"}");  // best effort: the log line is the record
   return result;
+}
+
+Status JobQueue::SetVerdicts(std::string_view id, const Job& from) {
+  return Update(
+      id,
+      [&](Job& job) -> Status {
+        job.dmarc = from.dmarc;
+        job.spf = from.spf;
+        job.dkim = from.dkim;
+        job.sender_authenticated = from.sender_authenticated;
+        job.no_reply_reason = from.no_reply_reason;
+        job.reauth = from.reauth;
+        return {};
+      },
+      nullptr);
 }
 
 Result<size_t> JobQueue::RecoverRunning(int64_t now) {

@@ -61,6 +61,7 @@ struct JobInput {
   std::string recipient;
   std::string mail_from;
   std::string client_addr;
+  std::string helo;
   std::string queue_id;
   std::string message_id;  // normalized
   std::string thread_id;
@@ -83,12 +84,15 @@ struct Enqueued {
   bool duplicate = false;
 };
 
-enum class Outcome { kDone, kRetry, kPark };
+// kDefer: the job did not run (its verdicts wait for DNS, reauth.h): queued again after
+// RetryPolicy::defer_seconds, the attempt not counted.
+enum class Outcome { kDone, kRetry, kPark, kDefer };
 
 struct RetryPolicy {
   int64_t max_attempts = 5;
   int64_t initial_seconds = 30;
   int64_t max_seconds = 3600;
+  int64_t defer_seconds = 15;  // [auth] reauth_retry_seconds
 };
 
 class JobQueue {
@@ -130,6 +134,9 @@ class JobQueue {
   // into parked when attempts reached policy.max_attempts. Done removes the message file.
   Result<Job> Finish(std::string_view id, Outcome outcome, std::string_view reason, int64_t now,
                      const RetryPolicy& policy);
+  // Stores what re-authentication decided (dmarc, spf, dkim, sender_authenticated,
+  // no_reply_reason, reauth of `from`) in job `id`, whatever its state.
+  Status SetVerdicts(std::string_view id, const Job& from);
   // Jobs left running (crash, kill -9, stop) become queued, due now. Returns how many.
   Result<size_t> RecoverRunning(int64_t now);
   // Operator: queue a parked (or any not running) job again with a fresh attempt count.

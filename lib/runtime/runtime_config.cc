@@ -110,6 +110,7 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   out.store_path = config.store.path;
   out.store = StoreOptions(config);
   out.reply = reply::ParseReplyConfig(config);
+  out.auth = config.auth;
 
   TomlReader handlers(config::SectionTable(config, "handlers"), "handlers", file);
   handlers.RejectUnknown({"dir", "spool_quota_mb", "max_routed_recipients", "worker_memory_mb"});

@@ -76,6 +76,9 @@ struct RuntimeConfig {
   std::vector<RouteRule> routes;
   std::map<std::string, HandlerSettings> handlers;  // by name ([handler.NAME] tables)
   reply::ReplyConfig reply;
+  // [auth] as the milter has it: workers re-authenticate jobs whose verdict waited for DNS
+  // with it (reauth.h).
+  config::AuthConfig auth;
 
   std::string spool_dir() const { return store_path + "/spool"; }
   // Settings of `name` (an empty default when the config has no [handler.NAME]).

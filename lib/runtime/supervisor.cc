@@ -246,13 +246,14 @@ void Supervisor::Record(const std::string& id, const std::string& handler,
   std::string decision = outcome == Outcome::kDone ? "done" : "retry";
   if (queue) {
     RetryPolicy policy{config_->max_attempts, config_->retry_initial_seconds,
-                       config_->retry_max_seconds};
+                       config_->retry_max_seconds, config_->auth.reauth_retry_seconds};
     auto job = queue->Finish(id, outcome, reason, NowSeconds(), policy);
     if (!job.ok()) {
       log::Get().error("job={} cannot record outcome: {}", id, job.error().message);
     } else {
       decision = job->state == JobState::kDone     ? "done"
                  : job->state == JobState::kParked ? "parked"
+                 : outcome == Outcome::kDefer      ? "deferred"
                                                    : "retry";
     }
   }
@@ -265,6 +266,8 @@ void Supervisor::Record(const std::string& id, const std::string& handler,
       .Add("reason", reason);
   if (decision == "done") {
     log::Get().info("{}", line.str());
+  } else if (decision == "deferred") {  // the worker says why, once (reauth.h)
+    log::Get().debug("{}", line.str());
   } else {
     log::Get().warn("{}", line.str());
   }

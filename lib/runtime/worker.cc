@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -14,6 +15,7 @@
 #include "log/logger.h"
 #include "runtime/host.h"
 #include "runtime/job_queue.h"
+#include "runtime/reauth.h"
 #include "runtime/worker_pool.h"
 #include "runtime/worker_protocol.h"
 
@@ -49,11 +51,13 @@ class Worker {
     auto job = queue_->Get(id);
     if (!job.ok()) return "retry store: " + job.error().message;
     if (!job->has_value()) return "park job-missing";
-    const Job& j = **job;
+    Job& j = **job;
     const LoadedModule* module = modules_.Find(j.handler);
     if (!module) return "retry handler-not-loaded";
     auto raw = queue_->ReadMessage(j);
     if (!raw.ok()) return "park spool-file: " + raw.error().message;
+    // A verdict that waited for DNS is settled before the handler sees it (reauth.h).
+    if (Reauth(&j, *raw) == ReauthStep::kDefer) return "defer dns-temperror";
     HandlerState* hs = Init(module);
     if (!hs) return "retry init-failed";
     InboundMessage message(j, std::move(*raw), &config_->reply);
@@ -89,6 +93,29 @@ class Worker {
     ctx.state = hs->state;
     int rc = module->on_heartbeat()(&ctx);
     return rc == THREADMILL_OK ? "done " : "retry heartbeat-status-" + std::to_string(rc);
+  }
+
+  ReauthStep Reauth(Job* job, std::string_view raw) {
+    if (!NeedsReauth(*job) || job->reauth == "done" || job->reauth == "expired") {
+      return ReauthStep::kProceed;
+    }
+    if (!reauth_ && !reauth_tried_ && config_->auth.enabled) {
+      reauth_tried_ = true;  // once per worker: a failure here is a configuration problem
+      try {
+        if (const ReauthFactory& make = InstalledReauthFactory()) reauth_ = make(config_->auth);
+      } catch (const std::exception& e) {
+        log::Get().error("worker {}: cannot set up re-authentication: {}", getpid(), e.what());
+      }
+    }
+    std::string before = job->reauth;
+    ReauthStep step = RunReauth(job, raw, reauth_.get(), config_->auth, std::time(nullptr));
+    if (job->reauth != before) {
+      if (Status stored = queue_->SetVerdicts(job->id, *job); !stored.ok()) {
+        log::Get().error("job={} cannot store re-authentication: {}", job->id,
+                         stored.error().message);
+      }
+    }
+    return step;
   }
 
   void Finish() {
@@ -127,6 +154,8 @@ class Worker {
   std::unique_ptr<HostServices> services_;
   std::unique_ptr<JobQueue> queue_;
   std::map<std::string, HandlerState> states_;
+  std::unique_ptr<JobReauthenticator> reauth_;  // made when a job first needs it
+  bool reauth_tried_ = false;
 };
 
 int g_supervisor_fd = -1;  // this worker's socket; -1 outside a worker
@@ -136,9 +165,10 @@ WorkerMessage ToResult(const std::string& text) {
   size_t space = text.find(' ');
   std::string outcome = text.substr(0, space);
   std::string reason = space == std::string::npos ? "" : text.substr(space + 1);
-  Outcome o = outcome == "done"   ? Outcome::kDone
-              : outcome == "park" ? Outcome::kPark
-                                  : Outcome::kRetry;
+  Outcome o = outcome == "done"    ? Outcome::kDone
+              : outcome == "park"  ? Outcome::kPark
+              : outcome == "defer" ? Outcome::kDefer
+                                   : Outcome::kRetry;
   return WorkerMessage::Result(o, reason);
 }
 

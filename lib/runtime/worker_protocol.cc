@@ -84,6 +84,8 @@ const char* ToString(Outcome outcome) {
       return "retry";
     case Outcome::kPark:
       return "park";
+    case Outcome::kDefer:
+      return "defer";
   }
   return "retry";
 }
@@ -136,7 +138,7 @@ Result<WorkerMessage> DecodeFrame(std::string_view frame) {
     case static_cast<uint8_t>(MessageType::kResult): {
       m.type = MessageType::kResult;
       uint32_t outcome = 0;
-      ok = r.U32(&outcome) && outcome <= static_cast<uint32_t>(Outcome::kPark) &&
+      ok = r.U32(&outcome) && outcome <= static_cast<uint32_t>(Outcome::kDefer) &&
            r.String(&m.reason, kMaxFrameBytes);
       m.outcome = static_cast<Outcome>(outcome);
       break;

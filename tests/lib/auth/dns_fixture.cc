@@ -162,8 +162,17 @@ DnsServer::~DnsServer() {
   if (!conf_.empty()) unlink(conf_.c_str());
 }
 
+void DnsServer::Freeze() {
+  if (pid_ > 0) kill(pid_, SIGSTOP);
+}
+
+void DnsServer::Thaw() {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+}
+
 void DnsServer::Stop() {
   if (pid_ <= 0) return;
+  kill(pid_, SIGCONT);  // a frozen server would never see the SIGTERM
   kill(pid_, SIGTERM);
   int status = 0;
   waitpid(pid_, &status, 0);

@@ -22,6 +22,9 @@ class DnsServer {
   static std::unique_ptr<DnsServer> Start(const std::vector<std::string>& lines);
   ~DnsServer();
   void Stop();  // kill by PID and wait
+  // SIGSTOP / SIGCONT by PID: a server that stops answering and later answers again.
+  void Freeze();
+  void Thaw();
   int port() const { return port_; }
   std::string forwarder() const { return "127.0.0.1@" + std::to_string(port_); }
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <thread>
 
 #include "dns_fixture.h"
@@ -120,6 +121,66 @@ TEST(auth_Resolver, StoppedServerIsTempFail) {
   EXPECT_LE(std::chrono::steady_clock::now() - start, 1000ms + 1000ms);
   // The cached answer still comes back.
   EXPECT_EQ(r->Query("pass.spf.example", kTypeTxt).status, DnsStatus::kAnswer);
+}
+
+// The upstream going silent is said once (after upstream_down_after failed queries, not per
+// query), and its return once; cached answers count for neither.
+TEST(auth_Resolver, UpstreamDownAndUpAreLoggedOnce) {
+  auto dns = testing::DnsServer::Start({testing::TxtLine("pass.spf.example", "v=spf1 -all")});
+  struct Event {
+    bool up;
+    std::string text;
+  };
+  std::mutex mu;
+  std::vector<Event> events;
+  ResolverOptions o;
+  o.forwarders = {dns->forwarder()};
+  o.use_resolv_conf = false;
+  o.timeout = 300ms;
+  o.upstream_down_after = 3;
+  o.on_upstream_change = [&](bool up, const std::string& text) {
+    std::lock_guard<std::mutex> lock(mu);
+    events.push_back({up, text});
+  };
+  auto r = Make(o);
+  int n = 0;
+  auto fresh = [&] { return "n" + std::to_string(++n) + ".health.example"; };  // never cached
+  EXPECT_EQ(r->Query("pass.spf.example", kTypeTxt).status, DnsStatus::kAnswer);
+  EXPECT_EQ(r->Query(fresh(), kTypeTxt).status, DnsStatus::kNxDomain);
+  dns->Freeze();
+  struct Step {
+    int queries;
+    size_t want_events;
+  } steps[] = {{2, 0}, {1, 1}, {4, 1}};  // the third failure in a row says "down", once
+  for (const auto& step : steps) {
+    for (int i = 0; i < step.queries; ++i) {
+      EXPECT_EQ(r->Query(fresh(), kTypeTxt).status, DnsStatus::kTempFail);
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(events.size(), step.want_events);
+  }
+  EXPECT_EQ(r->Query("pass.spf.example", kTypeTxt).status, DnsStatus::kAnswer);  // cached
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_FALSE(events[0].up);
+    EXPECT_NE(events[0].text.find("upstream=down"), std::string::npos) << events[0].text;
+    EXPECT_NE(events[0].text.find("failed=3"), std::string::npos) << events[0].text;
+  }
+  dns->Thaw();
+  // unbound may still give a SERVFAIL or two for a server it just saw time out: the first
+  // answer within a deadline ends the outage.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  DnsStatus got = DnsStatus::kTempFail;
+  while (got == DnsStatus::kTempFail && std::chrono::steady_clock::now() < deadline) {
+    got = r->Query(fresh(), kTypeTxt).status;
+  }
+  EXPECT_EQ(got, DnsStatus::kNxDomain);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(r->Query(fresh(), kTypeTxt).status, DnsStatus::kNxDomain);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[1].up);
+  EXPECT_NE(events[1].text.find("upstream=up"), std::string::npos) << events[1].text;
 }
 
 // A message whose DNS budget is spent still gets what the resolver knows.

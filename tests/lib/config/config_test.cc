@@ -88,6 +88,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"[milter]\nmax_header_field_bytes = 0", "milter.max_header_field_bytes"},
       {"[auth]\non_too_many_forged = \"delete\"", "auth.on_too_many_forged"},
       {"[auth]\nmax_forged_deletions = -1", "auth.max_forged_deletions"},
+      {"[auth]\nreauth_window_seconds = -1", "auth.reauth_window_seconds"},
+      {"[auth]\nreauth_retry_seconds = 0", "auth.reauth_retry_seconds"},
       {"[milter\n", "config:"},
   };
   for (const auto& c : cases) {
@@ -110,6 +112,16 @@ TEST(ConfigTest, HostileMailCapsHaveDefaults) {
   auto t = LoadFromString("[auth]\nmax_forged_deletions = 0\non_too_many_forged = \"tempfail\"\n");
   EXPECT_EQ(t->auth.max_forged_deletions, 0u);
   EXPECT_TRUE(t->auth.too_many_forged_tempfail);
+}
+
+// A routed job whose verdict waited for DNS (runtime/reauth.h): the window and the retry.
+TEST(ConfigTest, ReauthWindowHasDefaults) {
+  auto c = LoadFromString("");
+  EXPECT_EQ(c->auth.reauth_window_seconds, 3600);
+  EXPECT_EQ(c->auth.reauth_retry_seconds, 15);
+  auto t = LoadFromString("[auth]\nreauth_window_seconds = 0\nreauth_retry_seconds = 2\n");
+  EXPECT_EQ(t->auth.reauth_window_seconds, 0);
+  EXPECT_EQ(t->auth.reauth_retry_seconds, 2);
 }
 
 TEST(ConfigTest, LocalOverrideWins) {

@@ -77,6 +77,50 @@ TEST(JobQueue, ClaimRetryBackoffPark) {
   EXPECT_FALSE(queue.Get(id)->has_value());
 }
 
+// A job waiting for DNS (reauth.h) comes back after defer_seconds without spending an
+// attempt, however often; its re-authenticated verdicts and HELO are kept.
+TEST(JobQueue, DeferSpendsNoAttemptAndVerdictsAreStored) {
+  testing::TempDir dir;
+  JobQueue queue(testing::OpenTestEnv(dir.str() + "/db"), dir.str() + "/spool");
+  std::string raw = "Subject: x\r\n\r\nbody\r\n";
+  JobInput in = Input(raw);
+  in.dmarc = "temperror";
+  in.helo = "mx.example.org";
+  in.client_addr = "192.0.2.7";
+  auto id = *queue.Enqueue(in);
+  RetryPolicy policy{2, 10, 25, 7};
+  int64_t now = 1000000000000;
+  for (int i = 0; i < 5; ++i) {  // more deferrals than max_attempts: never parked
+    ASSERT_EQ(queue.ClaimDue(now, 5, nullptr)->size(), 1u) << i;
+    auto j = queue.Finish(id, Outcome::kDefer, "dns-temperror", now, policy);
+    ASSERT_TRUE(j.ok());
+    EXPECT_EQ(j->state, JobState::kQueued);
+    EXPECT_EQ(j->attempts, 0u);
+    EXPECT_EQ(j->next_try, now + 7);
+    EXPECT_TRUE(queue.ClaimDue(now + 6, 5, nullptr)->empty());
+    now += 7;
+  }
+  Job verdicts;
+  verdicts.dmarc = "pass";
+  verdicts.spf = "pass";
+  verdicts.dkim = "pass";
+  verdicts.sender_authenticated = true;
+  verdicts.no_reply_reason = "";
+  verdicts.reauth = "done";
+  ASSERT_TRUE(queue.SetVerdicts(id, verdicts).ok());
+  auto job = *queue.Get(id);
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->dmarc, "pass");
+  EXPECT_TRUE(job->sender_authenticated);
+  EXPECT_EQ(job->reauth, "done");
+  EXPECT_EQ(job->helo, "mx.example.org");
+  EXPECT_EQ(job->client_addr, "192.0.2.7");
+  EXPECT_EQ(job->state, JobState::kQueued);
+  auto decoded = DecodeJob(EncodeJob(*job));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(*decoded, *job);
+}
+
 TEST(JobQueue, RecoverRunningAfterCrash) {
   testing::TempDir dir;
   std::string id;

@@ -25,6 +25,7 @@ TEST(WorkerProtocol, EveryMessageRoundTrips) {
       WorkerMessage::Result(Outcome::kDone, ""),
       WorkerMessage::Result(Outcome::kRetry, "handler-retry: DNS said \"later\" \xc3\xa9"),
       WorkerMessage::Result(Outcome::kPark, std::string("nul\0inside", 10)),
+      WorkerMessage::Result(Outcome::kDefer, "dns-temperror"),
       WorkerMessage::ReinjectStart(120),
       WorkerMessage::ReinjectEnd(),
   };

@@ -18,6 +18,7 @@
 #include "lib/reply/fake_sendmail.h"
 #include "lib/runtime/runtime_test_util.h"
 #include "runtime/job_queue.h"
+#include "runtime/reauth.h"
 #include "store/kv_store.h"
 #include "support/temp_dir.h"
 
@@ -53,7 +54,7 @@ class WorkerTest : public ::testing::Test {
 
   // Spools a job (the store is closed again before the worker forks).
   std::string Enqueue(const std::string& handler, const std::string& msgid,
-                      const std::string& subject) {
+                      const std::string& subject, const std::string& dmarc = "pass") {
     auto env = testing::OpenTestEnv(config_->store_path);
     JobQueue queue(env, config_->spool_dir());
     JobInput in;
@@ -63,8 +64,8 @@ class WorkerTest : public ::testing::Test {
     in.queue_id = "Q1";
     in.message_id = msgid;
     in.thread_id = "T0000000000000000000A";
-    in.dmarc = "pass";
-    in.sender_authenticated = true;
+    in.dmarc = dmarc;
+    in.sender_authenticated = dmarc == "pass";
     std::string raw = testing::Message(msgid, subject);
     in.raw_message = raw;
     auto id = queue.Enqueue(in);
@@ -127,6 +128,64 @@ class WorkerTest : public ::testing::Test {
   UniqueFd socket_;
   pid_t pid_ = -1;
 };
+
+// A re-authenticator that says temperror first, then pass (the factory is inherited by the
+// forked worker, as the daemon's is).
+class DnsComesBack : public JobReauthenticator {
+ public:
+  ReauthVerdict Reauthenticate(const Job&, std::string_view raw) override {
+    EXPECT_NE(raw.find("Subject: Waits"), std::string_view::npos);
+    ReauthVerdict v;
+    v.dmarc = calls_++ == 0 ? "temperror" : "pass";
+    v.spf = v.dmarc;
+    v.sender_authenticated = v.dmarc == "pass";
+    return v;
+  }
+
+ private:
+  int calls_ = 0;
+};
+
+TEST_F(WorkerTest, TempErrorJobIsDeferredThenRunsOnTheNewVerdict) {
+  InstallReauthFactory([](const config::AuthConfig& auth) -> std::unique_ptr<JobReauthenticator> {
+    EXPECT_EQ(auth.reauth_window_seconds, 3600);
+    return std::make_unique<DnsComesBack>();
+  });
+  std::string id = Enqueue("testgood", "w9@example.org", "Waits", "temperror");
+  StartWorker();
+  EXPECT_EQ(Ask("J " + id), "R defer dns-temperror");
+  {
+    auto env = testing::OpenTestEnv(config_->store_path);
+    auto job = JobQueue(env, config_->spool_dir()).Get(id);
+    ASSERT_TRUE(job.ok() && job->has_value());
+    EXPECT_EQ((*job)->reauth, "deferred");
+    EXPECT_EQ((*job)->dmarc, "temperror");
+  }
+  EXPECT_EQ(Ask("J " + id), "R done ");
+  Finish();
+  InstallReauthFactory({});
+  auto env = testing::OpenTestEnv(config_->store_path);
+  auto job = JobQueue(env, config_->spool_dir()).Get(id);
+  ASSERT_TRUE(job.ok() && job->has_value());
+  EXPECT_EQ((*job)->reauth, "done");
+  EXPECT_EQ((*job)->dmarc, "pass");
+  EXPECT_TRUE((*job)->sender_authenticated);
+  EXPECT_EQ((*job)->no_reply_reason, "");
+}
+
+// Without a re-authenticator (a tool, a test) the temperror verdict stands at once.
+TEST_F(WorkerTest, TempErrorJobWithoutReauthenticatorRunsAtOnce) {
+  InstallReauthFactory({});
+  std::string id = Enqueue("testgood", "w10@example.org", "Waits", "temperror");
+  StartWorker();
+  EXPECT_EQ(Ask("J " + id), "R done ");
+  Finish();
+  auto env = testing::OpenTestEnv(config_->store_path);
+  auto job = JobQueue(env, config_->spool_dir()).Get(id);
+  ASSERT_TRUE(job.ok() && job->has_value());
+  EXPECT_EQ((*job)->reauth, "expired");
+  EXPECT_EQ((*job)->dmarc, "temperror");
+}
 
 TEST_F(WorkerTest, RunsJobsAndHeartbeatsThenFinishes) {
   std::string a = Enqueue("testgood", "w1@example.org", "Hello");
