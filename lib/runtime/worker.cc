@@ -56,7 +56,7 @@ class Worker {
     if (!raw.ok()) return "park spool-file: " + raw.error().message;
     HandlerState* hs = Init(module);
     if (!hs) return "retry init-failed";
-    InboundMessage message(j, std::move(*raw), &config_->reply);
+    InboundMessage message(j, std::move(*raw), services_->replier.get());
     threadmill_ctx ctx;
     ctx.services = services_.get();
     ctx.module = module;
