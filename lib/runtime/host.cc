@@ -398,6 +398,7 @@ InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::Rep
   e.header_count = headers_.size();
   e.job_id = job_.id.c_str();
   e.attempt = job_.attempts;
+  e.reply_allowed = no_reply_reason_.empty() ? 1 : 0;  // the prediction (issue 10)
   MakeStringsUtf8();
 }
 

@@ -162,6 +162,7 @@ policy = "vacation"
         second, got, env, reply = self.turn_twice(carol, HELP, "conv")
         self.assertEqual(got, "0 ", env)
         self.assertEqual(self.env_field(env, "no_reply"), "")
+        self.assertEqual(self.env_field(env, "allowed"), "1", env)
         self.rig.wait_delivered(carol, "In-Reply-To: %s" % second, timeout=WAIT)
         line = self.reply_line(second)
         self.assertIn("decision=sent", line)
@@ -173,6 +174,7 @@ policy = "vacation"
         second, got, env, _ = self.turn_twice(erin, OOO, "vac")
         # Predicted at dispatch (the envelope) and refused at reply time, with the reason.
         self.assertEqual(self.env_field(env, "no_reply"), "rate-sender", env)
+        self.assertEqual(self.env_field(env, "allowed"), "0", env)  # reply_allowed
         self.assertTrue(int(self.env_field(env, "flags")) & NO_REPLY_FLAG, env)
         self.assertEqual(got, "1 rate-sender")
         line = self.reply_line(second)
@@ -190,6 +192,7 @@ policy = "vacation"
         self.assertNotIn("noreply", d, d["raw"])  # the milter alone sees no reason
         env = self.wait_kv("env:%s" % m)
         self.assertEqual(self.env_field(env, "no_reply"), "dmarc", env)
+        self.assertEqual(self.env_field(env, "allowed"), "0", env)  # reply_allowed
         self.assertTrue(int(self.env_field(env, "flags")) & NO_REPLY_FLAG, env)
         self.assertEqual(self.wait_kv("reply:%s" % m), "1 dmarc")
 
