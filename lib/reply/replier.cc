@@ -48,7 +48,10 @@ void LogOutcome(const std::shared_ptr<store::Environment>& env, const Caller& ca
   // "reply= job=..." -> "reply job=...": the first key is the event name.
   size_t eq = text.find('=');
   if (eq != std::string::npos && eq + 1 < text.size() && text[eq + 1] == ' ') text.erase(eq, 1);
-  if (decision == "failed" || decision == "uncertain" || reason.rfind("send-", 0) == 0) {
+  // A cap that was hit is a warning (send limits, the conversation guards); other refusals
+  // are the rules working as meant.
+  if (decision == "failed" || decision == "uncertain" || reason.rfind("send-", 0) == 0 ||
+      reason == "loop" || reason == "rate-thread-hour" || reason == "rate-thread") {
     log::Get().warn("{}", text);
   } else {
     log::Get().info("{}", text);
