@@ -274,5 +274,27 @@ TEST(Ledger, SweepKeepsPending) {
   EXPECT_TRUE(ledger.Find("m2@x", "h@example.com")->has_value());
 }
 
+// The loop guard's per-sender entries are swept by age like the rate entries, never early
+// (a young one keeps counting fast turns across sweeps).
+TEST(Ledger, SweepKeepsYoungLoopGuardEntries) {
+  testing::TempDir dir;
+  ReplyLedger ledger(OpenEnv(dir.str()));
+  ClaimLimits limits;
+  limits.sender = "bot@example.org";
+  limits.loop_turn_seconds = 30;
+  limits.loop_max_fast_turns = 1;
+  limits.inbound_time = 1000;
+  ASSERT_TRUE(ledger.Claim("m1@x", "h@example.com", limits, Proposed("r1@x", 1000)).ok());
+  limits.inbound_time = 1005;
+  ASSERT_TRUE(ledger.Claim("m2@x", "h@example.com", limits, Proposed("r2@x", 1006)).ok());
+  ASSERT_TRUE(ledger.Sweep(500).ok());  // everything is younger
+  limits.inbound_time = 1010;
+  EXPECT_EQ(*ledger.Check("m3@x", "h@example.com", limits, "h", 1011), "loop");
+  ASSERT_TRUE(ledger.MarkSent("m1@x", "h@example.com").ok());
+  ASSERT_TRUE(ledger.MarkSent("m2@x", "h@example.com").ok());
+  ASSERT_TRUE(ledger.Sweep(2000).ok());  // all older: the guard forgets
+  EXPECT_EQ(*ledger.Check("m3@x", "h@example.com", limits, "h", 1011), "");
+}
+
 }  // namespace
 }  // namespace threadmill::reply
