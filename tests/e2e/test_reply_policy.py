@@ -13,7 +13,8 @@ Cases: a second message in a conversation is answered under conversation and ref
 vacation (reason=rate-sender policy=vacation in the reply line, and predicted in the
 envelope); a dmarc=none message's envelope already says no_reply_reason=dmarc; a
 correspondent's mail to alice@ in the bot-owned thread is not routed to the bot
-(owner_skipped=testgood), while mail to the bot's own from address is.
+(owner_skipped=testgood), while mail to the bot's own from address is; a robot answering
+at once is stopped by the conversation loop guard (reason=loop).
 """
 
 import os
@@ -78,6 +79,7 @@ sendmail_retry_delay_ms = 200
 
 [handler.testgood]
 from = "bot@example.com"
+loop_max_fast_turns = 2
 
 [[routes]]
 recipient = "help@example.com"
@@ -217,6 +219,19 @@ policy = "vacation"
         # Nothing ran for alice's copy (its job would have been queued with the decision).
         self.assertIsNone(self.kv("seen:%s" % to_alice))
         self.assertEqual(self.rig.find_delivered(carol, "In-Reply-To: %s" % to_alice), [])
+
+    def test_5_loop_guard_stops_a_fast_robot(self):
+        # Four messages of one sender within seconds (a robot answering at once): the first
+        # and loop_max_fast_turns = 2 fast turns are answered, the next fast one is refused.
+        robot = "robot@example.org"
+        ids = [self.mid("loop%d" % i) for i in range(4)]
+        for m in ids:
+            self.send(m, "Beep [reply]", robot, HELP)
+        got = sorted(self.wait_kv("reply:%s" % m) for m in ids)
+        self.assertEqual(got, ["0 ", "0 ", "0 ", "1 loop"], got)
+        refused = [m for m in ids if self.kv("reply:%s" % m) == "1 loop"][0]
+        line = self.reply_line(refused)
+        self.assertIn("decision=refused reason=loop policy=conversation", line)
 
 
 if __name__ == "__main__":
