@@ -16,7 +16,8 @@
 //     [handler.NAME] free-form table handed to the handler as JSON (init) and through
 //                config_get; threadmill itself reads `from`, `from_name` (host->send and the
 //                reply's display name), `heartbeat_seconds` (overrides [runtime]),
-//                `sends_per_hour` and `sends_per_job` (override [reply]).
+//                `sends_per_hour` and `sends_per_job` (override [reply]); its reply policy
+//                keys (`reply_policy`, ...) are read by lib/reply/policy.h.
 //     [[routes]] recipient = "help@example.com" | "*@support.example.com" |
 //                "reply+*@example.com", handler = "NAME", action = "copy" | "consume",
 //                policy = "vacation" | "conversation" (the reply policy of jobs this rule
