@@ -175,6 +175,56 @@ struct RateState {
   int64_t fast_turns = 0;    // the count to store when this reply is sent
 };
 
+// Per thread: a cap in all (rate-thread) and an hourly token bucket (rate-thread-hour).
+Result<std::string> EvaluateThread(const store::Txn& txn, MDB_dbi dbi, const ClaimLimits& limits,
+                                   int64_t now, RateState* state) {
+  double per_hour = static_cast<double>(limits.thread_replies_per_hour);
+  state->thread_tokens = per_hour;
+  auto t = store::KeyedFind(txn, dbi, kThread, limits.thread_id);
+  if (!t.ok()) return t.error();
+  if (t->has_value()) {
+    try {
+      json j = json::parse((*t)->payload);
+      state->thread_count = j.value("count", uint64_t{0});
+      if (j.contains("tokens")) {
+        double elapsed = static_cast<double>(std::max<int64_t>(0, now - j.value("time", now)));
+        state->thread_tokens =
+            std::min(per_hour, j.value("tokens", per_hour) + elapsed * per_hour / 3600.0);
+      }
+    } catch (const std::exception&) {
+      state->thread_count = 0;
+    }
+  }
+  if (limits.max_replies_per_thread > 0 &&
+      state->thread_count >= static_cast<uint64_t>(limits.max_replies_per_thread)) {
+    return std::string("rate-thread");
+  }
+  if (limits.thread_replies_per_hour > 0 && state->thread_tokens < 1.0) {
+    return std::string("rate-thread-hour");
+  }
+  return std::string();
+}
+
+// The conversation loop guard: fast turns of the same sender in a row (ledger.h ClaimLimits).
+Result<std::string> EvaluateLoop(const store::Txn& txn, MDB_dbi dbi, const ClaimLimits& limits,
+                                 RateState* state) {
+  auto turn = store::KeyedFind(txn, dbi, kTurn, state->rate_key);
+  if (!turn.ok()) return turn.error();
+  if (!turn->has_value()) return std::string();
+  int64_t last = 0, fast = 0;
+  try {
+    json j = json::parse((*turn)->payload);
+    last = j.value("time", int64_t{0});
+    fast = j.value("fast", int64_t{0});
+  } catch (const std::exception&) {
+  }
+  if (last > 0 && limits.inbound_time - last < limits.loop_turn_seconds) {
+    if (fast >= limits.loop_max_fast_turns) return std::string("loop");
+    state->fast_turns = fast + 1;
+  }
+  return std::string();
+}
+
 // Decides a reply under `limits` at `now`: "" or the refusal keyword (ledger.h, Claim).
 Result<std::string> Evaluate(const store::Txn& txn, MDB_dbi dbi, const std::string& once_key,
                              const ClaimLimits& limits, std::string_view handler, int64_t now,
@@ -200,50 +250,12 @@ Result<std::string> Evaluate(const store::Txn& txn, MDB_dbi dbi, const std::stri
       return std::string("rate-sender");
     }
   }
-  // Per thread: a cap in all, and an hourly token bucket.
   if (!limits.thread_id.empty()) {
-    double per_hour = static_cast<double>(limits.thread_replies_per_hour);
-    state->thread_tokens = per_hour;
-    auto t = store::KeyedFind(txn, dbi, kThread, limits.thread_id);
-    if (!t.ok()) return t.error();
-    if (t->has_value()) {
-      try {
-        json j = json::parse((*t)->payload);
-        state->thread_count = j.value("count", uint64_t{0});
-        if (j.contains("tokens")) {
-          double elapsed = static_cast<double>(std::max<int64_t>(0, now - j.value("time", now)));
-          state->thread_tokens =
-              std::min(per_hour, j.value("tokens", per_hour) + elapsed * per_hour / 3600.0);
-        }
-      } catch (const std::exception&) {
-        state->thread_count = 0;
-      }
-    }
-    if (limits.max_replies_per_thread > 0 &&
-        state->thread_count >= static_cast<uint64_t>(limits.max_replies_per_thread)) {
-      return std::string("rate-thread");
-    }
-    if (limits.thread_replies_per_hour > 0 && state->thread_tokens < 1.0) {
-      return std::string("rate-thread-hour");
-    }
+    auto thread = EvaluateThread(txn, dbi, limits, now, state);
+    if (!thread.ok() || !thread->empty()) return thread;
   }
-  // Conversation loop guard: fast turns of the same sender in a row.
   if (limits.loop_max_fast_turns > 0 && limits.inbound_time > 0) {
-    auto turn = store::KeyedFind(txn, dbi, kTurn, state->rate_key);
-    if (!turn.ok()) return turn.error();
-    if (turn->has_value()) {
-      int64_t last = 0, fast = 0;
-      try {
-        json j = json::parse((*turn)->payload);
-        last = j.value("time", int64_t{0});
-        fast = j.value("fast", int64_t{0});
-      } catch (const std::exception&) {
-      }
-      if (last > 0 && limits.inbound_time - last < limits.loop_turn_seconds) {
-        if (fast >= limits.loop_max_fast_turns) return std::string("loop");
-        state->fast_turns = fast + 1;
-      }
-    }
+    return EvaluateLoop(txn, dbi, limits, state);
   }
   return std::string();
 }
