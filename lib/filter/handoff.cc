@@ -19,7 +19,7 @@ std::string ThreadOwner(const store::ThreadStore& threads, const Decision& d) {
 
 Handoff::Handoff(const runtime::RuntimeConfig& runtime, config::FailureAction on_store_error,
                  std::shared_ptr<runtime::JobQueue> queue, std::shared_ptr<store::Environment> env)
-    : router_(runtime.routes),
+    : router_(runtime::Router::FromConfig(runtime)),
       queue_(std::move(queue)),
       env_(std::move(env)),
       on_store_error_(on_store_error),
@@ -57,6 +57,10 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
     return;
   std::string owner = ThreadOwner(threads, *d);
   auto matches = router_.Route(envelope.recipients, owner);
+  if (!owner.empty() && std::none_of(matches.begin(), matches.end(),
+                                     [&](const auto& m) { return m.handler == owner; })) {
+    d->extra_log.emplace_back("owner_skipped", owner);  // not addressed to it (router.h)
+  }
   if (matches.empty()) return;
   // Handlers see only what the MTA accepts: never a rejected, deferred or held message.
   const char* refused = d->verdict == Verdict::kReject     ? "skipped-reject"

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "store/keys.h"
 
@@ -16,6 +17,7 @@ const std::string kRate("rate\0", 5);
 const std::string kThread("thread\0", 7);
 const std::string kSend("send\0", 5);
 const std::string kSendRate("sendrate\0", 9);
+const std::string kTurn("turn\0", 5);
 
 std::string LowerAddress(std::string_view s) {
   std::string out(s);
@@ -164,6 +166,100 @@ Result<bool> TakeSendToken(store::WriteTxn& txn, MDB_dbi dbi, const std::string&
   return true;
 }
 
+// The ledger's view of one reply: what Evaluate read, for Claim to write back.
+struct RateState {
+  std::optional<LedgerEntry> resume;  // an earlier claim of this message, not sent yet
+  std::string rate_key;               // handler '\0' normalised sender
+  uint64_t thread_count = 0;
+  double thread_tokens = 0;  // after refill, before this reply
+  int64_t fast_turns = 0;    // the count to store when this reply is sent
+};
+
+// Per thread: a cap in all (rate-thread) and an hourly token bucket (rate-thread-hour).
+Result<std::string> EvaluateThread(const store::Txn& txn, MDB_dbi dbi, const ClaimLimits& limits,
+                                   int64_t now, RateState* state) {
+  double per_hour = static_cast<double>(limits.thread_replies_per_hour);
+  state->thread_tokens = per_hour;
+  auto t = store::KeyedFind(txn, dbi, kThread, limits.thread_id);
+  if (!t.ok()) return t.error();
+  if (t->has_value()) {
+    try {
+      json j = json::parse((*t)->payload);
+      state->thread_count = j.value("count", uint64_t{0});
+      if (j.contains("tokens")) {
+        double elapsed = static_cast<double>(std::max<int64_t>(0, now - j.value("time", now)));
+        state->thread_tokens =
+            std::min(per_hour, j.value("tokens", per_hour) + elapsed * per_hour / 3600.0);
+      }
+    } catch (const std::exception&) {
+      state->thread_count = 0;
+    }
+  }
+  if (limits.max_replies_per_thread > 0 &&
+      state->thread_count >= static_cast<uint64_t>(limits.max_replies_per_thread)) {
+    return std::string("rate-thread");
+  }
+  if (limits.thread_replies_per_hour > 0 && state->thread_tokens < 1.0) {
+    return std::string("rate-thread-hour");
+  }
+  return std::string();
+}
+
+// The conversation loop guard: fast turns of the same sender in a row (ledger.h ClaimLimits).
+Result<std::string> EvaluateLoop(const store::Txn& txn, MDB_dbi dbi, const ClaimLimits& limits,
+                                 RateState* state) {
+  auto turn = store::KeyedFind(txn, dbi, kTurn, state->rate_key);
+  if (!turn.ok()) return turn.error();
+  if (!turn->has_value()) return std::string();
+  int64_t last = 0, fast = 0;
+  try {
+    json j = json::parse((*turn)->payload);
+    last = j.value("time", int64_t{0});
+    fast = j.value("fast", int64_t{0});
+  } catch (const std::exception&) {
+  }
+  if (last > 0 && limits.inbound_time - last < limits.loop_turn_seconds) {
+    if (fast >= limits.loop_max_fast_turns) return std::string("loop");
+    state->fast_turns = fast + 1;
+  }
+  return std::string();
+}
+
+// Decides a reply under `limits` at `now`: "" or the refusal keyword (ledger.h, Claim).
+Result<std::string> Evaluate(const store::Txn& txn, MDB_dbi dbi, const std::string& once_key,
+                             const ClaimLimits& limits, std::string_view handler, int64_t now,
+                             RateState* state) {
+  auto hit = store::KeyedFind(txn, dbi, kOnce, once_key);
+  if (!hit.ok()) return hit.error();
+  if (hit->has_value()) {
+    auto entry = Decode((*hit)->payload);
+    if (!entry.ok()) return entry.error();
+    if (entry->state != "sent" && !entry->message.empty()) {
+      state->resume = std::move(*entry);
+      return std::string();
+    }
+    return std::string("already-replied");
+  }
+  state->rate_key = std::string(handler) + '\0' + RateKeyAddress(limits.sender);
+  // Vacation: one reply per (sender, handler) per period.
+  if (limits.sender_period_seconds > 0) {
+    auto last = store::KeyedFind(txn, dbi, kRate, state->rate_key);
+    if (!last.ok()) return last.error();
+    if (last->has_value() && (*last)->payload.size() == 8 &&
+        store::DecodeTime((*last)->payload) + limits.sender_period_seconds > now) {
+      return std::string("rate-sender");
+    }
+  }
+  if (!limits.thread_id.empty()) {
+    auto thread = EvaluateThread(txn, dbi, limits, now, state);
+    if (!thread.ok() || !thread->empty()) return thread;
+  }
+  if (limits.loop_max_fast_turns > 0 && limits.inbound_time > 0) {
+    return EvaluateLoop(txn, dbi, limits, state);
+  }
+  return std::string();
+}
+
 }  // namespace
 
 ReplyLedger::ReplyLedger(std::shared_ptr<store::Environment> env) : env_(std::move(env)) {}
@@ -176,55 +272,30 @@ Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_
     refusal.clear();
     MDB_dbi dbi = env_->dbi(store::Db::kReplied);
     std::string once_key = OnceKey(message_id, recipient);
-    auto hit = store::KeyedFind(txn, dbi, kOnce, once_key);
-    if (!hit.ok()) return hit.error();
-    if (hit->has_value()) {
-      auto entry = Decode((*hit)->payload);
-      if (!entry.ok()) return entry.error();
-      if (entry->state != "sent" && !entry->message.empty()) {
-        out = std::move(*entry);
-        return {};
-      }
-      refusal = "already-replied";
+    RateState state;
+    auto decided = Evaluate(txn, dbi, once_key, limits, proposed.handler, proposed.time, &state);
+    if (!decided.ok()) return decided.error();
+    if (state.resume) {  // an earlier claim, not sent yet: deal with that very message
+      out = std::move(*state.resume);
       return {};
     }
-    // Rate limit per (sender, handler).
-    std::string rate_key = proposed.handler + '\0' + RateKeyAddress(limits.sender);
-    if (limits.sender_period_seconds > 0) {
-      auto last = store::KeyedFind(txn, dbi, kRate, rate_key);
-      if (!last.ok()) return last.error();
-      if (last->has_value() && (*last)->payload.size() == 8 &&
-          store::DecodeTime((*last)->payload) + limits.sender_period_seconds > proposed.time) {
-        refusal = "rate-sender";
-        return {};
-      }
-    }
-    // Cap per thread.
-    uint64_t count = 0;
-    if (!limits.thread_id.empty()) {
-      auto t = store::KeyedFind(txn, dbi, kThread, limits.thread_id);
-      if (!t.ok()) return t.error();
-      if (t->has_value()) {
-        try {
-          json j = json::parse((*t)->payload);
-          count = j.value("count", uint64_t{0});
-        } catch (const std::exception&) {
-          count = 0;
-        }
-      }
-      if (limits.max_replies_per_thread > 0 &&
-          count >= static_cast<uint64_t>(limits.max_replies_per_thread)) {
-        refusal = "rate-thread";
-        return {};
-      }
+    if (!decided->empty()) {
+      refusal = *decided;
+      return {};
     }
     auto put = store::KeyedPut(txn, dbi, kOnce, once_key, Encode(proposed));
     if (!put.ok()) return put.error();
-    put = store::KeyedPut(txn, dbi, kRate, rate_key, store::EncodeTime(proposed.time));
+    put = store::KeyedPut(txn, dbi, kRate, state.rate_key, store::EncodeTime(proposed.time));
     if (!put.ok()) return put.error();
     if (!limits.thread_id.empty()) {
-      json j = {{"count", count + 1}, {"time", proposed.time}};
+      json j = {{"count", state.thread_count + 1}, {"time", proposed.time}};
+      if (limits.thread_replies_per_hour > 0) j["tokens"] = state.thread_tokens - 1.0;
       put = store::KeyedPut(txn, dbi, kThread, limits.thread_id, j.dump());
+      if (!put.ok()) return put.error();
+    }
+    if (limits.loop_max_fast_turns > 0) {
+      json j = {{"time", proposed.time}, {"fast", state.fast_turns}};
+      put = store::KeyedPut(txn, dbi, kTurn, state.rate_key, j.dump());
       if (!put.ok()) return put.error();
     }
     out = proposed;
@@ -232,6 +303,22 @@ Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_
   });
   if (!st.ok()) return st.error();
   if (!refusal.empty()) return MakeError(ErrorCode::kRefused, refusal);
+  return out;
+}
+
+Result<std::string> ReplyLedger::Check(std::string_view message_id, std::string_view recipient,
+                                       const ClaimLimits& limits, std::string_view handler,
+                                       int64_t now) const {
+  std::string out;
+  Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
+    RateState state;
+    auto decided = Evaluate(txn, env_->dbi(store::Db::kReplied), OnceKey(message_id, recipient),
+                            limits, handler, now, &state);
+    if (!decided.ok()) return decided.error();
+    out = state.resume ? "" : *decided;
+    return {};
+  });
+  if (!st.ok()) return st.error();
   return out;
 }
 
@@ -357,10 +444,11 @@ Result<uint64_t> ReplyLedger::Sweep(int64_t older_than) {
             if (e.ok()) payload = e->payload;
           }
           time = payload.size() == 8 ? store::DecodeTime(payload) : 0;
-        } else if (key.rfind(kThread, 0) == 0) {
+        } else if (key.rfind(kThread, 0) == 0 || key.rfind(kTurn, 0) == 0) {
+          size_t ns_len = key.rfind(kThread, 0) == 0 ? kThread.size() : kTurn.size();
           std::string_view payload = value;
-          if (store::IsHashedKey(key.substr(kThread.size()))) {
-            auto e = store::DecodeKeyedEntry(key.substr(kThread.size()), value);
+          if (store::IsHashedKey(key.substr(ns_len))) {
+            auto e = store::DecodeKeyedEntry(key.substr(ns_len), value);
             if (e.ok()) payload = e->payload;
           }
           try {

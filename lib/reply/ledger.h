@@ -7,7 +7,10 @@
 //                                          rendered message, its envelope sender and recipients
 //     "rate\0"   handler '\0' sender   -> time of the last reply (Sieve vacation :days);
 //                                          the sender as RateKeyAddress normalises it
-//     "thread\0" thread id             -> {"count": replies in the thread, "time": last}
+//     "thread\0" thread id             -> {"count": replies in the thread, "time": last,
+//                                          "tokens": left of thread_replies_per_hour}
+//     "turn\0"   handler '\0' sender   -> {"time": last reply, "fast": fast turns in a row}
+//                                          (conversation loop guard, policy.h)
 //     "send\0"   job id '\0' n         -> entry JSON of the n-th host->send of a job
 //     "sendrate\0" handler            -> token bucket of host->send (sends_per_hour)
 //   Claim checks and sets everything in ONE write transaction: a message is answered at most
@@ -64,11 +67,21 @@ struct EntryRef {
   std::string key;
 };
 
+// What a reply is claimed under: the handler's reply policy (policy.h) made concrete. 0 turns
+// a limit off.
 struct ClaimLimits {
-  std::string sender;     // the address the reply goes to (rate key)
-  std::string thread_id;  // "" = no per-thread cap
-  int64_t sender_period_seconds = 0;
-  int64_t max_replies_per_thread = 0;
+  std::string sender;                   // the address the reply goes to (rate key)
+  std::string thread_id;                // "" = no per-thread cap
+  int64_t sender_period_seconds = 0;    // vacation: one reply per (handler, sender) per period
+  int64_t max_replies_per_thread = 0;   // replies in one thread, in all
+  int64_t thread_replies_per_hour = 0;  // token bucket per thread (bursts up to this many)
+  // Loop guard: a message that arrives less than loop_turn_seconds after the handler's last
+  // reply to the same sender (or before it) is a fast turn; after loop_max_fast_turns fast
+  // turns in a row were answered, the next fast one is refused ("loop"). A slower message
+  // resets the count. inbound_time 0 (unknown) skips the guard.
+  int64_t loop_turn_seconds = 0;
+  int64_t loop_max_fast_turns = 0;
+  int64_t inbound_time = 0;  // when the message being answered arrived (unix seconds)
 };
 
 // The key the per-(sender, handler) rate limit counts under: the domain and the local part
@@ -85,10 +98,15 @@ class ReplyLedger {
 
   // Claims the reply to (message_id, recipient) for `proposed`. Returns the entry to send:
   // `proposed` (now stored as pending), or the earlier entry that is not sent yet (any
-  // state but sent). kRefused with message "already-replied", "rate-sender" or
-  // "rate-thread"; store errors otherwise.
+  // state but sent). kRefused with message "already-replied", "rate-sender" (vacation
+  // period), "rate-thread" (max_replies_per_thread), "rate-thread-hour"
+  // (thread_replies_per_hour) or "loop" (loop guard); store errors otherwise.
   Result<LedgerEntry> Claim(std::string_view message_id, std::string_view recipient,
                             const ClaimLimits& limits, const LedgerEntry& proposed);
+  // What Claim would answer at `now` for `handler`, without claiming: "" (a reply would be
+  // claimed, or an earlier unsent one resumed) or the refusal keyword. Read-only.
+  Result<std::string> Check(std::string_view message_id, std::string_view recipient,
+                            const ClaimLimits& limits, std::string_view handler, int64_t now) const;
   // Marks a claimed reply as sent and drops its stored message.
   Status MarkSent(std::string_view message_id, std::string_view recipient);
   // The entry for (message_id, recipient), if any.
@@ -116,7 +134,7 @@ class ReplyLedger {
   };
   Result<std::vector<Owed>> ListOwed(size_t limit) const;
 
-  // Removes once/send/rate/thread entries last touched before `older_than`. Returns how many.
+  // Removes once/send/rate/thread/turn entries last touched before `older_than`. Returns how many.
   Result<uint64_t> Sweep(int64_t older_than);
 
  private:

@@ -32,7 +32,8 @@ int64_t Now() {
 // /metrics and `threadmillctl stats` show them).
 void LogOutcome(const std::shared_ptr<store::Environment>& env, const Caller& caller,
                 std::string_view kind, std::string_view msgid, std::string_view to,
-                std::string_view reply_id, std::string_view decision, std::string_view reason) {
+                std::string_view reply_id, std::string_view decision, std::string_view reason,
+                std::string_view policy = {}) {
   log::KvLine line(caller.queue_id.empty() ? std::string_view{} : caller.queue_id + ": ");
   line.Add(kind, "")
       .Add("job", caller.job_id)
@@ -42,11 +43,15 @@ void LogOutcome(const std::shared_ptr<store::Environment>& env, const Caller& ca
       .AddBracketed("reply", reply_id, false)
       .Add("decision", decision)
       .Add("reason", reason);
+  if (!policy.empty()) line.Add("policy", policy);
   std::string text = line.str();
   // "reply= job=..." -> "reply job=...": the first key is the event name.
   size_t eq = text.find('=');
   if (eq != std::string::npos && eq + 1 < text.size() && text[eq + 1] == ' ') text.erase(eq, 1);
-  if (decision == "failed" || decision == "uncertain" || reason.rfind("send-", 0) == 0) {
+  // A cap that was hit is a warning (send limits, the conversation guards); other refusals
+  // are the rules working as meant.
+  if (decision == "failed" || decision == "uncertain" || reason.rfind("send-", 0) == 0 ||
+      reason == "loop" || reason == "rate-thread-hour" || reason == "rate-thread") {
     log::Get().warn("{}", text);
   } else {
     log::Get().info("{}", text);
@@ -97,13 +102,57 @@ std::string Replier::EnvelopeSender(const std::string& from) const {
   return from;
 }
 
+std::string Replier::FixedRefusal(const InboundFacts& facts) const {
+  std::string reason = CheckReplyRules(facts, config_);
+  if (!reason.empty()) return reason;
+  if (!IsPlainAddress(facts.envelope_sender)) return "bad-sender";
+  if (!IsPlainAddress(facts.recipient)) return "no-recipient";
+  return "";
+}
+
+ReplyPolicy Replier::PolicyOf(std::string_view handler, std::string_view route) const {
+  return PolicyFor(config_, handler, route);
+}
+
+ClaimLimits Replier::LimitsFor(const InboundFacts& facts, const ReplyPolicy& policy) const {
+  ClaimLimits limits;
+  limits.sender = facts.envelope_sender;
+  limits.thread_id = facts.thread_id;
+  limits.sender_period_seconds = policy.sender_period_seconds;
+  limits.max_replies_per_thread = policy.max_replies_per_thread;
+  limits.thread_replies_per_hour = policy.thread_replies_per_hour;
+  limits.loop_turn_seconds = policy.loop_turn_seconds;
+  limits.loop_max_fast_turns = policy.loop_max_fast_turns;
+  if (policy.loop_max_fast_turns > 0) {
+    // When the message arrived: the milter's record of it (the loop guard's clock).
+    auto rec = threads_.FindMessage(facts.message_id);
+    if (rec.ok() && rec->has_value()) limits.inbound_time = (*rec)->time;
+  }
+  return limits;
+}
+
+std::string Replier::Predict(const InboundFacts& facts, std::string_view handler,
+                             std::string_view route, std::string_view milter_reason) const {
+  std::string reason(milter_reason);
+  if (reason == "unauthenticated-sender" && !config_.require_authenticated_sender) reason.clear();
+  if (reason.empty()) reason = FixedRefusal(facts);
+  if (!reason.empty()) return reason;
+  ReplyPolicy policy = PolicyOf(handler, route);
+  auto checked = ledger_.Check(facts.message_id, facts.recipient, LimitsFor(facts, policy), handler,
+                               hooks_.now());
+  if (!checked.ok()) {
+    log::Get().warn("handler={} msgid=<{}>: cannot predict the reply rules: {}", handler,
+                    facts.message_id, checked.error().message);
+    return "";
+  }
+  return *checked;
+}
+
 Result<OutgoingMessage> Replier::Compose(const InboundFacts& facts, std::string_view handler,
                                          const ReplyContent& content) const {
   (void)handler;
-  std::string reason = CheckReplyRules(facts, config_);
+  std::string reason = FixedRefusal(facts);
   if (!reason.empty()) return MakeError(ErrorCode::kRefused, reason);
-  if (!IsPlainAddress(facts.envelope_sender)) return MakeError(ErrorCode::kRefused, "bad-sender");
-  if (!IsPlainAddress(facts.recipient)) return MakeError(ErrorCode::kRefused, "no-recipient");
   OutgoingMessage m;
   m.from_address = facts.recipient;
   m.from_name = content.from_name;
@@ -299,16 +348,13 @@ Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& call
   proposed.envelope_sender = EnvelopeSender(m.from_address);
   proposed.recipients = m.to;
   proposed.thread_id = facts.thread_id;
-  ClaimLimits limits;
-  limits.sender = facts.envelope_sender;
-  limits.thread_id = facts.thread_id;
-  limits.sender_period_seconds = config_.sender_period_seconds;
-  limits.max_replies_per_thread = config_.max_replies_per_thread;
-  auto claimed = ledger_.Claim(facts.message_id, facts.recipient, limits, proposed);
+  ReplyPolicy policy = PolicyOf(caller.handler, facts.route);
+  auto claimed =
+      ledger_.Claim(facts.message_id, facts.recipient, LimitsFor(facts, policy), proposed);
   if (!claimed.ok()) {
     LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, "",
                claimed.error().code == ErrorCode::kRefused ? "refused" : "failed",
-               claimed.error().message);
+               claimed.error().message, ToString(policy.mode));
     return claimed.error();
   }
   const LedgerEntry& entry = *claimed;
@@ -341,7 +387,8 @@ Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& call
   LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id, "sent",
              !sent->empty() ? *sent
              : earlier      ? "resent"
-                            : "");
+                            : "",
+             ToString(policy.mode));
   return entry.reply_id;
 }
 

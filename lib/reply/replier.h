@@ -7,8 +7,10 @@
 //        received the message), To = the inbound envelope sender and nobody else, fresh
 //        Message-ID at that domain, In-Reply-To/References, "Re:" subject,
 //        Auto-Submitted: auto-replied;
-//     3. ledger.h Claim, one transaction: once per (Message-ID, recipient), rate limit per
-//        (sender, handler), cap per thread; the rendered message is stored as pending;
+//     3. ledger.h Claim, one transaction: once per (Message-ID, recipient), and the rate
+//        limits of the handler's reply policy (policy.h: vacation per (sender, handler),
+//        conversation per thread and the loop guard); the rendered message is stored as
+//        pending;
 //     4. the reply's Message-ID is recorded in the thread store (outbound, owner = handler),
 //        so the MTA passing it back through the milter and the sender's answer both land in
 //        the same thread, owned by the handler;
@@ -18,7 +20,12 @@
 //   did not reach the MTA is kTemporary (the reply stays pending and the next attempt sends
 //   the same message).
 //   Every outcome is one log line: reply job=... handler=... msgid=<...> to=<...>
-//   reply=<...> decision=sent|refused|failed|uncertain reason=...
+//   reply=<...> decision=sent|refused|failed|uncertain reason=... policy=vacation|conversation
+//
+//   Predict tells at dispatch what Reply would answer now (the envelope's no_reply_reason,
+//   issue 10): the milter's verdict, the rules of step 1 with this configuration (DMARC
+//   included), and the ledger's state under the handler's policy (already replied, rate
+//   limits, loop guard), read-only. Reply checks everything again.
 //
 //   EXACTLY ONCE THROUGH CRASHES. The ledger entry turns "reinjecting" (with sendmail's pid
 //   and start time) in a committed transaction BEFORE sendmail may exec. Every reinjected
@@ -64,6 +71,7 @@
 #include "common/result.h"
 #include "reply/builder.h"
 #include "reply/ledger.h"
+#include "reply/policy.h"
 #include "reply/reply_config.h"
 #include "reply/rules.h"
 #include "store/environment.h"
@@ -104,6 +112,15 @@ class Replier {
  public:
   Replier(std::shared_ptr<store::Environment> env, ReplyConfig config, Hooks hooks = {});
 
+  // The reply policy of `handler` for a message routed as `route` (policy.h PolicyFor).
+  ReplyPolicy PolicyOf(std::string_view handler, std::string_view route) const;
+
+  // What Reply would answer now, without sending: "" or the refusal keyword. `milter_reason`
+  // is the job's no_reply_reason (the milter's verdict, filter/reply_safety.h). A store error
+  // reading the ledger is logged and predicts nothing (""). Read-only.
+  std::string Predict(const InboundFacts& facts, std::string_view handler, std::string_view route,
+                      std::string_view milter_reason) const;
+
   // Steps 1-2 only: the reply that Reply would send, or kRefused. No store access.
   Result<OutgoingMessage> Compose(const InboundFacts& facts, std::string_view handler,
                                   const ReplyContent& content) const;
@@ -136,6 +153,10 @@ class Replier {
   Status DeliverUnrecorded(const LedgerEntry& entry);
   void Busy(int64_t seconds) const;
   std::string EnvelopeSender(const std::string& from) const;
+  // Step 1: "" or the refusal keyword of the fixed rules (rules.h and plain addresses).
+  std::string FixedRefusal(const InboundFacts& facts) const;
+  // The ledger limits of a reply to `facts` under `policy`.
+  ClaimLimits LimitsFor(const InboundFacts& facts, const ReplyPolicy& policy) const;
 
   std::shared_ptr<store::Environment> env_;
   store::ThreadStore threads_;

@@ -10,10 +10,12 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   out.hostname = config.milter.hostname;
   config::TomlReader r(config::SectionTable(config, "reply"), "reply",
                        config::ConfigFileName(config));
-  r.RejectUnknown({"require_dmarc", "require_authenticated_sender", "sendmail", "envelope_sender", "sender_period_seconds",
-                   "max_replies_per_thread", "sendmail_timeout_seconds", "sendmail_attempts",
-                   "sendmail_retry_delay_ms", "max_send_recipients", "sends_per_hour",
-                   "sends_per_job", "reinject_confirm_seconds"});
+  r.RejectUnknown({"require_dmarc", "require_authenticated_sender", "sendmail", "envelope_sender",
+                   "sender_period_seconds", "max_replies_per_thread", "sendmail_timeout_seconds",
+                   "sendmail_attempts", "sendmail_retry_delay_ms", "max_send_recipients",
+                   "sends_per_hour", "sends_per_job", "reinject_confirm_seconds",
+                   "thread_replies_per_hour", "conversation_max_replies_per_thread",
+                   "loop_turn_seconds", "loop_max_fast_turns"});
   r.Get("require_dmarc", &out.require_dmarc);
   r.Get("require_authenticated_sender", &out.require_authenticated_sender);
   r.Get("sendmail", &out.sendmail);
@@ -36,6 +38,12 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   }
   r.Get("sender_period_seconds", &out.sender_period_seconds, 0, int64_t{10} * 365 * 86400);
   r.Get("max_replies_per_thread", &out.max_replies_per_thread, 0, 1000000);
+  r.Get("thread_replies_per_hour", &out.thread_replies_per_hour, 0, 1000000);
+  r.Get("conversation_max_replies_per_thread", &out.conversation_max_replies_per_thread, 0,
+        1000000);
+  r.Get("loop_turn_seconds", &out.loop_turn_seconds, 0, 86400);
+  r.Get("loop_max_fast_turns", &out.loop_max_fast_turns, 0, 1000000);
+  out.policies = ParsePolicies(config);
   r.Get("sendmail_timeout_seconds", &out.sendmail_timeout_seconds, 1, 3600);
   r.Get("sendmail_attempts", &out.sendmail_attempts, 1, 20);
   r.Get("sendmail_retry_delay_ms", &out.sendmail_retry_delay_ms, 0, 600000);

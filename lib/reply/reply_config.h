@@ -2,9 +2,11 @@
 //
 // DESCRIPTION
 //   Parsed from Config::document (lib/config reserves the section). Defaults follow the
-//   reply rules of DESIGN.md: DMARC required, once per message, one reply per sender and
-//   handler per day, at most 20 automatic replies per thread, reinjection through the MTA's
-//   own /usr/sbin/sendmail with the From address as envelope sender.
+//   reply rules of DESIGN.md: DMARC required, once per message, reinjection through the MTA's
+//   own /usr/sbin/sendmail with the From address as envelope sender. The rate limits are the
+//   defaults of the reply policies (policy.h): vacation one reply per sender and handler per
+//   day and at most 20 per thread; conversation 20 an hour and 200 in all per thread and the
+//   loop guard. The handlers' and routes' own policies are read with it (policies).
 //
 // DIAGNOSTICS
 //   ParseReplyConfig throws config::ConfigError ("FILE: reply.KEY: what is wrong").
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "reply/policy.h"
 
 namespace threadmill::reply {
 
@@ -27,15 +30,21 @@ enum class EnvelopeSenderMode {
 };
 
 struct ReplyConfig {
-  bool require_dmarc = true;                                   // reply.require_dmarc
+  bool require_dmarc = true;  // reply.require_dmarc
   // reply.require_authenticated_sender: MAIL FROM itself authenticated (rules.h). Off only
   // for set-ups without authentication (test rigs without DNS): it re-opens reflection.
   bool require_authenticated_sender = true;
   std::vector<std::string> sendmail = {"/usr/sbin/sendmail"};  // fixed path + optional args
   EnvelopeSenderMode envelope_sender = EnvelopeSenderMode::kFrom;
-  std::string envelope_sender_address;    // for kAddress
-  int64_t sender_period_seconds = 86400;  // per (sender, handler); 0 = off
-  int64_t max_replies_per_thread = 20;    // 0 = no cap
+  std::string envelope_sender_address;  // for kAddress
+  // Reply policy defaults (policy.h); 0 = off / no cap.
+  int64_t sender_period_seconds = 86400;              // vacation: per (sender, handler)
+  int64_t max_replies_per_thread = 20;                // vacation
+  int64_t thread_replies_per_hour = 20;               // conversation: per thread
+  int64_t conversation_max_replies_per_thread = 200;  // conversation
+  int64_t loop_turn_seconds = 30;                     // conversation loop guard
+  int64_t loop_max_fast_turns = 5;                    // conversation loop guard
+  PolicyTable policies;                               // [handler.NAME], [[routes]]
   int64_t sendmail_timeout_seconds = 60;
   int64_t sendmail_attempts = 3;           // tries per reply call
   int64_t sendmail_retry_delay_ms = 1000;  // doubled after each failure

@@ -103,4 +103,15 @@ std::string CheckReplyRules(const InboundFacts& facts, const ReplyConfig& config
   return "";
 }
 
+std::string PredictFixed(const InboundFacts& facts, std::string_view milter_reason,
+                         const FixedRulesOnly& config) {
+  std::string reason(milter_reason);
+  if (reason == "unauthenticated-sender" && !config.require_authenticated_sender) reason.clear();
+  if (!reason.empty()) return reason;
+  ReplyConfig rules;
+  rules.require_dmarc = config.require_dmarc;
+  rules.require_authenticated_sender = config.require_authenticated_sender;
+  return CheckReplyRules(facts, rules);
+}
+
 }  // namespace threadmill::reply

@@ -53,6 +53,7 @@ struct InboundFacts {
   std::string from_address;             // From header address
   std::string recipient;                // the local recipient (user_id)
   std::string thread_id;
+  std::string route;  // why the job was routed ("route:PATTERN", "thread-owner"; policy.h)
   std::string dmarc = "none";
   bool sender_authenticated = false;  // MAIL FROM itself authenticated (see file comment)
   std::string auto_submitted;         // Auto-Submitted value, "" when absent
@@ -66,6 +67,17 @@ void FactsFromHeaders(const mail::HeaderList& headers, InboundFacts* facts);
 
 // "" when replies are allowed, else the reason keyword (see file comment).
 std::string CheckReplyRules(const InboundFacts& facts, const ReplyConfig& config);
+
+// The milter's verdict (`milter_reason`, the job's no_reply_reason; its
+// "unauthenticated-sender" dropped when `config` does not require it), else
+// CheckReplyRules. Without the ledger: see Replier::Predict for the whole prediction.
+// `config` defaults: every rule but DMARC (reported as the job saw it).
+struct FixedRulesOnly {
+  bool require_dmarc = false;
+  bool require_authenticated_sender = true;
+};
+std::string PredictFixed(const InboundFacts& facts, std::string_view milter_reason,
+                         const FixedRulesOnly& config);
 
 // RFC 5230 4.6 style system or no-reply mailbox: MAILER-DAEMON, postmaster, noreply,
 // no-reply, do-not-reply, donotreply, listserv, majordomo, owner-*, *-request, bounce*.

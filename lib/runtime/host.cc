@@ -322,7 +322,7 @@ std::unique_ptr<HostServices> HostServices::Create(std::shared_ptr<store::Enviro
   return s;
 }
 
-InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::ReplyConfig* rules)
+InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::Replier* replier)
     : job_(job), raw_(std::move(raw)) {
   parsed_ = mail::ParseMessage(raw_);
   {
@@ -340,11 +340,11 @@ InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::Rep
   facts_.thread_id = job_.thread_id;
   facts_.dmarc = job_.dmarc;
   facts_.sender_authenticated = job_.sender_authenticated;
+  facts_.route = job_.route;
   if (facts_.subject.empty()) facts_.subject = parsed_.subject;
 
   message_id_bracketed_ = facts_.message_id.empty() ? "" : mail::FormatMsgId(facts_.message_id);
   reply_text_ = mail::StripQuotedReply(parsed_.text);
-  no_reply_reason_ = job_.no_reply_reason;
   uint32_t flags = 0;
   if (reply::IsAutoSubmitted(facts_.auto_submitted)) flags |= THREADMILL_ENV_AUTO_SUBMITTED;
   std::string precedence = ascii::ToLower(facts_.precedence);
@@ -353,14 +353,12 @@ InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::Rep
     flags |= THREADMILL_ENV_BULK;
   }
   if (job_.thread_known) flags |= THREADMILL_ENV_THREAD_KNOWN;
-  // The rules threadmill will apply (besides once-per-message and rate limits).
-  reply::ReplyConfig pure_rules;  // DMARC gate reported as the job saw it
-  pure_rules.require_dmarc = false;
-  if (rules && !rules->require_authenticated_sender) {
-    pure_rules.require_authenticated_sender = false;
-    if (no_reply_reason_ == "unauthenticated-sender") no_reply_reason_.clear();
-  }
-  if (no_reply_reason_.empty()) no_reply_reason_ = reply::CheckReplyRules(facts_, pure_rules);
+  // Every refusal known at dispatch (reply::Replier::Predict: the milter's verdict, the
+  // rules with DMARC, the ledger under the handler's reply policy); without a replier, the
+  // fixed rules but DMARC.
+  no_reply_reason_ = replier
+                         ? replier->Predict(facts_, job_.handler, job_.route, job_.no_reply_reason)
+                         : reply::PredictFixed(facts_, job_.no_reply_reason, {});
   if (!no_reply_reason_.empty()) flags |= THREADMILL_ENV_NO_REPLY;
 
   for (const auto& a : parsed_.attachments) {
@@ -400,6 +398,7 @@ InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::Rep
   e.header_count = headers_.size();
   e.job_id = job_.id.c_str();
   e.attempt = job_.attempts;
+  e.reply_allowed = no_reply_reason_.empty() ? 1 : 0;  // the prediction (issue 10)
   MakeStringsUtf8();
 }
 

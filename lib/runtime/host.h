@@ -64,8 +64,8 @@ const threadmill_host_api* HostApi();
 // envelope's pointers point into this object.
 class InboundMessage {
  public:
-  // `rules` (may be null): the configured reply rules, for the envelope's no_reply_reason.
-  InboundMessage(const Job& job, std::string raw, const reply::ReplyConfig* rules = nullptr);
+  // `replier` (may be null): predicts the envelope's no_reply_reason (Replier::Predict).
+  InboundMessage(const Job& job, std::string raw, const reply::Replier* replier = nullptr);
   InboundMessage(const InboundMessage&) = delete;  // the envelope points into this object
   InboundMessage& operator=(const InboundMessage&) = delete;
   const threadmill_envelope* envelope() const { return &envelope_; }

@@ -6,7 +6,25 @@
 
 namespace threadmill::runtime {
 
-Router::Router(std::vector<RouteRule> rules) : rules_(std::move(rules)) {}
+Router::Router(std::vector<RouteRule> rules, OwnerRouting owner_routing,
+               std::map<std::string, std::string> from)
+    : rules_(std::move(rules)), owner_routing_(owner_routing), from_(std::move(from)) {}
+
+Router Router::FromConfig(const RuntimeConfig& config) {
+  std::map<std::string, std::string> from;
+  for (const auto& [name, settings] : config.handlers) {
+    if (!settings.from.empty()) from[name] = settings.from;
+  }
+  return Router(config.routes, config.owner_routing, std::move(from));
+}
+
+bool Router::IsOwnAddress(std::string_view handler, std::string_view address) const {
+  auto it = from_.find(std::string(handler));
+  if (it != from_.end() && ascii::EqualsIgnoreCase(it->second, address)) return true;
+  return std::any_of(rules_.begin(), rules_.end(), [&](const RouteRule& rule) {
+    return rule.handler == handler && Matches(rule.pattern, address);
+  });
+}
 
 bool Router::Matches(std::string_view pattern, std::string_view text) {
   // Iterative wildcard match with backtracking to the last '*': linear in practice.
@@ -45,9 +63,19 @@ std::vector<RouteMatch> Router::Route(const std::vector<std::string>& recipients
   if (!thread_owner.empty() && !recipients.empty()) {
     bool routed = std::any_of(out.begin(), out.end(),
                               [&](const RouteMatch& m) { return m.handler == thread_owner; });
-    if (!routed) {
-      out.push_back(
-          {recipients.front(), std::string(thread_owner), RouteAction::kCopy, "thread-owner"});
+    const std::string* rcpt = nullptr;
+    if (owner_routing_ == OwnerRouting::kThread) {
+      rcpt = &recipients.front();
+    } else {
+      for (const auto& r : recipients) {
+        if (IsOwnAddress(thread_owner, r)) {
+          rcpt = &r;
+          break;
+        }
+      }
+    }
+    if (!routed && rcpt) {
+      out.push_back({*rcpt, std::string(thread_owner), RouteAction::kCopy, "thread-owner"});
     }
   }
   return out;

@@ -59,7 +59,7 @@ HandlerSettings ParseHandler(const std::string& name, const toml::table& table,
 
 RouteRule ParseRoute(const toml::table& table, size_t index, const std::string& file) {
   TomlReader r(&table, "routes[" + std::to_string(index) + "]", file);
-  r.RejectUnknown({"recipient", "handler", "action"});
+  r.RejectUnknown({"recipient", "handler", "action", "policy"});  // policy: reply/policy.h
   RouteRule rule;
   r.Get("recipient", &rule.pattern);
   r.Get("handler", &rule.handler);
@@ -89,6 +89,10 @@ const char* ToString(RouteAction action) {
   return action == RouteAction::kConsume ? "consume" : "copy";
 }
 
+const char* ToString(OwnerRouting mode) {
+  return mode == OwnerRouting::kThread ? "thread" : "own-addresses";
+}
+
 const HandlerSettings& RuntimeConfig::handler(const std::string& name) const {
   static const HandlerSettings kEmpty{"", "{}", {}, "", "", -1};
   auto it = handlers.find(name);
@@ -113,7 +117,8 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   out.auth = config.auth;
 
   TomlReader handlers(config::SectionTable(config, "handlers"), "handlers", file);
-  handlers.RejectUnknown({"dir", "spool_quota_mb", "max_routed_recipients", "worker_memory_mb"});
+  handlers.RejectUnknown(
+      {"dir", "spool_quota_mb", "max_routed_recipients", "worker_memory_mb", "owner_routing"});
   handlers.Get("dir", &out.handlers_dir);
   handlers.Get("spool_quota_mb", &out.spool_quota_mb, 1, int64_t{1} << 40);
   handlers.Get("max_routed_recipients", &out.max_routed_recipients, 1, 100000);
@@ -123,6 +128,13 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   }
   if (out.handlers_dir.empty() || out.handlers_dir.front() != '/') {
     handlers.Fail("dir", "must be an absolute path");
+  }
+  std::string owner_routing = ToString(out.owner_routing);
+  handlers.Get("owner_routing", &owner_routing);
+  if (owner_routing == "thread") {
+    out.owner_routing = OwnerRouting::kThread;
+  } else if (owner_routing != "own-addresses") {
+    handlers.Fail("owner_routing", "must be \"own-addresses\" or \"thread\"");
   }
 
   TomlReader rt(config::SectionTable(config, "runtime"), "runtime", file);

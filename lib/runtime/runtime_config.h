@@ -6,7 +6,8 @@
 //   into plain structs and validates them. Every key has a default (conf/threadmill.conf
 //   documents them):
 //     [handlers] dir = "/etc/threadmill/handlers.d", spool_quota_mb, max_routed_recipients,
-//                worker_memory_mb = 512
+//                worker_memory_mb = 512, owner_routing = "own-addresses" | "thread"
+//                (router.h)
 //     [runtime]  workers, job_timeout_seconds, max_attempts, retry_initial_seconds,
 //                retry_max_seconds, recycle_after_jobs, heartbeat_seconds, poll_interval_ms,
 //                done_retention_seconds, stop_timeout_seconds
@@ -15,9 +16,12 @@
 //     [handler.NAME] free-form table handed to the handler as JSON (init) and through
 //                config_get; threadmill itself reads `from`, `from_name` (host->send and the
 //                reply's display name), `heartbeat_seconds` (overrides [runtime]),
-//                `sends_per_hour` and `sends_per_job` (override [reply]).
+//                `sends_per_hour` and `sends_per_job` (override [reply]); its reply policy
+//                keys (`reply_policy`, ...) are read by lib/reply/policy.h.
 //     [[routes]] recipient = "help@example.com" | "*@support.example.com" |
-//                "reply+*@example.com", handler = "NAME", action = "copy" | "consume"
+//                "reply+*@example.com", handler = "NAME", action = "copy" | "consume",
+//                policy = "vacation" | "conversation" (the reply policy of jobs this rule
+//                routes; read with the handlers' policies by lib/reply/policy.h)
 //
 // DIAGNOSTICS
 //   Throws config::ConfigError "FILE: section.key: what is wrong" (start-up / reload only).
@@ -36,6 +40,10 @@ namespace threadmill::runtime {
 
 enum class RouteAction { kCopy, kConsume };
 const char* ToString(RouteAction action);
+
+// [handlers] owner_routing: when a thread's owner gets a message of its thread (router.h).
+enum class OwnerRouting { kOwnAddresses, kThread };
+const char* ToString(OwnerRouting mode);
 
 struct RouteRule {
   std::string pattern;  // lowercased; '*' matches any run of characters
@@ -63,6 +71,7 @@ struct RuntimeConfig {
   store::EnvOptions store;              // StoreOptions(config)
   int64_t spool_quota_mb = 2048;        // spooled messages in all; beyond: on_store_error
   int64_t max_routed_recipients = 100;  // jobs one message may create; more are not routed
+  OwnerRouting owner_routing = OwnerRouting::kOwnAddresses;  // [handlers] owner_routing
   int64_t workers = 2;
   int64_t job_timeout_seconds = 60;
   int64_t max_attempts = 5;

@@ -60,7 +60,7 @@ class Worker {
     if (Reauth(&j, *raw) == ReauthStep::kDefer) return "defer dns-temperror";
     HandlerState* hs = Init(module);
     if (!hs) return "retry init-failed";
-    InboundMessage message(j, std::move(*raw), &config_->reply);
+    InboundMessage message(j, std::move(*raw), services_->replier.get());
     threadmill_ctx ctx;
     ctx.services = services_.get();
     ctx.module = module;

@@ -29,6 +29,7 @@ from rigutil import OUTSIDE_ADDR, bare, message, token  # noqa: E402
 
 HELP = "help@example.com"
 ALICE = "alice@example.com"
+BOT = "bot@example.com"
 CAROL = "carol@example.org"
 FIXTURES = ["good", "crash", "hang"]
 
@@ -87,6 +88,7 @@ sendmail_retry_delay_ms = 200
 
 [handler.testgood]
 greeting = "Howdy"
+from = "bot@example.com"
 
 [[routes]]
 recipient = "help@example.com"
@@ -180,13 +182,14 @@ action = "consume"
         if not reply_id:
             self.skipTest("no reply from case 1")
         m = self.mid("q2")
-        # To alice@ (no route): only the thread's owner can route it to testgood.
-        self.send(m, "Re: Printer on fire", rcpt=ALICE,
+        # To bot@ (testgood's from, no route): only the thread's owner can route it to testgood
+        # (mail in the thread to a person, alice@, is not: test_reply_policy.py).
+        self.send(m, "Re: Printer on fire", rcpt=BOT,
                   extra=[("In-Reply-To", reply_id), ("References", reply_id)])
         env = self.wait_kv("testgood", "env:%s" % m)
         self.assertIn("thread=%s " % type(self).thread_id, env)
         self.assertIn("owner=testgood", env)
-        self.rig.wait_delivered(ALICE, m, timeout=WAIT)  # copy: still delivered
+        self.rig.wait_delivered(BOT, m, timeout=WAIT)  # copy: still delivered
 
     def test_03_same_message_twice_one_reply(self):
         # The same message accepted again (an MTA retry, a resend) creates no second job

@@ -109,6 +109,7 @@ class Hostile(rigutil.RigTestCase):
                     sendmail_retry_delay_ms = 200
 
                     [handler.exec]
+                    reply_policy = "vacation"  # the rate-limit case needs Sieve :days
                     command = ["%(recorder)s", "%(seen)s"]
                     timeout_seconds = 60
 

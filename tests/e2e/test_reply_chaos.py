@@ -85,6 +85,9 @@ sender_period_seconds = 0
 sendmail_timeout_seconds = 60
 reinject_confirm_seconds = 60
 
+[handler.testgood]
+reply_policy = "vacation"  # period 0 above: many quick messages of one sender all answered
+
 [[routes]]
 recipient = "help@example.com"
 handler = "testgood"

@@ -106,6 +106,13 @@ typedef struct threadmill_envelope {
   size_t header_count;
   const char* job_id;
   uint32_t attempt;               /* 1 on the first delivery of this job */
+
+  /* --- reply prediction (issue 10; check struct_size before reading) ------------------- */
+  /* 1 when a reply() now would pass every rule threadmill knows at dispatch (DMARC, sender
+   * authentication, RFC 3834, already replied, the handler's reply policy and its rate
+   * state), 0 when not: no_reply_reason then says why. Always equal to
+   * !(flags & THREADMILL_ENV_NO_REPLY). reply() checks again (another job may answer first). */
+  uint32_t reply_allowed;
 } threadmill_envelope;
 
 /* One key of host->kv_list. [host] */

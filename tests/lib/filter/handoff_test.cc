@@ -127,6 +127,7 @@ TEST_F(HandoffTest, TooLargeMessageIsDeliveredButNotQueued) {
 }
 
 TEST_F(HandoffTest, ThreadOwnerGetsRepliesWithoutRoute) {
+  Make("[handlers]\nowner_routing = \"thread\"\n");
   store::MessageRecord ours;
   ours.msgid = "ours@example.com";
   ours.thread_id = "T1";
@@ -148,6 +149,40 @@ TEST_F(HandoffTest, ThreadOwnerGetsRepliesWithoutRoute) {
   handoff_->Run(envelope, *threads_, kRaw, true, &d);
   EXPECT_EQ(d.outcome, Outcome::kQueued);
   EXPECT_EQ(Extra(d, "handler"), "helpdesk");
+}
+
+// Issue 10 item 4: by default (owner_routing = "own-addresses") mail in a handler's thread
+// addressed to a person stays with the person; addressed to the handler's from, it is routed.
+TEST_F(HandoffTest, ThreadOwnerGetsOnlyMailToItsOwnAddresses) {
+  Make("[handler.helpdesk]\nfrom = \"desk@example.com\"\n");
+  store::MessageRecord ours;
+  ours.msgid = "ours@example.com";
+  ours.thread_id = "T1";
+  ours.owner = "helpdesk";
+  ours.direction = store::Direction::kOutbound;
+  ours.time = 1700000000;
+  ASSERT_TRUE(threads_->RecordMessage(ours).ok());
+  ASSERT_TRUE(threads_->SetThreadOwner("T1", "helpdesk").ok());
+  struct {
+    std::string rcpt;
+    std::string want_handler;
+  } cases[] = {{"alice@example.com", ""}, {"desk@example.com", "helpdesk"}};
+  int n = 0;
+  for (const auto& c : cases) {
+    Envelope envelope;
+    envelope.mail_from = "a@example.org";
+    envelope.recipients = {c.rcpt};
+    Decision d;
+    d.direction = store::Direction::kInbound;
+    d.decision = "matched";
+    d.message_id = "answer" + std::to_string(++n) + "@example.org";
+    d.resolution.thread_id = "T1";
+    d.resolution.method = thread::MatchMethod::kInReplyTo;
+    handoff_->Run(envelope, *threads_, kRaw, true, &d);
+    EXPECT_EQ(Extra(d, "handler"), c.want_handler) << c.rcpt;
+    EXPECT_EQ(Extra(d, "owner_skipped"), c.want_handler.empty() ? "helpdesk" : "") << c.rcpt;
+  }
+  EXPECT_EQ(queue_->List(10)->size(), 1u);
 }
 
 TEST_F(HandoffTest, SpoolFailureFollowsOnStoreError) {

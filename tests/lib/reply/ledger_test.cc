@@ -131,6 +131,100 @@ TEST(Ledger, ThreadCap) {
   EXPECT_EQ(third.error().message, "rate-thread");
 }
 
+// Conversation policy (issue 10): an hourly token bucket per thread, refilled with time.
+TEST(Ledger, ThreadRepliesPerHour) {
+  testing::TempDir dir;
+  ReplyLedger ledger(OpenEnv(dir.str()));
+  ClaimLimits limits;
+  limits.sender = "alice@example.org";
+  limits.thread_id = "T1";
+  limits.thread_replies_per_hour = 2;
+  struct {
+    int64_t time;
+    const char* want;  // "" = claimed
+  } cases[] = {{1000, ""},
+               {1001, ""},
+               {1002, "rate-thread-hour"},
+               {1001 + 1800, ""},  // half an hour: one token back
+               {1001 + 1801, "rate-thread-hour"},
+               {1001 + 1800 + 3600, ""}};
+  int n = 0;
+  for (const auto& c : cases) {
+    std::string id = "m" + std::to_string(++n) + "@x";
+    auto got = ledger.Claim(id, "help@example.com", limits, Proposed("r" + id, c.time));
+    EXPECT_EQ(got.ok() ? "" : got.error().message, c.want) << "case " << n;
+    if (got.ok()) {
+      ASSERT_TRUE(ledger.MarkSent(id, "help@example.com").ok());
+    }
+  }
+}
+
+// The loop guard: fast turns of one sender in a row (the message arrived less than
+// loop_turn_seconds after the last reply, or before it) are answered loop_max_fast_turns
+// times; the next fast one is refused; a slow one resets the count.
+TEST(Ledger, LoopGuardCountsFastTurnsInARow) {
+  testing::TempDir dir;
+  ReplyLedger ledger(OpenEnv(dir.str()));
+  struct {
+    int64_t inbound;  // arrival of the message
+    int64_t reply;    // time of the reply
+    const char* want;
+  } cases[] = {
+      {1000, 1005, ""},      // first: no earlier reply
+      {1010, 1015, ""},      // 5 s after the reply: fast turn 1
+      {1020, 1025, ""},      // fast turn 2
+      {1030, 1035, "loop"},  // third fast turn in a row: refused
+      {1034, 1036, "loop"},  // still faster than a person
+      {1100, 1105, ""},      // 65 s after the last reply: a person's pace, count reset
+      {1104, 1110, ""},      // arrived before the last reply went out: fast turn 1
+      {1200, 1201, ""},      // slow again
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    ClaimLimits limits;
+    limits.sender = "Bot+x@Example.org";
+    limits.thread_id = "T" + std::to_string(n);  // the guard is per sender, not per thread
+    limits.loop_turn_seconds = 30;
+    limits.loop_max_fast_turns = 2;
+    limits.inbound_time = c.inbound;
+    std::string id = "m" + std::to_string(++n) + "@x";
+    auto predicted = ledger.Check(id, "help@example.com", limits, "h", c.reply);
+    ASSERT_TRUE(predicted.ok());
+    EXPECT_EQ(*predicted, c.want) << "case " << n << " (Check)";
+    auto got = ledger.Claim(id, "help@example.com", limits, Proposed("r" + id, c.reply));
+    EXPECT_EQ(got.ok() ? "" : got.error().message, c.want) << "case " << n;
+    if (got.ok()) {
+      ASSERT_TRUE(ledger.MarkSent(id, "help@example.com").ok());
+    }
+  }
+  // Another handler has its own count.
+  ClaimLimits other;
+  other.sender = "bot@example.org";
+  other.loop_turn_seconds = 30;
+  other.loop_max_fast_turns = 2;
+  other.inbound_time = 1202;
+  EXPECT_EQ(*ledger.Check("z@x", "help@example.com", other, "h2", 1203), "");
+}
+
+// Check predicts what Claim answers, without changing anything.
+TEST(Ledger, CheckPredictsClaim) {
+  testing::TempDir dir;
+  ReplyLedger ledger(OpenEnv(dir.str()));
+  ClaimLimits vacation{"alice@example.org", "T1", 3600, 3};
+  EXPECT_EQ(*ledger.Check("m1@x", "help@example.com", vacation, "h", 1000), "");
+  EXPECT_EQ(*ledger.Check("m1@x", "help@example.com", vacation, "h", 1000), "");  // read-only
+  ASSERT_TRUE(ledger.Claim("m1@x", "help@example.com", vacation, Proposed("r1@x", 1000)).ok());
+  // Claimed but not sent: a retry resumes it, nothing refused.
+  EXPECT_EQ(*ledger.Check("m1@x", "help@example.com", vacation, "h", 1001), "");
+  ASSERT_TRUE(ledger.MarkSent("m1@x", "help@example.com").ok());
+  EXPECT_EQ(*ledger.Check("m1@x", "help@example.com", vacation, "h", 1002), "already-replied");
+  EXPECT_EQ(*ledger.Check("m2@x", "help@example.com", vacation, "h", 1002), "rate-sender");
+  EXPECT_EQ(*ledger.Check("m2@x", "help@example.com", vacation, "other", 1002), "");
+  EXPECT_EQ(*ledger.Check("m2@x", "help@example.com", vacation, "h", 1000 + 3600), "");
+  ClaimLimits capped{"bob@example.org", "T1", 0, 1};
+  EXPECT_EQ(*ledger.Check("m3@x", "help@example.com", capped, "h", 1002), "rate-thread");
+}
+
 TEST(Ledger, RacingClaimsGiveOneReply) {
   testing::TempDir dir;
   auto env = OpenEnv(dir.str());
@@ -178,6 +272,28 @@ TEST(Ledger, SweepKeepsPending) {
   EXPECT_EQ(*removed, 4u);  // once m1, two rate entries, thread; m2 still pending
   EXPECT_FALSE(ledger.Find("m1@x", "h@example.com")->has_value());
   EXPECT_TRUE(ledger.Find("m2@x", "h@example.com")->has_value());
+}
+
+// The loop guard's per-sender entries are swept by age like the rate entries, never early
+// (a young one keeps counting fast turns across sweeps).
+TEST(Ledger, SweepKeepsYoungLoopGuardEntries) {
+  testing::TempDir dir;
+  ReplyLedger ledger(OpenEnv(dir.str()));
+  ClaimLimits limits;
+  limits.sender = "bot@example.org";
+  limits.loop_turn_seconds = 30;
+  limits.loop_max_fast_turns = 1;
+  limits.inbound_time = 1000;
+  ASSERT_TRUE(ledger.Claim("m1@x", "h@example.com", limits, Proposed("r1@x", 1000)).ok());
+  limits.inbound_time = 1005;
+  ASSERT_TRUE(ledger.Claim("m2@x", "h@example.com", limits, Proposed("r2@x", 1006)).ok());
+  ASSERT_TRUE(ledger.Sweep(500).ok());  // everything is younger
+  limits.inbound_time = 1010;
+  EXPECT_EQ(*ledger.Check("m3@x", "h@example.com", limits, "h", 1011), "loop");
+  ASSERT_TRUE(ledger.MarkSent("m1@x", "h@example.com").ok());
+  ASSERT_TRUE(ledger.MarkSent("m2@x", "h@example.com").ok());
+  ASSERT_TRUE(ledger.Sweep(2000).ok());  // all older: the guard forgets
+  EXPECT_EQ(*ledger.Check("m3@x", "h@example.com", limits, "h", 1011), "");
 }
 
 }  // namespace

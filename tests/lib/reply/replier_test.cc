@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "lib/reply/fake_sendmail.h"
@@ -336,6 +337,7 @@ TEST_F(ReplierTest, EnvelopeSenderModes) {
 }
 
 TEST_F(ReplierTest, SenderRateLimit) {
+  config_.policies.handlers["h"].mode = PolicyMode::kVacation;
   Replier replier = Make();
   ASSERT_TRUE(replier.Reply(Facts("a@x.org"), {"h", "", ""}, {"x", "", ""}).ok());
   auto r = replier.Reply(Facts("b@x.org"), {"h", "", ""}, {"x", "", ""});
@@ -343,6 +345,79 @@ TEST_F(ReplierTest, SenderRateLimit) {
   EXPECT_EQ(r.error().message, "rate-sender");
   now_ += 86400;
   EXPECT_TRUE(replier.Reply(Facts("c@x.org"), {"h", "", ""}, {"x", "", ""}).ok());
+}
+
+// Issue 10 item 2: the second turn of a conversation is answered under "conversation" (the
+// default of every handler but autoreply) and refused under "vacation" (Sieve :days), whether
+// the mode comes from the handler, its default or the route.
+TEST_F(ReplierTest, SecondTurnByPolicy) {
+  config_.policies.handlers["bot"].mode = PolicyMode::kVacation;
+  config_.policies.routes[PolicyTable::RouteKey("agent", "desk@example.com")] =
+      PolicyMode::kVacation;
+  struct {
+    const char* name;
+    const char* handler;
+    const char* route;
+    const char* want;  // the second turn's refusal, "" = answered
+  } cases[] = {
+      {"default agent", "agent", "route:help@example.com", ""},
+      {"default autoreply", "autoreply", "route:help@example.com", "rate-sender"},
+      {"handler vacation", "bot", "thread-owner", "rate-sender"},
+      {"route vacation", "agent", "route:desk@example.com", "rate-sender"},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    Replier replier = Make();
+    std::string thread = "T" + std::to_string(++n);
+    for (int turn = 1; turn <= 2; ++turn) {
+      InboundFacts f = Facts("turn" + std::to_string(turn) + "." + thread + "@example.org");
+      f.thread_id = thread;
+      f.route = c.route;
+      f.envelope_sender = f.from_address = "alice" + thread + "@example.org";
+      now_ += 120;  // a person's pace: no loop guard
+      EXPECT_EQ(replier.Predict(f, c.handler, c.route, ""), turn == 1 ? "" : c.want)
+          << c.name << " turn " << turn;
+      auto r = replier.Reply(f, {c.handler, "", ""}, {"x", "", ""});
+      EXPECT_EQ(r.ok() ? "" : r.error().message, turn == 1 ? "" : c.want)
+          << c.name << " turn " << turn;
+    }
+  }
+}
+
+// Issue 10 item 3: the prediction at dispatch names every refusal known then.
+TEST_F(ReplierTest, PredictNamesTheRefusal) {
+  Replier replier = Make();
+  struct {
+    const char* name;
+    std::function<void(InboundFacts&)> change;
+    const char* milter_reason;
+    const char* want;
+  } cases[] = {
+      {"allowed", [](InboundFacts&) {}, "", ""},
+      {"dmarc none", [](InboundFacts& f) { f.dmarc = "none"; }, "", "dmarc"},
+      {"milter verdict", [](InboundFacts& f) { f.sender_authenticated = false; },
+       "unauthenticated-sender", "unauthenticated-sender"},
+      {"unauthenticated, no verdict", [](InboundFacts& f) { f.sender_authenticated = false; }, "",
+       "unauthenticated-sender"},
+      {"auto-submitted", [](InboundFacts& f) { f.auto_submitted = "auto-replied"; }, "",
+       "auto-submitted"},
+      {"references", [](InboundFacts& f) { f.references_count = 101; }, "references", "references"},
+  };
+  for (const auto& c : cases) {
+    InboundFacts f = Facts("p@example.org");
+    c.change(f);
+    EXPECT_EQ(replier.Predict(f, "autoreply", "", c.milter_reason), c.want) << c.name;
+  }
+  // The ledger: already replied, and a sender inside the vacation period.
+  ASSERT_TRUE(replier.Reply(Facts("p@example.org"), {"autoreply", "", ""}, {"x", "", ""}).ok());
+  EXPECT_EQ(replier.Predict(Facts("p@example.org"), "agent", "", ""), "already-replied");
+  EXPECT_EQ(replier.Predict(Facts("q@example.org"), "autoreply", "", ""), "rate-sender");
+  EXPECT_EQ(replier.Predict(Facts("q@example.org"), "agent", "", ""), "");
+  // require_dmarc off: not predicted (nor refused).
+  config_.require_dmarc = false;
+  InboundFacts none = Facts("r@example.org");
+  none.dmarc = "none";
+  EXPECT_EQ(Make().Predict(none, "agent", "", ""), "");
 }
 
 TEST_F(ReplierTest, SendStartsOwnedThreadOncePerJob) {

@@ -135,14 +135,79 @@ TEST(Router, RoutesAndThreadOwner) {
   EXPECT_EQ(m[2].handler, "archive");
   EXPECT_EQ(m[3].handler, "crm");
   EXPECT_EQ(m[3].action, RouteAction::kConsume);
-  // A reply to a thread owned by a handler reaches it even without a route...
-  auto owned = router.Route({"x@other.org"}, "helpdesk");
+  // owner_routing = "thread": a reply to a thread owned by a handler reaches it even without
+  // a route, for whoever it is addressed to...
+  Router thread({{"help@example.com", "helpdesk", RouteAction::kCopy}}, OwnerRouting::kThread);
+  auto owned = thread.Route({"x@other.org"}, "helpdesk");
   ASSERT_EQ(owned.size(), 1u);
   EXPECT_EQ(owned[0].handler, "helpdesk");
   EXPECT_EQ(owned[0].why, "thread-owner");
   // ...and only once when a route already sends it there.
   EXPECT_EQ(router.Route({"help@example.com"}, "helpdesk").size(), 2u);
   EXPECT_TRUE(router.Route({}, "helpdesk").empty());
+}
+
+// Issue 10 item 4: under "own-addresses" (the default) a thread's owner gets a message of its
+// thread only when it is addressed to the owner's from address or a route pattern of its own.
+TEST(Router, OwnerRoutingOnlyForOwnAddresses) {
+  std::vector<RouteRule> rules = {{"help@example.com", "helpdesk", RouteAction::kCopy},
+                                  {"reply+*@example.com", "bot", RouteAction::kCopy},
+                                  {"*@example.com", "archive", RouteAction::kCopy}};
+  std::map<std::string, std::string> from = {{"bot", "Bot@Example.com"}};
+  struct {
+    const char* name;
+    OwnerRouting mode;
+    std::vector<std::string> rcpts;
+    const char* owner;
+    const char* want_rcpt;  // the thread-owner job's recipient, "" = none
+  } cases[] = {
+      {"to a person", OwnerRouting::kOwnAddresses, {"alice@example.com"}, "bot", ""},
+      {"to its from", OwnerRouting::kOwnAddresses, {"bot@example.com"}, "bot", "bot@example.com"},
+      {"person and from",
+       OwnerRouting::kOwnAddresses,
+       {"alice@example.com", "BOT@example.com"},
+       "bot",
+       "BOT@example.com"},
+      {"person, other domain", OwnerRouting::kOwnAddresses, {"x@other.org"}, "bot", ""},
+      {"no from, not its route", OwnerRouting::kOwnAddresses, {"alice@example.com"}, "crm", ""},
+      {"thread mode: anyone",
+       OwnerRouting::kThread,
+       {"alice@example.com"},
+       "bot",
+       "alice@example.com"},
+      {"thread mode: first rcpt",
+       OwnerRouting::kThread,
+       {"x@other.org", "bot@example.com"},
+       "bot",
+       "x@other.org"},
+  };
+  for (const auto& c : cases) {
+    Router router(rules, c.mode, from);
+    std::string got;
+    for (const auto& m : router.Route(c.rcpts, c.owner)) {
+      if (m.why == "thread-owner") {
+        EXPECT_EQ(m.handler, c.owner) << c.name;
+        got = m.recipient;
+      }
+    }
+    EXPECT_EQ(got, c.want_rcpt) << c.name;
+  }
+  // A route pattern of the owner's own makes the address its own (the rule routes it).
+  Router router(rules, OwnerRouting::kOwnAddresses, from);
+  EXPECT_TRUE(router.IsOwnAddress("bot", "reply+T1@example.com"));
+  EXPECT_TRUE(router.IsOwnAddress("bot", "bot@EXAMPLE.com"));
+  EXPECT_FALSE(router.IsOwnAddress("bot", "alice@example.com"));
+  EXPECT_FALSE(router.IsOwnAddress("helpdesk", "bot@example.com"));
+}
+
+TEST(RuntimeConfig, OwnerRouting) {
+  EXPECT_EQ(Parse("").owner_routing, OwnerRouting::kOwnAddresses);
+  EXPECT_EQ(Parse("[handlers]\nowner_routing = \"thread\"\n").owner_routing, OwnerRouting::kThread);
+  EXPECT_THROW(Parse("[handlers]\nowner_routing = \"everyone\"\n"), config::ConfigError);
+  // Routes accept a reply policy (checked by lib/reply/policy.h).
+  EXPECT_NO_THROW(
+      Parse("[[routes]]\nrecipient = \"a@example.com\"\nhandler = \"x\"\n"
+            "policy = \"vacation\"\n"));
 }
 
 }  // namespace

@@ -97,6 +97,7 @@ TEST_F(HostTest, Envelope) {
   EXPECT_STREQ(e->thread_owner, "testgood");
   EXPECT_STREQ(e->job_id, "J1");
   EXPECT_EQ(e->attempt, 2u);
+  EXPECT_EQ(e->reply_allowed, 1u);
   EXPECT_EQ(e->attachment_count, 0u);
   ASSERT_GE(e->header_count, 4u);
   EXPECT_STREQ(e->headers[0].name, "From");
@@ -124,7 +125,47 @@ TEST_F(HostTest, EnvelopeFlags) {
     bool no_reply = flags & THREADMILL_ENV_NO_REPLY;
     EXPECT_EQ(no_reply, c.flags != 0) << c.headers;
     EXPECT_EQ(no_reply, std::strlen(message.envelope()->no_reply_reason) > 0) << c.headers;
+    EXPECT_EQ(message.envelope()->reply_allowed, no_reply ? 0u : 1u) << c.headers;
   }
+}
+
+// Issue 10 item 3: with the worker's replier, the envelope predicts every refusal known at
+// dispatch: the milter's verdict, DMARC under require_dmarc, and the ledger (already replied).
+TEST_F(HostTest, EnvelopePredictsRefusals) {
+  auto config = std::make_shared<RuntimeConfig>(*config_);
+  config->reply.require_dmarc = true;
+  auto services = HostServices::Create(env_, config);
+  struct {
+    const char* name;
+    std::string dmarc;
+    bool sender_authenticated;
+    const char* milter_reason;
+    const char* want;
+  } cases[] = {
+      {"allowed", "pass", true, "", ""},
+      {"dmarc none", "none", true, "", "dmarc"},
+      {"milter verdict", "pass", false, "unauthenticated-sender", "unauthenticated-sender"},
+  };
+  for (const auto& c : cases) {
+    Job job = job_;
+    job.dmarc = c.dmarc;
+    job.sender_authenticated = c.sender_authenticated;
+    job.no_reply_reason = c.milter_reason;
+    InboundMessage message(job, testing::Message("h1@example.org", "Hi"), services->replier.get());
+    EXPECT_STREQ(message.envelope()->no_reply_reason, c.want) << c.name;
+    EXPECT_EQ(message.envelope()->reply_allowed, *c.want ? 0u : 1u) << c.name;
+  }
+  // Answered once: the next attempt of the job is told before it calls a model.
+  {
+    InboundMessage message(job_, testing::Message("h1@example.org", "Hi"), services->replier.get());
+    threadmill_ctx ctx = Ctx(&message);
+    ctx.services = services.get();
+    ASSERT_EQ(api_->reply(&ctx, "<h1@example.org>", "Answer", nullptr), THREADMILL_OK)
+        << ctx.last_error;
+  }
+  InboundMessage again(job_, testing::Message("h1@example.org", "Hi"), services->replier.get());
+  EXPECT_STREQ(again.envelope()->no_reply_reason, "already-replied");
+  EXPECT_EQ(again.envelope()->reply_allowed, 0u);
 }
 
 TEST_F(HostTest, AttachmentsAndRawMessage) {
