@@ -28,7 +28,7 @@
 #include "handlers/common/config_file.h"
 #include "handlers/common/envelope_json.h"
 #include "handlers/common/excerpt.h"
-#include "http_post.h"
+#include "handlers/common/http_post.h"
 #include "signature.h"
 #include "threadmill/handler.hpp"
 
@@ -36,6 +36,8 @@ namespace threadmill::handlers::webhook {
 namespace {
 
 using common::Excerpt;
+using common::HttpClient;
+using common::HttpResponse;
 
 struct WebhookState {
   std::string url;
@@ -82,7 +84,7 @@ bool LoadConfig(const nlohmann::json& config, WebhookState* st, std::string* err
     *error = "url is required";
     return false;
   }
-  if (!ValidWebhookUrl(*url, error)) return false;
+  if (!common::ValidHttpUrl("url", *url, error)) return false;
   auto timeout = common::ConfigInt(config, "timeout_seconds", 30, 1, 600, error);
   auto connect = common::ConfigInt(config, "connect_timeout_seconds", 10, 1, 600, error);
   auto max_response = common::ConfigInt(config, "max_response_bytes", 1 << 20, 1, 64 << 20, error);

@@ -148,10 +148,11 @@ for f in /usr/sbin/threadmill /usr/bin/threadmillctl /lib/systemd/system/threadm
          /usr/lib/tmpfiles.d/threadmill.conf /usr/lib/sysusers.d/threadmill.conf \
          /usr/share/man/man8/threadmill.8.gz /usr/share/man/man8/threadmillctl.8.gz \
          /usr/share/man/man5/threadmill.conf.5.gz /usr/include/threadmill/handler.h \
-         /usr/share/doc/threadmill/examples/postfix-main.cf.snippet; do
+         /usr/share/doc/threadmill/examples/postfix-main.cf.snippet \
+         /usr/share/doc/threadmill/examples/llm.conf; do
   check "installed $f" test -e "$R$f"
 done
-for h in autoreply exec webhook; do
+for h in autoreply exec webhook llm; do
   if [ -d "$root/handlers/$h" ]; then
     check "handler $h.so installed (disabled)" test -f "$R/usr/lib/x86_64-linux-gnu/threadmill/handlers/$h.so"
   fi

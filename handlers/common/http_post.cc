@@ -3,9 +3,9 @@
 
 #include <memory>
 
-#include "handlers/common/sigpipe_block.h"
+#include "sigpipe_block.h"
 
-namespace threadmill::handlers::webhook {
+namespace threadmill::handlers::common {
 namespace {
 
 struct Sink {
@@ -69,7 +69,7 @@ HttpResponse HttpClient::Post(const std::string& url, const std::vector<std::str
   curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error);
   {
-    common::SigpipeBlock no_sigpipe;
+    SigpipeBlock no_sigpipe;
     r.curl = curl_easy_perform(curl_);
   }
   if (r.curl != CURLE_OK) r.curl_error = error[0] ? error : curl_easy_strerror(r.curl);
@@ -84,7 +84,7 @@ HttpResponse HttpClient::Post(const std::string& url, const std::vector<std::str
   return r;
 }
 
-bool ValidWebhookUrl(const std::string& url, std::string* error) {
+bool ValidHttpUrl(const std::string& key, const std::string& url, std::string* error) {
   CURLU* u = curl_url();
   if (!u) {
     *error = "out of memory";
@@ -96,8 +96,8 @@ bool ValidWebhookUrl(const std::string& url, std::string* error) {
             (std::string(scheme) == "http" || std::string(scheme) == "https");
   curl_free(scheme);
   curl_url_cleanup(u);
-  if (!ok) *error = "url: expected an http:// or https:// URL, got \"" + url + "\"";
+  if (!ok) *error = key + ": expected an http:// or https:// URL, got \"" + url + "\"";
   return ok;
 }
 
-}  // namespace threadmill::handlers::webhook
+}  // namespace threadmill::handlers::common

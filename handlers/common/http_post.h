@@ -5,6 +5,8 @@
 //   posts a body to one URL. Only http and https are allowed, redirects are not followed, and
 //   curl never raises signals (CURLOPT_NOSIGNAL; SIGPIPE is blocked in the calling thread
 //   during the transfer). A response body past max_response_bytes aborts the transfer.
+//   Shared by the handlers that speak HTTP (webhook, llm); CurlGlobal pairs libcurl's global
+//   init and cleanup with a handler's life.
 //
 // LIMITS
 //   Not thread-safe: one HttpClient per thread. TLS verification uses the system CA store.
@@ -16,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace threadmill::handlers::webhook {
+namespace threadmill::handlers::common {
 
 struct HttpResponse {
   CURLcode curl = CURLE_OK;
@@ -44,7 +46,24 @@ class HttpClient {
   CURL* curl_ = nullptr;
 };
 
-// True when url parses and its scheme is http or https; else *error says why.
-bool ValidWebhookUrl(const std::string& url, std::string* error);
+// True when url parses and its scheme is http or https; else *error says why, naming the
+// configuration key the url came from ("KEY: expected an http:// or https:// URL, ...").
+bool ValidHttpUrl(const std::string& key, const std::string& url, std::string* error);
 
-}  // namespace threadmill::handlers::webhook
+// curl_global_init for the owner's life (libcurl counts calls; cleanup pairs with init).
+// Declare it before any HttpClient so it is initialised before and cleaned up after them.
+class CurlGlobal {
+ public:
+  CurlGlobal() : ok_(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {}
+  ~CurlGlobal() {
+    if (ok_) curl_global_cleanup();
+  }
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_;
+};
+
+}  // namespace threadmill::handlers::common
