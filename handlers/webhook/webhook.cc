@@ -165,7 +165,7 @@ int Deliver(Context& ctx, WebhookState& st, const threadmill_envelope& e) {
             who + ": invalid answer (" + parsed.error + "): " + Excerpt(r.body));
     return THREADMILL_FAIL;
   }
-  return common::ApplyAction(ctx, e, parsed.action, who);
+  return common::ApplyAction(ctx, &e, parsed.action, who);
 }
 
 // curl_global_init for the handler's life (libcurl counts calls; cleanup pairs with init).
