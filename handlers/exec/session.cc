@@ -58,10 +58,18 @@ void Session::LogStderr(Context& ctx) {
     window_lines_ = 0;
     window_dropped_ = 0;
   }
-  window_dropped_ += dropped;
+  if (dropped > 0) {
+    ctx.log(THREADMILL_LOG_WARN,
+            s_.who + ": " + std::to_string(dropped) + " stderr lines dropped (more than " +
+                std::to_string(ProgramSession::kMaxStderrLines) + " between two reads)");
+  }
   for (const std::string& line : lines) {
     if (window_lines_ >= s_.stderr_lines_per_minute) {
-      window_dropped_++;
+      if (window_dropped_++ == 0) {
+        ctx.log(THREADMILL_LOG_WARN, s_.who + ": stderr_lines_per_minute (" +
+                                         std::to_string(s_.stderr_lines_per_minute) +
+                                         ") reached, more stderr lines this minute are not logged");
+      }
       continue;
     }
     window_lines_++;
@@ -98,8 +106,11 @@ int Session::Abandon(Context& ctx, int level, const std::string& why, int status
   std::string how = program_.Stop(0);
   LogStderr(ctx);
   failures_++;
-  int64_t backoff_ms = std::min<int64_t>(int64_t{1000} << std::min(failures_ - 1, 20),
-                                         int64_t{s_.restart_max_seconds} * 1000);
+  // The first failure restarts at once; then 1 s, 2 s, 4 s ... up to restart_max_seconds.
+  int64_t backoff_ms = failures_ <= 1
+                           ? 0
+                           : std::min<int64_t>(int64_t{1000} << std::min(failures_ - 2, 20),
+                                               int64_t{s_.restart_max_seconds} * 1000);
   not_before_ms_ = NowMs() + backoff_ms;
   ctx.log(level, s_.who + ": " + why + (how.empty() ? "" : "; program " + how) +
                      (status == THREADMILL_RETRY ? ", will retry" : ", job failed") +

@@ -9,7 +9,7 @@
 //   its stdin, and ends the event with {"done":N,"status":"ok"|"retry"|"fail"}.
 //   Time-out: the program has timeout_ms per event, not counting the time threadmill spends
 //   in the host calls it asked for. Its stderr goes to the log, stderr_lines_per_minute at
-//   most (the number dropped is logged when the minute ends).
+//   most (a warning when the cap is reached, the number dropped when the minute ends).
 //
 // DIAGNOSTICS
 //   Every way an event can end other than "done" ends the program too (the next event starts
@@ -17,10 +17,10 @@
 //     cannot start, died, closed its stdout, timed out          → THREADMILL_RETRY
 //     protocol error (not JSON, neither call nor done, a done
 //     for another event, a line past max_line_bytes)              → THREADMILL_FAIL (a defect)
-//   After a failure the program is restarted with back-off: 1 s, doubling up to
-//   restart_max_seconds; an event arriving before then is retried later (THREADMILL_RETRY).
-//   A finished event ("done") resets the back-off. A call the bridge does not know, or with
-//   bad arguments, is answered {"ok":false,...} and the session goes on.
+//   After a failure the program is restarted: at once the first time, then with back-off,
+//   1 s doubling up to restart_max_seconds; an event arriving before then is retried later
+//   (THREADMILL_RETRY). A finished event ("done") resets the back-off. A call the bridge does not
+//   know, or with bad arguments, is answered {"ok":false,...} and the session goes on.
 //
 // LIMITS
 //   One event at a time (the worker is single-threaded); state the program keeps in memory is
