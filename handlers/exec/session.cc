@@ -142,7 +142,7 @@ int Session::RunEvent(Context& ctx, const threadmill_envelope* envelope, uint64_
     }
   };
   Io io = program_.Write(line, deadline);
-  if (io != Io::kOk) return io_failure(io, "taking");
+  if (io != Io::kOk) return io_failure(io, "receiving");
   common::CallScope scope{ctx, envelope};
   for (;;) {
     std::string got;
@@ -186,7 +186,7 @@ int Session::RunEvent(Context& ctx, const threadmill_envelope* envelope, uint64_
     deadline += NowMs() - started;
     if (msg.req.is_null()) continue;
     io = program_.Write(common::AnswerLine(msg.req, common::AnswerJson(outcome)), deadline);
-    if (io != Io::kOk) return io_failure(io, "answered in");
+    if (io != Io::kOk) return io_failure(io, "receiving an answer in");
   }
 }
 

@@ -62,8 +62,7 @@ bool ProcessGone(pid_t pid) {
   std::string stat;
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::getline(in, stat);
-  // Gone, or a zombie nobody will reap (it is not our child: never expected here).
-  return stat.empty();
+  return stat.empty();  // exec reaps its programs: no zombie is left either
 }
 
 class SessionTest : public ::testing::Test {
