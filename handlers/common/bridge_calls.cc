@@ -158,6 +158,8 @@ CallOutcome KvList(CallScope& s, const json& r) {
   }
   json fields = {{"items", std::move(items)}, {"more", more}};
   if (more) fields["next"] = last;
+  // The host gave its most: keys past them under this prefix were not seen.
+  if (!more && keys->size() >= kHostListMax) fields["incomplete"] = true;
   return FromStatus({}, std::move(fields));
 }
 

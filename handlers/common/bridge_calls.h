@@ -14,7 +14,8 @@
 //     kv_delete   key                                  → deleted
 //     kv_list     prefix="", start_after="", limit=100 (1..1000), include_values=false
 //                                                      → items [{key, value|value_base64}],
-//                                                        more, next (the last key, to page)
+//                                                        more, next (the last key, to page),
+//                                                        incomplete (see LIMITS)
 //     send        to (string or list), subject, text   → thread_id
 //     reply       text, html?, message_id? (default: the current message)
 //     draft       text, html?, message_id?             → draft_id
@@ -28,7 +29,8 @@
 //
 // LIMITS
 //   kv_list reads up to 10,000 keys under the prefix from the host (ABI 1.0 has no cursor) and
-//   pages over those: keys past the 10,000th of a prefix need a longer prefix. Values are
+//   pages over those: keys past the 10,000th of a prefix need a longer prefix; the last page
+//   says "incomplete": true when there may be such keys. Values are
 //   then read one by one. Calls that need the current message (reply, draft, attachment,
 //   raw_message) fail with status "invalid" in a heartbeat.
 #pragma once

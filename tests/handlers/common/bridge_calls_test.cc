@@ -59,6 +59,15 @@ TEST_F(BridgeCalls, KvListPagesWithStartAfter) {
   EXPECT_EQ(Call({{"call", "kv_list"}})["items"].size(), 5u);  // default: every key, limit 100
 }
 
+TEST_F(BridgeCalls, KvListSaysWhenTheHostsListWasCutShort) {
+  for (int i = 0; i < 10001; ++i) host_.kv["k:" + std::to_string(100000 + i)] = "";
+  json last = Call({{"call", "kv_list"}, {"prefix", "k:"}, {"start_after", "k:109990"}});
+  EXPECT_EQ(last["items"].size(), 9u);  // k:109991 .. k:109999, the host's 10,000th key
+  EXPECT_EQ(last["more"], false);
+  EXPECT_EQ(last["incomplete"], true);
+  EXPECT_FALSE(Call({{"call", "kv_list"}, {"prefix", "k:10000"}}).contains("incomplete"));
+}
+
 TEST_F(BridgeCalls, SendReplyDraftGoThroughTheHost) {
   host_.accept_sends = true;
   EXPECT_EQ(Call({{"call", "send"}, {"to", "x@example.org"}, {"subject", "S"}, {"text", "T"}},
