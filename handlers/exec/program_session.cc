@@ -52,7 +52,7 @@ int ProgramSession::Start(const std::vector<std::string>& argv,
     return e;
   }
   pid_t pid = -1;
-  int rc = Spawn(argv, env, in_r.get(), out_w.get(), err_w.get(), &pid);
+  int rc = SpawnTied(argv, env, in_r.get(), out_w.get(), err_w.get(), &pid);
   if (rc != 0) {
     in_.Close();
     out_.Close();

@@ -3,8 +3,8 @@
 // stopped at the end. The protocol on top is session.h's.
 //
 // DESCRIPTION
-//   Start spawns the program (spawn.h: fixed argv and environment, its own process group, only
-//   stdin/stdout/stderr open). Write and Read poll stdin, stdout and stderr together, so
+//   Start spawns the program (spawn.h SpawnTied: fixed argv and environment, its own process
+//   group, only stdin/stdout/stderr open, killed when the worker dies). Write and Read poll stdin, stdout and stderr together, so
 //   neither side can block the other on a full pipe: while a long line is written, what the
 //   program says meanwhile is buffered. Read returns the next line of stdout (LineBuffer, at
 //   most max_line_bytes). Stderr is cut into lines (each at most kMaxStderrLine bytes kept)
@@ -13,9 +13,9 @@
 //
 // LIMITS
 //   Single-threaded use. Between calls nobody reads the pipes: a program that writes more than
-//   a pipe buffer (64 KiB) of stderr while idle waits until the next event. The program is not
-//   killed when the worker dies abruptly (SIGKILL): it sees end of file on stdin and must exit
-//   then. A program that calls setsid escapes KillGroup.
+//   a pipe buffer (64 KiB) of stderr while idle waits until the next event. When the worker
+//   dies abruptly (SIGKILL) the program gets SIGKILL too (PR_SET_PDEATHSIG), but what it
+//   started itself does not. A program that calls setsid escapes KillGroup.
 #pragma once
 
 #include <sys/types.h>

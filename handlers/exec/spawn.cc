@@ -2,9 +2,14 @@
 #include "spawn.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
+
+#include <cerrno>
 
 namespace threadmill::handlers::exec {
 
@@ -87,6 +92,66 @@ int Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& 
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   return posix_spawn(pid, args[0], &s.actions, &s.attr, args.data(), envp.data());
+}
+
+int SpawnTied(const std::vector<std::string>& argv, const std::vector<std::string>& env, int in_fd,
+              int out_fd, int err_fd, pid_t* pid) {
+  if (argv.empty()) return EINVAL;
+  std::vector<char*> args, envp;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  Fd report_r, report_w;  // the child writes its errno here when execve fails
+  if (!MakePipe(&report_r, &report_w)) return errno;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);  // no handler of ours may run in the child
+  const pid_t parent = getpid();
+  const int report = report_w.get();
+  pid_t child = fork();
+  if (child == 0) {
+    // Async-signal-safe calls only from here on.
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+    int err = 0;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) err = ECHILD;
+    if (err == 0 && setpgid(0, 0) != 0) err = errno;
+    if (err == 0 && (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)) {
+      err = errno;
+    }
+    if (err == 0) {
+      // Nothing but 0..2 survives execve: the report pipe is close-on-exec.
+      if (report > 3) close_range(3, static_cast<unsigned>(report) - 1, 0);
+      close_range(static_cast<unsigned>(report) + 1, ~0U, 0);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execve(args[0], args.data(), envp.data());
+      err = errno;
+    }
+    ssize_t ignored = write(report, &err, sizeof err);
+    (void)ignored;
+    _exit(127);
+  }
+  int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (child < 0) return fork_errno;
+  report_w.Close();
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(report_r.get(), &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {  // execve (or the set-up) failed
+    int status;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    return child_errno != 0 ? child_errno : ECHILD;
+  }
+  *pid = child;
+  return 0;
 }
 
 void KillGroup(pid_t pid) {

@@ -56,6 +56,13 @@ void SetNonBlocking(int fd);
 int Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, int in_fd,
           int out_fd, int err_fd, pid_t* pid);
 
+// Spawn's twin for programs that outlive one call (session mode): the same child set-up, done
+// with fork() and only async-signal-safe calls before execve, plus PR_SET_PDEATHSIG = SIGKILL,
+// so the program dies with the calling thread's process even when that is killed outright
+// (a worker killed at its job time-out). 0 or an errno value (also when execve failed).
+int SpawnTied(const std::vector<std::string>& argv, const std::vector<std::string>& env, int in_fd,
+              int out_fd, int err_fd, pid_t* pid);
+
 // SIGKILL to the process group `pid` leads, and to pid itself.
 void KillGroup(pid_t pid);
 

@@ -6,6 +6,7 @@
 // Test programs are small Python scripts (/usr/bin/python3) written into a fresh folder.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -58,11 +59,15 @@ std::vector<json> ReadRecords(const std::string& path) {
   return out;
 }
 
+// True when pid has ended: no such process, or a zombie (its new parent may be slow to reap
+// it, or not reap at all in a container).
 bool ProcessGone(pid_t pid) {
   std::string stat;
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::getline(in, stat);
-  return stat.empty();  // exec reaps its programs: no zombie is left either
+  size_t paren = stat.rfind(')');
+  return stat.empty() || (paren != std::string::npos && paren + 2 < stat.size() &&
+                          (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X'));
 }
 
 class SessionTest : public ::testing::Test {
@@ -298,6 +303,38 @@ for e in events():
   EXPECT_FALSE(ProcessGone(pid));
   module_.reset();  // fini: stdin closed, the program leaves at end of input
   EXPECT_TRUE(ProcessGone(pid));
+}
+
+TEST_F(SessionTest, TheProgramDiesWithAWorkerKilledOutright) {
+  std::string script = Program(R"(
+import time
+for e in events():
+    record("pids", os.getpid())
+    put({"done": e["id"]})
+    time.sleep(600)  # not reading stdin: only the worker's death can end it now
+)");
+  pid_t worker = fork();  // the "worker": loads exec, runs one event, is killed with SIGKILL
+  ASSERT_GE(worker, 0);
+  if (worker == 0) {
+    HostDouble host;
+    EnvelopeData mail;
+    Module m(THREADMILL_EXEC_MODULE);
+    json config = {{"command", {kPython, script, dir_}}, {"mode", "session"}};
+    if (m.Init(&host, config.dump()) != THREADMILL_OK) _exit(2);
+    if (m.OnInbound(mail.envelope()) != THREADMILL_OK) _exit(3);
+    raise(SIGKILL);
+    _exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(worker, &status, 0), worker);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "worker exit status " << status;
+  std::vector<json> pids = Records("pids");
+  ASSERT_EQ(pids.size(), 1u);
+  pid_t program = pids[0].get<pid_t>();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!ProcessGone(program) && std::chrono::steady_clock::now() < deadline) usleep(20000);
+  EXPECT_TRUE(ProcessGone(program)) << "program " << program << " outlived its worker";
+  if (!ProcessGone(program)) kill(program, SIGKILL);
 }
 
 TEST_F(SessionTest, BadSessionConfigurationRefusesInit) {
