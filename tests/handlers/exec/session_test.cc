@@ -337,6 +337,18 @@ for e in events():
   if (!ProcessGone(program)) kill(program, SIGKILL);
 }
 
+TEST_F(SessionTest, AProgramThatCannotStartIsRetried) {
+  std::string path = dir_ + "/gone";
+  std::ofstream(path) << "#!/bin/sh\nexit 0\n";
+  ASSERT_EQ(chmod(path.c_str(), 0755), 0);
+  json config = {{"command", {path, dir_}}, {"mode", "session"}};
+  module_ = std::make_unique<Module>(THREADMILL_EXEC_MODULE);
+  ASSERT_EQ(module_->Init(&host_, config.dump()), THREADMILL_OK) << host_.AllLogs();
+  ASSERT_EQ(unlink(path.c_str()), 0);  // removed after start-up (an upgrade, a mistake)
+  EXPECT_EQ(Run(), THREADMILL_RETRY);
+  EXPECT_TRUE(host_.Logged("cannot start: No such file or directory")) << host_.AllLogs();
+}
+
 TEST_F(SessionTest, BadSessionConfigurationRefusesInit) {
   std::string p = Program("");
   EXPECT_EQ(Load(p, {{"mode", "daemon"}}), THREADMILL_INVALID);
