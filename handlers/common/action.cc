@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <nlohmann/json.hpp>
 
+#include "bridge_calls.h"
+
 namespace threadmill::handlers::common {
 namespace {
 
@@ -100,11 +102,54 @@ ParsedAction ParseAction(std::string_view body) {
       a.kv_delete.push_back(key.get<std::string>());
     }
   }
+  auto actions = j.find("actions");
+  if (actions != j.end() && !actions->is_null()) {
+    if (!actions->is_array()) return Reject("\"actions\" is not an array");
+    size_t n = 0;
+    for (const auto& item : *actions) {
+      ++n;
+      auto call = item.is_object() ? item.find("call") : item.end();
+      if (!item.is_object() || call == item.end() || !call->is_string()) {
+        return Reject("action " + std::to_string(n) + " is not an object with a \"call\"");
+      }
+      const CallSpec* spec = FindCall(call->get_ref<const std::string&>());
+      if (!spec || !spec->action) {
+        return Reject("action " + std::to_string(n) + ": \"" + call->get_ref<const std::string&>() +
+                      "\" is not an action (reply, draft, send, kv_put, kv_delete, log)");
+      }
+      a.calls.push_back(item);
+    }
+  }
   out.ok = true;
   return out;
 }
 
-int ApplyAction(Context& ctx, const threadmill_envelope& envelope, const Action& action,
+// Runs the "actions" of an answer in order; logs each result.
+static int ApplyCalls(Context& ctx, const threadmill_envelope* envelope, const Action& action,
+                      const std::string& who) {
+  CallScope scope{ctx, envelope};
+  const std::string total = std::to_string(action.calls.size());
+  for (size_t i = 0; i < action.calls.size(); ++i) {
+    const nlohmann::json& request = action.calls[i];
+    const std::string what = "action " + std::to_string(i + 1) + "/" + total + " " +
+                             request["call"].get<std::string>() + " (asked by " + who + ")";
+    CallOutcome outcome = RunCall(scope, request);
+    if (outcome.status.ok()) {
+      ctx.log(THREADMILL_LOG_INFO,
+              what + ": ok" +
+                  (outcome.fields.empty()
+                       ? ""
+                       : " " + outcome.fields.dump(-1, ' ', false,
+                                                   nlohmann::json::error_handler_t::replace)));
+      continue;
+    }
+    int rc = JobStatus(ctx, outcome.status, what);
+    if (rc != THREADMILL_OK) return rc;
+  }
+  return THREADMILL_OK;
+}
+
+int ApplyAction(Context& ctx, const threadmill_envelope* envelope, const Action& action,
                 const std::string& who) {
   for (const std::string& key : action.kv_delete) {
     HostStatus st = ctx.kv_delete(key);
@@ -116,24 +161,29 @@ int ApplyAction(Context& ctx, const threadmill_envelope& envelope, const Action&
     int rc = JobStatus(ctx, ctx.kv_put(key, value), "kv_put " + key + " (asked by " + who + ")");
     if (rc != THREADMILL_OK) return rc;
   }
-  const char* message_id = envelope.channel_message_id ? envelope.channel_message_id : "";
+  const char* message_id =
+      envelope && envelope->channel_message_id ? envelope->channel_message_id : "";
   const std::string html = action.has_html ? action.html : std::string();
+  int rc = THREADMILL_OK;
   switch (action.kind) {
     case Action::Kind::kNone:
-      ctx.log(THREADMILL_LOG_DEBUG, who + " asked for no reply");
-      return THREADMILL_OK;
+      if (action.calls.empty()) ctx.log(THREADMILL_LOG_DEBUG, who + " asked for no reply");
+      break;
     case Action::Kind::kReply: {
       HostStatus st = ctx.reply(message_id, action.text, html);
       if (st) ctx.log(THREADMILL_LOG_INFO, "replied (" + who + ")");
-      return JobStatus(ctx, st, "reply to " + std::string(message_id));
+      rc = JobStatus(ctx, st, "reply to " + std::string(message_id));
+      break;
     }
     case Action::Kind::kDraft: {
       HostResult<std::string> draft = ctx.draft(message_id, action.text, html);
       if (draft) ctx.log(THREADMILL_LOG_INFO, "stored draft " + *draft + " (" + who + ")");
-      return JobStatus(ctx, draft.status(), "draft for " + std::string(message_id));
+      rc = JobStatus(ctx, draft.status(), "draft for " + std::string(message_id));
+      break;
     }
   }
-  return THREADMILL_FAIL;
+  if (rc != THREADMILL_OK) return rc;
+  return ApplyCalls(ctx, envelope, action, who);
 }
 
 }  // namespace threadmill::handlers::common

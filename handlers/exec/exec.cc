@@ -1,10 +1,14 @@
-// exec.cc - the "exec" handler: runs a configured program for each inbound message, with the
-// envelope as JSON on its stdin; the program's stdout (JSON) says reply, draft or nothing. So
-// handlers can be written in any language.
+// exec.cc - the "exec" handler: handlers in any language. In one-shot mode (the default) it
+// runs a configured program for each inbound message, with the envelope as JSON on its stdin;
+// the program's stdout (JSON) says reply, draft or nothing. In session mode (session.h) the
+// program runs for the worker's life and speaks the JSON-lines bridge protocol: inbound
+// messages, heartbeats, and every host call (KV, send, reply, draft, attachments, ...).
 //
 // DESCRIPTION
-//   [handler.exec] config: command (argv, absolute program path, no shell), timeout_seconds,
-//   max_output_bytes, path, env. See handlers/exec/README.md. The program runs with a cleared
+//   [handler.NAME] config (NAME is any instance name, module = "exec"): command (argv, absolute
+//   program path, no shell), mode ("oneshot" | "session"), timeout_seconds, max_output_bytes
+//   (one-shot), max_line_bytes, stderr_lines_per_minute, restart_max_seconds (session), path,
+//   env. See handlers/exec/README.md. The program runs with a cleared
 //   environment (PATH, plus the configured env), its own process group, no inherited
 //   descriptors besides its three pipes, and is killed with its group at the time-out.
 //   Exit status 0 → the answer on stdout is carried out (action.h); anything else → RETRY.
@@ -14,6 +18,7 @@
 //   first bytes of its stderr. Exit non-zero, killed by a signal, time-out, cannot start →
 //   THREADMILL_RETRY (the runtime retries with backoff and parks the job after N attempts).
 //   Stdout that is not a valid answer, or larger than max_output_bytes → THREADMILL_FAIL.
+//   Session mode: see session.h.
 //
 // LIMITS
 //   Built on threadmill/handler.hpp (it keeps the host table, catches exceptions at the ABI
@@ -22,6 +27,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +37,7 @@
 #include "handlers/common/envelope_json.h"
 #include "handlers/common/excerpt.h"
 #include "run_program.h"
+#include "session.h"
 #include "threadmill/handler.hpp"
 
 namespace threadmill::handlers::exec {
@@ -39,6 +46,9 @@ namespace {
 constexpr char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 constexpr int64_t kDefaultTimeoutSeconds = 30;
 constexpr int64_t kDefaultMaxOutput = 1 << 20;
+constexpr int64_t kDefaultMaxLine = 1 << 20;
+constexpr int64_t kDefaultStderrLinesPerMinute = 60;
+constexpr int64_t kDefaultRestartMaxSeconds = 60;
 
 using common::ConfigInt;
 using common::ConfigString;
@@ -50,7 +60,34 @@ struct ExecState {
   std::vector<std::string> env;
   RunLimits limits;
   std::string who;  // "program /path" for log lines
+  bool session = false;
+  SessionSettings session_settings;
 };
+
+// The session-mode keys (read in either mode, so a typo fails at start-up).
+bool LoadSessionConfig(const nlohmann::json& config, ExecState* st, std::string* error) {
+  auto mode = ConfigString(config, "mode", "oneshot", error);
+  auto max_line = ConfigInt(config, "max_line_bytes", kDefaultMaxLine, 1024, 64 << 20, error);
+  auto stderr_lines =
+      ConfigInt(config, "stderr_lines_per_minute", kDefaultStderrLinesPerMinute, 0, 100000, error);
+  auto restart_max =
+      ConfigInt(config, "restart_max_seconds", kDefaultRestartMaxSeconds, 1, 3600, error);
+  if (!mode || !max_line || !stderr_lines || !restart_max) return false;
+  if (*mode != "oneshot" && *mode != "session") {
+    *error = "mode: expected \"oneshot\" or \"session\", not \"" + Excerpt(*mode, 40) + "\"";
+    return false;
+  }
+  st->session = *mode == "session";
+  SessionSettings& s = st->session_settings;
+  s.argv = st->argv;
+  s.env = st->env;
+  s.timeout_ms = st->limits.timeout_ms;
+  s.max_line_bytes = static_cast<size_t>(*max_line);
+  s.stderr_lines_per_minute = static_cast<int>(*stderr_lines);
+  s.restart_max_seconds = static_cast<int>(*restart_max);
+  s.who = st->who;
+  return true;
+}
 
 std::string StderrNote(const RunResult& r) {
   return r.err.empty() ? std::string() : "; stderr: " + Excerpt(r.err);
@@ -91,7 +128,7 @@ bool LoadConfig(const nlohmann::json& config, ExecState* st, std::string* error)
     *error = "command: " + st->argv[0] + " is not executable: " + std::strerror(errno);
     return false;
   }
-  return true;
+  return LoadSessionConfig(config, st, error);
 }
 
 // Maps a finished run to a job status.
@@ -135,25 +172,31 @@ int Finish(Context& ctx, const threadmill_envelope& envelope, const ExecState& s
             st.who + ": invalid answer (" + parsed.error + "): " + Excerpt(r.out));
     return THREADMILL_FAIL;
   }
-  return common::ApplyAction(ctx, envelope, parsed.action, st.who);
+  return common::ApplyAction(ctx, &envelope, parsed.action, st.who);
 }
 
+// One instance ([handler.NAME] with this module); the host's log lines name the instance.
 class ExecHandler {
  public:
   ExecHandler(Context&, std::string_view config_json) {
     std::string error;
     auto config = common::ParseConfig(config_json, &error);
     if (!config || !LoadConfig(*config, &st_, &error)) {
-      throw HandlerError(THREADMILL_INVALID, "exec: bad configuration: " + error);
+      throw HandlerError(THREADMILL_INVALID, "bad configuration: " + error);
     }
+    if (st_.session) session_ = std::make_unique<Session>(st_.session_settings);
   }
   int on_inbound(Context& ctx, const threadmill_envelope& envelope) {
+    if (session_) return session_->Inbound(ctx, envelope);
     RunResult r = RunProgram(st_.argv, st_.env, common::EnvelopeToJsonText(envelope), st_.limits);
     return Finish(ctx, envelope, st_, r);
   }
+  // One-shot programs have no heartbeat; a session program gets {"type":"heartbeat"}.
+  int on_heartbeat(Context& ctx) { return session_ ? session_->Heartbeat(ctx) : THREADMILL_OK; }
 
  private:
   ExecState st_;
+  std::unique_ptr<Session> session_;
 };
 
 }  // namespace

@@ -1,11 +1,15 @@
 // webhook.cc - the "webhook" handler: POSTs each inbound message's envelope as JSON to a
-// configured URL; the response may carry a reply, a draft or nothing (exec's answer format).
+// configured URL; the response may carry a reply, a draft, nothing, or a list of "actions"
+// (reply, draft, send, kv_put, kv_delete, log: the bridge's host calls, exec's answer format).
+// Optionally POSTs each heartbeat to heartbeat_url, whose response may carry actions too.
 //
 // DESCRIPTION
-//   [handler.webhook] config: url, timeout_seconds, connect_timeout_seconds, headers, secret or
-//   secret_file, max_response_bytes; see handlers/webhook/README.md. The request carries
-//   Content-Type: application/json, X-Threadmill-Job / X-Threadmill-Attempt (so a receiver can
-//   de-duplicate retries) and, with a secret, X-Threadmill-Signature (signature.h).
+//   [handler.NAME] config (any instance name): url, heartbeat_url, timeout_seconds,
+//   connect_timeout_seconds, headers, secret or secret_file, max_response_bytes; see
+//   handlers/webhook/README.md. The request carries Content-Type: application/json,
+//   X-Threadmill-Event (inbound | heartbeat), X-Threadmill-Job / X-Threadmill-Attempt for an
+//   inbound message (so a receiver can de-duplicate retries) and, with a secret,
+//   X-Threadmill-Signature (signature.h). Each action's result is one log line.
 //
 // DIAGNOSTICS
 //   2xx → done; a JSON body (Content-Type */json) is carried out as an answer (action.h), any
@@ -18,6 +22,8 @@
 //   Built on threadmill/handler.hpp (host table, exceptions caught at the ABI boundary); config
 //   reading, log excerpts, the envelope JSON and the answer format come from handlers/common.
 #include <cstddef>
+#include <cstdint>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +52,8 @@ struct WebhookState {
   long timeout_ms = 30000;
   long connect_timeout_ms = 10000;
   size_t max_response = 1 << 20;
+  std::string heartbeat_url;  // "" = no heartbeat POST
+  uint64_t heartbeats = 0;
   HttpClient client;
 };
 
@@ -85,6 +93,12 @@ bool LoadConfig(const nlohmann::json& config, WebhookState* st, std::string* err
     return false;
   }
   if (!common::ValidHttpUrl("url", *url, error)) return false;
+  auto heartbeat_url = common::ConfigString(config, "heartbeat_url", "", error);
+  if (!heartbeat_url) return false;
+  if (!heartbeat_url->empty() && !common::ValidHttpUrl("heartbeat_url", *heartbeat_url, error)) {
+    return false;
+  }
+  st->heartbeat_url = *heartbeat_url;
   auto timeout = common::ConfigInt(config, "timeout_seconds", 30, 1, 600, error);
   auto connect = common::ConfigInt(config, "connect_timeout_seconds", 10, 1, 600, error);
   auto max_response = common::ConfigInt(config, "max_response_bytes", 1 << 20, 1, 64 << 20, error);
@@ -114,13 +128,17 @@ bool LoadConfig(const nlohmann::json& config, WebhookState* st, std::string* err
   return true;
 }
 
-std::vector<std::string> RequestHeaders(const WebhookState& st, const threadmill_envelope& e,
-                                        const std::string& body) {
+// The headers of every request; job_id/attempt only for an inbound message.
+std::vector<std::string> RequestHeaders(const WebhookState& st, const char* event,
+                                        const threadmill_envelope* e, const std::string& body) {
   std::vector<std::string> h = {"Content-Type: application/json", "Accept: application/json",
                                 "User-Agent: threadmill-webhook/1",
                                 "Expect:"};  // no 100-continue round trip
-  h.push_back(std::string("X-Threadmill-Job: ") + (e.job_id ? e.job_id : ""));
-  h.push_back("X-Threadmill-Attempt: " + std::to_string(e.attempt));
+  h.push_back(std::string("X-Threadmill-Event: ") + event);
+  if (e) {
+    h.push_back(std::string("X-Threadmill-Job: ") + (e->job_id ? e->job_id : ""));
+    h.push_back("X-Threadmill-Attempt: " + std::to_string(e->attempt));
+  }
   if (!st.secret.empty()) h.push_back("X-Threadmill-Signature: " + Signature(st.secret, body));
   h.insert(h.end(), st.headers.begin(), st.headers.end());
   return h;
@@ -132,11 +150,12 @@ bool IsJson(const std::string& content_type) {
   return t.size() >= 4 && t.compare(t.size() - 4, 4, "json") == 0;
 }
 
-int Deliver(Context& ctx, WebhookState& st, const threadmill_envelope& e) {
-  const std::string body = common::EnvelopeToJsonText(e);
-  HttpResponse r = st.client.Post(st.url, RequestHeaders(st, e, body), body, st.timeout_ms,
+// POSTs `body` to `url` and carries out the answer; e is nullptr for a heartbeat.
+int Post(Context& ctx, WebhookState& st, const std::string& url, const char* event,
+         const threadmill_envelope* e, const std::string& body) {
+  HttpResponse r = st.client.Post(url, RequestHeaders(st, event, e, body), body, st.timeout_ms,
                                   st.connect_timeout_ms, st.max_response);
-  const std::string who = "webhook " + st.url;
+  const std::string who = "webhook " + url;
   if (r.too_large) {
     ctx.log(THREADMILL_LOG_ERROR, who + ": response larger than max_response_bytes (" +
                                       std::to_string(st.max_response) + ")");
@@ -170,40 +189,38 @@ int Deliver(Context& ctx, WebhookState& st, const threadmill_envelope& e) {
   return common::ApplyAction(ctx, e, parsed.action, who);
 }
 
-// curl_global_init for the handler's life (libcurl counts calls; cleanup pairs with init).
-class CurlGlobal {
- public:
-  CurlGlobal() : ok_(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {}
-  ~CurlGlobal() {
-    if (ok_) curl_global_cleanup();
-  }
-  CurlGlobal(const CurlGlobal&) = delete;
-  CurlGlobal& operator=(const CurlGlobal&) = delete;
-  bool ok() const { return ok_; }
+int Deliver(Context& ctx, WebhookState& st, const threadmill_envelope& e) {
+  return Post(ctx, st, st.url, "inbound", &e, common::EnvelopeToJsonText(e));
+}
 
- private:
-  bool ok_;
-};
+// {"type":"heartbeat","id":N,"time":unix seconds} to heartbeat_url, when configured.
+int Heartbeat(Context& ctx, WebhookState& st) {
+  if (st.heartbeat_url.empty()) return THREADMILL_OK;
+  nlohmann::json body = {{"type", "heartbeat"},
+                         {"id", ++st.heartbeats},
+                         {"time", static_cast<int64_t>(std::time(nullptr))}};
+  return Post(ctx, st, st.heartbeat_url, "heartbeat", nullptr, body.dump());
+}
 
 class Webhook {
  public:
   Webhook(Context&, std::string_view config_json) {
-    if (!curl_.ok())
-      throw HandlerError(THREADMILL_INTERNAL, "webhook: libcurl initialisation failed");
+    if (!curl_.ok()) throw HandlerError(THREADMILL_INTERNAL, "libcurl initialisation failed");
     st_ = std::make_unique<WebhookState>();
     std::string error;
     auto config = common::ParseConfig(config_json, &error);
     if (!config || !LoadConfig(*config, st_.get(), &error) || !st_->client.ok()) {
       if (error.empty()) error = "cannot create a curl handle";
-      throw HandlerError(THREADMILL_INVALID, "webhook: bad configuration: " + error);
+      throw HandlerError(THREADMILL_INVALID, "bad configuration: " + error);
     }
   }
   int on_inbound(Context& ctx, const threadmill_envelope& envelope) {
     return Deliver(ctx, *st_, envelope);
   }
+  int on_heartbeat(Context& ctx) { return Heartbeat(ctx, *st_); }
 
  private:
-  CurlGlobal curl_;  // first member: initialised before, cleaned up after the curl handle
+  common::CurlGlobal curl_;  // first member: initialised before, cleaned up after the curl handle
   std::unique_ptr<WebhookState> st_;
 };
 

@@ -4,14 +4,16 @@
 // DESCRIPTION
 //   The real host lives in the runtime (lib/runtime, lib/reply), which has its own tests and
 //   the end-to-end runs through Postfix. Here the host is a double: it records reply, draft,
-//   kv and log calls, keeps kv in a std::map, and can be told to refuse replies, so a handler
-//   test checks exactly what the handler asked the host to do. Module dlopen()s the real
+//   send, kv and log calls, keeps kv in a std::map (kv_list in key order), answers
+//   config_get, attachment_read and raw_message from maps, and can be told to refuse replies, so a
+//   handler test checks exactly what the handler asked the host to do. Module dlopen()s the real
 //   module file built by CMake and calls it only through the C ABI, as the runtime does.
 #pragma once
 
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -38,6 +40,12 @@ struct ReplyCall {
   bool has_html = false;
 };
 
+struct SendCall {
+  std::vector<std::string> to;
+  std::string subject;
+  std::string text;
+};
+
 struct LogLine {
   int level;
   std::string message;
@@ -54,10 +62,16 @@ class HostDouble {
     api.reply = [](threadmill_ctx* c, const char* id, const char* text, const char* html) {
       return c->host->Reply(&c->host->replies, id, text, html);
     };
-    api.send = [](threadmill_ctx* c, const char* const*, size_t, const char*, const char*, char*,
-                  size_t) {
-      c->host->send_calls++;
-      return static_cast<int>(THREADMILL_REFUSED);
+    api.send = [](threadmill_ctx* c, const char* const* to, size_t n, const char* subject,
+                  const char* text, char* out, size_t cap) {
+      HostDouble* h = c->host;
+      h->send_calls++;
+      if (!h->accept_sends) return static_cast<int>(THREADMILL_REFUSED);
+      SendCall call{{}, subject ? subject : "", text ? text : ""};
+      for (size_t i = 0; i < n; ++i) call.to.push_back(to[i]);
+      h->sends.push_back(call);
+      std::snprintf(out, cap, "thread-%zu", h->sends.size());
+      return static_cast<int>(THREADMILL_OK);
     };
     api.draft = [](threadmill_ctx* c, const char* id, const char* text, const char* html, char* out,
                    size_t cap) {
@@ -87,22 +101,42 @@ class HostDouble {
       if (h->kv_status != THREADMILL_OK) return h->kv_status;
       return static_cast<int>(h->kv.erase(key) ? THREADMILL_OK : THREADMILL_NOT_FOUND);
     };
-    api.kv_list = [](threadmill_ctx*, const char*, size_t, int, const threadmill_kv_item**,
-                     size_t* count) {
-      *count = 0;
+    api.kv_list = [](threadmill_ctx* c, const char* prefix, size_t limit, int values,
+                     const threadmill_kv_item** items, size_t* count) {
+      HostDouble* h = c->host;
+      if (h->kv_status != THREADMILL_OK) return h->kv_status;
+      h->kv_items.clear();
+      std::string p = prefix ? prefix : "";
+      for (const auto& [key, value] : h->kv) {
+        if (key.compare(0, p.size(), p) != 0 || h->kv_items.size() >= limit) continue;
+        h->kv_items.push_back(
+            {key.c_str(), values ? value.data() : nullptr, values ? value.size() : 0});
+      }
+      *items = h->kv_items.data();
+      *count = h->kv_items.size();
       return static_cast<int>(THREADMILL_OK);
     };
     api.log = [](threadmill_ctx* c, int level, const char* message) {
       c->host->logs.push_back({level, message ? message : "(null)"});
     };
     api.last_error = [](threadmill_ctx* c) { return c->host->last_error.c_str(); };
-    api.attachment_read = [](threadmill_ctx*, const char*, const void**, size_t*) {
-      return static_cast<int>(THREADMILL_NOT_FOUND);
+    api.attachment_read = [](threadmill_ctx* c, const char* id, const void** data, size_t* len) {
+      auto it = c->host->attachments.find(id ? id : "");
+      if (it == c->host->attachments.end()) return static_cast<int>(THREADMILL_NOT_FOUND);
+      *data = it->second.data();
+      *len = it->second.size();
+      return static_cast<int>(THREADMILL_OK);
     };
-    api.raw_message = [](threadmill_ctx*, const void**, size_t*) {
-      return static_cast<int>(THREADMILL_NOT_FOUND);
+    api.raw_message = [](threadmill_ctx* c, const void** data, size_t* len) {
+      if (c->host->raw.empty()) return static_cast<int>(THREADMILL_NOT_FOUND);
+      *data = c->host->raw.data();
+      *len = c->host->raw.size();
+      return static_cast<int>(THREADMILL_OK);
     };
-    api.config_get = [](threadmill_ctx*, const char*) -> const char* { return nullptr; };
+    api.config_get = [](threadmill_ctx* c, const char* key) -> const char* {
+      auto it = c->host->config.find(key ? key : "");
+      return it == c->host->config.end() ? nullptr : it->second.c_str();
+    };
     api.state = [](threadmill_ctx* c) { return c->host->state; };
   }
   HostDouble(const HostDouble&) = delete;
@@ -137,6 +171,12 @@ class HostDouble {
   int kv_status = THREADMILL_OK;  // set to make every kv call fail with it
   int kv_gets = 0;
   int send_calls = 0;
+  bool accept_sends = false;  // false: send is refused; true: recorded, thread "thread-N"
+  std::vector<SendCall> sends;
+  std::vector<threadmill_kv_item> kv_items;        // kv_list's answer
+  std::map<std::string, std::string> config;       // config_get
+  std::map<std::string, std::string> attachments;  // attachment_read by file_id
+  std::string raw;                                 // raw_message ("" = not found)
   int reply_status = THREADMILL_OK;
   std::string refuse_reason;
   std::string last_error;
@@ -194,6 +234,11 @@ class Module {
   int OnInbound(const threadmill_envelope& envelope) {
     if (!table_ || !host_) return -1;
     return table_->on_inbound(&host_->ctx, &envelope);
+  }
+
+  int OnHeartbeat() {
+    if (!table_ || !host_ || !table_->on_heartbeat) return -1;
+    return table_->on_heartbeat(&host_->ctx);
   }
 
  private:

@@ -31,6 +31,18 @@ ANSWERS = {
     "/404": (404, "text/plain", "no such hook"),
     "/302": (302, "text/plain", "moved"),
     "/huge": (200, "application/json", json.dumps({"action": "none", "pad": "x" * 300000})),
+    # The bridge's "actions" (handlers/common/bridge_calls.h), for an inbound message...
+    "/actions": (200, "application/json", json.dumps({"actions": [
+        {"call": "kv_put", "key": "ticket:1", "value": {"state": "open"}},
+        {"call": "send", "to": ["ops@example.net"], "subject": "New ticket", "text": "See 1"},
+        {"call": "reply", "text": "Ticket 1 is open"},
+        {"call": "draft", "text": "Ticket 1: proposed answer"}]})),
+    "/bad-action": (200, "application/json",
+                    json.dumps({"actions": [{"call": "kv_get", "key": "ticket:1"}]})),
+    # ... and for a heartbeat (no current message: send and KV only).
+    "/heartbeat": (200, "application/json", json.dumps({"actions": [
+        {"call": "send", "to": "news@example.org", "subject": "Digest", "text": "Daily"},
+        {"call": "kv_delete", "key": "pending:1"}]})),
 }
 
 

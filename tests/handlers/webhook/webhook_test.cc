@@ -267,5 +267,69 @@ TEST_F(WebhookTest, BadConfigurationRefusesInit) {
   EXPECT_NE(Load({{"url", server_->Url("/x")}, {"timeout_seconds", -1}}), THREADMILL_OK);
 }
 
+TEST_F(WebhookTest, ActionsInTheResponseAreCarriedOutInOrderAndLogged) {
+  host_.accept_sends = true;
+  ASSERT_EQ(LoadPath("/actions"), THREADMILL_OK) << host_.AllLogs();
+  EXPECT_EQ(Run(), THREADMILL_OK) << host_.AllLogs();
+  EXPECT_EQ(host_.kv["ticket:1"], "{\"state\":\"open\"}");
+  ASSERT_EQ(host_.sends.size(), 1u);
+  EXPECT_EQ(host_.sends[0].to, std::vector<std::string>{"ops@example.net"});
+  ASSERT_EQ(host_.replies.size(), 1u);
+  EXPECT_EQ(host_.replies[0].message_id, "<m1@example.org>");
+  EXPECT_EQ(host_.replies[0].text, "Ticket 1 is open");
+  ASSERT_EQ(host_.drafts.size(), 1u);
+  EXPECT_TRUE(host_.Logged("action 2/4 send (asked by webhook " + server_->Url("/actions") +
+                           "): ok {\"thread_id\":\"thread-1\"}"))
+      << host_.AllLogs();
+  EXPECT_TRUE(host_.Logged("action 4/4 draft")) << host_.AllLogs();
+}
+
+TEST_F(WebhookTest, AReadCallAsAnActionFailsTheJob) {
+  ASSERT_EQ(LoadPath("/bad-action"), THREADMILL_OK) << host_.AllLogs();
+  EXPECT_EQ(Run(), THREADMILL_FAIL);
+  EXPECT_TRUE(host_.Logged("\"kv_get\" is not an action")) << host_.AllLogs();
+  EXPECT_EQ(host_.kv_gets, 0);
+}
+
+TEST_F(WebhookTest, HeartbeatPostsToHeartbeatUrlAndCarriesOutItsActions) {
+  host_.accept_sends = true;
+  host_.kv["pending:1"] = "x";
+  ASSERT_EQ(LoadPath("/none", {{"heartbeat_url", server_->Url("/heartbeat")}, {"secret", kSecret}}),
+            THREADMILL_OK)
+      << host_.AllLogs();
+  size_t before = server_->Requests().size();
+  EXPECT_EQ(module_->OnHeartbeat(), THREADMILL_OK) << host_.AllLogs();
+  EXPECT_EQ(module_->OnHeartbeat(), THREADMILL_OK) << host_.AllLogs();
+  std::vector<json> requests = server_->Requests();
+  ASSERT_EQ(requests.size(), before + 2);
+  const json& r = requests[before];
+  EXPECT_EQ(r["path"], "/heartbeat");
+  EXPECT_EQ(r["headers"]["X-Threadmill-Event"], "heartbeat");
+  EXPECT_FALSE(r["headers"].contains("X-Threadmill-Job"));
+  EXPECT_TRUE(r["signature_ok"]);
+  json body = json::parse(r["body"].get<std::string>());
+  EXPECT_EQ(body["type"], "heartbeat");
+  EXPECT_EQ(body["id"], 1);
+  EXPECT_EQ(json::parse(requests[before + 1]["body"].get<std::string>())["id"], 2);
+  ASSERT_EQ(host_.sends.size(), 2u);
+  EXPECT_EQ(host_.sends[0].subject, "Digest");
+  EXPECT_EQ(host_.kv.count("pending:1"), 0u);
+}
+
+TEST_F(WebhookTest, WithoutHeartbeatUrlAHeartbeatPostsNothing) {
+  ASSERT_EQ(LoadPath("/none"), THREADMILL_OK) << host_.AllLogs();
+  size_t before = server_->Requests().size();
+  EXPECT_EQ(module_->OnHeartbeat(), THREADMILL_OK);
+  EXPECT_EQ(server_->Requests().size(), before);
+  EXPECT_EQ(LoadPath("/none", {{"heartbeat_url", "ftp://x/"}}), THREADMILL_INVALID);
+  EXPECT_TRUE(host_.Logged("heartbeat_url:")) << host_.AllLogs();
+}
+
+TEST_F(WebhookTest, InboundRequestsSayTheirEvent) {
+  ASSERT_EQ(LoadPath("/none"), THREADMILL_OK) << host_.AllLogs();
+  ASSERT_EQ(Run(), THREADMILL_OK) << host_.AllLogs();
+  EXPECT_EQ(server_->Requests().back()["headers"]["X-Threadmill-Event"], "inbound");
+}
+
 }  // namespace
 }  // namespace threadmill::test
