@@ -13,7 +13,7 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   r.RejectUnknown({"require_dmarc", "require_authenticated_sender", "sendmail", "envelope_sender", "sender_period_seconds",
                    "max_replies_per_thread", "sendmail_timeout_seconds", "sendmail_attempts",
                    "sendmail_retry_delay_ms", "max_send_recipients", "sends_per_hour",
-                   "sends_per_job", "reinject_confirm_seconds"});
+                   "sends_per_job", "reinject_confirm_seconds", "max_message_bytes"});
   r.Get("require_dmarc", &out.require_dmarc);
   r.Get("require_authenticated_sender", &out.require_authenticated_sender);
   r.Get("sendmail", &out.sendmail);
@@ -43,6 +43,7 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   r.Get("reinject_confirm_seconds", &out.reinject_confirm_seconds, 0, 3600);
   r.Get("sends_per_hour", &out.sends_per_hour, 0, 1000000);
   r.Get("sends_per_job", &out.sends_per_job, 0, 10000);
+  r.Get("max_message_bytes", &out.max_message_bytes, 1024, int64_t{100} * 1024 * 1024);
   return out;
 }
 
