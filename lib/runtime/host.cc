@@ -443,8 +443,15 @@ int HostThread(threadmill_ctx* ctx, const char* thread_id, const threadmill_thre
     if (!found->has_value() || (!current && (*found)->owner != HandlerName(ctx))) {
       return Fail(ctx, THREADMILL_NOT_FOUND, "not-found");
     }
-    auto messages = threads.ThreadMessages(id, kThreadMessagesMax);
+    const int64_t max = ctx->services->config->thread_messages_max;
+    auto messages = threads.ThreadMessages(id, static_cast<size_t>(max));
     if (!messages.ok()) return FailWith(ctx, messages.error());
+    if (static_cast<int64_t>((*found)->message_count) > max) {
+      log::Get().warn(
+          "handler={} thread {} has {} messages; host->thread returned the first {} "
+          "([handlers] thread_messages_max)",
+          HandlerName(ctx), id, (*found)->message_count, max);
+    }
     auto view = std::make_unique<ThreadView>();
     view->record = std::move(**found);
     view->record.subject = Utf8(view->record.subject);

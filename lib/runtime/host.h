@@ -65,9 +65,6 @@ struct HostServices {
 
 const threadmill_host_api* HostApi();
 
-// host->thread returns at most this many messages (the oldest).
-inline constexpr size_t kThreadMessagesMax = 1000;
-
 // What host->thread's result points into (kept in the context until the next call).
 struct ThreadView {
   store::ThreadRecord record;

@@ -209,7 +209,8 @@ typedef struct threadmill_thread {
   const char* const* participants; /* addresses seen in the thread (the first 50) */
   size_t participant_count;
   /* Messages oldest first: an array of pointers (each element has its own struct_size).
-   * At most the first 1000 stored messages; message_total counts all. */
+   * At most the first [handlers] thread_messages_max (default 1000) stored messages;
+   * message_total counts all. */
   const threadmill_thread_message* const* messages;
   size_t message_count;
   uint64_t message_total;

@@ -414,6 +414,33 @@ TEST_F(HostTest, ThreadOfTheCurrentMessage) {
   EXPECT_EQ(api_->thread(&ctx, nullptr, nullptr), THREADMILL_INVALID);
 }
 
+// [handlers] thread_messages_max caps host->thread (the oldest kept; message_total counts all).
+TEST_F(HostTest, ThreadMessagesCapped) {
+  auto capped = std::make_shared<RuntimeConfig>(*config_);
+  capped->thread_messages_max = 2;
+  std::unique_ptr<HostServices> services = HostServices::Create(env_, capped);
+  store::ThreadStore threads(env_);
+  for (int i = 2; i <= 3; ++i) {
+    store::MessageRecord m;
+    m.msgid = "h" + std::to_string(i) + "@example.org";
+    m.thread_id = job_.thread_id;
+    m.time = i;
+    ASSERT_TRUE(threads.RecordMessage(m).ok());
+  }
+  InboundMessage message(job_, testing::Message("h1@example.org", "Help me"));
+  threadmill_ctx ctx = Ctx(&message);
+  ctx.services = services.get();
+  const threadmill_thread* t = nullptr;
+  ASSERT_EQ(api_->thread(&ctx, nullptr, &t), THREADMILL_OK) << api_->last_error(&ctx);
+  ASSERT_EQ(t->message_count, 2u);
+  EXPECT_EQ(t->message_total, 3u);
+  EXPECT_STREQ(t->messages[0]->message_id, "<h1@example.org>");
+  EXPECT_STREQ(t->messages[1]->message_id, "<h2@example.org>");
+  ctx.services = services_.get();  // the default: all three
+  ASSERT_EQ(api_->thread(&ctx, nullptr, &t), THREADMILL_OK);
+  EXPECT_EQ(t->message_count, 3u);
+}
+
 // init runs in every worker again: calls with mail effects or needing a message are refused.
 TEST_F(HostTest, InitAllowsOnlyItsCalls) {
   threadmill_ctx ctx = Ctx(nullptr);
