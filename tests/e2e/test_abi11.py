@@ -17,6 +17,7 @@ what Postfix delivered to the Maildirs:
 
 import email
 import email.policy
+import json
 import os
 import sys
 import time
@@ -98,7 +99,6 @@ handler = "abi11"
         cls.rig = rig.start()
 
     def kv(self, key):
-        import json
         p = self.rig.ctl("--json", "kv", "get", "abi11", key)
         if p.returncode != 0:
             return None

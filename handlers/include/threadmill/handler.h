@@ -277,7 +277,9 @@ typedef struct threadmill_host_api {
   /* reply with options: subject (NULL keeps "Re: ..."), html, attachments, extra headers;
    * cc is refused (THREADMILL_INVALID "cc-not-allowed"). Same rules and reasons as reply. The
    * reply's Message-ID ("<id@host>") is written to message_id_out (capacity cap,
-   * THREADMILL_ID_CAP is enough); message_id_out may be NULL when not wanted. on_inbound only. */
+   * THREADMILL_ID_CAP is enough); message_id_out may be NULL when not wanted. A buffer too
+   * small is THREADMILL_INVALID "buffer too small" although the reply WAS sent (do not retry
+   * it: a second reply is refused "already-replied"). on_inbound only. */
   int (*reply_ex)(threadmill_ctx* ctx, const char* message_id,
                   const threadmill_message_options* options, char* message_id_out, size_t cap);
 
