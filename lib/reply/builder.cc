@@ -2,10 +2,12 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -213,13 +215,133 @@ std::vector<std::string> ReplyReferences(const std::vector<std::string>& parent_
   return all;
 }
 
+namespace {
+
+// RFC 2045 token characters (type, subtype).
+bool IsTokenChar(unsigned char c) {
+  return c > 0x20 && c < 0x7f && !std::strchr("()<>@,;:\\\"/[]?=", c);
+}
+
+// ` name="file"` (ASCII) or ` name*=UTF-8''%..` (RFC 2231) for parameter `param`.
+std::string FilenameParam(std::string_view param, std::string_view filename) {
+  std::string safe;
+  for (unsigned char c : filename) {
+    safe.push_back(c < 0x20 || c == 0x7f   ? ' '
+                   : c == '/' || c == '\\' ? '_'
+                                           : static_cast<char>(c));
+  }
+  if (IsAscii(safe)) {
+    std::string quoted;
+    for (char c : safe) {
+      if (c == '"' || c == '\\') quoted.push_back('\\');
+      quoted.push_back(c);
+    }
+    return "; " + std::string(param) + "=\"" + quoted + "\"";
+  }
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string pct;
+  for (unsigned char c : safe) {
+    if (std::isalnum(c) || std::strchr("!#$&+-.^_`|~", c)) {
+      pct.push_back(static_cast<char>(c));
+    } else {
+      pct += std::string("%") + kHex[c >> 4] + kHex[c & 15];
+    }
+  }
+  return "; " + std::string(param) + "*=UTF-8''" + pct;
+}
+
+std::string AttachmentPart(const OutgoingAttachment& a) {
+  std::string type = a.content_type.empty() || !CheckContentType(a.content_type)
+                         ? std::string("application/octet-stream")
+                         : Lower(a.content_type);
+  std::string out = "Content-Type: " + type;
+  if (!a.filename.empty()) out += FilenameParam("name", a.filename);
+  out += "\nContent-Disposition: attachment";
+  if (!a.filename.empty()) out += FilenameParam("filename", a.filename);
+  out += "\nContent-Transfer-Encoding: base64\n\n" + EncodeBase64Lines(a.data);
+  return out;
+}
+
+// The body without attachments: text/plain, or multipart/alternative text + html.
+std::string BodyPart(const OutgoingMessage& m) {
+  if (m.html.empty()) return TextPart("plain", m.text);
+  std::string out = "Content-Type: multipart/alternative; boundary=\"" + m.boundary + "\"\n\n";
+  out += "This is a multi-part message in MIME format.\n\n";
+  out += "--" + m.boundary + "\n" + TextPart("plain", m.text) + "\n";
+  out += "--" + m.boundary + "\n" + TextPart("html", m.html) + "\n";
+  out += "--" + m.boundary + "--\n";
+  return out;
+}
+
+std::string AddressList(const std::vector<std::string>& addresses) {
+  std::string out;
+  for (const auto& a : addresses) out += (out.empty() ? "" : ",\n ") + ("<" + HeaderSafe(a) + ">");
+  return out;
+}
+
+}  // namespace
+
+bool CheckContentType(std::string_view content_type) {
+  size_t slash = content_type.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == content_type.size() ||
+      content_type.size() > 255) {
+    return false;
+  }
+  for (size_t i = 0; i < content_type.size(); ++i) {
+    if (i != slash && !IsTokenChar(static_cast<unsigned char>(content_type[i]))) return false;
+  }
+  return true;
+}
+
+std::string CheckExtraHeader(std::string_view name, std::string_view value) {
+  if (name.empty() || name.size() > 76) return "header-name";
+  for (unsigned char c : name) {
+    if (c < 33 || c > 126 || c == ':') return "header-name";
+  }
+  std::string lower = Lower(name);
+  static const char* const kOwned[] = {"from",
+                                       "to",
+                                       "cc",
+                                       "bcc",
+                                       "sender",
+                                       "subject",
+                                       "date",
+                                       "message-id",
+                                       "in-reply-to",
+                                       "references",
+                                       "auto-submitted",
+                                       "precedence",
+                                       "return-path",
+                                       "received",
+                                       "received-spf",
+                                       "authentication-results",
+                                       "x-original-to",
+                                       "delivered-to"};
+  static const char* const kOwnedPrefixes[] = {"mime-", "content-", "resent-", "dkim-", "arc-"};
+  bool owned = std::find(std::begin(kOwned), std::end(kOwned), lower) != std::end(kOwned);
+  for (const char* prefix : kOwnedPrefixes) owned = owned || lower.rfind(prefix, 0) == 0;
+  if (owned) return "header-owned:" + std::string(name);
+  if (value.size() > 998) return "header-value";
+  for (unsigned char c : value) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return "header-value";
+  }
+  return "";
+}
+
+size_t ComposedBytes(const OutgoingMessage& m) {
+  size_t n = m.text.size() + m.html.size();
+  for (const auto& a : m.attachments)
+    n += a.data.size() + a.filename.size() + a.content_type.size();
+  for (const auto& h : m.extra_headers) n += h.name.size() + h.value.size() + 4;
+  return n;
+}
+
 std::string RenderMessage(const OutgoingMessage& m) {
   std::string out;
   out += "Date: " + FormatDate(m.date) + "\n";
   out += "From: " + FormatMailbox(m.from_name, m.from_address, 6) + "\n";
-  std::string to;
-  for (const auto& rcpt : m.to) to += (to.empty() ? "" : ",\n ") + ("<" + HeaderSafe(rcpt) + ">");
-  out += "To: " + to + "\n";
+  out += "To: " + AddressList(m.to) + "\n";
+  if (!m.cc.empty()) out += "Cc: " + AddressList(m.cc) + "\n";
   out += EncodedHeader("Subject", m.subject);
   out += "Message-ID: <" + HeaderSafe(m.message_id) + ">\n";
   if (!m.in_reply_to.empty()) out += "In-Reply-To: <" + HeaderSafe(m.in_reply_to) + ">\n";
@@ -230,16 +352,18 @@ std::string RenderMessage(const OutgoingMessage& m) {
     // the space written before '<').
   }
   if (!m.auto_submitted.empty()) out += "Auto-Submitted: " + m.auto_submitted + "\n";
-  out += "MIME-Version: 1.0\n";
-  if (m.html.empty()) {
-    out += TextPart("plain", m.text);
-    return out;
+  for (const auto& h : m.extra_headers) {
+    if (!CheckExtraHeader(h.name, h.value).empty()) continue;  // never written unchecked
+    out += EncodedHeader(h.name, h.value);
   }
-  out += "Content-Type: multipart/alternative; boundary=\"" + m.boundary + "\"\n\n";
+  out += "MIME-Version: 1.0\n";
+  if (m.attachments.empty()) return out + BodyPart(m);
+  out += "Content-Type: multipart/mixed; boundary=\"" + m.mixed_boundary + "\"\n\n";
   out += "This is a multi-part message in MIME format.\n\n";
-  out += "--" + m.boundary + "\n" + TextPart("plain", m.text) + "\n";
-  out += "--" + m.boundary + "\n" + TextPart("html", m.html) + "\n";
-  out += "--" + m.boundary + "--\n";
+  out += "--" + m.mixed_boundary + "\n" + BodyPart(m) + "\n";
+  for (const auto& a : m.attachments)
+    out += "--" + m.mixed_boundary + "\n" + AttachmentPart(a) + "\n";
+  out += "--" + m.mixed_boundary + "--\n";
   return out;
 }
 

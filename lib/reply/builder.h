@@ -6,8 +6,14 @@
 //   ASCII), Message-ID, In-Reply-To and References when answering, Auto-Submitted,
 //   MIME-Version, and a UTF-8 text/plain body, or multipart/alternative text + html when html
 //   is given. Bodies are quoted-printable when mostly ASCII, base64 otherwise; line ends are
-//   normalized. Everything random (Message-ID, boundary) and the time are inputs, so tests
-//   compare whole messages against golden files.
+//   normalized. With attachments the body becomes the first part of a multipart/mixed, each
+//   attachment a base64 part with Content-Disposition: attachment and its filename (quoted
+//   when ASCII, RFC 2231 UTF-8 otherwise). Cc is written after To. Extra headers (handler
+//   supplied, checked with CheckExtraHeader first) follow the threading headers.
+//   Auto-Submitted is written as given: "auto-replied" (replies), "auto-generated" (sends),
+//   "no" (a reply a person approved: RFC 3834 section 5, sent by a person). Everything random
+//   (Message-ID, boundary) and the time are inputs, so tests compare whole messages against golden
+//   files.
 //
 //   ReplySubject adds "Re: " unless the subject already starts with a reply prefix, in
 //   English or in the usual translations (Re, RE, Aw, AW, Sv, SV, Antw, Ref, Réf, Rif, Odp,
@@ -23,7 +29,9 @@
 //
 // LIMITS
 //   Header values are taken as given (callers pass addresses already validated); display
-//   names are RFC 2047-encoded when not ASCII and quoted otherwise. Pure, thread-safe except
+//   names are RFC 2047-encoded when not ASCII and quoted otherwise. Extra header values are
+//   RFC 2047-encoded when not ASCII. The size cap of composed messages is the caller's
+//   (ComposedBytes, [reply] max_message_bytes). Pure, thread-safe except
 //   NewMessageId/NewBoundary (which read getrandom).
 #pragma once
 
@@ -37,20 +45,51 @@ namespace threadmill::reply {
 
 inline constexpr size_t kMaxReferencesBytes = 16000;
 
+// A file attached to an outgoing message.
+struct OutgoingAttachment {
+  std::string filename;      // UTF-8, may be empty
+  std::string content_type;  // "type/subtype" (CheckContentType), "" = application/octet-stream
+  std::string data;          // the bytes
+};
+
+// A header the handler adds (name checked by CheckExtraHeader).
+struct ExtraHeader {
+  std::string name;
+  std::string value;  // UTF-8
+};
+
 struct OutgoingMessage {
   std::string from_address;
   std::string from_name;  // UTF-8 display name, may be empty
   std::vector<std::string> to;
+  std::vector<std::string> cc;          // addresses, may be empty
   std::string subject;                  // final subject, UTF-8
   std::string message_id;               // normalized, without <>
   std::string in_reply_to;              // normalized, "" for a new conversation
   std::vector<std::string> references;  // normalized ids
-  std::string auto_submitted;           // "auto-replied", "auto-generated" or "" (none)
+  std::string auto_submitted;           // "auto-replied", "auto-generated", "no" or "" (none)
   std::string text;                     // UTF-8
   std::string html;                     // UTF-8, "" for text only
   int64_t date = 0;                     // unix seconds (written in UTC)
   std::string boundary;                 // used when html is given
+  std::vector<OutgoingAttachment> attachments;
+  std::vector<ExtraHeader> extra_headers;
+  std::string mixed_boundary;  // used when attachments are given (NewBoundary)
 };
+
+// "" when a handler may add header `name` with `value`, else the reason ("header-owned:NAME"
+// for headers threadmill writes or that speak for the transport or authentication: From,
+// To, Cc, Bcc, Sender, Subject, Date, Message-ID, In-Reply-To, References, Auto-Submitted,
+// Precedence, Return-Path, Received, MIME-*, Content-*, Resent-*, DKIM-*, ARC-*,
+// Authentication-Results, Received-SPF; "header-name" for a name that is not RFC 5322
+// printable ASCII without ':' (1..76 bytes); "header-value" for a value with control
+// characters (CR, LF, ...) or over 998 bytes).
+std::string CheckExtraHeader(std::string_view name, std::string_view value);
+// True for "type/subtype" made of RFC 2045 token characters (parameters are refused).
+bool CheckContentType(std::string_view content_type);
+// Bytes a message's content adds (text, html, attachments, extra headers): what the
+// [reply] max_message_bytes cap counts.
+size_t ComposedBytes(const OutgoingMessage& message);
 
 // The complete message (LF line ends).
 std::string RenderMessage(const OutgoingMessage& message);

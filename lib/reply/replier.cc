@@ -157,16 +157,34 @@ Result<OutgoingMessage> Replier::Compose(const InboundFacts& facts, std::string_
   m.from_address = facts.recipient;
   m.from_name = content.from_name;
   m.to = {facts.envelope_sender};
-  m.subject = ReplySubject(facts.subject);
+  m.subject = content.subject.empty() ? ReplySubject(facts.subject) : content.subject;
   m.message_id = hooks_.message_id(DomainOf(facts.recipient));
   m.in_reply_to = facts.message_id;
   m.references = ReplyReferences(facts.references, facts.message_id, config_.max_references);
-  m.auto_submitted = "auto-replied";
-  m.text = content.text;
-  m.html = content.html;
-  m.date = hooks_.now();
-  if (!m.html.empty()) m.boundary = hooks_.boundary();
+  m.auto_submitted = content.auto_submitted.empty() ? "auto-replied" : content.auto_submitted;
+  if (Status st = AddContent(content, &m); !st.ok()) return st.error();
   return m;
+}
+
+Status Replier::AddContent(const ReplyContent& content, OutgoingMessage* m) const {
+  m->text = content.text;
+  m->html = content.html;
+  m->attachments = content.attachments;
+  m->extra_headers = content.extra_headers;
+  for (const auto& h : m->extra_headers) {
+    std::string why = CheckExtraHeader(h.name, h.value);
+    if (!why.empty()) return MakeError(ErrorCode::kInvalidInput, why);
+  }
+  if (ComposedBytes(*m) > static_cast<size_t>(config_.max_message_bytes)) {
+    log::Get().warn("outgoing message of {} bytes refused: over [reply] max_message_bytes = {}",
+                    ComposedBytes(*m), config_.max_message_bytes);
+    return MakeError(ErrorCode::kRefused, "too-large");
+  }
+  m->date = hooks_.now();
+  if (!m->html.empty()) m->boundary = hooks_.boundary();
+  // "m" first: neither boundary line can start with the other.
+  if (!m->attachments.empty()) m->mixed_boundary = "m" + hooks_.boundary();
+  return {};
 }
 
 void Replier::Busy(int64_t seconds) const {
@@ -396,9 +414,24 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
                                   std::string_view from_name, const std::vector<std::string>& to,
                                   std::string_view subject, std::string_view text, uint32_t index,
                                   const SendLimits& limits) {
-  auto refuse = [&](ErrorCode code, const std::string& reason) -> Result<std::string> {
-    std::string rcpts;
-    for (const auto& r : to) rcpts += (rcpts.empty() ? "" : ",") + r;
+  SendRequest request;
+  request.from_address = std::string(from_address);
+  request.to = to;
+  request.subject = std::string(subject);
+  request.content.text = std::string(text);
+  request.content.from_name = std::string(from_name);
+  auto sent = Send(caller, request, index, limits);
+  if (!sent.ok()) return sent.error();
+  return sent->thread_id;
+}
+
+Result<SentMessage> Replier::Send(const Caller& caller, const SendRequest& request, uint32_t index,
+                                  const SendLimits& limits) {
+  std::vector<std::string> rcpts_all = request.to;
+  rcpts_all.insert(rcpts_all.end(), request.cc.begin(), request.cc.end());
+  std::string rcpts;
+  for (const auto& r : rcpts_all) rcpts += (rcpts.empty() ? "" : ",") + r;
+  auto refuse = [&](ErrorCode code, const std::string& reason) -> Result<SentMessage> {
     LogOutcome(env_, caller, "send", "", rcpts, "",
                reason == "reply-uncertain"   ? "uncertain"
                : code == ErrorCode::kRefused ? "refused"
@@ -411,23 +444,27 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
   if (per_job > 0 && index >= static_cast<uint64_t>(per_job)) {
     return refuse(ErrorCode::kRefused, "send-cap-job");
   }
-  if (!IsPlainAddress(from_address)) return refuse(ErrorCode::kRefused, "no-from-address");
-  if (to.empty()) return refuse(ErrorCode::kInvalidInput, "no-recipient");
-  if (to.size() > static_cast<size_t>(config_.max_send_recipients)) {
+  if (!IsPlainAddress(request.from_address)) {
+    return refuse(ErrorCode::kRefused, "no-from-address");
+  }
+  if (request.to.empty()) return refuse(ErrorCode::kInvalidInput, "no-recipient");
+  if (rcpts_all.size() > static_cast<size_t>(config_.max_send_recipients)) {
     return refuse(ErrorCode::kRefused, "too-many-recipients");
   }
-  for (const auto& r : to) {
+  for (const auto& r : rcpts_all) {
     if (!IsPlainAddress(r)) return refuse(ErrorCode::kInvalidInput, "bad-recipient");
   }
   OutgoingMessage m;
-  m.from_address = std::string(from_address);
-  m.from_name = std::string(from_name);
-  m.to = to;
-  m.subject = std::string(subject);
-  m.message_id = hooks_.message_id(DomainOf(from_address));
+  m.from_address = request.from_address;
+  m.from_name = request.content.from_name;
+  m.to = request.to;
+  m.cc = request.cc;
+  m.subject = request.subject;
+  m.message_id = hooks_.message_id(DomainOf(request.from_address));
   m.auto_submitted = "auto-generated";
-  m.text = std::string(text);
-  m.date = hooks_.now();
+  if (Status st = AddContent(request.content, &m); !st.ok()) {
+    return refuse(st.error().code, st.error().message);
+  }
   LedgerEntry proposed;
   proposed.reply_id = m.message_id;
   proposed.state = "pending";
@@ -435,7 +472,7 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
   proposed.handler = caller.handler;
   proposed.message = RenderMessage(m);
   proposed.envelope_sender = EnvelopeSender(m.from_address);
-  proposed.recipients = to;
+  proposed.recipients = rcpts_all;
   proposed.thread_id = store::ThreadStore::NewThreadId();
 
   LedgerEntry entry = proposed;
@@ -443,7 +480,9 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
     auto claimed = ledger_.ClaimSend(caller.job_id, index, proposed, per_hour);
     if (!claimed.ok()) return refuse(claimed.error().code, claimed.error().message);
     entry = std::move(*claimed);
-    if (entry.state == "sent") return entry.thread_id;  // done by an earlier attempt
+    if (entry.state == "sent") {  // done by an earlier attempt
+      return SentMessage{entry.thread_id, entry.reply_id};
+    }
   }
   store::MessageRecord record;
   record.msgid = entry.reply_id;
@@ -452,7 +491,7 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
   record.owner = caller.handler;
   record.time = entry.time;
   record.from = m.from_address;
-  record.to = to;
+  record.to = rcpts_all;
   record.subject = m.subject.substr(0, 512);
   // No queue id: the milter's record of the reinjected message adds the MTA's (the echo).
   auto recorded = threads_.RecordMessage(record);
@@ -465,10 +504,8 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
   } else if (Status st = DeliverUnrecorded(entry); !st.ok()) {
     return refuse(st.error().code, st.error().message);
   }
-  std::string rcpts;
-  for (const auto& r : to) rcpts += (rcpts.empty() ? "" : ",") + r;
-  LogOutcome(env_, caller, "send", "", rcpts, entry.reply_id, "sent", how);
-  return recorded->thread_id;
+  LogOutcome(env_, caller, "send", entry.reply_id, rcpts, entry.reply_id, "sent", how);
+  return SentMessage{recorded->thread_id, entry.reply_id};
 }
 
 }  // namespace threadmill::reply

@@ -51,7 +51,8 @@
 //   the job time-out never kills a worker in the middle of a reinjection.
 //
 //   Send starts a new conversation (host->send): a new thread owned by the handler, the
-//   message recorded as outbound, Auto-Submitted: auto-generated, From = the given address.
+//   message recorded as outbound, Auto-Submitted: auto-generated, From = the given address;
+//   its log line names the new message as msgid=<...>.
 //   Each send of a job is remembered by (job id, index), so a retried job does not send twice,
 //   and goes through the same exactly-once reinjection. Sends are limited per handler
 //   (sends_per_hour, a token bucket in the ledger) and per job (sends_per_job: the index);
@@ -66,6 +67,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -80,9 +82,33 @@
 namespace threadmill::reply {
 
 struct ReplyContent {
+  ReplyContent(std::string text_ = {}, std::string html_ = {}, std::string from_name_ = {})
+      : text(std::move(text_)), html(std::move(html_)), from_name(std::move(from_name_)) {}
   std::string text;       // UTF-8, required
   std::string html;       // UTF-8, optional
   std::string from_name;  // display name of the From address, optional
+  // ABI 1.1 (reply_ex/send_ex). Checked by Compose/Send: extra header names (builder.h
+  // CheckExtraHeader -> kInvalidInput), size ([reply] max_message_bytes -> kRefused
+  // "too-large").
+  std::string subject;  // reply: "" = "Re: " + the inbound subject
+  std::vector<OutgoingAttachment> attachments;
+  std::vector<ExtraHeader> extra_headers;
+  std::string auto_submitted;  // reply: "" = "auto-replied"; "no" = approved by a person
+};
+
+// A new conversation (Replier::Send).
+struct SendRequest {
+  std::string from_address;
+  std::vector<std::string> to;
+  std::vector<std::string> cc;  // also recipients; counted in max_send_recipients
+  std::string subject;          // required
+  ReplyContent content;         // text, html, from_name, attachments, extra headers
+};
+
+// What Send produced.
+struct SentMessage {
+  std::string thread_id;
+  std::string message_id;  // normalized, without <>
 };
 
 // Where randomness and time come from (tests inject fixed values).
@@ -134,6 +160,10 @@ class Replier {
                            std::string_view from_name, const std::vector<std::string>& to,
                            std::string_view subject, std::string_view text, uint32_t index,
                            const SendLimits& limits = {});
+  // The same with cc, html, attachments and extra headers; returns the thread id and the
+  // new message's Message-ID (logged as msgid=).
+  Result<SentMessage> Send(const Caller& caller, const SendRequest& request, uint32_t index,
+                           const SendLimits& limits = {});
 
   // Whether the MTA showed the milter `message_id` as outbound (the echo, see file comment).
   bool SeenOutbound(const std::string& message_id) const;
@@ -152,6 +182,9 @@ class Replier {
   // Sends without a ledger entry (host->send outside a job).
   Status DeliverUnrecorded(const LedgerEntry& entry);
   void Busy(int64_t seconds) const;
+  // Text, html, attachments and extra headers of `content` into `m` (checked), date and
+  // boundaries.
+  Status AddContent(const ReplyContent& content, OutgoingMessage* m) const;
   std::string EnvelopeSender(const std::string& from) const;
   // Step 1: "" or the refusal keyword of the fixed rules (rules.h and plain addresses).
   std::string FixedRefusal(const InboundFacts& facts) const;

@@ -52,6 +52,8 @@ struct ReplyConfig {
   int64_t max_send_recipients = 50;        // host->send
   int64_t sends_per_hour = 100;            // host->send per handler (token bucket); 0 = off
   int64_t sends_per_job = 10;              // host->send per job or heartbeat call; 0 = off
+  // reply_ex/send_ex: text + html + attachments + extra headers of one message ("too-large")
+  int64_t max_message_bytes = 10 * 1024 * 1024;
   size_t max_references = 100;             // from [threading]
   std::string hostname;                    // [milter] hostname (Message-IDs)
 };

@@ -151,7 +151,10 @@ Result<std::string> DraftStore::Approve(std::string_view id, reply::Replier& rep
   if (d.state != "draft_for_approval") {
     return MakeError(ErrorCode::kInvalidInput, "draft " + d.id + " is " + d.state);
   }
-  auto sent = replier.Reply(d.facts, {d.handler, d.job_id, d.queue_id}, d.content);
+  // A person approved it: the reply is sent by a person (RFC 3834 section 5, "no").
+  reply::ReplyContent content = d.content;
+  content.auto_submitted = "no";
+  auto sent = replier.Reply(d.facts, {d.handler, d.job_id, d.queue_id}, content);
   d.updated = Now();
   if (!sent.ok()) {
     d.last_error = sent.error().message;

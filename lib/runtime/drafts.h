@@ -51,7 +51,7 @@ class DraftStore {
   // Up to `limit` drafts, oldest first; only `state` when non-empty.
   Result<std::vector<Draft>> List(size_t limit, std::string_view state = {}) const;
   // Sends the draft with `replier` (all reply rules) and marks it sent; returns the reply's
-  // Message-ID. kInvalidInput when the draft is not awaiting approval.
+  // Message-ID. The reply says "Auto-Submitted: no": a person approved it (RFC 3834). kInvalidInput when the draft is not awaiting approval.
   Result<std::string> Approve(std::string_view id, reply::Replier& replier);
   // Marks the draft rejected.
   Status Reject(std::string_view id);

@@ -1,6 +1,7 @@
 #include "runtime/host.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "common/ascii.h"
@@ -10,6 +11,7 @@
 #include "mail/header.h"
 #include "mail/msgid.h"
 #include "mail/reply_text.h"
+#include "store/thread_store.h"
 
 namespace threadmill::runtime {
 namespace {
@@ -64,6 +66,16 @@ int Guard(threadmill_ctx* ctx, Fn&& fn) noexcept {
 
 bool ValidText(const char* s) { return s && mail::IsValidUtf8(s); }
 
+// init runs in every worker process again: calls with effects outside the store (mail) or
+// on a current message are refused there (handler.h "Calling rules").
+bool RefusedInInit(threadmill_ctx* ctx) {
+  if (!ctx->in_init) return false;
+  Fail(ctx, THREADMILL_INVALID, "not-allowed-in-init");
+  return true;
+}
+
+std::string Bracketed(const std::string& id) { return id.empty() ? "" : "<" + id + ">"; }
+
 // The job's message, when `message_id` names it (with or without <>).
 bool IsCurrentMessage(const threadmill_ctx* ctx, const char* message_id) {
   if (!ctx->job || !ctx->message || !message_id) return false;
@@ -94,23 +106,136 @@ int WriteOut(threadmill_ctx* ctx, const std::string& value, char* out, size_t ca
   return THREADMILL_OK;
 }
 
+// The reply path shared by reply and reply_ex: checks, sends, writes the Message-ID (when
+// `out` is not null).
+int DoReply(threadmill_ctx* ctx, const char* message_id, reply::ReplyContent content, char* out,
+            size_t cap) {
+  if (RefusedInInit(ctx)) return THREADMILL_INVALID;
+  if (!IsCurrentMessage(ctx, message_id)) {
+    return Fail(ctx, THREADMILL_INVALID, "unknown-message-id");
+  }
+  content.from_name = ctx->services->config->handler(HandlerName(ctx)).from_name;
+  auto sent = ctx->services->replier->Reply(ctx->message->facts(), CallerOf(ctx), content);
+  if (!sent.ok()) {
+    if (sent.error().message == "reply-uncertain") ctx->park_reason = "reply-uncertain";
+    return FailWith(ctx, sent.error());
+  }
+  // The reply is sent: a too small buffer is the handler's loss, not a failed reply.
+  if (out && WriteOut(ctx, Bracketed(*sent), out, cap) != THREADMILL_OK) {
+    return THREADMILL_INVALID;
+  }
+  return static_cast<int>(THREADMILL_OK);
+}
+
 int HostReply(threadmill_ctx* ctx, const char* message_id, const char* text, const char* html) {
   return Guard(ctx, [&] {
     if (!ValidText(text) || (html && !mail::IsValidUtf8(html))) {
       return Fail(ctx, THREADMILL_INVALID, "text must be UTF-8");
     }
-    if (!IsCurrentMessage(ctx, message_id)) {
-      return Fail(ctx, THREADMILL_INVALID, "unknown-message-id");
-    }
-    reply::ReplyContent content{text, html ? html : "",
-                                ctx->services->config->handler(HandlerName(ctx)).from_name};
-    auto sent = ctx->services->replier->Reply(ctx->message->facts(), CallerOf(ctx), content);
-    if (!sent.ok()) {
-      if (sent.error().message == "reply-uncertain") ctx->park_reason = "reply-uncertain";
-      return FailWith(ctx, sent.error());
-    }
-    return static_cast<int>(THREADMILL_OK);
+    reply::ReplyContent content;
+    content.text = text;
+    content.html = html ? html : "";
+    return DoReply(ctx, message_id, std::move(content), nullptr, 0);
   });
+}
+
+// Copies the members of `o` its struct_size covers into `content` (and cc into `cc`).
+// THREADMILL_OK or THREADMILL_INVALID with the reason set.
+int ReadOptions(threadmill_ctx* ctx, const threadmill_message_options* o,
+                reply::ReplyContent* content, std::vector<std::string>* cc) {
+  if (!o) return Fail(ctx, THREADMILL_INVALID, "NULL options");
+  const size_t size = o->struct_size;
+  auto has = [size](size_t offset, size_t width) { return size >= offset + width; };
+#define TM_HAS(member) \
+  has(offsetof(threadmill_message_options, member), sizeof(threadmill_message_options::member))
+  if (!TM_HAS(text)) return Fail(ctx, THREADMILL_INVALID, "options: struct_size too small");
+  const char* subject = TM_HAS(subject) ? o->subject : nullptr;
+  const char* html = TM_HAS(html) ? o->html : nullptr;
+  if (!ValidText(o->text) || (html && !mail::IsValidUtf8(html)) ||
+      (subject && !mail::IsValidUtf8(subject))) {
+    return Fail(ctx, THREADMILL_INVALID, "text, html and subject must be UTF-8");
+  }
+  content->text = o->text;
+  content->html = html ? html : "";
+  content->subject = subject ? subject : "";
+  if (TM_HAS(cc_count) && o->cc_count > 0) {
+    if (!o->cc) return Fail(ctx, THREADMILL_INVALID, "NULL cc");
+    for (size_t i = 0; i < o->cc_count; ++i) {
+      if (!o->cc[i]) return Fail(ctx, THREADMILL_INVALID, "NULL cc");
+      cc->emplace_back(o->cc[i]);
+    }
+  }
+  if (TM_HAS(attachment_count) && o->attachment_count > 0) {
+    if (!o->attachments) return Fail(ctx, THREADMILL_INVALID, "NULL attachments");
+    for (size_t i = 0; i < o->attachment_count; ++i) {
+      const threadmill_outgoing_attachment& a = o->attachments[i];
+      if (!a.data && a.size) return Fail(ctx, THREADMILL_INVALID, "attachment without data");
+      if (a.filename && (!mail::IsValidUtf8(a.filename) || std::strlen(a.filename) > 255)) {
+        return Fail(ctx, THREADMILL_INVALID, "attachment filename (UTF-8, at most 255 bytes)");
+      }
+      if (a.content_type && !reply::CheckContentType(a.content_type)) {
+        return Fail(ctx, THREADMILL_INVALID, "attachment content_type (type/subtype)");
+      }
+      content->attachments.push_back(
+          {a.filename ? a.filename : "", a.content_type ? a.content_type : "",
+           a.size ? std::string(static_cast<const char*>(a.data), a.size) : std::string()});
+    }
+  }
+  if (TM_HAS(header_count) && o->header_count > 0) {
+    if (!o->headers) return Fail(ctx, THREADMILL_INVALID, "NULL headers");
+    for (size_t i = 0; i < o->header_count; ++i) {
+      const threadmill_header& h = o->headers[i];
+      if (!h.name || !h.value) return Fail(ctx, THREADMILL_INVALID, "NULL header");
+      if (!mail::IsValidUtf8(h.value)) return Fail(ctx, THREADMILL_INVALID, "header-value");
+      std::string why = reply::CheckExtraHeader(h.name, h.value);
+      if (!why.empty()) return Fail(ctx, THREADMILL_INVALID, why);
+      content->extra_headers.push_back({h.name, h.value});
+    }
+  }
+#undef TM_HAS
+  return THREADMILL_OK;
+}
+
+int HostReplyEx(threadmill_ctx* ctx, const char* message_id,
+                const threadmill_message_options* options, char* message_id_out, size_t cap) {
+  return Guard(ctx, [&] {
+    if (RefusedInInit(ctx)) return static_cast<int>(THREADMILL_INVALID);
+    reply::ReplyContent content;
+    std::vector<std::string> cc;
+    if (int rc = ReadOptions(ctx, options, &content, &cc); rc != THREADMILL_OK) return rc;
+    if (!cc.empty()) return Fail(ctx, THREADMILL_INVALID, "cc-not-allowed");
+    return DoReply(ctx, message_id, std::move(content), message_id_out, cap);
+  });
+}
+
+// The send path shared by send and send_ex.
+int DoSend(threadmill_ctx* ctx, const char* const* to, size_t to_count, reply::SendRequest request,
+           char* thread_id_out, size_t thread_cap, char* message_id_out, size_t message_cap,
+           bool thread_out_required) {
+  if (RefusedInInit(ctx)) return THREADMILL_INVALID;
+  if (!to || to_count == 0) return Fail(ctx, THREADMILL_INVALID, "to is required");
+  for (size_t i = 0; i < to_count; ++i) {
+    if (!to[i]) return Fail(ctx, THREADMILL_INVALID, "NULL recipient");
+    request.to.emplace_back(to[i]);
+  }
+  const HandlerSettings& settings = ctx->services->config->handler(HandlerName(ctx));
+  request.from_address = settings.from;
+  if (request.from_address.empty() && ctx->job) request.from_address = ctx->job->recipient;
+  request.content.from_name = settings.from_name;
+  reply::SendLimits limits{settings.sends_per_hour, settings.sends_per_job};
+  auto sent = ctx->services->replier->Send(CallerOf(ctx), request, ctx->send_index++, limits);
+  if (!sent.ok()) {
+    if (sent.error().message == "reply-uncertain") ctx->park_reason = "send-uncertain";
+    return FailWith(ctx, sent.error());
+  }
+  int rc = THREADMILL_OK;
+  if (thread_id_out || thread_out_required) {
+    rc = WriteOut(ctx, sent->thread_id, thread_id_out, thread_cap);
+  }
+  if (message_id_out && rc == THREADMILL_OK) {
+    rc = WriteOut(ctx, Bracketed(sent->message_id), message_id_out, message_cap);
+  }
+  return rc;
 }
 
 int HostSend(threadmill_ctx* ctx, const char* const* to, size_t to_count, const char* subject,
@@ -119,28 +244,35 @@ int HostSend(threadmill_ctx* ctx, const char* const* to, size_t to_count, const 
     if (!to || to_count == 0 || !ValidText(subject) || !ValidText(text)) {
       return Fail(ctx, THREADMILL_INVALID, "to, subject and text are required (UTF-8)");
     }
-    std::vector<std::string> rcpts;
-    for (size_t i = 0; i < to_count; ++i) {
-      if (!to[i]) return Fail(ctx, THREADMILL_INVALID, "NULL recipient");
-      rcpts.emplace_back(to[i]);
+    reply::SendRequest request;
+    request.subject = subject;
+    request.content.text = text;
+    return DoSend(ctx, to, to_count, std::move(request), thread_id_out, cap, nullptr, 0, true);
+  });
+}
+
+int HostSendEx(threadmill_ctx* ctx, const char* const* to, size_t to_count,
+               const threadmill_message_options* options, char* thread_id_out, size_t thread_id_cap,
+               char* message_id_out, size_t message_id_cap) {
+  return Guard(ctx, [&] {
+    if (RefusedInInit(ctx)) return static_cast<int>(THREADMILL_INVALID);
+    reply::SendRequest request;
+    if (int rc = ReadOptions(ctx, options, &request.content, &request.cc); rc != THREADMILL_OK) {
+      return rc;
     }
-    const HandlerSettings& settings = ctx->services->config->handler(HandlerName(ctx));
-    std::string from = settings.from;
-    if (from.empty() && ctx->job) from = ctx->job->recipient;
-    reply::SendLimits limits{settings.sends_per_hour, settings.sends_per_job};
-    auto sent = ctx->services->replier->Send(CallerOf(ctx), from, settings.from_name, rcpts,
-                                             subject, text, ctx->send_index++, limits);
-    if (!sent.ok()) {
-      if (sent.error().message == "reply-uncertain") ctx->park_reason = "send-uncertain";
-      return FailWith(ctx, sent.error());
+    if (request.content.subject.empty()) {
+      return Fail(ctx, THREADMILL_INVALID, "subject is required");
     }
-    return WriteOut(ctx, *sent, thread_id_out, cap);
+    request.subject = request.content.subject;
+    return DoSend(ctx, to, to_count, std::move(request), thread_id_out, thread_id_cap,
+                  message_id_out, message_id_cap, false);
   });
 }
 
 int HostDraft(threadmill_ctx* ctx, const char* message_id, const char* text, const char* html,
               char* draft_id_out, size_t cap) {
   return Guard(ctx, [&] {
+    if (RefusedInInit(ctx)) return static_cast<int>(THREADMILL_INVALID);
     if (!ValidText(text) || (html && !mail::IsValidUtf8(html))) {
       return Fail(ctx, THREADMILL_INVALID, "text must be UTF-8");
     }
@@ -251,6 +383,7 @@ const char* HostLastError(threadmill_ctx* ctx) { return ctx ? ctx->last_error.c_
 
 int HostAttachmentRead(threadmill_ctx* ctx, const char* file_id, const void** data, size_t* len) {
   return Guard(ctx, [&] {
+    if (RefusedInInit(ctx)) return static_cast<int>(THREADMILL_INVALID);
     if (!file_id || !data || !len) return Fail(ctx, THREADMILL_INVALID, "NULL argument");
     if (!ctx->message) return Fail(ctx, THREADMILL_INVALID, "no current message");
     auto got = mail::ExtractAttachment(ctx->message->raw(), file_id);
@@ -264,6 +397,7 @@ int HostAttachmentRead(threadmill_ctx* ctx, const char* file_id, const void** da
 
 int HostRawMessage(threadmill_ctx* ctx, const void** data, size_t* len) {
   return Guard(ctx, [&] {
+    if (RefusedInInit(ctx)) return static_cast<int>(THREADMILL_INVALID);
     if (!data || !len) return Fail(ctx, THREADMILL_INVALID, "NULL argument");
     if (!ctx->message) return Fail(ctx, THREADMILL_INVALID, "no current message");
     *data = ctx->message->raw().data();
@@ -285,6 +419,83 @@ const char* HostConfigGet(threadmill_ctx* ctx, const char* key) {
 
 void* HostState(threadmill_ctx* ctx) { return ctx ? ctx->state : nullptr; }
 
+std::string Utf8(std::string s) { return mail::IsValidUtf8(s) ? s : mail::SanitizeUtf8(s); }
+
+int HostThread(threadmill_ctx* ctx, const char* thread_id, const threadmill_thread** out) {
+  return Guard(ctx, [&] {
+    if (!out) return Fail(ctx, THREADMILL_INVALID, "NULL argument");
+    std::string id;
+    if (thread_id) {
+      id = thread_id;
+    } else if (ctx->job) {
+      id = ctx->job->thread_id;
+    } else {
+      return Fail(ctx, THREADMILL_INVALID, "no current message");
+    }
+    if (id.empty() || id.size() > store::kMaxThreadIdBytes) {
+      return Fail(ctx, THREADMILL_NOT_FOUND, "not-found");
+    }
+    store::ThreadStore threads(ctx->services->env);
+    auto found = threads.FindThread(id);
+    if (!found.ok()) return FailWith(ctx, found.error());
+    bool current = ctx->job && ctx->job->thread_id == id;
+    // Another handler's (or nobody's) thread is not this handler's to read: as unknown.
+    if (!found->has_value() || (!current && (*found)->owner != HandlerName(ctx))) {
+      return Fail(ctx, THREADMILL_NOT_FOUND, "not-found");
+    }
+    const int64_t max = ctx->services->config->thread_messages_max;
+    auto messages = threads.ThreadMessages(id, static_cast<size_t>(max));
+    if (!messages.ok()) return FailWith(ctx, messages.error());
+    if (static_cast<int64_t>((*found)->message_count) > max) {
+      log::Get().warn(
+          "handler={} thread {} has {} messages; host->thread returned the first {} "
+          "([handlers] thread_messages_max)",
+          HandlerName(ctx), id, (*found)->message_count, max);
+    }
+    auto view = std::make_unique<ThreadView>();
+    view->record = std::move(**found);
+    view->record.subject = Utf8(view->record.subject);
+    for (auto& p : view->record.participants) p = Utf8(p);
+    view->messages = std::move(*messages);
+    for (auto& m : view->messages) {
+      m.msgid = Utf8(Bracketed(m.msgid));
+      m.parent = Utf8(Bracketed(m.parent));
+      m.from = Utf8(m.from);
+      m.subject = Utf8(m.subject);
+    }
+    for (const auto& p : view->record.participants) view->participants.push_back(p.c_str());
+    view->items.reserve(view->messages.size());
+    for (const auto& m : view->messages) {
+      threadmill_thread_message item{};
+      item.struct_size = sizeof(threadmill_thread_message);
+      item.direction = m.direction == store::Direction::kOutbound ? THREADMILL_DIR_OUTBOUND
+                                                                  : THREADMILL_DIR_INBOUND;
+      item.time = m.time;
+      item.message_id = m.msgid.c_str();
+      item.from = m.from.c_str();
+      item.subject = m.subject.c_str();
+      item.in_reply_to = m.parent.c_str();
+      view->items.push_back(item);
+    }
+    for (const auto& item : view->items) view->pointers.push_back(&item);
+    threadmill_thread& t = view->thread;
+    t.struct_size = sizeof(threadmill_thread);
+    t.thread_id = view->record.thread_id.c_str();
+    t.subject = view->record.subject.c_str();
+    t.owner = view->record.owner.c_str();
+    t.created = view->record.created;
+    t.updated = view->record.updated;
+    t.participants = view->participants.empty() ? nullptr : view->participants.data();
+    t.participant_count = view->participants.size();
+    t.messages = view->pointers.empty() ? nullptr : view->pointers.data();
+    t.message_count = view->pointers.size();
+    t.message_total = std::max<uint64_t>(view->record.message_count, view->pointers.size());
+    ctx->thread_view = std::move(view);
+    *out = &ctx->thread_view->thread;
+    return static_cast<int>(THREADMILL_OK);
+  });
+}
+
 const threadmill_host_api kHostApi = {
     sizeof(threadmill_host_api),
     THREADMILL_ABI_MAJOR,
@@ -302,6 +513,10 @@ const threadmill_host_api kHostApi = {
     HostRawMessage,
     HostConfigGet,
     HostState,
+    // ABI 1.1
+    HostReplyEx,
+    HostSendEx,
+    HostThread,
 };
 
 }  // namespace

@@ -17,6 +17,11 @@
 //     log          -> the threadmill log, prefixed "handler=NAME job=ID"
 //     attachment_read / raw_message -> the spooled message (mail::ExtractAttachment)
 //     config_get   -> [handler.NAME] values as strings
+//     reply_ex / send_ex (ABI 1.1) -> the same paths with subject, html, cc (send only),
+//                     attachments and checked extra headers; the new Message-ID written out
+//     thread (ABI 1.1) -> store::ThreadStore, only the job's thread or one the handler owns
+//   In init (ctx.in_init) the calls with mail effects or needing a current message are
+//   THREADMILL_INVALID "not-allowed-in-init" (handler.h "Calling rules").
 //   Status mapping: kRefused -> THREADMILL_REFUSED, kInvalidInput -> THREADMILL_INVALID,
 //   kNotFound -> THREADMILL_NOT_FOUND, kStore/kTemporary (store or reinjection trouble;
 //   return THREADMILL_RETRY to try the job later) -> THREADMILL_STORE, others INTERNAL.
@@ -60,6 +65,16 @@ struct HostServices {
 
 const threadmill_host_api* HostApi();
 
+// What host->thread's result points into (kept in the context until the next call).
+struct ThreadView {
+  store::ThreadRecord record;
+  std::vector<store::MessageRecord> messages;  // ids bracketed, strings UTF-8
+  std::vector<const char*> participants;
+  std::vector<threadmill_thread_message> items;
+  std::vector<const threadmill_thread_message*> pointers;
+  threadmill_thread thread{};
+};
+
 // The inbound message of a job, parsed, with the envelope handed to on_inbound. The
 // envelope's pointers point into this object.
 class InboundMessage {
@@ -98,6 +113,7 @@ struct threadmill_ctx {
   void* state = nullptr;
   const threadmill::runtime::Job* job = nullptr;                 // null outside on_inbound
   const threadmill::runtime::InboundMessage* message = nullptr;  // null outside on_inbound
+  bool in_init = false;  // init: only the calls handler.h allows there
   std::string last_error;
   uint32_t send_index = 0;
   // Set when a reply or send of this call is "uncertain" (reply/replier.h): the worker
@@ -108,4 +124,5 @@ struct threadmill_ctx {
   std::vector<threadmill::store::KvEntry> kv_entries;
   std::vector<threadmill_kv_item> kv_items;
   std::string attachment;
+  std::unique_ptr<threadmill::runtime::ThreadView> thread_view;
 };

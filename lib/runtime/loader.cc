@@ -21,6 +21,10 @@ namespace {
 // Size of ABI 1.0's threadmill_handler: everything up to and including fini.
 constexpr size_t kMinTableSize = offsetof(threadmill_handler, fini) + sizeof(void (*)(void*));
 
+// Entry symbols of majors 2..kMaxOtherMajor are recognised (and refused with their major);
+// there was no major 0.
+constexpr int kMaxOtherMajor = 16;
+
 bool ValidName(const char* name) {
   if (!name) return false;
   size_t n = strnlen(name, 65);
@@ -131,8 +135,17 @@ Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& path,
   }
   auto entry = reinterpret_cast<threadmill_handler_entry_fn>(dlsym(dl, THREADMILL_HANDLER_ENTRY));
   if (!entry) {
+    // Another major's entry symbol ("threadmill_handler_vN"): say which major it was built for.
+    std::string why = std::string("missing entry symbol ") + THREADMILL_HANDLER_ENTRY;
+    for (int major = 2; major <= kMaxOtherMajor; ++major) {
+      if (dlsym(dl, ("threadmill_handler_v" + std::to_string(major)).c_str())) {
+        why = "built for ABI " + std::to_string(major) + ", this threadmill speaks " +
+              std::to_string(THREADMILL_ABI_MAJOR);
+        break;
+      }
+    }
     dlclose(dl);
-    return Refuse(std::string("missing entry symbol ") + THREADMILL_HANDLER_ENTRY);
+    return Refuse(why);
   }
   const threadmill_handler* table = entry();
   if (!table) {

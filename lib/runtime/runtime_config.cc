@@ -117,12 +117,13 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   out.auth = config.auth;
 
   TomlReader handlers(config::SectionTable(config, "handlers"), "handlers", file);
-  handlers.RejectUnknown(
-      {"dir", "spool_quota_mb", "max_routed_recipients", "worker_memory_mb", "owner_routing"});
+  handlers.RejectUnknown({"dir", "spool_quota_mb", "max_routed_recipients", "worker_memory_mb",
+                          "owner_routing", "thread_messages_max"});
   handlers.Get("dir", &out.handlers_dir);
   handlers.Get("spool_quota_mb", &out.spool_quota_mb, 1, int64_t{1} << 40);
   handlers.Get("max_routed_recipients", &out.max_routed_recipients, 1, 100000);
   handlers.Get("worker_memory_mb", &out.worker_memory_mb, 0, 1 << 20);
+  handlers.Get("thread_messages_max", &out.thread_messages_max, 1, 100000);
   if (out.worker_memory_mb > 0 && out.worker_memory_mb < 32) {
     handlers.Fail("worker_memory_mb", "must be 0 (no limit) or at least 32");
   }

@@ -7,7 +7,7 @@
 //   documents them):
 //     [handlers] dir = "/etc/threadmill/handlers.d", spool_quota_mb, max_routed_recipients,
 //                worker_memory_mb = 512, owner_routing = "own-addresses" | "thread"
-//                (router.h)
+//                (router.h), thread_messages_max = 1000 (host->thread)
 //     [runtime]  workers, job_timeout_seconds, max_attempts, retry_initial_seconds,
 //                retry_max_seconds, recycle_after_jobs, heartbeat_seconds, poll_interval_ms,
 //                done_retention_seconds, stop_timeout_seconds
@@ -67,6 +67,8 @@ struct RuntimeConfig {
   // RLIMIT_DATA of each worker (heap, anonymous mappings, stacks); 0 = no limit. A worker
   // past 3/4 of it after a task exits and is replaced; past it, its allocations fail.
   int64_t worker_memory_mb = 512;
+  // host->thread (ABI 1.1) returns at most this many messages of a thread (the oldest).
+  int64_t thread_messages_max = 1000;
   std::string store_path;               // [store] path; the spool lives in store_path/spool
   store::EnvOptions store;              // StoreOptions(config)
   int64_t spool_quota_mb = 2048;        // spooled messages in all; beyond: on_store_error

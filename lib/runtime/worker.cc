@@ -137,6 +137,7 @@ class Worker {
     threadmill_ctx ctx;
     ctx.services = services_.get();
     ctx.module = module;
+    ctx.in_init = true;
     const HandlerSettings& settings = config_->handler(module->name());
     int rc = module->table()->init(&ctx, HostApi(), settings.config_json.c_str(), &hs.state);
     if (rc != THREADMILL_OK) {

@@ -13,7 +13,7 @@ the same thread and reaches the same handler (thread owner, not a route); the sa
 twice -> one reply; 101 References / Auto-Submitted / list message -> no reply; crashing and
 hanging handlers leave SMTP untouched, their jobs are retried then parked; a job queued before
 kill -9 of threadmill runs after the restart with no duplicate reply; kv persists across
-restarts; a draft approved from threadmillctl is delivered.
+restarts; a draft approved from threadmillctl is delivered (with Auto-Submitted: no).
 """
 
 import json
@@ -283,6 +283,8 @@ action = "consume"
         path = self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m, timeout=WAIT)
         with open(path, errors="replace") as f:
             self.assertIn("Drafted answer", f.read())
+        # A person approved it: sent by a person (RFC 3834 section 5), not "auto-replied".
+        self.assertEqual(self.headers(path)["Auto-Submitted"], "no")
         p = self.rig.ctl("drafts", "approve", draft_id)
         self.assertNotEqual(p.returncode, 0)
 

@@ -148,6 +148,8 @@ for f in /usr/sbin/threadmill /usr/bin/threadmillctl /lib/systemd/system/threadm
          /usr/lib/tmpfiles.d/threadmill.conf /usr/lib/sysusers.d/threadmill.conf \
          /usr/share/man/man8/threadmill.8.gz /usr/share/man/man8/threadmillctl.8.gz \
          /usr/share/man/man5/threadmill.conf.5.gz /usr/include/threadmill/handler.h \
+         /usr/include/threadmill/handler.hpp /usr/share/threadmill/handler.map \
+         /usr/share/pkgconfig/threadmill-handler.pc \
          /usr/share/doc/threadmill/examples/postfix-main.cf.snippet \
          /usr/share/doc/threadmill/examples/llm.conf; do
   check "installed $f" test -e "$R$f"
@@ -157,6 +159,7 @@ for h in autoreply exec webhook llm; do
     check "handler $h.so installed (disabled)" test -f "$R/usr/lib/x86_64-linux-gnu/threadmill/handlers/$h.so"
   fi
 done
+check "threadmill-handler.pc names /usr" grep -qx 'prefix=/usr' "$R/usr/share/pkgconfig/threadmill-handler.pc"
 check "/etc/threadmill/threadmill.conf is a conffile" \
   sh -c "chroot '$R' dpkg-query -W -f='\${Conffiles}' threadmill | grep -q '/etc/threadmill/threadmill.conf '"
 check "handlers.d is empty (shipped handlers are disabled)" test -z "$(ls -A "$R/etc/threadmill/handlers.d")"

@@ -9,9 +9,31 @@
  * (threadmill_host_api) it receives in init: reply, send, draft, kv_*, log, attachments.
  *
  * Versioning: ABI major changes break compatibility and threadmill refuses a module built for
- * another major. Minor versions only append members at the END of structs; every struct
- * starts with struct_size so both sides can tell which members exist. A module built for an
- * older or newer minor of the same major loads.
+ * another major. The entry symbol names the major ("threadmill_handler_v<MAJOR>"); threadmill
+ * looks for the other majors' symbols too, so a module built for another major is refused as
+ * "built for ABI N, this threadmill speaks 1". Minor versions only append members at the
+ * END of structs; every growable struct starts with struct_size so both sides can tell which
+ * members exist: read a member only when struct_size covers it (THREADMILL_HAS_MEMBER). A
+ * module built for an older or newer minor of the same major loads.
+ * FROZEN structs (threadmill_attachment, threadmill_header, threadmill_kv_item,
+ * threadmill_outgoing_attachment) are array elements: their layout never changes within a
+ * major (an array's stride is the size the module was built with); new information comes in
+ * new structs.
+ *
+ * ABI 1.1 added reply_ex/send_ex (subject, html, cc, attachments, extra headers; the new
+ * Message-ID returned), thread (a conversation's messages), send from on_heartbeat, and the
+ * calling rules below.
+ *
+ * Calling rules (which host function may be called from which callback):
+ *   init:         log, last_error, config_get, state (NULL there), kv_*, thread.
+ *                 Everything else returns THREADMILL_INVALID with last_error()
+ *                 "not-allowed-in-init": init runs again in every worker process (at start,
+ *                 after a crash, after recycling), so mail sent there would repeat.
+ *   on_inbound:   everything.
+ *   on_heartbeat: everything except reply, reply_ex, draft, attachment_read and raw_message
+ *                 (there is no current message: THREADMILL_INVALID). send and send_ex work.
+ *   fini:         nothing (it has no ctx).
+ * A ctx is valid only during the callback it was passed to; never keep it.
  *
  * Strings are NUL-terminated UTF-8. Ownership is stated on every pointer:
  *   [host]    owned by threadmill; valid for the duration of the call unless stated otherwise.
@@ -32,8 +54,15 @@ extern "C" {
 #endif
 
 #define THREADMILL_ABI_MAJOR 1
-#define THREADMILL_ABI_MINOR 0
+#define THREADMILL_ABI_MINOR 1
 #define THREADMILL_HANDLER_ENTRY "threadmill_handler_v1"
+
+/* True when a struct whose struct_size is `size` has `member` (for structs another build made). */
+#define THREADMILL_HAS_MEMBER(size, type, member) \
+  ((size_t)(size) >= offsetof(type, member) + sizeof(((type*)0)->member))
+
+/* Capacity enough for any id threadmill writes to an _out buffer (thread, draft, Message-ID). */
+#define THREADMILL_ID_CAP 512
 
 /* Status codes returned by host functions and handler callbacks. */
 typedef enum threadmill_status {
@@ -64,6 +93,9 @@ enum {
 /* Opaque per-call context. [host] Valid only during the callback it was passed to. */
 typedef struct threadmill_ctx threadmill_ctx;
 
+/* An attachment of the inbound message. FROZEN: an element of envelope->attachments, so its
+ * layout never changes in ABI 1 (struct_size is always sizeof(threadmill_attachment) of 1.0,
+ * kept for compatibility; do not use it as a stride). */
 typedef struct threadmill_attachment {
   uint32_t struct_size;
   const char* file_id;      /* [host] pass to host->attachment_read */
@@ -72,6 +104,7 @@ typedef struct threadmill_attachment {
   uint64_t size;            /* decoded size in bytes */
 } threadmill_attachment;
 
+/* One header field. FROZEN (array element: envelope->headers, message options' headers). */
 typedef struct threadmill_header {
   const char* name;  /* [host] as received */
   const char* value; /* [host] unfolded, raw (not RFC 2047-decoded) */
@@ -115,12 +148,80 @@ typedef struct threadmill_envelope {
   uint32_t reply_allowed;
 } threadmill_envelope;
 
-/* One key of host->kv_list. [host] */
+/* One key of host->kv_list. [host] FROZEN (array element). */
 typedef struct threadmill_kv_item {
   const char* key;
   const void* value; /* NULL unless include_values */
   size_t value_len;
 } threadmill_kv_item;
+
+/* ABI 1.1: a file attached to an outgoing message (reply_ex, send_ex). [handler] FROZEN
+ * (array element). threadmill copies the bytes before the call returns. */
+typedef struct threadmill_outgoing_attachment {
+  const char* filename;     /* UTF-8 (RFC 2231-encoded when not ASCII); NULL or "" for none */
+  const char* content_type; /* "type/subtype" without parameters; NULL: application/octet-stream */
+  const void* data;         /* may be NULL when size is 0 */
+  size_t size;
+} threadmill_outgoing_attachment;
+
+/* ABI 1.1: what reply_ex and send_ex send. [handler] Zero it and set struct_size
+ * (threadmill_message_options o = {0}; o.struct_size = sizeof o;): threadmill reads only the
+ * members struct_size covers. Everything is copied before the call returns.
+ * Limits: text + html + attachments + headers at most [reply] max_message_bytes (default
+ * 10 MiB; more is THREADMILL_REFUSED "too-large"). */
+typedef struct threadmill_message_options {
+  uint32_t struct_size;
+  const char* subject; /* UTF-8. reply_ex: NULL keeps "Re: <inbound subject>"; send_ex: required */
+  const char* text;    /* UTF-8, required */
+  const char* html;    /* UTF-8, NULL for text only (then multipart/alternative) */
+  const char* const* cc; /* send_ex only (reply_ex refuses cc: a reply goes to the sender only) */
+  size_t cc_count;
+  const threadmill_outgoing_attachment* attachments; /* array of attachment_count */
+  size_t attachment_count;
+  /* Extra header fields, written after threadmill's own. threadmill refuses (THREADMILL_INVALID,
+   * last_error "header-owned:NAME") the fields it writes or that speak for transport and
+   * authentication: From, To, Cc, Bcc, Sender, Subject, Date, Message-ID, In-Reply-To,
+   * References, Auto-Submitted, Precedence, Return-Path, Received, Received-SPF,
+   * Authentication-Results, Delivered-To, X-Original-To, MIME-*, Content-*, Resent-*, DKIM-*,
+   * ARC-*; names must be printable ASCII without ':' (1..76 bytes, "header-name"), values
+   * UTF-8 without control characters, at most 998 bytes ("header-value"). Non-ASCII values
+   * are RFC 2047-encoded. E.g. Reply-To, List-Unsubscribe, X-Campaign. */
+  const threadmill_header* headers;
+  size_t header_count;
+} threadmill_message_options;
+
+/* ABI 1.1: message directions in threadmill_thread_message. */
+enum { THREADMILL_DIR_INBOUND = 0, THREADMILL_DIR_OUTBOUND = 1 };
+
+/* ABI 1.1: one message of a thread. [host] */
+typedef struct threadmill_thread_message {
+  uint32_t struct_size;
+  int32_t direction;         /* THREADMILL_DIR_* */
+  int64_t time;              /* unix seconds */
+  const char* message_id;    /* "<id@host>" */
+  const char* from;          /* address, "" when unknown */
+  const char* subject;       /* decoded, may be "" (threadmill keeps the first 512 bytes) */
+  const char* in_reply_to;   /* "<id@host>" of the message it answered in this thread, or "" */
+} threadmill_thread_message;
+
+/* ABI 1.1: a conversation, from host->thread. [host] valid until the next host->thread call
+ * on this ctx or the end of the callback, whichever comes first. */
+typedef struct threadmill_thread {
+  uint32_t struct_size;
+  const char* thread_id;
+  const char* subject;  /* the thread's first subject, "" when unknown */
+  const char* owner;    /* handler owning the thread, "" when none */
+  int64_t created;      /* unix seconds */
+  int64_t updated;
+  const char* const* participants; /* addresses seen in the thread (the first 50) */
+  size_t participant_count;
+  /* Messages oldest first: an array of pointers (each element has its own struct_size).
+   * At most the first [handlers] thread_messages_max (default 1000) stored messages;
+   * message_total counts all. */
+  const threadmill_thread_message* const* messages;
+  size_t message_count;
+  uint64_t message_total;
+} threadmill_thread;
 
 /* Host functions. [host] The table lives as long as the handler is loaded. */
 typedef struct threadmill_host_api {
@@ -136,7 +237,10 @@ typedef struct threadmill_host_api {
   int (*reply)(threadmill_ctx* ctx, const char* message_id, const char* text, const char* html);
 
   /* Starts a new conversation. to: [handler] array of to_count addresses. The new thread id
-   * is written NUL-terminated to thread_id_out (capacity cap, 64 is enough). */
+   * is written NUL-terminated to thread_id_out (capacity cap, 64 is enough). From is
+   * [handler.NAME] from, else the job's local recipient; with neither (a heartbeat without
+   * `from`) it is THREADMILL_REFUSED "no-from-address". Works from on_inbound and
+   * on_heartbeat. Auto-Submitted: auto-generated. Logged as "send ... msgid=<new id>". */
   int (*send)(threadmill_ctx* ctx, const char* const* to, size_t to_count, const char* subject,
               const char* text, char* thread_id_out, size_t cap);
 
@@ -156,7 +260,9 @@ typedef struct threadmill_host_api {
   /* Writes a line to threadmill's log, prefixed with the handler name and job. */
   void (*log)(threadmill_ctx* ctx, int level, const char* message);
 
-  /* The reason of the last THREADMILL_REFUSED/INVALID on this ctx, e.g. "dmarc". [host] */
+  /* The reason of the last failed host call on this ctx, e.g. "dmarc"; "" after a call that
+   * succeeded. [host] valid until the next host call on this ctx or the end of the callback
+   * (copy it to keep it); never NULL. */
   const char* (*last_error)(threadmill_ctx* ctx);
 
   /* Decoded bytes of an attachment of the current message. [host] valid during the call. */
@@ -172,6 +278,33 @@ typedef struct threadmill_host_api {
 
   /* The state pointer the handler returned from init. */
   void* (*state)(threadmill_ctx* ctx);
+
+  /* ABI 1.1 (present when THREADMILL_HAS_MEMBER(host->struct_size, threadmill_host_api, x)) */
+
+  /* reply with options: subject (NULL keeps "Re: ..."), html, attachments, extra headers;
+   * cc is refused (THREADMILL_INVALID "cc-not-allowed"). Same rules and reasons as reply. The
+   * reply's Message-ID ("<id@host>") is written to message_id_out (capacity cap,
+   * THREADMILL_ID_CAP is enough); message_id_out may be NULL when not wanted. A buffer too
+   * small is THREADMILL_INVALID "buffer too small" although the reply WAS sent (do not retry
+   * it: a second reply is refused "already-replied"). on_inbound only. */
+  int (*reply_ex)(threadmill_ctx* ctx, const char* message_id,
+                  const threadmill_message_options* options, char* message_id_out, size_t cap);
+
+  /* send with options: subject (required), text, html, cc, attachments, extra headers. to and
+   * cc together count against [reply] max_send_recipients. Writes the new thread id and the
+   * new message's Message-ID ("<id@host>"); either out buffer may be NULL when not wanted.
+   * Same From, limits and reasons as send; on_inbound and on_heartbeat. */
+  int (*send_ex)(threadmill_ctx* ctx, const char* const* to, size_t to_count,
+                 const threadmill_message_options* options, char* thread_id_out,
+                 size_t thread_id_cap, char* message_id_out, size_t message_id_cap);
+
+  /* A conversation: thread_id names a thread this handler owns (it sent or answered in it) or
+   * the current message's thread; NULL means the current message's thread (on_inbound).
+   * Other threads are THREADMILL_NOT_FOUND, as unknown ones. *out: [host] valid until the
+   * next thread call on this ctx or the end of the callback. */
+  int (*thread)(threadmill_ctx* ctx, const char* thread_id, const threadmill_thread** out);
+
+  /* ABI 1.1: KV and drafts (draftskv) */
 } threadmill_host_api;
 
 /* The module's table. [handler] static storage, valid while the module is loaded. */
@@ -190,7 +323,10 @@ typedef struct threadmill_handler {
    * later) or THREADMILL_FAIL (park the job). */
   int (*on_inbound)(threadmill_ctx* ctx, const threadmill_envelope* envelope);
 
-  /* Optional (NULL): called every heartbeat_seconds for batch work. */
+  /* Optional (NULL): called every heartbeat_seconds for batch work, in a worker like jobs,
+   * never twice at once for one handler. Return THREADMILL_OK; any other value is logged as a
+   * warning ("heartbeat handler=NAME decision=retry reason=heartbeat-status-N") and nothing
+   * else happens: the next heartbeat comes after the next period, with no earlier retry. */
   int (*on_heartbeat)(threadmill_ctx* ctx);
 
   /* Optional (NULL): called before the module is unloaded. */

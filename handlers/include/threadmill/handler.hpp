@@ -19,6 +19,12 @@
  *   };
  *   THREADMILL_CPP_HANDLER(Echo, "echo")
  *
+ * ABI 1.1
+ *   reply_ex / send_ex take a MessageOptions (subject, text, html, cc for send, attachments,
+ *   extra headers) and return the new Message-ID ("<id@host>"; send_ex also the thread id);
+ *   thread() returns a ThreadInfo (copies). Against a 1.0 host they fail with
+ *   THREADMILL_INVALID, reason "host-abi-1.0" (has_abi_1_1() tells beforehand).
+ *
  * RESULTS
  *   Host calls never hide an error. reply/kv_put/kv_delete return a HostStatus (code and
  *   last_error() reason). Calls that also produce a value return a HostResult<T>: either the
@@ -45,6 +51,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -130,6 +137,51 @@ struct KvItem {
   std::string value;  // empty unless values were requested
 };
 
+// ABI 1.1: a file attached to reply_ex / send_ex.
+struct OutgoingFile {
+  std::string filename;      // UTF-8, may be empty
+  std::string content_type;  // "type/subtype"; empty: application/octet-stream
+  std::string data;          // the bytes
+};
+
+// ABI 1.1: what reply_ex / send_ex send (handler.h threadmill_message_options).
+struct MessageOptions {
+  std::string subject;  // reply_ex: empty keeps "Re: ..."; send_ex: required
+  std::string text;
+  std::string html;             // empty: text only
+  std::vector<std::string> cc;  // send_ex only
+  std::vector<OutgoingFile> attachments;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra header fields
+};
+
+// ABI 1.1: what send_ex produced.
+struct SendResult {
+  std::string thread_id;
+  std::string message_id;  // "<id@host>"
+};
+
+// ABI 1.1: one message of a thread (copies).
+struct ThreadMessage {
+  std::string message_id;  // "<id@host>"
+  bool outbound = false;
+  int64_t time = 0;
+  std::string from;
+  std::string subject;
+  std::string in_reply_to;  // "<id@host>" or ""
+};
+
+// ABI 1.1: a conversation (host->thread), copied.
+struct ThreadInfo {
+  std::string thread_id;
+  std::string subject;
+  std::string owner;
+  int64_t created = 0;
+  int64_t updated = 0;
+  std::vector<std::string> participants;
+  std::vector<ThreadMessage> messages;  // oldest first
+  uint64_t message_total = 0;
+};
+
 class Context {
  public:
   Context(threadmill_ctx* ctx, const threadmill_host_api* host) : ctx_(ctx), host_(host) {}
@@ -188,6 +240,69 @@ class Context {
     }
     return out;
   }
+  // ABI 1.1: whether the host has reply_ex, send_ex and thread.
+  bool has_abi_1_1() const {
+    return host_ && THREADMILL_HAS_MEMBER(host_->struct_size, threadmill_host_api, thread) &&
+           host_->reply_ex && host_->send_ex && host_->thread;
+  }
+  // ABI 1.1: the reply's Message-ID, or the failure.
+  HostResult<std::string> reply_ex(const char* message_id, const MessageOptions& options) {
+    if (!has_abi_1_1()) return HostStatus{THREADMILL_INVALID, "host-abi-1.0"};
+    OptionsView view(options);
+    char out[THREADMILL_ID_CAP] = "";
+    HostStatus st = Check(host_->reply_ex(ctx_, message_id, &view.c, out, sizeof out));
+    if (!st) return st;
+    out[sizeof out - 1] = '\0';
+    return std::string(out);
+  }
+  // ABI 1.1: the new thread id and Message-ID, or the failure.
+  HostResult<SendResult> send_ex(const std::vector<std::string>& to,
+                                 const MessageOptions& options) {
+    if (!has_abi_1_1()) return HostStatus{THREADMILL_INVALID, "host-abi-1.0"};
+    std::vector<const char*> ptrs;
+    for (const auto& t : to) ptrs.push_back(t.c_str());
+    OptionsView view(options);
+    char thread[THREADMILL_ID_CAP] = "";
+    char msgid[THREADMILL_ID_CAP] = "";
+    HostStatus st = Check(host_->send_ex(ctx_, ptrs.data(), ptrs.size(), &view.c, thread,
+                                         sizeof thread, msgid, sizeof msgid));
+    if (!st) return st;
+    thread[sizeof thread - 1] = msgid[sizeof msgid - 1] = '\0';
+    return SendResult{thread, msgid};
+  }
+  // ABI 1.1: a thread this handler owns, or the current message's (thread_id NULL).
+  HostResult<ThreadInfo> thread(const char* thread_id = nullptr) {
+    if (!has_abi_1_1()) return HostStatus{THREADMILL_INVALID, "host-abi-1.0"};
+    const threadmill_thread* t = nullptr;
+    int rc = host_->thread(ctx_, thread_id, &t);
+    if (rc != THREADMILL_OK) return Check(rc);
+    if (!t) return HostStatus{THREADMILL_INTERNAL, "no thread"};
+    ThreadInfo info;
+    info.thread_id = Str(t->thread_id);
+    info.subject = Str(t->subject);
+    info.owner = Str(t->owner);
+    info.created = t->created;
+    info.updated = t->updated;
+    for (size_t i = 0; t->participants && i < t->participant_count; ++i) {
+      info.participants.push_back(Str(t->participants[i]));
+    }
+    for (size_t i = 0; t->messages && i < t->message_count; ++i) {
+      const threadmill_thread_message* m = t->messages[i];
+      if (!m) continue;
+      ThreadMessage out;
+      out.message_id = Str(m->message_id);
+      out.outbound = m->direction == THREADMILL_DIR_OUTBOUND;
+      out.time = m->time;
+      out.from = Str(m->from);
+      out.subject = Str(m->subject);
+      if (THREADMILL_HAS_MEMBER(m->struct_size, threadmill_thread_message, in_reply_to)) {
+        out.in_reply_to = Str(m->in_reply_to);
+      }
+      info.messages.push_back(std::move(out));
+    }
+    info.message_total = t->message_total;
+    return info;
+  }
   void log(int level, const std::string& message) { host_->log(ctx_, level, message.c_str()); }
   // The [handler.NAME] value of key, if set.
   std::optional<std::string> config(const char* key) {
@@ -213,6 +328,33 @@ class Context {
   const threadmill_host_api* host() const { return host_; }
 
  private:
+  static std::string Str(const char* s) { return s ? std::string(s) : std::string(); }
+  // The C view of MessageOptions (points into `o`, which must outlive it).
+  struct OptionsView {
+    explicit OptionsView(const MessageOptions& o) {
+      for (const auto& a : o.cc) cc.push_back(a.c_str());
+      for (const auto& f : o.attachments) {
+        files.push_back({f.filename.c_str(),
+                         f.content_type.empty() ? nullptr : f.content_type.c_str(), f.data.data(),
+                         f.data.size()});
+      }
+      for (const auto& h : o.headers) headers.push_back({h.first.c_str(), h.second.c_str()});
+      c.struct_size = sizeof c;
+      c.subject = o.subject.empty() ? nullptr : o.subject.c_str();
+      c.text = o.text.c_str();
+      c.html = o.html.empty() ? nullptr : o.html.c_str();
+      c.cc = cc.empty() ? nullptr : cc.data();
+      c.cc_count = cc.size();
+      c.attachments = files.empty() ? nullptr : files.data();
+      c.attachment_count = files.size();
+      c.headers = headers.empty() ? nullptr : headers.data();
+      c.header_count = headers.size();
+    }
+    std::vector<const char*> cc;
+    std::vector<threadmill_outgoing_attachment> files;
+    std::vector<threadmill_header> headers;
+    threadmill_message_options c{};
+  };
   static std::string Bytes(const void* data, size_t len) {
     return data ? std::string(static_cast<const char*>(data), len) : std::string();
   }

@@ -10,6 +10,7 @@
 //   wrapper's names must not collide with threadmill::Status / threadmill::Result.
 #include "threadmill/handler.hpp"
 
+#include <cstdio>
 #include <new>
 #include <optional>
 #include <stdexcept>
@@ -288,6 +289,123 @@ TEST_F(HandlerHppTest, SendAndDraftReturnTheIdOrTheFailure) {
   EXPECT_EQ(reply.reason, "dmarc");
   auto sent = ctx.send({"a@example.org"}, "s", "t");  // the double refuses send
   EXPECT_EQ(sent.code(), THREADMILL_REFUSED);
+}
+
+// ABI 1.1 calls: refused against a 1.0 host; against a 1.1 host the options reach the C
+// struct (subject, text, html, cc, attachments, headers) and the ids / thread come back.
+struct Seen11 {
+  static inline std::string text, subject, html, cc, file, header, message_id;
+  static inline size_t struct_size = 0;
+};
+
+TEST_F(HandlerHppTest, Abi11CallsConvertOptionsAndResults) {
+  ASSERT_EQ(Init(), THREADMILL_OK);
+  Context ctx(&host_.ctx, &host_.api);
+  MessageOptions o;
+  o.subject = "Report";
+  o.text = "See attached";
+  o.html = "<p>See attached</p>";
+  o.cc = {"cc@example.org"};
+  o.attachments = {{"r.txt", "text/plain", std::string("a\0b", 3)}};
+  o.headers = {{"X-Campaign", "spring"}};
+  EXPECT_FALSE(ctx.has_abi_1_1());  // the double's 1.1 slots are NULL
+  auto old = ctx.reply_ex("<m1@example.org>", o);
+  EXPECT_EQ(old.code(), THREADMILL_INVALID);
+  EXPECT_EQ(old.status().reason, "host-abi-1.0");
+  EXPECT_EQ(ctx.send_ex({"a@example.org"}, o).status().reason, "host-abi-1.0");
+  EXPECT_EQ(ctx.thread().status().reason, "host-abi-1.0");
+
+  auto record = [](const threadmill_message_options* m) {
+    Seen11::struct_size = m->struct_size;
+    Seen11::subject = m->subject ? m->subject : "(null)";
+    Seen11::text = m->text;
+    Seen11::html = m->html ? m->html : "(null)";
+    Seen11::cc = m->cc_count ? m->cc[0] : "";
+    Seen11::file = m->attachment_count
+                       ? std::string(m->attachments[0].filename) + ":" +
+                             m->attachments[0].content_type + ":" +
+                             std::string(static_cast<const char*>(m->attachments[0].data),
+                                         m->attachments[0].size)
+                       : "";
+    Seen11::header =
+        m->header_count ? std::string(m->headers[0].name) + "=" + m->headers[0].value : "";
+  };
+  static void (*rec)(const threadmill_message_options*) = +record;
+  host_.api.reply_ex = [](threadmill_ctx*, const char* id, const threadmill_message_options* m,
+                          char* out, size_t cap) {
+    Seen11::message_id = id;
+    rec(m);
+    std::snprintf(out, cap, "<r1@example.com>");
+    return static_cast<int>(THREADMILL_OK);
+  };
+  host_.api.send_ex = [](threadmill_ctx*, const char* const*, size_t,
+                         const threadmill_message_options* m, char* thread, size_t tcap,
+                         char* msgid, size_t mcap) {
+    rec(m);
+    std::snprintf(thread, tcap, "T1");
+    std::snprintf(msgid, mcap, "<s1@example.com>");
+    return static_cast<int>(THREADMILL_OK);
+  };
+  host_.api.thread = [](threadmill_ctx*, const char* id, const threadmill_thread** out) {
+    static threadmill_thread_message m1{sizeof(threadmill_thread_message),
+                                        THREADMILL_DIR_INBOUND,
+                                        10,
+                                        "<m1@example.org>",
+                                        "a@example.org",
+                                        "Hi",
+                                        ""};
+    static threadmill_thread_message m2{sizeof(threadmill_thread_message),
+                                        THREADMILL_DIR_OUTBOUND,
+                                        11,
+                                        "<r1@example.com>",
+                                        "desk@example.com",
+                                        "Re: Hi",
+                                        "<m1@example.org>"};
+    static const threadmill_thread_message* list[] = {&m1, &m2};
+    static const char* people[] = {"a@example.org", "desk@example.com"};
+    static threadmill_thread t{};
+    t.struct_size = sizeof t;
+    t.thread_id = id ? id : "Tcurrent";
+    t.subject = "Hi";
+    t.owner = "probe";
+    t.participants = people;
+    t.participant_count = 2;
+    t.messages = list;
+    t.message_count = 2;
+    t.message_total = 2;
+    *out = &t;
+    return static_cast<int>(THREADMILL_OK);
+  };
+  ASSERT_TRUE(ctx.has_abi_1_1());
+  auto replied = ctx.reply_ex("<m1@example.org>", o);
+  ASSERT_TRUE(replied) << replied.status().describe();
+  EXPECT_EQ(*replied, "<r1@example.com>");
+  EXPECT_EQ(Seen11::message_id, "<m1@example.org>");
+  EXPECT_EQ(Seen11::struct_size, sizeof(threadmill_message_options));
+  EXPECT_EQ(Seen11::subject, "Report");
+  EXPECT_EQ(Seen11::text, "See attached");
+  EXPECT_EQ(Seen11::html, "<p>See attached</p>");
+  EXPECT_EQ(Seen11::cc, "cc@example.org");
+  EXPECT_EQ(Seen11::file, std::string("r.txt:text/plain:a\0b", 20));
+  EXPECT_EQ(Seen11::header, "X-Campaign=spring");
+  MessageOptions plain;
+  plain.text = "only text";
+  ASSERT_TRUE(ctx.reply_ex("<m1@example.org>", plain));
+  EXPECT_EQ(Seen11::subject, "(null)");  // empty subject: NULL, the host keeps "Re: ..."
+  EXPECT_EQ(Seen11::html, "(null)");
+  auto sent = ctx.send_ex({"a@example.org"}, o);
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->thread_id, "T1");
+  EXPECT_EQ(sent->message_id, "<s1@example.com>");
+  auto thread = ctx.thread();
+  ASSERT_TRUE(thread);
+  EXPECT_EQ(thread->thread_id, "Tcurrent");
+  EXPECT_EQ(thread->participants, (std::vector<std::string>{"a@example.org", "desk@example.com"}));
+  ASSERT_EQ(thread->messages.size(), 2u);
+  EXPECT_FALSE(thread->messages[0].outbound);
+  EXPECT_TRUE(thread->messages[1].outbound);
+  EXPECT_EQ(thread->messages[1].in_reply_to, "<m1@example.org>");
+  EXPECT_EQ(ctx.thread("T9")->thread_id, "T9");
 }
 
 // The real module built with THREADMILL_CPP_HANDLER, loaded with dlopen.

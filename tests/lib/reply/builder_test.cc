@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "mail/header.h"
+#include "mail/mime.h"
 #include "mail/transfer_encoding.h"
 
 namespace threadmill::reply {
@@ -163,6 +164,89 @@ TEST(RenderMessage, ParsesBack) {
   EXPECT_EQ(mail::Unfold(split.headers.Find("References")->value),
             "<m0@example.com> <m1@example.org> <m2@example.org>");
   EXPECT_EQ(split.headers.Find("Subject")->value, "Re: Printer on fire");
+}
+
+// ABI 1.1 content: Cc, an extra header, html + two attachments (one UTF-8 filename: RFC
+// 2231) in a multipart/mixed whose boundary is not a prefix of the alternative's.
+TEST(RenderMessage, AttachmentsCcAndExtraHeadersGolden) {
+  OutgoingMessage m = Base();
+  m.cc = {"carol@example.org", "dave@example.org"};
+  m.html = "<p>Attached.</p>\n";
+  m.extra_headers = {{"X-Campaign", "spring"}, {"List-Unsubscribe", "<mailto:u@example.com>"}};
+  m.attachments = {{"report.pdf", "application/pdf", std::string("%PDF-1.4\0\x01\xff", 11)},
+                   {"Grüße \"1\".txt", "", "hello"}};
+  m.mixed_boundary = "m=_tm_fixedboundary";
+  std::string out = RenderMessage(m);
+  ExpectGolden("send_attachments.eml", out);
+  mail::ParsedMessage parsed = mail::ParseMessage(out);
+  ASSERT_EQ(parsed.attachments.size(), 2u);
+  EXPECT_EQ(parsed.attachments[0].filename, "report.pdf");
+  EXPECT_EQ(parsed.attachments[0].content_type, "application/pdf");
+  EXPECT_EQ(*mail::ExtractAttachment(out, parsed.attachments[0].file_id),
+            std::string("%PDF-1.4\0\x01\xff", 11));
+  EXPECT_EQ(parsed.attachments[1].filename, "Grüße \"1\".txt");
+  EXPECT_EQ(parsed.attachments[1].content_type, "application/octet-stream");
+  EXPECT_NE(parsed.text.find("Thanks, we are on it."), std::string::npos);
+  EXPECT_EQ(parsed.headers.Find("X-Campaign")->value, "spring");
+  EXPECT_EQ(mail::Unfold(parsed.headers.Find("Cc")->value),
+            "<carol@example.org>, <dave@example.org>");
+}
+
+// A person approved the reply: Auto-Submitted: no (RFC 3834 section 5).
+TEST(RenderMessage, AutoSubmittedAsGiven) {
+  OutgoingMessage m = Base();
+  m.auto_submitted = "no";
+  EXPECT_NE(RenderMessage(m).find("\nAuto-Submitted: no\n"), std::string::npos);
+}
+
+TEST(CheckExtraHeader, OwnedNamesAndBadValues) {
+  struct Case {
+    std::string name, value, want;
+  } cases[] = {
+      {"X-Campaign", "spring", ""},
+      {"Reply-To", "<desk@example.com>", ""},
+      {"List-Unsubscribe", "<mailto:u@example.com>", ""},
+      {"X-Tab", "a\tb", ""},
+      {"From", "a@b", "header-owned:From"},
+      {"to", "a@b", "header-owned:to"},
+      {"CC", "a@b", "header-owned:CC"},
+      {"Bcc", "a@b", "header-owned:Bcc"},
+      {"Sender", "a@b", "header-owned:Sender"},
+      {"Subject", "s", "header-owned:Subject"},
+      {"Date", "d", "header-owned:Date"},
+      {"Message-ID", "<a@b>", "header-owned:Message-ID"},
+      {"In-Reply-To", "<a@b>", "header-owned:In-Reply-To"},
+      {"References", "<a@b>", "header-owned:References"},
+      {"Auto-Submitted", "no", "header-owned:Auto-Submitted"},
+      {"Precedence", "bulk", "header-owned:Precedence"},
+      {"MIME-Version", "1.0", "header-owned:MIME-Version"},
+      {"Content-Type", "text/plain", "header-owned:Content-Type"},
+      {"content-transfer-encoding", "8bit", "header-owned:content-transfer-encoding"},
+      {"Resent-From", "a@b", "header-owned:Resent-From"},
+      {"DKIM-Signature", "v=1", "header-owned:DKIM-Signature"},
+      {"ARC-Seal", "i=1", "header-owned:ARC-Seal"},
+      {"Received", "x", "header-owned:Received"},
+      {"Return-Path", "<>", "header-owned:Return-Path"},
+      {"Authentication-Results", "x", "header-owned:Authentication-Results"},
+      {"", "v", "header-name"},
+      {"X Space", "v", "header-name"},
+      {"X:Colon", "v", "header-name"},
+      {std::string(77, 'X'), "v", "header-name"},
+      {"X-Inject", "a\r\nBcc: b@c", "header-value"},
+      {"X-Nul", std::string("a\0b", 3), "header-value"},
+      {"X-Long", std::string(999, 'a'), "header-value"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(CheckExtraHeader(c.name, c.value), c.want) << c.name;
+}
+
+TEST(CheckContentType, TypeSlashSubtypeOnly) {
+  EXPECT_TRUE(CheckContentType("application/pdf"));
+  EXPECT_TRUE(CheckContentType("text/x-c++src"));
+  EXPECT_FALSE(CheckContentType("text"));
+  EXPECT_FALSE(CheckContentType("/plain"));
+  EXPECT_FALSE(CheckContentType("text/"));
+  EXPECT_FALSE(CheckContentType("text/plain; charset=utf-8"));
+  EXPECT_FALSE(CheckContentType("text/plain\r\nBcc: x"));
 }
 
 TEST(NewMessageId, FreshAtDomain) {

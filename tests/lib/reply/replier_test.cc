@@ -444,5 +444,41 @@ TEST_F(ReplierTest, SendStartsOwnedThreadOncePerJob) {
           .ok());
 }
 
+// ABI 1.1: content over [reply] max_message_bytes is refused "too-large" before anything is
+// claimed or sent; a send's log line and result name its new Message-ID.
+TEST_F(ReplierTest, TooLargeRefusedAndSendReturnsMessageId) {
+  config_.max_message_bytes = 2048;
+  Replier replier = Make();
+  ReplyContent big{"text", "", ""};
+  big.attachments.push_back({"big.bin", "application/octet-stream", std::string(4096, 'x')});
+  auto refused = replier.Reply(Facts(), {"h", "J1", ""}, big);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "too-large");
+  SendRequest request;
+  request.from_address = "bot@example.com";
+  request.to = {"carol@example.org"};
+  request.subject = "Hello";
+  request.content = big;
+  auto send_refused = replier.Send({"h", "J1", ""}, request, 0);
+  ASSERT_FALSE(send_refused.ok());
+  EXPECT_EQ(send_refused.error().message, "too-large");
+  EXPECT_TRUE(fake_.Messages().empty());
+  request.content.attachments.clear();
+  request.cc = {"dave@example.org"};
+  auto sent = replier.Send({"h", "J1", ""}, request, 1);
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  EXPECT_FALSE(sent->thread_id.empty());
+  ASSERT_EQ(fake_.Messages().size(), 1u);
+  EXPECT_NE(fake_.Messages()[0].find("Message-ID: <" + sent->message_id + ">\n"),
+            std::string::npos);
+  EXPECT_NE(fake_.Messages()[0].find("Cc: <dave@example.org>"), std::string::npos);
+  // Retried (same job, same index): the same ids, nothing sent again.
+  auto again = replier.Send({"h", "J1", ""}, request, 1);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->message_id, sent->message_id);
+  EXPECT_EQ(again->thread_id, sent->thread_id);
+  EXPECT_EQ(fake_.Messages().size(), 1u);
+}
+
 }  // namespace
 }  // namespace threadmill::reply

@@ -25,6 +25,8 @@ TEST(RuntimeConfig, Defaults) {
   EXPECT_EQ(c.handlers_dir, "/etc/threadmill/handlers.d");
   EXPECT_EQ(c.workers, 2);
   EXPECT_EQ(c.worker_memory_mb, 512);
+  EXPECT_EQ(c.thread_messages_max, 1000);
+  EXPECT_EQ(c.reply.max_message_bytes, 10 * 1024 * 1024);
   EXPECT_EQ(c.stop_timeout_seconds, 10);
   EXPECT_TRUE(c.reply.require_dmarc);
   EXPECT_EQ(c.reply.sendmail, std::vector<std::string>{"/usr/sbin/sendmail"});
@@ -84,6 +86,8 @@ TEST(RuntimeConfig, Errors) {
       {"[handlers]\ndir = \"relative\"\n", "test.conf: handlers.dir: must be an absolute path"},
       {"[handlers]\nspool_quota_mb = 0\n", "test.conf: handlers.spool_quota_mb: must be between"},
       {"[handlers]\nmax_routed_recipients = 0\n", "handlers.max_routed_recipients: must be"},
+      {"[handlers]\nthread_messages_max = 0\n", "handlers.thread_messages_max: must be between"},
+      {"[reply]\nmax_message_bytes = 10\n", "reply.max_message_bytes: must be between"},
       {"[handlers]\nworker_memory_mb = 8\n",
        "test.conf: handlers.worker_memory_mb: must be 0 (no limit) or at least 32"},
       {"[runtime]\nstop_timeout_seconds = 0\n",

@@ -144,6 +144,8 @@ TEST_F(DraftsTest, ApprovalSendsOnceThroughTheReplyRules) {
   ASSERT_EQ(fake_.Messages().size(), 1u);
   auto split = mail::SplitMessage(fake_.Messages()[0]);
   EXPECT_EQ(split.headers.Find("In-Reply-To")->value, "<in1@example.org>");
+  // A person approved it: sent by a person (RFC 3834 section 5), not "auto-replied".
+  EXPECT_EQ(split.headers.Find("Auto-Submitted")->value, "no");
   Draft got = Get(drafts, id);
   EXPECT_EQ(got.state, "sent");
   EXPECT_EQ(got.reply_id, "reply1@example.com");

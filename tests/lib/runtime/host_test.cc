@@ -10,6 +10,8 @@
 
 #include "lib/reply/fake_sendmail.h"
 #include "lib/runtime/runtime_test_util.h"
+#include "mail/header.h"
+#include "mail/mime.h"
 #include "store/thread_store.h"
 #include "support/temp_dir.h"
 
@@ -25,7 +27,8 @@ class HostTest : public ::testing::Test {
                         << "[log]\ntarget = \"stderr\"\n"
                         << "[reply]\nrequire_dmarc = false\nsendmail = [\"" << fake_.path()
                         << "\"]\nsendmail_retry_delay_ms = 1\nsender_period_seconds = 0\n"
-                        << "[handler.testgood]\ngreeting = \"Howdy\"\n";
+                        << "[handler.testgood]\ngreeting = \"Howdy\"\n"
+                        << "from = \"bot@example.com\"\n";
     config_ = std::make_shared<RuntimeConfig>(ParseRuntimeConfig(*config::Load(path)));
     env_ = testing::OpenTestEnv(config_->store_path);
     services_ = HostServices::Create(env_, config_);
@@ -282,6 +285,244 @@ TEST_F(HostTest, DraftStoredOrRefused) {
   EXPECT_EQ(api_->draft(&auto_ctx, "<h1@example.org>", "Draft", nullptr, id, sizeof id),
             THREADMILL_REFUSED);
   EXPECT_TRUE(fake_.Messages().empty());  // a draft is never sent by itself
+}
+
+// Zeroed options claiming `size` bytes (what a module built against that struct passes).
+threadmill_message_options Options(size_t size = sizeof(threadmill_message_options)) {
+  threadmill_message_options o{};
+  o.struct_size = static_cast<uint32_t>(size);
+  return o;
+}
+
+// ABI 1.1: reply_ex with a subject, html, an attachment and an extra header; the Message-ID it
+// returns is the one sent; threading headers as reply().
+TEST_F(HostTest, ReplyExSubjectAttachmentAndHeaders) {
+  InboundMessage message(job_, testing::Message("h1@example.org", "Help me"));
+  threadmill_ctx ctx = Ctx(&message);
+  threadmill_outgoing_attachment file = {"report.txt", "text/plain", "line one\n", 9};
+  threadmill_header header = {"X-Campaign", "spring"};
+  threadmill_message_options o = Options();
+  o.subject = "Your report";
+  o.text = "See the file.";
+  o.html = "<p>See the file.</p>";
+  o.attachments = &file;
+  o.attachment_count = 1;
+  o.headers = &header;
+  o.header_count = 1;
+  char id[THREADMILL_ID_CAP] = "";
+  ASSERT_EQ(api_->reply_ex(&ctx, "<h1@example.org>", &o, id, sizeof id), THREADMILL_OK)
+      << api_->last_error(&ctx);
+  ASSERT_EQ(fake_.Messages().size(), 1u);
+  mail::ParsedMessage parsed = mail::ParseMessage(fake_.Messages()[0]);
+  EXPECT_EQ(parsed.subject, "Your report");
+  EXPECT_EQ(std::string(parsed.headers.Find("Message-ID")->value), std::string(id));
+  EXPECT_EQ(parsed.headers.Find("In-Reply-To")->value, "<h1@example.org>");
+  EXPECT_EQ(parsed.headers.Find("Auto-Submitted")->value, "auto-replied");
+  EXPECT_EQ(parsed.headers.Find("X-Campaign")->value, "spring");
+  EXPECT_NE(parsed.text.find("See the file."), std::string::npos);
+  ASSERT_EQ(parsed.attachments.size(), 1u);
+  EXPECT_EQ(parsed.attachments[0].filename, "report.txt");
+  EXPECT_EQ(parsed.attachments[0].content_type, "text/plain");
+  auto bytes = mail::ExtractAttachment(fake_.Messages()[0], parsed.attachments[0].file_id);
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes, "line one\n");
+}
+
+TEST_F(HostTest, ReplyExRefusesOwnedHeadersCcAndBadOptions) {
+  InboundMessage message(job_, testing::Message("h1@example.org", "Help me"));
+  threadmill_ctx ctx = Ctx(&message);
+  struct Case {
+    const char* name;
+    const char* value;
+    const char* reason;
+  } cases[] = {
+      {"From", "x@example.org", "header-owned:From"},
+      {"message-id", "<x@y>", "header-owned:message-id"},
+      {"In-Reply-To", "<x@y>", "header-owned:In-Reply-To"},
+      {"References", "<x@y>", "header-owned:References"},
+      {"Auto-Submitted", "no", "header-owned:Auto-Submitted"},
+      {"Content-Type", "text/html", "header-owned:Content-Type"},
+      {"MIME-Version", "1.0", "header-owned:MIME-Version"},
+      {"Date", "now", "header-owned:Date"},
+      {"Bad Name", "v", "header-name"},
+      {"X-Ok", "two\r\nBcc: evil@example.org", "header-value"},
+  };
+  for (const auto& c : cases) {
+    threadmill_header h = {c.name, c.value};
+    threadmill_message_options o = Options();
+    o.text = "Hi";
+    o.headers = &h;
+    o.header_count = 1;
+    EXPECT_EQ(api_->reply_ex(&ctx, "<h1@example.org>", &o, nullptr, 0), THREADMILL_INVALID)
+        << c.name;
+    EXPECT_STREQ(api_->last_error(&ctx), c.reason);
+  }
+  const char* cc[] = {"carol@example.org"};
+  threadmill_message_options o = Options();
+  o.text = "Hi";
+  o.cc = cc;
+  o.cc_count = 1;
+  EXPECT_EQ(api_->reply_ex(&ctx, "<h1@example.org>", &o, nullptr, 0), THREADMILL_INVALID);
+  EXPECT_STREQ(api_->last_error(&ctx), "cc-not-allowed");
+  threadmill_outgoing_attachment bad = {"x", "not a type", "x", 1};
+  threadmill_message_options with_bad = Options();
+  with_bad.text = "Hi";
+  with_bad.attachments = &bad;
+  with_bad.attachment_count = 1;
+  EXPECT_EQ(api_->reply_ex(&ctx, "<h1@example.org>", &with_bad, nullptr, 0), THREADMILL_INVALID);
+  threadmill_message_options tiny = Options(offsetof(threadmill_message_options, text));
+  tiny.text = "Hi";  // not covered by struct_size
+  EXPECT_EQ(api_->reply_ex(&ctx, "<h1@example.org>", &tiny, nullptr, 0), THREADMILL_INVALID);
+  EXPECT_EQ(api_->reply_ex(&ctx, "<h1@example.org>", nullptr, nullptr, 0), THREADMILL_INVALID);
+  EXPECT_TRUE(fake_.Messages().empty());
+  // An ABI 1.0-sized options struct (subject, text only) works: later members are not read.
+  threadmill_message_options old = Options(offsetof(threadmill_message_options, html));
+  old.text = "Hi";
+  old.html = "<p>never read</p>";
+  ASSERT_EQ(api_->reply_ex(&ctx, "<h1@example.org>", &old, nullptr, 0), THREADMILL_OK)
+      << api_->last_error(&ctx);
+  ASSERT_EQ(fake_.Messages().size(), 1u);
+  EXPECT_EQ(fake_.Messages()[0].find("never read"), std::string::npos);
+  EXPECT_NE(fake_.Messages()[0].find("Subject: Re: Help me"), std::string::npos);
+}
+
+// send_ex from a heartbeat (no job): To + Cc, the new Message-ID and thread id returned and
+// recorded; the thread is the handler's and host->thread shows it.
+TEST_F(HostTest, SendExFromHeartbeatReturnsIdsAndThreadShowsIt) {
+  threadmill_ctx ctx = Ctx(nullptr);  // on_heartbeat: no job, no message
+  const char* to[] = {"carol@example.org"};
+  const char* cc[] = {"dave@example.org"};
+  threadmill_message_options o = Options();
+  o.subject = "Monthly digest";
+  o.text = "Hello Carol.";
+  o.cc = cc;
+  o.cc_count = 1;
+  char thread[THREADMILL_ID_CAP] = "", id[THREADMILL_ID_CAP] = "";
+  ASSERT_EQ(api_->send_ex(&ctx, to, 1, &o, thread, sizeof thread, id, sizeof id), THREADMILL_OK)
+      << api_->last_error(&ctx);
+  ASSERT_EQ(fake_.Messages().size(), 1u);
+  mail::ParsedMessage parsed = mail::ParseMessage(fake_.Messages()[0]);
+  EXPECT_EQ(parsed.subject, "Monthly digest");
+  EXPECT_EQ(std::string(parsed.headers.Find("Message-ID")->value), std::string(id));
+  EXPECT_EQ(parsed.headers.Find("Cc")->value, "<dave@example.org>");
+  EXPECT_EQ(parsed.headers.Find("From")->value, "<bot@example.com>");
+  EXPECT_EQ(parsed.headers.Find("Auto-Submitted")->value, "auto-generated");
+  EXPECT_EQ(fake_.Args().back().find("dave@example.org") != std::string::npos, true);
+  const threadmill_thread* t = nullptr;
+  ASSERT_EQ(api_->thread(&ctx, thread, &t), THREADMILL_OK) << api_->last_error(&ctx);
+  EXPECT_EQ(t->struct_size, sizeof(threadmill_thread));
+  EXPECT_STREQ(t->thread_id, thread);
+  EXPECT_STREQ(t->owner, "testgood");
+  EXPECT_STREQ(t->subject, "Monthly digest");
+  ASSERT_EQ(t->message_count, 1u);
+  EXPECT_STREQ(t->messages[0]->message_id, id);
+  EXPECT_EQ(t->messages[0]->direction, THREADMILL_DIR_OUTBOUND);
+  EXPECT_STREQ(t->messages[0]->from, "bot@example.com");
+  EXPECT_GT(t->messages[0]->time, 0);
+  // Another handler cannot read it (as if it did not exist); nor can anyone a made-up one.
+  threadmill_ctx other = Ctx(nullptr, 1);
+  EXPECT_EQ(api_->thread(&other, thread, &t), THREADMILL_NOT_FOUND);
+  EXPECT_EQ(api_->thread(&ctx, "Tnosuchthread", &t), THREADMILL_NOT_FOUND);
+  EXPECT_EQ(api_->thread(&ctx, nullptr, &t), THREADMILL_INVALID);  // no current message
+  // send (1.0) from a heartbeat works too.
+  char plain_thread[64];
+  ASSERT_EQ(api_->send(&ctx, to, 1, "Second", "Text", plain_thread, sizeof plain_thread),
+            THREADMILL_OK)
+      << api_->last_error(&ctx);
+  EXPECT_EQ(fake_.Messages().size(), 2u);
+  // A subject is required for send_ex.
+  threadmill_message_options no_subject = Options();
+  no_subject.text = "x";
+  EXPECT_EQ(api_->send_ex(&ctx, to, 1, &no_subject, nullptr, 0, nullptr, 0), THREADMILL_INVALID);
+}
+
+// The current message's thread (thread_id NULL): its inbound message with direction and from.
+TEST_F(HostTest, ThreadOfTheCurrentMessage) {
+  InboundMessage message(job_, testing::Message("h1@example.org", "Help me"));
+  threadmill_ctx ctx = Ctx(&message);
+  ASSERT_EQ(api_->reply(&ctx, "<h1@example.org>", "Hello Alice", nullptr), THREADMILL_OK)
+      << api_->last_error(&ctx);
+  const threadmill_thread* t = nullptr;
+  ASSERT_EQ(api_->thread(&ctx, nullptr, &t), THREADMILL_OK) << api_->last_error(&ctx);
+  EXPECT_EQ(t->thread_id, job_.thread_id);
+  ASSERT_EQ(t->message_count, 2u);
+  EXPECT_EQ(t->message_total, 2u);
+  EXPECT_STREQ(t->messages[0]->message_id, "<h1@example.org>");
+  EXPECT_EQ(t->messages[0]->direction, THREADMILL_DIR_INBOUND);
+  EXPECT_EQ(t->messages[1]->direction, THREADMILL_DIR_OUTBOUND);
+  EXPECT_STREQ(t->messages[1]->in_reply_to, "<h1@example.org>");
+  EXPECT_STREQ(t->messages[1]->from, "help@example.com");
+  EXPECT_EQ(api_->thread(&ctx, nullptr, nullptr), THREADMILL_INVALID);
+}
+
+// [handlers] thread_messages_max caps host->thread (the oldest kept; message_total counts all).
+TEST_F(HostTest, ThreadMessagesCapped) {
+  auto capped = std::make_shared<RuntimeConfig>(*config_);
+  capped->thread_messages_max = 2;
+  std::unique_ptr<HostServices> services = HostServices::Create(env_, capped);
+  store::ThreadStore threads(env_);
+  for (int i = 2; i <= 3; ++i) {
+    store::MessageRecord m;
+    m.msgid = "h" + std::to_string(i) + "@example.org";
+    m.thread_id = job_.thread_id;
+    m.time = i;
+    ASSERT_TRUE(threads.RecordMessage(m).ok());
+  }
+  InboundMessage message(job_, testing::Message("h1@example.org", "Help me"));
+  threadmill_ctx ctx = Ctx(&message);
+  ctx.services = services.get();
+  const threadmill_thread* t = nullptr;
+  ASSERT_EQ(api_->thread(&ctx, nullptr, &t), THREADMILL_OK) << api_->last_error(&ctx);
+  ASSERT_EQ(t->message_count, 2u);
+  EXPECT_EQ(t->message_total, 3u);
+  EXPECT_STREQ(t->messages[0]->message_id, "<h1@example.org>");
+  EXPECT_STREQ(t->messages[1]->message_id, "<h2@example.org>");
+  ctx.services = services_.get();  // the default: all three
+  ASSERT_EQ(api_->thread(&ctx, nullptr, &t), THREADMILL_OK);
+  EXPECT_EQ(t->message_count, 3u);
+}
+
+// init runs in every worker again: calls with mail effects or needing a message are refused.
+TEST_F(HostTest, InitAllowsOnlyItsCalls) {
+  threadmill_ctx ctx = Ctx(nullptr);
+  ctx.in_init = true;
+  const char* to[] = {"carol@example.org"};
+  char out[64];
+  const void* data = nullptr;
+  size_t len = 0;
+  threadmill_message_options o = Options();
+  o.subject = "s";
+  o.text = "t";
+  EXPECT_EQ(api_->send(&ctx, to, 1, "s", "t", out, sizeof out), THREADMILL_INVALID);
+  EXPECT_STREQ(api_->last_error(&ctx), "not-allowed-in-init");
+  EXPECT_EQ(api_->send_ex(&ctx, to, 1, &o, out, sizeof out, nullptr, 0), THREADMILL_INVALID);
+  EXPECT_STREQ(api_->last_error(&ctx), "not-allowed-in-init");
+  EXPECT_EQ(api_->reply(&ctx, "<h1@example.org>", "t", nullptr), THREADMILL_INVALID);
+  EXPECT_STREQ(api_->last_error(&ctx), "not-allowed-in-init");
+  EXPECT_EQ(api_->reply_ex(&ctx, "<h1@example.org>", &o, nullptr, 0), THREADMILL_INVALID);
+  EXPECT_EQ(api_->draft(&ctx, "<h1@example.org>", "t", nullptr, out, sizeof out),
+            THREADMILL_INVALID);
+  EXPECT_STREQ(api_->last_error(&ctx), "not-allowed-in-init");
+  EXPECT_EQ(api_->raw_message(&ctx, &data, &len), THREADMILL_INVALID);
+  EXPECT_STREQ(api_->last_error(&ctx), "not-allowed-in-init");
+  EXPECT_EQ(api_->attachment_read(&ctx, "1", &data, &len), THREADMILL_INVALID);
+  EXPECT_TRUE(fake_.Messages().empty());
+  // Allowed: kv, config, log.
+  EXPECT_EQ(api_->kv_put(&ctx, "schema", "1", 1), THREADMILL_OK);
+  EXPECT_STREQ(api_->last_error(&ctx), "");  // cleared by a successful call
+  EXPECT_EQ(api_->kv_get(&ctx, "schema", &data, &len), THREADMILL_OK);
+  EXPECT_STREQ(api_->config_get(&ctx, "greeting"), "Howdy");
+  api_->log(&ctx, THREADMILL_LOG_INFO, "init");
+}
+
+// The table is ABI 1.1 and says so.
+TEST_F(HostTest, HostTableIsAbi11) {
+  EXPECT_EQ(api_->abi_major, 1u);
+  EXPECT_EQ(api_->abi_minor, 1u);
+  EXPECT_TRUE(THREADMILL_HAS_MEMBER(api_->struct_size, threadmill_host_api, thread));
+  EXPECT_NE(api_->reply_ex, nullptr);
+  EXPECT_NE(api_->send_ex, nullptr);
+  EXPECT_NE(api_->thread, nullptr);
 }
 
 }  // namespace

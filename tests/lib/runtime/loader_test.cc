@@ -61,6 +61,9 @@ TEST_F(LoaderTest, RefusesEachBrokenFixture) {
   EXPECT_NE(Refusal(testing::InstallFixture(dir_.str(), "nosym"))
                 .find("missing entry symbol threadmill_handler_v1"),
             std::string::npos);
+  // Another major's entry symbol: the module says which major it was built for.
+  EXPECT_EQ(Refusal(testing::InstallFixture(dir_.str(), "v2entry")),
+            "built for ABI 2, this threadmill speaks 1");
   std::string writable = testing::InstallFixture(dir_.str(), "good", "writable.so");
   chmod(writable.c_str(), 0664);
   EXPECT_NE(Refusal(writable).find("writable by group or others (mode 0664)"), std::string::npos);
