@@ -35,6 +35,7 @@
 #include "milter/process.h"
 #include "milter/service.h"
 #include "milter/supervisor_keeper.h"
+#include "runtime/handler_registry.h"
 #include "runtime/runtime_config.h"
 #include "runtime/supervisor.h"
 
@@ -111,6 +112,13 @@ int Run(const Options& options) {
     return 1;
   }
   if (options.check_only) {
+    // Every route must name a handler that loads, every `module` must load (the supervisor
+    // logs these as errors at start and refuses such a reload).
+    if (HandlersConfigured(runtime_config)) {
+      std::vector<std::string> problems = runtime::CheckHandlerModules(runtime_config);
+      for (const std::string& problem : problems) Fatal("configuration error: " + problem);
+      if (!problems.empty()) return 1;
+    }
     try {
       (void)PlanPrivileges(config->milter);  // as root: the service user must exist
     } catch (const std::exception& e) {
