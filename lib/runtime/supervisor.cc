@@ -44,7 +44,7 @@ namespace {
 constexpr int64_t kLockWaitMs = 60 * 1000;
 // Jobs waiting for a handler that is not loaded are reported this often (and at start and
 // reload); at most this many queued jobs are looked at for it.
-constexpr int64_t kWaitingReportMs = 5 * 60 * 1000;
+constexpr int64_t kWaitingReportMs = 60 * 1000;
 constexpr size_t kWaitingScanLimit = 100000;
 
 int64_t NowSeconds() {
@@ -518,6 +518,7 @@ void Supervisor::Reload() {
           "handlers: {}",
           problem);
     }
+    ReportWaiting();
     return;
   }
   bool shared_changed = SharedFingerprint(*fresh) != SharedFingerprint(*base_);
