@@ -192,7 +192,21 @@ Result<std::unique_ptr<LoadedModule>> LoadModuleFile(const ModuleFile& file,
   if (!fd) return Refuse(std::string("cannot duplicate descriptor: ") + std::strerror(errno));
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return Refuse(std::string("cannot stat: ") + std::strerror(errno));
-  if (IdentityOf(st) != file.identity) return Refuse("descriptor changed since the scan");
+  // The file checks again, on this descriptor: it may have been changed in place (chmod,
+  // rewritten) since the scan.
+  if (!TrustedOwner(st.st_uid, ModulePolicy(options))) {
+    return Refuse("not owned by root (owner uid " + std::to_string(st.st_uid) + ")");
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    return Refuse("writable by group or others (mode " + FormatMode(st.st_mode) + ")");
+  }
+  if (IdentityOf(st) != file.identity) {
+    // Rewritten in place (not replaced by a rename): what is there now is all there is.
+    log::Get().warn(
+        "handler module {} changed in place since the last scan; loading it as it "
+        "is now (replace modules by renaming a new file over them, then SIGUSR1)",
+        file.path);
+  }
   auto loaded = LoadChecked(file.path, std::move(fd), options);
   if (loaded.ok() && !file.name.empty() && (*loaded)->module_name() != file.name) {
     return Refuse("handler name changed from \"" + file.name + "\" to \"" +

@@ -111,9 +111,10 @@ struct ModuleSet {
 Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& path,
                                                  const LoaderOptions& options = {});
 
-// Loads the module a scan found (ScanModules), from a duplicate of the scan's descriptor, after
-// checking that the descriptor still names the file the scan saw and that its table's name is
-// the one the probe reported. For a worker process.
+// Loads the module a scan found (ScanModules), from a duplicate of the scan's descriptor: the
+// owner and mode checks again on it (a file changed in place since the scan is loaded as it is
+// now, with a warning), and its table's name must be the one the probe reported. For a worker
+// process (and the probe).
 Result<std::unique_ptr<LoadedModule>> LoadModuleFile(const ModuleFile& file,
                                                      const LoaderOptions& options = {});
 
