@@ -106,6 +106,9 @@ class Supervisor {
   std::map<std::string, int64_t> next_heartbeat_ms_;  // by handler
   std::map<std::string, uint64_t> heartbeats_;        // heartbeats started, by handler
   int64_t next_waiting_report_ms_ = 0;
+  // Jobs may wait for a handler that is not loaded: the last report found some, or a route
+  // (of this or a refused configuration, which the daemon may route with) names one.
+  bool may_wait_ = false;
   int signal_fd_ = -1;
   int wake_fd_ = -1;
   int lock_fd_ = -1;
@@ -356,6 +359,7 @@ void Supervisor::ReportWaiting() {
         count, handler, handler);
   }
   next_waiting_report_ms_ = NowMs() + kWaitingReportMs;
+  may_wait_ = may_wait_ || !waiting.empty();
 }
 
 // <spool>/handlers.loaded: what threadmillctl shows next to waiting jobs.
@@ -365,6 +369,7 @@ void Supervisor::PublishLoaded() {
   if (Status written = WriteLoadedHandlers(config_->spool_dir(), names); !written.ok()) {
     log::Get().warn("supervisor: {}", written.error().message);
   }
+  may_wait_ = !HandlerProblems(*config_, registry_).empty();
   ReportWaiting();
 }
 
@@ -518,6 +523,7 @@ void Supervisor::Reload() {
           "handlers: {}",
           problem);
     }
+    may_wait_ = true;
     ReportWaiting();
     return;
   }
@@ -623,7 +629,7 @@ int Supervisor::Run() {
       if (JobQueue* queue = Queue()) {
         housekeeping_.Sweep(*queue, env_, *config_, *base_, NowSeconds());
       }
-      if (NowMs() >= next_waiting_report_ms_) ReportWaiting();
+      if (may_wait_ && NowMs() >= next_waiting_report_ms_) ReportWaiting();
     }
     std::vector<pollfd> fds;
     fds.push_back({signal_fd_, POLLIN, 0});
