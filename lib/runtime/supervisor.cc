@@ -231,10 +231,11 @@ bool Supervisor::Setup() {
   JobQueue* queue = Queue();
   if (!queue) return false;
   if (!Housekeeping::Recover(*queue, NowSeconds())) return false;
+  CloseStore();  // the scan forks probes: never fork with an open LMDB environment
   catalog_ = ScanModules(config_->handlers_dir, LoaderOptions{});
   registry_ = BuildRegistry(*config_, catalog_);
-  // `threadmill -n` and the daemon's start refuse these; here (a restarted supervisor, a
-  // module removed since) the jobs of such a route wait and are reported.
+  // `threadmill -n` and a reload refuse these; at start (a module removed since the last
+  // check, a supervisor restarted) the jobs of such a route wait and are reported.
   for (const std::string& problem : HandlerProblems(*config_, registry_)) {
     log::Get().error("supervisor: {}; its jobs wait", problem);
   }
@@ -513,6 +514,7 @@ void Supervisor::Reload() {
     copy->store.path = config_->store.path;
     rt = copy;
   }
+  CloseStore();  // the scan forks probes: never fork with an open LMDB environment
   ModuleCatalog catalog = ScanModules(rt->handlers_dir, LoaderOptions{}, &catalog_);
   HandlerRegistry registry = BuildRegistry(*rt, catalog);
   std::vector<std::string> problems = HandlerProblems(*rt, registry);
