@@ -10,7 +10,8 @@ Each handler has its own worker pool and its workers load the module themselves,
   - one module, two named instances ([handler.alpha] and [handler.beta], module = "exec" with
     different programs): each answers its own route with its own program's text;
   - a route to a handler that is not loaded: `threadmill -n` fails, a reload is refused (the
-    old handlers keep answering) and `threadmillctl queue list` marks the jobs that wait.
+    old handlers keep answering) and `threadmillctl queue list` marks the jobs that wait;
+  - heartbeat log lines name their call job=heartbeat-NAME-N.
 Fixture modules: tests/handlers/fixtures (version.c built twice, hang.c); exec is the shipped
 handler.
 """
@@ -100,6 +101,9 @@ require_dmarc = false
 sendmail = ["/usr/sbin/sendmail", "-C", "%(postfix)s"]
 sender_period_seconds = 0
 sendmail_retry_delay_ms = 200
+
+[handler.versioned]
+heartbeat_seconds = 1
 
 [handler.alpha]
 module = "exec"
@@ -203,6 +207,12 @@ handler = "beta"
         self.assertNotIn("instance beta", body_a)
         self.assertIn("instance beta answers", body_b)
         self.assertIn("alpha@example.com", body_a.split("\n\n", 1)[0])  # From: the route's address
+
+    def test_05_heartbeat_lines_name_their_job(self):
+        # Host log lines of a heartbeat carry job=heartbeat-NAME-N (it used to be empty).
+        self.assertTrue(wait_until(lambda: "handler=versioned job=heartbeat-versioned-"
+                                   in self.log()), self.rig.tail(self.rig.log_path, 40))
+        self.assertNotIn("handler=versioned job=: versioned heartbeat", self.log())
 
     def test_04_route_to_missing_handler_is_refused_and_reported(self):
         import json
