@@ -410,6 +410,39 @@ TEST_F(SupervisorTest, ReloadRunsReplacedModuleCode) {
   EXPECT_EQ(version_after("v4@example.org"), "2");
 }
 
+// A reload replaces only the changed handler's workers, and a job running on the old code
+// then finishes there, recorded once (not killed, not run twice).
+TEST_F(SupervisorTest, ReloadReplacesOnlyChangedHandlersGracefully) {
+  fake_.SetSleep(2);  // the versioned job is still reinjecting when the reload comes
+  job_timeout_ = 30;
+  testing::InstallFixture(handlers_, "version1", "versioned.so");
+  Start("[handler.leaker]\nworkers = 1\nrecycle_after_jobs = 100\n");
+  std::string l1 = Enqueue("leaker", "l1@example.org", "leak");
+  ASSERT_TRUE(WaitFor([&] { return Is(l1, JobState::kDone); }));
+  std::string pid = Kv("leaker", "pid:<l1@example.org>");
+  ASSERT_FALSE(pid.empty());
+
+  std::string slow = Enqueue("versioned", "slow1@example.org", "slow");
+  ASSERT_TRUE(WaitFor([&] { return Kv("versioned", "version:<slow1@example.org>") == "1"; }));
+  ASSERT_TRUE(Is(slow, JobState::kRunning));
+  testing::InstallFixture(handlers_, "version2", ".versioned.new");
+  ASSERT_EQ(rename((handlers_ + "/.versioned.new").c_str(), (handlers_ + "/versioned.so").c_str()),
+            0);
+  Reload();
+  ASSERT_TRUE(WaitFor([&] { return !Is(slow, JobState::kRunning); }));
+  EXPECT_TRUE(Is(slow, JobState::kDone)) << JobOf(slow).last_error;
+  EXPECT_EQ(JobOf(slow).attempts, 1u);
+  EXPECT_EQ(fake_.Messages().size(), 1u);
+
+  std::string next = Enqueue("versioned", "next@example.org", "next");
+  ASSERT_TRUE(WaitFor([&] { return Is(next, JobState::kDone); }));
+  EXPECT_EQ(Kv("versioned", "version:<next@example.org>"), "2");
+  // The leaker's worker was not touched by the reload.
+  std::string l2 = Enqueue("leaker", "l2@example.org", "leak");
+  ASSERT_TRUE(WaitFor([&] { return Is(l2, JobState::kDone); }));
+  EXPECT_EQ(Kv("leaker", "pid:<l2@example.org>"), pid);
+}
+
 // Each handler has its own workers: hung jobs of one handler (longer than the test) never
 // hold back another handler's job.
 TEST_F(SupervisorTest, HungHandlerDoesNotDelayAnother) {
