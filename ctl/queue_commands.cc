@@ -5,6 +5,7 @@
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
 #include "ctl/store_access.h"
+#include "runtime/handler_status.h"
 #include "runtime/job_queue.h"
 #include "runtime/runtime_config.h"
 #include "store/environment.h"
@@ -79,16 +80,26 @@ int RunQueueCommand(const config::Config& config, const std::vector<std::string>
     }
     auto jobs = OpenQueue(config, false)->List(100000, state);
     if (!jobs.ok()) return Fail(jobs.error().message);
+    // Queued jobs of a handler the supervisor does not run wait until a reload loads it.
+    auto loaded = runtime::ReadLoadedHandlers(config.store.path + "/spool");
+    auto waiting = [&](const runtime::Job& j) {
+      return loaded && j.state == runtime::JobState::kQueued && !loaded->count(j.handler);
+    };
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    for (const auto& j : *jobs) out.push_back(JobJson(j, false));
+    for (const auto& j : *jobs) {
+      out.push_back(JobJson(j, false));
+      if (waiting(j)) out.back()["waiting"] = "handler-not-loaded";
+    }
     if (json) {
       Print(out, true);
     } else {
       for (const auto& j : *jobs) {
-        std::printf("%s  %-7s  %-12s  attempts=%u  queue_id=%s  <%s>  %s\n",
+        std::string note = waiting(j) ? "waiting: handler not loaded " : "";
+        std::printf("%s  %-7s  %-12s  attempts=%u  queue_id=%s  <%s>  %s%s\n",
                     TerminalText(j.id).c_str(), runtime::ToString(j.state),
                     TerminalText(j.handler).c_str(), j.attempts, TerminalText(j.queue_id).c_str(),
-                    TerminalText(j.message_id).c_str(), TerminalText(j.last_error).c_str());
+                    TerminalText(j.message_id).c_str(), note.c_str(),
+                    TerminalText(j.last_error).c_str());
       }
     }
     return 0;

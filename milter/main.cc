@@ -37,6 +37,7 @@
 #include "milter/service.h"
 #include "milter/supervisor_keeper.h"
 #include "runtime/config_snapshot.h"
+#include "runtime/handler_registry.h"
 #include "runtime/reauth.h"
 #include "runtime/runtime_config.h"
 #include "runtime/supervisor.h"
@@ -116,6 +117,13 @@ int Run(const Options& options) {
   const std::shared_ptr<const config::Config>& config = snapshot.config;
   const runtime::RuntimeConfig& runtime_config = *snapshot.runtime;
   if (options.check_only) {
+    // Every route must name a handler that loads, every `module` must load (the supervisor
+    // logs these as errors at start and refuses such a reload).
+    if (HandlersConfigured(runtime_config)) {
+      std::vector<std::string> problems = runtime::CheckHandlerModules(runtime_config);
+      for (const std::string& problem : problems) Fatal("configuration error: " + problem);
+      if (!problems.empty()) return 1;
+    }
     try {
       (void)PlanPrivileges(config->milter);  // as root: the service user must exist
     } catch (const std::exception& e) {

@@ -93,6 +93,8 @@ reply::Caller CallerOf(const threadmill_ctx* ctx) {
   if (ctx->job) {
     c.job_id = ctx->job->id;
     c.queue_id = ctx->job->queue_id;
+  } else {
+    c.job_id = ctx->task_id;
   }
   return c;
 }
@@ -355,7 +357,7 @@ int HostKvList(threadmill_ctx* ctx, const char* prefix, size_t limit, int includ
 
 void HostLog(threadmill_ctx* ctx, int level, const char* message) {
   try {
-    std::string job = ctx && ctx->job ? ctx->job->id : "";
+    std::string job = ctx && ctx->job ? ctx->job->id : ctx ? ctx->task_id : "";
     std::string text = message ? message : "";
     for (char& c : text) {
       if (c == '\n' || c == '\r') c = ' ';

@@ -114,6 +114,7 @@ struct threadmill_ctx {
   const threadmill::runtime::Job* job = nullptr;                 // null outside on_inbound
   const threadmill::runtime::InboundMessage* message = nullptr;  // null outside on_inbound
   bool in_init = false;  // init: only the calls handler.h allows there
+  std::string task_id;   // outside on_inbound: the task's name in log lines ("heartbeat-NAME-N")
   std::string last_error;
   uint32_t send_index = 0;
   // Set when a reply or send of this call is "uncertain" (reply/replier.h): the worker

@@ -406,6 +406,12 @@ Result<std::string> JobQueue::ReadMessage(const Job& job) const {
 
 Result<std::vector<Job>> JobQueue::ClaimDue(int64_t now, size_t max,
                                             const std::function<bool(const Job&)>& accept) {
+  return ClaimDue(now, max, accept, nullptr);
+}
+
+Result<std::vector<Job>> JobQueue::ClaimDue(int64_t now, size_t max,
+                                            const std::function<bool(const Job&)>& accept,
+                                            const std::function<void()>& begin) {
   std::vector<Job> out;
   if (max == 0) return out;
   // A read transaction first: most polls find nothing due and take no writer lock.
@@ -414,6 +420,7 @@ Result<std::vector<Job>> JobQueue::ClaimDue(int64_t now, size_t max,
   if (!*next || **next > now) return out;
   Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
     out.clear();
+    if (begin) begin();
     MDB_dbi dbi = env_->dbi(store::Db::kSpool);
     std::vector<Job> due;
     Status bad;
@@ -444,6 +451,23 @@ Result<std::vector<Job>> JobQueue::ClaimDue(int64_t now, size_t max,
   });
   if (!st.ok()) return st.error();
   return out;
+}
+
+Result<std::vector<Job>> JobQueue::ClaimDue(int64_t now,
+                                            const std::map<std::string, size_t>& capacity) {
+  size_t total = 0;
+  for (const auto& [handler, n] : capacity) total += n;
+  // The lambda may run again (a retried write transaction): it starts from a fresh copy.
+  std::map<std::string, size_t> left;
+  return ClaimDue(
+      now, total,
+      [&](const Job& job) {
+        auto it = left.find(job.handler);
+        if (it == left.end() || it->second == 0) return false;
+        --it->second;
+        return true;
+      },
+      [&] { left = capacity; });
 }
 
 Result<std::optional<int64_t>> JobQueue::NextDue() const {

@@ -39,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -123,6 +124,10 @@ class JobQueue {
   // Claims up to `max` due jobs for which accept(job) is true. They come back running.
   Result<std::vector<Job>> ClaimDue(int64_t now, size_t max,
                                     const std::function<bool(const Job&)>& accept);
+  // Claims due jobs, at most capacity[handler] of each handler (handlers not in the map: none),
+  // earliest first within each handler; one handler's backlog never keeps another's due jobs
+  // from being claimed (the scan goes on past jobs of handlers that are full).
+  Result<std::vector<Job>> ClaimDue(int64_t now, const std::map<std::string, size_t>& capacity);
   // The earliest next_try of a queued job (nullopt: none queued). Read-only.
   Result<std::optional<int64_t>> NextDue() const;
   // Jobs in `state`, counted through the index.
@@ -157,6 +162,9 @@ class JobQueue {
   static std::string WakePath(const std::string& spool_dir) { return spool_dir + "/wake"; }
 
  private:
+  Result<std::vector<Job>> ClaimDue(int64_t now, size_t max,
+                                    const std::function<bool(const Job&)>& accept,
+                                    const std::function<void()>& begin);
   Status Update(std::string_view id, const std::function<Status(Job&)>& change, Job* out);
 
   std::shared_ptr<store::Environment> env_;

@@ -14,6 +14,7 @@
 
 #include "common/safe_open.h"
 #include "log/logger.h"
+#include "runtime/module_catalog.h"
 
 namespace threadmill::runtime {
 namespace {
@@ -41,7 +42,12 @@ Error Refuse(std::string why) { return MakeError(ErrorCode::kRefused, std::move(
 }  // namespace
 
 LoadedModule::LoadedModule(std::string path, void* dl, const threadmill_handler* table, UniqueFd fd)
-    : path_(std::move(path)), name_(table->name), dl_(dl), table_(table), fd_(std::move(fd)) {}
+    : path_(std::move(path)),
+      name_(table->name),
+      module_name_(table->name),
+      dl_(dl),
+      table_(table),
+      fd_(std::move(fd)) {}
 
 LoadedModule::~LoadedModule() {
   if (dl_) dlclose(dl_);
@@ -108,21 +114,30 @@ Status UnusedFdName(UniqueFd& fd) {
 
 }  // namespace
 
-Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& path,
-                                                 const LoaderOptions& options) {
+namespace {
+
+// Opens `path` (every step checked) and checks the file itself: regular, trusted owner,
+// not writable by group or others. `st` gets its fstat().
+Result<UniqueFd> OpenChecked(const std::string& path, const LoaderOptions& options,
+                             struct stat* st) {
   // O_NONBLOCK: a FIFO in a module's place must not hang the supervisor.
   auto opened = OpenPath(path, O_RDONLY | O_NONBLOCK, ModulePolicy(options));
   if (!opened.ok()) return Refuse(opened.error().message);
   UniqueFd fd = std::move(*opened);
-  struct stat st;
-  if (fstat(fd.get(), &st) != 0) return Refuse(std::string("cannot stat: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) return Refuse("not a regular file");
-  if (!TrustedOwner(st.st_uid, ModulePolicy(options))) {
-    return Refuse("not owned by root (owner uid " + std::to_string(st.st_uid) + ")");
+  if (fstat(fd.get(), st) != 0) return Refuse(std::string("cannot stat: ") + std::strerror(errno));
+  if (!S_ISREG(st->st_mode)) return Refuse("not a regular file");
+  if (!TrustedOwner(st->st_uid, ModulePolicy(options))) {
+    return Refuse("not owned by root (owner uid " + std::to_string(st->st_uid) + ")");
   }
-  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    return Refuse("writable by group or others (mode " + FormatMode(st.st_mode) + ")");
+  if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+    return Refuse("writable by group or others (mode " + FormatMode(st->st_mode) + ")");
   }
+  return fd;
+}
+
+// dlopen()s the checked descriptor `fd` and checks its table.
+Result<std::unique_ptr<LoadedModule>> LoadChecked(const std::string& path, UniqueFd fd,
+                                                  const LoaderOptions& options) {
   Status named = UnusedFdName(fd);
   if (!named.ok()) return named.error();
   if (options.before_load) options.before_load(path);
@@ -173,21 +188,57 @@ Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& path,
   return std::make_unique<LoadedModule>(path, dl, table, std::move(fd));
 }
 
-ModuleSet LoadModules(const std::string& dir, const LoaderOptions& options) {
-  ModuleSet set;
+}  // namespace
+
+Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& path,
+                                                 const LoaderOptions& options) {
+  struct stat st;
+  auto fd = OpenChecked(path, options, &st);
+  if (!fd.ok()) return fd.error();
+  return LoadChecked(path, std::move(*fd), options);
+}
+
+Result<std::unique_ptr<LoadedModule>> LoadModuleFile(const ModuleFile& file,
+                                                     const LoaderOptions& options) {
+  if (!file.fd || !file.fd->valid()) return Refuse("no descriptor");
+  UniqueFd fd(fcntl(file.fd->get(), F_DUPFD_CLOEXEC, 3));
+  if (!fd) return Refuse(std::string("cannot duplicate descriptor: ") + std::strerror(errno));
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return Refuse(std::string("cannot stat: ") + std::strerror(errno));
+  // The file checks again, on this descriptor: it may have been changed in place (chmod,
+  // rewritten) since the scan.
+  if (!TrustedOwner(st.st_uid, ModulePolicy(options))) {
+    return Refuse("not owned by root (owner uid " + std::to_string(st.st_uid) + ")");
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    return Refuse("writable by group or others (mode " + FormatMode(st.st_mode) + ")");
+  }
+  if (IdentityOf(st) != file.identity) {
+    // Rewritten in place (not replaced by a rename): what is there now is all there is.
+    log::Get().warn(
+        "handler module {} changed in place since the last scan; loading it as it "
+        "is now (replace modules by renaming a new file over them, then SIGUSR1)",
+        file.path);
+  }
+  auto loaded = LoadChecked(file.path, std::move(fd), options);
+  if (loaded.ok() && !file.name.empty() && (*loaded)->module_name() != file.name) {
+    return Refuse("handler name changed from \"" + file.name + "\" to \"" +
+                  (*loaded)->module_name() + "\"");
+  }
+  return loaded;
+}
+
+Result<UniqueFd> OpenModuleFile(const std::string& path, const LoaderOptions& options,
+                                struct stat* st) {
+  return OpenChecked(path, options, st);
+}
+
+Result<std::vector<std::string>> ListModuleFiles(const std::string& dir,
+                                                 const LoaderOptions& options) {
   // The directory and every parent: root's, not writable by others (modules are checked the
   // same way again when each is opened).
   auto opened = OpenPath(dir, O_RDONLY | O_DIRECTORY, ModulePolicy(options));
-  if (!opened.ok() && opened.error().code == ErrorCode::kNotFound) {
-    log::Get().warn("handlers directory {} unusable: {}; no handlers loaded", dir,
-                    opened.error().message);
-    return set;
-  }
-  if (!opened.ok()) {
-    log::Get().error("handlers directory {} refused: {}; no handlers loaded", dir,
-                     opened.error().message);
-    return set;
-  }
+  if (!opened.ok()) return opened.error();
   struct stat dst;
   std::string why;
   if (fstat(opened->get(), &dst) != 0) {
@@ -197,10 +248,7 @@ ModuleSet LoadModules(const std::string& dir, const LoaderOptions& options) {
   } else if (dst.st_mode & (S_IWGRP | S_IWOTH)) {
     why = "writable by group or others (mode " + FormatMode(dst.st_mode) + ")";
   }
-  if (!why.empty()) {
-    log::Get().error("handlers directory {} refused: {}; no handlers loaded", dir, why);
-    return set;
-  }
+  if (!why.empty()) return Refuse(why);
   std::vector<std::string> files;
   if (DIR* d = fdopendir(opened->get())) {
     opened->release();  // closedir() closes it
@@ -211,7 +259,23 @@ ModuleSet LoadModules(const std::string& dir, const LoaderOptions& options) {
     closedir(d);
   }
   std::sort(files.begin(), files.end());
-  for (const auto& file : files) {
+  return files;
+}
+
+ModuleSet LoadModules(const std::string& dir, const LoaderOptions& options) {
+  ModuleSet set;
+  auto files = ListModuleFiles(dir, options);
+  if (!files.ok() && files.error().code == ErrorCode::kNotFound) {
+    log::Get().warn("handlers directory {} unusable: {}; no handlers loaded", dir,
+                    files.error().message);
+    return set;
+  }
+  if (!files.ok()) {
+    log::Get().error("handlers directory {} refused: {}; no handlers loaded", dir,
+                     files.error().message);
+    return set;
+  }
+  for (const auto& file : *files) {
     std::string path = dir + "/" + file;
     auto loaded = LoadModule(path, options);
     if (!loaded.ok()) {

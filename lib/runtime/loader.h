@@ -27,12 +27,16 @@
 //   tells loaded objects apart by name; a stale object still known under a reused
 //   "/proc/self/fd/N" name is detected and a fresh descriptor number used).
 //
-//   Modules are loaded in the supervisor; workers inherit them through fork() and call each
-//   handler's init() in their own process on first use.
+//   The supervisor never loads a module itself: ScanModules (module_catalog.h) opens and
+//   checks each file and learns its table in a short-lived probe process; each worker then
+//   loads the one module of its handler from the scan's descriptor (LoadModuleFile) and
+//   calls that handler's init() in its own process. A reload that finds a file changed
+//   (same path, new inode/size/mtime; a link to another target) starts new workers that load
+//   the new file: no process keeps running the old code after its last job.
 //
 // LIMITS
-//   dlopen() runs the module's constructors in the supervisor: modules are trusted code
-//   (root-owned); the checks guard against mistakes and other users, not against root.
+//   dlopen() runs the module's constructors in the probe and in workers: modules are trusted
+//   code (root-owned); the checks guard against mistakes and other users, not against root.
 //   Needs /proc mounted. Unloading (dlclose on reload) assumes the module left no threads or
 //   atexit handlers. Backtraces name a module "/proc/self/fd/N"; the log line at load time
 //   names its file.
@@ -47,8 +51,11 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "runtime/module_catalog.h"
 #include "runtime/runtime_config.h"
 #include "threadmill/handler.h"
+
+struct stat;
 
 namespace threadmill::runtime {
 
@@ -69,7 +76,13 @@ class LoadedModule {
   LoadedModule(const LoadedModule&) = delete;
   LoadedModule& operator=(const LoadedModule&) = delete;
 
+  // The handler (instance) name this module serves under: its table's name unless the
+  // worker set another (named instances, handler_registry.h). Host calls (kv, drafts, logs)
+  // use it.
   const std::string& name() const { return name_; }
+  void set_instance(std::string name) { name_ = std::move(name); }
+  // The name in the module's table.
+  const std::string& module_name() const { return module_name_; }
   const std::string& path() const { return path_; }
   const threadmill_handler* table() const { return table_; }
   uint32_t minor() const { return table_->abi_minor; }
@@ -82,6 +95,7 @@ class LoadedModule {
  private:
   std::string path_;
   std::string name_;
+  std::string module_name_;
   void* dl_;
   const threadmill_handler* table_;
   UniqueFd fd_;  // closed after dlclose (member order: destroyed after ~LoadedModule's body)
@@ -95,6 +109,23 @@ struct ModuleSet {
 
 // Checks and loads one file. The error message is the refusal reason.
 Result<std::unique_ptr<LoadedModule>> LoadModule(const std::string& path,
+                                                 const LoaderOptions& options = {});
+
+// Loads the module a scan found (ScanModules), from a duplicate of the scan's descriptor: the
+// owner and mode checks again on it (a file changed in place since the scan is loaded as it is
+// now, with a warning), and its table's name must be the one the probe reported. For a worker
+// process (and the probe).
+Result<std::unique_ptr<LoadedModule>> LoadModuleFile(const ModuleFile& file,
+                                                     const LoaderOptions& options = {});
+
+// Opens and checks one module file without loading it (the checks of the file comment that
+// need no dlopen). `st` gets its fstat(). The error message is the refusal reason.
+Result<UniqueFd> OpenModuleFile(const std::string& path, const LoaderOptions& options,
+                                struct stat* st);
+
+// The "*.so" names of a handlers directory, sorted, after checking the directory and its
+// parents. Errors: kNotFound (missing), kRefused (why the directory is refused).
+Result<std::vector<std::string>> ListModuleFiles(const std::string& dir,
                                                  const LoaderOptions& options = {});
 
 // Loads every acceptable module of `dir` (see file comment); logs each load and refusal.

@@ -50,6 +50,16 @@ HandlerSettings ParseHandler(const std::string& name, const toml::table& table,
   r.Get("heartbeat_seconds", &h.heartbeat_seconds, 0, 86400 * 7);
   r.Get("sends_per_hour", &h.sends_per_hour, 0, 1000000);
   r.Get("sends_per_job", &h.sends_per_job, 0, 10000);
+  r.Get("module", &h.module);
+  r.Get("workers", &h.workers, 1, 64);
+  r.Get("job_timeout_seconds", &h.job_timeout_seconds, 1, 86400);
+  r.Get("recycle_after_jobs", &h.recycle_after_jobs, 1, 100000000);
+  if (table.contains("module") && h.module.empty()) {
+    r.Fail("module", "must name a module (its handler name or its file name in [handlers] dir)");
+  }
+  if (h.module.find('/') != std::string::npos) {
+    r.Fail("module", "must be a module's handler name or file name, not a path");
+  }
   if (!h.from.empty() && (h.from.find('@') == std::string::npos ||
                           h.from.find_first_of(" <>\r\n\t,") != std::string::npos)) {
     r.Fail("from", "must be a plain address (local@domain)");
@@ -94,9 +104,26 @@ const char* ToString(OwnerRouting mode) {
 }
 
 const HandlerSettings& RuntimeConfig::handler(const std::string& name) const {
-  static const HandlerSettings kEmpty{"", "{}", {}, "", "", -1};
+  static const HandlerSettings kEmpty = [] {
+    HandlerSettings h;
+    h.config_json = "{}";
+    return h;
+  }();
   auto it = handlers.find(name);
   return it == handlers.end() ? kEmpty : it->second;
+}
+
+int64_t RuntimeConfig::workers_of(const std::string& name) const {
+  int64_t own = handler(name).workers;
+  return own > 0 ? own : workers;
+}
+int64_t RuntimeConfig::job_timeout_of(const std::string& name) const {
+  int64_t own = handler(name).job_timeout_seconds;
+  return own > 0 ? own : job_timeout_seconds;
+}
+int64_t RuntimeConfig::recycle_after_of(const std::string& name) const {
+  int64_t own = handler(name).recycle_after_jobs;
+  return own > 0 ? own : recycle_after_jobs;
 }
 
 store::EnvOptions StoreOptions(const config::Config& config) {

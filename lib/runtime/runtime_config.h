@@ -16,7 +16,10 @@
 //     [handler.NAME] free-form table handed to the handler as JSON (init) and through
 //                config_get; threadmill itself reads `from`, `from_name` (host->send and the
 //                reply's display name), `heartbeat_seconds` (overrides [runtime]),
-//                `sends_per_hour` and `sends_per_job` (override [reply]); its reply policy
+//                `sends_per_hour` and `sends_per_job` (override [reply]), `module` (the
+//                module this handler instance runs: its table name or file name; default:
+//                NAME), and its own worker pool: `workers`, `job_timeout_seconds`,
+//                `recycle_after_jobs` (each defaults to [runtime]'s); its reply policy
 //                keys (`reply_policy`, ...) are read by lib/reply/policy.h.
 //     [[routes]] recipient = "help@example.com" | "*@support.example.com" |
 //                "reply+*@example.com", handler = "NAME", action = "copy" | "consume",
@@ -57,9 +60,13 @@ struct HandlerSettings {
   std::map<std::string, std::string> values;  // top-level keys as strings (config_get)
   std::string from;                           // address for host->send
   std::string from_name;
-  int64_t heartbeat_seconds = -1;  // -1: [runtime] heartbeat_seconds
-  int64_t sends_per_hour = -1;     // -1: [reply] sends_per_hour
-  int64_t sends_per_job = -1;      // -1: [reply] sends_per_job
+  int64_t heartbeat_seconds = -1;    // -1: [runtime] heartbeat_seconds
+  int64_t sends_per_hour = -1;       // -1: [reply] sends_per_hour
+  int64_t sends_per_job = -1;        // -1: [reply] sends_per_job
+  std::string module;                // "": the module whose table name is `name`
+  int64_t workers = -1;              // -1: [runtime] workers
+  int64_t job_timeout_seconds = -1;  // -1: [runtime] job_timeout_seconds
+  int64_t recycle_after_jobs = -1;   // -1: [runtime] recycle_after_jobs
 };
 
 struct RuntimeConfig {
@@ -94,6 +101,10 @@ struct RuntimeConfig {
   std::string spool_dir() const { return store_path + "/spool"; }
   // Settings of `name` (an empty default when the config has no [handler.NAME]).
   const HandlerSettings& handler(const std::string& name) const;
+  // The worker pool of handler `name`: its [handler.NAME] value, else [runtime]'s.
+  int64_t workers_of(const std::string& name) const;
+  int64_t job_timeout_of(const std::string& name) const;
+  int64_t recycle_after_of(const std::string& name) const;
 };
 
 // Throws config::ConfigError.

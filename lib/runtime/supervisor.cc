@@ -18,6 +18,8 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -26,6 +28,8 @@
 #include "common/wait_status.h"
 #include "log/kv_line.h"
 #include "log/logger.h"
+#include "runtime/handler_registry.h"
+#include "runtime/handler_status.h"
 #include "runtime/housekeeping.h"
 #include "runtime/job_queue.h"
 #include "runtime/loader.h"
@@ -38,6 +42,10 @@ namespace {
 
 // How long a new supervisor waits for a previous one (still stopping) to release the lock.
 constexpr int64_t kLockWaitMs = 60 * 1000;
+// Jobs waiting for a handler that is not loaded are reported this often (and at start and
+// reload); at most this many queued jobs are looked at for it.
+constexpr int64_t kWaitingReportMs = 60 * 1000;
+constexpr size_t kWaitingScanLimit = 100000;
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -78,6 +86,8 @@ class Supervisor {
   void OnTaskEnd(WorkerSlot& slot);
   void OnWorkerEnd(WorkerSlot& slot, int status);
   void Reload();
+  void ReportWaiting();
+  void PublishLoaded();
   void BeginStop(const std::string& why, int64_t bound_ms);
   void Record(const std::string& id, const std::string& handler, const std::string& queue_id,
               uint32_t attempt, Outcome outcome, const std::string& reason);
@@ -89,10 +99,16 @@ class Supervisor {
   std::shared_ptr<const RuntimeConfig> config_;
   std::shared_ptr<store::Environment> env_;
   std::unique_ptr<JobQueue> queue_;
-  std::unique_ptr<ModuleSet> modules_;
-  WorkerPool pool_;
+  ModuleCatalog catalog_;     // the scanned module files (never loaded here)
+  HandlerRegistry registry_;  // handler instances and the module each runs
+  WorkerPool pool_;           // every handler's workers (WorkerSlot::instance)
   Housekeeping housekeeping_;
-  std::map<std::string, int64_t> next_heartbeat_ms_;
+  std::map<std::string, int64_t> next_heartbeat_ms_;  // by handler
+  std::map<std::string, uint64_t> heartbeats_;        // heartbeats started, by handler
+  int64_t next_waiting_report_ms_ = 0;
+  // Jobs may wait for a handler that is not loaded: the last report found some, or a route
+  // (of this or a refused configuration, which the daemon may route with) names one.
+  bool may_wait_ = false;
   int signal_fd_ = -1;
   int wake_fd_ = -1;
   int lock_fd_ = -1;
@@ -215,27 +231,37 @@ bool Supervisor::Setup() {
   JobQueue* queue = Queue();
   if (!queue) return false;
   if (!Housekeeping::Recover(*queue, NowSeconds())) return false;
-  modules_ = std::make_unique<ModuleSet>(LoadModules(config_->handlers_dir));
-  for (const auto& route : config_->routes) {
-    if (!modules_->Find(route.handler)) {
-      log::Get().warn("route {} names handler {} which is not loaded; its jobs wait", route.pattern,
-                      route.handler);
-    }
+  CloseStore();  // the scan forks probes: never fork with an open LMDB environment
+  catalog_ = ScanModules(config_->handlers_dir, LoaderOptions{});
+  registry_ = BuildRegistry(*config_, catalog_);
+  // `threadmill -n` and a reload refuse these; at start (a module removed since the last
+  // check, a supervisor restarted) the jobs of such a route wait and are reported.
+  for (const std::string& problem : HandlerProblems(*config_, registry_)) {
+    log::Get().error("supervisor: {}; its jobs wait", problem);
   }
+  PublishLoaded();
+  size_t workers = 0;
+  for (const auto& [name, instance] : registry_.instances) workers += config_->workers_of(name);
   log::Get().info("supervisor {} started: {} handler(s), {} worker(s), spool {}", getpid(),
-                  modules_->modules.size(), config_->workers, config_->spool_dir());
+                  registry_.instances.size(), workers, config_->spool_dir());
   return true;
 }
 
+// Each handler has its own workers: [handler.NAME] workers, else [runtime] workers.
 void Supervisor::SpawnWorkers() {
   if (stopping_) return;
-  while (pool_.Active() < static_cast<size_t>(config_->workers)) {
-    CloseStore();  // never fork with an open LMDB environment
-    auto config = config_;
-    const ModuleSet* modules = modules_.get();
-    bool spawned = pool_.Spawn([&](int fd) { return RunWorker(fd, *modules, config); },
-                               WorkerMemoryLimitBytes(config_->worker_memory_mb));
-    if (!spawned) break;
+  for (const auto& [name, instance] : registry_.instances) {
+    size_t want = static_cast<size_t>(config_->workers_of(name));
+    while (pool_.Active(name) < want) {
+      CloseStore();  // never fork with an open LMDB environment
+      auto config = config_;
+      auto module = instance.module;
+      const std::string& instance_name = name;
+      bool spawned = pool_.Spawn(
+          name, [&](int fd) { return RunWorker(fd, instance_name, module, config); },
+          WorkerMemoryLimitBytes(config_->worker_memory_mb));
+      if (!spawned) return;
+    }
   }
 }
 
@@ -273,67 +299,112 @@ void Supervisor::Record(const std::string& id, const std::string& handler,
   }
 }
 
+// Each handler's due jobs go to that handler's idle workers only: one handler's backlog or
+// hung workers never hold back another's jobs (JobQueue::ClaimDue per handler).
 void Supervisor::Dispatch() {
   if (stopping_) return;
-  std::vector<WorkerSlot*> idle = pool_.Idle();
-  if (idle.empty()) return;
+  std::map<std::string, std::vector<WorkerSlot*>> idle;
+  std::map<std::string, size_t> capacity;
+  for (const auto& [name, instance] : registry_.instances) {
+    std::vector<WorkerSlot*> slots = pool_.Idle(name);
+    if (slots.empty()) continue;
+    capacity[name] = slots.size();
+    idle[name] = std::move(slots);
+  }
+  if (capacity.empty()) return;
   JobQueue* queue = Queue();
   if (!queue) return;
-  auto jobs = queue->ClaimDue(NowSeconds(), idle.size(), [&](const Job& job) {
-    return modules_->Find(job.handler) != nullptr;
-  });
+  auto jobs = queue->ClaimDue(NowSeconds(), capacity);
   if (!jobs.ok()) {
     log::Get().error("supervisor: cannot claim jobs: {}", jobs.error().message);
     return;
   }
   auto next = queue->NextDue();  // for the poll time-out: sleep until the next retry is due
   next_due_s_ = next.ok() && *next ? **next : INT64_MAX;
-  for (size_t i = 0; i < jobs->size(); ++i) {
-    const Job& job = (*jobs)[i];
-    WorkerSlot& slot = *idle[i];
+  for (const Job& job : *jobs) {
+    std::vector<WorkerSlot*>& free = idle[job.handler];
+    if (free.empty()) {  // never: ClaimDue keeps to the capacity; queue it again
+      log::Get().error("job={} handler={}: claimed without an idle worker", job.id, job.handler);
+      Record(job.id, job.handler, job.queue_id, job.attempts, Outcome::kRetry, "no-idle-worker");
+      continue;
+    }
+    WorkerSlot& slot = *free.back();
+    free.pop_back();
     slot.busy = true;
     slot.job_id = job.id;
     slot.handler = job.handler;
     slot.queue_id = job.queue_id;
     slot.attempt = job.attempts;
     slot.heartbeat.clear();
-    slot.deadline_ms = NowMs() + config_->job_timeout_seconds * 1000;
+    slot.deadline_ms = NowMs() + config_->job_timeout_of(job.handler) * 1000;
     slot.reinject_until_ms = 0;
     log::Get().debug("job={} handler={} attempt={} to worker {}", job.id, job.handler, job.attempts,
                      slot.pid);
     pool_.Send(slot, WorkerMessage::RunJob(job.id));
   }
-  // Jobs for handlers that are not loaded stay queued.
+  // Jobs for handlers that are not loaded stay queued (ReportWaiting tells).
+}
+
+// Queued jobs of handlers that are not loaded: one line per handler, at start, after each
+// reload and then every kWaitingReportMs while there are any.
+void Supervisor::ReportWaiting() {
+  JobQueue* queue = Queue();
+  if (!queue) return;
+  auto queued = queue->List(kWaitingScanLimit, JobState::kQueued);
+  if (!queued.ok()) return;
+  std::map<std::string, size_t> waiting;
+  for (const Job& job : *queued) {
+    if (!registry_.Find(job.handler)) waiting[job.handler] += 1;
+  }
+  for (const auto& [handler, count] : waiting) {
+    log::Get().warn(
+        "supervisor: {} job(s) wait for handler={}, which is not loaded (routes or [handler.{}] "
+        "module name it; `threadmillctl queue list` marks them)",
+        count, handler, handler);
+  }
+  next_waiting_report_ms_ = NowMs() + kWaitingReportMs;
+  may_wait_ = may_wait_ || !waiting.empty();
+}
+
+// <spool>/handlers.loaded: what threadmillctl shows next to waiting jobs.
+void Supervisor::PublishLoaded() {
+  std::vector<std::string> names;
+  for (const auto& [name, instance] : registry_.instances) names.push_back(name);
+  if (Status written = WriteLoadedHandlers(config_->spool_dir(), names); !written.ok()) {
+    log::Get().warn("supervisor: {}", written.error().message);
+  }
+  may_wait_ = !HandlerProblems(*config_, registry_).empty();
+  ReportWaiting();
 }
 
 void Supervisor::DispatchHeartbeats() {
   if (stopping_) return;
   int64_t now = NowMs();
-  for (const auto& module : modules_->modules) {
-    if (!module->on_heartbeat()) continue;
-    int64_t interval = config_->handler(module->name()).heartbeat_seconds;
+  for (const auto& [name, instance] : registry_.instances) {
+    if (!instance.module->has_heartbeat) continue;
+    int64_t interval = config_->handler(name).heartbeat_seconds;
     if (interval < 0) interval = config_->heartbeat_seconds;
     if (interval <= 0) continue;
-    auto it = next_heartbeat_ms_.find(module->name());
+    auto it = next_heartbeat_ms_.find(name);
     if (it == next_heartbeat_ms_.end()) {
-      next_heartbeat_ms_[module->name()] = now + interval * 1000;
+      next_heartbeat_ms_[name] = now + interval * 1000;
       continue;
     }
     if (it->second > now) continue;
     bool running = false;
-    for (const WorkerSlot& s : pool_.slots()) running |= s.heartbeat == module->name();
+    for (const WorkerSlot& s : pool_.slots()) running |= s.instance == name && !s.heartbeat.empty();
     if (running) continue;
-    std::vector<WorkerSlot*> idle = pool_.Idle();
-    if (idle.empty()) break;
+    std::vector<WorkerSlot*> idle = pool_.Idle(name);
+    if (idle.empty()) continue;
     WorkerSlot& s = *idle.front();
     s.busy = true;
     s.job_id.clear();
-    s.handler = module->name();
-    s.heartbeat = module->name();
-    s.deadline_ms = now + config_->job_timeout_seconds * 1000;
+    s.handler = name;
+    s.heartbeat = "heartbeat-" + name + "-" + std::to_string(++heartbeats_[name]);
+    s.deadline_ms = now + config_->job_timeout_of(name) * 1000;
     s.reinject_until_ms = 0;
     it->second = now + interval * 1000;
-    pool_.Send(s, WorkerMessage::RunHeartbeat(module->name()));
+    pool_.Send(s, WorkerMessage::RunHeartbeat(s.heartbeat));
   }
 }
 
@@ -364,10 +435,10 @@ void Supervisor::OnMessage(WorkerSlot& slot, const WorkerMessage& message) {
   if (!slot.busy) return;
   if (!slot.heartbeat.empty()) {
     if (message.outcome != Outcome::kDone) {
-      log::Get().warn("heartbeat handler={} decision={} reason={}", slot.heartbeat,
-                      ToString(message.outcome), message.reason);
+      log::Get().warn("heartbeat job={} handler={} decision={} reason={}", slot.heartbeat,
+                      slot.handler, ToString(message.outcome), message.reason);
     } else {
-      log::Get().debug("heartbeat handler={} decision=done", slot.heartbeat);
+      log::Get().debug("heartbeat job={} handler={} decision=done", slot.heartbeat, slot.handler);
     }
   } else {
     Record(slot.job_id, slot.handler, slot.queue_id, slot.attempt, message.outcome, message.reason);
@@ -381,8 +452,10 @@ void Supervisor::OnTaskEnd(WorkerSlot& slot) {
   slot.heartbeat.clear();
   slot.reinject_until_ms = 0;
   slot.tasks += 1;
-  if (slot.tasks >= static_cast<uint64_t>(config_->recycle_after_jobs) && !slot.retiring) {
-    log::Get().info("supervisor: recycling worker {} after {} jobs", slot.pid, slot.tasks);
+  if (slot.tasks >= static_cast<uint64_t>(config_->recycle_after_of(slot.instance)) &&
+      !slot.retiring) {
+    log::Get().info("supervisor: recycling worker {} of handler {} after {} jobs", slot.pid,
+                    slot.instance, slot.tasks);
     slot.retiring = true;
   }
   if (slot.retiring || stopping_) {
@@ -393,12 +466,14 @@ void Supervisor::OnTaskEnd(WorkerSlot& slot) {
 
 void Supervisor::OnWorkerEnd(WorkerSlot& slot, int status) {
   if (slot.busy) {
-    std::string reason = slot.killed
-                             ? "timeout after " + std::to_string(config_->job_timeout_seconds) + "s"
-                             : DescribeStatus(status);
+    std::string reason =
+        slot.killed
+            ? "timeout after " + std::to_string(config_->job_timeout_of(slot.instance)) + "s"
+            : DescribeStatus(status);
     if (stop_killed_) reason = "interrupted by stop";
     if (!slot.heartbeat.empty()) {
-      log::Get().warn("heartbeat handler={} decision=retry reason={}", slot.heartbeat, reason);
+      log::Get().warn("heartbeat job={} handler={} decision=retry reason={}", slot.heartbeat,
+                      slot.handler, reason);
     } else if (stop_killed_) {
       // Not the job's fault: Run() queues it again, due now, for the next supervisor.
       log::Get().warn("job={} handler={} queue_id={} decision=requeued reason={}", slot.job_id,
@@ -412,6 +487,17 @@ void Supervisor::OnWorkerEnd(WorkerSlot& slot, int status) {
   } else if (!slot.retiring && !stopping_) {
     log::Get().warn("supervisor: idle worker {} ended ({})", slot.pid, DescribeStatus(status));
   }
+}
+
+// What workers see of the configuration besides their own [handler.NAME]: a change restarts
+// every handler's workers.
+std::string SharedFingerprint(const config::Config& config) {
+  toml::table copy = config.document;
+  copy.erase("handler");
+  copy.erase("routes");
+  std::ostringstream out;
+  out << toml::json_formatter{copy};
+  return out.str();
 }
 
 void Supervisor::Reload() {
@@ -431,15 +517,63 @@ void Supervisor::Reload() {
     copy->store.path = config_->store.path;
     rt = copy;
   }
+  CloseStore();  // the scan forks probes: never fork with an open LMDB environment
+  ModuleCatalog catalog = ScanModules(rt->handlers_dir, LoaderOptions{}, &catalog_);
+  HandlerRegistry registry = BuildRegistry(*rt, catalog);
+  std::vector<std::string> problems = HandlerProblems(*rt, registry);
+  if (!problems.empty()) {
+    for (const std::string& problem : problems) {
+      log::Get().error(
+          "supervisor: reload refused, keeping the current configuration and "
+          "handlers: {}",
+          problem);
+    }
+    may_wait_ = true;
+    ReportWaiting();
+    return;
+  }
+  bool shared_changed = SharedFingerprint(*fresh) != SharedFingerprint(*base_);
+  std::set<std::string> names;
+  for (const auto& [name, instance] : registry_.instances) names.insert(name);
+  for (const auto& [name, instance] : registry.instances) names.insert(name);
+  for (const std::string& name : names) {
+    const HandlerInstance* before = registry_.Find(name);
+    const HandlerInstance* after = registry.Find(name);
+    std::string what, why;
+    if (!before) {
+      what = "added";
+    } else if (!after) {
+      what = "removed";
+    } else if (before->module != after->module) {
+      what = "changed";
+      why = before->module->path != after->module->path ? "other module file" : "module file";
+    } else if (config_->handler(name).config_json != rt->handler(name).config_json) {
+      what = "changed";
+      why = "[handler." + name + "]";
+    } else if (shared_changed) {
+      what = "changed";
+      why = "configuration";
+    } else {
+      what = "unchanged";
+    }
+    log::KvLine line;
+    line.Add("handler", name).Add("reload", what);
+    if (after) line.Add("module", after->module->path);
+    if (!why.empty()) line.Add("why", why);
+    log::Get().info("supervisor: {}", line.str());
+    if (what == "unchanged") continue;
+    // Idle workers exit now, busy ones after their job (it finishes on the code it started
+    // with, and is recorded once); new workers load the new module.
+    pool_.RetireInstance(name);
+    next_heartbeat_ms_.erase(name);
+  }
   base_ = fresh;
   config_ = rt;
   CloseStore();  // the next use opens the store with the new [store] options
-  auto modules = std::make_unique<ModuleSet>(LoadModules(config_->handlers_dir));
-  modules_ = std::move(modules);  // workers keep their own copies until they exit
-  next_heartbeat_ms_.clear();
-  pool_.RetireAll();
-  log::Get().info("supervisor: reloaded: {} handler(s), {} worker(s)", modules_->modules.size(),
-                  config_->workers);
+  catalog_ = std::move(catalog);
+  registry_ = std::move(registry);
+  PublishLoaded();
+  log::Get().info("supervisor: reloaded: {} handler(s)", registry_.instances.size());
 }
 
 void Supervisor::BeginStop(const std::string& why, int64_t bound_ms) {
@@ -500,6 +634,7 @@ int Supervisor::Run() {
       if (JobQueue* queue = Queue()) {
         housekeeping_.Sweep(*queue, env_, *config_, *base_, NowSeconds());
       }
+      if (may_wait_ && NowMs() >= next_waiting_report_ms_) ReportWaiting();
     }
     std::vector<pollfd> fds;
     fds.push_back({signal_fd_, POLLIN, 0});
@@ -531,8 +666,9 @@ int Supervisor::Run() {
       while (auto message = pool_.Receive(*slot)) OnMessage(*slot, *message);
     }
     pool_.CheckTimeouts(NowMs(), [this](WorkerSlot& s) {
-      log::Get().warn("job={} handler={} worker {} exceeded {}s: killing it", s.job_id, s.handler,
-                      s.pid, config_->job_timeout_seconds);
+      log::Get().warn("job={} handler={} worker {} exceeded {}s: killing it",
+                      s.job_id.empty() ? s.heartbeat : s.job_id, s.handler, s.pid,
+                      config_->job_timeout_of(s.instance));
     });
   }
   if (JobQueue* queue = Queue()) {

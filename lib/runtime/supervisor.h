@@ -10,15 +10,31 @@
 //       (common/privileges.h, common/chown_tree.h: the daemon's drop); refuses to start when
 //       that user or group does not exist;
 //     - opens its own store environment; puts jobs left "running" back in the queue;
-//     - loads handler modules from [handlers] dir (loader.h);
-//     - runs [runtime] workers worker processes (worker.h) and hands each due job to an idle
-//       worker; a job whose worker crashes (signal, exit) or exceeds job_timeout_seconds
-//       (SIGKILL) is retried with exponential backoff and parked after max_attempts; a
-//       worker is replaced after recycle_after_jobs jobs;
-//     - calls on_heartbeat of handlers that have one every heartbeat_seconds;
+//     - scans [handlers] dir (module_catalog.h: checked, probed in a child, never loaded in
+//       the supervisor) and derives the handler instances (handler_registry.h: [handler.X]
+//       module = "M" runs module M as handler X); a route or `module` that names nothing
+//       loaded is logged as an error and its jobs wait, reported in the log (at start, at
+//       reload, then every minute) and by `threadmillctl queue list` (handler_status.h);
+//     - runs a worker pool PER HANDLER: [handler.NAME] workers, job_timeout_seconds and
+//       recycle_after_jobs, each defaulting to [runtime]'s. A worker loads only its handler's
+//       module (worker.h), so a handler that hangs or crashes holds or restarts only its own
+//       workers; due jobs are claimed per handler (JobQueue::ClaimDue with a capacity per
+//       handler), so one handler's backlog never holds back another's jobs. A job whose worker
+//       crashes (signal, exit) or exceeds its handler's job_timeout_seconds (SIGKILL) is
+//       retried with exponential backoff and parked after max_attempts; a worker is replaced
+//       after its handler's recycle_after_jobs jobs;
+//     - calls on_heartbeat of handlers that have one every heartbeat_seconds, on one of
+//       that handler's workers; log lines name it job=heartbeat-NAME-N;
 //     - wakes on the FIFO <spool>/wake (JobQueue::Poke) or every poll_interval_ms;
-//     - SIGUSR1: re-reads the configuration and the modules, lets running jobs finish on the
-//       old workers and starts new ones (jobs are in the store: nothing is lost);
+//     - SIGUSR1: re-reads the configuration and rescans the modules. A route or `module`
+//       naming nothing loaded refuses the reload (the current configuration and handlers
+//       stay; each reason logged). Otherwise one line per handler:
+//         handler=NAME reload=added|removed|changed|unchanged module=PATH why=...
+//       (changed: another file or the same path with a new inode/size/mtime/ctime, e.g. a
+//       link to a new target; its [handler.NAME] table; or the shared configuration). Only
+//       added, removed and changed handlers' workers are replaced: idle ones exit at once,
+//       busy ones after their job (it finishes on the code it started with and is recorded
+//       once); new workers load the new file;
 //     - SIGTERM/SIGINT: stops dispatching, waits up to [runtime] stop_timeout_seconds for
 //       running jobs, kills what is left and queues those jobs again (none stays running),
 //       exits 0;

@@ -22,27 +22,39 @@
 namespace threadmill::runtime {
 namespace {
 
-struct HandlerState {
-  bool ready = false;
-  void* state = nullptr;
-};
-
 class Worker {
  public:
-  Worker(const ModuleSet& modules, std::shared_ptr<const RuntimeConfig> config,
-         std::function<void(int64_t)> busy)
-      : modules_(modules), config_(std::move(config)), busy_(std::move(busy)) {}
+  Worker(std::string instance, std::shared_ptr<const ModuleFile> file,
+         std::shared_ptr<const RuntimeConfig> config, std::function<void(int64_t)> busy)
+      : instance_(std::move(instance)),
+        file_(std::move(file)),
+        config_(std::move(config)),
+        busy_(std::move(busy)) {}
 
-  bool Open() {
-    store::EnvOptions options = config_->store;
-    options.sync_each_commit = true;  // a worker's records (ledger, kv) are durable at once
-    auto env = store::Environment::Open(options);
+  bool Open(const LoaderOptions& options) {
+    store::EnvOptions store_options = config_->store;
+    store_options.sync_each_commit = true;  // a worker's records (ledger, kv) are durable at once
+    auto env = store::Environment::Open(store_options);
     if (!env.ok()) {
       log::Get().error("worker {}: cannot open the store: {}", getpid(), env.error().message);
       return false;
     }
     services_ = HostServices::Create(*env, config_, busy_);
     queue_ = std::make_unique<JobQueue>(*env, config_->spool_dir());
+    // This worker's one module, loaded fresh from the supervisor's checked descriptor.
+    if (!file_) {
+      load_error_ = "no module";
+      return true;
+    }
+    auto loaded = LoadModuleFile(*file_, options);
+    if (!loaded.ok()) {
+      load_error_ = loaded.error().message;
+      log::Get().error("handler={} worker {}: cannot load {}: {}", instance_, getpid(), file_->path,
+                       load_error_);
+      return true;  // answers every task with the reason (retried, then parked)
+    }
+    module_ = std::move(*loaded);
+    module_->set_instance(instance_);
     return true;
   }
 
@@ -52,22 +64,21 @@ class Worker {
     if (!job.ok()) return "retry store: " + job.error().message;
     if (!job->has_value()) return "park job-missing";
     Job& j = **job;
-    const LoadedModule* module = modules_.Find(j.handler);
-    if (!module) return "retry handler-not-loaded";
+    if (j.handler != instance_) return "retry handler-not-loaded";
+    if (!module_) return "retry module-not-loaded: " + load_error_;
     auto raw = queue_->ReadMessage(j);
     if (!raw.ok()) return "park spool-file: " + raw.error().message;
     // A verdict that waited for DNS is settled before the handler sees it (reauth.h).
     if (Reauth(&j, *raw) == ReauthStep::kDefer) return "defer dns-temperror";
-    HandlerState* hs = Init(module);
-    if (!hs) return "retry init-failed";
+    if (!Init()) return "retry init-failed";
     InboundMessage message(j, std::move(*raw), services_->replier.get());
     threadmill_ctx ctx;
     ctx.services = services_.get();
-    ctx.module = module;
-    ctx.state = hs->state;
+    ctx.module = module_.get();
+    ctx.state = state_;
     ctx.job = &j;
     ctx.message = &message;
-    int rc = module->table()->on_inbound(&ctx, message.envelope());
+    int rc = module_->table()->on_inbound(&ctx, message.envelope());
     if (!ctx.park_reason.empty()) return "park " + ctx.park_reason;
     std::string detail = ctx.last_error.empty() ? "" : ": " + ctx.last_error;
     switch (rc) {
@@ -82,16 +93,17 @@ class Worker {
     }
   }
 
-  std::string RunHeartbeat(const std::string& name) {
-    const LoadedModule* module = modules_.Find(name);
-    if (!module || !module->on_heartbeat()) return "park no-heartbeat";
-    HandlerState* hs = Init(module);
-    if (!hs) return "retry init-failed";
+  // `task` names this heartbeat in log lines ("heartbeat-NAME-N").
+  std::string RunHeartbeat(const std::string& task) {
+    if (!module_) return "retry module-not-loaded: " + load_error_;
+    if (!module_->on_heartbeat()) return "park no-heartbeat";
+    if (!Init()) return "retry init-failed";
     threadmill_ctx ctx;
     ctx.services = services_.get();
-    ctx.module = module;
-    ctx.state = hs->state;
-    int rc = module->on_heartbeat()(&ctx);
+    ctx.module = module_.get();
+    ctx.state = state_;
+    ctx.task_id = task;
+    int rc = module_->on_heartbeat()(&ctx);
     return rc == THREADMILL_OK ? "done " : "retry heartbeat-status-" + std::to_string(rc);
   }
 
@@ -119,42 +131,44 @@ class Worker {
   }
 
   void Finish() {
-    for (auto& [name, hs] : states_) {
-      const LoadedModule* module = modules_.Find(name);
-      if (hs.ready && module && module->fini()) module->fini()(hs.state);
-    }
+    if (ready_ && module_ && module_->fini()) module_->fini()(state_);
   }
 
  private:
-  HandlerState* Init(const LoadedModule* module) {
-    auto it = states_.find(module->name());
-    if (it != states_.end()) return it->second.ready ? &it->second : nullptr;
-    HandlerState& hs = states_[module->name()];
-    if (!module->table()->init) {
-      hs.ready = true;
-      return &hs;
+  // init() once per worker, the first time the handler is needed.
+  bool Init() {
+    if (init_tried_) return ready_;
+    init_tried_ = true;
+    if (!module_->table()->init) {
+      ready_ = true;
+      return true;
     }
     threadmill_ctx ctx;
     ctx.services = services_.get();
-    ctx.module = module;
+    ctx.module = module_.get();
     ctx.in_init = true;
-    const HandlerSettings& settings = config_->handler(module->name());
-    int rc = module->table()->init(&ctx, HostApi(), settings.config_json.c_str(), &hs.state);
+    const HandlerSettings& settings = config_->handler(instance_);
+    int rc = module_->table()->init(&ctx, HostApi(), settings.config_json.c_str(), &state_);
     if (rc != THREADMILL_OK) {
-      log::Get().error("handler={} init failed with status {} in worker {}{}", module->name(), rc,
+      log::Get().error("handler={} init failed with status {} in worker {}{}", instance_, rc,
                        getpid(), ctx.last_error.empty() ? "" : ": " + ctx.last_error);
-      return nullptr;
+      return false;
     }
-    hs.ready = true;
-    return &hs;
+    ready_ = true;
+    return true;
   }
 
-  const ModuleSet& modules_;
+  std::string instance_;
+  std::shared_ptr<const ModuleFile> file_;
   std::shared_ptr<const RuntimeConfig> config_;
   std::function<void(int64_t)> busy_;
   std::unique_ptr<HostServices> services_;
   std::unique_ptr<JobQueue> queue_;
-  std::map<std::string, HandlerState> states_;
+  std::unique_ptr<LoadedModule> module_;
+  std::string load_error_;
+  bool init_tried_ = false;
+  bool ready_ = false;
+  void* state_ = nullptr;
   std::unique_ptr<JobReauthenticator> reauth_;  // made when a job first needs it
   bool reauth_tried_ = false;
 };
@@ -191,14 +205,15 @@ bool ReportReinjecting(bool started, uint32_t budget_seconds) {
       .ok();
 }
 
-int RunWorker(int fd, const ModuleSet& modules, std::shared_ptr<const RuntimeConfig> config) {
+int RunWorker(int fd, const std::string& instance, std::shared_ptr<const ModuleFile> module,
+              std::shared_ptr<const RuntimeConfig> config, const LoaderOptions& options) {
   uint64_t memory_limit = WorkerMemoryLimitBytes(config->worker_memory_mb);
   // The reply path tells the supervisor before it blocks on a reinjection (sendmail, the
   // outbound echo), so the job time-out never kills a worker in the middle of one.
-  Worker worker(modules, std::move(config), [](int64_t seconds) {
+  Worker worker(instance, std::move(module), std::move(config), [](int64_t seconds) {
     ReportReinjecting(true, static_cast<uint32_t>(std::clamp<int64_t>(seconds, 1, 86400)));
   });
-  if (!worker.Open()) return 1;
+  if (!worker.Open(options)) return 1;
   g_supervisor_fd = fd;
   int status = 0;
   for (;;) {

@@ -38,7 +38,8 @@ uint64_t WorkerMemoryLimitBytes(int64_t worker_memory_mb) {
   return static_cast<uint64_t>(worker_memory_mb) << 20;
 }
 
-bool WorkerPool::Spawn(const ChildMain& child_main, uint64_t memory_limit_bytes) {
+bool WorkerPool::Spawn(const std::string& instance, const ChildMain& child_main,
+                       uint64_t memory_limit_bytes) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     log::Get().error("supervisor: socketpair: {}", std::strerror(errno));
@@ -85,9 +86,10 @@ bool WorkerPool::Spawn(const ChildMain& child_main, uint64_t memory_limit_bytes)
   close(sv[1]);
   WorkerSlot slot;
   slot.pid = pid;
+  slot.instance = instance;
   slot.fd = sv[0];
   slots_.push_back(slot);
-  log::Get().debug("supervisor: worker {} started", pid);
+  log::Get().debug("supervisor: worker {} of handler {} started", pid, instance);
   return true;
 }
 
@@ -111,6 +113,12 @@ void WorkerPool::RetireAll() {
   for (WorkerSlot& s : slots_) Retire(s);
 }
 
+void WorkerPool::RetireInstance(const std::string& instance) {
+  for (WorkerSlot& s : slots_) {
+    if (s.instance == instance) Retire(s);
+  }
+}
+
 void WorkerPool::KillAll() {
   for (WorkerSlot& s : slots_) {
     kill(s.pid, SIGKILL);
@@ -124,6 +132,20 @@ std::vector<WorkerSlot*> WorkerPool::Idle() {
     if (s.Idle()) idle.push_back(&s);
   }
   return idle;
+}
+
+std::vector<WorkerSlot*> WorkerPool::Idle(const std::string& instance) {
+  std::vector<WorkerSlot*> idle;
+  for (WorkerSlot& s : slots_) {
+    if (s.Idle() && s.instance == instance) idle.push_back(&s);
+  }
+  return idle;
+}
+
+size_t WorkerPool::Active(const std::string& instance) const {
+  size_t active = 0;
+  for (const WorkerSlot& s : slots_) active += !s.retiring && s.instance == instance ? 1 : 0;
+  return active;
 }
 
 bool WorkerPool::HasIdle() const {

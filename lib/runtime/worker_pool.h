@@ -1,9 +1,10 @@
 // worker_pool.h - the supervisor's worker processes: fork, message, time-out, reap.
 //
 // DESCRIPTION
-//   A WorkerPool owns one WorkerSlot per worker process: its pid, its end of the
-//   SOCK_SEQPACKET socket pair (worker_protocol.h) and what it is running. Spawn() forks a
-//   worker that:
+//   A WorkerPool owns one WorkerSlot per worker process: its pid, the handler instance it
+//   serves (each handler has its own workers: a worker loads and runs one handler only), its
+//   end of the SOCK_SEQPACKET socket pair (worker_protocol.h) and what it is running.
+//   Spawn() forks a worker that:
 //     - dies with the supervisor (PR_SET_PDEATHSIG SIGKILL, and EOF on its socket);
 //     - closes every descriptor of the supervisor it must not keep (other workers' sockets,
 //       the descriptors given to set_close_in_child: signalfd, wake FIFO, supervisor.lock);
@@ -35,6 +36,7 @@ namespace threadmill::runtime {
 
 struct WorkerSlot {
   pid_t pid = -1;
+  std::string instance;  // the handler this worker serves
   int fd = -1;
   bool busy = false;
   bool retiring = false;  // exit after the current task
@@ -43,7 +45,7 @@ struct WorkerSlot {
   std::string handler;
   std::string queue_id;
   uint32_t attempt = 0;
-  std::string heartbeat;          // current heartbeat's handler
+  std::string heartbeat;          // current heartbeat's id ("heartbeat-NAME-N")
   int64_t deadline_ms = 0;        // the task's own deadline (steady clock)
   int64_t reinject_until_ms = 0;  // > 0 while the worker reinjects (kReinjectStart)
   uint64_t tasks = 0;
@@ -69,18 +71,23 @@ class WorkerPool {
   // Descriptors every new worker closes first.
   void set_close_in_child(std::vector<int> fds) { close_in_child_ = std::move(fds); }
 
-  // Forks one worker running child_main(fd). False (logged) when socketpair/fork fail.
-  bool Spawn(const ChildMain& child_main, uint64_t memory_limit_bytes);
+  // Forks one worker of handler `instance` running child_main(fd). False (logged) when
+  // socketpair/fork fail.
+  bool Spawn(const std::string& instance, const ChildMain& child_main, uint64_t memory_limit_bytes);
 
   // Sends a message; a worker that cannot be reached is SIGKILLed (reaped later).
   void Send(WorkerSlot& slot, const WorkerMessage& message);
   // Lets the worker finish its task, then exit.
   void Retire(WorkerSlot& slot);
   void RetireAll();
+  // Retires the workers of one handler (each finishes its task first).
+  void RetireInstance(const std::string& instance);
   void KillAll();
 
   std::vector<WorkerSlot*> Idle();
+  std::vector<WorkerSlot*> Idle(const std::string& instance);
   size_t Active() const;  // workers not retiring
+  size_t Active(const std::string& instance) const;
   bool HasIdle() const;
   bool AnyBusy() const;
   bool empty() const { return slots_.empty(); }

@@ -8,7 +8,8 @@
 //     big-endian integer.
 //   supervisor -> worker
 //     kRunJob        {job id}          run this job (already claimed: running, attempt counted)
-//     kRunHeartbeat  {handler}         call the handler's on_heartbeat
+//     kRunHeartbeat  {heartbeat id}    call on_heartbeat of the worker's handler (the id,
+//                                      "heartbeat-NAME-N", names it in log lines)
 //     kExit          {}                fini() every handler and exit 0
 //   worker -> supervisor
 //     kResult        {outcome, reason} the current task ended (outcome: done|retry|park)
@@ -55,7 +56,7 @@ const char* ToString(MessageType type);
 
 struct WorkerMessage {
   MessageType type = MessageType::kExit;
-  std::string name;                   // kRunJob: job id; kRunHeartbeat: handler name
+  std::string name;                   // kRunJob: job id; kRunHeartbeat: heartbeat id
   Outcome outcome = Outcome::kRetry;  // kResult
   std::string reason;                 // kResult ("" when done)
   uint32_t budget_seconds = 0;        // kReinjectStart

@@ -12,6 +12,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "lib/runtime/runtime_test_util.h"
 #include "support/temp_dir.h"
@@ -252,6 +254,46 @@ TEST_F(LoaderTest, StaleDescriptorNameIsNotMistakenForANewModule) {
   EXPECT_EQ((*second)->name(), "newminor");
   EXPECT_EQ((*second)->minor(), 7u);
   dlclose(pin);
+}
+
+// ScanModules learns each module's table in a probe process: the scanning process never maps
+// the module; an unchanged file keeps its probe on the next scan, a replaced one is probed
+// again; LoadModuleFile loads what the scan checked.
+TEST_F(LoaderTest, ScanProbesWithoutLoading) {
+  std::string handlers = Mkdir("scan", 0755);
+  testing::InstallFixture(handlers, "good");
+  testing::InstallFixture(handlers, "crash");
+  testing::InstallFixture(handlers, "badmajor");
+  auto mapped = [] {
+    std::ifstream maps("/proc/self/maps");
+    std::string text((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+    return text.find("/scan/good.so") != std::string::npos;
+  };
+  ModuleCatalog first = ScanModules(handlers, options_);
+  ASSERT_EQ(first.modules.size(), 2u);  // badmajor refused
+  auto good = first.Find("testgood");
+  ASSERT_TRUE(good);
+  EXPECT_TRUE(good->has_heartbeat);
+  EXPECT_EQ(good->abi_major, 1u);
+  EXPECT_FALSE(first.Find("crasher")->has_heartbeat);
+  EXPECT_EQ(first.FindModule("good.so"), good);
+  EXPECT_FALSE(mapped());
+
+  ModuleCatalog second = ScanModules(handlers, options_, &first);
+  EXPECT_EQ(second.Find("testgood"), good);  // same file: same probe, same descriptor
+  testing::InstallFixture(handlers, "good", ".new");
+  ASSERT_EQ(rename((handlers + "/.new").c_str(), (handlers + "/good.so").c_str()), 0);
+  ModuleCatalog third = ScanModules(handlers, options_, &second);
+  ASSERT_TRUE(third.Find("testgood"));
+  EXPECT_NE(third.Find("testgood"), good);
+  EXPECT_NE(third.Find("testgood")->identity, good->identity);
+  EXPECT_EQ(third.Find("crasher"), first.Find("crasher"));
+
+  auto loaded = LoadModuleFile(*third.Find("testgood"), options_);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ((*loaded)->module_name(), "testgood");
+  (*loaded)->set_instance("support");
+  EXPECT_EQ((*loaded)->name(), "support");
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 #include "runtime/job_queue.h"
 
 #include <gtest/gtest.h>
+
 #include <sys/stat.h>
+#include <map>
 
 #include "lib/runtime/runtime_test_util.h"
 #include "support/temp_dir.h"
@@ -152,6 +154,42 @@ TEST(JobQueue, ClaimFilterAndPark) {
   EXPECT_EQ((*queue.Get(a))->state, JobState::kParked);
   EXPECT_EQ(queue.List(10, JobState::kParked)->size(), 1u);
   EXPECT_EQ(queue.List(10)->size(), 2u);
+}
+
+// Claims per handler: a backlog of one handler (older jobs) never keeps another handler's due
+// job from being claimed, and no handler gets more than its capacity.
+TEST(JobQueue, ClaimPerHandlerCapacity) {
+  testing::TempDir dir;
+  JobQueue queue(testing::OpenTestEnv(dir.str() + "/db"), dir.str() + "/spool");
+  JobInput in = Input("x");
+  in.handler = "busy";
+  std::vector<std::string> busy;
+  for (int i = 0; i < 6; ++i) {
+    in.received_time = 100 + i;
+    busy.push_back(*queue.Enqueue(in));
+  }
+  in.handler = "quiet";
+  in.received_time = 200;
+  std::string quiet = *queue.Enqueue(in);
+  struct Case {
+    std::map<std::string, size_t> capacity;
+    size_t busy, quiet;
+  } cases[] = {
+      {{{"busy", 2}, {"quiet", 1}}, 2, 1},  // quiet's job is claimed behind busy's backlog
+      {{{"busy", 0}}, 0, 0},
+      {{{"busy", 3}}, 3, 0},                  // handlers not in the map: none
+      {{{"busy", 10}, {"quiet", 10}}, 1, 0},  // what is left
+  };
+  for (const auto& c : cases) {
+    auto claimed = queue.ClaimDue(1000000000000, c.capacity);
+    ASSERT_TRUE(claimed.ok());
+    size_t got_busy = 0, got_quiet = 0;
+    for (const Job& j : *claimed) (j.handler == "busy" ? got_busy : got_quiet) += 1;
+    EXPECT_EQ(got_busy, c.busy);
+    EXPECT_EQ(got_quiet, c.quiet);
+  }
+  EXPECT_EQ((*queue.Get(quiet))->state, JobState::kRunning);
+  EXPECT_EQ((*queue.Get(busy[0]))->state, JobState::kRunning);  // earliest first
 }
 
 // Issue 8 items 7 and 8: one file for all jobs of a message, no second job for the same

@@ -19,6 +19,7 @@
 #include "lib/runtime/runtime_test_util.h"
 #include "mail/header.h"
 #include "runtime/drafts.h"
+#include "runtime/handler_status.h"
 #include "runtime/job_queue.h"
 #include "runtime/runtime_config.h"
 #include "store/kv_store.h"
@@ -100,6 +101,18 @@ class SupervisorTest : public ::testing::Test {
     return id.ok() ? *id : "";
   }
   Job JobOf(const std::string& id) { return **queue_->Get(id); }
+  // USR1, then waits until the supervisor has reloaded (it rewrites handlers.loaded by
+  // renaming a new file into place).
+  void Reload() {
+    std::string path = LoadedHandlersPath(dir_.str() + "/db/spool");
+    struct stat before {};
+    ASSERT_EQ(stat(path.c_str(), &before), 0);
+    ForwardSignal(handle_, SIGUSR1);
+    ASSERT_TRUE(WaitFor([&] {
+      struct stat now {};
+      return stat(path.c_str(), &now) == 0 && now.st_ino != before.st_ino;
+    }));
+  }
   bool Is(const std::string& id, JobState state) {
     auto j = queue_->Get(id);
     return j.ok() && j->has_value() && (*j)->state == state;
@@ -356,6 +369,116 @@ TEST_F(SupervisorTest, ReloadPicksUpNewModules) {
   std::string t = Enqueue("testcpp", "p2@example.org", "[throw]");
   ASSERT_TRUE(WaitFor([&] { return Is(t, JobState::kParked); }));
   EXPECT_EQ(JobOf(t).last_error, "handler-retry");
+}
+
+// USR1 loads a module replaced at the same path (a new file renamed over it, the file
+// rewritten in place) and a link moved to another target: the next job runs the new code;
+// the supervisor itself never mapped the old one.
+TEST_F(SupervisorTest, ReloadRunsReplacedModuleCode) {
+  testing::InstallFixture(handlers_, "version1", "versioned.so");
+  Start();
+  auto version_after = [&](const std::string& msgid) {
+    std::string id = Enqueue("versioned", msgid, "which version?");
+    EXPECT_TRUE(WaitFor([&] { return Is(id, JobState::kDone); })) << JobOf(id).last_error;
+    return Kv("versioned", "version:<" + msgid + ">");
+  };
+  EXPECT_EQ(version_after("v1@example.org"), "1");
+  // A new file renamed into place (what install(1) and package managers do).
+  testing::InstallFixture(handlers_, "version2", ".versioned.new");
+  ASSERT_EQ(rename((handlers_ + "/.versioned.new").c_str(), (handlers_ + "/versioned.so").c_str()),
+            0);
+  Reload();
+  EXPECT_EQ(version_after("v2@example.org"), "2");
+  // Rewritten in place (same inode, new size and mtime).
+  testing::InstallFixture(handlers_, "version1", "versioned.so");
+  Reload();
+  EXPECT_EQ(version_after("v2b@example.org"), "1");
+  // A link whose target changes (how a packaged handler is enabled).
+  std::string store = dir_.str() + "/modules";
+  std::filesystem::create_directories(store);
+  chmod(store.c_str(), 0755);
+  testing::InstallFixture(store, "version1", "v1.so");
+  testing::InstallFixture(store, "version2", "v2.so");
+  ASSERT_EQ(unlink((handlers_ + "/versioned.so").c_str()), 0);
+  ASSERT_EQ(symlink((store + "/v1.so").c_str(), (handlers_ + "/versioned.so").c_str()), 0);
+  Reload();
+  EXPECT_EQ(version_after("v3@example.org"), "1");
+  ASSERT_EQ(symlink((store + "/v2.so").c_str(), (handlers_ + "/.versioned.link").c_str()), 0);
+  ASSERT_EQ(rename((handlers_ + "/.versioned.link").c_str(), (handlers_ + "/versioned.so").c_str()),
+            0);
+  Reload();
+  EXPECT_EQ(version_after("v4@example.org"), "2");
+}
+
+// A reload replaces only the changed handler's workers, and a job running on the old code
+// then finishes there, recorded once (not killed, not run twice).
+TEST_F(SupervisorTest, ReloadReplacesOnlyChangedHandlersGracefully) {
+  fake_.SetSleep(2);  // the versioned job is still reinjecting when the reload comes
+  job_timeout_ = 30;
+  testing::InstallFixture(handlers_, "version1", "versioned.so");
+  Start("[handler.leaker]\nworkers = 1\nrecycle_after_jobs = 100\n");
+  std::string l1 = Enqueue("leaker", "l1@example.org", "leak");
+  ASSERT_TRUE(WaitFor([&] { return Is(l1, JobState::kDone); }));
+  std::string pid = Kv("leaker", "pid:<l1@example.org>");
+  ASSERT_FALSE(pid.empty());
+
+  std::string slow = Enqueue("versioned", "slow1@example.org", "slow");
+  ASSERT_TRUE(WaitFor([&] { return Kv("versioned", "version:<slow1@example.org>") == "1"; }));
+  ASSERT_TRUE(Is(slow, JobState::kRunning));
+  testing::InstallFixture(handlers_, "version2", ".versioned.new");
+  ASSERT_EQ(rename((handlers_ + "/.versioned.new").c_str(), (handlers_ + "/versioned.so").c_str()),
+            0);
+  Reload();
+  ASSERT_TRUE(WaitFor([&] { return !Is(slow, JobState::kRunning); }));
+  EXPECT_TRUE(Is(slow, JobState::kDone)) << JobOf(slow).last_error;
+  EXPECT_EQ(JobOf(slow).attempts, 1u);
+  EXPECT_EQ(fake_.Messages().size(), 1u);
+
+  std::string next = Enqueue("versioned", "next@example.org", "next");
+  ASSERT_TRUE(WaitFor([&] { return Is(next, JobState::kDone); }));
+  EXPECT_EQ(Kv("versioned", "version:<next@example.org>"), "2");
+  // The leaker's worker was not touched by the reload.
+  std::string l2 = Enqueue("leaker", "l2@example.org", "leak");
+  ASSERT_TRUE(WaitFor([&] { return Is(l2, JobState::kDone); }));
+  EXPECT_EQ(Kv("leaker", "pid:<l2@example.org>"), pid);
+}
+
+// Each handler has its own workers: hung jobs of one handler (longer than the test) never
+// hold back another handler's job.
+TEST_F(SupervisorTest, HungHandlerDoesNotDelayAnother) {
+  job_timeout_ = 60;
+  runtime_extra_ = "stop_timeout_seconds = 1\n";
+  Start("[handler.hanger]\nworkers = 1\n");
+  std::vector<std::string> hung;
+  for (int i = 0; i < 3; ++i)
+    hung.push_back(Enqueue("hanger", "hh" + std::to_string(i) + "@x", "z"));
+  ASSERT_TRUE(WaitFor([&] { return Is(hung[0], JobState::kRunning); }));
+  auto start = std::chrono::steady_clock::now();
+  std::string ok = Enqueue("testgood", "free@example.org", "fine");
+  ASSERT_TRUE(WaitFor([&] { return Is(ok, JobState::kDone); }, 10));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  // [handler.hanger] workers = 1: one hung job at a time, the others wait their turn.
+  EXPECT_TRUE(Is(hung[1], JobState::kQueued));
+  EXPECT_TRUE(Is(hung[2], JobState::kQueued));
+}
+
+// Named instances of one module: each its own name for kv and jobs, its own [handler.NAME]
+// settings; the module does not also run under its own name (nothing names it).
+TEST_F(SupervisorTest, NamedInstancesOfOneModule) {
+  testing::InstallFixture(handlers_, "version1", "versioned.so");
+  Start(
+      "[handler.alpha]\nmodule = \"versioned\"\nanswer = \"A\"\n"
+      "[handler.beta]\nmodule = \"versioned.so\"\nanswer = \"B\"\nworkers = 1\n");
+  std::string a = Enqueue("alpha", "na@example.org", "to alpha");
+  std::string b = Enqueue("beta", "nb@example.org", "to beta");
+  ASSERT_TRUE(WaitFor([&] { return Is(a, JobState::kDone) && Is(b, JobState::kDone); }));
+  EXPECT_EQ(Kv("alpha", "version:<na@example.org>"), "1");
+  EXPECT_EQ(Kv("beta", "version:<nb@example.org>"), "1");
+  EXPECT_EQ(Kv("versioned", "version:<na@example.org>"), "");
+  auto loaded = ReadLoadedHandlers(dir_.str() + "/db/spool");
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_TRUE(loaded->count("alpha") && loaded->count("beta") && loaded->count("testgood"));
+  EXPECT_FALSE(loaded->count("versioned"));
 }
 
 TEST_F(SupervisorTest, StopsCleanly) {

@@ -43,7 +43,7 @@ int Reinjector(int fd) {
 
 TEST(WorkerPool, ReinjectionDefersTheTimeoutKill) {
   WorkerPool pool;
-  ASSERT_TRUE(pool.Spawn(Reinjector, 0));
+  ASSERT_TRUE(pool.Spawn("t", Reinjector, 0));
   WorkerSlot& slot = pool.slots().front();
   slot.busy = true;
   slot.deadline_ms = NowMs() - 1;  // its own deadline has passed
@@ -70,8 +70,8 @@ TEST(WorkerPool, ReinjectionDefersTheTimeoutKill) {
 
 TEST(WorkerPool, RetireLetsAnIdleWorkerExit) {
   WorkerPool pool;
-  ASSERT_TRUE(pool.Spawn(Reinjector, 0));
-  ASSERT_TRUE(pool.Spawn(Reinjector, 0));
+  ASSERT_TRUE(pool.Spawn("t", Reinjector, 0));
+  ASSERT_TRUE(pool.Spawn("t", Reinjector, 0));
   EXPECT_EQ(pool.Active(), 2u);
   EXPECT_EQ(pool.Idle().size(), 2u);
   pool.RetireAll();
@@ -88,6 +88,7 @@ TEST(WorkerPool, MemoryLimitIsSetInTheChild) {
   WorkerPool pool;
   const uint64_t limit = uint64_t{96} << 20;
   ASSERT_TRUE(pool.Spawn(
+      "t",
       [&](int) {
         rlimit got{};
         getrlimit(RLIMIT_DATA, &got);

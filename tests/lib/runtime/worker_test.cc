@@ -42,10 +42,10 @@ class WorkerTest : public ::testing::Test {
                         << "\"]\n"
                         << "[handler.testgood]\ngreeting = \"Howdy\"\n";
     config_ = std::make_shared<RuntimeConfig>(ParseRuntimeConfig(*config::Load(path)));
-    LoaderOptions options;
-    options.owner_uid = geteuid();
-    modules_ = LoadModules(handlers, options);
-    ASSERT_EQ(modules_.Names(), (std::vector<std::string>{"crasher", "testgood"}));
+    options_.owner_uid = geteuid();
+    catalog_ = ScanModules(handlers, options_);
+    ASSERT_EQ(catalog_.modules.size(), 2u);
+    ASSERT_TRUE(catalog_.Find("crasher") && catalog_.Find("testgood"));
   }
   void TearDown() override {
     socket_.reset();
@@ -79,14 +79,16 @@ class WorkerTest : public ::testing::Test {
     return v.ok() && v->has_value() ? **v : "";
   }
 
-  void StartWorker() {
+  // A worker of handler `instance` (module: the module of that name, or `module`).
+  void StartWorker(const std::string& instance = "testgood", const std::string& module = "") {
     int sv[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
     pid_ = fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
       close(sv[0]);
-      _exit(RunWorker(sv[1], modules_, config_));
+      _exit(RunWorker(sv[1], instance, catalog_.Find(module.empty() ? instance : module), config_,
+                      options_));
     }
     close(sv[1]);
     socket_.reset(sv[0]);
@@ -124,7 +126,8 @@ class WorkerTest : public ::testing::Test {
   testing::TempDir dir_;
   testing::FakeSendmail fake_{dir_.str()};
   std::shared_ptr<const RuntimeConfig> config_;
-  ModuleSet modules_;
+  LoaderOptions options_;
+  ModuleCatalog catalog_;
   UniqueFd socket_;
   pid_t pid_ = -1;
 };
@@ -193,8 +196,8 @@ TEST_F(WorkerTest, RunsJobsAndHeartbeatsThenFinishes) {
   StartWorker();
   EXPECT_EQ(Ask("J " + a), "R done ");
   EXPECT_EQ(Ask("J " + b), "R done ");
-  EXPECT_EQ(Ask("H testgood"), "R done ");
-  EXPECT_EQ(Ask("H testgood"), "R done ");
+  EXPECT_EQ(Ask("H heartbeat-testgood-1"), "R done ");
+  EXPECT_EQ(Ask("H heartbeat-testgood-2"), "R done ");
   int status = Finish();
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
@@ -218,8 +221,6 @@ TEST_F(WorkerTest, Outcomes) {
       {"J " + fail, "R park handler-fail"},
       {"J " + unloaded, "R retry handler-not-loaded"},
       {"J J00000000000000000000", "R park job-missing"},
-      {"H absent", "R park no-heartbeat"},
-      {"H crasher", "R park no-heartbeat"},
       {"what?", "R retry bad-request"},
   };
   for (const auto& c : cases) EXPECT_EQ(Ask(c.request), c.want) << c.request;
@@ -228,9 +229,35 @@ TEST_F(WorkerTest, Outcomes) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+// A worker serves one handler: another handler's job is not run there, and a module without
+// on_heartbeat answers heartbeats with park.
+TEST_F(WorkerTest, RunsOnlyItsOwnHandler) {
+  std::string good = Enqueue("testgood", "own1@example.org", "Hello");
+  std::string crash = Enqueue("crasher", "own2@example.org", "Boom");
+  StartWorker("crasher");
+  EXPECT_EQ(Ask("J " + good), "R retry handler-not-loaded");
+  EXPECT_EQ(Ask("H heartbeat-crasher-1"), "R park no-heartbeat");
+  int status = Finish();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(Kv("crasher", "attempt:<own2@example.org>:0"), "");  // never ran
+  EXPECT_EQ(Kv("testgood", "env:<own1@example.org>"), "");
+}
+
+// A named instance: module testgood serving handler "support" keeps its kv records under
+// "support" (host calls use the instance name).
+TEST_F(WorkerTest, NamedInstanceUsesItsOwnName) {
+  std::string a = Enqueue("support", "inst1@example.org", "Hello");
+  StartWorker("support", "testgood");
+  EXPECT_EQ(Ask("J " + a), "R done ");
+  int status = Finish();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_NE(Kv("support", "env:<inst1@example.org>").find("subject=Hello"), std::string::npos);
+  EXPECT_EQ(Kv("testgood", "env:<inst1@example.org>"), "");
+}
+
 TEST_F(WorkerTest, ACrashingHandlerKillsOnlyTheWorker) {
   std::string crash = Enqueue("crasher", "c1@example.org", "Boom");
-  StartWorker();
+  StartWorker("crasher");
   EXPECT_EQ(Ask("J " + crash), "");  // EOF: the worker died with the handler
   int status = 0;
   ASSERT_EQ(waitpid(pid_, &status, 0), pid_);
