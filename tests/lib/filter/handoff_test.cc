@@ -174,7 +174,7 @@ TEST_F(HandoffTest, ThreadOwnerGetsOnlyMailToItsOwnAddresses) {
     envelope.recipients = {c.rcpt};
     Decision d;
     d.direction = store::Direction::kInbound;
-    d.decision = "matched";
+    d.outcome = Outcome::kMatched;
     d.message_id = "answer" + std::to_string(++n) + "@example.org";
     d.resolution.thread_id = "T1";
     d.resolution.method = thread::MatchMethod::kInReplyTo;
