@@ -50,6 +50,7 @@ HandlerSettings ParseHandler(const std::string& name, const toml::table& table,
   r.Get("heartbeat_seconds", &h.heartbeat_seconds, 0, 86400 * 7);
   r.Get("sends_per_hour", &h.sends_per_hour, 0, 1000000);
   r.Get("sends_per_job", &h.sends_per_job, 0, 10000);
+  r.Get("draft_expiry_hours", &h.draft_expiry_hours, 0, 24 * 3660);
   if (!h.from.empty() && (h.from.find('@') == std::string::npos ||
                           h.from.find_first_of(" <>\r\n\t,") != std::string::npos)) {
     r.Fail("from", "must be a plain address (local@domain)");
@@ -95,6 +96,11 @@ const HandlerSettings& RuntimeConfig::handler(const std::string& name) const {
   return it == handlers.end() ? kEmpty : it->second;
 }
 
+int64_t RuntimeConfig::DraftExpirySeconds(const std::string& name) const {
+  const int64_t hours = handler(name).draft_expiry_hours;
+  return (hours >= 0 ? hours : draft_expiry_hours) * 3600;
+}
+
 store::EnvOptions StoreOptions(const config::Config& config) {
   store::EnvOptions options;
   options.path = config.store.path;
@@ -127,7 +133,8 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   TomlReader rt(config::SectionTable(config, "runtime"), "runtime", file);
   rt.RejectUnknown({"workers", "job_timeout_seconds", "max_attempts", "retry_initial_seconds",
                     "retry_max_seconds", "recycle_after_jobs", "heartbeat_seconds",
-                    "poll_interval_ms", "done_retention_seconds", "stop_timeout_seconds"});
+                    "poll_interval_ms", "done_retention_seconds", "stop_timeout_seconds",
+                    "draft_expiry_hours"});
   rt.Get("workers", &out.workers, 1, 64);
   rt.Get("job_timeout_seconds", &out.job_timeout_seconds, 1, 86400);
   rt.Get("max_attempts", &out.max_attempts, 1, 1000);
@@ -138,6 +145,7 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   rt.Get("poll_interval_ms", &out.poll_interval_ms, 10, 60000);
   rt.Get("done_retention_seconds", &out.done_retention_seconds, 0, 86400 * 365);
   rt.Get("stop_timeout_seconds", &out.stop_timeout_seconds, 1, 3600);
+  rt.Get("draft_expiry_hours", &out.draft_expiry_hours, 0, 24 * 3660);
 
   if (const toml::table* section = config::SectionTable(config, "handler")) {
     for (const auto& [key, node] : *section) {

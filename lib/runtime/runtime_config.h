@@ -9,13 +9,15 @@
 //                worker_memory_mb = 512
 //     [runtime]  workers, job_timeout_seconds, max_attempts, retry_initial_seconds,
 //                retry_max_seconds, recycle_after_jobs, heartbeat_seconds, poll_interval_ms,
-//                done_retention_seconds, stop_timeout_seconds
+//                done_retention_seconds, stop_timeout_seconds,
+//                draft_expiry_hours = 168 (drafts awaiting approval longer expire; 0 = never)
 //   StoreOptions() is the one place that turns [store] into LMDB environment options: the
 //   daemon, the supervisor, workers and threadmillctl all open the store with it.
 //     [handler.NAME] free-form table handed to the handler as JSON (init) and through
 //                config_get; threadmill itself reads `from`, `from_name` (host->send and the
 //                reply's display name), `heartbeat_seconds` (overrides [runtime]),
-//                `sends_per_hour` and `sends_per_job` (override [reply]).
+//                `sends_per_hour` and `sends_per_job` (override [reply]),
+//                `draft_expiry_hours` (overrides [runtime]).
 //     [[routes]] recipient = "help@example.com" | "*@support.example.com" |
 //                "reply+*@example.com", handler = "NAME", action = "copy" | "consume"
 //
@@ -52,6 +54,8 @@ struct HandlerSettings {
   int64_t heartbeat_seconds = -1;  // -1: [runtime] heartbeat_seconds
   int64_t sends_per_hour = -1;     // -1: [reply] sends_per_hour
   int64_t sends_per_job = -1;      // -1: [reply] sends_per_job
+  // -1: [runtime] draft_expiry_hours
+  int64_t draft_expiry_hours = -1;
 };
 
 struct RuntimeConfig {
@@ -73,6 +77,7 @@ struct RuntimeConfig {
   int64_t poll_interval_ms = 1000;         // queue scan when no wake-up arrives
   int64_t done_retention_seconds = 86400;  // finished jobs stay listable this long
   int64_t stop_timeout_seconds = 10;       // on TERM, running jobs get this long, then requeued
+  int64_t draft_expiry_hours = 168;        // drafts awaiting approval longer expire; 0 = never
   std::vector<RouteRule> routes;
   std::map<std::string, HandlerSettings> handlers;  // by name ([handler.NAME] tables)
   reply::ReplyConfig reply;
@@ -80,6 +85,8 @@ struct RuntimeConfig {
   std::string spool_dir() const { return store_path + "/spool"; }
   // Settings of `name` (an empty default when the config has no [handler.NAME]).
   const HandlerSettings& handler(const std::string& name) const;
+  // Seconds after which a draft of handler `name` expires (0 = never).
+  int64_t DraftExpirySeconds(const std::string& name) const;
 };
 
 // Throws config::ConfigError.

@@ -52,6 +52,7 @@ class Worker {
     const Job& j = **job;
     const LoadedModule* module = modules_.Find(j.handler);
     if (!module) return "retry handler-not-loaded";
+    if (j.kind == kDraftDecisionJob) return RunDraftDecision(module, j);
     auto raw = queue_->ReadMessage(j);
     if (!raw.ok()) return "park spool-file: " + raw.error().message;
     HandlerState* hs = Init(module);
@@ -89,6 +90,24 @@ class Worker {
     ctx.state = hs->state;
     int rc = module->on_heartbeat()(&ctx);
     return rc == THREADMILL_OK ? "done " : "retry heartbeat-status-" + std::to_string(rc);
+  }
+
+  // A draft-decision job (runtime/drafts.h): on_draft_decision when the module has it.
+  std::string RunDraftDecision(const LoadedModule* module, const Job& j) {
+    if (!module->on_draft_decision()) return "done ";
+    auto draft = services_->drafts->Get(j.draft_id);
+    if (!draft.ok()) return "retry store: " + draft.error().message;
+    if (!draft->has_value()) return "park draft-missing";
+    HandlerState* hs = Init(module);
+    if (!hs) return "retry init-failed";
+    auto call = MakeDecision(std::move(**draft));
+    threadmill_ctx ctx;
+    ctx.services = services_.get();
+    ctx.module = module;
+    ctx.state = hs->state;
+    ctx.job = &j;
+    int rc = module->on_draft_decision()(&ctx, &call->decision);
+    return rc == THREADMILL_RETRY ? "retry handler-retry" : "done ";
   }
 
   void Finish() {
