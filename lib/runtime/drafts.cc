@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -318,7 +319,11 @@ Result<std::string> EnqueueDecision(JobQueue& queue, const Draft& draft) {
 }
 
 std::string CurrentUnixUser() {
-  const uid_t uid = geteuid();
+  const uid_t uid = getuid();
+  if (uid == 0) {  // root through sudo: the person, not root
+    const char* sudo_user = std::getenv("SUDO_USER");
+    if (sudo_user && *sudo_user) return sudo_user;
+  }
   std::vector<char> buf(16384);
   struct passwd pw {};
   struct passwd* found = nullptr;

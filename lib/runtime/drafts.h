@@ -86,7 +86,8 @@ std::unique_ptr<DraftDecisionCall> MakeDecision(Draft draft);
 // Queues the decision job for the draft's handler. Returns the job id.
 Result<std::string> EnqueueDecision(JobQueue& queue, const Draft& draft);
 
-// The unix user running this process ("uid:N" when unnamed).
+// The unix user running this process (real uid; SUDO_USER when root through sudo; "uid:N"
+// when unnamed). Call before dropping privileges.
 std::string CurrentUnixUser();
 
 class DraftStore {
