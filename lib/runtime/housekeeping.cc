@@ -34,7 +34,7 @@ bool Housekeeping::Recover(JobQueue& queue, int64_t now) {
 void Housekeeping::SweepKvAndDrafts(JobQueue& queue, const std::shared_ptr<store::Environment>& env,
                                     const RuntimeConfig& runtime, const config::Config& config,
                                     int64_t now) {
-  store::KvStore kv(env);
+  store::KvStore kv(env, [now] { return now; });
   size_t expired_kv = 0;
   for (;;) {
     auto swept = kv.SweepExpired(1000);

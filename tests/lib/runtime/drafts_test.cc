@@ -11,6 +11,8 @@
 #include "lib/reply/fake_sendmail.h"
 #include "lib/runtime/runtime_test_util.h"
 #include "mail/header.h"
+#include "runtime/housekeeping.h"
+#include "store/kv_store.h"
 #include "store/thread_store.h"
 #include "support/temp_dir.h"
 
@@ -335,6 +337,36 @@ TEST_F(DraftsTest, DecisionIsQueuedAsAJobOfItsHandler) {
   EXPECT_EQ((*job)->handler, "helpdesk");
   EXPECT_EQ((*job)->state, JobState::kQueued);
   EXPECT_FALSE(CurrentUnixUser().empty());
+}
+
+TEST_F(DraftsTest, HousekeepingExpiresDraftsTellsHandlersAndSweepsExpiredKv) {
+  DraftStore drafts(env_);
+  JobQueue queue(env_, dir_.str() + "/spool");
+  std::string id = *drafts.Create(Make());
+  store::KvStore kv(env_);
+  ASSERT_TRUE(kv.Put("helpdesk", "short", "v", 60).ok());
+  ASSERT_TRUE(kv.Put("helpdesk", "kept", "v").ok());
+  RuntimeConfig rt;
+  rt.handlers["helpdesk"].draft_expiry_hours = 2;
+  config::Config config;
+  const int64_t created = Get(drafts, id).created;
+  Housekeeping early;
+  early.Sweep(queue, env_, rt, config, created + 3600);  // 1 h: not yet
+  EXPECT_EQ(Get(drafts, id).state, "draft_for_approval");
+  EXPECT_TRUE(queue.List(10)->empty());
+  Housekeeping late;
+  late.Sweep(queue, env_, rt, config, created + 7200);
+  Draft d = Get(drafts, id);
+  EXPECT_EQ(d.state, "expired");
+  EXPECT_EQ(d.decision, "expired");
+  auto jobs = queue.List(10);
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].kind, kDraftDecisionJob);
+  EXPECT_EQ((*jobs)[0].draft_id, id);
+  // The kv record with a 60 s TTL is gone from the database, not only hidden.
+  store::KvStore later(env_, [] { return int64_t{0}; });  // a clock before any expiry
+  EXPECT_FALSE(later.Get("helpdesk", "short")->has_value());
+  EXPECT_TRUE(later.Get("helpdesk", "kept")->has_value());
 }
 
 }  // namespace
