@@ -1,11 +1,29 @@
-// draft_commands.cc - threadmillctl drafts list|show|approve|reject.
+// draft_commands.cc - threadmillctl drafts list|show|edit|approve|reject.
+//
+// edit takes the new text from --file F ("-" = standard input) or runs $VISUAL/$EDITOR (else
+// vi) on a temporary file holding the current text; an unchanged or empty result changes
+// nothing. edit/approve/reject take --note TEXT, recorded with the draft and logged. The
+// decision (approve/reject, and expiries found on the way) is queued as a job for the
+// draft's handler (on_draft_decision). Who decided: runtime::CurrentUnixUser(), taken before
+// the store is opened (which drops root to the [milter] user). Their key=value log lines go
+// to the daemon's [log] target.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
 
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
 #include "ctl/store_access.h"
 #include "log/logger.h"
 #include "runtime/drafts.h"
+#include "runtime/job_queue.h"
 #include "runtime/runtime_config.h"
 #include "store/environment.h"
 
@@ -13,6 +31,10 @@ namespace threadmill::ctl {
 namespace {
 
 using runtime_cli::Fail;
+
+constexpr const char* kDraftsUsage =
+    "drafts needs list [STATE] | show ID | edit ID [--file F] [--note TEXT] | "
+    "approve ID [--note TEXT] | reject ID [--note TEXT]";
 
 nlohmann::ordered_json DraftJson(const runtime::Draft& d, bool full) {
   nlohmann::ordered_json out = {{"id", d.id},
@@ -24,7 +46,9 @@ nlohmann::ordered_json DraftJson(const runtime::Draft& d, bool full) {
                                 {"subject", d.facts.subject},
                                 {"in_reply_to", "<" + d.facts.message_id + ">"},
                                 {"reply", d.reply_id.empty() ? "" : "<" + d.reply_id + ">"},
-                                {"last_error", d.last_error}};
+                                {"last_error", d.last_error},
+                                {"decision", d.decision},
+                                {"edited", d.edited}};
   if (full) {
     out["updated"] = d.updated;
     out["job"] = d.job_id;
@@ -33,23 +57,115 @@ nlohmann::ordered_json DraftJson(const runtime::Draft& d, bool full) {
     out["dmarc"] = d.facts.dmarc;
     out["text"] = d.content.text;
     out["html"] = d.content.html;
+    nlohmann::ordered_json history = nlohmann::ordered_json::array();
+    for (const auto& e : d.history) {
+      history.push_back({{"action", e.action}, {"by", e.by}, {"at", e.at}, {"note", e.note}});
+    }
+    out["history"] = std::move(history);
   }
   return out;
 }
 
-std::shared_ptr<store::Environment> OpenEnv(const config::Config& config, bool write) {
-  return OpenEnvironment(config, write);
+// The words after the command with --note/--file taken out. False on a malformed option.
+struct DraftArgs {
+  std::vector<std::string> words;
+  std::string note;
+  std::optional<std::string> file;
+};
+bool ParseDraftArgs(const std::vector<std::string>& in, DraftArgs* out) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == "--note" || in[i] == "--file") {
+      if (i + 1 >= in.size()) return false;
+      const bool note = in[i] == "--note";
+      const std::string& value = in[++i];
+      if (note) {
+        out->note = value;
+      } else {
+        out->file = value;
+      }
+    } else if (in[i].rfind("--note=", 0) == 0) {
+      out->note = in[i].substr(7);
+    } else if (in[i].rfind("--file=", 0) == 0) {
+      out->file = in[i].substr(7);
+    } else {
+      out->words.push_back(in[i]);
+    }
+  }
+  return true;
+}
+
+Result<std::string> ReadAll(const std::string& path) {
+  std::ostringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return MakeError(ErrorCode::kNotFound, "cannot read " + path);
+    text << in.rdbuf();
+  }
+  return text.str();
+}
+
+// Runs the user's editor on `text`; returns the edited text.
+Result<std::string> EditInEditor(const std::string& text) {
+  const char* editor = std::getenv("VISUAL");
+  if (!editor || !*editor) editor = std::getenv("EDITOR");
+  if (!editor || !*editor) editor = "vi";
+  char path[] = "/tmp/threadmill-draft-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return MakeError(ErrorCode::kInternal, "cannot create a temporary file");
+  bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  if (!written) {
+    unlink(path);
+    return MakeError(ErrorCode::kInternal, "cannot write a temporary file");
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", "exec $0 \"$1\"", editor, path, static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0) {
+    unlink(path);
+    return MakeError(ErrorCode::kInternal, std::string("editor \"") + editor + "\" failed");
+  }
+  auto edited = ReadAll(path);
+  unlink(path);
+  return edited;
+}
+
+// Queues the decision job of each draft for its handler; reports failures on stderr.
+void TellHandlers(const runtime::RuntimeConfig& rt, const std::shared_ptr<store::Environment>& env,
+                  const std::vector<runtime::Draft>& drafts) {
+  if (drafts.empty()) return;
+  runtime::JobQueue queue(env, rt.spool_dir());
+  for (const auto& d : drafts) {
+    auto job = runtime::EnqueueDecision(queue, d);
+    if (!job.ok()) {
+      std::fprintf(stderr, "threadmillctl: draft %s: handler %s not told: %s\n", d.id.c_str(),
+                   d.handler.c_str(), job.error().message.c_str());
+    }
+  }
+}
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
 
 int RunDraftCommand(const config::Config& config, const std::vector<std::string>& words,
                     bool json) {
-  if (words.size() < 2) return Fail("drafts needs list|show|approve|reject", 2);
-  const std::string& sub = words[1];
+  DraftArgs args;
+  if (!ParseDraftArgs(words, &args) || args.words.size() < 2) return Fail(kDraftsUsage, 2);
+  const std::string& sub = args.words[1];
   if (sub == "list") {
-    runtime::DraftStore drafts(OpenEnv(config, false));
-    auto list = drafts.List(100000, words.size() > 2 ? words[2] : "");
+    runtime::DraftStore drafts(OpenEnvironment(config, false));
+    auto list = drafts.List(100000, args.words.size() > 2 ? args.words[2] : "");
     if (!list.ok()) return Fail(list.error().message);
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& d : *list) out.push_back(DraftJson(d, false));
@@ -65,36 +181,65 @@ int RunDraftCommand(const config::Config& config, const std::vector<std::string>
     }
     return 0;
   }
-  if (words.size() != 3) return Fail("drafts " + sub + " needs one DRAFT_ID", 2);
-  const std::string& id = words[2];
+  if (args.words.size() != 3) return Fail("drafts " + sub + " needs one DRAFT_ID", 2);
+  const std::string& id = args.words[2];
   if (sub == "show") {
-    runtime::DraftStore drafts(OpenEnv(config, false));
+    runtime::DraftStore drafts(OpenEnvironment(config, false));
     auto d = drafts.Get(id);
     if (!d.ok()) return Fail(d.error().message);
     if (!d->has_value()) return Fail("draft " + id + " not found");
     Print(DraftJson(**d, true), json);
     return 0;
   }
-  if (sub == "approve") {
-    runtime::RuntimeConfig rt = runtime::ParseRuntimeConfig(config);
-    auto env = OpenEnv(config, true);
-    runtime::DraftStore drafts(env);
-    reply::Replier replier(env, rt.reply);
-    auto sent = drafts.Approve(id, replier);
-    if (!sent.ok()) return Fail("draft " + id + " not sent: " + sent.error().message);
-    auto d = drafts.Get(id);
-    if (d.ok() && d->has_value()) Print(DraftJson(**d, false), json);
-    return 0;
+  if (sub != "edit" && sub != "approve" && sub != "reject") {
+    return Fail("unknown drafts command \"" + sub + "\"", 2);
   }
-  if (sub == "reject") {
-    runtime::DraftStore drafts(OpenEnv(config, true));
-    Status st = drafts.Reject(id);
+  if (args.file && sub != "edit") return Fail("--file is for drafts edit", 2);
+  const std::string who = runtime::CurrentUnixUser();  // before the store drops root
+  // The decision lines (and the reply's) go where the daemon logs: [log], opened as root.
+  log::Configure(config.log);
+  std::optional<std::string> new_text;
+  if (sub == "edit" && args.file) {
+    auto text = ReadAll(*args.file);
+    if (!text.ok()) return Fail(text.error().message);
+    new_text = std::move(*text);
+  }
+  runtime::RuntimeConfig rt = runtime::ParseRuntimeConfig(config);
+  auto env = OpenEnvironment(config, true);
+  runtime::DraftStore drafts(env);
+  // A draft past its expiry is expired now, not approved or edited.
+  auto expired = drafts.ExpireDue(
+      NowSeconds(), [&](const std::string& handler) { return rt.DraftExpirySeconds(handler); });
+  if (expired.ok()) TellHandlers(rt, env, *expired);
+  if (sub == "edit") {
+    if (!new_text) {
+      auto d = drafts.Get(id);
+      if (!d.ok()) return Fail(d.error().message);
+      if (!d->has_value()) return Fail("draft " + id + " not found");
+      if ((*d)->state != "draft_for_approval") return Fail("draft " + id + " is " + (*d)->state);
+      auto edited = EditInEditor((*d)->content.text);
+      if (!edited.ok()) return Fail(edited.error().message);
+      if (edited->empty() || *edited == (*d)->content.text) {
+        std::fprintf(stderr, "threadmillctl: draft %s unchanged\n", id.c_str());
+        return 0;
+      }
+      new_text = std::move(*edited);
+    }
+    Status st = drafts.Edit(id, *new_text, who, args.note);
     if (!st.ok()) return Fail(st.error().message);
-    auto d = drafts.Get(id);
-    if (d.ok() && d->has_value()) Print(DraftJson(**d, false), json);
-    return 0;
+  } else if (sub == "approve") {
+    reply::Replier replier(env, rt.reply);
+    auto sent = drafts.Approve(id, replier, who, args.note);
+    if (!sent.ok()) return Fail("draft " + id + " not sent: " + sent.error().message);
+  } else {
+    Status st = drafts.Reject(id, who, args.note);
+    if (!st.ok()) return Fail(st.error().message);
   }
-  return Fail("unknown drafts command \"" + sub + "\"", 2);
+  auto d = drafts.Get(id);
+  if (!d.ok() || !d->has_value()) return Fail("draft " + id + " cannot be read back");
+  if (sub != "edit") TellHandlers(rt, env, {**d});
+  Print(DraftJson(**d, false), json);
+  return 0;
 }
 
 }  // namespace threadmill::ctl

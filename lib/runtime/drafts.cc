@@ -1,9 +1,17 @@
+// drafts.cc - see drafts.h.
 #include "runtime/drafts.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
+#include "log/kv_line.h"
+#include "log/logger.h"
+#include "mail/charset.h"
 #include "store/thread_store.h"
 #include "store/txn.h"
 
@@ -33,6 +41,8 @@ std::string Encode(const Draft& d) {
             {"text", d.content.text},
             {"html", d.content.html},
             {"from_name", d.content.from_name},
+            {"edited", d.edited},
+            {"decision", d.decision},
             {"facts",
              {{"msgid", f.message_id},
               {"references", f.references},
@@ -47,6 +57,11 @@ std::string Encode(const Draft& d) {
               {"auto_submitted", f.auto_submitted},
               {"precedence", f.precedence},
               {"list", f.list_headers}}}};
+  json history = json::array();
+  for (const DraftEvent& e : d.history) {
+    history.push_back({{"action", e.action}, {"by", e.by}, {"at", e.at}, {"note", e.note}});
+  }
+  j["history"] = std::move(history);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -66,6 +81,14 @@ Result<Draft> Decode(std::string_view text) {
     d.content.text = j.value("text", "");
     d.content.html = j.value("html", "");
     d.content.from_name = j.value("from_name", "");
+    d.edited = j.value("edited", false);
+    d.decision = j.value("decision", "");
+    if (j.contains("history") && j["history"].is_array()) {
+      for (const json& e : j["history"]) {
+        d.history.push_back({e.value("action", ""), e.value("by", ""), e.value("at", int64_t{0}),
+                             e.value("note", "")});
+      }
+    }
     const json& f = j.at("facts");
     d.facts.message_id = f.value("msgid", "");
     d.facts.references = f.value("references", std::vector<std::string>{});
@@ -141,7 +164,7 @@ Result<std::vector<Draft>> DraftStore::List(size_t limit, std::string_view state
   return out;
 }
 
-Result<std::string> DraftStore::Approve(std::string_view id, reply::Replier& replier) {
+Result<Draft> DraftStore::Pending(std::string_view id) const {
   auto found = Get(id);
   if (!found.ok()) return found.error();
   if (!found->has_value()) {
@@ -151,6 +174,31 @@ Result<std::string> DraftStore::Approve(std::string_view id, reply::Replier& rep
   if (d.state != "draft_for_approval") {
     return MakeError(ErrorCode::kInvalidInput, "draft " + d.id + " is " + d.state);
   }
+  return d;
+}
+
+void DraftStore::Record(Draft& d, std::string action, std::string_view by,
+                        std::string_view note) const {
+  d.updated = Now();
+  if (action != "edited")
+    d.decision = action == "approved" && d.edited ? "edited+approved" : action;
+  d.history.push_back({action, std::string(by), d.updated, std::string(note)});
+  log::KvLine line;
+  line.Add("draft", d.id)
+      .Add("handler", d.handler)
+      .Add("action", action == "edited" ? action : d.decision)
+      .Add("by", by)
+      .Add("note", note)
+      .AddBracketed("reply", d.reply_id, false)
+      .Add("thread", d.facts.thread_id);
+  log::Get().info("{}", line.str());
+}
+
+Result<std::string> DraftStore::Approve(std::string_view id, reply::Replier& replier,
+                                        std::string_view by, std::string_view note) {
+  auto pending = Pending(id);
+  if (!pending.ok()) return pending.error();
+  Draft d = std::move(*pending);
   // A person approved it: the reply is sent by a person (RFC 3834 section 5, "no").
   reply::ReplyContent content = d.content;
   content.auto_submitted = "no";
@@ -164,23 +212,128 @@ Result<std::string> DraftStore::Approve(std::string_view id, reply::Replier& rep
   d.state = "sent";
   d.reply_id = *sent;
   d.last_error.clear();
+  Record(d, "approved", by, note);
   if (Status st = Put(d); !st.ok()) return st.error();
   return *sent;
 }
 
-Status DraftStore::Reject(std::string_view id) {
-  auto found = Get(id);
-  if (!found.ok()) return found.error();
-  if (!found->has_value()) {
-    return MakeError(ErrorCode::kNotFound, "draft " + std::string(id) + " not found");
-  }
-  Draft d = std::move(**found);
-  if (d.state != "draft_for_approval") {
-    return MakeError(ErrorCode::kInvalidInput, "draft " + d.id + " is " + d.state);
-  }
+Status DraftStore::Reject(std::string_view id, std::string_view by, std::string_view note) {
+  auto pending = Pending(id);
+  if (!pending.ok()) return pending.error();
+  Draft d = std::move(*pending);
   d.state = "rejected";
-  d.updated = Now();
+  Record(d, "rejected", by, note);
   return Put(d);
+}
+
+Status DraftStore::Edit(std::string_view id, std::string_view text, std::string_view by,
+                        std::string_view note) {
+  if (text.empty() || text.size() > kMaxDraftTextBytes || !mail::IsValidUtf8(text) ||
+      text.find('\0') != std::string_view::npos) {
+    return MakeError(ErrorCode::kInvalidInput, "draft text must be 1.." +
+                                                   std::to_string(kMaxDraftTextBytes) +
+                                                   " bytes of UTF-8 without NUL");
+  }
+  auto pending = Pending(id);
+  if (!pending.ok()) return pending.error();
+  Draft d = std::move(*pending);
+  d.content.text = std::string(text);
+  d.content.html.clear();
+  d.edited = true;
+  Record(d, "edited", by, note);
+  return Put(d);
+}
+
+Result<std::vector<Draft>> DraftStore::ExpireDue(
+    int64_t now, const std::function<int64_t(const std::string&)>& expiry, size_t batch) {
+  auto awaiting = List(100000, "draft_for_approval");
+  if (!awaiting.ok()) return awaiting.error();
+  std::vector<Draft> expired;
+  for (Draft& d : *awaiting) {
+    if (expired.size() >= batch) break;
+    const int64_t seconds = expiry(d.handler);
+    if (seconds <= 0 || d.created > now - seconds) continue;
+    auto pending = Pending(d.id);  // decided meanwhile: leave it
+    if (!pending.ok()) continue;
+    Draft e = std::move(*pending);
+    e.state = "expired";
+    Record(e, "expired", "", "");
+    if (Status st = Put(e); !st.ok()) return st.error();
+    expired.push_back(std::move(e));
+  }
+  return expired;
+}
+
+Result<size_t> DraftStore::SweepDecided(int64_t before, size_t batch) {
+  size_t removed = 0;
+  Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
+    removed = 0;
+    std::vector<std::string> old;
+    {
+      auto cursor = store::Cursor::Open(txn, env_->dbi(store::Db::kDrafts));
+      if (!cursor.ok()) return cursor.error();
+      for (auto at = cursor->First(); at.ok() && *at && old.size() < batch; at = cursor->Next()) {
+        auto d = Decode(cursor->value());
+        if (!d.ok() || d->state == "draft_for_approval" || d->updated >= before) continue;
+        old.emplace_back(cursor->key());
+      }
+    }
+    for (const std::string& id : old) {
+      auto del = txn.Del(env_->dbi(store::Db::kDrafts), id);
+      if (!del.ok()) return del.error();
+      removed += *del ? 1 : 0;
+    }
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  return removed;
+}
+
+std::unique_ptr<DraftDecisionCall> MakeDecision(Draft draft) {
+  auto call = std::make_unique<DraftDecisionCall>();
+  call->draft = std::move(draft);
+  const Draft& d = call->draft;
+  call->message_id = d.reply_id.empty() ? "" : "<" + d.reply_id + ">";
+  const DraftEvent* last = d.last_event();
+  threadmill_draft_decision& out = call->decision;
+  out.struct_size = sizeof out;
+  out.draft_id = d.id.c_str();
+  out.decision = d.decision.c_str();
+  out.note = last ? last->note.c_str() : "";
+  out.message_id = call->message_id.c_str();
+  out.thread_id = d.facts.thread_id.c_str();
+  out.text = d.content.text.c_str();
+  out.decided_by = last ? last->by.c_str() : "";
+  out.decided_time = last ? last->at : d.updated;
+  return call;
+}
+
+Result<std::string> EnqueueDecision(JobQueue& queue, const Draft& draft) {
+  JobInput in;
+  in.handler = draft.handler;
+  in.route = kDraftDecisionJob;
+  in.kind = kDraftDecisionJob;
+  in.draft_id = draft.id;
+  in.recipient = draft.facts.recipient;
+  in.mail_from = draft.facts.envelope_sender;
+  in.thread_id = draft.facts.thread_id;
+  in.message_id = draft.facts.message_id;
+  return queue.Enqueue(in);
+}
+
+std::string CurrentUnixUser() {
+  const uid_t uid = getuid();
+  if (uid == 0) {  // root through sudo: the person, not root
+    const char* sudo_user = std::getenv("SUDO_USER");
+    if (sudo_user && *sudo_user) return sudo_user;
+  }
+  std::vector<char> buf(16384);
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found && found->pw_name) {
+    return found->pw_name;
+  }
+  return "uid:" + std::to_string(uid);
 }
 
 }  // namespace threadmill::runtime

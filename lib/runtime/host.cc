@@ -316,14 +316,23 @@ int HostKvGet(threadmill_ctx* ctx, const char* key, const void** value, size_t* 
   });
 }
 
-int HostKvPut(threadmill_ctx* ctx, const char* key, const void* value, size_t value_len) {
+static_assert(store::kMaxKvKeyBytes == THREADMILL_KV_MAX_KEY_BYTES);
+static_assert(store::kMaxKvValueBytes == THREADMILL_KV_MAX_VALUE_BYTES);
+static_assert(store::kMaxKvListLimit == THREADMILL_KV_MAX_LIST_ITEMS);
+
+int HostKvPutTtl(threadmill_ctx* ctx, const char* key, const void* value, size_t value_len,
+                 uint64_t ttl_seconds) {
   return Guard(ctx, [&] {
     if (!key || (!value && value_len)) return Fail(ctx, THREADMILL_INVALID, "NULL argument");
     std::string_view v(static_cast<const char*>(value), value ? value_len : 0);
-    Status st = ctx->services->kv->Put(HandlerName(ctx), key, v);
+    Status st = ctx->services->kv->Put(HandlerName(ctx), key, v, ttl_seconds);
     if (!st.ok()) return FailWith(ctx, st.error());
     return static_cast<int>(THREADMILL_OK);
   });
+}
+
+int HostKvPut(threadmill_ctx* ctx, const char* key, const void* value, size_t value_len) {
+  return HostKvPutTtl(ctx, key, value, value_len, 0);
 }
 
 int HostKvDelete(threadmill_ctx* ctx, const char* key) {
@@ -336,12 +345,12 @@ int HostKvDelete(threadmill_ctx* ctx, const char* key) {
   });
 }
 
-int HostKvList(threadmill_ctx* ctx, const char* prefix, size_t limit, int include_values,
-               const threadmill_kv_item** items, size_t* count) {
+int HostKvListAfter(threadmill_ctx* ctx, const char* prefix, const char* start_after, size_t limit,
+                    int include_values, const threadmill_kv_item** items, size_t* count) {
   return Guard(ctx, [&] {
     if (!items || !count) return Fail(ctx, THREADMILL_INVALID, "NULL argument");
-    auto got =
-        ctx->services->kv->List(HandlerName(ctx), prefix ? prefix : "", limit, include_values != 0);
+    auto got = ctx->services->kv->List(HandlerName(ctx), prefix ? prefix : "", limit,
+                                       include_values != 0, start_after ? start_after : "");
     if (!got.ok()) return FailWith(ctx, got.error());
     ctx->kv_entries = std::move(*got);
     ctx->kv_items.clear();
@@ -353,6 +362,11 @@ int HostKvList(threadmill_ctx* ctx, const char* prefix, size_t limit, int includ
     *count = ctx->kv_items.size();
     return static_cast<int>(THREADMILL_OK);
   });
+}
+
+int HostKvList(threadmill_ctx* ctx, const char* prefix, size_t limit, int include_values,
+               const threadmill_kv_item** items, size_t* count) {
+  return HostKvListAfter(ctx, prefix, nullptr, limit, include_values, items, count);
 }
 
 void HostLog(threadmill_ctx* ctx, int level, const char* message) {
@@ -519,6 +533,9 @@ const threadmill_host_api kHostApi = {
     HostReplyEx,
     HostSendEx,
     HostThread,
+    /* ABI 1.1: KV and drafts */
+    HostKvListAfter,
+    HostKvPutTtl,
 };
 
 }  // namespace

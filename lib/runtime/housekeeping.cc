@@ -5,6 +5,8 @@
 
 #include "log/logger.h"
 #include "reply/ledger.h"
+#include "runtime/drafts.h"
+#include "store/kv_store.h"
 
 namespace threadmill::runtime {
 
@@ -29,6 +31,39 @@ bool Housekeeping::Recover(JobQueue& queue, int64_t now) {
   return true;
 }
 
+void Housekeeping::SweepKvAndDrafts(JobQueue& queue, const std::shared_ptr<store::Environment>& env,
+                                    const RuntimeConfig& runtime, const config::Config& config,
+                                    int64_t now) {
+  store::KvStore kv(env, [now] { return now; });
+  size_t expired_kv = 0;
+  for (;;) {
+    auto swept = kv.SweepExpired(1000);
+    if (!swept.ok()) {
+      log::Get().error("supervisor: sweeping expired kv records failed: {}", swept.error().message);
+      break;
+    }
+    expired_kv += *swept;
+    if (*swept < 1000) break;
+  }
+  if (expired_kv) log::Get().info("supervisor: {} expired kv record(s) swept", expired_kv);
+  DraftStore drafts(env);
+  auto expired = drafts.ExpireDue(
+      now, [&](const std::string& handler) { return runtime.DraftExpirySeconds(handler); });
+  if (!expired.ok()) {
+    log::Get().error("supervisor: expiring drafts failed: {}", expired.error().message);
+  } else {
+    for (const Draft& d : *expired) {
+      auto job = EnqueueDecision(queue, d);
+      if (!job.ok()) {
+        log::Get().error("supervisor: draft {} expired, its handler cannot be told: {}", d.id,
+                         job.error().message);
+      }
+    }
+  }
+  auto swept = drafts.SweepDecided(now - config.store.retention_days * 86400);
+  if (swept.ok() && *swept) log::Get().info("supervisor: {} decided draft(s) swept", *swept);
+}
+
 void Housekeeping::Sweep(JobQueue& queue, const std::shared_ptr<store::Environment>& env,
                          const RuntimeConfig& runtime, const config::Config& config, int64_t now) {
   if (now >= next_jobs_s_) {
@@ -50,6 +85,7 @@ void Housekeeping::Sweep(JobQueue& queue, const std::shared_ptr<store::Environme
     reply::ReplyLedger ledger(env);
     auto removed = ledger.Sweep(now - config.store.retention_days * 86400);
     if (removed.ok() && *removed) log::Get().info("supervisor: {} reply record(s) swept", *removed);
+    SweepKvAndDrafts(queue, env, runtime, config, now);
   }
 }
 

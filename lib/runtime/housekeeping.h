@@ -8,7 +8,10 @@
 //   Sweep() runs from the poll loop and does something only when due: every
 //   SweepIntervalSeconds(done_retention_seconds) it removes done jobs older than
 //   done_retention_seconds (through the spool index, so its cost follows the number removed,
-//   not the number kept) and, hourly, reply-ledger records older than [store] retention_days.
+//   not the number kept) and, hourly, reply-ledger records older than [store] retention_days,
+//   expired kv records (KvStore::SweepExpired), drafts awaiting approval past their
+//   draft_expiry_hours (expired, the handler told by a draft-decision job) and decided drafts
+//   older than retention_days.
 //
 // THREADING
 //   Single-threaded (the supervisor).
@@ -41,6 +44,9 @@ class Housekeeping {
   }
 
  private:
+  void SweepKvAndDrafts(JobQueue& queue, const std::shared_ptr<store::Environment>& env,
+                        const RuntimeConfig& runtime, const config::Config& config, int64_t now);
+
   int64_t next_jobs_s_ = 0;
   int64_t next_ledger_s_ = 0;
 };

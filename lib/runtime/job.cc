@@ -61,7 +61,9 @@ std::string EncodeJob(const Job& j) {
               {"route", j.route},
               {"received", j.received_time},
               {"size", j.size},
-              {"file", j.file}};
+              {"file", j.file},
+              {"kind", j.kind},
+              {"draft", j.draft_id}};
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -97,6 +99,8 @@ Result<Job> DecodeJob(std::string_view text) {
     j.received_time = in.value("received", int64_t{0});
     j.size = in.value("size", uint64_t{0});
     j.file = in.value("file", "");
+    j.kind = in.value("kind", "");
+    j.draft_id = in.value("draft", "");
     return j;
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kStore, std::string("spool: corrupt job record: ") + e.what());

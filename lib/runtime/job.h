@@ -54,8 +54,10 @@ struct Job {
   std::string reauth;
   std::string route;  // why it was routed ("route:PATTERN", "thread-owner")
   int64_t received_time = 0;
-  uint64_t size = 0;  // bytes of the spooled message
-  std::string file;   // path of the spooled message
+  uint64_t size = 0;     // bytes of the spooled message
+  std::string file;      // path of the spooled message
+  std::string kind;      // "" = an inbound message; "draft-decision" (runtime/drafts.h)
+  std::string draft_id;  // the draft a draft-decision job is about
 
   bool operator==(const Job&) const = default;
 };

@@ -141,6 +141,8 @@ Job MakeJob(const JobInput& in, const std::string& spool_dir, size_t size) {
   job.received_time = in.received_time ? in.received_time : job.created;
   job.size = size;
   job.file = spool_dir + "/" + job.id + ".eml";
+  job.kind = in.kind;
+  job.draft_id = in.draft_id;
   return job;
 }
 

@@ -77,6 +77,8 @@ struct JobInput {
   bool sender_authenticated = false;
   int64_t received_time = 0;     // 0 = now
   std::string_view raw_message;  // the whole message as received: headers, blank line, body
+  std::string kind;              // Job::kind
+  std::string draft_id;          // Job::draft_id
 };
 
 // One job of EnqueueMessage: its id, and whether it existed already (not created again).

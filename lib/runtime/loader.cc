@@ -65,6 +65,13 @@ LoadedModule::FiniFn LoadedModule::fini() const {
   return table_->fini;
 }
 
+LoadedModule::DraftDecisionFn LoadedModule::on_draft_decision() const {
+  if (table_->struct_size < offsetof(threadmill_handler, on_draft_decision) + sizeof(void*)) {
+    return nullptr;
+  }
+  return table_->on_draft_decision;
+}
+
 const LoadedModule* ModuleSet::Find(const std::string& name) const {
   for (const auto& m : modules) {
     if (m->name() == name) return m.get();

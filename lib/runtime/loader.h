@@ -91,6 +91,8 @@ class LoadedModule {
   using FiniFn = void (*)(void*);
   HeartbeatFn on_heartbeat() const;
   FiniFn fini() const;
+  using DraftDecisionFn = int (*)(threadmill_ctx*, const threadmill_draft_decision*);
+  DraftDecisionFn on_draft_decision() const;  // ABI 1.1
 
  private:
   std::string path_;

@@ -60,6 +60,7 @@ HandlerSettings ParseHandler(const std::string& name, const toml::table& table,
   if (h.module.find('/') != std::string::npos) {
     r.Fail("module", "must be a module's handler name or file name, not a path");
   }
+  r.Get("draft_expiry_hours", &h.draft_expiry_hours, 0, 24 * 3660);
   if (!h.from.empty() && (h.from.find('@') == std::string::npos ||
                           h.from.find_first_of(" <>\r\n\t,") != std::string::npos)) {
     r.Fail("from", "must be a plain address (local@domain)");
@@ -125,6 +126,10 @@ int64_t RuntimeConfig::recycle_after_of(const std::string& name) const {
   int64_t own = handler(name).recycle_after_jobs;
   return own > 0 ? own : recycle_after_jobs;
 }
+int64_t RuntimeConfig::DraftExpirySeconds(const std::string& name) const {
+  const int64_t hours = handler(name).draft_expiry_hours;
+  return (hours >= 0 ? hours : draft_expiry_hours) * 3600;
+}
 
 store::EnvOptions StoreOptions(const config::Config& config) {
   store::EnvOptions options;
@@ -168,7 +173,8 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   TomlReader rt(config::SectionTable(config, "runtime"), "runtime", file);
   rt.RejectUnknown({"workers", "job_timeout_seconds", "max_attempts", "retry_initial_seconds",
                     "retry_max_seconds", "recycle_after_jobs", "heartbeat_seconds",
-                    "poll_interval_ms", "done_retention_seconds", "stop_timeout_seconds"});
+                    "poll_interval_ms", "done_retention_seconds", "stop_timeout_seconds",
+                    "draft_expiry_hours"});
   rt.Get("workers", &out.workers, 1, 64);
   rt.Get("job_timeout_seconds", &out.job_timeout_seconds, 1, 86400);
   rt.Get("max_attempts", &out.max_attempts, 1, 1000);
@@ -179,6 +185,7 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   rt.Get("poll_interval_ms", &out.poll_interval_ms, 10, 60000);
   rt.Get("done_retention_seconds", &out.done_retention_seconds, 0, 86400 * 365);
   rt.Get("stop_timeout_seconds", &out.stop_timeout_seconds, 1, 3600);
+  rt.Get("draft_expiry_hours", &out.draft_expiry_hours, 0, 24 * 3660);
 
   if (const toml::table* section = config::SectionTable(config, "handler")) {
     for (const auto& [key, node] : *section) {

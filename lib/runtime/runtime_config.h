@@ -10,7 +10,8 @@
 //                (router.h), thread_messages_max = 1000 (host->thread)
 //     [runtime]  workers, job_timeout_seconds, max_attempts, retry_initial_seconds,
 //                retry_max_seconds, recycle_after_jobs, heartbeat_seconds, poll_interval_ms,
-//                done_retention_seconds, stop_timeout_seconds
+//                done_retention_seconds, stop_timeout_seconds,
+//                draft_expiry_hours = 168 (drafts awaiting approval longer expire; 0 = never)
 //   StoreOptions() is the one place that turns [store] into LMDB environment options: the
 //   daemon, the supervisor, workers and threadmillctl all open the store with it.
 //     [handler.NAME] free-form table handed to the handler as JSON (init) and through
@@ -20,7 +21,8 @@
 //                module this handler instance runs: its table name or file name; default:
 //                NAME), and its own worker pool: `workers`, `job_timeout_seconds`,
 //                `recycle_after_jobs` (each defaults to [runtime]'s); its reply policy
-//                keys (`reply_policy`, ...) are read by lib/reply/policy.h.
+//                keys (`reply_policy`, ...) are read by lib/reply/policy.h;
+//                `draft_expiry_hours` (overrides [runtime]).
 //     [[routes]] recipient = "help@example.com" | "*@support.example.com" |
 //                "reply+*@example.com", handler = "NAME", action = "copy" | "consume",
 //                policy = "vacation" | "conversation" (the reply policy of jobs this rule
@@ -67,6 +69,7 @@ struct HandlerSettings {
   int64_t workers = -1;              // -1: [runtime] workers
   int64_t job_timeout_seconds = -1;  // -1: [runtime] job_timeout_seconds
   int64_t recycle_after_jobs = -1;   // -1: [runtime] recycle_after_jobs
+  int64_t draft_expiry_hours = -1;  // -1: [runtime] draft_expiry_hours
 };
 
 struct RuntimeConfig {
@@ -91,6 +94,7 @@ struct RuntimeConfig {
   int64_t poll_interval_ms = 1000;         // queue scan when no wake-up arrives
   int64_t done_retention_seconds = 86400;  // finished jobs stay listable this long
   int64_t stop_timeout_seconds = 10;       // on TERM, running jobs get this long, then requeued
+  int64_t draft_expiry_hours = 168;        // drafts awaiting approval longer expire; 0 = never
   std::vector<RouteRule> routes;
   std::map<std::string, HandlerSettings> handlers;  // by name ([handler.NAME] tables)
   reply::ReplyConfig reply;
@@ -105,6 +109,8 @@ struct RuntimeConfig {
   int64_t workers_of(const std::string& name) const;
   int64_t job_timeout_of(const std::string& name) const;
   int64_t recycle_after_of(const std::string& name) const;
+  // Seconds after which a draft of handler `name` expires (0 = never).
+  int64_t DraftExpirySeconds(const std::string& name) const;
 };
 
 // Throws config::ConfigError.

@@ -66,6 +66,7 @@ class Worker {
     Job& j = **job;
     if (j.handler != instance_) return "retry handler-not-loaded";
     if (!module_) return "retry module-not-loaded: " + load_error_;
+    if (j.kind == kDraftDecisionJob) return RunDraftDecision(j);
     auto raw = queue_->ReadMessage(j);
     if (!raw.ok()) return "park spool-file: " + raw.error().message;
     // A verdict that waited for DNS is settled before the handler sees it (reauth.h).
@@ -105,6 +106,23 @@ class Worker {
     ctx.task_id = task;
     int rc = module_->on_heartbeat()(&ctx);
     return rc == THREADMILL_OK ? "done " : "retry heartbeat-status-" + std::to_string(rc);
+  }
+
+  // A draft-decision job (runtime/drafts.h): on_draft_decision when the module has it.
+  std::string RunDraftDecision(const Job& j) {
+    if (!module_->on_draft_decision()) return "done ";
+    auto draft = services_->drafts->Get(j.draft_id);
+    if (!draft.ok()) return "retry store: " + draft.error().message;
+    if (!draft->has_value()) return "park draft-missing";
+    if (!Init()) return "retry init-failed";
+    auto call = MakeDecision(std::move(**draft));
+    threadmill_ctx ctx;
+    ctx.services = services_.get();
+    ctx.module = module_.get();
+    ctx.state = state_;
+    ctx.job = &j;
+    int rc = module_->on_draft_decision()(&ctx, &call->decision);
+    return rc == THREADMILL_RETRY ? "retry handler-retry" : "done ";
   }
 
   ReauthStep Reauth(Job* job, std::string_view raw) {

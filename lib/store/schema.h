@@ -18,6 +18,8 @@
 //                  updated otherwise: due jobs, running and old done jobs without a scan)
 //     drafts       draft id                     -> draft                (runtime)
 //     kv           handler + '\0' + key         -> opaque value
+//     kv_ttl       kv db key                     -> EncodeTime(expiry) (only records put
+//                  with a TTL; swept by KvStore::SweepExpired)
 //     meta         "schema_version"             -> decimal version
 //
 // LIMITS
@@ -42,6 +44,7 @@ enum class Db : unsigned {
   kKv,
   kMeta,
   kSpoolIndex,
+  kKvTtl,
   kCount,
 };
 
@@ -63,6 +66,7 @@ inline constexpr DbSpec kDatabases[] = {
     {Db::kKv, "kv", 0},
     {Db::kMeta, "meta", 0},
     {Db::kSpoolIndex, "spool_index", 0},
+    {Db::kKvTtl, "kv_ttl", 0},
 };
 
 inline constexpr size_t kDbCount = static_cast<size_t>(Db::kCount);

@@ -85,8 +85,8 @@ TEST(ctl_TerminalText, CtlPrintsHostileRecordsSafely) {
   }
   // user = "": threadmillctl run as root (as the suite is) keeps root instead of dropping to a
   // service user this machine may not have; the store is this test's own.
-  std::ofstream(dir.str() + "/c.conf") << "[milter]\nuser = \"\"\n[store]\npath = \""
-                                       << dir.str() << "/store\"\n";
+  std::ofstream(dir.str() + "/c.conf")
+      << "[milter]\nuser = \"\"\n[store]\npath = \"" << dir.str() << "/store\"\n";
   std::string conf = "-c " + dir.str() + "/c.conf ";
   for (const std::string& cmd : {"thread " + thread_id, "--json thread " + thread_id}) {
     int status = -1;

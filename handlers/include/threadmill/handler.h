@@ -148,6 +148,27 @@ typedef struct threadmill_envelope {
   uint32_t reply_allowed;
 } threadmill_envelope;
 
+/* KV limits (ABI 1.1; the same in every 1.x host). Keys are 1..THREADMILL_KV_MAX_KEY_BYTES
+ * bytes, values at most THREADMILL_KV_MAX_VALUE_BYTES; beyond them kv_put* returns
+ * THREADMILL_INVALID. kv_list/kv_list_after return at most THREADMILL_KV_MAX_LIST_ITEMS
+ * items per call (limit 0 or larger means that maximum); page with kv_list_after. */
+#define THREADMILL_KV_MAX_KEY_BYTES 4096
+#define THREADMILL_KV_MAX_VALUE_BYTES 1048576
+#define THREADMILL_KV_MAX_LIST_ITEMS 10000
+
+/* What became of a draft (ABI 1.1), given to on_draft_decision. [host] valid during the call. */
+typedef struct threadmill_draft_decision {
+  uint32_t struct_size;
+  const char* draft_id;   /* the id host->draft returned */
+  const char* decision;   /* "approved", "edited+approved", "rejected" or "expired" */
+  const char* note;       /* the operator's --note, "" when none */
+  const char* message_id; /* "<id@host>" of the reply sent, "" when none was sent */
+  const char* thread_id;  /* the conversation the draft answers, "" when unknown */
+  const char* text;       /* the text as sent (after an edit) or as drafted */
+  const char* decided_by; /* the unix user who decided, "" for expiry */
+  int64_t decided_time;   /* unix seconds */
+} threadmill_draft_decision;
+
 /* One key of host->kv_list. [host] FROZEN (array element). */
 typedef struct threadmill_kv_item {
   const char* key;
@@ -304,7 +325,23 @@ typedef struct threadmill_host_api {
    * next thread call on this ctx or the end of the callback. */
   int (*thread)(threadmill_ctx* ctx, const char* thread_id, const threadmill_thread** out);
 
-  /* ABI 1.1: KV and drafts (draftskv) */
+
+  /* ABI 1.1: KV and drafts */
+  /* Check host->struct_size >= offsetof(threadmill_host_api, MEMBER) + sizeof(void*) before
+   * calling these: a 1.0 host does not have them. */
+
+  /* Like kv_list, but only keys greater than start_after (byte order; NULL or "" = from the
+   * first key): pass the last key of the previous page to get the next one. A page shorter
+   * than the limit is the last. Results as kv_list. */
+  int (*kv_list_after)(threadmill_ctx* ctx, const char* prefix, const char* start_after,
+                       size_t limit, int include_values, const threadmill_kv_item** items,
+                       size_t* count);
+
+  /* Like kv_put; ttl_seconds > 0: the record expires that long after the put (kv_get then
+   * returns THREADMILL_NOT_FOUND, kv_list skips it, housekeeping removes it); 0: never
+   * (replaces an earlier TTL). TTLs are capped at about 100 years. */
+  int (*kv_put_ttl)(threadmill_ctx* ctx, const char* key, const void* value, size_t value_len,
+                    uint64_t ttl_seconds);
 } threadmill_host_api;
 
 /* The module's table. [handler] static storage, valid while the module is loaded. */
@@ -331,6 +368,13 @@ typedef struct threadmill_handler {
 
   /* Optional (NULL): called before the module is unloaded. */
   void (*fini)(void* state);
+
+  /* ABI 1.1, optional (NULL, or absent when struct_size ends before it): a draft of this
+   * handler was approved (possibly after an edit), rejected or expired. Runs as a job in the
+   * handler's queue, in a worker, with the same host calls as on_heartbeat (no current
+   * message: reply/draft/attachment_read/raw_message are THREADMILL_INVALID). Delivered at
+   * least once; return THREADMILL_RETRY to be called again later, anything else ends it. */
+  int (*on_draft_decision)(threadmill_ctx* ctx, const threadmill_draft_decision* decision);
 } threadmill_handler;
 
 /* The one symbol a module exports (see THREADMILL_HANDLER_ENTRY). */

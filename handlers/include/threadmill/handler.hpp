@@ -3,7 +3,9 @@
  *
  * Write a class with a constructor (Context&, std::string_view config_json), an
  * `int on_inbound(Context&, const threadmill_envelope&)` member, and optionally
- * `int on_heartbeat(Context&)`; then export it once per module:
+ * `int on_heartbeat(Context&)` and (ABI 1.1)
+ * `int on_draft_decision(Context&, const threadmill_draft_decision&)`; then export it once
+ * per module:
  *
  *   class Echo {
  *    public:
@@ -303,6 +305,36 @@ class Context {
     info.message_total = t->message_total;
     return info;
   }
+  // ABI 1.1: the page of keys after `start_after` ("" = from the first); limit 0 = the
+  // maximum (THREADMILL_KV_MAX_LIST_ITEMS). A page shorter than the limit is the last. On a
+  // 1.0 host a non-empty start_after is THREADMILL_INVALID ("host-without-kv-cursor").
+  HostResult<std::vector<KvItem>> kv_list_after(const std::string& prefix,
+                                                const std::string& start_after, size_t limit = 100,
+                                                bool include_values = false) {
+    if (!Has(offsetof(threadmill_host_api, kv_list_after))) {
+      if (start_after.empty()) return kv_list(prefix, limit, include_values);
+      return HostStatus{THREADMILL_INVALID, "host-without-kv-cursor"};
+    }
+    const threadmill_kv_item* items = nullptr;
+    size_t count = 0;
+    int rc = host_->kv_list_after(ctx_, prefix.c_str(), start_after.c_str(), limit,
+                                  include_values ? 1 : 0, &items, &count);
+    if (rc != THREADMILL_OK) return Check(rc);
+    std::vector<KvItem> out;
+    for (size_t i = 0; items && i < count; ++i) {
+      out.push_back({items[i].key ? items[i].key : "", Bytes(items[i].value, items[i].value_len)});
+    }
+    return out;
+  }
+  // ABI 1.1: kv_put whose record expires ttl_seconds after the put (0 = never). On a 1.0
+  // host a TTL is THREADMILL_INVALID ("host-without-kv-ttl").
+  HostStatus kv_put_ttl(const std::string& key, std::string_view value, uint64_t ttl_seconds) {
+    if (!Has(offsetof(threadmill_host_api, kv_put_ttl))) {
+      if (ttl_seconds == 0) return kv_put(key, value);
+      return HostStatus{THREADMILL_INVALID, "host-without-kv-ttl"};
+    }
+    return Check(host_->kv_put_ttl(ctx_, key.c_str(), value.data(), value.size(), ttl_seconds));
+  }
   void log(int level, const std::string& message) { host_->log(ctx_, level, message.c_str()); }
   // The [handler.NAME] value of key, if set.
   std::optional<std::string> config(const char* key) {
@@ -355,6 +387,8 @@ class Context {
     std::vector<threadmill_header> headers;
     threadmill_message_options c{};
   };
+  // True when the host table holds the function pointer at `offset`.
+  bool Has(size_t offset) const { return host_->struct_size >= offset + sizeof(void (*)()); }
   static std::string Bytes(const void* data, size_t len) {
     return data ? std::string(static_cast<const char*>(data), len) : std::string();
   }
@@ -374,6 +408,14 @@ struct has_heartbeat : std::false_type {};
 template <typename T>
 struct has_heartbeat<
     T, std::void_t<decltype(std::declval<T&>().on_heartbeat(std::declval<Context&>()))>>
+    : std::true_type {};
+
+template <typename T, typename = void>
+struct has_draft_decision : std::false_type {};
+template <typename T>
+struct has_draft_decision<
+    T, std::void_t<decltype(std::declval<T&>().on_draft_decision(
+           std::declval<Context&>(), std::declval<const threadmill_draft_decision&>()))>>
     : std::true_type {};
 
 // True when `host` is an ABI 1 table holding at least every ABI 1.0 member.
@@ -464,6 +506,24 @@ struct Adapter {
       return THREADMILL_OK;
     }
   }
+  static int OnDraftDecision(threadmill_ctx* ctx, const threadmill_draft_decision* d) noexcept {
+    if constexpr (has_draft_decision<H>::value) {
+      const threadmill_host_api* host = Host().load();
+      if (!host || !d) return THREADMILL_FAIL;
+      try {
+        H* handler = static_cast<H*>(host->state(ctx));
+        if (!handler) return THREADMILL_FAIL;
+        Context c(ctx, host);
+        return handler->on_draft_decision(c, *d);
+      } catch (...) {
+        return Contain(ctx, host, THREADMILL_RETRY);
+      }
+    } else {
+      (void)ctx;
+      (void)d;
+      return THREADMILL_OK;
+    }
+  }
   static void Fini(void* state) noexcept {
     try {
       delete static_cast<H*>(state);
@@ -472,14 +532,16 @@ struct Adapter {
   }
   static const threadmill_handler* Table(const char* name) noexcept {
     Name() = name;
-    static const threadmill_handler table = {sizeof(threadmill_handler),
-                                             THREADMILL_ABI_MAJOR,
-                                             THREADMILL_ABI_MINOR,
-                                             name,
-                                             &Init,
-                                             &OnInbound,
-                                             has_heartbeat<H>::value ? &OnHeartbeat : nullptr,
-                                             &Fini};
+    static const threadmill_handler table = {
+        sizeof(threadmill_handler),
+        THREADMILL_ABI_MAJOR,
+        THREADMILL_ABI_MINOR,
+        name,
+        &Init,
+        &OnInbound,
+        has_heartbeat<H>::value ? &OnHeartbeat : nullptr,
+        &Fini,
+        has_draft_decision<H>::value ? &OnDraftDecision : nullptr};
     return &table;
   }
 };

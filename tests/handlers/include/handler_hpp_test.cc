@@ -10,6 +10,7 @@
 //   wrapper's names must not collide with threadmill::Status / threadmill::Result.
 #include "threadmill/handler.hpp"
 
+#include <cstddef>
 #include <cstdio>
 #include <new>
 #include <optional>
@@ -194,6 +195,66 @@ TEST_F(HandlerHppTest, KvListReportsStoreErrors) {
   };
   EXPECT_EQ(Inbound(), THREADMILL_RETRY);
   EXPECT_EQ(Probe::seen, "error status 4 (cursor failed)");
+}
+
+// ABI 1.1 KV calls: used when the host table has them, refused (not silently dropped) on a
+// 1.0-sized table when the caller needs the cursor or the TTL.
+struct KvProbe {
+  static inline std::string seen;
+  KvProbe(Context&, std::string_view) {}
+  int on_inbound(Context& ctx, const threadmill_envelope&) {
+    auto page = ctx.kv_list_after("p:", "p:1", 5);
+    HostStatus ttl = ctx.kv_put_ttl("t", "v", 60);
+    HostStatus no_ttl = ctx.kv_put_ttl("u", "v", 0);
+    seen = (page ? "page " + std::to_string(page->size()) : "page " + page.status().describe()) +
+           " ttl " + ttl.describe() + " no_ttl " + no_ttl.describe();
+    return THREADMILL_OK;
+  }
+  int on_draft_decision(Context&, const threadmill_draft_decision& d) {
+    seen = std::string("decision ") + d.decision + " " + d.draft_id;
+    return THREADMILL_RETRY;
+  }
+};
+
+TEST(HandlerHppAbi11, KvCursorAndTtlNeedA11HostAndDraftDecisionIsInTheTable) {
+  const threadmill_handler* table = detail::Adapter<KvProbe>::Table("kvprobe");
+  ASSERT_NE(table->on_draft_decision, nullptr);
+  EXPECT_EQ(detail::Adapter<Probe>::Table("probe")->on_draft_decision, nullptr);
+  struct Case {
+    size_t struct_size;
+    std::string want;
+  };
+  const Case cases[] = {
+      {sizeof(threadmill_host_api), "page 1 ttl status 0 no_ttl status 0"},
+      {offsetof(threadmill_host_api, kv_list_after),
+       "page status 3 (host-without-kv-cursor) ttl status 3 (host-without-kv-ttl) no_ttl status "
+       "0"},
+  };
+  for (const Case& c : cases) {
+    HostDouble host;
+    host.api.struct_size = static_cast<uint32_t>(c.struct_size);
+    host.api.kv_list_after = [](threadmill_ctx*, const char*, const char* after, size_t, int,
+                                const threadmill_kv_item** items, size_t* count) {
+      static const threadmill_kv_item kItem = {"p:2", nullptr, 0};
+      *items = &kItem;
+      *count = std::string(after) == "p:1" ? 1 : 0;
+      return static_cast<int>(THREADMILL_OK);
+    };
+    host.api.kv_put_ttl = [](threadmill_ctx* c, const char* key, const void*, size_t,
+                             uint64_t ttl) {
+      if (ttl == 0) c->host->kv[key] = "v";
+      return static_cast<int>(ttl == 60 || ttl == 0 ? THREADMILL_OK : THREADMILL_INTERNAL);
+    };
+    ASSERT_EQ(table->init(&host.ctx, &host.api, "{}", &host.state), THREADMILL_OK);
+    EnvelopeData data;
+    EXPECT_EQ(table->on_inbound(&host.ctx, &data.envelope()), THREADMILL_OK);
+    EXPECT_EQ(KvProbe::seen, c.want) << c.struct_size;
+    EXPECT_EQ(host.kv.count("u"), 1u) << "ttl 0 is a plain kv_put";
+    threadmill_draft_decision d{sizeof d, "D1", "rejected", "", "", "", "", "", 0};
+    EXPECT_EQ(table->on_draft_decision(&host.ctx, &d), THREADMILL_RETRY);
+    EXPECT_EQ(KvProbe::seen, "decision rejected D1");
+    table->fini(host.state);
+  }
 }
 
 TEST_F(HandlerHppTest, ExceptionsBecomeStatusesAndOneLogLine) {

@@ -34,6 +34,18 @@ TEST(RuntimeConfig, Defaults) {
   EXPECT_TRUE(c.routes.empty());
   EXPECT_EQ(c.spool_quota_mb, 2048);
   EXPECT_EQ(c.max_routed_recipients, 100);
+  EXPECT_EQ(c.draft_expiry_hours, 168);
+  EXPECT_EQ(c.DraftExpirySeconds("anyone"), 168 * 3600);
+}
+
+TEST(RuntimeConfig, DraftExpiryPerHandlerOverRuntime) {
+  RuntimeConfig c = Parse(
+      "[runtime]\ndraft_expiry_hours = 24\n[handler.slow]\ndraft_expiry_hours = 0\n"
+      "[handler.fast]\ndraft_expiry_hours = 2\n[handler.plain]\ngreeting = \"hi\"\n");
+  EXPECT_EQ(c.DraftExpirySeconds("slow"), 0);
+  EXPECT_EQ(c.DraftExpirySeconds("fast"), 7200);
+  EXPECT_EQ(c.DraftExpirySeconds("plain"), 24 * 3600);
+  EXPECT_EQ(c.DraftExpirySeconds("unconfigured"), 24 * 3600);
 }
 
 TEST(RuntimeConfig, Full) {

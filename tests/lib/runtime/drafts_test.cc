@@ -11,6 +11,8 @@
 #include "lib/reply/fake_sendmail.h"
 #include "lib/runtime/runtime_test_util.h"
 #include "mail/header.h"
+#include "runtime/housekeeping.h"
+#include "store/kv_store.h"
 #include "store/thread_store.h"
 #include "support/temp_dir.h"
 
@@ -212,6 +214,161 @@ TEST_F(DraftsTest, UnknownAndCorruptRecords) {
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->size(), 1u);  // the corrupt record is skipped
   EXPECT_EQ((*list)[0].id, good);
+}
+
+TEST_F(DraftsTest, EditedThenApprovedSendsTheNewTextAsPlainTextAndRecordsWhoAndWhy) {
+  DraftStore drafts(env_);
+  reply::Replier replier(env_, config_, hooks_);
+  Draft d = Make("Model answer");
+  d.content.html = "<p>Model answer</p>";
+  std::string id = *drafts.Create(d);
+  struct BadText {
+    std::string text;
+  };
+  for (const BadText& c : {BadText{""}, BadText{"bad \xff utf-8"}, BadText{std::string("a\0b", 3)},
+                           BadText{std::string(DraftStore::kMaxDraftTextBytes + 1, 'x')}}) {
+    EXPECT_EQ(drafts.Edit(id, c.text, "alice").error().code, ErrorCode::kInvalidInput)
+        << c.text.size();
+  }
+  ASSERT_TRUE(drafts.Edit(id, "Edited by a person \xE2\x9C\x93", "alice", "tone").ok());
+  Draft edited = Get(drafts, id);
+  EXPECT_TRUE(edited.edited);
+  EXPECT_EQ(edited.content.text, "Edited by a person \xE2\x9C\x93");
+  EXPECT_EQ(edited.content.html, "") << "the HTML part is dropped";
+  EXPECT_EQ(edited.decision, "") << "an edit is not a decision";
+  auto sent = drafts.Approve(id, replier, "bob", "ok now");
+  ASSERT_TRUE(sent.ok()) << sent.error().message;
+  ASSERT_EQ(fake_.Messages().size(), 1u);
+  auto split = mail::SplitMessage(fake_.Messages()[0]);
+  EXPECT_EQ(split.headers.Find("In-Reply-To")->value, "<in1@example.org>");
+  EXPECT_NE(split.headers.Find("References")->value.find("<in1@example.org>"), std::string::npos);
+  EXPECT_NE(fake_.Messages()[0].find("Edited by a person"), std::string::npos);
+  EXPECT_EQ(fake_.Messages()[0].find("Model answer"), std::string::npos);
+  EXPECT_EQ(fake_.Messages()[0].find("text/html"), std::string::npos);
+  Draft got = Get(drafts, id);
+  EXPECT_EQ(got.decision, "edited+approved");
+  ASSERT_EQ(got.history.size(), 2u);
+  EXPECT_EQ(got.history[0].action, "edited");
+  EXPECT_EQ(got.history[0].by, "alice");
+  EXPECT_EQ(got.history[0].note, "tone");
+  EXPECT_EQ(got.history[1].action, "approved");
+  EXPECT_EQ(got.history[1].by, "bob");
+  EXPECT_EQ(got.history[1].note, "ok now");
+  EXPECT_GT(got.history[1].at, 0);
+  EXPECT_EQ(drafts.Edit(id, "too late", "alice").error().code, ErrorCode::kInvalidInput);
+
+  auto call = MakeDecision(got);
+  const threadmill_draft_decision& dd = call->decision;
+  EXPECT_EQ(dd.struct_size, sizeof dd);
+  EXPECT_STREQ(dd.draft_id, id.c_str());
+  EXPECT_STREQ(dd.decision, "edited+approved");
+  EXPECT_STREQ(dd.note, "ok now");
+  EXPECT_STREQ(dd.decided_by, "bob");
+  EXPECT_EQ(std::string(dd.message_id), "<" + *sent + ">");
+  EXPECT_STREQ(dd.thread_id, thread_id_.c_str());
+  EXPECT_STREQ(dd.text, "Edited by a person \xE2\x9C\x93");
+}
+
+TEST_F(DraftsTest, RejectWithNoteAndApproveWithoutEditAreDecisions) {
+  DraftStore drafts(env_);
+  reply::Replier replier(env_, config_, hooks_);
+  std::string rejected = *drafts.Create(Make());
+  std::string approved = *drafts.Create(Make());
+  ASSERT_TRUE(drafts.Reject(rejected, "carol", "wrong answer").ok());
+  ASSERT_TRUE(drafts.Approve(approved, replier, "carol").ok());
+  struct Case {
+    std::string id, decision, note, message_id;
+  };
+  for (const Case& c : {Case{rejected, "rejected", "wrong answer", ""},
+                        Case{approved, "approved", "", "<reply1@example.com>"}}) {
+    Draft d = Get(drafts, c.id);
+    EXPECT_EQ(d.decision, c.decision);
+    auto call = MakeDecision(d);
+    EXPECT_STREQ(call->decision.decision, c.decision.c_str());
+    EXPECT_STREQ(call->decision.note, c.note.c_str());
+    EXPECT_STREQ(call->decision.decided_by, "carol");
+    EXPECT_STREQ(call->decision.message_id, c.message_id.c_str());
+  }
+}
+
+TEST_F(DraftsTest, ExpiryPerHandlerThenSweptAfterRetention) {
+  DraftStore drafts(env_);
+  Draft other = Make();
+  other.handler = "never";
+  std::string old = *drafts.Create(Make());
+  std::string keep = *drafts.Create(other);
+  std::string decided = *drafts.Create(Make());
+  ASSERT_TRUE(drafts.Reject(decided, "root").ok());
+  const int64_t now = Get(drafts, old).created;
+  auto expiry = [](const std::string& handler) -> int64_t { return handler == "never" ? 0 : 3600; };
+  auto none = drafts.ExpireDue(now + 3599, expiry);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto expired = drafts.ExpireDue(now + 3600, expiry);
+  ASSERT_TRUE(expired.ok());
+  ASSERT_EQ(expired->size(), 1u);
+  EXPECT_EQ((*expired)[0].id, old);
+  Draft e = Get(drafts, old);
+  EXPECT_EQ(e.state, "expired");
+  EXPECT_EQ(e.decision, "expired");
+  EXPECT_STREQ(MakeDecision(e)->decision.decided_by, "");
+  EXPECT_TRUE(drafts.ExpireDue(now + 7200, expiry)->empty()) << "expired once";
+  EXPECT_EQ(Get(drafts, keep).state, "draft_for_approval");
+  auto swept = drafts.SweepDecided(now - 10);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(*swept, 0u);
+  swept = drafts.SweepDecided(now + 10);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(*swept, 2u) << "the expired and the rejected draft";
+  EXPECT_FALSE(drafts.Get(old)->has_value());
+  EXPECT_FALSE(drafts.Get(decided)->has_value());
+  EXPECT_TRUE(drafts.Get(keep)->has_value());
+}
+
+TEST_F(DraftsTest, DecisionIsQueuedAsAJobOfItsHandler) {
+  DraftStore drafts(env_);
+  JobQueue queue(env_, dir_.str() + "/spool");
+  std::string id = *drafts.Create(Make());
+  ASSERT_TRUE(drafts.Reject(id, "root", "no").ok());
+  auto job_id = EnqueueDecision(queue, Get(drafts, id));
+  ASSERT_TRUE(job_id.ok()) << job_id.error().message;
+  auto job = queue.Get(*job_id);
+  ASSERT_TRUE(job.ok() && job->has_value());
+  EXPECT_EQ((*job)->kind, kDraftDecisionJob);
+  EXPECT_EQ((*job)->draft_id, id);
+  EXPECT_EQ((*job)->handler, "helpdesk");
+  EXPECT_EQ((*job)->state, JobState::kQueued);
+  EXPECT_FALSE(CurrentUnixUser().empty());
+}
+
+TEST_F(DraftsTest, HousekeepingExpiresDraftsTellsHandlersAndSweepsExpiredKv) {
+  DraftStore drafts(env_);
+  JobQueue queue(env_, dir_.str() + "/spool");
+  std::string id = *drafts.Create(Make());
+  store::KvStore kv(env_);
+  ASSERT_TRUE(kv.Put("helpdesk", "short", "v", 60).ok());
+  ASSERT_TRUE(kv.Put("helpdesk", "kept", "v").ok());
+  RuntimeConfig rt;
+  rt.handlers["helpdesk"].draft_expiry_hours = 2;
+  config::Config config;
+  const int64_t created = Get(drafts, id).created;
+  Housekeeping early;
+  early.Sweep(queue, env_, rt, config, created + 3600);  // 1 h: not yet
+  EXPECT_EQ(Get(drafts, id).state, "draft_for_approval");
+  EXPECT_TRUE(queue.List(10)->empty());
+  Housekeeping late;
+  late.Sweep(queue, env_, rt, config, created + 7200);
+  Draft d = Get(drafts, id);
+  EXPECT_EQ(d.state, "expired");
+  EXPECT_EQ(d.decision, "expired");
+  auto jobs = queue.List(10);
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].kind, kDraftDecisionJob);
+  EXPECT_EQ((*jobs)[0].draft_id, id);
+  // The kv record with a 60 s TTL is gone from the database, not only hidden.
+  store::KvStore later(env_, [] { return int64_t{0}; });  // a clock before any expiry
+  EXPECT_FALSE(later.Get("helpdesk", "short")->has_value());
+  EXPECT_TRUE(later.Get("helpdesk", "kept")->has_value());
 }
 
 }  // namespace

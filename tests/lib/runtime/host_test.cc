@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "lib/reply/fake_sendmail.h"
@@ -229,6 +230,33 @@ TEST_F(HostTest, KeyValueRecordsPerHandler) {
   threadmill_ctx empty;
   EXPECT_EQ(api_->kv_put(&empty, "k", "v", 1), THREADMILL_INVALID);
   EXPECT_STREQ(api_->last_error(nullptr), "");
+}
+
+TEST_F(HostTest, KvListAfterPagesAndPutTtlAreInTheTable) {
+  ASSERT_GE(api_->struct_size, offsetof(threadmill_host_api, kv_put_ttl) + sizeof(void*));
+  EXPECT_EQ(api_->abi_minor, 1u);
+  threadmill_ctx ctx = Ctx(nullptr);
+  for (int i = 0; i < 5; ++i) {
+    std::string key = "p:" + std::to_string(i);
+    ASSERT_EQ(api_->kv_put_ttl(&ctx, key.c_str(), "v", 1, i == 4 ? 3600 : 0), THREADMILL_OK);
+  }
+  const threadmill_kv_item* items = nullptr;
+  size_t count = 0;
+  std::vector<std::string> seen;
+  std::string after;
+  for (int guard = 0; guard < 10; ++guard) {
+    ASSERT_EQ(api_->kv_list_after(&ctx, "p:", after.c_str(), 2, 0, &items, &count), THREADMILL_OK);
+    for (size_t i = 0; i < count; ++i) seen.push_back(items[i].key);
+    if (count < 2) break;
+    after = items[count - 1].key;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"p:0", "p:1", "p:2", "p:3", "p:4"}));
+  ASSERT_EQ(api_->kv_list_after(&ctx, "p:", nullptr, 0, 0, &items, &count), THREADMILL_OK);
+  EXPECT_EQ(count, 5u) << "limit 0 means the maximum";
+  std::string too_long(THREADMILL_KV_MAX_KEY_BYTES + 1, 'k');
+  EXPECT_EQ(api_->kv_put_ttl(&ctx, too_long.c_str(), "v", 1, 10), THREADMILL_INVALID);
+  EXPECT_EQ(api_->kv_list_after(&ctx, "", too_long.c_str(), 1, 0, &items, &count),
+            THREADMILL_INVALID);
 }
 
 TEST_F(HostTest, ConfigStateAndLog) {

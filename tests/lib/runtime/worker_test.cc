@@ -17,6 +17,7 @@
 #include "common/unique_fd.h"
 #include "lib/reply/fake_sendmail.h"
 #include "lib/runtime/runtime_test_util.h"
+#include "runtime/drafts.h"
 #include "runtime/job_queue.h"
 #include "runtime/reauth.h"
 #include "store/kv_store.h"
@@ -253,6 +254,38 @@ TEST_F(WorkerTest, NamedInstanceUsesItsOwnName) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_NE(Kv("support", "env:<inst1@example.org>").find("subject=Hello"), std::string::npos);
   EXPECT_EQ(Kv("testgood", "env:<inst1@example.org>"), "");
+}
+
+TEST_F(WorkerTest, DraftDecisionJobsCallOnDraftDecisionOrEndSilently) {
+  std::string draft_id, told, silent, missing;
+  {
+    auto env = testing::OpenTestEnv(config_->store_path);
+    DraftStore drafts(env);
+    JobQueue queue(env, config_->spool_dir());
+    Draft d;
+    d.handler = "testgood";
+    d.facts.thread_id = "T0000000000000000000A";
+    d.content.text = "Drafted answer";
+    draft_id = *drafts.Create(d);
+    ASSERT_TRUE(drafts.Reject(draft_id, "carol", "no thanks").ok());
+    told = *EnqueueDecision(queue, **drafts.Get(draft_id));
+    d.handler = "crasher";  // no on_draft_decision: done without running anything
+    std::string other = *drafts.Create(d);
+    ASSERT_TRUE(drafts.Reject(other, "carol").ok());
+    silent = *EnqueueDecision(queue, **drafts.Get(other));
+    Draft gone = **drafts.Get(draft_id);
+    gone.id = "Dgone";
+    missing = *EnqueueDecision(queue, gone);
+  }
+  StartWorker();
+  EXPECT_EQ(Ask("J " + told), "R done ");
+  EXPECT_EQ(Ask("J " + missing), "R park draft-missing");
+  Finish();
+  StartWorker("crasher");  // a worker serves one handler
+  EXPECT_EQ(Ask("J " + silent), "R done ");
+  Finish();
+  EXPECT_EQ(Kv("testgood", "decision:" + draft_id),
+            "rejected|no thanks||T0000000000000000000A|carol|Drafted answer");
 }
 
 TEST_F(WorkerTest, ACrashingHandlerKillsOnlyTheWorker) {

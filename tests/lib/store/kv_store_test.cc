@@ -1,6 +1,8 @@
 // kv_store_test.cc - handler key/value records: round trips, isolation, listing, limits.
 #include "store/kv_store.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,7 +21,7 @@ class store_kv : public ::testing::Test {
   void SetUp() override {
     env_ = OpenOrDie(dir_.path());
     ASSERT_TRUE(env_);
-    kv_ = std::make_unique<KvStore>(env_);
+    kv_ = std::make_unique<KvStore>(env_, [this] { return now_; });
   }
   void Put(const std::string& handler, const std::string& key, const std::string& value) {
     Status st = kv_->Put(handler, key, value);
@@ -40,6 +42,7 @@ class store_kv : public ::testing::Test {
   }
 
   TempDir dir_;
+  int64_t now_ = 1'000'000;
   std::shared_ptr<Environment> env_;
   std::unique_ptr<KvStore> kv_;
 };
@@ -108,13 +111,13 @@ TEST_F(store_kv, ListByPrefixWithLimitsInKeyOrder) {
       {"nothing", 100, {}},
       {"", 2, {"\x01raw", "other"}},
       {"\x01", 10, {"\x01raw"}},
-      {"", 0, {}},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(Keys("h", c.prefix, c.limit), c.want)
         << "prefix=" << c.prefix << " limit=" << c.limit;
   }
   EXPECT_EQ(Keys("h", "", 100).size(), 10u);
+  EXPECT_EQ(Keys("h", "", 0).size(), 10u) << "limit 0 means the maximum";
   auto with_values = kv_->List("h", "user:", 100, true);
   ASSERT_TRUE(with_values.ok());
   ASSERT_EQ(with_values->size(), 5u);
@@ -146,6 +149,82 @@ TEST_F(store_kv, LimitsAreInvalidInput) {
   }
   EXPECT_FALSE(kv_->List("", "", 10, false).ok());
   EXPECT_FALSE(kv_->Get("h", "").ok());
+}
+
+TEST_F(store_kv, StartAfterPagesThroughEveryKeyOnce) {
+  // Direct and hashed keys mixed, more than one page; each page starts after the last key.
+  std::vector<std::string> all;
+  for (int i = 0; i < 25; ++i) all.push_back("item:" + std::to_string(1000 + i));
+  all.push_back("item:" + std::string(500, 'm'));  // hashed, sorts among the direct ones
+  all.push_back(std::string("item:\x01x"));        // direct key with a low byte
+  for (const std::string& k : all) Put("h", k, "v");
+  Put("h", "other", "v");
+  std::sort(all.begin(), all.end());
+  for (size_t page : {1u, 4u, 7u, 27u, 100u}) {
+    std::vector<std::string> seen;
+    std::string after;
+    for (int guard = 0; guard < 100; ++guard) {
+      auto got = kv_->List("h", "item:", page, false, after);
+      ASSERT_TRUE(got.ok()) << got.error().message;
+      for (const KvEntry& e : *got) seen.push_back(e.key);
+      if (got->size() < page) break;
+      after = got->back().key;
+    }
+    EXPECT_EQ(seen, all) << "page=" << page;
+  }
+  struct Case {
+    std::string prefix;
+    std::string after;
+    std::vector<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"item:1", "item:1023", {"item:1024"}},
+      {"item:1", "item:10235", {"item:1024"}},  // a start_after that is not a key
+      {"item:1", "item:2", {}},                 // past the prefix
+      {"item:1024", "a", {"item:1024"}},        // before the prefix
+      {"", "item:" + std::string(500, 'm'), {"other"}},
+      {"", std::string(kMaxKvKeyBytes, 'z'), {}},
+  };
+  for (const Case& c : cases) {
+    auto got = kv_->List("h", c.prefix, 10, false, c.after);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    std::vector<std::string> keys;
+    for (const KvEntry& e : *got) keys.push_back(e.key);
+    EXPECT_EQ(keys, c.want) << c.prefix << " after " << c.after.substr(0, 20);
+  }
+  EXPECT_FALSE(kv_->List("h", "", 10, false, std::string(kMaxKvKeyBytes + 1, 'z')).ok());
+}
+
+TEST_F(store_kv, TtlRecordsExpireAndAreSwept) {
+  const std::string long_key = "t:" + std::string(700, 'l');
+  Put("h", "keep", "forever");
+  ASSERT_TRUE(kv_->Put("h", "t:short", "s", 10).ok());
+  ASSERT_TRUE(kv_->Put("h", long_key, "l", 10).ok());
+  ASSERT_TRUE(kv_->Put("h", "t:later", "x", 100).ok());
+  ASSERT_TRUE(kv_->Put("h", "t:cleared", "c", 10).ok());
+  Put("h", "t:cleared", "c2");  // a put without TTL drops the earlier TTL
+  EXPECT_EQ(*kv_->Get("h", "t:short"), "s");
+  EXPECT_EQ(Keys("h", "t:", 0).size(), 4u);
+  now_ += 9;
+  EXPECT_EQ(*kv_->Get("h", long_key), "l");
+  now_ += 1;  // exactly at expiry: gone
+  EXPECT_FALSE(kv_->Get("h", "t:short")->has_value());
+  EXPECT_FALSE(kv_->Get("h", long_key)->has_value());
+  EXPECT_EQ(Keys("h", "", 0), (std::vector<std::string>{"keep", "t:cleared", "t:later"}));
+  EXPECT_FALSE(*kv_->Delete("h", "t:short")) << "an expired record is not there";
+  auto swept = kv_->SweepExpired();
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(*swept, 1u) << "t:short was deleted above; only the long key was left";
+  EXPECT_EQ(*kv_->SweepExpired(), 0u);
+  now_ += 1000;
+  EXPECT_EQ(*kv_->SweepExpired(1), 1u);
+  EXPECT_EQ(Keys("h", "", 0), (std::vector<std::string>{"keep", "t:cleared"}));
+  // A re-put of an expired key is live again; a huge TTL is capped, not overflowed.
+  ASSERT_TRUE(kv_->Put("h", "t:short", "again", UINT64_MAX).ok());
+  EXPECT_EQ(*kv_->Get("h", "t:short"), "again");
+  now_ += 50LL * 366 * 86400;
+  EXPECT_EQ(*kv_->SweepExpired(), 0u);
+  EXPECT_EQ(*kv_->Get("h", "t:short"), "again");
 }
 
 }  // namespace
