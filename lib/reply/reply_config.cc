@@ -10,10 +10,11 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   out.hostname = config.milter.hostname;
   config::TomlReader r(config::SectionTable(config, "reply"), "reply",
                        config::ConfigFileName(config));
-  r.RejectUnknown({"require_dmarc", "require_authenticated_sender", "sendmail", "envelope_sender", "sender_period_seconds",
-                   "max_replies_per_thread", "sendmail_timeout_seconds", "sendmail_attempts",
-                   "sendmail_retry_delay_ms", "max_send_recipients", "sends_per_hour",
-                   "sends_per_job", "reinject_confirm_seconds"});
+  r.RejectUnknown({"require_dmarc", "require_authenticated_sender", "sendmail", "envelope_sender",
+                   "sender_period_seconds", "max_replies_per_thread", "sendmail_timeout_seconds",
+                   "sendmail_attempts", "sendmail_retry_delay_ms", "max_send_recipients",
+                   "sends_per_hour", "sends_per_job", "reinject_confirm_seconds",
+                   "system_senders"});
   r.Get("require_dmarc", &out.require_dmarc);
   r.Get("require_authenticated_sender", &out.require_authenticated_sender);
   r.Get("sendmail", &out.sendmail);
@@ -43,6 +44,12 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   r.Get("reinject_confirm_seconds", &out.reinject_confirm_seconds, 0, 3600);
   r.Get("sends_per_hour", &out.sends_per_hour, 0, 1000000);
   r.Get("sends_per_job", &out.sends_per_job, 0, 10000);
+  r.Get("system_senders", &out.system_senders);
+  for (const std::string& pattern : out.system_senders) {
+    if (std::string why = mail::CheckSystemSenderPattern(pattern); !why.empty()) {
+      r.Fail("system_senders", "\"" + pattern + "\": " + why);
+    }
+  }
   return out;
 }
 

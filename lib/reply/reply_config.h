@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "mail/auto_response.h"
 
 namespace threadmill::reply {
 
@@ -43,6 +44,8 @@ struct ReplyConfig {
   int64_t max_send_recipients = 50;        // host->send
   int64_t sends_per_hour = 100;            // host->send per handler (token bucket); 0 = off
   int64_t sends_per_job = 10;              // host->send per job or heartbeat call; 0 = off
+  // reply.system_senders: local-part patterns never answered (mail/auto_response.h).
+  std::vector<std::string> system_senders = mail::DefaultSystemSenders();
   size_t max_references = 100;             // from [threading]
   std::string hostname;                    // [milter] hostname (Message-IDs)
 };

@@ -46,7 +46,8 @@ std::string Encode(const Draft& d) {
               {"sender_auth", f.sender_authenticated},
               {"auto_submitted", f.auto_submitted},
               {"precedence", f.precedence},
-              {"list", f.list_headers}}}};
+              {"list", f.list_headers},
+              {"auto_response", f.auto_response}}}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -80,6 +81,7 @@ Result<Draft> Decode(std::string_view text) {
     d.facts.auto_submitted = f.value("auto_submitted", "");
     d.facts.precedence = f.value("precedence", "");
     d.facts.list_headers = f.value("list", false);
+    d.facts.auto_response = f.value("auto_response", "");
     return d;
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kStore, std::string("drafts: corrupt record: ") + e.what());

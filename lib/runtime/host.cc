@@ -6,6 +6,7 @@
 #include "common/ascii.h"
 #include "log/logger.h"
 #include "mail/address.h"
+#include "mail/auto_response.h"
 #include "mail/charset.h"
 #include "mail/header.h"
 #include "mail/msgid.h"
@@ -353,9 +354,15 @@ InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::Rep
     flags |= THREADMILL_ENV_BULK;
   }
   if (job_.thread_known) flags |= THREADMILL_ENV_THREAD_KNOWN;
+  mail::AutoResponse robot =
+      mail::ClassifyAutoResponse({&parsed_.headers, job_.mail_from, true, facts_.from_address,
+                                  false, rules ? &rules->system_senders : nullptr});
+  if (robot.automatic()) flags |= THREADMILL_ENV_AUTO_RESPONSE;
+  if (robot.reason == "bulk") flags |= THREADMILL_ENV_BULK;
   // The rules threadmill will apply (besides once-per-message and rate limits).
   reply::ReplyConfig pure_rules;  // DMARC gate reported as the job saw it
   pure_rules.require_dmarc = false;
+  if (rules) pure_rules.system_senders = rules->system_senders;
   if (rules && !rules->require_authenticated_sender) {
     pure_rules.require_authenticated_sender = false;
     if (no_reply_reason_ == "unauthenticated-sender") no_reply_reason_.clear();
