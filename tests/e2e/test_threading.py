@@ -111,6 +111,30 @@ class Conversation(rigutil.ConversationCase):
         self.assertEqual(d["decision"], "matched", d["raw"])
         self.assertEqual(d["match"], "thread-index", d["raw"])
         self.assertEqual(d["thread"], out["thread"], d["raw"])
+        # Issue 11: the longest known prefix of the conversation names the parent.
+        self.assertEqual(bare(d["parent"]), bare(self.mid("outti")), d["raw"])
+        self.outbound(self.mid("outti2"), "RE: Outlook thread %s" % self.t,
+                      [("Thread-Topic", "Outlook thread"), ("Thread-Index", rigutil.thread_index(guid, 2))])
+        d3 = self.inbound(self.mid("inti3"), "RE: Outlook thread %s" % self.t,
+                          [("Thread-Topic", "Outlook thread"), ("Thread-Index", rigutil.thread_index(guid, 3))])
+        self.assertEqual(d3["match"], "thread-index", d3["raw"])
+        self.assertEqual(bare(d3["parent"]), bare(self.mid("outti2")), d3["raw"])
+        self.assertEqual(d3["thread"], out["thread"], d3["raw"])
+        rec = self.assertLookup(self.mid("inti3"), out["thread"], "inbound")
+        self.assertEqual(bare(rec["parent"]), bare(self.mid("outti2")), rec)
+        listed = {bare(m["msgid"]): m for m in self.rig.thread(out["thread"])["messages"]}
+        self.assertEqual(bare(listed[bare(self.mid("inti3"))]["parent"]), bare(self.mid("outti2")))
+
+    def test_07b_thread_index_root_never_sent(self):
+        # A conversation root only inbound mail carried matches nothing by itself.
+        guid = os.urandom(16)
+        first = self.inbound(self.mid("inforeign1"), "Foreign Outlook %s" % self.t,
+                             [("Thread-Index", rigutil.thread_index(guid, 1))])
+        self.assertEqual(first["match"], "none", first["raw"])
+        second = self.inbound(self.mid("inforeign2"), "RE: Foreign Outlook %s" % self.t,
+                              [("Thread-Index", rigutil.thread_index(guid, 2))])
+        self.assertEqual(second["match"], "none", second["raw"])
+        self.assertNotEqual(second["thread"], first["thread"], second["raw"])
 
     def test_08_unknown_parent_new_thread(self):
         d = self.inbound(self.mid("in5"), "Re: something else %s" % self.t,
