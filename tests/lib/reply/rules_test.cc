@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include "config/config.h"
+#include "mail/auto_response.h"
 #include "mail/header.h"
+#include "reply/reply_config.h"
 
 namespace threadmill::reply {
 namespace {
@@ -181,6 +184,26 @@ TEST(ReplyRules, FactsFromHeadersAutoResponders) {
 TEST(ReplyRules, DomainOf) {
   EXPECT_EQ(DomainOf("help@Example.COM"), "example.com");
   EXPECT_EQ(DomainOf("nobody"), "");
+}
+
+}  // namespace
+}  // namespace threadmill::reply
+
+namespace threadmill::reply {
+namespace {
+
+TEST(ReplyConfigSystemSenders, DefaultConfiguredAndRejected) {
+  EXPECT_EQ(ParseReplyConfig(*config::LoadFromString("")).system_senders,
+            mail::DefaultSystemSenders());
+  auto mine = ParseReplyConfig(
+      *config::LoadFromString("[reply]\nsystem_senders = [\"robot\", \"alerts-*\"]\n"));
+  EXPECT_EQ(mine.system_senders, (std::vector<std::string>{"robot", "alerts-*"}));
+  for (const char* bad : {"[\"*\"]", "[\"\"]", "[\"a*b\"]", "[\"x@y\"]"}) {
+    EXPECT_THROW(ParseReplyConfig(*config::LoadFromString(
+                     std::string("[reply]\nsystem_senders = ") + bad + "\n")),
+                 config::ConfigError)
+        << bad;
+  }
 }
 
 }  // namespace
