@@ -24,6 +24,7 @@ nlohmann::json Flags(uint32_t flags) {
       {"bulk", (flags & THREADMILL_ENV_BULK) != 0},
       {"thread_known", (flags & THREADMILL_ENV_THREAD_KNOWN) != 0},
       {"no_reply", (flags & THREADMILL_ENV_NO_REPLY) != 0},
+      {"auto_response", (flags & THREADMILL_ENV_AUTO_RESPONSE) != 0},
   };
 }
 

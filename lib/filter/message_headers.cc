@@ -95,10 +95,12 @@ void MessageHeaders::ParseThreading() {
   auto references = mail::ParseMsgIdList(First("References"));
   defects_.Merge(references.defects);
   threading_.references = std::move(references.ids);
+  references_listed_ = references.listed;
   if (Has("Thread-Index")) {
     auto root = mail::ParseThreadIndex(First("Thread-Index"));
     defects_.Merge(root.defects);
     threading_.thread_index_root = std::move(root.root);
+    threading_.thread_index = std::move(root.hex);
   }
 }
 
@@ -109,7 +111,7 @@ thread::ThreadHeaders MessageHeaders::ThreadingHeaders() {
 
 size_t MessageHeaders::ReferencesCount() {
   ParseThreading();
-  return threading_.references.size();
+  return references_listed_;
 }
 
 }  // namespace threadmill::filter

@@ -59,7 +59,8 @@ class MessageHeaders {
 
   // Parses the threading fields into normalized ids; parse defects are added to defects().
   thread::ThreadHeaders ThreadingHeaders();
-  // Number of ids in References (after de-duplication), for the max_references rule.
+  // Number of ids in References as listed (duplicates count, a cut last id does not), for
+  // the max_references rule and refs= (mail::MsgIdList::listed).
   size_t ReferencesCount();
   // Unfolded value of the first field with this name, or "".
   std::string First(std::string_view name) const;
@@ -84,6 +85,7 @@ class MessageHeaders {
   std::vector<int> forged_;
   bool parsed_ = false;
   thread::ThreadHeaders threading_;
+  size_t references_listed_ = 0;
 };
 
 }  // namespace threadmill::filter

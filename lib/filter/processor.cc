@@ -8,7 +8,9 @@
 #include "filter/message_id.h"
 #include "filter/reply_safety.h"
 #include "log/logger.h"
+#include "mail/auto_response.h"
 #include "mail/msgid.h"
+#include "reply/reply_config.h"
 
 namespace threadmill::filter {
 
@@ -21,7 +23,15 @@ Processor::Processor(std::shared_ptr<const config::Config> config,
       store_(std::move(store)),
       authenticator_(std::move(authenticator)),
       metrics_(metrics ? std::move(metrics) : std::make_shared<metrics::Registry>()),
-      handoff_(std::move(handoff)) {}
+      handoff_(std::move(handoff)) {
+  // The reply rules' own list, so the milter's noreply= and a handler's reply agree. The
+  // daemon validated [reply] at start; a configuration it cannot read keeps the default.
+  try {
+    system_senders_ = reply::ParseReplyConfig(*config_).system_senders;
+  } catch (const std::exception&) {
+    system_senders_ = mail::DefaultSystemSenders();
+  }
+}
 
 std::unique_ptr<auth::MessageAuth> Processor::BeginAuth(const Envelope& envelope) const {
   if (!authenticator_) return nullptr;
@@ -115,7 +125,7 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
   if (auth) ApplyVerdicts(*config_, auth->verdicts, d);
 
   thread::ThreadHeaders threading = headers.ThreadingHeaders();
-  d->references = threading.references.size();
+  d->references = headers.ReferencesCount();
   if (threading.message_id.empty() && direction.direction == store::Direction::kOutbound &&
       config_->milter.add_message_id) {
     threading.message_id = NewMessageId(config_->milter.hostname);
@@ -135,8 +145,13 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
   // A message the MTA is told to refuse never reaches a mailbox: it is not recorded in a
   // thread (a rejected spoof must not plant its Message-ID there; a deferred one is recorded
   // when it is accepted).
+  // Only a Thread-Index root we sent maps a conversation (issue 11): an inbound root alone
+  // would let any Outlook message join whatever thread first carried it.
   if (d->verdict == Verdict::kContinue &&
-      !Record(envelope, headers, threading.thread_index_root, d)) {
+      !Record(envelope, headers,
+              direction.direction == store::Direction::kOutbound ? threading.thread_index_root
+                                                                 : std::string(),
+              threading.thread_index, d)) {
     return;
   }
   if (direction.direction == store::Direction::kOutbound) {
@@ -146,8 +161,9 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
   d->sender_authenticated =
       SenderAuthenticated(envelope.mail_from, auth ? &auth->verdicts : nullptr,
                           authenticator_ ? authenticator_->psl() : nullptr);
-  d->no_reply_reason = NoReplyReason(envelope, headers, d->references,
-                                     config_->threading.max_references, d->sender_authenticated);
+  d->no_reply_reason =
+      NoReplyReason(envelope, headers, d->references, config_->threading.max_references,
+                    d->sender_authenticated, &system_senders_);
   if (d->no_reply_reason == "references") {
     d->outcome = Outcome::kNoReply;
     d->reason = "references";
@@ -159,7 +175,8 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
 
 // Records the message in its thread. Returns false (decision=error) on a store failure.
 bool Processor::Record(const Envelope& envelope, const MessageHeaders& headers,
-                       const std::string& thread_index_root, Decision* d) const {
+                       const std::string& thread_index_root, const std::string& thread_index,
+                       Decision* d) const {
   if (d->message_id.empty()) {
     // Nothing to key on (inbound without Message-ID): the thread id is this message's only.
     if (d->reason.empty()) d->reason = "no-message-id";
@@ -175,6 +192,7 @@ bool Processor::Record(const Envelope& envelope, const MessageHeaders& headers,
   record.subject = headers.First("Subject").substr(0, 512);
   record.parent = d->resolution.parent;
   record.queue_id = envelope.queue_id;
+  record.thread_index = thread_index;
   auto stored = store_->RecordMessage(record, thread_index_root);
   if (!stored.ok()) {
     log::Get().error("{}: store write failed: {}", envelope.queue_id, stored.error().message);

@@ -20,6 +20,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "auth/authenticator.h"
 #include "config/config.h"
@@ -78,7 +80,8 @@ class Processor {
   void DecideOrThrow(const Envelope& envelope, MessageHeaders& headers, const AuthOutcome* auth,
                      Decision* d) const;
   bool Record(const Envelope& envelope, const MessageHeaders& headers,
-              const std::string& thread_index_root, Decision* d) const;
+              const std::string& thread_index_root, const std::string& thread_index,
+              Decision* d) const;
   void Fail(Decision* d, const char* reason, config::FailureAction action) const;
 
   std::shared_ptr<const config::Config> config_;
@@ -86,6 +89,7 @@ class Processor {
   std::shared_ptr<auth::Authenticator> authenticator_;
   std::shared_ptr<metrics::Registry> metrics_;
   std::shared_ptr<const Handoff> handoff_;
+  std::vector<std::string> system_senders_;  // [reply] system_senders (auto_response.h)
 };
 
 }  // namespace threadmill::filter

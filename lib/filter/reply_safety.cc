@@ -1,6 +1,8 @@
 #include "filter/reply_safety.h"
 
 #include "common/ascii.h"
+#include "mail/address.h"
+#include "mail/auto_response.h"
 #include "mail/header.h"
 #include "reply/rules.h"
 
@@ -15,15 +17,14 @@ std::string TrimDots(std::string domain) {
 }  // namespace
 
 std::string NoReplyReason(const Envelope& envelope, const MessageHeaders& headers,
-                          size_t references, size_t max_references, bool sender_authenticated) {
+                          size_t references, size_t max_references, bool sender_authenticated,
+                          const std::vector<std::string>* system_senders) {
   if (references > max_references) return "references";
-  if (headers.Has("Auto-Submitted") && reply::IsAutoSubmitted(headers.First("Auto-Submitted"))) {
-    return "auto-submitted";
-  }
-  if (reply::IsBulkPrecedence(headers.First("Precedence"))) return "precedence";
-  if (headers.has_list_field()) return "list";
-  if (envelope.mail_from.empty()) return "null-sender";
-  if (reply::IsSystemSender(envelope.mail_from)) return "system-sender";
+  std::string from = mail::ParseMailbox(headers.First("From")).address;
+  mail::AutoResponse robot =
+      mail::ClassifyAutoResponse({&headers.fields(), envelope.mail_from, true, from,
+                                  headers.has_list_field(), system_senders});
+  if (robot.automatic()) return robot.reason;
   if (!sender_authenticated) return "unauthenticated-sender";
   return "";
 }

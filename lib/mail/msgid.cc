@@ -52,9 +52,11 @@ size_t CopyQuoted(std::string_view value, size_t pos, std::string* out, Defects*
 }
 
 // Reads <...> starting at value[pos] == '<'; CFWS inside is removed. Returns the index after
-// the closing '>' (or the end).
-size_t ReadBracketed(std::string_view value, size_t pos, std::string* content, Defects* defects) {
+// the closing '>' (or the end; *closed false).
+size_t ReadBracketed(std::string_view value, size_t pos, std::string* content, Defects* defects,
+                     bool* closed) {
   content->clear();
+  *closed = true;
   for (++pos; pos < value.size();) {
     char c = value[pos];
     if (c == '>') return pos + 1;
@@ -74,6 +76,7 @@ size_t ReadBracketed(std::string_view value, size_t pos, std::string* content, D
     }
   }
   defects->Add(Defect::kUnterminated);
+  *closed = false;
   return pos;
 }
 
@@ -163,6 +166,7 @@ MsgIdList Parse(std::string_view value, size_t max_ids, bool single, bool check)
   std::string token, id;
   bool bracketed_seen = false;
   auto add = [&](std::string norm) {
+    ++out.listed;
     if (!seen.insert(norm).second) {
       out.defects.Add(Defect::kDuplicateId);
       return;
@@ -181,9 +185,13 @@ MsgIdList Parse(std::string_view value, size_t max_ids, bool single, bool check)
     } else if (c == '(') {
       pos = SkipComment(value, pos, &out.defects);
     } else if (c == '<') {
-      pos = ReadBracketed(value, pos, &token, &out.defects);
+      bool complete = true;
+      pos = ReadBracketed(value, pos, &token, &out.defects, &complete);
       bracketed_seen = true;
-      if (NormalizeId(std::move(token), &id, check, &out.defects)) add(std::move(id));
+      if (NormalizeId(std::move(token), &id, check, &out.defects)) {
+        add(std::move(id));
+        if (!complete) --out.listed;  // cut by a relay: looked up, not counted
+      }
     } else {
       bool angle = false;
       pos = ReadWord(value, pos, &token, &angle, &out.defects);

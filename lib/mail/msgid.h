@@ -19,7 +19,9 @@
 //     id at all (defect missing-angle-brackets); otherwise they are junk.
 //   - Ids without '@' (<abc>, written by some old clients) are kept verbatim with defect
 //     missing-at: threading still works when the same id comes back.
-//   - Duplicates: the first occurrence is kept (defect duplicate-id).
+//   - Duplicates: the first occurrence is kept (defect duplicate-id); MsgIdList::listed
+//     counts them all (References is counted as listed for max_references), but not an
+//     unterminated last id (defect unterminated).
 //   - Ids over 998 bytes are dropped (defect too-long); at most max_ids ids are returned
 //     (defect truncated).
 //   - NUL bytes are removed (defect nul-byte); 8-bit bytes are kept as received (defect 8bit,
@@ -45,6 +47,9 @@ inline constexpr size_t kMaxMsgIdBytes = 998;
 
 struct MsgIdList {
   std::vector<std::string> ids;  // normalized, in order of first appearance
+  // Entries as listed: every complete id, duplicates included; a trailing id cut by a relay
+  // (its '<' never closed) does not count (it is still in ids: it may match).
+  size_t listed = 0;
   Defects defects;
 };
 

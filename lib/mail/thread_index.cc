@@ -27,6 +27,12 @@ ThreadIndex ParseThreadIndex(std::string_view value) {
   out.valid = true;
   out.root = Base64Encode(std::string_view(bytes).substr(0, kHeaderBytes));
   out.child_blocks = (bytes.size() - kHeaderBytes) / kChildBytes;
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.hex.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.hex += kHex[c >> 4];
+    out.hex += kHex[c & 15];
+  }
   return out;
 }
 

@@ -26,6 +26,10 @@ struct ThreadIndex {
   bool valid = false;
   std::string root;         // base64 of the first 22 bytes (32 characters), "" when invalid
   size_t child_blocks = 0;  // number of 5-byte reply blocks
+  // The whole value's bytes in lowercase hex, "" when invalid: a message whose index is a
+  // prefix of another's is an earlier message of its conversation (the longest such prefix
+  // names the parent, lib/thread/resolver.h).
+  std::string hex;
   Defects defects;
 };
 

@@ -15,7 +15,8 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
                    "sendmail_attempts", "sendmail_retry_delay_ms", "max_send_recipients",
                    "sends_per_hour", "sends_per_job", "reinject_confirm_seconds",
                    "thread_replies_per_hour", "conversation_max_replies_per_thread",
-                   "loop_turn_seconds", "loop_max_fast_turns", "max_message_bytes"});
+                   "loop_turn_seconds", "loop_max_fast_turns", "max_message_bytes",
+                   "system_senders"});
   r.Get("require_dmarc", &out.require_dmarc);
   r.Get("require_authenticated_sender", &out.require_authenticated_sender);
   r.Get("sendmail", &out.sendmail);
@@ -52,6 +53,12 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   r.Get("sends_per_hour", &out.sends_per_hour, 0, 1000000);
   r.Get("sends_per_job", &out.sends_per_job, 0, 10000);
   r.Get("max_message_bytes", &out.max_message_bytes, 1024, int64_t{100} * 1024 * 1024);
+  r.Get("system_senders", &out.system_senders);
+  for (const std::string& pattern : out.system_senders) {
+    if (std::string why = mail::CheckSystemSenderPattern(pattern); !why.empty()) {
+      r.Fail("system_senders", "\"" + pattern + "\": " + why);
+    }
+  }
   return out;
 }
 

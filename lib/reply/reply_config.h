@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "mail/auto_response.h"
 #include "reply/policy.h"
 
 namespace threadmill::reply {
@@ -54,6 +55,8 @@ struct ReplyConfig {
   int64_t sends_per_job = 10;              // host->send per job or heartbeat call; 0 = off
   // reply_ex/send_ex: text + html + attachments + extra headers of one message ("too-large")
   int64_t max_message_bytes = 10 * 1024 * 1024;
+  // reply.system_senders: local-part patterns never answered (mail/auto_response.h).
+  std::vector<std::string> system_senders = mail::DefaultSystemSenders();
   size_t max_references = 100;             // from [threading]
   std::string hostname;                    // [milter] hostname (Message-IDs)
 };

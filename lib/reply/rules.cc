@@ -1,33 +1,25 @@
 #include "reply/rules.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "common/ascii.h"
 #include "mail/address.h"
+#include "mail/auto_response.h"
 #include "mail/msgid.h"
 #include "mail/rfc2047.h"
 
 namespace threadmill::reply {
-namespace {
-
-// The first token of a header value, lowercased, without comments and parameters.
-std::string Keyword(std::string_view value) {
-  std::string text = ascii::ToLower(ascii::Trim(mail::StripComments(mail::Unfold(value))));
-  size_t end = text.find_first_of("; \t");
-  if (end != std::string::npos) text.resize(end);
-  return text;
-}
-
-}  // namespace
 
 void FactsFromHeaders(const mail::HeaderList& headers, InboundFacts* facts) {
   if (const auto* f = headers.Find("Message-ID")) facts->message_id = mail::ParseMsgId(f->value).id;
   facts->references.clear();
+  size_t listed = 0;  // as listed: duplicates count, a cut last id does not
   if (const auto* f = headers.Find("References")) {
-    facts->references = mail::ParseMsgIdList(f->value).ids;
+    mail::MsgIdList refs = mail::ParseMsgIdList(f->value);
+    facts->references = std::move(refs.ids);
+    listed = refs.listed;
   }
-  facts->references_count = std::max(facts->references_count, facts->references.size());
+  facts->references_count = std::max(facts->references_count, listed);
   if (const auto* f = headers.Find("Subject")) {
     facts->subject = std::string(ascii::Trim(mail::DecodeEncodedWords(mail::Unfold(f->value))));
   }
@@ -46,17 +38,13 @@ void FactsFromHeaders(const mail::HeaderList& headers, InboundFacts* facts) {
       break;
     }
   }
+  facts->auto_response =
+      mail::ClassifyAutoResponse({&headers, "", false, "", false, nullptr}).reason;
 }
 
-bool IsAutoSubmitted(std::string_view value) {
-  std::string keyword = Keyword(value);
-  return !keyword.empty() && keyword != "no";
-}
+bool IsAutoSubmitted(std::string_view value) { return mail::IsAutoSubmittedValue(value); }
 
-bool IsBulkPrecedence(std::string_view value) {
-  std::string keyword = Keyword(value);
-  return keyword == "bulk" || keyword == "list" || keyword == "junk";
-}
+bool IsBulkPrecedence(std::string_view value) { return mail::IsAutoPrecedence(value); }
 
 std::string DomainOf(std::string_view address) {
   size_t at = address.rfind('@');
@@ -64,24 +52,8 @@ std::string DomainOf(std::string_view address) {
   return ascii::ToLower(address.substr(at + 1));
 }
 
-bool IsSystemSender(std::string_view address) {
-  size_t at = address.rfind('@');
-  std::string local = ascii::ToLower(address.substr(0, at == std::string_view::npos ? address.size() : at));
-  if (local.size() >= 2 && local.front() == '"' && local.back() == '"') {
-    local = local.substr(1, local.size() - 2);
-  }
-  // The part before a sub-address tag ("noreply+abc").
-  std::string base = local.substr(0, local.find('+'));
-  static const char* const kExact[] = {
-      "mailer-daemon", "postmaster",   "noreply",  "no-reply",  "no_reply",    "do-not-reply",
-      "donotreply",    "do_not_reply", "listserv", "majordomo", "mailerdaemon"};
-  for (const char* name : kExact) {
-    if (base == name) return true;
-  }
-  if (base.rfind("owner-", 0) == 0) return true;
-  if (base.size() > 8 && base.compare(base.size() - 8, 8, "-request") == 0) return true;
-  if (base.rfind("bounce", 0) == 0) return true;
-  return false;
+bool IsSystemSender(std::string_view address, const std::vector<std::string>* patterns) {
+  return mail::IsSystemSenderAddress(address, patterns ? *patterns : mail::DefaultSystemSenders());
 }
 
 std::string CheckReplyRules(const InboundFacts& facts, const ReplyConfig& config) {
@@ -89,8 +61,8 @@ std::string CheckReplyRules(const InboundFacts& facts, const ReplyConfig& config
   if (facts.recipient.empty() || DomainOf(facts.recipient).empty()) return "no-recipient";
   if (config.require_dmarc && ascii::ToLower(facts.dmarc) != "pass") return "dmarc";
   if (facts.envelope_sender.empty()) return "null-sender";
-  if (IsSystemSender(facts.envelope_sender) ||
-      (!facts.from_address.empty() && IsSystemSender(facts.from_address))) {
+  if (IsSystemSender(facts.envelope_sender, &config.system_senders) ||
+      (!facts.from_address.empty() && IsSystemSender(facts.from_address, &config.system_senders))) {
     return "system-sender";
   }
   if (config.require_authenticated_sender && !facts.sender_authenticated) {
@@ -99,6 +71,7 @@ std::string CheckReplyRules(const InboundFacts& facts, const ReplyConfig& config
   if (IsAutoSubmitted(facts.auto_submitted)) return "auto-submitted";
   if (IsBulkPrecedence(facts.precedence)) return "precedence";
   if (facts.list_headers) return "list";
+  if (!facts.auto_response.empty()) return facts.auto_response;
   if (facts.references_count > config.max_references) return "references";
   return "";
 }

@@ -56,7 +56,8 @@ std::string Encode(const Draft& d) {
               {"sender_auth", f.sender_authenticated},
               {"auto_submitted", f.auto_submitted},
               {"precedence", f.precedence},
-              {"list", f.list_headers}}}};
+              {"list", f.list_headers},
+              {"auto_response", f.auto_response}}}};
   json history = json::array();
   for (const DraftEvent& e : d.history) {
     history.push_back({{"action", e.action}, {"by", e.by}, {"at", e.at}, {"note", e.note}});
@@ -103,6 +104,7 @@ Result<Draft> Decode(std::string_view text) {
     d.facts.auto_submitted = f.value("auto_submitted", "");
     d.facts.precedence = f.value("precedence", "");
     d.facts.list_headers = f.value("list", false);
+    d.facts.auto_response = f.value("auto_response", "");
     return d;
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kStore, std::string("drafts: corrupt record: ") + e.what());

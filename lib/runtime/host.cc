@@ -7,6 +7,7 @@
 #include "common/ascii.h"
 #include "log/logger.h"
 #include "mail/address.h"
+#include "mail/auto_response.h"
 #include "mail/charset.h"
 #include "mail/header.h"
 #include "mail/msgid.h"
@@ -587,6 +588,12 @@ InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::Rep
     flags |= THREADMILL_ENV_BULK;
   }
   if (job_.thread_known) flags |= THREADMILL_ENV_THREAD_KNOWN;
+  const reply::ReplyConfig* rules = replier ? &replier->config() : nullptr;
+  mail::AutoResponse robot =
+      mail::ClassifyAutoResponse({&parsed_.headers, job_.mail_from, true, facts_.from_address,
+                                  false, rules ? &rules->system_senders : nullptr});
+  if (robot.automatic()) flags |= THREADMILL_ENV_AUTO_RESPONSE;
+  if (robot.reason == "bulk") flags |= THREADMILL_ENV_BULK;
   // Every refusal known at dispatch (reply::Replier::Predict: the milter's verdict, the
   // rules with DMARC, the ledger under the handler's reply policy); without a replier, the
   // fixed rules but DMARC.

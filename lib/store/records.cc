@@ -39,6 +39,7 @@ std::string EncodeMessage(const MessageRecord& rec) {
             {"from", rec.from},        {"to", rec.to},
             {"subject", rec.subject},  {"parent", rec.parent},
             {"qid", rec.queue_id}};
+  if (!rec.thread_index.empty()) j["tix"] = rec.thread_index;
   return Dump(j);
 }
 
@@ -60,6 +61,7 @@ Result<MessageRecord> DecodeMessage(std::string_view text) {
     Read(j, "subject", rec.subject);
     Read(j, "parent", rec.parent);
     Read(j, "qid", rec.queue_id);
+    Read(j, "tix", rec.thread_index);
     return rec;
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kStore, std::string("store: corrupt message record: ") + e.what());

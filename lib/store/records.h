@@ -43,6 +43,7 @@ struct MessageRecord {
   std::string subject;
   std::string parent;  // matched earlier msgid or ""
   std::string queue_id;
+  std::string thread_index;  // its Outlook Thread-Index in hex, or "" (resolver.h parents)
 
   bool operator==(const MessageRecord&) const = default;
 };

@@ -17,6 +17,30 @@ Result<bool> Lookup(const store::ThreadStore& store, const std::string& id, cons
   return true;
 }
 
+// The thread's recent message whose Thread-Index is the longest proper prefix of ours.
+Status ThreadIndexParent(const store::ThreadStore& store, const ThreadHeaders& headers,
+                         Resolution* out) {
+  const std::string& ours = headers.thread_index;
+  if (ours.empty()) return {};
+  auto thread = store.FindThread(out->thread_id);
+  if (!thread.ok()) return thread.error();
+  if (!thread->has_value()) return {};
+  size_t best = 0;
+  for (const std::string& id : (*thread)->recent_msgids) {
+    if (id == headers.message_id) continue;
+    auto found = store.FindMessage(id);
+    if (!found.ok()) return found.error();
+    if (!found->has_value()) continue;
+    const std::string& theirs = (**found).thread_index;
+    if (theirs.size() > best && theirs.size() < ours.size() && ours.starts_with(theirs)) {
+      best = theirs.size();
+      out->parent = id;
+      out->parent_record = std::move(**found);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 const char* ToString(MatchMethod method) {
@@ -62,6 +86,7 @@ Result<Resolution> Resolve(const store::ThreadStore& store, const ThreadHeaders&
     if (found->has_value()) {
       resolution.thread_id = **found;
       resolution.method = MatchMethod::kThreadIndex;
+      if (Status st = ThreadIndexParent(store, headers, &resolution); !st.ok()) return st.error();
       return resolution;
     }
   }

@@ -3,7 +3,10 @@
 // DESCRIPTION
 //   Looks a message's parents up in the thread store, newest first: In-Reply-To (from its last
 //   id), then References from the end, then the Outlook Thread-Index root. The first known
-//   parent gives the thread; otherwise the message starts a new one. The message's own id is
+//   parent gives the thread; otherwise the message starts a new one. A Thread-Index match
+//   names as parent the thread's recent message (store::kMaxRecentMsgids) with the longest
+//   recorded Thread-Index that is a proper prefix of this one ([MS-OXOMSG] 2.2.1.3: each
+//   reply appends a 5-byte block to its parent's index). The message's own id is
 //   never its own parent. Each method is named in the decision log (match=...).
 //
 //   Only signed or structural data routes mail: In-Reply-To/References ids must match ids the
@@ -33,12 +36,16 @@ struct ThreadHeaders {
   std::vector<std::string> in_reply_to;
   std::vector<std::string> references;
   std::string thread_index_root;  // base64 root of Thread-Index, or empty
+  std::string thread_index;       // the whole Thread-Index in hex (mail::ThreadIndex::hex)
 };
 
 struct Resolution {
   std::string thread_id;  // the matched thread, or a fresh id when method == kNone
   MatchMethod method = MatchMethod::kNone;
-  std::string parent;  // the matched earlier msg-id (empty for kNone/kThreadIndex)
+  // The matched earlier msg-id (empty for kNone). For kThreadIndex: the recorded message of
+  // the thread whose Thread-Index is the longest proper prefix of this one's (empty when none
+  // of the thread's recent messages is).
+  std::string parent;
   std::optional<store::MessageRecord> parent_record;
   bool known() const { return method != MatchMethod::kNone; }
 };

@@ -102,6 +102,20 @@ class Conversation(rigutil.ConversationCase):
         self.assertEqual(d["decision"], "matched", d["raw"])
         self.assertEqual(d["thread"], thread, d["raw"])
 
+    def test_06b_references_counted_as_listed(self):
+        # Issue 11: duplicates count; a last id cut by a relay does not.
+        thread = self.need_thread()
+        refs = [self.mid("out2")] * 101
+        d = self.inbound(self.mid("indup"), "Re: dup %s" % self.t, [("References", " ".join(refs))])
+        self.assertEqual(d["refs"], "101", d["raw"])
+        self.assertEqual(d["decision"], "no-reply", d["raw"])
+        self.assertEqual(d["thread"], thread, d["raw"])
+        refs = ["<old%03d.%s@example.org>" % (i, self.t) for i in range(99)] + [self.mid("out2")]
+        d = self.inbound(self.mid("incut"), "Re: cut %s" % self.t,
+                         [("References", "\r\n ".join(refs) + "\r\n <cut-by-a-rel")])
+        self.assertEqual(d["refs"], "100", d["raw"])
+        self.assertEqual(d["decision"], "matched", d["raw"])
+
     def test_07_thread_index_only(self):
         guid = os.urandom(16)
         out = self.outbound(self.mid("outti"), "Outlook thread %s" % self.t,
@@ -111,6 +125,40 @@ class Conversation(rigutil.ConversationCase):
         self.assertEqual(d["decision"], "matched", d["raw"])
         self.assertEqual(d["match"], "thread-index", d["raw"])
         self.assertEqual(d["thread"], out["thread"], d["raw"])
+        # Issue 11: the longest known prefix of the conversation names the parent.
+        self.assertEqual(bare(d["parent"]), bare(self.mid("outti")), d["raw"])
+        self.outbound(self.mid("outti2"), "RE: Outlook thread %s" % self.t,
+                      [("Thread-Topic", "Outlook thread"), ("Thread-Index", rigutil.thread_index(guid, 2))])
+        d3 = self.inbound(self.mid("inti3"), "RE: Outlook thread %s" % self.t,
+                          [("Thread-Topic", "Outlook thread"), ("Thread-Index", rigutil.thread_index(guid, 3))])
+        self.assertEqual(d3["match"], "thread-index", d3["raw"])
+        self.assertEqual(bare(d3["parent"]), bare(self.mid("outti2")), d3["raw"])
+        self.assertEqual(d3["thread"], out["thread"], d3["raw"])
+        rec = self.assertLookup(self.mid("inti3"), out["thread"], "inbound")
+        self.assertEqual(bare(rec["parent"]), bare(self.mid("outti2")), rec)
+        listed = {bare(m["msgid"]): m for m in self.rig.thread(out["thread"])["messages"]}
+        self.assertEqual(bare(listed[bare(self.mid("inti3"))]["parent"]), bare(self.mid("outti2")))
+
+    def test_07b_thread_index_root_never_sent(self):
+        # A conversation root only inbound mail carried matches nothing by itself.
+        guid = os.urandom(16)
+        first = self.inbound(self.mid("inforeign1"), "Foreign Outlook %s" % self.t,
+                             [("Thread-Index", rigutil.thread_index(guid, 1))])
+        self.assertEqual(first["match"], "none", first["raw"])
+        second = self.inbound(self.mid("inforeign2"), "RE: Foreign Outlook %s" % self.t,
+                              [("Thread-Index", rigutil.thread_index(guid, 2))])
+        self.assertEqual(second["match"], "none", second["raw"])
+        self.assertNotEqual(second["thread"], first["thread"], second["raw"])
+
+    def test_07c_auto_responders_never_answered(self):
+        # Issue 11: each dialect is recognised by the milter, with its own reason keyword.
+        for name, headers, reason in (
+                ("inrobot1", [("X-Autoreply", "yes"), ("Precedence", "auto_reply")], "precedence"),
+                ("inrobot2", [("X-Autoreply", "yes")], "x-autoreply"),
+                ("inrobot3", [("X-Auto-Response-Suppress", "All")], "x-auto-response-suppress"),
+                ("inrobot4", [("Feedback-ID", "1:campaign:esp")], "bulk")):
+            d = self.inbound(self.mid(name), "Out of office %s" % self.t, headers)
+            self.assertEqual(d.get("noreply"), reason, d["raw"])
 
     def test_08_unknown_parent_new_thread(self):
         d = self.inbound(self.mid("in5"), "Re: something else %s" % self.t,

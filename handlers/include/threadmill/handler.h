@@ -87,7 +87,10 @@ enum {
   THREADMILL_ENV_LIST = 1u << 1,           /* List-Id / List-Unsubscribe / list Precedence */
   THREADMILL_ENV_BULK = 1u << 2,           /* Precedence: bulk or junk */
   THREADMILL_ENV_THREAD_KNOWN = 1u << 3,   /* the message answers a thread in the store */
-  THREADMILL_ENV_NO_REPLY = 1u << 4        /* threadmill will refuse any reply (see reason) */
+  THREADMILL_ENV_NO_REPLY = 1u << 4,       /* threadmill will refuse any reply (see reason) */
+  THREADMILL_ENV_AUTO_RESPONSE = 1u << 5   /* sent by a robot: auto-responder, list, bulk, DSN,
+                                              MDN, null or system sender (README "Who is never
+                                              answered"; no_reply_reason names which) */
 };
 
 /* Opaque per-call context. [host] Valid only during the callback it was passed to. */

@@ -112,6 +112,25 @@ TEST_F(ProcessorTest, TooManyReferencesMeansNoReply) {
   EXPECT_EQ(ok.outcome, Outcome::kMatched);
 }
 
+// Issue 11: refs= counts References entries as listed: duplicates count, a last id cut by a
+// relay does not.
+TEST_F(ProcessorTest, ReferencesCountedAsListed) {
+  Send(kInside, {{"Message-ID", "<root2@example.com>"}});
+  std::string refs = "<root2@example.com>";
+  for (int i = 0; i < 100; ++i) refs += " <root2@example.com>";  // 101 entries, one id
+  auto d = Send(kOutside, {{"Message-ID", "<dups@example.org>"}, {"References", refs}});
+  EXPECT_EQ(d.references, 101u);
+  EXPECT_EQ(d.outcome, Outcome::kNoReply);
+  EXPECT_EQ(d.reason, "references");
+
+  std::string cut = "<root2@example.com>";
+  for (int i = 0; i < 99; ++i) cut += " <h" + std::to_string(i) + "@relay.example>";
+  cut += " <cut-in-the-mid";  // 100 complete entries and a fragment
+  auto ok = Send(kOutside, {{"Message-ID", "<cut@example.org>"}, {"References", cut}});
+  EXPECT_EQ(ok.references, 100u);
+  EXPECT_EQ(ok.outcome, Outcome::kMatched);
+}
+
 TEST_F(ProcessorTest, OutboundWithoutMessageIdGetsOne) {
   auto d = Send(kInside, {{"Subject", "no id"}});
   EXPECT_TRUE(d.message_id_added);
@@ -140,6 +159,50 @@ TEST_F(ProcessorTest, ThreadIndexFallback) {
   EXPECT_EQ(in.resolution.method, thread::MatchMethod::kThreadIndex);
   EXPECT_EQ(in.resolution.thread_id, out.resolution.thread_id);
   EXPECT_EQ(in.outcome, Outcome::kMatched);
+}
+
+// Issue 11: the longest known prefix of the conversation names the parent; a root we never
+// sent matches nothing by itself; a malformed index is a defect, not a match.
+TEST_F(ProcessorTest, ThreadIndexParent) {
+  const char* root = "AQHZ3y6vAAECAwQFBgcICQoLDA0ODw==";
+  const char* c1 = "AQHZ3y6vAAECAwQFBgcICQoLDA0ODwEBAQEB";                  // root + 1 block
+  const char* c2 = "AQHZ3y6vAAECAwQFBgcICQoLDA0ODwEBAQEBAgICAgI=";          // c1 + 1 block
+  const char* c3 = "AQHZ3y6vAAECAwQFBgcICQoLDA0ODwEBAQEBAgICAgIDAwMDAw==";  // c2 + 1 block
+  const char* s1 = "AQHZ3y6vAAECAwQFBgcICQoLDA0ODwkJCQkJ";                  // root + other block
+  auto out = Send(kInside, {{"Message-ID", "<tp1@example.com>"}, {"Thread-Index", root}});
+  auto in1 = Send(kOutside, {{"Message-ID", "<tp2@example.org>"}, {"Thread-Index", c1}});
+  EXPECT_EQ(in1.resolution.method, thread::MatchMethod::kThreadIndex);
+  EXPECT_EQ(in1.resolution.parent, "tp1@example.com");
+  auto out2 = Send(kInside, {{"Message-ID", "<tp3@example.com>"}, {"Thread-Index", c2}});
+  auto in3 = Send(kOutside, {{"Message-ID", "<tp4@example.org>"}, {"Thread-Index", c3}});
+  EXPECT_EQ(in3.resolution.method, thread::MatchMethod::kThreadIndex);
+  EXPECT_EQ(in3.resolution.thread_id, out.resolution.thread_id);
+  EXPECT_EQ(in3.resolution.parent, "tp3@example.com");
+  auto found = store_->FindMessage("tp4@example.org");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->parent, "tp3@example.com");  // threadmillctl thread shows it
+  auto sibling = Send(kOutside, {{"Message-ID", "<tp5@example.org>"}, {"Thread-Index", s1}});
+  EXPECT_EQ(sibling.resolution.parent, "tp1@example.com");
+  std::string line = sibling.LogLine(Envelope{});
+  EXPECT_NE(line.find("parent=<tp1@example.com>"), std::string::npos) << line;
+}
+
+TEST_F(ProcessorTest, ThreadIndexRootNeverSentDoesNotMatch) {
+  const char* other_root = "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eQ==";
+  const char* other_child = "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eQEBAQEB";
+  auto first = Send(kOutside, {{"Message-ID", "<nr1@example.org>"}, {"Thread-Index", other_root}});
+  auto second =
+      Send(kOutside, {{"Message-ID", "<nr2@example.org>"}, {"Thread-Index", other_child}});
+  EXPECT_EQ(first.resolution.method, thread::MatchMethod::kNone);
+  EXPECT_EQ(second.resolution.method, thread::MatchMethod::kNone);
+  EXPECT_NE(second.resolution.thread_id, first.resolution.thread_id);
+
+  Send(kInside,
+       {{"Message-ID", "<mf1@example.com>"}, {"Thread-Index", "AQHZ3y6vAAECAwQFBgcICQoLDA0ODw=="}});
+  auto bad = Send(kOutside, {{"Message-ID", "<mf2@example.org>"},
+                             {"Thread-Index", "AQHZ3y6vAAECAwQFBgcICQoLDA0ODwEB"}});  // 24 bytes
+  EXPECT_EQ(bad.resolution.method, thread::MatchMethod::kNone);
+  EXPECT_TRUE(bad.defects.Has(mail::Defect::kBadThreadIndex));
 }
 
 TEST_F(ProcessorTest, RetryKeepsThread) {

@@ -108,6 +108,34 @@ struct SingleCase {
   std::string want_defects;
 };
 
+// Issue 11: References entries are counted as listed (duplicates count); a last id cut by a
+// relay does not count, though it is still looked up.
+TEST(mail_msgid, ListedCount) {
+  struct {
+    const char* value;
+    size_t listed;
+    size_t ids;
+  } cases[] = {
+      {"", 0, 0},
+      {"<a@x>", 1, 1},
+      {"<a@x> <b@x> <c@x>", 3, 3},
+      {"<a@x> <b@x> <a@x>", 3, 2},
+      {"<a@x> <a@x> <a@x> <a@x>", 4, 1},
+      {"<a@X.org> <a@x.ORG>", 2, 1},
+      {"<a@x> <b@x> <c@exa", 2, 3},
+      {"<a@x> <b@x> <", 2, 2},
+      {"<a@x> <a@x", 1, 1},
+      {"<a@x> junk <b@x> (comment)", 2, 2},
+      {"<a@x> <b@x (cut comment", 1, 2},
+      {"<a@x> <\"q>", 1, 2},
+  };
+  for (const auto& c : cases) {
+    MsgIdList list = ParseMsgIdList(c.value);
+    EXPECT_EQ(list.listed, c.listed) << c.value;
+    EXPECT_EQ(list.ids.size(), c.ids) << c.value;
+  }
+}
+
 TEST(mail_msgid, ParseMsgIdTable) {
   const std::vector<SingleCase> cases = {
       {"simple", "<x@Y.z>", "x@y.z", ""},

@@ -35,6 +35,19 @@ TEST(mail_thread_index, RepliesShareRoot) {
   EXPECT_EQ(reply2.child_blocks, 2u);
 }
 
+// The hex form: a reply's index starts with its parent's (resolver.h parents).
+TEST(mail_thread_index, HexIsPrefixOfReplies) {
+  std::string header = "\x01\xD0\x12\x34\x56\x78" + std::string(16, '\xAB');
+  ThreadIndex first = ParseThreadIndex(Base64Encode(header));
+  ThreadIndex reply =
+      ParseThreadIndex(Base64Encode(header + std::string("\x00\x00\x01\x02\x03", 5)));
+  EXPECT_EQ(first.hex.size(), 44u);
+  EXPECT_EQ(first.hex.substr(0, 12), "01d012345678");
+  EXPECT_EQ(reply.hex.size(), 54u);
+  EXPECT_EQ(reply.hex, first.hex + "0000010203");
+  EXPECT_EQ(ParseThreadIndex("not base64!").hex, "");
+}
+
 TEST(mail_thread_index, RealOutlookValue) {
   // A Thread-Index as Outlook writes it (22 bytes + one child block).
   ThreadIndex t = ParseThreadIndex("AdnGKmTfmWnUtF2lQ5i1Cw8kHOyXdQAAJwVg");

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include "config/config.h"
+#include "mail/auto_response.h"
 #include "mail/header.h"
+#include "reply/reply_config.h"
 
 namespace threadmill::reply {
 namespace {
@@ -98,6 +101,22 @@ TEST(ReplyRules, Table) {
       {"precedence first-class",
        [](InboundFacts* f, ReplyConfig*) { f->precedence = "first-class"; }, ""},
       {"list headers", [](InboundFacts* f, ReplyConfig*) { f->list_headers = true; }, "list"},
+      {"precedence auto_reply", [](InboundFacts* f, ReplyConfig*) { f->precedence = "auto_reply"; },
+       "precedence"},
+      {"auto response keyword",
+       [](InboundFacts* f, ReplyConfig*) { f->auto_response = "x-autoreply"; }, "x-autoreply"},
+      {"configured system sender",
+       [](InboundFacts* f, ReplyConfig* c) {
+         f->envelope_sender = "robot@x.org";
+         c->system_senders = {"robot"};
+       },
+       "system-sender"},
+      {"default list replaced",
+       [](InboundFacts* f, ReplyConfig* c) {
+         f->envelope_sender = "noreply@x.org";
+         c->system_senders = {"robot"};
+       },
+       ""},
       {"100 references", [](InboundFacts* f, ReplyConfig*) { f->references_count = 100; }, ""},
       {"101 references", [](InboundFacts* f, ReplyConfig*) { f->references_count = 101; },
        "references"},
@@ -136,11 +155,55 @@ TEST(ReplyRules, FactsFromHeaders) {
   EXPECT_EQ(f.auto_submitted, "auto-replied");
   EXPECT_EQ(f.precedence, "bulk");
   EXPECT_TRUE(f.list_headers);
+  EXPECT_EQ(f.auto_response, "auto-submitted");
+}
+
+TEST(ReplyRules, FactsFromHeadersAutoResponders) {
+  struct {
+    const char* headers;
+    const char* want;
+  } cases[] = {
+      {"X-Autoreply: yes\nPrecedence: auto_reply\n", "precedence"},
+      {"X-Autorespond: yes\n", "x-autorespond"},
+      {"X-Auto-Response-Suppress: All\n", "x-auto-response-suppress"},
+      {"Content-Type: multipart/report; report-type=delivery-status; boundary=b\n", "dsn"},
+      {"Subject: hi\n", ""},
+  };
+  for (const auto& c : cases) {
+    auto split = mail::SplitMessage(std::string("Message-ID: <m@x>\n") + c.headers + "\nbody\n");
+    InboundFacts f;
+    FactsFromHeaders(split.headers, &f);
+    EXPECT_EQ(f.auto_response, c.want) << c.headers;
+    InboundFacts good = Good();
+    good.auto_response = f.auto_response;
+    good.precedence = f.precedence;
+    EXPECT_EQ(CheckReplyRules(good, ReplyConfig{}), c.want) << c.headers;
+  }
 }
 
 TEST(ReplyRules, DomainOf) {
   EXPECT_EQ(DomainOf("help@Example.COM"), "example.com");
   EXPECT_EQ(DomainOf("nobody"), "");
+}
+
+}  // namespace
+}  // namespace threadmill::reply
+
+namespace threadmill::reply {
+namespace {
+
+TEST(ReplyConfigSystemSenders, DefaultConfiguredAndRejected) {
+  EXPECT_EQ(ParseReplyConfig(*config::LoadFromString("")).system_senders,
+            mail::DefaultSystemSenders());
+  auto mine = ParseReplyConfig(
+      *config::LoadFromString("[reply]\nsystem_senders = [\"robot\", \"alerts-*\"]\n"));
+  EXPECT_EQ(mine.system_senders, (std::vector<std::string>{"robot", "alerts-*"}));
+  for (const char* bad : {"[\"*\"]", "[\"\"]", "[\"a*b\"]", "[\"x@y\"]"}) {
+    EXPECT_THROW(ParseReplyConfig(*config::LoadFromString(
+                     std::string("[reply]\nsystem_senders = ") + bad + "\n")),
+                 config::ConfigError)
+        << bad;
+  }
 }
 
 }  // namespace

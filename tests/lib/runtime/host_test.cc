@@ -109,16 +109,22 @@ TEST_F(HostTest, Envelope) {
 }
 
 TEST_F(HostTest, EnvelopeFlags) {
+  constexpr uint32_t kAuto = THREADMILL_ENV_AUTO_RESPONSE;
   struct Case {
     std::string headers;
     uint32_t flags;
   } cases[] = {
       {"", 0},
-      {"Precedence: BULK\r\n", THREADMILL_ENV_BULK},
-      {"Precedence: junk\r\n", THREADMILL_ENV_BULK},
-      {"Precedence: List\r\n", THREADMILL_ENV_LIST},
-      {"List-Id: <l.example.org>\r\n", THREADMILL_ENV_LIST},
-      {"Auto-Submitted: auto-replied\r\n", THREADMILL_ENV_AUTO_SUBMITTED},
+      {"Precedence: BULK\r\n", THREADMILL_ENV_BULK | kAuto},
+      {"Precedence: junk\r\n", THREADMILL_ENV_BULK | kAuto},
+      {"Precedence: List\r\n", THREADMILL_ENV_LIST | kAuto},
+      {"List-Id: <l.example.org>\r\n", THREADMILL_ENV_LIST | kAuto},
+      {"Auto-Submitted: auto-replied\r\n", THREADMILL_ENV_AUTO_SUBMITTED | kAuto},
+      // Issue 11: the other dialects set the auto-response flag (and bulk for bulk markers).
+      {"X-Autoreply: yes\r\nPrecedence: auto_reply\r\n", kAuto},
+      {"X-Auto-Response-Suppress: OOF\r\n", kAuto},
+      {"Feedback-ID: 1:c:esp\r\n", THREADMILL_ENV_BULK | kAuto},
+      {"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n", kAuto},
       {"Auto-Submitted: no\r\n", 0},
   };
   for (const auto& c : cases) {

@@ -16,7 +16,8 @@ TEST(store_records, MessageRoundTrips) {
                      {"b@example.net", "c@example.com"},
                      "Hello \xc3\xa9",
                      "parent@x",
-                     "4XyZ1C2"};
+                     "4XyZ1C2",
+                     ""};
   MessageRecord empty;
   empty.msgid = "m@x";
   MessageRecord negative_time = empty;
@@ -26,6 +27,16 @@ TEST(store_records, MessageRoundTrips) {
     ASSERT_TRUE(back.ok()) << back.error().message;
     EXPECT_EQ(*back, rec);
   }
+}
+
+TEST(store_records, ThreadIndexRoundTripsAndIsOptional) {
+  MessageRecord rec;
+  rec.msgid = "a@b";
+  EXPECT_EQ(EncodeMessage(rec).find("tix"), std::string::npos);
+  rec.thread_index = "01d0ab";
+  auto back = DecodeMessage(EncodeMessage(rec));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->thread_index, "01d0ab");
 }
 
 TEST(store_records, ThreadRoundTrips) {

@@ -39,25 +39,25 @@ TEST_F(ResolverTest, Order) {
     const char* thread;  // nullptr: a new thread
     const char* parent;
   } cases[] = {
-      {"in-reply-to first", {"new@y", {"a@x"}, {"b@x"}, ""}, MatchMethod::kInReplyTo, "TA", "a@x"},
+      {"in-reply-to first", {"new@y", {"a@x"}, {"b@x"}, "", ""}, MatchMethod::kInReplyTo, "TA", "a@x"},
       {"last in-reply-to id",
-       {"new@y", {"b@x", "a@x"}, {}, ""},
+       {"new@y", {"b@x", "a@x"}, {}, "", ""},
        MatchMethod::kInReplyTo,
        "TA",
        "a@x"},
       {"unknown in-reply-to falls to references",
-       {"new@y", {"zz@q"}, {"a@x", "b@x"}, ""},
+       {"new@y", {"zz@q"}, {"a@x", "b@x"}, "", ""},
        MatchMethod::kReferences,
        "TB",
        "b@x"},
       {"references newest first",
-       {"new@y", {}, {"a@x", "c@x", "zz@q"}, ""},
+       {"new@y", {}, {"a@x", "c@x", "zz@q"}, "", ""},
        MatchMethod::kReferences,
        "TC",
        "c@x"},
-      {"self is never parent", {"a@x", {"a@x"}, {}, ""}, MatchMethod::kNone, nullptr, ""},
-      {"nothing known", {"new@y", {"q@q"}, {"r@r"}, ""}, MatchMethod::kNone, nullptr, ""},
-      {"no headers", {"", {}, {}, ""}, MatchMethod::kNone, nullptr, ""},
+      {"self is never parent", {"a@x", {"a@x"}, {}, "", ""}, MatchMethod::kNone, nullptr, ""},
+      {"nothing known", {"new@y", {"q@q"}, {"r@r"}, "", ""}, MatchMethod::kNone, nullptr, ""},
+      {"no headers", {"", {}, {}, "", ""}, MatchMethod::kNone, nullptr, ""},
   };
   for (const auto& c : cases) {
     auto r = Resolve(*store_, c.headers, true);
