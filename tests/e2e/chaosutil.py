@@ -328,9 +328,11 @@ handler = "autoreply"
                  lambda: self.supervisor() not in (None, old) and self.supervisor(), timeout)
         return old
 
-    def kill_daemon(self, timeout=60):
+    def kill_daemon(self, timeout=60, release_while_down=False):
         """kill -9 the daemon; wait for its supervisor to notice (lifeline) and end; start the
-        daemon again (rig restart-milter)."""
+        daemon again (rig restart-milter). release_while_down: let held reinjections finish
+        while the daemon is down (sendmail hands them to Postfix's maildrop; pickup cannot
+        pass them through the milter until it is back) and wait for them first."""
         d = wait_for("the daemon", self.daemon, timeout)
         sup = self.supervisor()
         os.kill(d, signal.SIGKILL)
@@ -338,6 +340,11 @@ handler = "autoreply"
         wait_for("the killed daemon to be gone", lambda: not alive(d), timeout)
         if sup:
             wait_for("the orphaned supervisor %d to stop" % sup, lambda: not alive(sup), timeout)
+        if release_while_down:
+            held = self.waiting()
+            self.release()
+            wait_for("the held sendmail to finish", lambda: not any(alive(p) for p in held),
+                     timeout)
         self.rig.restart_milter()
         self.daemon_restarts += 1
         wait_for("a supervisor after the daemon's restart", self.supervisor, timeout)
