@@ -277,9 +277,11 @@ handler = "autoreply"
         return sorted(int(n.split(".", 1)[1]) for n in os.listdir(self.dir)
                       if n.startswith("waiting."))
 
-    def hold(self, timeout=60):
+    def hold(self, timeout=120):
         """Hold reinjections and wait until one is held (a worker is mid-reinjection). Returns
-        the held wrapper's pid."""
+        the held wrapper's pid. The bound covers a pause of replies after a daemon kill: the
+        retried jobs wait for their echo on every worker while Postfix's pickup waits for its
+        next scan (up to 60 s) to pass the orphaned replies through the milter."""
         open(os.path.join(self.dir, "hold"), "w").close()
         return wait_for("a reinjection to be held", self.waiting, timeout)[0]
 
