@@ -8,6 +8,9 @@
 //     replies done REPLY_MSGID      it left (or must not be sent): mark it sent
 //     replies release REPLY_MSGID   it never left: back to pending; `queue retry JOB` of the
 //                                   parked job sends it (same message, same Message-ID)
+//   A reply whose echo came after it was called uncertain (e.g. Postfix's pickup rescanned
+//   maildrop only after threadmill's wait) is listed with the echo's queue id, and release
+//   refuses it: the MTA has it, sending it again would be the duplicate (reply/echo.h).
 //
 // LIMITS
 //   Scans the whole `replied` database (an operator command, not a hot path).
@@ -19,7 +22,9 @@
 #include "ctl/runtime_commands.h"
 #include "ctl/store_access.h"
 #include "mail/msgid.h"
+#include "reply/echo.h"
 #include "reply/ledger.h"
+#include "store/thread_store.h"
 
 namespace threadmill::ctl {
 namespace {
@@ -35,7 +40,9 @@ std::string Rcpts(const std::vector<std::string>& rcpts) {
 }
 
 int List(const config::Config& config, bool json) {
-  reply::ReplyLedger ledger(OpenEnvironment(config, /*write=*/false));
+  auto env = OpenEnvironment(config, /*write=*/false);
+  reply::ReplyLedger ledger(env);
+  store::ThreadStore threads(env);
   auto owed = ledger.ListOwed(kListLimit);
   if (!owed.ok()) return Fail(owed.error().message);
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
@@ -46,7 +53,8 @@ int List(const config::Config& config, bool json) {
                    {"handler", o.entry.handler},
                    {"to", Rcpts(o.entry.recipients)},
                    {"time", o.entry.time},
-                   {"reinjected", o.entry.reinject_time}});
+                   {"reinjected", o.entry.reinject_time},
+                   {"echo", reply::OutboundEcho(threads, o.entry.reply_id)}});
   }
   if (json) {
     Print(out, true);
@@ -54,8 +62,10 @@ int List(const config::Config& config, bool json) {
     for (const auto& row : out) {
       std::cout << row["state"].get<std::string>() << "\t" << row["reply"].get<std::string>()
                 << "\t" << row["kind"].get<std::string>() << "\t"
-                << row["handler"].get<std::string>() << "\t" << row["to"].get<std::string>()
-                << "\n";
+                << row["handler"].get<std::string>() << "\t" << row["to"].get<std::string>();
+      const std::string echo = row["echo"].get<std::string>();
+      if (!echo.empty()) std::cout << "\tpassed the MTA as " << echo;
+      std::cout << "\n";
     }
   }
   return 0;
@@ -64,13 +74,21 @@ int List(const config::Config& config, bool json) {
 int Change(const config::Config& config, const std::string& what, const std::string& id_text) {
   std::string id = mail::ParseMsgId(id_text).id;
   if (id.empty()) return Fail("\"" + id_text + "\" is not a Message-ID", 2);
-  reply::ReplyLedger ledger(OpenEnvironment(config, /*write=*/true));
+  auto env = OpenEnvironment(config, /*write=*/true);
+  reply::ReplyLedger ledger(env);
   auto owed = ledger.ListOwed(kListLimit);
   if (!owed.ok()) return Fail(owed.error().message);
   for (const auto& o : *owed) {
     if (o.entry.reply_id != id) continue;
     if (what == "release" && o.entry.state == "reinjecting") {
       return Fail("<" + id + "> is being reinjected; wait for its job to settle it");
+    }
+    if (what == "release") {
+      std::string echo = reply::OutboundEcho(store::ThreadStore(env), id);
+      if (!echo.empty()) {
+        return Fail("<" + id + "> passed back through threadmill as the MTA's queue id " + echo +
+                    ": it left; `threadmillctl replies done " + id_text + "` marks it sent");
+      }
     }
     Status st;
     if (what == "done") {

@@ -8,6 +8,7 @@
 
 #include "log/kv_line.h"
 #include "log/logger.h"
+#include "reply/echo.h"
 #include "reply/sendmail.h"
 #include "store/counters.h"
 
@@ -192,9 +193,7 @@ void Replier::Busy(int64_t seconds) const {
 }
 
 bool Replier::SeenOutbound(const std::string& message_id) const {
-  auto rec = threads_.FindMessage(message_id);
-  return rec.ok() && rec->has_value() && (*rec)->direction == store::Direction::kOutbound &&
-         !(*rec)->queue_id.empty();
+  return !OutboundEcho(threads_, message_id).empty();
 }
 
 bool Replier::WaitSeen(const std::string& message_id, int64_t deadline_ms) const {

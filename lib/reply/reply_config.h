@@ -49,7 +49,7 @@ struct ReplyConfig {
   int64_t sendmail_timeout_seconds = 60;
   int64_t sendmail_attempts = 3;           // tries per reply call
   int64_t sendmail_retry_delay_ms = 1000;  // doubled after each failure
-  int64_t reinject_confirm_seconds = 30;   // wait for the outbound echo when unsure
+  int64_t reinject_confirm_seconds = 90;   // echo wait when unsure; > pickup's 60 s rescan
   int64_t max_send_recipients = 50;        // host->send
   int64_t sends_per_hour = 100;            // host->send per handler (token bucket); 0 = off
   int64_t sends_per_job = 10;              // host->send per job or heartbeat call; 0 = off

@@ -31,6 +31,9 @@ TEST(RuntimeConfig, Defaults) {
   EXPECT_TRUE(c.reply.require_dmarc);
   EXPECT_EQ(c.reply.sendmail, std::vector<std::string>{"/usr/sbin/sendmail"});
   EXPECT_EQ(c.reply.max_references, 100u);
+  // Beyond Postfix's 60 s maildrop rescan: a reply handed to maildrop while the milter was
+  // down echoes only then (tests/bench/chaos/run, fault daemon-drop).
+  EXPECT_GT(c.reply.reinject_confirm_seconds, 60);
   EXPECT_TRUE(c.routes.empty());
   EXPECT_EQ(c.spool_quota_mb, 2048);
   EXPECT_EQ(c.max_routed_recipients, 100);
@@ -236,6 +239,7 @@ TEST(RuntimeConfig, PackagedConfigParses) {
   RuntimeConfig c = ParseRuntimeConfig(*config);
   EXPECT_EQ(c.workers, 2);
   EXPECT_EQ(c.reply.sender_period_seconds, 86400);
+  EXPECT_EQ(c.reply.reinject_confirm_seconds, reply::ReplyConfig{}.reinject_confirm_seconds);
 }
 }  // namespace
 }  // namespace threadmill::runtime
