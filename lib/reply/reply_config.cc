@@ -13,8 +13,9 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   r.RejectUnknown({"require_dmarc", "require_authenticated_sender", "sendmail", "envelope_sender", "sender_period_seconds",
                    "max_replies_per_thread", "sendmail_timeout_seconds", "sendmail_attempts",
                    "sendmail_retry_delay_ms", "max_send_recipients", "sends_per_hour",
-                   "sends_per_job", "reinject_confirm_seconds"});
+                   "sends_per_job", "reinject_confirm_seconds", "accept_arc_override"});
   r.Get("require_dmarc", &out.require_dmarc);
+  r.Get("accept_arc_override", &out.accept_arc_override);
   r.Get("require_authenticated_sender", &out.require_authenticated_sender);
   r.Get("sendmail", &out.sendmail);
   if (out.sendmail.empty()) r.Fail("sendmail", "must name the sendmail program");

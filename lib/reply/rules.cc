@@ -94,7 +94,10 @@ bool IsSystemSender(std::string_view address) {
 std::string CheckReplyRules(const InboundFacts& facts, const ReplyConfig& config) {
   if (facts.message_id.empty()) return "no-message-id";
   if (facts.recipient.empty() || DomainOf(facts.recipient).empty()) return "no-recipient";
-  if (config.require_dmarc && Lower(facts.dmarc) != "pass") return "dmarc";
+  if (config.require_dmarc && Lower(facts.dmarc) != "pass" &&
+      !(config.accept_arc_override && facts.dmarc_arc_override)) {
+    return "dmarc";
+  }
   if (facts.envelope_sender.empty()) return "null-sender";
   if (IsSystemSender(facts.envelope_sender) ||
       (!facts.from_address.empty() && IsSystemSender(facts.from_address))) {

@@ -54,6 +54,7 @@ struct InboundFacts {
   std::string recipient;                // the local recipient (user_id)
   std::string thread_id;
   std::string dmarc = "none";
+  bool dmarc_arc_override = false;  // dmarc=fail overridden by a trusted ARC sealer (RFC 8617)
   bool sender_authenticated = false;  // MAIL FROM itself authenticated (see file comment)
   std::string auto_submitted;         // Auto-Submitted value, "" when absent
   std::string precedence;             // Precedence value, "" when absent

@@ -47,6 +47,7 @@ struct Job {
   std::string no_reply_reason;
   // MAIL FROM itself authenticated, as the milter decided (filter/reply_safety.h)
   bool sender_authenticated = false;
+  bool arc_override = false;  // dmarc=fail overridden by a trusted ARC sealer (auth/arc_policy.h)
   std::string route;  // why it was routed ("route:PATTERN", "thread-owner")
   int64_t received_time = 0;
   uint64_t size = 0;  // bytes of the spooled message
