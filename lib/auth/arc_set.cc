@@ -44,17 +44,19 @@ std::optional<TagList> ParseTagList(std::string_view value) {
     std::string_view spec = Trim(value.substr(pos, end - pos));
     pos = end + 1;
     if (spec.empty()) {
-      if (end == value.size()) break;
-      continue;  // a trailing ";" (or ";;") is allowed
+      if (end == value.size()) break;  // one trailing ";" is allowed, ";;" is not
+      return std::nullopt;
     }
     size_t eq = spec.find('=');
     if (eq == std::string_view::npos) return std::nullopt;
     std::string_view name = Trim(spec.substr(0, eq));
     if (name.empty()) return std::nullopt;
+    // tag-name = ALPHA *ALNUMPUNC, case-sensitive (RFC 6376 section 3.2).
+    if (!std::isalpha(static_cast<unsigned char>(name[0]))) return std::nullopt;
     std::string key;
     for (char c : name) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return std::nullopt;
-      key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      key.push_back(c);
     }
     if (!tags.emplace(key, std::string(Trim(spec.substr(eq + 1)))).second) return std::nullopt;
     if (end == value.size()) break;

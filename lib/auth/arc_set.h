@@ -13,7 +13,8 @@
 //   3.2 (tag lists).
 //
 // LIMITS
-//   A tag list with a duplicate tag or a malformed tag is rejected (the set then fails).
+//   A tag list with a duplicate tag, a malformed tag name or an empty tag-spec (";;") is
+//   rejected (the set then fails); tag names are case-sensitive ("S=" is not "s=").
 //   RFC 8617 caps the chain at 50 instances; a larger or malformed i= fails the chain.
 #pragma once
 
@@ -27,7 +28,7 @@ namespace threadmill::auth {
 
 inline constexpr size_t kArcMaxInstances = 50;  // RFC 8617 section 4.2.1
 
-using TagList = std::map<std::string, std::string>;  // lower-cased tag -> value, FWS trimmed
+using TagList = std::map<std::string, std::string>;  // tag (case-sensitive) -> value, FWS trimmed
 
 std::optional<TagList> ParseTagList(std::string_view value);
 // The field value with the b= tag's value emptied, everything else kept octet for octet.

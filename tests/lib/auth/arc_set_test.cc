@@ -15,6 +15,12 @@ TEST(auth_ArcSet, TagLists) {
   EXPECT_FALSE(ParseTagList("i=1; i=2"));  // duplicate tag
   EXPECT_FALSE(ParseTagList("i=1; junk"));
   EXPECT_FALSE(ParseTagList("=1"));
+  EXPECT_FALSE(ParseTagList("i=1;; s=x"));  // empty tag-spec (RFC 6376 section 3.2)
+  EXPECT_FALSE(ParseTagList("i=1; _=x"));   // tag-name = ALPHA *ALNUMPUNC
+  EXPECT_TRUE(ParseTagList("i=1; s=x; \r\n"));
+  auto upper = ParseTagList("i=1; S=x");  // case-sensitive: S= is not s=
+  ASSERT_TRUE(upper);
+  EXPECT_EQ(upper->count("s"), 0u);
 }
 
 TEST(auth_ArcSet, WithoutSignature) {
