@@ -229,12 +229,26 @@ std::string BuildAuthResults(const Verdicts& v, std::string_view authserv_id,
   }
   if (v.dmarc_checked) {
     std::string s = std::string("dmarc=") + ToString(v.dmarc.result);
+    bool arc_override = !v.arc_override.empty();
+    if (arc_override) s += " reason=\"arc\"";  // RFC 8617 section 7.2
     if (!v.dmarc.policy_domain.empty())
       s += std::string(" (p=") + ToString(v.dmarc.policy) +
-           " dis=" + ToString(v.dmarc.disposition) + ")";
+           " dis=" + (arc_override ? "none" : ToString(v.dmarc.disposition)) + ")";
     if (!v.dmarc.from_domain.empty()) s += " header.from=" + Quote(clip(v.dmarc.from_domain));
     if (!v.dmarc.policy_domain.empty())
       s += std::string(" policy.dmarc=") + ToString(v.dmarc.policy);
+    if (arc_override) s += " policy.arc-override=" + Quote(clip(v.arc_override));
+    Append(out, s);
+  }
+  if (v.arc_checked && v.arc.result != ArcResult::kNone) {
+    // RFC 8617 section 4.1.3 / 8601: arc=pass header.oldest-pass=0 smtp.remote-ip=...
+    std::string s = std::string("arc=") + ToString(v.arc.result);
+    std::string why = v.arc.sealer_domain.empty() ? "" : "sealer " + v.arc.sealer_domain;
+    if (v.arc.result == ArcResult::kFail && !v.arc.reason.empty())
+      why += (why.empty() ? "" : ", ") + v.arc.reason;
+    if (!why.empty()) s += " (" + Comment(clip(why)) + ")";
+    if (v.arc.result == ArcResult::kPass)
+      s += " header.oldest-pass=" + std::to_string(v.arc.oldest_pass);
     Append(out, s);
   }
   if (out.size() == empty_len) out += "; none";

@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "auth/arc_policy.h"
 #include "auth/auth_results.h"
 
 namespace threadmill::auth {
@@ -61,6 +62,8 @@ MessageAuth::MessageAuth(Authenticator& a, std::string ip, std::string helo, std
   if (auth_.dkim_)
     dkim_ = auth_.dkim_->NewVerifier(
         DkimOptions{auth_.options_.max_signatures, auth_.options_.max_key_lookups}, id);
+  if (auth_.options_.arc)
+    arc_ = std::make_unique<ArcVerifier>(ArcOptions{auth_.options_.max_key_lookups});
 }
 
 MessageAuth::~MessageAuth() = default;
@@ -98,9 +101,11 @@ void MessageAuth::Header(std::string_view name, std::string_view value) {
     }
   }
   if (dkim_) dkim_->Header(name, value);
+  if (arc_) arc_->Header(name, value);
 }
 
 void MessageAuth::EndOfHeaders() {
+  if (arc_) arc_->EndOfHeaders();
   if (auth_.dmarc_) author_domains_ = AuthorDomains(from_headers_);
   if (author_domains_.size() > auth_.options_.max_author_domains)
     author_domains_.resize(auth_.options_.max_author_domains);
@@ -121,6 +126,7 @@ void MessageAuth::EndOfHeaders() {
 
 void MessageAuth::Body(std::string_view chunk) {
   if (dkim_ && upstream_.empty()) dkim_->Body(chunk);
+  if (arc_ && upstream_.empty()) arc_->Body(chunk);
 }
 
 Verdicts MessageAuth::Finish() {
@@ -175,6 +181,15 @@ Verdicts MessageAuth::Finish() {
     in.dkim = v.dkim;
     in.records = &records;
     v.dmarc = auth_.dmarc_->Evaluate(in, deadline);
+  }
+  // 4. ARC, with what is left of the budget; then the trusted-sealer override.
+  if (arc_) {
+    v.arc_checked = true;
+    Resolver& resolver = *auth_.resolver_;
+    v.arc = arc_->Finish([&resolver, deadline](const std::string& name) {
+      return resolver.Query(name, kTypeTxt, deadline);
+    });
+    ApplyArcOverride(auth_.options_.arc_trusted_sealers, &v);
   }
   return v;
 }

@@ -34,8 +34,9 @@
 //   with an author domain. Those signatures also take the max_signatures and
 //   max_key_lookups slots first. Then the keys of the other signatures are fetched with
 //   whatever is left; then DMARC is evaluated. Answers the resolver has cached are used
-//   even when the budget is spent (resolver.h). SPF's own look-ups (include, a, mx, ...)
-//   are the MAIL FROM domain's: a slow SPF record delays only SPF.
+//   even when the budget is spent (resolver.h). ARC keys (arc_verify.h) are fetched after
+//   DMARC, with what is left of the budget, under their own max_key_lookups count. SPF's own
+//   look-ups (include, a, mx, ...) are the MAIL FROM domain's: a slow SPF record delays only SPF.
 //   The Received boundary of the trusted-upstream mode assumes the MTA shows its own
 //   Received field to milters (Postfix and Sendmail do).
 #pragma once
@@ -47,6 +48,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/arc_verify.h"
 #include "auth/auth_results.h"
 #include "auth/dkim.h"
 #include "auth/dmarc.h"
@@ -66,6 +68,11 @@ struct AuthOptions {
   std::string psl_path;            // empty: /usr/share/publicsuffix/effective_tld_names.dat
   std::string authserv_id;
   std::vector<std::string> trusted_authserv_ids;
+  // ARC (RFC 8617): chains are verified when a message has ARC fields (keys under
+  // max_key_lookups, on the message's DNS budget); a DMARC failure is overridden when a
+  // sealer listed here recorded dmarc=pass on a valid chain (arc_policy.h).
+  bool arc = true;
+  std::vector<std::string> arc_trusted_sealers;
   std::function<int()> dmarc_sample;  // tests pin pct sampling; empty = random
   // How long one message may wait for DNS in all (DKIM keys at end of headers, SPF, DKIM
   // and DMARC at end of message together); once spent, the remaining checks are
@@ -121,6 +128,7 @@ class MessageAuth {
   std::vector<std::string> from_headers_;
   std::vector<std::string> author_domains_;  // at EndOfHeaders (DMARC on)
   std::unique_ptr<DkimVerifier> dkim_;
+  std::unique_ptr<ArcVerifier> arc_;
   int ar_count_ = 0;
   std::vector<int> forged_;
   std::chrono::steady_clock::duration dns_left_;  // what is left of message_dns_budget

@@ -16,6 +16,8 @@ EnforceDecision DecideDmarcEnforcement(const Verdicts& v, bool enforce) {
   // the failure it hides. A permerror of one domain (a broken record) has none.
   bool perm = v.dmarc.result == DmarcResult::kPermError;
   if (v.dmarc.result != DmarcResult::kFail && !perm) return d;
+  // A trusted ARC sealer vouched for the message before it was changed (arc_policy.h).
+  if (v.dmarc.result == DmarcResult::kFail && !v.arc_override.empty()) return d;
   const std::string& domain = v.dmarc.from_domain;
   std::string why = perm ? " (several authors)" : "";
   switch (v.dmarc.disposition) {

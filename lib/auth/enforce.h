@@ -8,7 +8,8 @@
 //   where one fails (its strictest policy), or more author domains than
 //   max_author_domains (reject) - see dmarc.h. temperror, none and a permerror without a
 //   disposition (a broken record) are never enforced (the failure policy decides for
-//   temperror). The SMTP reply says why.
+//   temperror). The SMTP reply says why. A "fail" overridden by a trusted ARC sealer
+//   (Verdicts::arc_override, RFC 8617 section 7.2) is not enforced.
 //
 // STANDARDS
 //   RFC 7489 sections 6.6.4 and 10.3 (rejecting with 550 5.7.1), RFC 3463 (5.7.1).

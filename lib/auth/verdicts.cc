@@ -23,6 +23,16 @@ std::vector<std::pair<std::string, std::string>> Verdicts::SummaryFields() const
   // Why DMARC could not settle (several authors, the max_author_domains cap, a bad record).
   if (dmarc_checked && dmarc.result == DmarcResult::kPermError && !dmarc.reason.empty())
     f.emplace_back("dmarc_reason", dmarc.reason);
+  if (arc_checked && arc.result != ArcResult::kNone) {
+    f.emplace_back("arc", ToString(arc.result));
+    if (!arc.sealer_domain.empty()) f.emplace_back("arc_sealer", arc.sealer_domain);
+    if (arc.result == ArcResult::kFail && !arc.reason.empty())
+      f.emplace_back("arc_reason", arc.reason);
+  }
+  if (!arc_override.empty()) {
+    f.emplace_back("dmarc_override", "arc");
+    f.emplace_back("policy.arc-override", arc_override);
+  }
   if (from_upstream) f.emplace_back("auth_from", upstream_authserv_id);
   return f;
 }

@@ -31,7 +31,7 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
         "add_header", "remove_forged_headers", "trusted_authserv_ids", "max_signatures",
         "max_key_lookups", "max_author_domains", "enforce_dmarc", "on_dns_error",
         "max_forged_deletions", "on_too_many_forged", "reauth_window_seconds",
-        "reauth_retry_seconds"}},
+        "reauth_retry_seconds", "arc", "arc_trusted_sealers"}},
       {"metrics", {"listen"}},
   };
   return keys;
@@ -178,6 +178,8 @@ void ReadAuth(const toml::table& root, const std::string& file, const MilterConf
   r.Get("add_header", &a->add_header);
   r.Get("remove_forged_headers", &a->remove_forged_headers);
   r.Get("trusted_authserv_ids", &a->trusted_authserv_ids);
+  r.Get("arc", &a->arc);
+  r.Get("arc_trusted_sealers", &a->arc_trusted_sealers);
   r.GetInt("max_signatures", &a->max_signatures, 0, 100);
   r.GetInt("max_key_lookups", &a->max_key_lookups, 0, 100);
   r.GetInt("max_author_domains", &a->max_author_domains, 1, 100);

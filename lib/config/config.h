@@ -90,6 +90,9 @@ struct AuthConfig {
   size_t max_forged_deletions = 32;
   bool too_many_forged_tempfail = false;  // on_too_many_forged = "reject" (default) | "tempfail"
   std::vector<std::string> trusted_authserv_ids;  // use these upstream A-R verdicts instead
+  bool arc = true;  // verify ARC chains (RFC 8617) of messages that carry ARC fields
+  // ARC sealer domains whose recorded dmarc=pass overrides our dmarc=fail (RFC 8617 7.2).
+  std::vector<std::string> arc_trusted_sealers;
   size_t max_signatures = 5;
   size_t max_key_lookups = 5;
   // Distinct From domains DMARC evaluates; more: permerror (rejected when enforcing).

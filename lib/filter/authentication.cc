@@ -45,6 +45,8 @@ auth::AuthOptions MakeAuthOptions(const config::AuthConfig& a) {
   options.psl_path = a.psl_path;
   options.authserv_id = a.authserv_id;
   options.trusted_authserv_ids = a.trusted_authserv_ids;
+  options.arc = a.arc;
+  options.arc_trusted_sealers = a.arc_trusted_sealers;
   return options;
 }
 

@@ -105,6 +105,7 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
   input.dkim = d->dkim_result();
   input.no_reply_reason = d->no_reply_reason;
   input.sender_authenticated = d->sender_authenticated;
+  input.arc_override = d->verdicts && !d->verdicts->arc_override.empty();
   input.received_time = static_cast<int64_t>(std::time(nullptr));
 
   std::vector<runtime::JobInput> inputs;

@@ -16,8 +16,9 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
                    "sends_per_hour", "sends_per_job", "reinject_confirm_seconds",
                    "thread_replies_per_hour", "conversation_max_replies_per_thread",
                    "loop_turn_seconds", "loop_max_fast_turns", "max_message_bytes",
-                   "system_senders"});
+                   "system_senders", "accept_arc_override"});
   r.Get("require_dmarc", &out.require_dmarc);
+  r.Get("accept_arc_override", &out.accept_arc_override);
   r.Get("require_authenticated_sender", &out.require_authenticated_sender);
   r.Get("sendmail", &out.sendmail);
   if (out.sendmail.empty()) r.Fail("sendmail", "must name the sendmail program");

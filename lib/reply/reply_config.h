@@ -31,7 +31,10 @@ enum class EnvelopeSenderMode {
 };
 
 struct ReplyConfig {
-  bool require_dmarc = true;  // reply.require_dmarc
+  bool require_dmarc = true;                                   // reply.require_dmarc
+  // reply.accept_arc_override: a dmarc=fail a trusted ARC sealer overrode ([auth]
+  // arc_trusted_sealers) passes the require_dmarc gate.
+  bool accept_arc_override = false;
   // reply.require_authenticated_sender: MAIL FROM itself authenticated (rules.h). Off only
   // for set-ups without authentication (test rigs without DNS): it re-opens reflection.
   bool require_authenticated_sender = true;

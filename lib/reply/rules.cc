@@ -59,7 +59,10 @@ bool IsSystemSender(std::string_view address, const std::vector<std::string>* pa
 std::string CheckReplyRules(const InboundFacts& facts, const ReplyConfig& config) {
   if (facts.message_id.empty()) return "no-message-id";
   if (facts.recipient.empty() || DomainOf(facts.recipient).empty()) return "no-recipient";
-  if (config.require_dmarc && ascii::ToLower(facts.dmarc) != "pass") return "dmarc";
+  if (config.require_dmarc && ascii::ToLower(facts.dmarc) != "pass" &&
+      !(config.accept_arc_override && facts.dmarc_arc_override)) {
+    return "dmarc";
+  }
   if (facts.envelope_sender.empty()) return "null-sender";
   if (IsSystemSender(facts.envelope_sender, &config.system_senders) ||
       (!facts.from_address.empty() && IsSystemSender(facts.from_address, &config.system_senders))) {

@@ -57,6 +57,7 @@ struct InboundFacts {
   std::string thread_id;
   std::string route;  // why the job was routed ("route:PATTERN", "thread-owner"; policy.h)
   std::string dmarc = "none";
+  bool dmarc_arc_override = false;  // dmarc=fail overridden by a trusted ARC sealer (RFC 8617)
   bool sender_authenticated = false;  // MAIL FROM itself authenticated (see file comment)
   std::string auto_submitted;         // Auto-Submitted value, "" when absent
   std::string precedence;             // Precedence value, "" when absent

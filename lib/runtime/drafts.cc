@@ -54,6 +54,7 @@ std::string Encode(const Draft& d) {
               {"thread", f.thread_id},
               {"dmarc", f.dmarc},
               {"sender_auth", f.sender_authenticated},
+              {"arc_override", f.dmarc_arc_override},
               {"auto_submitted", f.auto_submitted},
               {"precedence", f.precedence},
               {"list", f.list_headers},
@@ -101,6 +102,7 @@ Result<Draft> Decode(std::string_view text) {
     d.facts.thread_id = f.value("thread", "");
     d.facts.dmarc = f.value("dmarc", "none");
     d.facts.sender_authenticated = f.value("sender_auth", false);
+    d.facts.dmarc_arc_override = f.value("arc_override", false);
     d.facts.auto_submitted = f.value("auto_submitted", "");
     d.facts.precedence = f.value("precedence", "");
     d.facts.list_headers = f.value("list", false);

@@ -576,6 +576,7 @@ InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::Rep
   facts_.dmarc = job_.dmarc;
   facts_.sender_authenticated = job_.sender_authenticated;
   facts_.route = job_.route;
+  facts_.dmarc_arc_override = job_.arc_override;
   if (facts_.subject.empty()) facts_.subject = parsed_.subject;
 
   message_id_bracketed_ = facts_.message_id.empty() ? "" : mail::FormatMsgId(facts_.message_id);

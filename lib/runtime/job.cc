@@ -58,6 +58,7 @@ std::string EncodeJob(const Job& j) {
               {"no_reply", j.no_reply_reason},
               {"sender_auth", j.sender_authenticated},
               {"reauth", j.reauth},
+              {"arc_override", j.arc_override},
               {"route", j.route},
               {"received", j.received_time},
               {"size", j.size},
@@ -95,6 +96,7 @@ Result<Job> DecodeJob(std::string_view text) {
     j.no_reply_reason = in.value("no_reply", "");
     j.sender_authenticated = in.value("sender_auth", false);
     j.reauth = in.value("reauth", "");
+    j.arc_override = in.value("arc_override", false);
     j.route = in.value("route", "");
     j.received_time = in.value("received", int64_t{0});
     j.size = in.value("size", uint64_t{0});

@@ -52,6 +52,7 @@ struct Job {
   // "deferred" (DNS still failing, waiting), "done" (verdicts above are the new ones),
   // "expired" (the window passed: the temperror verdict stands).
   std::string reauth;
+  bool arc_override = false;  // dmarc=fail overridden by a trusted ARC sealer (auth/arc_policy.h)
   std::string route;  // why it was routed ("route:PATTERN", "thread-owner")
   int64_t received_time = 0;
   uint64_t size = 0;     // bytes of the spooled message

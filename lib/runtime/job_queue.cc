@@ -137,6 +137,7 @@ Job MakeJob(const JobInput& in, const std::string& spool_dir, size_t size) {
   job.dkim = in.dkim.empty() ? "none" : in.dkim;
   job.no_reply_reason = in.no_reply_reason;
   job.sender_authenticated = in.sender_authenticated;
+  job.arc_override = in.arc_override;
   job.route = in.route;
   job.received_time = in.received_time ? in.received_time : job.created;
   job.size = size;

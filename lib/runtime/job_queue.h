@@ -75,6 +75,7 @@ struct JobInput {
   std::string no_reply_reason;
   // MAIL FROM itself authenticated (filter/reply_safety.h)
   bool sender_authenticated = false;
+  bool arc_override = false;  // dmarc=fail overridden by a trusted ARC sealer (auth/arc_policy.h)
   int64_t received_time = 0;     // 0 = now
   std::string_view raw_message;  // the whole message as received: headers, blank line, body
   std::string kind;              // Job::kind

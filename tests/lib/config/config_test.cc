@@ -112,6 +112,12 @@ TEST(ConfigTest, HostileMailCapsHaveDefaults) {
   auto t = LoadFromString("[auth]\nmax_forged_deletions = 0\non_too_many_forged = \"tempfail\"\n");
   EXPECT_EQ(t->auth.max_forged_deletions, 0u);
   EXPECT_TRUE(t->auth.too_many_forged_tempfail);
+  // ARC (RFC 8617): verified by default, no trusted sealers.
+  EXPECT_TRUE(c->auth.arc);
+  EXPECT_TRUE(c->auth.arc_trusted_sealers.empty());
+  auto a = LoadFromString("[auth]\narc = false\narc_trusted_sealers = [\"lists.example\"]\n");
+  EXPECT_FALSE(a->auth.arc);
+  EXPECT_EQ(a->auth.arc_trusted_sealers, (std::vector<std::string>{"lists.example"}));
 }
 
 // A routed job whose verdict waited for DNS (runtime/reauth.h): the window and the retry.

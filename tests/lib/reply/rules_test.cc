@@ -43,6 +43,26 @@ TEST(ReplyRules, Table) {
          c->require_dmarc = false;
        },
        ""},
+      // ARC override (RFC 8617 7.2): answered only when the site opts in.
+      {"dmarc fail, arc override, not accepted",
+       [](InboundFacts* f, ReplyConfig*) {
+         f->dmarc = "fail";
+         f->dmarc_arc_override = true;
+       },
+       "dmarc"},
+      {"dmarc fail, arc override accepted",
+       [](InboundFacts* f, ReplyConfig* c) {
+         f->dmarc = "fail";
+         f->dmarc_arc_override = true;
+         c->accept_arc_override = true;
+       },
+       ""},
+      {"dmarc fail, no override, accept_arc_override on",
+       [](InboundFacts* f, ReplyConfig* c) {
+         f->dmarc = "fail";
+         c->accept_arc_override = true;
+       },
+       "dmarc"},
       {"no message id", [](InboundFacts* f, ReplyConfig*) { f->message_id.clear(); },
        "no-message-id"},
       {"no recipient", [](InboundFacts* f, ReplyConfig*) { f->recipient.clear(); }, "no-recipient"},

@@ -79,6 +79,7 @@ TEST_F(DraftsTest, KeepsEveryField) {
   d.facts.auto_submitted = "no";
   d.facts.precedence = "first-class";
   d.facts.list_headers = true;
+  d.facts.dmarc_arc_override = true;
   auto id = drafts.Create(d);
   ASSERT_TRUE(id.ok()) << id.error().message;
   ASSERT_EQ(id->size(), 21u);
@@ -100,6 +101,7 @@ TEST_F(DraftsTest, KeepsEveryField) {
   EXPECT_EQ(got.facts.subject, "Question");
   EXPECT_EQ(got.facts.envelope_sender, "alice@example.org");
   EXPECT_EQ(got.facts.from_address, "alice@example.org");
+  EXPECT_TRUE(got.facts.dmarc_arc_override);
   EXPECT_EQ(got.facts.recipient, "help@example.com");
   EXPECT_EQ(got.facts.thread_id, thread_id_);
   EXPECT_EQ(got.facts.dmarc, "pass");
