@@ -3,6 +3,7 @@
 
 #include "auth/auth_results.h"
 #include "auth/psl.h"
+#include "common/ascii.h"
 
 namespace threadmill::auth {
 
@@ -13,14 +14,14 @@ void ApplyArcOverride(const std::vector<std::string>& trusted_sealers, Verdicts*
   for (auto hop = v->arc.hops.rbegin(); hop != v->arc.hops.rend(); ++hop) {
     bool trusted = false;
     for (const auto& t : trusted_sealers)
-      if (ToLowerAscii(t) == hop->seal_domain) trusted = true;
+      if (ascii::ToLower(t) == hop->seal_domain) trusted = true;
     if (!trusted) continue;
     auto parsed = ParseAuthResults(hop->aar_payload);
     if (!parsed) continue;
     for (const auto& m : parsed->methods) {
-      if (m.method != "dmarc" || ToLowerAscii(m.result) != "pass") continue;
-      std::string from = ToLowerAscii(m.Property("header.from"));
-      if (!from.empty() && from != ToLowerAscii(v->dmarc.from_domain)) continue;
+      if (m.method != "dmarc" || ascii::ToLower(m.result) != "pass") continue;
+      std::string from = ascii::ToLower(m.Property("header.from"));
+      if (!from.empty() && from != ascii::ToLower(v->dmarc.from_domain)) continue;
       v->arc_override = hop->seal_domain;
       return;
     }

@@ -6,16 +6,12 @@
 #include <cctype>
 #include <cstring>
 
+#include "common/ascii.h"
+
 namespace threadmill::auth {
 namespace {
 
 bool IsFws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsFws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsFws(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 bool NameIs(std::string_view name, const char* want) {
   return name.size() == strlen(want) && strncasecmp(name.data(), want, name.size()) == 0;
@@ -23,7 +19,7 @@ bool NameIs(std::string_view name, const char* want) {
 
 // i= as 1..999 from a tag value; 0 when malformed.
 int ParseInstance(std::string_view v) {
-  v = Trim(v);
+  v = ascii::Trim(v);
   if (v.empty() || v.size() > 3) return 0;
   int n = 0;
   for (char c : v) {
@@ -41,7 +37,7 @@ std::optional<TagList> ParseTagList(std::string_view value) {
   while (pos <= value.size()) {
     size_t end = value.find(';', pos);
     if (end == std::string_view::npos) end = value.size();
-    std::string_view spec = Trim(value.substr(pos, end - pos));
+    std::string_view spec = ascii::Trim(value.substr(pos, end - pos));
     pos = end + 1;
     if (spec.empty()) {
       if (end == value.size()) break;  // one trailing ";" is allowed, ";;" is not
@@ -49,7 +45,7 @@ std::optional<TagList> ParseTagList(std::string_view value) {
     }
     size_t eq = spec.find('=');
     if (eq == std::string_view::npos) return std::nullopt;
-    std::string_view name = Trim(spec.substr(0, eq));
+    std::string_view name = ascii::Trim(spec.substr(0, eq));
     if (name.empty()) return std::nullopt;
     // tag-name = ALPHA *ALNUMPUNC, case-sensitive (RFC 6376 section 3.2).
     if (!std::isalpha(static_cast<unsigned char>(name[0]))) return std::nullopt;
@@ -58,7 +54,8 @@ std::optional<TagList> ParseTagList(std::string_view value) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return std::nullopt;
       key.push_back(c);
     }
-    if (!tags.emplace(key, std::string(Trim(spec.substr(eq + 1)))).second) return std::nullopt;
+    if (!tags.emplace(key, std::string(ascii::Trim(spec.substr(eq + 1)))).second)
+      return std::nullopt;
     if (end == value.size()) break;
   }
   return tags;
@@ -72,7 +69,8 @@ std::string WithoutSignature(std::string_view value) {
     size_t end = value.find(';', start);
     if (end == std::string_view::npos) end = value.size();
     size_t eq = value.find('=', start);
-    if (eq != std::string_view::npos && eq < end && Trim(value.substr(start, eq - start)) == "b") {
+    if (eq != std::string_view::npos && eq < end &&
+        ascii::Trim(value.substr(start, eq - start)) == "b") {
       std::string out(value.substr(0, eq + 1));
       out.append(value.substr(end));
       return out;
@@ -113,18 +111,18 @@ ArcSets CollectArcSets(const std::vector<ArcField>& fields, size_t max_instances
     int i = 0;
     const ArcField** slot_field = nullptr;
     if (NameIs(f.name, "ARC-Authentication-Results")) {
-      std::string_view v = Trim(f.value);
+      std::string_view v = ascii::Trim(f.value);
       size_t semi = v.find(';');
-      std::string_view head = Trim(v.substr(0, semi));
+      std::string_view head = ascii::Trim(v.substr(0, semi));
       if (head.size() < 2 || (head[0] != 'i' && head[0] != 'I')) return fail("aar-no-instance");
-      head = Trim(head.substr(1));
+      head = ascii::Trim(head.substr(1));
       if (head.empty() || head[0] != '=') return fail("aar-no-instance");
       i = ParseInstance(head.substr(1));
       if (i == 0) return fail("bad-instance");
       if (i > static_cast<int>(max_instances)) return fail("too-many-instances");
       slot_field = &slots[i].aar;
       slots[i].payload =
-          semi == std::string_view::npos ? "" : std::string(Trim(v.substr(semi + 1)));
+          semi == std::string_view::npos ? "" : std::string(ascii::Trim(v.substr(semi + 1)));
     } else {
       auto tags = ParseTagList(f.value);
       if (!tags) return fail("bad-tag-list");

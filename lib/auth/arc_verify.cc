@@ -9,20 +9,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/ascii.h"
+
 namespace threadmill::auth {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 // Base64 (white space already removed); false when malformed.
 bool DecodeBase64(const std::string& in, std::string* out) {
@@ -95,11 +85,12 @@ void ArcVerifier::Body(std::string_view chunk) {
 
 bool ArcVerifier::CheckSignature(const TagList& tags, const std::string& data,
                                  const ArcKeyLookup& lookup, std::string* why) {
-  if (Lower(Get(tags, "a")) != "rsa-sha256") {
+  if (ascii::ToLower(Get(tags, "a")) != "rsa-sha256") {
     *why = "bad-algorithm";
     return false;
   }
-  std::string d = Lower(Trim(Get(tags, "d"))), s = Lower(Trim(Get(tags, "s")));
+  std::string d = ascii::ToLower(ascii::Trim(Get(tags, "d"))),
+              s = ascii::ToLower(ascii::Trim(Get(tags, "s")));
   if (d.empty() || s.empty()) {
     *why = "missing-tag";
     return false;
@@ -127,7 +118,7 @@ bool ArcVerifier::CheckSignature(const TagList& tags, const std::string& data,
     } else {
       auto rec = ParseTagList(r.records.front());
       std::string p, raw;
-      if (!rec || (rec->count("k") && Lower(Get(*rec, "k")) != "rsa")) {
+      if (!rec || (rec->count("k") && ascii::ToLower(Get(*rec, "k")) != "rsa")) {
         error = "bad-key";
       } else if ((p = StripWhiteSpace(Get(*rec, "p"))).empty()) {
         error = "key-revoked";
@@ -215,7 +206,7 @@ bool ArcVerifier::VerifyAms(const ArcSet& set, const ArcKeyLookup& lookup, std::
   while (pos <= h.size()) {
     size_t colon = h.find(':', pos);
     if (colon == std::string::npos) colon = h.size();
-    std::string name = Lower(Trim(std::string_view(h).substr(pos, colon - pos)));
+    std::string name = ascii::ToLower(ascii::Trim(std::string_view(h).substr(pos, colon - pos)));
     pos = colon + 1;
     if (name.empty()) continue;
     if (name == "arc-seal") {
@@ -224,7 +215,7 @@ bool ArcVerifier::VerifyAms(const ArcSet& set, const ArcKeyLookup& lookup, std::
     }
     size_t skip = used[name]++;
     for (auto it = headers_.rbegin(); it != headers_.rend(); ++it) {
-      if (Lower(it->name) != name) continue;
+      if (ascii::ToLower(it->name) != name) continue;
       if (skip-- > 0) continue;
       data += CanonHeader(hc, it->name, it->value);
       break;
@@ -272,16 +263,16 @@ ArcOutcome ArcVerifier::Finish(const ArcKeyLookup& lookup) {
   const auto& sets = sets_.sets;
   out.instances = static_cast<int>(sets.size());
   const ArcSet& newest = sets.back();
-  out.sealer_domain = Lower(Trim(Get(newest.seal_tags, "d")));
+  out.sealer_domain = ascii::ToLower(ascii::Trim(Get(newest.seal_tags, "d")));
   // Step 2: a chain its last sealer already declared failed stays failed.
-  std::string newest_cv = Lower(Trim(Get(newest.seal_tags, "cv")));
+  std::string newest_cv = ascii::ToLower(ascii::Trim(Get(newest.seal_tags, "cv")));
   if (newest_cv == "fail") {
     out.reason = "sealed-fail";
     return out;
   }
   // Step 3: cv=none on instance 1 only, cv=pass on every later one; no h= in a seal.
   for (const auto& s : sets) {
-    std::string cv = Lower(Trim(Get(s.seal_tags, "cv")));
+    std::string cv = ascii::ToLower(ascii::Trim(Get(s.seal_tags, "cv")));
     if (cv != (s.instance == 1 ? "none" : "pass")) {
       out.reason = "bad-cv";
       return out;
@@ -314,7 +305,8 @@ ArcOutcome ArcVerifier::Finish(const ArcKeyLookup& lookup) {
   }
   out.result = ArcResult::kPass;
   for (const auto& s : sets)
-    out.hops.push_back({s.instance, Lower(Trim(Get(s.seal_tags, "d"))), s.aar_payload});
+    out.hops.push_back(
+        {s.instance, ascii::ToLower(ascii::Trim(Get(s.seal_tags, "d"))), s.aar_payload});
   return out;
 }
 

@@ -66,7 +66,8 @@ std::string CheckSystemSenderPattern(std::string_view pattern) {
 
 bool IsSystemSenderAddress(std::string_view address, const std::vector<std::string>& patterns) {
   size_t at = address.rfind('@');
-  std::string local = ascii::ToLower(address.substr(0, at == std::string_view::npos ? address.size() : at));
+  std::string local =
+      ascii::ToLower(address.substr(0, at == std::string_view::npos ? address.size() : at));
   if (local.size() >= 2 && local.front() == '"' && local.back() == '"') {
     local = local.substr(1, local.size() - 2);
   }
