@@ -25,14 +25,15 @@ static int on_inbound(threadmill_ctx* ctx, const threadmill_envelope* env) {
   return g_host->reply_ex(ctx, env->channel_message_id, &o, id, sizeof id);
 }
 
-static const threadmill_handler kTable = {sizeof(threadmill_handler),
-                                          THREADMILL_ABI_MAJOR,
-                                          THREADMILL_ABI_MINOR,
-                                          "hello",
-                                          init,
-                                          on_inbound,
-                                          NULL,
-                                          NULL};
+/* Designated initialisers: members a later minor appends stay NULL without a warning. */
+static const threadmill_handler kTable = {
+    .struct_size = sizeof(threadmill_handler),
+    .abi_major = THREADMILL_ABI_MAJOR,
+    .abi_minor = THREADMILL_ABI_MINOR,
+    .name = "hello",
+    .init = init,
+    .on_inbound = on_inbound,
+};
 
 THREADMILL_EXPORT const threadmill_handler* threadmill_handler_v1(void) { return &kTable; }
 
