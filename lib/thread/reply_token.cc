@@ -1,15 +1,12 @@
 #include "thread/reply_token.h"
 
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <array>
-#include <cerrno>
-#include <cstring>
+
+#include "common/secret_file.h"
 
 namespace threadmill::thread {
 namespace {
@@ -17,7 +14,6 @@ namespace {
 constexpr char kDigits[] = "0123456789abcdefghjkmnpqrstvwxyz";  // Crockford, lowercase
 constexpr size_t kIdChars = 20, kDayChars = 4, kMacChars = 16;
 constexpr size_t kMacBytes = kMacChars * 5 / 8;  // 80 bits
-constexpr size_t kMaxKeyFileBytes = 4096;
 
 int DigitValue(char c) {
   if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
@@ -58,51 +54,13 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-Result<std::string> ReadKeyFile(const std::string& file) {
-  auto fail = [&](const std::string& why) {
-    return MakeError(ErrorCode::kPermission, "token key file " + file + ": " + why);
-  };
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return fail(std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return fail("not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    ::close(fd);
-    return fail("is group or world accessible (chmod 600 it)");
-  }
-  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
-    ::close(fd);
-    return fail("is not owned by root");
-  }
-  std::string key(kMaxKeyFileBytes + 1, '\0');
-  size_t got = 0;
-  while (got < key.size()) {
-    ssize_t n = ::read(fd, key.data() + got, key.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (got > kMaxKeyFileBytes) return fail("longer than 4096 bytes");
-  key.resize(got);
-  while (!key.empty() &&
-         (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' || key.back() == '\t')) {
-    key.pop_back();
-  }
-  if (key.size() < kMinReplyTokenKeyBytes) return fail("shorter than 16 bytes");
-  return key;
-}
-
 }  // namespace
 
 Result<ReplyTokenKeys> ReplyTokenKeys::Load(const std::vector<std::string>& files) {
   std::vector<std::string> keys;
   for (const std::string& file : files) {
-    auto key = ReadKeyFile(file);
-    if (!key.ok()) return key.error();
+    auto key = ReadSecretFile(file, kMinReplyTokenKeyBytes);
+    if (!key.ok()) return MakeError(key.error().code, "token " + key.error().message);
     keys.push_back(std::move(*key));
   }
   return ReplyTokenKeys(std::move(keys));
