@@ -217,6 +217,7 @@ std::string RenderMessage(const OutgoingMessage& m) {
   std::string out;
   out += "Date: " + FormatDate(m.date) + "\n";
   out += "From: " + FormatMailbox(m.from_name, m.from_address, 6) + "\n";
+  if (!m.reply_to.empty()) out += "Reply-To: <" + HeaderSafe(m.reply_to) + ">\n";
   std::string to;
   for (const auto& rcpt : m.to) to += (to.empty() ? "" : ",\n ") + ("<" + HeaderSafe(rcpt) + ">");
   out += "To: " + to + "\n";

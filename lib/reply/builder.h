@@ -40,6 +40,7 @@ inline constexpr size_t kMaxReferencesBytes = 16000;
 struct OutgoingMessage {
   std::string from_address;
   std::string from_name;  // UTF-8 display name, may be empty
+  std::string reply_to;   // Reply-To address (a signed reply address), "" for none
   std::vector<std::string> to;
   std::string subject;                  // final subject, UTF-8
   std::string message_id;               // normalized, without <>

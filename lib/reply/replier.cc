@@ -10,6 +10,7 @@
 #include "log/logger.h"
 #include "reply/sendmail.h"
 #include "store/counters.h"
+#include "thread/reply_token.h"
 
 namespace threadmill::reply {
 namespace {
@@ -113,11 +114,27 @@ Result<OutgoingMessage> Replier::Compose(const InboundFacts& facts, std::string_
   m.in_reply_to = facts.message_id;
   m.references = ReplyReferences(facts.references, facts.message_id, config_.max_references);
   m.auto_submitted = "auto-replied";
+  AddReplyToken(facts.thread_id, &m);
   m.text = content.text;
   m.html = content.html;
   m.date = hooks_.now();
   if (!m.html.empty()) m.boundary = hooks_.boundary();
   return m;
+}
+
+// A signed reply address for the thread ([threading] reply_token): Reply-To, or the From.
+void Replier::AddReplyToken(const std::string& thread_id, OutgoingMessage* m) const {
+  if (config_.reply_token == config::ReplyTokenMode::kOff) return;
+  thread::ReplyTokenKeys keys(config_.token_keys);
+  auto token = thread::MakeReplyToken(keys, thread_id, thread::DayOf(hooks_.now()),
+                                      config_.token_lifetime_days);
+  if (!token) return;
+  std::string address = thread::AddressWithToken(m->from_address, *token);
+  if (config_.reply_token == config::ReplyTokenMode::kFrom) {
+    m->from_address = address;
+  } else {
+    m->reply_to = address;
+  }
 }
 
 void Replier::Busy(int64_t seconds) const {
@@ -296,7 +313,7 @@ Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& call
   proposed.time = m.date;
   proposed.handler = caller.handler;
   proposed.message = RenderMessage(m);
-  proposed.envelope_sender = EnvelopeSender(m.from_address);
+  proposed.envelope_sender = EnvelopeSender(facts.recipient);  // never the token address
   proposed.recipients = m.to;
   proposed.thread_id = facts.thread_id;
   ClaimLimits limits;
@@ -382,14 +399,15 @@ Result<std::string> Replier::Send(const Caller& caller, std::string_view from_ad
   m.text = std::string(text);
   m.date = hooks_.now();
   LedgerEntry proposed;
+  proposed.thread_id = store::ThreadStore::NewThreadId();
+  proposed.envelope_sender = EnvelopeSender(m.from_address);
+  AddReplyToken(proposed.thread_id, &m);
   proposed.reply_id = m.message_id;
   proposed.state = "pending";
   proposed.time = m.date;
   proposed.handler = caller.handler;
   proposed.message = RenderMessage(m);
-  proposed.envelope_sender = EnvelopeSender(m.from_address);
   proposed.recipients = to;
-  proposed.thread_id = store::ThreadStore::NewThreadId();
 
   LedgerEntry entry = proposed;
   {

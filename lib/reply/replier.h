@@ -135,6 +135,7 @@ class Replier {
   // Sends without a ledger entry (host->send outside a job).
   Status DeliverUnrecorded(const LedgerEntry& entry);
   void Busy(int64_t seconds) const;
+  void AddReplyToken(const std::string& thread_id, OutgoingMessage* m) const;
   std::string EnvelopeSender(const std::string& from) const;
 
   std::shared_ptr<store::Environment> env_;
