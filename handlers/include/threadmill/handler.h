@@ -109,6 +109,8 @@ typedef struct threadmill_envelope {
   size_t header_count;
   const char* job_id;
   uint32_t attempt;               /* 1 on the first delivery of this job */
+  const char* parent_message_id;  /* the answered message of ours, "<id@host>", or "" when the
+                                     thread match names none (match=token, a new thread) */
 } threadmill_envelope;
 
 /* One key of host->kv_list. [host] */
