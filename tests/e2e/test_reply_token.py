@@ -8,7 +8,8 @@ Postfix has recipient_delimiter = +, so help+TOKEN@example.com is delivered to h
 Cases: the handler's reply carries Reply-To: help+TOKEN@example.com; a "reply" written as a
 new message (no In-Reply-To, no References) to that address is put in the thread
 (match=token) and reaches the thread's owner although no route names the address; the same
-address with one token character changed matches nothing (match=none reason=token-invalid).
+address with one token character changed matches nothing (match=none reason=token-invalid);
+a group- or world-readable key file stops the daemon's start (threadmill -n).
 """
 
 import os
@@ -149,6 +150,25 @@ handler = "testgood"
         self.assertEqual(d["match"], "none", d["raw"])
         self.assertEqual(d["reason"], "token-invalid", d["raw"])
         self.assertNotEqual(d["thread"], type(self).thread_id, d["raw"])
+
+    def test_04_world_readable_key_refused_at_start(self):
+        import subprocess
+        import tempfile
+        with tempfile.TemporaryDirectory(dir=self.rig.dir) as d:
+            key = os.path.join(d, "k")
+            with open(key, "w") as f:
+                f.write(os.urandom(32).hex())
+            conf = os.path.join(d, "c.conf")
+            with open(conf, "w") as f:
+                f.write('[milter]\nuser = ""\n[threading]\nreply_token = "reply-to"\n'
+                        'token_key_files = ["%s"]\n' % key)
+            for mode, ok in ((0o644, False), (0o640, False), (0o600, True)):
+                os.chmod(key, mode)
+                p = subprocess.run([rigutil.threadmill_binary(), "-c", conf, "-n"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.returncode == 0, ok, (oct(mode), p.stdout, p.stderr))
+                if not ok:
+                    self.assertIn("group or world accessible", p.stderr, p.stderr)
 
 
 if __name__ == "__main__":
