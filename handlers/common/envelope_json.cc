@@ -80,6 +80,7 @@ nlohmann::json EnvelopeToJson(const threadmill_envelope& e) {
   if (TM_HAS(e, job_id)) j["job_id"] = Str(e.job_id);
   if (TM_HAS(e, attempt)) j["attempt"] = e.attempt;
   if (TM_HAS(e, reply_allowed)) j["reply_allowed"] = e.reply_allowed != 0;
+  if (TM_HAS(e, parent_message_id)) j["parent_message_id"] = Str(e.parent_message_id);
   return j;
 }
 

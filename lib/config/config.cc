@@ -2,11 +2,14 @@
 
 #include "config/toml_reader.h"
 
+#include "common/secret_file.h"
+
 #include <unistd.h>
 
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 
 namespace threadmill::config {
@@ -24,7 +27,9 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
        {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds",
         "sync", "sync_interval_ms"}},
       {"direction", {"internal_hosts", "authenticated_is_outbound", "submission_daemons"}},
-      {"threading", {"max_references", "use_thread_index"}},
+      {"threading",
+       {"max_references", "use_thread_index", "reply_token", "token_key_files",
+        "token_lifetime_days"}},
       {"auth",
        {"enabled", "spf", "dkim", "dmarc", "authenticate_outbound", "dns_forwarders",
         "dns_timeout_ms", "message_dns_budget_ms", "dnssec_trust_anchor", "psl_path", "authserv_id",
@@ -154,10 +159,44 @@ void ReadDirection(const toml::table& root, const std::string& file, DirectionCo
   r.Get("submission_daemons", &d->submission_daemons);
 }
 
+// A reply-token key (common/secret_file.h). Keys are read as root at start; a reload after
+// the service dropped privileges keeps the key it read before when the file is unreadable.
+std::string TokenKey(const std::string& path, const std::string& file) {
+  static std::mutex mutex;
+  static std::map<std::string, std::string> read_before;
+  auto key = ReadSecretFile(path, 16);
+  std::lock_guard lock(mutex);
+  if (key.ok()) return read_before[path] = *key;
+  auto kept = read_before.find(path);
+  if (key.error().code == ErrorCode::kPermission && kept != read_before.end() &&
+      key.error().message.find("Permission denied") != std::string::npos) {
+    return kept->second;
+  }
+  throw ConfigError(file + ": threading.token_key_files: token " + key.error().message);
+}
+
 void ReadThreading(const toml::table& root, const std::string& file, ThreadingConfig* t) {
   TomlReader r = Section(root, "threading", file);
   r.GetInt("max_references", &t->max_references, 0, kMax);
   r.Get("use_thread_index", &t->use_thread_index);
+  std::string mode = "off";
+  r.Get("reply_token", &mode);
+  if (mode == "off") {
+    t->reply_token = ReplyTokenMode::kOff;
+  } else if (mode == "reply-to") {
+    t->reply_token = ReplyTokenMode::kReplyTo;
+  } else if (mode == "from") {
+    t->reply_token = ReplyTokenMode::kFrom;
+  } else {
+    throw ConfigError(file + ": threading.reply_token: must be \"off\", \"reply-to\" or \"from\"");
+  }
+  r.Get("token_key_files", &t->token_key_files);
+  r.GetInt("token_lifetime_days", &t->token_lifetime_days, 1, 3650);
+  if (t->reply_token != ReplyTokenMode::kOff && t->token_key_files.empty()) {
+    throw ConfigError(file + ": threading.reply_token = \"" + mode +
+                      "\" needs threading.token_key_files");
+  }
+  for (const std::string& path : t->token_key_files) t->token_keys.push_back(TokenKey(path, file));
 }
 
 void ReadAuth(const toml::table& root, const std::string& file, const MilterConfig& milter,

@@ -67,9 +67,16 @@ struct DirectionConfig {
   std::vector<std::string> submission_daemons = {"ORIGINATING"};
 };
 
+enum class ReplyTokenMode { kOff, kReplyTo, kFrom };
+
 struct ThreadingConfig {
   size_t max_references = 100;
   bool use_thread_index = true;
+  // Signed reply addresses (thread/reply_token.h): where outbound mail carries the token.
+  ReplyTokenMode reply_token = ReplyTokenMode::kOff;
+  std::vector<std::string> token_key_files;  // first signs, all verify
+  int64_t token_lifetime_days = 90;
+  std::vector<std::string> token_keys;  // the files' keys, read by Load (not a TOML key)
 };
 
 // [auth]: inline SPF/DKIM/DMARC (mapped to auth::AuthOptions by the filter).

@@ -98,6 +98,7 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
   input.message_id = d->message_id;
   input.thread_id = d->resolution.thread_id;
   input.thread_owner = owner;
+  input.parent_message_id = d->resolution.parent;
   input.thread_known = d->resolution.known();
   input.references_count = static_cast<uint32_t>(d->references);
   input.dmarc = d->dmarc_result();

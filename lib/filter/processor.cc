@@ -23,7 +23,8 @@ Processor::Processor(std::shared_ptr<const config::Config> config,
       store_(std::move(store)),
       authenticator_(std::move(authenticator)),
       metrics_(metrics ? std::move(metrics) : std::make_shared<metrics::Registry>()),
-      handoff_(std::move(handoff)) {
+      handoff_(std::move(handoff)),
+      token_keys_(config_->threading.token_keys) {
   // The reply rules' own list, so the milter's noreply= and a handler's reply agree. The
   // daemon validated [reply] at start; a configuration it cannot read keeps the default.
   try {
@@ -134,13 +135,32 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
   }
   d->message_id = threading.message_id;
 
-  auto resolution = thread::Resolve(*store_, threading, config_->threading.use_thread_index);
+  // A signed reply address (issue 11): only inbound mail, only the token's own MAC counts.
+  std::optional<thread::TokenResult> token;
+  if (direction.direction == store::Direction::kInbound) {
+    for (const std::string& rcpt : envelope.recipients) {
+      std::string_view text = thread::TokenOfAddress(rcpt);
+      if (text.empty()) continue;
+      token = thread::CheckReplyToken(token_keys_, text,
+                                      thread::DayOf(static_cast<int64_t>(std::time(nullptr))));
+      if (token->check == thread::TokenCheck::kValid) break;
+    }
+  }
+  auto resolution = thread::Resolve(*store_, threading, config_->threading.use_thread_index,
+                                    token ? &*token : nullptr);
   if (!resolution.ok()) {
     log::Get().error("{}: store lookup failed: {}", envelope.queue_id, resolution.error().message);
     Fail(d, "store", config_->milter.on_store_error);
     return;
   }
   d->resolution = std::move(*resolution);
+  if (!d->resolution.token_reason.empty()) {
+    if (d->reason.empty()) {
+      d->reason = d->resolution.token_reason;
+    } else {
+      d->extra_log.emplace_back("token", d->resolution.token_reason);
+    }
+  }
 
   // A message the MTA is told to refuse never reaches a mailbox: it is not recorded in a
   // thread (a rejected spoof must not plant its Message-ID there; a deferred one is recorded

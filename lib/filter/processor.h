@@ -90,6 +90,7 @@ class Processor {
   std::shared_ptr<metrics::Registry> metrics_;
   std::shared_ptr<const Handoff> handoff_;
   std::vector<std::string> system_senders_;  // [reply] system_senders (auto_response.h)
+  thread::ReplyTokenKeys token_keys_;        // [threading] token_key_files, read at start
 };
 
 }  // namespace threadmill::filter

@@ -340,6 +340,7 @@ std::string RenderMessage(const OutgoingMessage& m) {
   std::string out;
   out += "Date: " + FormatDate(m.date) + "\n";
   out += "From: " + FormatMailbox(m.from_name, m.from_address, 6) + "\n";
+  if (!m.reply_to.empty()) out += "Reply-To: <" + HeaderSafe(m.reply_to) + ">\n";
   out += "To: " + AddressList(m.to) + "\n";
   if (!m.cc.empty()) out += "Cc: " + AddressList(m.cc) + "\n";
   out += EncodedHeader("Subject", m.subject);

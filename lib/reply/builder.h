@@ -61,6 +61,7 @@ struct ExtraHeader {
 struct OutgoingMessage {
   std::string from_address;
   std::string from_name;  // UTF-8 display name, may be empty
+  std::string reply_to;   // Reply-To address (a signed reply address), "" for none
   std::vector<std::string> to;
   std::vector<std::string> cc;          // addresses, may be empty
   std::string subject;                  // final subject, UTF-8

@@ -11,6 +11,7 @@
 #include "reply/echo.h"
 #include "reply/sendmail.h"
 #include "store/counters.h"
+#include "thread/reply_token.h"
 
 namespace threadmill::reply {
 namespace {
@@ -163,6 +164,7 @@ Result<OutgoingMessage> Replier::Compose(const InboundFacts& facts, std::string_
   m.in_reply_to = facts.message_id;
   m.references = ReplyReferences(facts.references, facts.message_id, config_.max_references);
   m.auto_submitted = content.auto_submitted.empty() ? "auto-replied" : content.auto_submitted;
+  AddReplyToken(facts.thread_id, &m);
   if (Status st = AddContent(content, &m); !st.ok()) return st.error();
   return m;
 }
@@ -186,6 +188,21 @@ Status Replier::AddContent(const ReplyContent& content, OutgoingMessage* m) cons
   // "m" first: neither boundary line can start with the other.
   if (!m->attachments.empty()) m->mixed_boundary = "m" + hooks_.boundary();
   return {};
+}
+
+// A signed reply address for the thread ([threading] reply_token): Reply-To, or the From.
+void Replier::AddReplyToken(const std::string& thread_id, OutgoingMessage* m) const {
+  if (config_.reply_token == config::ReplyTokenMode::kOff) return;
+  thread::ReplyTokenKeys keys(config_.token_keys);
+  auto token = thread::MakeReplyToken(keys, thread_id, thread::DayOf(hooks_.now()),
+                                      config_.token_lifetime_days);
+  if (!token) return;
+  std::string address = thread::AddressWithToken(m->from_address, *token);
+  if (config_.reply_token == config::ReplyTokenMode::kFrom) {
+    m->from_address = address;
+  } else {
+    m->reply_to = address;
+  }
 }
 
 void Replier::Busy(int64_t seconds) const {
@@ -362,7 +379,7 @@ Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& call
   proposed.time = m.date;
   proposed.handler = caller.handler;
   proposed.message = RenderMessage(m);
-  proposed.envelope_sender = EnvelopeSender(m.from_address);
+  proposed.envelope_sender = EnvelopeSender(facts.recipient);  // never the token address
   proposed.recipients = m.to;
   proposed.thread_id = facts.thread_id;
   ReplyPolicy policy = PolicyOf(caller.handler, facts.route);
@@ -465,14 +482,15 @@ Result<SentMessage> Replier::Send(const Caller& caller, const SendRequest& reque
     return refuse(st.error().code, st.error().message);
   }
   LedgerEntry proposed;
+  proposed.thread_id = store::ThreadStore::NewThreadId();
+  proposed.envelope_sender = EnvelopeSender(m.from_address);
+  AddReplyToken(proposed.thread_id, &m);
   proposed.reply_id = m.message_id;
   proposed.state = "pending";
   proposed.time = m.date;
   proposed.handler = caller.handler;
   proposed.message = RenderMessage(m);
-  proposed.envelope_sender = EnvelopeSender(m.from_address);
   proposed.recipients = rcpts_all;
-  proposed.thread_id = store::ThreadStore::NewThreadId();
 
   LedgerEntry entry = proposed;
   {

@@ -185,6 +185,7 @@ class Replier {
   // Text, html, attachments and extra headers of `content` into `m` (checked), date and
   // boundaries.
   Status AddContent(const ReplyContent& content, OutgoingMessage* m) const;
+  void AddReplyToken(const std::string& thread_id, OutgoingMessage* m) const;
   std::string EnvelopeSender(const std::string& from) const;
   // Step 1: "" or the refusal keyword of the fixed rules (rules.h and plain addresses).
   std::string FixedRefusal(const InboundFacts& facts) const;

@@ -8,6 +8,9 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   ReplyConfig out;
   out.max_references = config.threading.max_references;
   out.hostname = config.milter.hostname;
+  out.reply_token = config.threading.reply_token;
+  out.token_keys = config.threading.token_keys;
+  out.token_lifetime_days = config.threading.token_lifetime_days;
   config::TomlReader r(config::SectionTable(config, "reply"), "reply",
                        config::ConfigFileName(config));
   r.RejectUnknown({"require_dmarc", "require_authenticated_sender", "sendmail", "envelope_sender",

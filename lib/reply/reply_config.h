@@ -62,6 +62,10 @@ struct ReplyConfig {
   std::vector<std::string> system_senders = mail::DefaultSystemSenders();
   size_t max_references = 100;             // from [threading]
   std::string hostname;                    // [milter] hostname (Message-IDs)
+  // [threading] reply_token, token_key_files (the keys read), token_lifetime_days.
+  config::ReplyTokenMode reply_token = config::ReplyTokenMode::kOff;
+  std::vector<std::string> token_keys;
+  int64_t token_lifetime_days = 90;
 };
 
 // Reads [reply] (and max_references from [threading]). Throws config::ConfigError.

@@ -580,6 +580,7 @@ InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::Rep
   if (facts_.subject.empty()) facts_.subject = parsed_.subject;
 
   message_id_bracketed_ = facts_.message_id.empty() ? "" : mail::FormatMsgId(facts_.message_id);
+  parent_bracketed_ = job.parent_message_id.empty() ? "" : mail::FormatMsgId(job.parent_message_id);
   reply_text_ = mail::StripQuotedReply(parsed_.text);
   uint32_t flags = 0;
   if (reply::IsAutoSubmitted(facts_.auto_submitted)) flags |= THREADMILL_ENV_AUTO_SUBMITTED;
@@ -641,6 +642,7 @@ InboundMessage::InboundMessage(const Job& job, std::string raw, const reply::Rep
   e.job_id = job_.id.c_str();
   e.attempt = job_.attempts;
   e.reply_allowed = no_reply_reason_.empty() ? 1 : 0;  // the prediction (issue 10)
+  e.parent_message_id = parent_bracketed_.c_str();
   MakeStringsUtf8();
 }
 
@@ -657,6 +659,7 @@ void InboundMessage::MakeStringsUtf8() {
         &e.dkim, &e.no_reply_reason, &e.queue_id, &e.thread_owner, &e.job_id}) {
     fix(s, false);
   }
+  fix(&e.parent_message_id, false);
   for (auto& a : attachments_) {
     fix(&a.file_id, false);
     fix(&a.filename, false);

@@ -93,7 +93,8 @@ class InboundMessage {
   std::string raw_;
   mail::ParsedMessage parsed_;
   reply::InboundFacts facts_;
-  std::string message_id_bracketed_, reply_text_, no_reply_reason_, channel_ = "email";
+  std::string message_id_bracketed_, parent_bracketed_, reply_text_, no_reply_reason_,
+      channel_ = "email";
   std::vector<threadmill_attachment> attachments_;
   std::vector<std::string> header_values_;
   std::vector<threadmill_header> headers_;

@@ -50,6 +50,7 @@ std::string EncodeJob(const Job& j) {
               {"msgid", j.message_id},
               {"thread", j.thread_id},
               {"thread_owner", j.thread_owner},
+              {"parent", j.parent_message_id},
               {"thread_known", j.thread_known},
               {"refs", j.references_count},
               {"dmarc", j.dmarc},
@@ -88,6 +89,7 @@ Result<Job> DecodeJob(std::string_view text) {
     j.message_id = in.value("msgid", "");
     j.thread_id = in.value("thread", "");
     j.thread_owner = in.value("thread_owner", "");
+    j.parent_message_id = in.value("parent", "");
     j.thread_known = in.value("thread_known", false);
     j.references_count = in.value("refs", 0u);
     j.dmarc = in.value("dmarc", "none");

@@ -40,6 +40,7 @@ struct Job {
   std::string message_id;  // normalized, without <>
   std::string thread_id;
   std::string thread_owner;
+  std::string parent_message_id;  // normalized, without <>; "" when the match names none
   bool thread_known = false;
   uint32_t references_count = 0;
   std::string dmarc = "none";

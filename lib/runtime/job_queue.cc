@@ -130,6 +130,7 @@ Job MakeJob(const JobInput& in, const std::string& spool_dir, size_t size) {
   job.message_id = in.message_id;
   job.thread_id = in.thread_id;
   job.thread_owner = in.thread_owner;
+  job.parent_message_id = in.parent_message_id;
   job.thread_known = in.thread_known;
   job.references_count = in.references_count;
   job.dmarc = in.dmarc.empty() ? "none" : in.dmarc;

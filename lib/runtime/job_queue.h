@@ -67,6 +67,7 @@ struct JobInput {
   std::string message_id;  // normalized
   std::string thread_id;
   std::string thread_owner;
+  std::string parent_message_id;  // Resolution::parent
   bool thread_known = false;
   uint32_t references_count = 0;
   std::string dmarc = "none";

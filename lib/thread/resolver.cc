@@ -53,12 +53,14 @@ const char* ToString(MatchMethod method) {
       return "references";
     case MatchMethod::kThreadIndex:
       return "thread-index";
+    case MatchMethod::kToken:
+      return "token";
   }
   return "none";
 }
 
 Result<Resolution> Resolve(const store::ThreadStore& store, const ThreadHeaders& headers,
-                           bool use_thread_index) {
+                           bool use_thread_index, const TokenResult* token) {
   Resolution resolution;
   const std::string& self = headers.message_id;
   size_t budget = kMaxLookups;
@@ -89,6 +91,18 @@ Result<Resolution> Resolve(const store::ThreadStore& store, const ThreadHeaders&
       if (Status st = ThreadIndexParent(store, headers, &resolution); !st.ok()) return st.error();
       return resolution;
     }
+  }
+  if (token && token->check == TokenCheck::kValid) {
+    auto thread = store.FindThread(token->thread_id);
+    if (!thread.ok()) return thread.error();
+    if (thread->has_value()) {
+      resolution.thread_id = token->thread_id;
+      resolution.method = MatchMethod::kToken;
+      return resolution;
+    }
+    resolution.token_reason = "token-unknown-thread";
+  } else if (token) {
+    resolution.token_reason = ToString(token->check);
   }
   resolution.thread_id = store::ThreadStore::NewThreadId();
   return resolution;

@@ -7,7 +7,10 @@
 //   names as parent the thread's recent message (store::kMaxRecentMsgids) with the longest
 //   recorded Thread-Index that is a proper prefix of this one ([MS-OXOMSG] 2.2.1.3: each
 //   reply appends a 5-byte block to its parent's index). The message's own id is
-//   never its own parent. Each method is named in the decision log (match=...).
+//   never its own parent. Last, when the headers name nothing known, a signed reply token in
+//   the recipient address (reply_token.h), already checked by the caller, names the thread
+//   (match=token, no parent) when that thread is in the store. Each method is named in the
+//   decision log (match=...); an invalid or expired token sets token_reason.
 //
 //   Only signed or structural data routes mail: In-Reply-To/References ids must match ids the
 //   store saw, so a forged id can at worst join a thread whose ids the sender already knows.
@@ -24,10 +27,11 @@
 #include "common/result.h"
 #include "store/records.h"
 #include "store/thread_store.h"
+#include "thread/reply_token.h"
 
 namespace threadmill::thread {
 
-enum class MatchMethod { kNone, kInReplyTo, kReferences, kThreadIndex };
+enum class MatchMethod { kNone, kInReplyTo, kReferences, kThreadIndex, kToken };
 const char* ToString(MatchMethod method);
 
 // The threading headers of one message, already parsed into normalized ids (no brackets).
@@ -47,13 +51,16 @@ struct Resolution {
   // of the thread's recent messages is).
   std::string parent;
   std::optional<store::MessageRecord> parent_record;
+  // "token-invalid" / "token-expired" when a recipient token was offered but did not match.
+  std::string token_reason;
   bool known() const { return method != MatchMethod::kNone; }
 };
 
 inline constexpr size_t kMaxLookups = 200;
 
 // Thread-safe (the store is). Returns a store error when a lookup fails.
+// `token`: the checked token of the message's recipient address, or nullptr when none.
 Result<Resolution> Resolve(const store::ThreadStore& store, const ThreadHeaders& headers,
-                           bool use_thread_index);
+                           bool use_thread_index, const TokenResult* token = nullptr);
 
 }  // namespace threadmill::thread

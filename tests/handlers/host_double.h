@@ -268,6 +268,7 @@ struct EnvelopeData {
   std::string queue_id = "4XyZ1234";
   int64_t received_time = 1700000000;
   std::string thread_owner;
+  std::string parent_message_id;
   std::vector<std::pair<std::string, std::string>> headers = {
       {"From", "Alice Example <alice@example.org>"},
       {"To", "Bob <bob@example.net>"},
@@ -315,6 +316,7 @@ struct EnvelopeData {
     env_.header_count = hdr_.size();
     env_.job_id = job_id.c_str();
     env_.attempt = attempt;
+    env_.parent_message_id = parent_message_id.c_str();
     return env_;
   }
 

@@ -149,6 +149,8 @@ typedef struct threadmill_envelope {
    * state), 0 when not: no_reply_reason then says why. Always equal to
    * !(flags & THREADMILL_ENV_NO_REPLY). reply() checks again (another job may answer first). */
   uint32_t reply_allowed;
+  const char* parent_message_id;  /* the answered message of ours, "<id@host>", or "" when the
+                                     thread match names none (match=token, a new thread) */
 } threadmill_envelope;
 
 /* KV limits (ABI 1.1; the same in every 1.x host). Keys are 1..THREADMILL_KV_MAX_KEY_BYTES

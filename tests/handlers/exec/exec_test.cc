@@ -92,6 +92,7 @@ TEST_F(ExecTest, StdinCarriesEveryEnvelopeField) {
   mail_.attachments.push_back({"f-1", "plan.pdf", "application/pdf", 1234});
   mail_.flags = THREADMILL_ENV_THREAD_KNOWN | THREADMILL_ENV_LIST;
   mail_.thread_owner = "exec";
+  mail_.parent_message_id = "<ours1@example.com>";
   mail_.references_count = 3;
   ASSERT_EQ(Load(Script("p", "cat > \"$1/stdin.json\"\necho '{\"action\":\"none\"}'")),
             THREADMILL_OK);
@@ -122,6 +123,7 @@ TEST_F(ExecTest, StdinCarriesEveryEnvelopeField) {
   EXPECT_EQ(got["queue_id"], "4XyZ1234");
   EXPECT_EQ(got["received_time"], 1700000000);
   EXPECT_EQ(got["thread_owner"], "exec");
+  EXPECT_EQ(got["parent_message_id"], "<ours1@example.com>");
   EXPECT_EQ(got["headers"][1], json({{"name", "To"}, {"value", "Bob <bob@example.net>"}}));
   EXPECT_EQ(got["job_id"], "job-42");
   EXPECT_EQ(got["attempt"], 1);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -147,6 +149,58 @@ TEST(ConfigTest, LocalOverrideWins) {
 
 TEST(ConfigTest, MissingFileIsAnError) {
   EXPECT_THROW(Load("/nonexistent/threadmill.conf"), ConfigError);
+}
+
+}  // namespace
+}  // namespace threadmill::config
+
+namespace threadmill::config {
+namespace {
+
+TEST(ConfigTest, ReplyTokenKeys) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("tm-token-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, std::filesystem::perms perms) {
+    std::string path = (dir / name).string();
+    std::ofstream(path) << "0123456789abcdef-" << name << "\n";
+    std::filesystem::permissions(path, perms);
+    return path;
+  };
+  std::string good = write("good", std::filesystem::perms::owner_read);
+  std::string open =
+      write("open", std::filesystem::perms::owner_read | std::filesystem::perms::group_read |
+                        std::filesystem::perms::others_read);
+  EXPECT_EQ(LoadFromString("")->threading.reply_token, ReplyTokenMode::kOff);
+  EXPECT_EQ(LoadFromString("")->threading.token_lifetime_days, 90);
+  auto config = LoadFromString("[threading]\nreply_token = \"from\"\ntoken_key_files = [\"" + good +
+                               "\"]\ntoken_lifetime_days = 30\n");
+  EXPECT_EQ(config->threading.reply_token, ReplyTokenMode::kFrom);
+  EXPECT_EQ(config->threading.token_lifetime_days, 30);
+  EXPECT_EQ(config->threading.token_keys, std::vector<std::string>{"0123456789abcdef-good"});
+  struct Case {
+    const char* name;
+    std::string text;
+    const char* error;
+  } errors[] = {
+      {"unknown mode", "[threading]\nreply_token = \"to\"\n", "reply_token"},
+      {"mode without keys", "[threading]\nreply_token = \"reply-to\"\n", "token_key_files"},
+      {"world-readable key", "[threading]\ntoken_key_files = [\"" + open + "\"]\n",
+       "group or world accessible"},
+      {"missing key", "[threading]\ntoken_key_files = [\"" + (dir / "none").string() + "\"]\n",
+       "token_key_files"},
+      {"lifetime 0", "[threading]\ntoken_lifetime_days = 0\n", "token_lifetime_days"},
+  };
+  for (const Case& c : errors) {
+    try {
+      LoadFromString(c.text);
+      ADD_FAILURE() << c.name << ": no error";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(c.error), std::string::npos)
+          << c.name << ": " << e.what();
+    }
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

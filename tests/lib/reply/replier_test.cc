@@ -14,6 +14,7 @@
 #include "lib/reply/fake_sendmail.h"
 #include "mail/header.h"
 #include "support/temp_dir.h"
+#include "thread/reply_token.h"
 
 namespace threadmill::reply {
 namespace {
@@ -478,6 +479,53 @@ TEST_F(ReplierTest, TooLargeRefusedAndSendReturnsMessageId) {
   EXPECT_EQ(again->message_id, sent->message_id);
   EXPECT_EQ(again->thread_id, sent->thread_id);
   EXPECT_EQ(fake_.Messages().size(), 1u);
+}
+
+TEST_F(ReplierTest, SignedReplyAddress) {
+  const std::vector<std::string> keys = {"0123456789abcdef-first-key"};
+  store::ThreadStore threads(env_);
+  store::MessageRecord in;
+  in.msgid = "in1@example.org";
+  in.time = now_;
+  auto recorded = threads.RecordMessage(in);
+  ASSERT_TRUE(recorded.ok());
+  const int64_t today = thread::DayOf(now_);
+  auto check = [&](const std::string& address) {
+    std::string_view token = thread::TokenOfAddress(address);
+    return thread::CheckReplyToken(thread::ReplyTokenKeys(keys), token, today);
+  };
+  config_.token_keys = keys;
+  config_.sender_period_seconds = 0;
+
+  config_.reply_token = config::ReplyTokenMode::kReplyTo;  // a reply: Reply-To, From unchanged
+  InboundFacts f = Facts();
+  f.thread_id = recorded->thread_id;
+  ASSERT_TRUE(Make().Reply(f, {"helpdesk", "J1", "Q1"}, {"Thanks!", "", ""}).ok());
+  auto split = mail::SplitMessage(fake_.Messages().back());
+  EXPECT_EQ(split.headers.Find("From")->value, "<help@example.com>");
+  ASSERT_NE(split.headers.Find("Reply-To"), nullptr);
+  std::string reply_to = split.headers.Find("Reply-To")->value;
+  ASSERT_TRUE(reply_to.starts_with("<help+") && reply_to.ends_with("@example.com>")) << reply_to;
+  EXPECT_EQ(check(reply_to).check, thread::TokenCheck::kValid);
+  EXPECT_EQ(check(reply_to).thread_id, recorded->thread_id);
+  EXPECT_EQ(fake_.Args().back(), "-i -f help@example.com -- alice@example.org");
+
+  config_.reply_token = config::ReplyTokenMode::kFrom;  // a new message: the From carries it
+  auto t1 = Make().Send({"sales", "J7", ""}, "sales@example.com", "", {"bob@example.net"}, "Offer",
+                        "Hello Bob", 0);
+  ASSERT_TRUE(t1.ok()) << t1.error().message;
+  split = mail::SplitMessage(fake_.Messages().back());
+  EXPECT_EQ(split.headers.Find("Reply-To"), nullptr);
+  std::string from = split.headers.Find("From")->value;
+  EXPECT_EQ(check(from).check, thread::TokenCheck::kValid) << from;
+  EXPECT_EQ(check(from).thread_id, *t1);
+  EXPECT_EQ(fake_.Args().back(), "-i -f sales@example.com -- bob@example.net");
+
+  config_.reply_token = config::ReplyTokenMode::kOff;
+  ASSERT_TRUE(Make().Reply(Facts("b@x.org"), {"h", "", ""}, {"x", "", ""}).ok());
+  split = mail::SplitMessage(fake_.Messages().back());
+  EXPECT_EQ(split.headers.Find("Reply-To"), nullptr);
+  EXPECT_EQ(split.headers.Find("From")->value, "<help@example.com>");
 }
 
 }  // namespace

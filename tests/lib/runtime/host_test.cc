@@ -79,6 +79,7 @@ class HostTest : public ::testing::Test {
 TEST_F(HostTest, Envelope) {
   job_.thread_known = true;
   job_.thread_owner = "testgood";
+  job_.parent_message_id = "ours1@example.com";
   InboundMessage message(job_, testing::Message("h1@example.org", "Help me"));
   const threadmill_envelope* e = message.envelope();
   EXPECT_EQ(e->struct_size, sizeof(threadmill_envelope));
@@ -102,6 +103,7 @@ TEST_F(HostTest, Envelope) {
   EXPECT_STREQ(e->job_id, "J1");
   EXPECT_EQ(e->attempt, 2u);
   EXPECT_EQ(e->reply_allowed, 1u);
+  EXPECT_STREQ(e->parent_message_id, "<ours1@example.com>");
   EXPECT_EQ(e->attachment_count, 0u);
   ASSERT_GE(e->header_count, 4u);
   EXPECT_STREQ(e->headers[0].name, "From");

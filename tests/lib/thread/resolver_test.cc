@@ -39,7 +39,11 @@ TEST_F(ResolverTest, Order) {
     const char* thread;  // nullptr: a new thread
     const char* parent;
   } cases[] = {
-      {"in-reply-to first", {"new@y", {"a@x"}, {"b@x"}, "", ""}, MatchMethod::kInReplyTo, "TA", "a@x"},
+      {"in-reply-to first",
+       {"new@y", {"a@x"}, {"b@x"}, "", ""},
+       MatchMethod::kInReplyTo,
+       "TA",
+       "a@x"},
       {"last in-reply-to id",
        {"new@y", {"b@x", "a@x"}, {}, "", ""},
        MatchMethod::kInReplyTo,
@@ -82,6 +86,72 @@ TEST_F(ResolverTest, RootFoundBeyondLookupBudget) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->thread_id, "TA");
   EXPECT_EQ(r->parent, "a@x");
+}
+
+TEST_F(ResolverTest, TokenOnlyWhenHeadersMatchNothing) {
+  const std::string thread = "T01JXYZ0ABCDEFGHJKMN0";
+  Put("t@x", thread);
+  const ReplyTokenKeys keys({"0123456789abcdef-first-key"});
+  const int64_t today = 20000;
+  TokenResult valid = CheckReplyToken(keys, *MakeReplyToken(keys, thread, today, 90), today);
+  ASSERT_EQ(valid.check, TokenCheck::kValid);
+  TokenResult unknown =
+      CheckReplyToken(keys, *MakeReplyToken(keys, "T01JXYZ0ABCDEFGHJKMN9", today, 90), today);
+  TokenResult invalid;  // kInvalid
+  TokenResult expired;
+  expired.check = TokenCheck::kExpired;
+  struct Case {
+    const char* name;
+    ThreadHeaders headers;
+    const TokenResult* token;
+    MatchMethod method;
+    std::string thread;  // "": a new thread
+    std::string token_reason;
+  } cases[] = {
+      {"token alone", {"new@y", {}, {}, "", ""}, &valid, MatchMethod::kToken, thread, ""},
+      {"unknown ids, token",
+       {"new@y", {"zz@q"}, {"yy@q"}, "", ""},
+       &valid,
+       MatchMethod::kToken,
+       thread,
+       ""},
+      {"in-reply-to wins",
+       {"new@y", {"a@x"}, {}, "", ""},
+       &valid,
+       MatchMethod::kInReplyTo,
+       "TA",
+       ""},
+      {"references win",
+       {"new@y", {}, {"b@x"}, "", ""},
+       &valid,
+       MatchMethod::kReferences,
+       "TB",
+       ""},
+      {"no token", {"new@y", {}, {}, "", ""}, nullptr, MatchMethod::kNone, "", ""},
+      {"invalid", {"new@y", {}, {}, "", ""}, &invalid, MatchMethod::kNone, "", "token-invalid"},
+      {"expired", {"new@y", {}, {}, "", ""}, &expired, MatchMethod::kNone, "", "token-expired"},
+      {"thread gone",
+       {"new@y", {}, {}, "", ""},
+       &unknown,
+       MatchMethod::kNone,
+       "",
+       "token-unknown-thread"},
+  };
+  for (const Case& c : cases) {
+    auto r = Resolve(*store_, c.headers, true, c.token);
+    ASSERT_TRUE(r.ok()) << c.name;
+    EXPECT_EQ(r->method, c.method) << c.name;
+    EXPECT_EQ(r->token_reason, c.token_reason) << c.name;
+    if (!c.thread.empty()) {
+      EXPECT_EQ(r->thread_id, c.thread) << c.name;
+    } else {
+      EXPECT_NE(r->thread_id, thread) << c.name;
+    }
+    if (c.method == MatchMethod::kToken) {
+      EXPECT_TRUE(r->parent.empty()) << c.name;
+    }
+  }
+  EXPECT_STREQ(ToString(MatchMethod::kToken), "token");
 }
 
 }  // namespace
