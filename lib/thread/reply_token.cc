@@ -6,6 +6,7 @@
 
 #include <array>
 
+#include "common/ascii.h"
 #include "common/secret_file.h"
 
 namespace threadmill::thread {
@@ -46,14 +47,6 @@ std::string Mac(const std::string& key, std::string_view thread_id, int64_t day)
   return out;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<ReplyTokenKeys> ReplyTokenKeys::Load(const std::vector<std::string>& files) {
@@ -90,7 +83,7 @@ std::optional<std::string> MakeReplyToken(const ReplyTokenKeys& keys, std::strin
   }
   int64_t expiry = today + lifetime_days;
   if (expiry < 0 || expiry >= (int64_t{1} << (5 * kDayChars))) return std::nullopt;
-  std::string token = Lower(thread_id.substr(1));
+  std::string token = ascii::ToLower(thread_id.substr(1));
   for (int i = kDayChars - 1; i >= 0; --i) token += kDigits[(expiry >> (5 * i)) & 31];
   token += Mac(keys.keys().front(), thread_id, expiry);
   return token;
@@ -105,11 +98,11 @@ TokenResult CheckReplyToken(const ReplyTokenKeys& keys, std::string_view token, 
     if (v < 0) return result;
     if (i >= kIdChars && i < kIdChars + kDayChars) expiry = expiry * 32 + v;
   }
-  std::string thread_id = "T" + Lower(token.substr(0, kIdChars));
+  std::string thread_id = "T" + ascii::ToLower(token.substr(0, kIdChars));
   for (char& c : thread_id) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   }
-  std::string mac = Lower(token.substr(kIdChars + kDayChars));
+  std::string mac = ascii::ToLower(token.substr(kIdChars + kDayChars));
   bool signed_ok = false;
   for (const std::string& key : keys.keys()) {
     std::string want = Mac(key, thread_id, expiry);
