@@ -18,11 +18,29 @@ Router Router::FromConfig(const RuntimeConfig& config) {
   return Router(config.routes, config.owner_routing, std::move(from));
 }
 
+namespace {
+
+// "local+detail@domain" -> "local@domain" (Postfix recipient_delimiter "+": the signed reply
+// addresses of thread/reply_token.h are the handler's address with a +TOKEN).
+std::string WithoutDetail(std::string_view address) {
+  size_t at = address.rfind('@');
+  size_t plus = address.substr(0, at).find('+');
+  if (at == std::string_view::npos || plus == std::string_view::npos) return std::string(address);
+  return std::string(address.substr(0, plus)) + std::string(address.substr(at));
+}
+
+}  // namespace
+
 bool Router::IsOwnAddress(std::string_view handler, std::string_view address) const {
+  const std::string base = WithoutDetail(address);
   auto it = from_.find(std::string(handler));
-  if (it != from_.end() && ascii::EqualsIgnoreCase(it->second, address)) return true;
+  if (it != from_.end() &&
+      (ascii::EqualsIgnoreCase(it->second, address) || ascii::EqualsIgnoreCase(it->second, base))) {
+    return true;
+  }
   return std::any_of(rules_.begin(), rules_.end(), [&](const RouteRule& rule) {
-    return rule.handler == handler && Matches(rule.pattern, address);
+    return rule.handler == handler &&
+           (Matches(rule.pattern, address) || Matches(rule.pattern, base));
   });
 }
 
