@@ -27,7 +27,8 @@ OUTSIDE_ADDR = "192.0.2.10"  # TEST-NET-1: the simulated outside client (Postfix
 
 
 def build_dir():
-    return os.path.realpath(os.environ.get("THREADMILL_BUILD", "/work/main/build"))
+    checkout_build = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
+    return os.path.realpath(os.environ.get("THREADMILL_BUILD", checkout_build))
 
 
 def threadmill_binary():

@@ -9,8 +9,8 @@ rig="$here/../e2e/rig"
 cmd=$1 dir=$2
 case "$cmd" in
 start)
-    if [[ ! -x "${THREADMILL_BUILD:-/work/main/build}/milter/threadmill" ]]; then
-        echo "SKIP: no threadmill binary in ${THREADMILL_BUILD:-/work/main/build}/milter"
+    if [[ ! -x "${THREADMILL_BUILD:-$here/../../build}/milter/threadmill" ]]; then
+        echo "SKIP: no threadmill binary in ${THREADMILL_BUILD:-$here/../../build}/milter"
         exit 77
     fi
     [[ $(id -u) == 0 ]] || { echo "SKIP: needs root"; exit 77; }
