@@ -235,6 +235,32 @@ CallOutcome RawMessage(CallScope& s, const json&) {
   return FromStatus({}, {{"data_base64", Base64Encode(*data)}, {"size", data->size()}});
 }
 
+// ABI 1.1 host->thread: "thread_id" (default: the current message's thread).
+CallOutcome Thread(CallScope& s, const json& r) {
+  std::string error;
+  auto id = OptStr(r, "thread_id", "", &error);
+  if (!id) return Bad(error);
+  auto info = s.ctx.thread(id->empty() ? nullptr : id->c_str());
+  if (!info) return FromStatus(info.status());
+  json messages = json::array();
+  for (const ThreadMessage& m : info->messages) {
+    messages.push_back({{"message_id", m.message_id},
+                        {"direction", m.outbound ? "outbound" : "inbound"},
+                        {"time", m.time},
+                        {"from", m.from},
+                        {"subject", m.subject},
+                        {"in_reply_to", m.in_reply_to}});
+  }
+  return FromStatus({}, {{"thread_id", info->thread_id},
+                         {"subject", info->subject},
+                         {"owner", info->owner},
+                         {"created", info->created},
+                         {"updated", info->updated},
+                         {"participants", info->participants},
+                         {"messages", std::move(messages)},
+                         {"message_total", info->message_total}});
+}
+
 CallOutcome ConfigGet(CallScope& s, const json& r) {
   std::string error;
   auto key = Str(r, "key", &error);
@@ -273,6 +299,7 @@ const std::vector<CallSpec>& CallTable() {
       {"draft", &Draft, true},
       {"attachment", &Attachment, false},
       {"raw_message", &RawMessage, false},
+      {"thread", &Thread, false},
       {"config_get", &ConfigGet, false},
       {"log", &Log, true},
   };

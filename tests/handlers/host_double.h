@@ -133,6 +133,26 @@ class HostDouble {
       *len = c->host->raw.size();
       return static_cast<int>(THREADMILL_OK);
     };
+    // ABI 1.1 host->thread: the one thread of `thread_messages` ("thread-1"); others unknown.
+    api.thread = [](threadmill_ctx* c, const char* id, const threadmill_thread** out) {
+      HostDouble* h = c->host;
+      if (id && std::string(id) != "thread-1") return static_cast<int>(THREADMILL_NOT_FOUND);
+      h->thread_ptrs.clear();
+      for (const auto& m : h->thread_messages) h->thread_ptrs.push_back(&m);
+      h->thread_info = {sizeof(threadmill_thread),
+                        "thread-1",
+                        "Hello",
+                        "",
+                        100,
+                        200,
+                        nullptr,
+                        0,
+                        h->thread_ptrs.data(),
+                        h->thread_ptrs.size(),
+                        h->thread_ptrs.size()};
+      *out = &h->thread_info;
+      return static_cast<int>(THREADMILL_OK);
+    };
     api.config_get = [](threadmill_ctx* c, const char* key) -> const char* {
       auto it = c->host->config.find(key ? key : "");
       return it == c->host->config.end() ? nullptr : it->second.c_str();
@@ -173,10 +193,13 @@ class HostDouble {
   int send_calls = 0;
   bool accept_sends = false;  // false: send is refused; true: recorded, thread "thread-N"
   std::vector<SendCall> sends;
-  std::vector<threadmill_kv_item> kv_items;        // kv_list's answer
-  std::map<std::string, std::string> config;       // config_get
-  std::map<std::string, std::string> attachments;  // attachment_read by file_id
-  std::string raw;                                 // raw_message ("" = not found)
+  std::vector<threadmill_kv_item> kv_items;                // kv_list's answer
+  std::map<std::string, std::string> config;               // config_get
+  std::map<std::string, std::string> attachments;          // attachment_read by file_id
+  std::string raw;                                         // raw_message ("" = not found)
+  std::vector<threadmill_thread_message> thread_messages;  // thread("thread-1")
+  std::vector<const threadmill_thread_message*> thread_ptrs;
+  threadmill_thread thread_info{};
   int reply_status = THREADMILL_OK;
   std::string refuse_reason;
   std::string last_error;

@@ -145,11 +145,36 @@ TEST_F(BridgeCalls, BadArgumentsAndUnknownCallsAreInvalid) {
   EXPECT_TRUE(host_.replies.empty());
 }
 
+// ABI 1.1's host->thread through the bridge: the messages oldest first; another thread is
+// not found.
+TEST_F(BridgeCalls, ThreadListsTheConversation) {
+  // handler.hpp offers thread() only on a 1.1 host: one whose table has the 1.1 calls.
+  host_.api.reply_ex = [](threadmill_ctx*, const char*, const threadmill_message_options*, char*,
+                          size_t) { return static_cast<int>(THREADMILL_INVALID); };
+  host_.api.send_ex = [](threadmill_ctx*, const char* const*, size_t,
+                         const threadmill_message_options*, char*, size_t, char*,
+                         size_t) { return static_cast<int>(THREADMILL_INVALID); };
+  host_.thread_messages = {
+      {sizeof(threadmill_thread_message), THREADMILL_DIR_OUTBOUND, 100, "<a@x>", "bot@x", "Hi", ""},
+      {sizeof(threadmill_thread_message), THREADMILL_DIR_INBOUND, 150, "<b@y>", "c@y", "Re: Hi",
+       "<a@x>"}};
+  json got = Call({{"call", "thread"}});
+  ASSERT_EQ(got["ok"], true) << got;
+  EXPECT_EQ(got["thread_id"], "thread-1");
+  ASSERT_EQ(got["messages"].size(), 2u) << got;
+  EXPECT_EQ(got["messages"][0]["direction"], "outbound");
+  EXPECT_EQ(got["messages"][1]["in_reply_to"], "<a@x>");
+  EXPECT_EQ(got["message_total"], 2);
+  json other = Call({{"call", "thread"}, {"thread_id", "thread-9"}});
+  EXPECT_EQ(other["ok"], false) << other;
+  EXPECT_EQ(other["status"], "not_found") << other;
+}
+
 TEST_F(BridgeCalls, TheStartLineListsEveryCallOnce) {
   std::vector<std::string> names = CallNames();
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"kv_get", "kv_put", "kv_delete", "kv_list", "send", "reply",
-                                      "draft", "attachment", "raw_message", "config_get", "log"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"kv_get", "kv_put", "kv_delete", "kv_list", "send",
+                                             "reply", "draft", "attachment", "raw_message",
+                                             "thread", "config_get", "log"}));
   for (const auto& n : names) EXPECT_EQ(FindCall(n)->name, n);
 }
 
