@@ -32,12 +32,12 @@
 #include "milter/background.h"
 #include "milter/callbacks.h"
 #include "milter/drain.h"
+#include "milter/handler_check.h"
 #include "milter/options.h"
 #include "milter/process.h"
 #include "milter/service.h"
 #include "milter/supervisor_keeper.h"
 #include "runtime/config_snapshot.h"
-#include "runtime/handler_registry.h"
 #include "runtime/reauth.h"
 #include "runtime/runtime_config.h"
 #include "runtime/supervisor.h"
@@ -51,8 +51,18 @@ void Fatal(const std::string& message) {
 }
 
 // Routes or handler sections in the configuration: the handler supervisor is needed.
-bool HandlersConfigured(const runtime::RuntimeConfig& runtime_config) {
-  return !runtime_config.routes.empty() || !runtime_config.handlers.empty();
+// Routes and [handler.X] tables must name handlers that load (milter/handler_check.h): -n
+// fails. The start does not (the supervisor logs it and the route's jobs wait): a module that
+// disappeared must not stop mail filtering.
+bool HandlersLoad(const std::string& config_path, const runtime::RuntimeConfig& runtime_config) {
+  if (!HandlersConfigured(runtime_config)) return true;
+  auto problems = CheckHandlersInHelper(config_path);
+  if (!problems.ok()) {
+    Fatal("configuration error: " + problems.error().message);
+    return false;
+  }
+  for (const std::string& problem : *problems) Fatal("configuration error: " + problem);
+  return problems->empty();
 }
 
 // -S FD: the handler supervisor, restarted by the daemon's SupervisorKeeper (exec'd, so it
@@ -107,6 +117,7 @@ int Run(const Options& options) {
   // Workers re-authenticate jobs whose verdict waited for DNS with the milter's own code.
   runtime::InstallReauthFactory(filter::MakeJobReauthenticator);
   if (options.supervisor_fd >= 0) return RunSupervisorMode(options);
+  if (options.check_handlers) return RunHandlerCheckMode(options.config_path);
   runtime::ConfigSnapshot snapshot;
   try {
     snapshot = runtime::LoadConfigSnapshot(options.config_path);
@@ -117,13 +128,8 @@ int Run(const Options& options) {
   const std::shared_ptr<const config::Config>& config = snapshot.config;
   const runtime::RuntimeConfig& runtime_config = *snapshot.runtime;
   if (options.check_only) {
-    // Every route must name a handler that loads, every `module` must load (the supervisor
-    // logs these as errors at start and refuses such a reload).
-    if (HandlersConfigured(runtime_config)) {
-      std::vector<std::string> problems = runtime::CheckHandlerModules(runtime_config);
-      for (const std::string& problem : problems) Fatal("configuration error: " + problem);
-      if (!problems.empty()) return 1;
-    }
+    // Every route must name a handler that loads, every `module` must load.
+    if (!HandlersLoad(options.config_path, runtime_config)) return 1;
     try {
       (void)PlanPrivileges(config->milter);  // as root: the service user must exist
     } catch (const std::exception& e) {

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <vector>
 
 namespace threadmill::milter {
 namespace {
@@ -23,6 +25,18 @@ void Usage(FILE* out) {
 
 std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   Options options;
+  // The one long option, internal: taken out before getopt sees the rest.
+  std::vector<char*> args(argv, argv + argc);
+  for (auto it = args.begin() + (argc > 0 ? 1 : 0); it != args.end(); ++it) {
+    if (std::strcmp(*it, "--check-handlers") == 0) {
+      options.check_handlers = true;
+      args.erase(it);
+      break;
+    }
+  }
+  argc = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  argv = args.data();
   int c;
   opterr = 0;
   while ((c = getopt(argc, argv, "c:ndp:hVS:")) != -1) {

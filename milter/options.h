@@ -14,6 +14,8 @@ struct Options {
   // -S FD (internal): run as the handler supervisor restarted by the daemon; FD is the read
   // end of its lifeline pipe (see milter/supervisor_keeper.h).
   int supervisor_fd = -1;
+  // --check-handlers (internal): print the handler problems and exit (milter/handler_check.h).
+  bool check_handlers = false;
 };
 
 // Parses argv; on error or -h prints usage to stderr and returns nullopt with *exit_code set.

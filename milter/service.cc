@@ -4,6 +4,7 @@
 
 #include "filter/authentication.h"
 #include "log/logger.h"
+#include "milter/handler_check.h"
 #include "runtime/runtime_config.h"
 #include "runtime/runtime_metrics.h"
 
@@ -60,6 +61,20 @@ void Service::Reload() noexcept {
           "reload: changed settings that need a restart (kept as they were until "
           "then): {}",
           needs_restart);
+    }
+    // Routes to handlers that do not load are refused here as by the supervisor, which keeps
+    // its handlers: the two never disagree on where jobs go.
+    if (HandlersConfigured(*snapshot.runtime)) {
+      auto problems = CheckHandlersInHelper(config_path_);
+      if (!problems.ok()) {
+        log::Get().error("reload refused, keeping the running configuration: {}",
+                         problems.error().message);
+        return;
+      }
+      for (const std::string& problem : *problems) {
+        log::Get().error("reload refused, keeping the running configuration: {}", problem);
+      }
+      if (!problems->empty()) return;
     }
     auto authenticator = filter::MakeAuthenticator(*fresh);  // fresh resolver settings
     log::Configure(fresh->log);

@@ -234,8 +234,8 @@ bool Supervisor::Setup() {
   CloseStore();  // the scan forks probes: never fork with an open LMDB environment
   catalog_ = ScanModules(config_->handlers_dir, LoaderOptions{});
   registry_ = BuildRegistry(*config_, catalog_);
-  // `threadmill -n` and a reload refuse these; at start (a module removed since the last
-  // check, a supervisor restarted) the jobs of such a route wait and are reported.
+  // `threadmill -n` and a reload refuse these (milter/handler_check.h); at start (a module
+  // removed since the last check, a supervisor restarted) the route's jobs wait, reported.
   for (const std::string& problem : HandlerProblems(*config_, registry_)) {
     log::Get().error("supervisor: {}; its jobs wait", problem);
   }

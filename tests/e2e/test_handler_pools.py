@@ -9,8 +9,10 @@ Each handler has its own worker pool and its workers load the module themselves,
     pool for all handlers, the two hung jobs held both workers for the whole time-out);
   - one module, two named instances ([handler.alpha] and [handler.beta], module = "exec" with
     different programs): each answers its own route with its own program's text;
-  - a route to a handler that is not loaded: `threadmill -n` fails, a reload is refused (the
-    old handlers keep answering) and `threadmillctl queue list` marks the jobs that wait;
+  - a route to a handler that is not loaded: `threadmill -n` fails, a reload is refused by the
+    daemon and the supervisor (the old routes and handlers keep answering);
+  - a module removed behind threadmill's back and a supervisor restart: its route's jobs wait
+    and `threadmillctl queue list` marks them;
   - heartbeat log lines name their call job=heartbeat-NAME-N.
 Fixture modules: tests/handlers/fixtures (version.c built twice, hang.c); exec is the shipped
 handler.
@@ -214,8 +216,7 @@ handler = "beta"
                                    in self.log()), self.rig.tail(self.rig.log_path, 40))
         self.assertNotIn("handler=versioned job=: versioned heartbeat", self.log())
 
-    def test_04_route_to_missing_handler_is_refused_and_reported(self):
-        import json
+    def test_04_route_to_missing_handler_is_refused(self):
         conf = self.rig.env["RIG_CONFIG"]
         with open(conf) as f:
             original = f.read()
@@ -226,18 +227,21 @@ handler = "beta"
             p = subprocess.run([daemon, "-n", "-c", conf], capture_output=True, text=True)
             self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
             self.assertIn('handler "nobody-home" is not loaded', p.stderr)
-            before = self.log().count("reload refused")
+            # A reload is refused by the daemon (its routes) and the supervisor (its handlers).
+            ours = "reload refused, keeping the running configuration"
+            theirs = "supervisor: reload refused"
+            before = (self.log().count(ours), self.log().count(theirs))
             os.kill(self.rig.milter_pid(), signal.SIGUSR1)
-            self.assertTrue(wait_until(lambda: self.log().count("reload refused") > before),
+            self.assertTrue(wait_until(lambda: self.log().count(ours) > before[0]
+                                       and self.log().count(theirs) > before[1]),
                             self.rig.tail(self.rig.log_path, 40))
             self.assertIn('handler "nobody-home" is not loaded', self.log())
-            # The daemon routes with the new file; the job waits, and says why.
+            # The running routes stay: the message is not routed, no job waits for nobody.
             m = self.mid("nobody")
             self.send(m, "Anyone?", "nobody@example.com")
-            waiting = wait_until(lambda: [
-                j for j in self.jobs("queued")
-                if j["handler"] == "nobody-home" and j.get("waiting") == "handler-not-loaded"])
-            self.assertTrue(waiting, self.jobs("queued"))
+            d = self.rig.wait_decision(msgid=m)
+            self.assertNotIn("handler", d, d)  # routed messages name their handler(s)
+            self.assertFalse([j for j in self.jobs("queued") if j["handler"] == "nobody-home"])
             # The supervisor kept its handlers.
             m2 = self.mid("still")
             self.send(m2, "Still there?", HELP)
@@ -246,6 +250,30 @@ handler = "beta"
             with open(conf, "w") as f:
                 f.write(original)
 
+    def test_06_jobs_of_a_vanished_module_wait_and_are_reported(self):
+        # A module removed behind threadmill's back, then a supervisor restart: the start
+        # cannot refuse any more, so the route's jobs wait and `queue list` says why.
+        import chaosutil
+        module = os.path.join(self.handlers, "hang.so")
+        aside = os.path.join(self.rig.dir, "hang.so.aside")
+        os.rename(module, aside)
+        try:
+            daemon = self.rig.milter_pid()
+            old = wait_until(lambda: [k for k in chaosutil.children(daemon)
+                                      if chaosutil.alive(k)])
+            self.assertEqual(len(old), 1, old)
+            os.kill(old[0], signal.SIGKILL)
+            self.assertTrue(wait_until(lambda: self.log().count(
+                'handler "hanger" is not loaded') > 0 and "its jobs wait" in self.log()),
+                self.rig.tail(self.rig.log_path, 40))
+            m = self.mid("vanished")
+            self.send(m, "Hello?", SUPPORT)
+            waiting = wait_until(lambda: [
+                j for j in self.jobs("queued")
+                if j["handler"] == "hanger" and j.get("waiting") == "handler-not-loaded"])
+            self.assertTrue(waiting, self.jobs("queued"))
+        finally:
+            os.rename(aside, module)
 
 if __name__ == "__main__":
     rigutil.main(missing())
