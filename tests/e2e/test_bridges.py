@@ -225,14 +225,34 @@ handler = "webhook"
             self.skipTest("no campaign message from case 1")
         thread = type(self).thread
         m = self.mid("answer")
-        self.send(m, "Re: Campaign %s" % self.t, NEWS,
-                  extra=[("In-Reply-To", sent_id), ("References", sent_id)],
-                  body="Friday suits me.\n")
+        # A multipart answer with an attachment: the program reads it through the bridge.
+        from email.message import EmailMessage
+        answer = EmailMessage()
+        for k, v in [("From", "Carol <%s>" % CAROL), ("To", NEWS),
+                     ("Subject", "Re: Campaign %s" % self.t),
+                     ("Date", "Tue, 25 Nov 2025 09:00:00 +0000"), ("Message-ID", m),
+                     ("In-Reply-To", sent_id), ("References", sent_id)]:
+            answer[k] = v
+        answer.set_content("Friday suits me.\n")
+        agenda = bytes(range(256)) * 8
+        answer.add_attachment(agenda, maintype="application", subtype="octet-stream",
+                              filename="agenda.bin")
+        raw = answer.as_bytes().replace(b"\n", b"\r\n")
+        rc, out, _ = self.rig.swaks(raw, CAROL, NEWS, xclient_addr=OUTSIDE_ADDR)
+        self.assertEqual(rc, 0, out)
         record = json.loads(self.wait_kv("exec", "thread:" + thread,
                                          lambda v: json.loads(v).get("state") == "answered"))
         self.assertEqual(record["answered_by"], CAROL)
         self.assertIn("draft_id", record, record)
         self.assertIn("Friday suits me.", self.kv("exec", "answer:" + thread))
+        # attachment, raw_message and thread calls, through the real Postfix.
+        import hashlib
+        received = json.loads(self.wait_kv("exec", "received:" + thread))
+        self.assertEqual(received["attachments"], [{
+            "filename": "agenda.bin", "size": len(agenda),
+            "sha256": hashlib.sha256(agenda).hexdigest()}], received)
+        self.assertGreaterEqual(received["raw_size"], len(raw), received)
+        self.assertEqual(received["messages"], [["outbound", sent_id], ["inbound", m]], received)
         # kv_list, reported through the log call after the record was written.
         self.wait_log("(1 of 1 answered)")
         # A draft, not a reply: nothing reached Carol yet.

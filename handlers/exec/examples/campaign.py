@@ -6,8 +6,9 @@ handlers/exec/README.md): a small mail campaign.
   (host call "send"), and remembers the new conversation in KV: "sent:<address>" -> thread id,
   "thread:<thread id>" -> {"to", "state", ...}.
 - When a message arrives in one of those threads, it matches it to its record ("kv_get"),
-  keeps the answer ("kv_put"), stores a draft reply for a person to approve ("draft";
-  threadmillctl drafts approve ID), and logs how many recipients answered so far ("kv_list").
+  keeps the answer ("kv_put") with its attachments ("attachment"), its size as received
+  ("raw_message") and the conversation so far ("thread"), stores a draft reply for a person
+  to approve ("draft"; threadmillctl drafts approve ID), and logs how many recipients answered so far ("kv_list").
 - Any other message gets the acknowledgment `ack_text` as a reply ("reply"), when configured.
 
 Configuration ([handler.NAME] of the exec handler, read with "config_get"):
@@ -27,6 +28,8 @@ The program keeps nothing in memory between events: every worker runs its own co
 state lives in threadmill's KV store. Python 3.6+, standard library only.
 """
 
+import base64
+import hashlib
 import json
 import sys
 
@@ -137,6 +140,18 @@ def inbound(bridge, envelope):
                 bridge.log("campaign: no acknowledgment: %s" % e.error)
         return
     bridge.call("kv_put", key="answer:" + thread, value=envelope.get("reply_text", ""))
+    # What else the answer brought: its attachments' bytes ("attachment"), the message as
+    # received ("raw_message") and the conversation so far ("thread").
+    files = []
+    for a in envelope.get("attachments", []):
+        data = base64.b64decode(bridge.call("attachment", file_id=a["file_id"])["data_base64"])
+        files.append({"filename": a.get("filename", ""), "size": len(data),
+                      "sha256": hashlib.sha256(data).hexdigest()})
+    raw = base64.b64decode(bridge.call("raw_message")["data_base64"])
+    conversation = bridge.call("thread")
+    bridge.call("kv_put", key="received:" + thread, value={
+        "attachments": files, "raw_size": len(raw),
+        "messages": [[m["direction"], m["message_id"]] for m in conversation["messages"]]})
     if record.get("state") == "sent":
         text = config(bridge, "draft_text", "Thank you for your answer.")
         try:
