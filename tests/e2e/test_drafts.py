@@ -8,11 +8,14 @@ is delivered with the edited text and the threading headers, and the handler's
 on_draft_decision ran (it writes decision:<draft id>); a draft rejected with a note tells the
 handler (decision "rejected" and the note); the handler pages 25 records 10 at a time with
 kv_list_after (one record put with a TTL), and `threadmillctl kv list --after/--limit`,
-`kv put` and `kv delete` see and change the same records.
+`kv put` and `kv delete` see and change the same records; a draft past draft_expiry_hours
+(threadmillctl's clock moved by faketime) is expired, not sent, and the handler is told.
 """
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 
@@ -148,6 +151,36 @@ handler = "testgood"
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         decision = self.wait_kv("decision:%s" % draft_id).split("|")
         self.assertEqual(decision[:3], ["rejected", "off topic", ""], decision)
+        p = self.rig.ctl("drafts", "approve", draft_id)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(self.rig.find_delivered(CAROL, "In-Reply-To: %s" % m), [])
+
+    def test_04_expired_draft_is_not_sent_and_the_handler_told(self):
+        # draft_expiry_hours = 24: threadmillctl run 25 hours in the future (faketime moves
+        # only its clock) finds the draft expired, refuses to approve it and queues the
+        # decision job; the daemon's supervisor runs it on the real clock.
+        if not shutil.which("faketime"):
+            self.skipTest("faketime (Debian package faketime) is not installed")
+        m, draft_id = self.draft("expire")
+        ctl = self.rig.env.get("RIG_THREADMILLCTL") or os.path.join(
+            rigutil.build_dir(), "ctl", "threadmillctl")
+        p = subprocess.run(["faketime", "-f", "+25h", ctl, "-c", self.rig.env["RIG_CONFIG"],
+                            "drafts", "approve", draft_id], capture_output=True, text=True,
+                           timeout=60)
+        self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("expired", p.stdout + p.stderr)
+        # The decision job was queued on the moved clock (due in 25 hours): `queue retry`
+        # on the real clock makes it due now, as it would be without faketime.
+        jobs = json.loads(self.rig.ctl("--json", "queue", "list", "queued").stdout)
+        told = [j for j in jobs if j["msgid"] == m and not j["queue_id"]]
+        self.assertEqual(len(told), 1, jobs)
+        p = self.rig.ctl("queue", "retry", told[0]["id"])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        decision = self.wait_kv("decision:%s" % draft_id).split("|")
+        self.assertEqual(decision[0], "expired", decision)
+        shown = json.loads(self.rig.ctl("--json", "drafts", "show", draft_id).stdout)
+        self.assertEqual(shown["state"], "expired", shown)
+        # Nor can it be approved later on the real clock.
         p = self.rig.ctl("drafts", "approve", draft_id)
         self.assertNotEqual(p.returncode, 0)
         self.assertEqual(self.rig.find_delivered(CAROL, "In-Reply-To: %s" % m), [])
