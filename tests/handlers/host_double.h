@@ -200,6 +200,16 @@ class HostDouble {
   std::vector<threadmill_thread_message> thread_messages;  // thread("thread-1")
   std::vector<const threadmill_thread_message*> thread_ptrs;
   threadmill_thread thread_info{};
+  // handler.hpp offers thread() only on a 1.1 host, one whose table has reply_ex and send_ex:
+  // these fill them with calls that always fail (the double records only reply and send).
+  void OfferAbi11Slots() {
+    api.reply_ex = [](threadmill_ctx*, const char*, const threadmill_message_options*, char*,
+                      size_t) { return static_cast<int>(THREADMILL_INVALID); };
+    api.send_ex = [](threadmill_ctx*, const char* const*, size_t,
+                     const threadmill_message_options*, char*, size_t, char*,
+                     size_t) { return static_cast<int>(THREADMILL_INVALID); };
+  }
+
   int reply_status = THREADMILL_OK;
   std::string refuse_reason;
   std::string last_error;

@@ -148,12 +148,7 @@ TEST_F(BridgeCalls, BadArgumentsAndUnknownCallsAreInvalid) {
 // ABI 1.1's host->thread through the bridge: the messages oldest first; another thread is
 // not found.
 TEST_F(BridgeCalls, ThreadListsTheConversation) {
-  // handler.hpp offers thread() only on a 1.1 host: one whose table has the 1.1 calls.
-  host_.api.reply_ex = [](threadmill_ctx*, const char*, const threadmill_message_options*, char*,
-                          size_t) { return static_cast<int>(THREADMILL_INVALID); };
-  host_.api.send_ex = [](threadmill_ctx*, const char* const*, size_t,
-                         const threadmill_message_options*, char*, size_t, char*,
-                         size_t) { return static_cast<int>(THREADMILL_INVALID); };
+  host_.OfferAbi11Slots();
   host_.thread_messages = {
       {sizeof(threadmill_thread_message), THREADMILL_DIR_OUTBOUND, 100, "<a@x>", "bot@x", "Hi", ""},
       {sizeof(threadmill_thread_message), THREADMILL_DIR_INBOUND, 150, "<b@y>", "c@y", "Re: Hi",

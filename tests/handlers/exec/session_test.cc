@@ -385,7 +385,17 @@ TEST_F(SessionTest, CampaignExampleSendsMatchesAndDrafts) {
   EXPECT_EQ(host_.sends.size(), 1u);  // remembered: not sent twice
 
   mail_.channel_thread_id = "thread-1";  // Alice answers in the campaign's thread
+  host_.raw = "From: alice@example.org\r\n\r\nFriday is fine.\r\n";
+  host_.OfferAbi11Slots();
+  host_.thread_messages = {
+      {sizeof(threadmill_thread_message), THREADMILL_DIR_OUTBOUND, 100, "<c1@example.com>",
+       "news@example.com", "Lunch on Friday?", ""},
+      {sizeof(threadmill_thread_message), THREADMILL_DIR_INBOUND, 150, "<a1@example.org>",
+       "alice@example.org", "Re: Lunch on Friday?", "<c1@example.com>"}};
   ASSERT_EQ(Run(), THREADMILL_OK) << host_.AllLogs();
+  json received = json::parse(host_.kv["received:thread-1"]);
+  EXPECT_EQ(received["raw_size"], host_.raw.size());
+  EXPECT_EQ(received["messages"][1], json::array({"inbound", "<a1@example.org>"}));
   ASSERT_EQ(host_.drafts.size(), 1u);
   EXPECT_EQ(host_.drafts[0].text, "Thanks, see you there.");
   EXPECT_TRUE(host_.replies.empty());
