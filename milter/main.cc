@@ -159,11 +159,11 @@ int Run(const Options& options) {
       PrepareStore(*config, privileges);
       auto started = runtime::StartSupervisor(options.config_path, config);
       if (!started.ok()) throw std::runtime_error(started.error().message);
-      supervisor = *started;
+      supervisor = std::move(*started);
     }
 
     Service service(options.config_path, snapshot);
-    SupervisorKeeper keeper(options.config_path, supervisor, service.metrics());
+    SupervisorKeeper keeper(options.config_path, std::move(supervisor), service.metrics());
     ChownStore(*config, privileges);
     if (!RegisterCallbacks(&service)) throw std::runtime_error("smfi_register failed");
     OpenSocket(*config, privileges);

@@ -46,7 +46,7 @@ SupervisorKeeper::SupervisorKeeper(std::string config_path, runtime::SupervisorH
     : config_path_(std::move(config_path)),
       exe_(SelfExe()),
       metrics_(std::move(metrics)),
-      handle_(first) {
+      handle_(std::move(first)) {
   if (handle_.pid <= 0) return;
   metrics_->GetCounter("threadmill_supervisor_restarts_total",
                        "Handler supervisor restarts after it died");
@@ -104,7 +104,7 @@ bool SupervisorKeeper::Restart() {
   }
   lifeline_read.reset();
   std::lock_guard lock(mutex_);
-  handle_ = runtime::SupervisorHandle{pid, lifeline_write.release()};
+  handle_ = runtime::SupervisorHandle{pid, std::move(lifeline_write)};
   log::Get().info("handler supervisor restarted as pid {}", pid);
   return true;
 }
@@ -137,7 +137,6 @@ void SupervisorKeeper::Loop() {
     {
       std::lock_guard lock(mutex_);
       if (stopped_) return;
-      if (handle_.lifeline_fd >= 0) close(handle_.lifeline_fd);
       handle_ = runtime::SupervisorHandle{};
     }
     if (NowMs() - started_ms >= kHealthyMs) backoff_ms = kFirstBackoffMs;

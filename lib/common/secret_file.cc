@@ -15,22 +15,22 @@ Result<std::string> ReadSecretFile(const std::string& path, size_t min_bytes) {
   auto fail = [&](const std::string& why) {
     return MakeError(ErrorCode::kPermission, "key file " + path + ": " + why);
   };
-  int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (raw < 0) return fail(std::strerror(errno));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return fail(std::strerror(errno));
   struct stat st {};
-  bool is_file = ::fstat(raw, &st) == 0 && S_ISREG(st.st_mode);
+  bool is_file = ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode);
   std::string key;
   size_t got = 0;
   if (is_file && (st.st_mode & 077) == 0 && (st.st_uid == 0 || st.st_uid == ::geteuid())) {
     key.assign(kMaxSecretFileBytes + 1, '\0');
     while (got < key.size()) {
-      ssize_t n = ::read(raw, key.data() + got, key.size() - got);
+      ssize_t n = ::read(fd.get(), key.data() + got, key.size() - got);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       got += static_cast<size_t>(n);
     }
   }
-  ::close(raw);
+  fd.reset();
   if (!is_file) return fail("not a regular file");
   if ((st.st_mode & 077) != 0) return fail("is group or world accessible (chmod 600 it)");
   if (st.st_uid != 0 && st.st_uid != ::geteuid()) return fail("is not owned by root");

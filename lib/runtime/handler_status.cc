@@ -25,7 +25,7 @@ Status WriteLoadedHandlers(const std::string& spool_dir, const std::vector<std::
     return MakeError(ErrorCode::kInternal, "cannot write " + tmp + ": " + std::strerror(errno));
   }
   bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = close(fd) == 0 && ok;
+  ok = close(fd) == 0 && ok;  // not UniqueFd: close()'s error counts here
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
     std::string why = std::strerror(errno);
     unlink(tmp.c_str());

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "common/unique_fd.h"
 #include "log/logger.h"
 #include "runtime/loader.h"
 
@@ -29,16 +30,12 @@ int64_t NowMs() {
 // Loads `file` in a child process and reads back "name major minor heartbeat" or
 // "! reason". Fills the table fields of `file`; returns "" or the refusal reason.
 std::string Probe(ModuleFile* file, const LoaderOptions& options) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return std::string("pipe: ") + std::strerror(errno);
+  UniqueFd read_end, write_end;
+  if (!MakePipe(&read_end, &write_end)) return std::string("pipe: ") + std::strerror(errno);
   pid_t pid = fork();
-  if (pid < 0) {
-    close(p[0]);
-    close(p[1]);
-    return std::string("fork: ") + std::strerror(errno);
-  }
+  if (pid < 0) return std::string("fork: ") + std::strerror(errno);
   if (pid == 0) {
-    close(p[0]);
+    read_end.reset();
     std::string out;
     auto loaded = LoadModuleFile(*file, options);
     if (!loaded.ok()) {
@@ -48,10 +45,10 @@ std::string Probe(ModuleFile* file, const LoaderOptions& options) {
       out = m.module_name() + " " + std::to_string(m.table()->abi_major) + " " +
             std::to_string(m.minor()) + " " + (m.on_heartbeat() ? "1" : "0");
     }
-    ssize_t w = write(p[1], out.data(), out.size());
+    ssize_t w = write(write_end.get(), out.data(), out.size());
     _exit(w == static_cast<ssize_t>(out.size()) ? 0 : 1);  // no destructors, no fini
   }
-  close(p[1]);
+  write_end.reset();
   std::string got;
   int64_t deadline = NowMs() + kProbeTimeoutMs;
   bool timed_out = false;
@@ -61,17 +58,17 @@ std::string Probe(ModuleFile* file, const LoaderOptions& options) {
       timed_out = true;
       break;
     }
-    pollfd pfd{p[0], POLLIN, 0};
+    pollfd pfd{read_end.get(), POLLIN, 0};
     int rc = poll(&pfd, 1, static_cast<int>(left));
     if (rc < 0 && errno == EINTR) continue;
     if (rc <= 0) continue;
     char buf[512];
-    ssize_t n = read(p[0], buf, sizeof buf);
+    ssize_t n = read(read_end.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got.append(buf, static_cast<size_t>(n));
   }
-  close(p[0]);
+  read_end.reset();
   if (timed_out) kill(pid, SIGKILL);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

@@ -109,10 +109,10 @@ class Supervisor {
   // Jobs may wait for a handler that is not loaded: the last report found some, or a route
   // (of this or a refused configuration, which the daemon may route with) names one.
   bool may_wait_ = false;
-  int signal_fd_ = -1;
-  int wake_fd_ = -1;
-  int lock_fd_ = -1;
-  int lifeline_fd_ = -1;  // read end of a pipe the daemon holds open; EOF = the daemon died
+  UniqueFd signal_fd_;
+  UniqueFd wake_fd_;
+  UniqueFd lock_fd_;
+  UniqueFd lifeline_fd_;  // read end of a pipe the daemon holds open; EOF = the daemon died
   bool stopping_ = false;
   bool stop_killed_ = false;  // the stop bound passed: the remaining workers were killed
   int64_t stop_deadline_ms_ = 0;
@@ -173,8 +173,8 @@ bool DropPrivileges(const config::Config& config, const RuntimeConfig& rt) {
 
 bool Supervisor::TakeLock() {
   std::string lock_path = config_->spool_dir() + "/supervisor.lock";
-  lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-  if (lock_fd_ < 0) {
+  lock_fd_.reset(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+  if (!lock_fd_) {
     log::Get().critical("supervisor: cannot open {}: {}", lock_path, std::strerror(errno));
     return false;
   }
@@ -184,7 +184,7 @@ bool Supervisor::TakeLock() {
   // for at most its stop bound.
   int64_t deadline = NowMs() + kLockWaitMs;
   bool told = false;
-  while (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  while (flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     if (NowMs() > deadline) {
       log::Get().critical("supervisor: another supervisor still holds {} after {} s; giving up",
                           lock_path, kLockWaitMs / 1000);
@@ -218,15 +218,15 @@ bool Supervisor::Setup() {
   if (mkfifo(wake.c_str(), 0660) != 0 && errno != EEXIST) {
     log::Get().warn("supervisor: mkfifo {}: {}; polling only", wake, std::strerror(errno));
   }
-  wake_fd_ = open(wake.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  wake_fd_.reset(open(wake.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
 
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD}) sigaddset(&set, s);
   sigprocmask(SIG_BLOCK, &set, nullptr);
-  signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  signal_fd_.reset(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
   signal(SIGPIPE, SIG_IGN);
-  pool_.set_close_in_child({signal_fd_, wake_fd_, lock_fd_, lifeline_fd_});
+  pool_.set_close_in_child({signal_fd_.get(), wake_fd_.get(), lock_fd_.get(), lifeline_fd_.get()});
 
   JobQueue* queue = Queue();
   if (!queue) return false;
@@ -606,7 +606,7 @@ int Supervisor::PollTimeoutMs() const {
 
 void Supervisor::HandleSignals() {
   signalfd_siginfo info;
-  while (read(signal_fd_, &info, sizeof info) == sizeof info) {
+  while (read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
     int sig = static_cast<int>(info.ssi_signo);
     if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
       BeginStop("signal " + std::to_string(sig), config_->stop_timeout_seconds * 1000);
@@ -637,9 +637,9 @@ int Supervisor::Run() {
       if (may_wait_ && NowMs() >= next_waiting_report_ms_) ReportWaiting();
     }
     std::vector<pollfd> fds;
-    fds.push_back({signal_fd_, POLLIN, 0});
-    fds.push_back({wake_fd_, POLLIN, 0});
-    fds.push_back({lifeline_fd_, POLLIN, 0});
+    fds.push_back({signal_fd_.get(), POLLIN, 0});
+    fds.push_back({wake_fd_.get(), POLLIN, 0});
+    fds.push_back({lifeline_fd_.get(), POLLIN, 0});
     pool_.AddPollFds(&fds);
     int rc = poll(fds.data(), fds.size(), PollTimeoutMs());
     if (rc < 0 && errno != EINTR) {
@@ -647,16 +647,15 @@ int Supervisor::Run() {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (rc > 0 && (fds[0].revents & POLLIN)) HandleSignals();
-    if (rc > 0 && wake_fd_ >= 0 && (fds[1].revents & POLLIN)) {
+    if (rc > 0 && wake_fd_ && (fds[1].revents & POLLIN)) {
       char drain[256];
-      while (read(wake_fd_, drain, sizeof drain) > 0) {
+      while (read(wake_fd_.get(), drain, sizeof drain) > 0) {
       }
     }
-    if (rc > 0 && lifeline_fd_ >= 0 && fds[2].revents) {
+    if (rc > 0 && lifeline_fd_ && fds[2].revents) {
       // The daemon died (kill -9, crash): stop at once; running jobs are queued again.
       log::Get().warn("supervisor: the daemon is gone; stopping now");
-      close(lifeline_fd_);
-      lifeline_fd_ = -1;
+      lifeline_fd_.reset();
       BeginStop("daemon gone", 0);
     }
     for (size_t i = 3; i < fds.size(); ++i) {
@@ -691,8 +690,8 @@ int RunSupervisor(const std::string& config_path, std::shared_ptr<const config::
 
 Result<SupervisorHandle> StartSupervisor(const std::string& config_path,
                                          std::shared_ptr<const config::Config> config) {
-  int lifeline[2];
-  if (pipe2(lifeline, O_CLOEXEC) != 0) {
+  UniqueFd lifeline_read, lifeline_write;
+  if (!MakePipe(&lifeline_read, &lifeline_write)) {
     return MakeError(ErrorCode::kInternal, std::string("pipe: ") + strerror(errno));
   }
   // The child is born with TERM/INT/USR1 blocked, so a signal sent right after the fork waits
@@ -707,25 +706,23 @@ Result<SupervisorHandle> StartSupervisor(const std::string& config_path,
   pid_t pid = fork();
   if (pid != 0) pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (pid < 0) {
-    close(lifeline[0]);
-    close(lifeline[1]);
     return MakeError(ErrorCode::kInternal, std::string("fork: ") + strerror(errno));
   }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(0);
     prctl(PR_SET_NAME, "threadmill-sup");
-    close(lifeline[1]);
+    lifeline_write.reset();
     int rc = 1;
     try {
-      rc = RunSupervisor(config_path, config, lifeline[0]);
+      rc = RunSupervisor(config_path, config, lifeline_read.release());
     } catch (const std::exception& e) {
       log::Get().critical("supervisor: {}", e.what());
     }
     _exit(rc);
   }
-  close(lifeline[0]);
-  return SupervisorHandle{pid, lifeline[1]};
+  lifeline_read.reset();
+  return SupervisorHandle{pid, std::move(lifeline_write)};
 }
 
 void ForwardSignal(const SupervisorHandle& handle, int sig) {
@@ -752,8 +749,7 @@ int StopSupervisor(SupervisorHandle* handle, int timeout_seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   handle->pid = -1;
-  if (handle->lifeline_fd >= 0) close(handle->lifeline_fd);
-  handle->lifeline_fd = -1;
+  handle->lifeline_fd.reset();
   return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

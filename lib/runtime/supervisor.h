@@ -55,13 +55,14 @@
 #include <string>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "config/config.h"
 
 namespace threadmill::runtime {
 
 struct SupervisorHandle {
   pid_t pid = -1;
-  int lifeline_fd = -1;  // write end of the lifeline pipe (closed by StopSupervisor)
+  UniqueFd lifeline_fd;  // write end of the lifeline pipe (closed by StopSupervisor)
 };
 
 // Forks the supervisor process (from a single-threaded process: the child does not exec).

@@ -45,20 +45,20 @@ bool WorkerPool::Spawn(const std::string& instance, const ChildMain& child_main,
     log::Get().error("supervisor: socketpair: {}", std::strerror(errno));
     return false;
   }
+  UniqueFd ours(sv[0]), theirs(sv[1]);
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     log::Get().error("supervisor: fork: {}", std::strerror(errno));
-    close(sv[0]);
-    close(sv[1]);
     return false;
   }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(0);
-    close(sv[0]);
-    for (const WorkerSlot& s : slots_) {
-      if (s.fd >= 0) close(s.fd);
+    // Plain close() in the child: the supervisor's owners are never destroyed here (_exit).
+    close(ours.release());
+    for (WorkerSlot& s : slots_) {
+      if (s.fd) close(s.fd.release());
     }
     for (int fd : close_in_child_) {
       if (fd >= 0) close(fd);
@@ -77,25 +77,25 @@ bool WorkerPool::Spawn(const std::string& instance, const ChildMain& child_main,
     }
     int rc = 1;
     try {  // never unwind into the supervisor's stack frames in the child
-      rc = child_main(sv[1]);
+      rc = child_main(theirs.get());
     } catch (const std::exception& e) {
       log::Get().error("worker {}: {}", getpid(), e.what());
     }
     _exit(rc);
   }
-  close(sv[1]);
+  theirs.reset();
   WorkerSlot slot;
   slot.pid = pid;
   slot.instance = instance;
-  slot.fd = sv[0];
-  slots_.push_back(slot);
+  slot.fd = std::move(ours);
+  slots_.push_back(std::move(slot));
   log::Get().debug("supervisor: worker {} of handler {} started", pid, instance);
   return true;
 }
 
 void WorkerPool::Send(WorkerSlot& slot, const WorkerMessage& message) {
-  if (slot.fd < 0 || slot.killed) return;
-  if (Status sent = SendMessage(slot.fd, message); !sent.ok()) {
+  if (!slot.fd || slot.killed) return;
+  if (Status sent = SendMessage(slot.fd.get(), message); !sent.ok()) {
     log::Get().warn("supervisor: worker {} unreachable ({}): {}", slot.pid, ToString(message.type),
                     sent.error().message);
     kill(slot.pid, SIGKILL);
@@ -163,8 +163,8 @@ bool WorkerPool::AnyBusy() const {
 }
 
 std::optional<WorkerMessage> WorkerPool::Receive(WorkerSlot& slot) {
-  if (slot.fd < 0) return std::nullopt;
-  auto got = ReceiveMessage(slot.fd, /*dont_wait=*/true);
+  if (!slot.fd) return std::nullopt;
+  auto got = ReceiveMessage(slot.fd.get(), /*dont_wait=*/true);
   if (got.ok()) return *got;
   if (got.error().code == ErrorCode::kInvalidInput) {
     log::Get().error("supervisor: worker {} sent a bad frame ({}): killing it", slot.pid,
@@ -174,8 +174,7 @@ std::optional<WorkerMessage> WorkerPool::Receive(WorkerSlot& slot) {
     return std::nullopt;
   }
   // EOF or a socket error: the worker is gone; Reap() records the task from its exit status.
-  close(slot.fd);
-  slot.fd = -1;
+  slot.fd.reset();
   return std::nullopt;
 }
 
@@ -189,13 +188,12 @@ void WorkerPool::Reap(const std::function<void(WorkerSlot&, const WorkerMessage&
                            [pid](const WorkerSlot& s) { return s.pid == pid; });
     if (it == slots_.end()) continue;
     // Drain what it sent just before exiting.
-    while (it->fd >= 0) {
+    while (it->fd) {
       auto message = Receive(*it);
       if (!message) break;
       on_message(*it, *message);
     }
-    if (it->fd >= 0) close(it->fd);
-    it->fd = -1;
+    it->fd.reset();
     on_end(*it, status);
     slots_.erase(it);
   }
@@ -221,13 +219,13 @@ int64_t WorkerPool::MsToNextDeadline(int64_t now_ms, int64_t cap) const {
 
 void WorkerPool::AddPollFds(std::vector<pollfd>* fds) const {
   for (const WorkerSlot& s : slots_) {
-    if (s.fd >= 0) fds->push_back({s.fd, POLLIN, 0});
+    if (s.fd) fds->push_back({s.fd.get(), POLLIN, 0});
   }
 }
 
 WorkerSlot* WorkerPool::ByFd(int fd) {
   for (WorkerSlot& s : slots_) {
-    if (s.fd == fd) return &s;
+    if (s.fd.get() == fd) return &s;
   }
   return nullptr;
 }

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "runtime/worker_protocol.h"
 
 namespace threadmill::runtime {
@@ -37,7 +38,7 @@ namespace threadmill::runtime {
 struct WorkerSlot {
   pid_t pid = -1;
   std::string instance;  // the handler this worker serves
-  int fd = -1;
+  UniqueFd fd;  // the supervisor's end of the socket pair
   bool busy = false;
   bool retiring = false;  // exit after the current task
   bool killed = false;    // SIGKILLed (time-out, unreachable, bad frame)

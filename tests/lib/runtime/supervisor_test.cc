@@ -77,7 +77,7 @@ class SupervisorTest : public ::testing::Test {
     auto config = config::Load(config_path_);
     auto handle = StartSupervisor(config_path_, config);
     ASSERT_TRUE(handle.ok()) << handle.error().message;
-    handle_ = *handle;
+    handle_ = std::move(*handle);
     // Open the store only after the fork (PLATFORM_NOTES).
     env_ = testing::OpenTestEnv(dir_.str() + "/db");
     queue_ = std::make_unique<JobQueue>(env_, dir_.str() + "/db/spool");
