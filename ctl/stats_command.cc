@@ -1,7 +1,6 @@
 #include "ctl/stats_command.h"
 
 #include <arpa/inet.h>
-#include <lmdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -12,47 +11,33 @@
 
 #include "common/unique_fd.h"
 #include "ctl/output.h"
-#include "ctl/store_access.h"
+#include "admin/store_access.h"
+#include "admin/store_stats.h"
 #include "metrics/http_listener.h"
 #include "runtime/job_queue.h"
 #include "store/counters.h"
 #include "store/schema.h"
 
 namespace threadmill::ctl {
+
+using admin::OpenEnvironment;
 namespace {
 
 nlohmann::ordered_json StoreFigures(const config::Config& config) {
   auto env = OpenEnvironment(config, /*write=*/false);
+  auto stats = admin::ReadStoreStats(env, config.store.path + "/spool");
+  if (!stats.ok()) throw std::runtime_error(stats.error().message);
   nlohmann::ordered_json out;
   out["path"] = config.store.path;
-  out["map_bytes"] = env->map_size();
+  out["map_bytes"] = stats->map_bytes;
   nlohmann::ordered_json entries;
-  Status read = env->Read([&](store::ReadTxn& txn) -> Status {
-    for (const auto& spec : store::kDatabases) {
-      MDB_dbi dbi = env->dbi(spec.db);
-      MDB_stat stat{};
-      if (dbi == store::kMissingDbi || mdb_stat(txn.raw(), dbi, &stat) != MDB_SUCCESS) {
-        entries[spec.name] = 0;
-        continue;
-      }
-      entries[spec.name] = stat.ms_entries;
-    }
-    return {};
-  });
-  if (!read.ok()) throw std::runtime_error(read.error().message);
+  for (const auto& [name, n] : stats->entries) entries[name] = n;
   out["entries"] = entries;
-  runtime::JobQueue queue(env, config.store.path + "/spool");
   nlohmann::ordered_json jobs;
-  for (auto state : {runtime::JobState::kQueued, runtime::JobState::kRunning,
-                     runtime::JobState::kParked, runtime::JobState::kDone}) {
-    auto listed = queue.List(1000000, state);
-    jobs[runtime::ToString(state)] = listed.ok() ? listed->size() : 0;
-  }
+  for (const auto& [name, n] : stats->jobs) jobs[name] = n;
   out["jobs"] = jobs;
   nlohmann::ordered_json counted = nlohmann::ordered_json::object();
-  if (auto all = store::Counters(env).All(); all.ok()) {
-    for (const auto& [series, value] : *all) counted[series] = value;
-  }
+  for (const auto& [series, value] : stats->counters) counted[series] = value;
   out["counters"] = counted;  // replies and job outcomes, counted by the workers
   return out;
 }
