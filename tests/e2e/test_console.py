@@ -774,6 +774,13 @@ login_attempts_per_minute = %(rate)d
 
     def test_08_threads_kv_and_stats_pages(self):
         self.as_user("alice")
+        # Every draft of this run, whatever its state (sent, rejected, awaiting, hostile).
+        self.goto("/drafts?state=all", "drafts")
+        states = " ".join(r.text for r in self.present("table#drafts tr.draft"))
+        for state in ("sent", "rejected", "draft_for_approval"):
+            self.assertIn(state, states)
+        self.assertNoScriptRan()
+        self.shot("drafts-all")
         self.goto("/threads?q=" + urllib.parse.quote(self.mid("approve")), "threads")
         links = self.present("table#threads tr.thread a.thread-link")
         self.assertTrue(links, self.body_text())
