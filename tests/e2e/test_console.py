@@ -18,7 +18,9 @@ Cases:
   key=value audit lines (action=edit, action=approve ... result=sent).
 - reject with a note: the handler is told, nothing is sent, the audit line is written.
 - a viewer sees the draft without approve/reject/save buttons, and a forged POST with the
-  viewer's own valid session and CSRF token gets 403 (the draft stays pending).
+  viewer's own valid session and CSRF token gets 403 (the draft stays pending); after logout
+  the old session cookie opens nothing; without a session every page sends to /login.
+- an approver restricted to another handler (--handlers) neither sees nor decides the draft.
 - cross-site: a page on another origin (a local http.server) auto-submits an approve form
   without the token -> refused, nothing sent; a direct POST with the session cookie and no
   token, or a wrong token, -> 403.
@@ -66,10 +68,11 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 RATE = 20  # [web] login_attempts_per_minute: room for this module's own logins
 
-USERS = {  # name: (password, role)
-    "alice": ("correct horse battery", "approver"),
-    "victor": ("viewer pass phrase", "viewer"),
-    "root-admin": ("admin pass phrase", "admin"),
+USERS = {  # name: (password, role, handlers)
+    "alice": ("correct horse battery", "approver", None),
+    "victor": ("viewer pass phrase", "viewer", None),
+    "root-admin": ("admin pass phrase", "admin", None),
+    "sam": ("sales only pass phrase", "approver", "sales"),  # another handler's approver
 }
 
 
@@ -162,6 +165,14 @@ class Http:
                 return r.status, r.headers, r.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read().decode("utf-8", "replace")
+
+    def login(self, user, password):
+        """Logs in like the form does (the login page's token and cookie); the session cookie
+        stays in this client's jar. Returns the status of the POST."""
+        _, _, page = self.request("/login")
+        status, _, _ = self.request("/login", data={"user": user, "password": password,
+                                                    "csrf": self.csrf(page) or ""})
+        return status
 
     @staticmethod
     def csrf(page):
@@ -334,8 +345,8 @@ login_attempts_per_minute = %(rate)d
         with cls.starting():
             rig.start()
             cls.web = WebServer(rig.env["RIG_CONFIG"], rig.dir)
-            for user, (password, role) in USERS.items():
-                cls.web.passwd(user, password, role)
+            for user, (password, role, only) in USERS.items():
+                cls.web.passwd(user, password, role, only)
             cls.web.start()
             cls.screens = screens_dir()
             print("console screenshots: %s" % cls.screens, flush=True)
@@ -556,6 +567,12 @@ login_attempts_per_minute = %(rate)d
         status, headers, _ = h.request("/", cookie=self.session_cookie_header())
         self.assertEqual(status, 303)
         self.assertTrue(headers.get("Location", "").endswith("/drafts"), headers.get("Location"))
+        # Without a session every page sends to the login page; a made-up session id too.
+        for path in ("/drafts", "/jobs", "/threads", "/stats", "/handlers/testgood/kv"):
+            for cookie in ("", "tm_session=" + "a" * 64):
+                status, headers, _ = h.request(path, cookie=cookie)
+                self.assertEqual((status, headers.get("Location", "").endswith("/login")),
+                                 (303, True), (path, cookie))
         # Behind a TLS proxy (X-Forwarded-Proto: https) the cookie is Secure.
         status, headers, page = h.request("/login", headers={"X-Forwarded-Proto": "https"})
         form = {"user": "root-admin", "password": USERS["root-admin"][0]}
@@ -662,7 +679,13 @@ login_attempts_per_minute = %(rate)d
         self.assertEqual(record["state"], "draft_for_approval", record)
         self.assertEqual(record["history"], [])
         self.assertEqual(self.rig.find_delivered(CAROL, "In-Reply-To: %s" % m), [])
+        # Logging out ends the session on the server: the old cookie opens nothing.
         self.logout()
+        status, headers, _ = h.request("/drafts/" + draft_id, cookie=cookie)
+        self.assertEqual(status, 303, "the session outlived its logout")
+        status, _, _ = h.request("/drafts/%s/approve" % draft_id, cookie=cookie,
+                                 data={"csrf": csrf, "note": "replayed"})
+        self.assertEqual(status, 403)
 
     def test_05_cross_site_posts_are_refused(self):
         m, draft_id = self.draft("csrf")
@@ -808,6 +831,26 @@ login_attempts_per_minute = %(rate)d
             self.shot("drafts-phone")
         finally:
             self.browser.set_window_size(1280, 1000)
+
+    def test_09_an_account_restricted_to_other_handlers(self):
+        m, draft_id = self.draft("restricted")
+        h = Http(self.web.base)
+        self.assertEqual(h.login("sam", USERS["sam"][0]), 303)
+        status, _, page = h.request("/drafts?state=all")
+        self.assertEqual(status, 200)
+        self.assertNotIn(draft_id, page, "sam sees testgood's drafts")
+        status, _, _ = h.request("/drafts/" + draft_id)
+        self.assertIn(status, (403, 404))
+        status, _, _ = h.request("/handlers/testgood/kv")
+        self.assertIn(status, (403, 404))
+        status, _, page = h.request("/jobs")
+        self.assertNotIn("testgood", page)
+        status, _, _ = h.request("/drafts/%s/approve" % draft_id,
+                                 data={"csrf": Http.csrf(page) or "", "note": "not mine"})
+        self.assertEqual(status, 403)
+        self.wait_audit(action="approve", draft=draft_id, user="sam", result="forbidden")
+        self.assertEqual(self.draft_record(draft_id)["state"], "draft_for_approval")
+        self.assertEqual(self.rig.find_delivered(CAROL, "In-Reply-To: %s" % m), [])
 
     def test_99_login_attempts_are_rate_limited(self):
         # Last: it uses up this client address's attempts for a minute.
