@@ -120,7 +120,7 @@ struct MetricsConfig {
 
 // [web]: threadmill-web, the approval console (web/).
 struct WebConfig {
-  std::string listen = "unix:/run/threadmill/web.sock";  // or "127.0.0.1:8026"
+  std::string listen = "unix:/run/threadmill-web/web.sock";  // or "127.0.0.1:8026"
   std::string users_file = "/etc/threadmill/web-users";  // argon2id hashes
   std::string secure_cookies = "auto";  // "auto" (X-Forwarded-Proto: https) | "always" | "never"
   int64_t session_minutes = 480;
