@@ -31,7 +31,9 @@ Cases:
   saved from the browser comes back verbatim in the textarea.
 - a parked job ("[fail]") is retried from the jobs page: the page says it is queued again,
   the worker runs it again (its log line) and the audit line action=retry is written.
-- the threads search and timeline, a handler's KV page and the stats page render.
+- a job waiting for its next attempt ("[retry]") is parked from the jobs page.
+- the threads search (by Message-ID, subject, participant) and timeline, a handler's KV page
+  and the stats page render.
 - login attempts are rate-limited (429 with p#flash) - last, as it blocks this client address.
 
 Screenshots of every page go to THREADMILL_CONSOLE_SCREENS or BUILD/Testing/console-screens/
@@ -316,8 +318,8 @@ dir = "%(handlers)s"
 [runtime]
 workers = 1
 poll_interval_ms = 200
-retry_initial_seconds = 1
-retry_max_seconds = 1
+retry_initial_seconds = 120
+retry_max_seconds = 120
 
 [reply]
 require_dmarc = false
@@ -808,6 +810,14 @@ login_attempts_per_minute = %(rate)d
         links = self.present("table#threads tr.thread a.thread-link")
         self.assertTrue(links, self.body_text())
         self.shot("threads")
+        first_thread = links[0].get_attribute("href")
+        # The same thread by subject words and by participant.
+        for q in ("Please draft approve", CAROL):
+            self.goto("/threads?q=" + urllib.parse.quote(q), "threads")
+            hrefs = [a.get_attribute("href") for a in self.present("table#threads tr.thread a.thread-link")]
+            self.assertIn(first_thread, hrefs, "search %r" % q)
+        self.goto("/threads?q=" + urllib.parse.quote(self.mid("approve")), "threads")
+        links = self.present("table#threads tr.thread a.thread-link")
         from selenium.webdriver.support import expected_conditions as EC
         old = self.find("main#page")
         links[0].click()
@@ -831,6 +841,38 @@ login_attempts_per_minute = %(rate)d
             self.shot("drafts-phone")
         finally:
             self.browser.set_window_size(1280, 1000)
+
+    def test_10_a_job_waiting_for_its_retry_is_parked_from_the_jobs_page(self):
+        # "[retry]": the handler asks to be called again; the job waits (queued) for its next
+        # attempt, 120 s away ([runtime] retry_*_seconds), time enough to park it.
+        m = self.mid("waiting")
+        self.send(m, "Try later [retry]")
+        self.assertEqual(self.wait_kv("seen:%s" % m), "1")
+
+        def waiting():
+            p = self.rig.ctl("--json", "queue", "list", "queued")
+            return [j for j in json.loads(p.stdout) if rigutil.bare(j["msgid"]) == rigutil.bare(m)
+                    and j["attempts"] >= 1]
+        jobs = wait_until(waiting)
+        self.assertTrue(jobs, "the [retry] job is not waiting in the queue")
+        job = jobs[0]
+        self.as_user("alice")
+        self.goto("/jobs?state=queued", "jobs")
+        rows = [r for r in self.present("table#jobs tr.job") if r.get_attribute("data-id") == job["id"]]
+        self.assertTrue(rows, "job %s not listed:\n%s" % (job["id"], self.body_text()))
+        self.shot("jobs-queued")
+        from selenium.webdriver.support import expected_conditions as EC
+        old = self.find("main#page")
+        rows[0].find_element(self.By.CSS_SELECTOR, "button.park").click()
+        self.wait(EC.staleness_of(old), "the page after park")
+        self.wait_page("jobs")
+        self.assertIn("parked", self.flash())
+        self.wait_audit(action="park", job=job["id"], user="alice", result="parked")
+        p = self.rig.ctl("--json", "queue", "show", job["id"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        shown = json.loads(p.stdout)
+        self.assertEqual(shown["state"], "parked", shown)
+        self.assertIn("web:alice", shown.get("last_error", ""), shown)
 
     def test_09_an_account_restricted_to_other_handlers(self):
         m, draft_id = self.draft("restricted")
