@@ -394,11 +394,11 @@ void Console::PostJobAction(const httplib::Request& req, httplib::Response& res,
     flash = "Error: " + done.error().message;
   }
   sessions_.SetFlash(who->session.id, DisplayText(flash));
+  // Back to the list the form was on: only "/jobs" or "/jobs?state=<a job state>".
   std::string back = req.get_param_value("back");
-  Redirect(res, back.rfind("/jobs", 0) == 0 && back.find("//") == std::string::npos &&
-                        back.find_first_of("\r\n\\") == std::string::npos
-                    ? back
-                    : "/jobs");
+  runtime::JobState ignored;
+  bool known = back.rfind("/jobs?state=", 0) == 0 && runtime::ParseJobState(back.substr(12), &ignored);
+  Redirect(res, known ? back : "/jobs");
 }
 
 }  // namespace threadmill::web

@@ -362,15 +362,17 @@ TEST_F(ConsoleHttp, JobParkedAndRetriedAndOtherPages) {
   EXPECT_NE(jobs->body.find("<table id=\"jobs\">"), std::string::npos);
   EXPECT_NE(jobs->body.find("<tr class=\"job\" data-id=\"" + *job + "\">"), std::string::npos);
   std::string token = Csrf(jobs->body);
-  auto park = Post(alice, "/jobs/" + *job + "/park", {{"csrf", token}});
+  auto park = Post(alice, "/jobs/" + *job + "/park", {{"csrf", token}, {"back", "/jobs?state=queued"}});
   ASSERT_TRUE(park);
   EXPECT_EQ(park->status, 303);
+  EXPECT_EQ(park->get_header_value("Location"), "/jobs?state=queued");
   EXPECT_EQ((*queue.Get(*job))->state, runtime::JobState::kParked);
   auto parked = Get(alice, "/jobs?state=parked");
   EXPECT_NE(parked->body.find("class=\"retry small\""), std::string::npos);
-  auto retry = Post(alice, "/jobs/" + *job + "/retry", {{"csrf", token}});
+  auto retry = Post(alice, "/jobs/" + *job + "/retry", {{"csrf", token}, {"back", "//evil.example/"}});
   ASSERT_TRUE(retry);
   EXPECT_EQ(retry->status, 303);
+  EXPECT_EQ(retry->get_header_value("Location"), "/jobs") << "no open redirect";
   EXPECT_EQ((*queue.Get(*job))->state, runtime::JobState::kQueued);
   std::string log = ReadFile(dir_.str() + "/mail.log");
   EXPECT_NE(log.find("threadmill-web: action=retry job=" + *job +
