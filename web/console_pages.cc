@@ -248,7 +248,7 @@ void Console::GetThread(const httplib::Request& req, httplib::Response& res) {
       row.set("match", m.parent.empty() ? "" : T("reply to " + Bracketed(m.parent)));
     } else {
       row.set("decision", m.parent.empty() ? "new thread" : "matched");
-      row.set("match", m.parent.empty()           ? ""
+      row.set("match", m.parent.empty()          ? ""
                        : !m.thread_index.empty() ? T("thread-index " + Bracketed(m.parent))
                                                  : T(Bracketed(m.parent)));
     }

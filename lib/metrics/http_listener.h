@@ -8,8 +8,8 @@
 //   Start (before the daemon drops privileges).
 #pragma once
 
-#include <memory>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
