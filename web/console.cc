@@ -338,7 +338,19 @@ void Console::PostDraftAction(const httplib::Request& req, httplib::Response& re
   std::string note = Note(req);
   std::string flash;
   if (action == "edit") {
-    auto d = actions_.EditDraft(id, req.get_param_value("text"), who->by(), note);
+    // Browsers send a textarea with CR LF line ends; drafts (and threadmillctl) use LF.
+    std::string text = req.get_param_value("text");
+    std::string lf;
+    lf.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+      lf += text[i];
+    }
+    if (lf == (*current)->content.text) {
+      sessions_.SetFlash(who->session.id, "Unchanged");
+      return Redirect(res, "/drafts/" + id);
+    }
+    auto d = actions_.EditDraft(id, lf, who->by(), note);
     if (d.ok()) {
       LogAction(*who, action, "draft", id, "saved");
       flash = "Saved";

@@ -267,13 +267,20 @@ TEST_F(ConsoleHttp, ApproverEditsAndApprovesWithTheTokenOnly) {
   EXPECT_EQ(Draft(draft_).state, "draft_for_approval");
 
   auto edit = Post(alice, "/drafts/" + draft_ + "/edit",
-                   {{"csrf", token}, {"text", "Edited by a person"}, {"note", "tone"}});
+                   {{"csrf", token}, {"text", "Edited by a person\r\nLine two"}, {"note", "tone"}});
   ASSERT_TRUE(edit);
   EXPECT_EQ(edit->status, 303);
   EXPECT_EQ(edit->get_header_value("Location"), "/drafts/" + draft_);
   auto saved = Get(alice, "/drafts/" + draft_);
   EXPECT_NE(saved->body.find("<p id=\"flash\" class=\"\">Saved</p>"), std::string::npos);
-  EXPECT_NE(saved->body.find(">Edited by a person</textarea>"), std::string::npos);
+  EXPECT_NE(saved->body.find(">Edited by a person\nLine two</textarea>"), std::string::npos);
+  EXPECT_EQ(Draft(draft_).content.text, "Edited by a person\nLine two") << "CR LF from the form";
+  // Saving the same text again changes nothing (no second history entry).
+  auto same = Post(alice, "/drafts/" + draft_ + "/edit",
+                   {{"csrf", token}, {"text", "Edited by a person\r\nLine two"}});
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->status, 303);
+  EXPECT_NE(Get(alice, "/drafts/" + draft_)->body.find(">Unchanged</p>"), std::string::npos);
 
   auto approve = Post(alice, "/drafts/" + draft_ + "/approve", {{"csrf", token}, {"note", "ok"}});
   ASSERT_TRUE(approve);
