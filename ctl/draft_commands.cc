@@ -19,9 +19,9 @@
 #include <sstream>
 
 #include "admin/actions.h"
+#include "admin/store_access.h"
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
-#include "admin/store_access.h"
 #include "log/logger.h"
 #include "runtime/drafts.h"
 #include "runtime/job_queue.h"

@@ -3,9 +3,9 @@
 #include <cstdio>
 
 #include "admin/actions.h"
+#include "admin/store_access.h"
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
-#include "admin/store_access.h"
 #include "runtime/handler_status.h"
 #include "runtime/job_queue.h"
 #include "runtime/runtime_config.h"

@@ -120,8 +120,8 @@ void Console::Install(httplib::Server& server) {
   server.set_read_timeout(10, 0);
   server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
-      res.set_content("<!DOCTYPE html><title>" + std::to_string(res.status) +
-                          "</title><p>Error " + std::to_string(res.status) + "</p>",
+      res.set_content("<!DOCTYPE html><title>" + std::to_string(res.status) + "</title><p>Error " +
+                          std::to_string(res.status) + "</p>",
                       "text/html; charset=utf-8");
     }
   });
@@ -147,7 +147,8 @@ void Console::Install(httplib::Server& server) {
     server.Post(R"(/jobs/([A-Za-z0-9]{1,64})/)" + action,
                 [this, action](Req req, Res res) { PostJobAction(req, res, action); });
   }
-  server.Get(R"(/handlers/([A-Za-z0-9._-]{1,64})/kv)", [this](Req req, Res res) { GetKv(req, res); });
+  server.Get(R"(/handlers/([A-Za-z0-9._-]{1,64})/kv)",
+             [this](Req req, Res res) { GetKv(req, res); });
   server.Get("/stats", [this](Req req, Res res) { GetStats(req, res); });
 }
 
@@ -169,8 +170,10 @@ std::optional<Console::Who> Console::AuthenticatePost(const httplib::Request& re
                                                       httplib::Response& res) {
   auto who = Authenticate(req);
   if (!who || !TokensEqual(req.get_param_value("csrf"), who->session.csrf)) {
-    Error(res, 403, "This form has expired or did not come from this console. Go back, reload "
-                    "the page and try again.", who ? &*who : nullptr);
+    Error(res, 403,
+          "This form has expired or did not come from this console. Go back, reload "
+          "the page and try again.",
+          who ? &*who : nullptr);
     return std::nullopt;
   }
   return who;
@@ -184,7 +187,8 @@ void Console::Page(httplib::Response& res, const std::string& tmpl, const View& 
     frame.csrf = who->session.csrf;
     if (frame.flash.empty() && !who->session.flash.empty()) {
       frame.flash = who->session.flash;
-      frame.flash_error = frame.flash.rfind("Refused", 0) == 0 || frame.flash.rfind("Error", 0) == 0;
+      frame.flash_error =
+          frame.flash.rfind("Refused", 0) == 0 || frame.flash.rfind("Error", 0) == 0;
     }
   }
   res.status = status;
@@ -287,8 +291,10 @@ void Console::PostLogin(const httplib::Request& req, httplib::Response& res) {
   }();
   bool ok = VerifyPassword(account ? account->hash : dummy, password) && account;
   log::KvLine line("threadmill-web: ");
-  line.Add("action", "login").Add("user", user).Add("client", client).Add("result",
-                                                                           ok ? "ok" : "failed");
+  line.Add("action", "login")
+      .Add("user", user)
+      .Add("client", client)
+      .Add("result", ok ? "ok" : "failed");
   log::Get().info("{}", line.str());
   if (!ok) {
     limiter_.Failed(user_key, now);
@@ -327,13 +333,24 @@ void Console::PostDraftAction(const httplib::Request& req, httplib::Response& re
   if (!current->has_value()) return Error(res, 404, "No draft " + id + ".", &*who);
   if (!who->account.SeesHandler((*current)->handler)) {
     LogAction(*who, action, "draft", id, "forbidden");
-    return Error(res, 403, "Your account is not for handler " + (*current)->handler + ".",
-                 &*who);
+    return Error(res, 403, "Your account is not for handler " + (*current)->handler + ".", &*who);
   }
   std::string note = Note(req);
   std::string flash;
   if (action == "edit") {
-    auto d = actions_.EditDraft(id, req.get_param_value("text"), who->by(), note);
+    // Browsers send a textarea with CR LF line ends; drafts (and threadmillctl) use LF.
+    std::string text = req.get_param_value("text");
+    std::string lf;
+    lf.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+      lf += text[i];
+    }
+    if (lf == (*current)->content.text) {
+      sessions_.SetFlash(who->session.id, "Unchanged");
+      return Redirect(res, "/drafts/" + id);
+    }
+    auto d = actions_.EditDraft(id, lf, who->by(), note);
     if (d.ok()) {
       LogAction(*who, action, "draft", id, "saved");
       flash = "Saved";
@@ -382,9 +399,8 @@ void Console::PostJobAction(const httplib::Request& req, httplib::Response& res,
     LogAction(*who, action, "job", id, "forbidden");
     return Error(res, 403, "Your account is not for handler " + (*job)->handler + ".", &*who);
   }
-  auto done = action == "retry"
-                  ? actions_.RetryJob(id)
-                  : actions_.ParkJob(id, "parked by web:" + who->account.user);
+  auto done = action == "retry" ? actions_.RetryJob(id)
+                                : actions_.ParkJob(id, "parked by web:" + who->account.user);
   std::string flash;
   if (done.ok()) {
     LogAction(*who, action, "job", id, runtime::ToString(done->state));
@@ -394,11 +410,12 @@ void Console::PostJobAction(const httplib::Request& req, httplib::Response& res,
     flash = "Error: " + done.error().message;
   }
   sessions_.SetFlash(who->session.id, DisplayText(flash));
+  // Back to the list the form was on: only "/jobs" or "/jobs?state=<a job state>".
   std::string back = req.get_param_value("back");
-  Redirect(res, back.rfind("/jobs", 0) == 0 && back.find("//") == std::string::npos &&
-                        back.find_first_of("\r\n\\") == std::string::npos
-                    ? back
-                    : "/jobs");
+  runtime::JobState ignored;
+  bool known =
+      back.rfind("/jobs?state=", 0) == 0 && runtime::ParseJobState(back.substr(12), &ignored);
+  Redirect(res, known ? back : "/jobs");
 }
 
 }  // namespace threadmill::web

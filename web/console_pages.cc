@@ -49,7 +49,9 @@ const char* DraftStateLabel(std::string_view state) {
 void Console::GetDrafts(const httplib::Request& req, httplib::Response& res) {
   auto who = Authenticate(req);
   if (!who) return Redirect(res, "/login");
+  // No state: those awaiting approval; "state=" or "state=all": every draft.
   std::string state = req.has_param("state") ? req.get_param_value("state") : "draft_for_approval";
+  if (state.empty()) state = "all";
   const std::string handler = req.get_param_value("handler");
   static const std::vector<std::string> kStates = {"draft_for_approval", "sent", "rejected",
                                                    "expired", "all"};
@@ -246,7 +248,7 @@ void Console::GetThread(const httplib::Request& req, httplib::Response& res) {
       row.set("match", m.parent.empty() ? "" : T("reply to " + Bracketed(m.parent)));
     } else {
       row.set("decision", m.parent.empty() ? "new thread" : "matched");
-      row.set("match", m.parent.empty()           ? ""
+      row.set("match", m.parent.empty()          ? ""
                        : !m.thread_index.empty() ? T("thread-index " + Bracketed(m.parent))
                                                  : T(Bracketed(m.parent)));
     }
@@ -306,6 +308,7 @@ void Console::GetJobs(const httplib::Request& req, httplib::Response& res) {
   view.set("jobs", rows);
   view.set("can_act", who->account.CanAct());
   view.set("csrf", who->session.csrf);
+  view.set("back", state.empty() ? "/jobs" : "/jobs?state=" + state);
   Frame frame;
   frame.title = "Jobs";
   frame.page = "jobs";

@@ -26,7 +26,6 @@
 
 namespace threadmill::web {
 
-std::string DisplayText(std::string_view text, bool multiline = false,
-                        size_t max_bytes = 1 << 20);
+std::string DisplayText(std::string_view text, bool multiline = false, size_t max_bytes = 1 << 20);
 
 }  // namespace threadmill::web

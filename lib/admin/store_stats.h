@@ -21,9 +21,9 @@ namespace threadmill::admin {
 
 struct StoreStats {
   uint64_t map_bytes = 0;
-  std::vector<std::pair<std::string, uint64_t>> entries;  // database -> entries
-  std::vector<std::pair<std::string, uint64_t>> jobs;     // state -> jobs
-  std::vector<std::pair<std::string, uint64_t>> counters; // series -> value
+  std::vector<std::pair<std::string, uint64_t>> entries;   // database -> entries
+  std::vector<std::pair<std::string, uint64_t>> jobs;      // state -> jobs
+  std::vector<std::pair<std::string, uint64_t>> counters;  // series -> value
 };
 
 Result<StoreStats> ReadStoreStats(const std::shared_ptr<store::Environment>& env,

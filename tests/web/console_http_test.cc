@@ -40,7 +40,8 @@ std::string Csrf(const std::string& body) {
 }
 
 // "name=value" of a Set-Cookie header named `name`.
-std::string SetCookie(const httplib::Result& r, const std::string& name, std::string* whole = nullptr) {
+std::string SetCookie(const httplib::Result& r, const std::string& name,
+                      std::string* whole = nullptr) {
   size_t n = r->get_header_value_count("Set-Cookie");
   for (size_t i = 0; i < n; ++i) {
     std::string c = r->get_header_value("Set-Cookie", i);
@@ -121,9 +122,9 @@ class ConsoleHttp : public ::testing::Test {
     std::string pre = SetCookie(page, "tm_login");
     httplib::Headers h = extra;
     h.emplace("Cookie", pre);
-    auto r = c.Post("/login", h,
-                    httplib::Params{{"csrf", Csrf(page->body)}, {"user", user},
-                                    {"password", password}});
+    auto r =
+        c.Post("/login", h,
+               httplib::Params{{"csrf", Csrf(page->body)}, {"user", user}, {"password", password}});
     EXPECT_TRUE(r);
     if (!r) return "";
     EXPECT_EQ(r->status, 303) << r->body;
@@ -134,8 +135,7 @@ class ConsoleHttp : public ::testing::Test {
     auto c = Client();
     return c.Get(path.c_str(), httplib::Headers{{"Cookie", cookie}});
   }
-  httplib::Result Post(const std::string& cookie, const std::string& path,
-                       httplib::Params params) {
+  httplib::Result Post(const std::string& cookie, const std::string& path, httplib::Params params) {
     auto c = Client();
     return c.Post(path.c_str(), httplib::Headers{{"Cookie", cookie}}, params);
   }
@@ -216,8 +216,9 @@ TEST_F(ConsoleHttp, LoginFormWrongPasswordCookieFlagsAndRateLimit) {
   EXPECT_EQ(attempt("10.0.1.1", "u1", "guess"), 200);
   EXPECT_EQ(attempt("10.0.1.1", "u2", "guess"), 200);
   EXPECT_EQ(attempt("10.0.1.1", "u3", "guess"), 200);
-  auto limited = c.Post("/login", httplib::Headers{{"Cookie", pre}, {"X-Forwarded-For", "10.0.1.1"}},
-                        httplib::Params{{"csrf", token}, {"user", "alice"}, {"password", "alice-pw"}});
+  auto limited =
+      c.Post("/login", httplib::Headers{{"Cookie", pre}, {"X-Forwarded-For", "10.0.1.1"}},
+             httplib::Params{{"csrf", token}, {"user", "alice"}, {"password", "alice-pw"}});
   ASSERT_TRUE(limited);
   EXPECT_EQ(limited->status, 429);
   EXPECT_NE(limited->body.find("<p id=\"flash\" class=\"error\">Too many login attempts"),
@@ -266,13 +267,20 @@ TEST_F(ConsoleHttp, ApproverEditsAndApprovesWithTheTokenOnly) {
   EXPECT_EQ(Draft(draft_).state, "draft_for_approval");
 
   auto edit = Post(alice, "/drafts/" + draft_ + "/edit",
-                   {{"csrf", token}, {"text", "Edited by a person"}, {"note", "tone"}});
+                   {{"csrf", token}, {"text", "Edited by a person\r\nLine two"}, {"note", "tone"}});
   ASSERT_TRUE(edit);
   EXPECT_EQ(edit->status, 303);
   EXPECT_EQ(edit->get_header_value("Location"), "/drafts/" + draft_);
   auto saved = Get(alice, "/drafts/" + draft_);
   EXPECT_NE(saved->body.find("<p id=\"flash\" class=\"\">Saved</p>"), std::string::npos);
-  EXPECT_NE(saved->body.find(">Edited by a person</textarea>"), std::string::npos);
+  EXPECT_NE(saved->body.find(">Edited by a person\nLine two</textarea>"), std::string::npos);
+  EXPECT_EQ(Draft(draft_).content.text, "Edited by a person\nLine two") << "CR LF from the form";
+  // Saving the same text again changes nothing (no second history entry).
+  auto same = Post(alice, "/drafts/" + draft_ + "/edit",
+                   {{"csrf", token}, {"text", "Edited by a person\r\nLine two"}});
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->status, 303);
+  EXPECT_NE(Get(alice, "/drafts/" + draft_)->body.find(">Unchanged</p>"), std::string::npos);
 
   auto approve = Post(alice, "/drafts/" + draft_ + "/approve", {{"csrf", token}, {"note", "ok"}});
   ASSERT_TRUE(approve);
@@ -362,15 +370,19 @@ TEST_F(ConsoleHttp, JobParkedAndRetriedAndOtherPages) {
   EXPECT_NE(jobs->body.find("<table id=\"jobs\">"), std::string::npos);
   EXPECT_NE(jobs->body.find("<tr class=\"job\" data-id=\"" + *job + "\">"), std::string::npos);
   std::string token = Csrf(jobs->body);
-  auto park = Post(alice, "/jobs/" + *job + "/park", {{"csrf", token}});
+  auto park =
+      Post(alice, "/jobs/" + *job + "/park", {{"csrf", token}, {"back", "/jobs?state=queued"}});
   ASSERT_TRUE(park);
   EXPECT_EQ(park->status, 303);
+  EXPECT_EQ(park->get_header_value("Location"), "/jobs?state=queued");
   EXPECT_EQ((*queue.Get(*job))->state, runtime::JobState::kParked);
   auto parked = Get(alice, "/jobs?state=parked");
   EXPECT_NE(parked->body.find("class=\"retry small\""), std::string::npos);
-  auto retry = Post(alice, "/jobs/" + *job + "/retry", {{"csrf", token}});
+  auto retry =
+      Post(alice, "/jobs/" + *job + "/retry", {{"csrf", token}, {"back", "//evil.example/"}});
   ASSERT_TRUE(retry);
   EXPECT_EQ(retry->status, 303);
+  EXPECT_EQ(retry->get_header_value("Location"), "/jobs") << "no open redirect";
   EXPECT_EQ((*queue.Get(*job))->state, runtime::JobState::kQueued);
   std::string log = ReadFile(dir_.str() + "/mail.log");
   EXPECT_NE(log.find("threadmill-web: action=retry job=" + *job +
@@ -378,9 +390,9 @@ TEST_F(ConsoleHttp, JobParkedAndRetriedAndOtherPages) {
             std::string::npos)
       << log;
   std::string victor = Login("victor", "victor-pw");
-  EXPECT_EQ(Post(victor, "/jobs/" + *job + "/park", {{"csrf", Csrf(Get(victor, "/jobs")->body)}})
-                ->status,
-            403);
+  EXPECT_EQ(
+      Post(victor, "/jobs/" + *job + "/park", {{"csrf", Csrf(Get(victor, "/jobs")->body)}})->status,
+      403);
 
   for (const char* path : {"/threads", "/threads?q=example", "/stats", "/handlers/support/kv"}) {
     auto r = Get(alice, path);

@@ -21,11 +21,15 @@ TEST(DisplayTextTest, MakesControlsVisible) {
       {"bell\x07", false, "bell\xE2\x90\x87"},
       {"nul\0x", false, std::string("nul\xE2\x90\x80x")},
       {"a\r\nb\nc", true, "a\nb\nc"},
-      {"a\r\nb", false, "a\xE2\x90\xA4" "b"},
+      {"a\r\nb", false,
+       "a\xE2\x90\xA4"
+       "b"},
       {"tab\there", false, "tab\there"},
       {"invoice\xE2\x80\xAEgpj.exe", false, "invoice[U+202E]gpj.exe"},
       {"\xE2\x81\xA6isolate\xE2\x81\xA9", false, "[U+2066]isolate[U+2069]"},
-      {"\xC2\x9B" "31m", false, "[U+009B]31m"},
+      {"\xC2\x9B"
+       "31m",
+       false, "[U+009B]31m"},
       {"bad\xFF\xC0\xAFutf8", false, "bad\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDutf8"},
       {"\xED\xA0\x80", false, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},  // a surrogate
   };
@@ -44,7 +48,8 @@ TEST(DisplayTextTest, TemplatesEscapeEveryHostileString) {
       "' onmouseover='alert(1)",
       "javascript:alert(1)",
       "&lt;b&gt; &amp; &#60;script&#62;",
-      "\xE2\x80\xAE" "txt.exe",
+      "\xE2\x80\xAE"
+      "txt.exe",
       "\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\",
   };
   for (const auto& h : hostile) {
