@@ -636,8 +636,9 @@ login_attempts_per_minute = %(rate)d
         self.assertEqual(rigutil.bare(decision[2]), rigutil.bare(reply["Message-ID"]), decision)
         # decided_by: the console user, marked as such (threadmillctl records the unix user).
         self.assertEqual(decision[4], "web:alice", decision)
-        # KNOWN BUG (/work/CONSOLE_BUGS.md 2): the textarea's CRLF is stored as it came.
-        # self.assertNotIn("\r", decision[5], "the textarea's CRLF reached the text")
+        # Browsers send a textarea's line ends as CRLF; the stored text has LF.
+        self.assertNotIn("\r", decision[5], "the textarea's CRLF reached the text")
+        self.assertNotIn("\r", self.draft_record(draft_id)["text"])
         record = self.draft_record(draft_id)
         self.assertEqual(record["state"], "sent", record)
         self.assertEqual([(e["action"], e["by"]) for e in record["history"]],
