@@ -45,7 +45,6 @@ std::string UrlEncode(std::string_view s) {
 
 const char* DraftStateLabel(std::string_view state) {
   if (state == "draft_for_approval") return "awaiting approval";
-  if (state.empty()) return "all";
   return nullptr;
 }
 
@@ -94,7 +93,8 @@ void Console::GetDrafts(const httplib::Request& req, httplib::Response& res) {
     row.set("subject", d.facts.subject.empty() ? "(no subject)" : T(d.facts.subject));
     row.set("to", T(d.facts.envelope_sender));
     row.set("handler", T(d.handler));
-    row.set("state", T(d.state));
+    const char* label = DraftStateLabel(d.state);
+    row.set("state", label ? label : T(d.state));
     rows.push_back(row);
   }
   View handler_list = List();
@@ -127,7 +127,8 @@ void Console::GetDraft(const httplib::Request& req, httplib::Response& res) {
   View view;
   view.set("id", T(d.id));
   view.set("handler", T(d.handler));
-  view.set("state", T(d.state));
+  const char* state_label = DraftStateLabel(d.state);
+  view.set("state", state_label ? state_label : T(d.state));
   SetIf(view, "decision", T(d.decision));
   view.set("created", FormatTime(d.created));
   view.set("updated", FormatTime(d.updated));
