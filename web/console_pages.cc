@@ -307,7 +307,9 @@ void Console::GetJobs(const httplib::Request& req, httplib::Response& res) {
     row.set("state", runtime::ToString(j.state));
     row.set("attempts", std::to_string(j.attempts));
     row.set("last_error", T(j.last_error));
-    row.set("can_retry", j.state != runtime::JobState::kRunning);
+    // Done jobs have no spooled message left to run again; running ones are busy.
+    row.set("can_retry", j.state == runtime::JobState::kParked ||
+                             j.state == runtime::JobState::kQueued);
     row.set("can_park", j.state == runtime::JobState::kQueued);
     rows.push_back(row);
   }
