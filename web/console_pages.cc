@@ -21,6 +21,11 @@ std::string Bracketed(std::string_view id) {
   return id.empty() ? std::string() : "<" + std::string(id) + ">";
 }
 
+// Sets `key` only when `value` is not empty: mustache sections treat "" as true.
+void SetIf(View& view, const std::string& key, const std::string& value) {
+  if (!value.empty()) view.set(key, value);
+}
+
 std::string UrlEncode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
@@ -40,7 +45,6 @@ std::string UrlEncode(std::string_view s) {
 
 const char* DraftStateLabel(std::string_view state) {
   if (state == "draft_for_approval") return "awaiting approval";
-  if (state.empty()) return "all";
   return nullptr;
 }
 
@@ -89,7 +93,8 @@ void Console::GetDrafts(const httplib::Request& req, httplib::Response& res) {
     row.set("subject", d.facts.subject.empty() ? "(no subject)" : T(d.facts.subject));
     row.set("to", T(d.facts.envelope_sender));
     row.set("handler", T(d.handler));
-    row.set("state", T(d.state));
+    const char* label = DraftStateLabel(d.state);
+    row.set("state", label ? label : T(d.state));
     rows.push_back(row);
   }
   View handler_list = List();
@@ -122,12 +127,13 @@ void Console::GetDraft(const httplib::Request& req, httplib::Response& res) {
   View view;
   view.set("id", T(d.id));
   view.set("handler", T(d.handler));
-  view.set("state", T(d.state));
-  view.set("decision", T(d.decision));
+  const char* state_label = DraftStateLabel(d.state);
+  view.set("state", state_label ? state_label : T(d.state));
+  SetIf(view, "decision", T(d.decision));
   view.set("created", FormatTime(d.created));
   view.set("updated", FormatTime(d.updated));
-  view.set("reply", T(Bracketed(d.reply_id)));
-  view.set("last_error", T(d.last_error));
+  SetIf(view, "reply", T(Bracketed(d.reply_id)));
+  SetIf(view, "last_error", T(d.last_error));
   std::string sender = d.facts.envelope_sender.empty() ? "<>" : d.facts.envelope_sender;
   if (!d.inbound_from.empty()) sender = d.inbound_from + " (envelope " + sender + ")";
   view.set("sender", T(sender));
@@ -147,8 +153,8 @@ void Console::GetDraft(const httplib::Request& req, httplib::Response& res) {
   if (!dkim.empty()) verdicts += " dkim=" + dkim;
   if (d.facts.dmarc_arc_override) verdicts += " (arc override)";
   view.set("dmarc", T(verdicts.substr(6)));
-  view.set("thread", T(d.facts.thread_id));
-  view.set("inbound_text", DisplayText(d.inbound_text, true));
+  SetIf(view, "thread", T(d.facts.thread_id));
+  SetIf(view, "inbound_text", DisplayText(d.inbound_text, true));
   view.set("inbound_note", d.inbound_text_from_html
                                ? "(HTML message shown as text)"
                                : "The message text was not kept with this draft.");
@@ -296,12 +302,14 @@ void Console::GetJobs(const httplib::Request& req, httplib::Response& res) {
     View row;
     row.set("id", T(j.id));
     row.set("kind", T(j.kind.empty() ? "message" : j.kind));
-    row.set("subject", T(Bracketed(j.message_id)));
+    SetIf(row, "subject", T(Bracketed(j.message_id)));
     row.set("handler", T(j.handler));
     row.set("state", runtime::ToString(j.state));
     row.set("attempts", std::to_string(j.attempts));
     row.set("last_error", T(j.last_error));
-    row.set("can_retry", j.state != runtime::JobState::kRunning);
+    // Done jobs have no spooled message left to run again; running ones are busy.
+    row.set("can_retry", j.state == runtime::JobState::kParked ||
+                             j.state == runtime::JobState::kQueued);
     row.set("can_park", j.state == runtime::JobState::kQueued);
     rows.push_back(row);
   }

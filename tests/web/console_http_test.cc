@@ -251,6 +251,9 @@ TEST_F(ConsoleHttp, ApproverEditsAndApprovesWithTheTokenOnly) {
                            "Hello &lt;b&gt;there&lt;/b&gt;\xE2\x90\x9B[2J"}) {
     EXPECT_NE(body.find(want), std::string::npos) << want;
   }
+  for (const char* absent : {"sent as", "Last refusal", "draft_for_approval ()"}) {
+    EXPECT_EQ(body.find(absent), std::string::npos) << "empty values show nothing: " << absent;
+  }
   std::string token = Csrf(body);
   ASSERT_EQ(token.size(), 64u);
 
