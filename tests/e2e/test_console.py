@@ -602,6 +602,10 @@ login_attempts_per_minute = %(rate)d
         self.assertIn("Please draft approve [draft]", inbound)
         area = self.find("textarea#draft-text")
         self.assertEqual(area.get_attribute("value").strip(), "Drafted answer")
+        # Undecided: nothing about a decision, a sent reply or a refusal (no empty labels).
+        page = self.find("main#page").text
+        for absent in ("()", "sent as", "Last refusal"):
+            self.assertNotIn(absent, page)
         self.shot("draft")
         edited = "Hello Carol,\nthe printer is fixed. Grüße, the help desk."
         area.clear()
@@ -803,7 +807,7 @@ login_attempts_per_minute = %(rate)d
         # Every draft of this run, whatever its state (sent, rejected, awaiting, hostile).
         self.goto("/drafts?state=all", "drafts")
         states = " ".join(r.text for r in self.present("table#drafts tr.draft"))
-        for state in ("sent", "rejected", "draft_for_approval"):
+        for state in ("sent", "rejected", "awaiting approval"):
             self.assertIn(state, states)
         self.assertNoScriptRan()
         self.shot("drafts-all")
