@@ -165,6 +165,15 @@ int Serve(const config::Config& config, std::shared_ptr<const config::Config> sh
   } catch (const std::exception& e) {
     return Fail(e.what());
   }
+  if (auto accounts = Accounts::Load(config.web.users_file); !accounts.ok()) {
+    log::Get().warn("threadmill-web: accounts={} error=\"{}\"", config.web.users_file,
+                    accounts.error().message);
+  } else if (accounts->size() == 0) {
+    log::Get().warn(
+        "threadmill-web: no accounts in {}: add one with threadmill-web passwd USER "
+        "--role viewer|approver|admin",
+        config.web.users_file);
+  }
   Console console(shared, env);
   console.Install(server);
   std::thread stopper([&] {
