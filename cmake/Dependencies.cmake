@@ -9,6 +9,12 @@ pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(OPENDKIM IMPORTED_TARGET opendkim)
 pkg_check_modules(UNBOUND IMPORTED_TARGET libunbound)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)  # threadmill-web, /metrics
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)     # threadmill-web accounts
+find_path(MUSTACHE_INCLUDE_DIR kainjow/mustache.hpp)            # threadmill-web templates
+if(NOT MUSTACHE_INCLUDE_DIR)
+  message(FATAL_ERROR "kainjow/mustache.hpp not found (run scripts/install-deps)")
+endif()
 
 # Libraries without pkg-config files.
 function(threadmill_find_plain name header lib)

@@ -18,9 +18,10 @@
 #include <iterator>
 #include <sstream>
 
+#include "admin/actions.h"
+#include "admin/store_access.h"
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
-#include "ctl/store_access.h"
 #include "log/logger.h"
 #include "runtime/drafts.h"
 #include "runtime/job_queue.h"
@@ -28,6 +29,8 @@
 #include "store/environment.h"
 
 namespace threadmill::ctl {
+
+using admin::OpenEnvironment;
 namespace {
 
 using runtime_cli::Fail;
@@ -136,26 +139,6 @@ Result<std::string> EditInEditor(const std::string& text) {
   return edited;
 }
 
-// Queues the decision job of each draft for its handler; reports failures on stderr.
-void TellHandlers(const runtime::RuntimeConfig& rt, const std::shared_ptr<store::Environment>& env,
-                  const std::vector<runtime::Draft>& drafts) {
-  if (drafts.empty()) return;
-  runtime::JobQueue queue(env, rt.spool_dir());
-  for (const auto& d : drafts) {
-    auto job = runtime::EnqueueDecision(queue, d);
-    if (!job.ok()) {
-      std::fprintf(stderr, "threadmillctl: draft %s: handler %s not told: %s\n", d.id.c_str(),
-                   d.handler.c_str(), job.error().message.c_str());
-    }
-  }
-}
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 int RunDraftCommand(const config::Config& config, const std::vector<std::string>& words,
@@ -204,41 +187,36 @@ int RunDraftCommand(const config::Config& config, const std::vector<std::string>
     if (!text.ok()) return Fail(text.error().message);
     new_text = std::move(*text);
   }
-  runtime::RuntimeConfig rt = runtime::ParseRuntimeConfig(config);
-  auto env = OpenEnvironment(config, true);
-  runtime::DraftStore drafts(env);
-  // A draft past its expiry is expired now, not approved or edited.
-  auto expired = drafts.ExpireDue(
-      NowSeconds(), [&](const std::string& handler) { return rt.DraftExpirySeconds(handler); });
-  if (expired.ok()) TellHandlers(rt, env, *expired);
+  admin::Actions actions(config, OpenEnvironment(config, true));
+  // A draft past its expiry is expired now, not approved or edited (Actions does it too).
+  actions.ExpireDue();
+  Result<runtime::Draft> d = MakeError(ErrorCode::kInternal, "no action");
   if (sub == "edit") {
     if (!new_text) {
-      auto d = drafts.Get(id);
-      if (!d.ok()) return Fail(d.error().message);
-      if (!d->has_value()) return Fail("draft " + id + " not found");
-      if ((*d)->state != "draft_for_approval") return Fail("draft " + id + " is " + (*d)->state);
-      auto edited = EditInEditor((*d)->content.text);
+      auto current = actions.drafts().Get(id);
+      if (!current.ok()) return Fail(current.error().message);
+      if (!current->has_value()) return Fail("draft " + id + " not found");
+      if ((*current)->state != "draft_for_approval") {
+        return Fail("draft " + id + " is " + (*current)->state);
+      }
+      auto edited = EditInEditor((*current)->content.text);
       if (!edited.ok()) return Fail(edited.error().message);
-      if (edited->empty() || *edited == (*d)->content.text) {
+      if (edited->empty() || *edited == (*current)->content.text) {
         std::fprintf(stderr, "threadmillctl: draft %s unchanged\n", id.c_str());
         return 0;
       }
       new_text = std::move(*edited);
     }
-    Status st = drafts.Edit(id, *new_text, who, args.note);
-    if (!st.ok()) return Fail(st.error().message);
+    d = actions.EditDraft(id, *new_text, who, args.note);
+    if (!d.ok()) return Fail(d.error().message);
   } else if (sub == "approve") {
-    reply::Replier replier(env, rt.reply);
-    auto sent = drafts.Approve(id, replier, who, args.note);
-    if (!sent.ok()) return Fail("draft " + id + " not sent: " + sent.error().message);
+    d = actions.ApproveDraft(id, who, args.note);
+    if (!d.ok()) return Fail("draft " + id + " not sent: " + d.error().message);
   } else {
-    Status st = drafts.Reject(id, who, args.note);
-    if (!st.ok()) return Fail(st.error().message);
+    d = actions.RejectDraft(id, who, args.note);
+    if (!d.ok()) return Fail(d.error().message);
   }
-  auto d = drafts.Get(id);
-  if (!d.ok() || !d->has_value()) return Fail("draft " + id + " cannot be read back");
-  if (sub != "edit") TellHandlers(rt, env, {**d});
-  Print(DraftJson(**d, false), json);
+  Print(DraftJson(*d, false), json);
   return 0;
 }
 

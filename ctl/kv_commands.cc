@@ -14,12 +14,14 @@
 
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
-#include "ctl/store_access.h"
+#include "admin/store_access.h"
 #include "mail/charset.h"
 #include "store/environment.h"
 #include "store/kv_store.h"
 
 namespace threadmill::ctl {
+
+using admin::OpenEnvironment;
 namespace {
 
 using runtime_cli::Fail;

@@ -16,13 +16,15 @@
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
 #include "ctl/stats_command.h"
-#include "ctl/store_access.h"
+#include "admin/store_access.h"
 #include "mail/header.h"
 #include "mail/msgid.h"
 #include "store/environment.h"
 #include "store/thread_store.h"
 
 namespace threadmill::ctl {
+
+using admin::OpenEnvironment;
 namespace {
 
 constexpr const char* kUsage =

@@ -2,15 +2,18 @@
 #include <chrono>
 #include <cstdio>
 
+#include "admin/actions.h"
+#include "admin/store_access.h"
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
-#include "ctl/store_access.h"
 #include "runtime/handler_status.h"
 #include "runtime/job_queue.h"
 #include "runtime/runtime_config.h"
 #include "store/environment.h"
 
 namespace threadmill::ctl {
+
+using admin::OpenEnvironment;
 
 namespace runtime_cli {
 int Fail(const std::string& message, int code) {
@@ -57,12 +60,6 @@ nlohmann::ordered_json JobJson(const runtime::Job& j, bool full) {
 std::unique_ptr<runtime::JobQueue> OpenQueue(const config::Config& config, bool write) {
   return std::make_unique<runtime::JobQueue>(OpenEnvironment(config, write),
                                              config.store.path + "/spool");
-}
-
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -114,12 +111,10 @@ int RunQueueCommand(const config::Config& config, const std::vector<std::string>
     return 0;
   }
   if (sub == "retry" || sub == "park") {
-    auto queue = OpenQueue(config, true);
-    Status st =
-        sub == "retry" ? queue->Retry(id, Now()) : queue->Park(id, "parked by operator", Now());
-    if (!st.ok()) return Fail(st.error().message);
-    auto job = queue->Get(id);
-    if (job.ok() && job->has_value()) Print(JobJson(**job, false), json);
+    admin::Actions actions(config, OpenEnvironment(config, true));
+    auto job = sub == "retry" ? actions.RetryJob(id) : actions.ParkJob(id);
+    if (!job.ok()) return Fail(job.error().message);
+    Print(JobJson(*job, false), json);
     return 0;
   }
   return Fail("unknown queue command \"" + sub + "\"", 2);

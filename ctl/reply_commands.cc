@@ -20,13 +20,15 @@
 
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
-#include "ctl/store_access.h"
+#include "admin/store_access.h"
 #include "mail/msgid.h"
 #include "reply/echo.h"
 #include "reply/ledger.h"
 #include "store/thread_store.h"
 
 namespace threadmill::ctl {
+
+using admin::OpenEnvironment;
 namespace {
 
 using runtime_cli::Fail;

@@ -1,58 +1,38 @@
 #include "ctl/stats_command.h"
 
-#include <arpa/inet.h>
-#include <lmdb.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <sstream>
 
-#include "common/unique_fd.h"
+#include <httplib.h>
+
+#include "admin/store_access.h"
+#include "admin/store_stats.h"
 #include "ctl/output.h"
-#include "ctl/store_access.h"
 #include "metrics/http_listener.h"
 #include "runtime/job_queue.h"
 #include "store/counters.h"
 #include "store/schema.h"
 
 namespace threadmill::ctl {
+
+using admin::OpenEnvironment;
 namespace {
 
 nlohmann::ordered_json StoreFigures(const config::Config& config) {
   auto env = OpenEnvironment(config, /*write=*/false);
+  auto stats = admin::ReadStoreStats(env, config.store.path + "/spool");
+  if (!stats.ok()) throw std::runtime_error(stats.error().message);
   nlohmann::ordered_json out;
   out["path"] = config.store.path;
-  out["map_bytes"] = env->map_size();
+  out["map_bytes"] = stats->map_bytes;
   nlohmann::ordered_json entries;
-  Status read = env->Read([&](store::ReadTxn& txn) -> Status {
-    for (const auto& spec : store::kDatabases) {
-      MDB_dbi dbi = env->dbi(spec.db);
-      MDB_stat stat{};
-      if (dbi == store::kMissingDbi || mdb_stat(txn.raw(), dbi, &stat) != MDB_SUCCESS) {
-        entries[spec.name] = 0;
-        continue;
-      }
-      entries[spec.name] = stat.ms_entries;
-    }
-    return {};
-  });
-  if (!read.ok()) throw std::runtime_error(read.error().message);
+  for (const auto& [name, n] : stats->entries) entries[name] = n;
   out["entries"] = entries;
-  runtime::JobQueue queue(env, config.store.path + "/spool");
   nlohmann::ordered_json jobs;
-  for (auto state : {runtime::JobState::kQueued, runtime::JobState::kRunning,
-                     runtime::JobState::kParked, runtime::JobState::kDone}) {
-    auto listed = queue.List(1000000, state);
-    jobs[runtime::ToString(state)] = listed.ok() ? listed->size() : 0;
-  }
+  for (const auto& [name, n] : stats->jobs) jobs[name] = n;
   out["jobs"] = jobs;
   nlohmann::ordered_json counted = nlohmann::ordered_json::object();
-  if (auto all = store::Counters(env).All(); all.ok()) {
-    for (const auto& [series, value] : *all) counted[series] = value;
-  }
+  for (const auto& [series, value] : stats->counters) counted[series] = value;
   out["counters"] = counted;  // replies and job outcomes, counted by the workers
   return out;
 }
@@ -62,27 +42,12 @@ std::string FetchMetrics(const std::string& listen) {
   std::string host;
   int port = 0;
   if (!metrics::SplitHostPort(listen, &host, &port)) return "";
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1) return "";
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return "";
-  std::string response;
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-    std::string request = "GET /metrics HTTP/1.0\r\n\r\n";
-    send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL);
-    char buf[8192];
-    pollfd p{fd.get(), POLLIN, 0};
-    while (poll(&p, 1, 2000) > 0) {
-      ssize_t n = recv(fd.get(), buf, sizeof buf, 0);
-      if (n <= 0) break;
-      response.append(buf, static_cast<size_t>(n));
-    }
-  }
-  auto body = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.0 200", 0) != 0 || body == std::string::npos) return "";
-  return response.substr(body + 4);
+  httplib::Client client(host, port);
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(2, 0);
+  auto response = client.Get("/metrics");
+  if (!response || response->status != 200) return "";
+  return response->body;
 }
 
 // Sample lines ("name{labels} value") of the text format, without comments and buckets.

@@ -38,6 +38,8 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
         "max_forged_deletions", "on_too_many_forged", "reauth_window_seconds",
         "reauth_retry_seconds", "arc", "arc_trusted_sealers"}},
       {"metrics", {"listen"}},
+      {"web",
+       {"listen", "users_file", "secure_cookies", "session_minutes", "login_attempts_per_minute"}},
   };
   return keys;
 }
@@ -247,6 +249,25 @@ void ReadAuth(const toml::table& root, const std::string& file, const MilterConf
   }
 }
 
+void ReadWeb(const toml::table& root, const std::string& file, WebConfig* w) {
+  TomlReader r = Section(root, "web", file);
+  r.Get("listen", &w->listen);
+  r.Get("users_file", &w->users_file);
+  r.Get("secure_cookies", &w->secure_cookies);
+  r.Get("session_minutes", &w->session_minutes, 1, 60 * 24 * 366);
+  r.Get("login_attempts_per_minute", &w->login_attempts_per_minute, 1, 100000);
+  if (w->secure_cookies != "auto" && w->secure_cookies != "always" &&
+      w->secure_cookies != "never") {
+    r.Fail("secure_cookies", "must be \"auto\", \"always\" or \"never\"");
+  }
+  if (w->users_file.empty() || w->users_file.front() != '/') {
+    r.Fail("users_file", "must be an absolute path");
+  }
+  if (!w->listen.starts_with("unix:/") && w->listen.find(':') == std::string::npos) {
+    r.Fail("listen", "must be unix:/PATH or HOST:PORT");
+  }
+}
+
 std::shared_ptr<const Config> Build(toml::table document, std::vector<std::string> files) {
   std::string name = files.empty() ? "config" : files.back();
   CheckKnownKeys(document, name);
@@ -258,6 +279,7 @@ std::shared_ptr<const Config> Build(toml::table document, std::vector<std::strin
   ReadThreading(document, name, &config->threading);
   ReadAuth(document, name, config->milter, &config->auth);
   Section(document, "metrics", name).Get("listen", &config->metrics.listen);
+  ReadWeb(document, name, &config->web);
   config->document = std::move(document);
   config->files = std::move(files);
   return config;

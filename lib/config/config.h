@@ -118,6 +118,15 @@ struct MetricsConfig {
   std::string listen;  // "127.0.0.1:9466"; empty = no HTTP listener
 };
 
+// [web]: threadmill-web, the approval console (web/).
+struct WebConfig {
+  std::string listen = "unix:/run/threadmill-web/web.sock";  // or "127.0.0.1:8026"
+  std::string users_file = "/etc/threadmill/web-users";  // argon2id hashes
+  std::string secure_cookies = "auto";  // "auto" (X-Forwarded-Proto: https) | "always" | "never"
+  int64_t session_minutes = 480;
+  int64_t login_attempts_per_minute = 5;  // per user and per client address
+};
+
 struct Config {
   std::vector<std::string> files;  // the files this snapshot was read from
   MilterConfig milter;
@@ -127,6 +136,7 @@ struct Config {
   ThreadingConfig threading;
   AuthConfig auth;
   MetricsConfig metrics;
+  WebConfig web;
   toml::table document;  // merged TOML, for sections owned by other modules (auth, handlers)
 };
 

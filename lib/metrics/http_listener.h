@@ -1,19 +1,23 @@
-// http_listener.h - a minimal HTTP/1.0 endpoint serving GET /metrics (Prometheus scrapes).
+// http_listener.h - the HTTP endpoint serving GET /metrics (Prometheus scrapes), on cpp-httplib.
 //
 // DESCRIPTION
-//   One thread accepts and answers one request at a time: scrapes are rare and small, so no
-//   concurrency is needed. Requests have a 2 s read deadline and an 8 KB cap; anything but
-//   GET /metrics gets 404. Meant for a loopback address (the default); put a proxy in front
-//   for anything else.
+//   cpp-httplib (Debian libcpp-httplib-dev, also threadmill-web's server) with one worker
+//   thread: scrapes are rare and small, so no concurrency is needed. Requests have a 2 s read
+//   deadline and an 8 KB body cap; anything but GET /metrics gets 404. Meant for a loopback
+//   address (the default); put a proxy in front for anything else. The socket is bound in
+//   Start (before the daemon drops privileges).
 #pragma once
 
-#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "common/result.h"
-#include "common/unique_fd.h"
+
+namespace httplib {
+class Server;
+}
 
 namespace threadmill::metrics {
 
@@ -28,14 +32,10 @@ class HttpListener {
   int port() const { return port_; }
 
  private:
-  HttpListener(UniqueFd fd, int port, Render render);
-  void Serve();
-  void Answer(int client);
+  HttpListener(std::unique_ptr<httplib::Server> server, int port);
 
-  UniqueFd fd_;
+  std::unique_ptr<httplib::Server> server_;
   int port_;
-  Render render_;
-  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 

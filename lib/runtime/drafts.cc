@@ -43,6 +43,12 @@ std::string Encode(const Draft& d) {
             {"from_name", d.content.from_name},
             {"edited", d.edited},
             {"decision", d.decision},
+            {"inbound",
+             {{"from", d.inbound_from},
+              {"spf", d.inbound_spf},
+              {"dkim", d.inbound_dkim},
+              {"text", d.inbound_text},
+              {"text_from_html", d.inbound_text_from_html}}},
             {"facts",
              {{"msgid", f.message_id},
               {"references", f.references},
@@ -90,6 +96,14 @@ Result<Draft> Decode(std::string_view text) {
         d.history.push_back({e.value("action", ""), e.value("by", ""), e.value("at", int64_t{0}),
                              e.value("note", "")});
       }
+    }
+    if (j.contains("inbound") && j["inbound"].is_object()) {
+      const json& in = j["inbound"];
+      d.inbound_from = in.value("from", "");
+      d.inbound_spf = in.value("spf", "");
+      d.inbound_dkim = in.value("dkim", "");
+      d.inbound_text = in.value("text", "");
+      d.inbound_text_from_html = in.value("text_from_html", false);
     }
     const json& f = j.at("facts");
     d.facts.message_id = f.value("msgid", "");

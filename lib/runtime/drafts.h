@@ -69,6 +69,14 @@ struct Draft {
   bool edited = false;
   std::string decision;  // "" while awaiting approval; see file comment
   std::vector<DraftEvent> history;
+  // What the approver reads of the inbound message (the spooled copy is gone once the job is
+  // done): its From field as received, SPF/DKIM verdicts, and its best plain text (mail/mime.h,
+  // HTML reduced to text), cut at kMaxInboundTextBytes. Empty in drafts stored before.
+  std::string inbound_from;
+  std::string inbound_spf;
+  std::string inbound_dkim;
+  std::string inbound_text;
+  bool inbound_text_from_html = false;
 
   // The last event's note and author ("" when none).
   const DraftEvent* last_event() const { return history.empty() ? nullptr : &history.back(); }
@@ -119,6 +127,7 @@ class DraftStore {
   Result<size_t> SweepDecided(int64_t before, size_t batch = 1000);
 
   static constexpr size_t kMaxDraftTextBytes = size_t{1} << 20;
+  static constexpr size_t kMaxInboundTextBytes = size_t{64} << 10;
 
  private:
   Status Put(const Draft& draft);

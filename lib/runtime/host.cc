@@ -272,6 +272,14 @@ int HostSendEx(threadmill_ctx* ctx, const char* const* to, size_t to_count,
   });
 }
 
+// The first `max` bytes of UTF-8 `text`, not cutting a character.
+std::string CutUtf8(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n);
+}
+
 int HostDraft(threadmill_ctx* ctx, const char* message_id, const char* text, const char* html,
               char* draft_id_out, size_t cap) {
   return Guard(ctx, [&] {
@@ -296,6 +304,12 @@ int HostDraft(threadmill_ctx* ctx, const char* message_id, const char* text, con
     d.facts = facts;
     d.content = {text, html ? html : "",
                  ctx->services->config->handler(HandlerName(ctx)).from_name};
+    const mail::ParsedMessage& parsed = ctx->message->parsed();
+    if (const mail::HeaderField* from = parsed.headers.Find("From")) d.inbound_from = from->value;
+    d.inbound_spf = ctx->job->spf;
+    d.inbound_dkim = ctx->job->dkim;
+    d.inbound_text = CutUtf8(parsed.text, DraftStore::kMaxInboundTextBytes);
+    d.inbound_text_from_html = parsed.text_from_html;
     auto id = ctx->services->drafts->Create(std::move(d));
     if (!id.ok()) return FailWith(ctx, id.error());
     log::Get().info("draft job={} handler={} draft={} decision=stored", ctx->job->id,

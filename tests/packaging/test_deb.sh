@@ -151,9 +151,15 @@ for f in /usr/sbin/threadmill /usr/bin/threadmillctl /lib/systemd/system/threadm
          /usr/include/threadmill/handler.hpp /usr/share/threadmill/handler.map \
          /usr/share/pkgconfig/threadmill-handler.pc \
          /usr/share/doc/threadmill/examples/postfix-main.cf.snippet \
-         /usr/share/doc/threadmill/examples/llm.conf; do
+         /usr/share/doc/threadmill/examples/llm.conf \
+         /usr/bin/threadmill-web /lib/systemd/system/threadmill-web.service \
+         /usr/lib/tmpfiles.d/threadmill-web.conf /usr/share/man/man8/threadmill-web.8.gz \
+         /usr/share/doc/threadmill/examples/nginx-threadmill-web.conf \
+         /usr/share/doc/threadmill/examples/apache-threadmill-web.conf; do
   check "installed $f" test -e "$R$f"
 done
+check "threadmill-web.service is not enabled (needs accounts and a TLS proxy first)" \
+  sh -c "! ls '$R'/etc/systemd/system/*.wants/threadmill-web.service >/dev/null 2>&1"
 for h in autoreply exec webhook llm; do
   if [ -d "$root/handlers/$h" ]; then
     check "handler $h.so installed (disabled)" test -f "$R/usr/lib/x86_64-linux-gnu/threadmill/handlers/$h.so"
@@ -177,6 +183,8 @@ check "/var/lib/threadmill threadmill:threadmill 750" stat_is /var/lib/threadmil
 check "/var/spool/postfix/threadmill threadmill:postfix 750" \
   stat_is /var/spool/postfix/threadmill "threadmill:postfix 750"
 check "/run/threadmill threadmill:threadmill 750" stat_is /run/threadmill "threadmill:threadmill 750"
+check "/run/threadmill-web threadmill:www-data 2750 (the console's socket, for the proxy)" \
+  stat_is /run/threadmill-web "threadmill:www-data 2750"
 
 step "dpkg trigger: the MTA installed after threadmill"
 # Undo what postinst did for Postfix, then fire the file trigger Postfix's postdrop activates.
@@ -271,6 +279,42 @@ if [ -n "$daemon_pid" ]; then
 fi
 rm -f "$R"/var/spool/postfix/maildrop/*
 
+step "the approval console as its unit runs it (user threadmill, UMask 0007, no_new_privs)"
+web_sock=/run/threadmill-web/web.sock
+if printf 'a long enough password\n' | in_root /usr/bin/threadmill-web -c /etc/threadmill/threadmill.conf \
+     passwd alice --role approver >"$work/web-passwd.log" 2>&1; then
+  pass "threadmill-web passwd alice --role approver"
+else
+  fail "threadmill-web passwd"; cat "$work/web-passwd.log"
+fi
+chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin sh -c 'umask 0007; exec setpriv \
+  --reuid=threadmill --regid=threadmill --init-groups --no-new-privs \
+  /usr/bin/threadmill-web -c /etc/threadmill/threadmill.conf' >"$work/web.log" 2>&1 &
+web_pid=$!
+for _ in $(seq 1 100); do [ -S "$R$web_sock" ] && break; sleep 0.1; done
+if [ -S "$R$web_sock" ]; then
+  pass "console socket $web_sock appeared"
+  check "console socket belongs to group www-data (set-gid directory)" \
+    sh -c "[ \"\$(chroot '$R' stat -c %G '$web_sock')\" = www-data ]"
+  get_login='use IO::Socket::UNIX;
+    my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $ARGV[0]) or die "connect: $!\n";
+    print $s "GET /login HTTP/1.0\r\nHost: x\r\n\r\n";
+    my $status = <$s>; die "no answer\n" unless defined $status; print $status;
+    exit($status =~ m{^HTTP/1\.[01] 200} ? 0 : 1);'
+  check "www-data (the proxy) gets the login page" \
+    in_root setpriv --reuid=www-data --regid=www-data --clear-groups perl -e "$get_login" "$web_sock"
+  if in_root setpriv --reuid=nobody --regid=nogroup --clear-groups perl -e "$get_login" "$web_sock" \
+       >/dev/null 2>&1; then
+    fail "user nobody can connect to the console"
+  else
+    pass "user nobody cannot connect to the console"
+  fi
+else
+  fail "console socket $web_sock did not appear"; cat "$work/web.log"
+fi
+kill -TERM "$web_pid" 2>/dev/null || true
+wait "$web_pid" 2>/dev/null || true
+
 # ---------------------------------------------------------------- remove, purge
 step "dpkg -r"
 in_root dpkg -r threadmill-dev threadmill >"$work/dpkg-r.log" 2>&1 || { fail "dpkg -r"; cat "$work/dpkg-r.log"; }
@@ -280,7 +324,7 @@ check "store kept after remove" test -d "$R/var/lib/threadmill"
 
 step "dpkg -P"
 in_root dpkg -P threadmill >"$work/dpkg-p.log" 2>&1 || { fail "dpkg -P"; cat "$work/dpkg-p.log"; }
-for d in /etc/threadmill /var/lib/threadmill /var/spool/postfix/threadmill /run/threadmill; do
+for d in /etc/threadmill /var/lib/threadmill /var/spool/postfix/threadmill /run/threadmill /run/threadmill-web; do
   check "purge removed $d" absent "$d"
 done
 check "user threadmill kept (Debian practice)" sh -c "chroot '$R' id threadmill >/dev/null"

@@ -35,11 +35,17 @@ TEST(HttpListenerTest, ServesMetricsAndRefusesTheRest) {
   int port = (*listener)->port();
   ASSERT_GT(port, 0);
   std::string ok = Get(port, "GET /metrics HTTP/1.0\r\n\r\n");
-  EXPECT_EQ(ok.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << ok;
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << ok;
   EXPECT_NE(ok.find("text/plain; version=0.0.4"), std::string::npos);
   EXPECT_NE(ok.find("\r\n\r\ntm_up 1\n"), std::string::npos);
-  EXPECT_EQ(Get(port, "GET / HTTP/1.0\r\n\r\n").rfind("HTTP/1.0 404", 0), 0u);
-  EXPECT_EQ(Get(port, "POST /metrics HTTP/1.0\r\n\r\n").rfind("HTTP/1.0 404", 0), 0u);
+  EXPECT_EQ(Get(port, "GET / HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(
+      Get(port, "POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n").rfind("HTTP/1.1 404", 0),
+      0u);
+  // HTTP/1.1 with a Host header, as Prometheus sends it.
+  EXPECT_NE(
+      Get(port, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").find("tm_up 1"),
+      std::string::npos);
 }
 
 TEST(HttpListenerTest, BadAddresses) {

@@ -1,4 +1,4 @@
-// store_access.h - how threadmillctl opens the daemon's store.
+// store_access.h - how threadmillctl and threadmill-web open the daemon's store.
 #pragma once
 
 #include <memory>
@@ -6,7 +6,7 @@
 #include "config/config.h"
 #include "store/environment.h"
 
-namespace threadmill::ctl {
+namespace threadmill::admin {
 
 // Opens [store] path, read-only unless `write` (drafts approve, queue retry/park). Safe while
 // the daemon runs (LMDB: many processes). Run as root, drops to [milter] user first (for the
@@ -14,4 +14,4 @@ namespace threadmill::ctl {
 // workers do). Throws std::runtime_error naming the path, or the user that does not exist.
 std::shared_ptr<store::Environment> OpenEnvironment(const config::Config& config, bool write);
 
-}  // namespace threadmill::ctl
+}  // namespace threadmill::admin

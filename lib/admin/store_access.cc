@@ -1,4 +1,4 @@
-#include "ctl/store_access.h"
+#include "admin/store_access.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include "common/privileges.h"
 #include "runtime/runtime_config.h"
 
-namespace threadmill::ctl {
+namespace threadmill::admin {
 
 std::shared_ptr<store::Environment> OpenEnvironment(const config::Config& config, bool write) {
   // Run as root, first become the service user, like the daemon (common/privileges.h): the
@@ -29,4 +29,4 @@ std::shared_ptr<store::Environment> OpenEnvironment(const config::Config& config
   return *env;
 }
 
-}  // namespace threadmill::ctl
+}  // namespace threadmill::admin
