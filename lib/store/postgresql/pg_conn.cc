@@ -1,0 +1,142 @@
+// pg_conn.cc - see pg_conn.h.
+#include "store/postgresql/pg_conn.h"
+
+#include <endian.h>
+
+#include <cstring>
+#include <string>
+
+namespace threadmill::store::pg {
+namespace {
+
+bool Retryable(const std::string& sqlstate) {
+  return sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "23505";
+}
+
+bool TemporaryState(const std::string& s) {
+  return s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0 || s.rfind("53", 0) == 0 ||
+         s == "40001" || s == "40P01";
+}
+
+std::string Trimmed(const char* text) {
+  std::string s = text ? text : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Param Param::Int8(int64_t v) {
+  uint64_t be = htobe64(static_cast<uint64_t>(v));
+  std::string b(8, '\0');
+  std::memcpy(b.data(), &be, 8);
+  return Param{std::move(b)};
+}
+
+std::string_view Rows::Bytes(int row, int col) const {
+  return std::string_view(PQgetvalue(res_.get(), row, col),
+                          static_cast<size_t>(PQgetlength(res_.get(), row, col)));
+}
+
+int64_t Rows::Int8(int row, int col) const {
+  std::string_view b = Bytes(row, col);
+  if (b.size() != 8) return 0;
+  uint64_t be = 0;
+  std::memcpy(&be, b.data(), 8);
+  return static_cast<int64_t>(be64toh(be));
+}
+
+int64_t Rows::Affected() const {
+  const char* n = PQcmdTuples(res_.get());
+  return (n && *n) ? std::stoll(n) : 0;
+}
+
+Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& dsn) {
+  const std::string timeout = std::to_string(kConnectTimeoutSeconds);
+  // Later keywords win: the DSN (expanded from "dbname") may override the defaults.
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* values[] = {timeout.c_str(), "threadmill", dsn.c_str(), nullptr};
+  PGconn* raw = PQconnectdbParams(keys, values, 1);
+  if (raw == nullptr) return MakeError(ErrorCode::kTemporary, "postgresql: out of memory");
+  std::unique_ptr<PgConn> conn(new PgConn(raw));
+  if (PQstatus(raw) != CONNECTION_OK) {
+    return MakeError(ErrorCode::kTemporary,
+                     "postgresql: connect: " + Trimmed(PQerrorMessage(raw)));
+  }
+  // Notices ("relation ... already exists, skipping") are not errors: do not print them.
+  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
+  return conn;
+}
+
+bool PgConn::healthy() const {
+  return PQstatus(conn_.get()) == CONNECTION_OK &&
+         PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
+}
+
+Error PgConn::Fail(const char* what, const PGresult* res) {
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  sqlstate_ = state ? state : "";
+  std::string message = res ? Trimmed(PQresultErrorMessage(res)) : "";
+  if (message.empty()) message = Trimmed(PQerrorMessage(conn_.get()));
+  bool temporary = TemporaryState(sqlstate_) || PQstatus(conn_.get()) != CONNECTION_OK;
+  return MakeError(temporary ? ErrorCode::kTemporary : ErrorCode::kStore,
+                   std::string("postgresql: ") + what + ": " +
+                       (sqlstate_.empty() ? "" : "[" + sqlstate_ + "] ") + message);
+}
+
+Result<Rows> PgConn::Run(const Statement& st, const std::vector<Param>& params) {
+  sqlstate_.clear();
+  if (prepared_.count(st.name) == 0) {
+    Rows prep(PQprepare(conn_.get(), st.name, st.sql, static_cast<int>(st.types.size()),
+                        st.types.data()));
+    // An error inside a transaction aborts it; the statement is prepared anyway or not.
+    if (PQresultStatus(prep.res()) != PGRES_COMMAND_OK) return Fail(st.name, prep.res());
+    prepared_.insert(st.name);
+  }
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats(params.size(), 1);
+  for (const Param& p : params) {
+    values.push_back(p.bytes.data());
+    lengths.push_back(static_cast<int>(p.bytes.size()));
+  }
+  Rows rows(PQexecPrepared(conn_.get(), st.name, static_cast<int>(params.size()), values.data(),
+                           lengths.data(), formats.data(), 1));
+  ExecStatusType status = PQresultStatus(rows.res());
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return Fail(st.name, rows.res());
+  return rows;
+}
+
+Result<Rows> PgConn::Simple(const std::string& sql) {
+  sqlstate_.clear();
+  Rows rows(PQexec(conn_.get(), sql.c_str()));
+  ExecStatusType status = PQresultStatus(rows.res());
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return Fail("query", rows.res());
+  return rows;
+}
+
+Status PgConn::Transact(bool read_only, const std::function<Status()>& fn) {
+  const char* begin = read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                                : "BEGIN ISOLATION LEVEL SERIALIZABLE";
+  Status last;
+  for (int attempt = 0; attempt < kMaxTxnAttempts; ++attempt) {
+    if (auto b = Simple(begin); !b.ok()) return b.error();
+    Status st = fn();
+    std::string state = sqlstate_;
+    if (st.ok()) {
+      auto c = Simple("COMMIT");
+      if (c.ok()) return {};
+      st = c.error();
+      state = sqlstate_;
+    } else {
+      (void)Simple("ROLLBACK");
+    }
+    if (!Retryable(state) || PQstatus(conn_.get()) != CONNECTION_OK) return st;
+    last = st;
+  }
+  return MakeError(ErrorCode::kTemporary,
+                   "postgresql: transaction still conflicting after " +
+                       std::to_string(kMaxTxnAttempts) + " attempts: " + last.error().message);
+}
+
+}  // namespace threadmill::store::pg

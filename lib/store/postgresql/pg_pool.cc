@@ -1,0 +1,42 @@
+// pg_pool.cc - see pg_pool.h.
+#include "store/postgresql/pg_pool.h"
+
+#include <utility>
+
+#include "store/postgresql/pg_schema.h"
+
+namespace threadmill::store::pg {
+
+PgPool::Lease::~Lease() {
+  if (pool_ && conn_) pool_->Release(std::move(conn_));
+}
+
+Result<std::shared_ptr<PgPool>> PgPool::Open(const std::string& dsn, size_t max_idle) {
+  std::shared_ptr<PgPool> pool(new PgPool(dsn, max_idle));
+  Result<Lease> lease = pool->Acquire();
+  if (!lease.ok()) return lease.error();
+  if (Status st = Migrate(**lease); !st.ok()) return st.error();
+  return pool;
+}
+
+Result<PgPool::Lease> PgPool::Acquire() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      std::unique_ptr<PgConn> conn = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(shared_from_this(), std::move(conn));
+    }
+  }
+  Result<std::unique_ptr<PgConn>> conn = PgConn::Connect(dsn_);
+  if (!conn.ok()) return conn.error();
+  return Lease(shared_from_this(), std::move(*conn));
+}
+
+void PgPool::Release(std::unique_ptr<PgConn> conn) {
+  if (!conn->healthy()) return;
+  std::lock_guard lock(mutex_);
+  if (idle_.size() < max_idle_) idle_.push_back(std::move(conn));
+}
+
+}  // namespace threadmill::store::pg

@@ -1,0 +1,61 @@
+// pg_pool.h - a small pool of PostgreSQL connections shared by the backends of one process.
+//
+// DESCRIPTION
+//   Open() connects once and applies the schema migrations (pg_schema.h), so a pool handed
+//   out is ready. Acquire() gives an idle connection or opens a new one; the Lease gives it
+//   back when it is healthy (connected, no transaction open) and drops it otherwise, so a
+//   database restart costs one failed call per pooled connection, not a broken process.
+//
+// THREADING
+//   Thread-safe. A Lease is used by one thread.
+//
+// LIMITS
+//   At most max_idle idle connections are kept; there is no cap on connections in use (one
+//   per thread calling the store at the same time). Connect: kConnectTimeoutSeconds.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "store/postgresql/pg_conn.h"
+
+namespace threadmill::store::pg {
+
+class PgPool : public std::enable_shared_from_this<PgPool> {
+ public:
+  class Lease {
+   public:
+    Lease(std::shared_ptr<PgPool> pool, std::unique_ptr<PgConn> conn)
+        : pool_(std::move(pool)), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&&) = delete;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease();
+    PgConn& operator*() const { return *conn_; }
+    PgConn* operator->() const { return conn_.get(); }
+
+   private:
+    std::shared_ptr<PgPool> pool_;
+    std::unique_ptr<PgConn> conn_;
+  };
+
+  // Connects to `dsn` (libpq connection string) and migrates the schema.
+  static Result<std::shared_ptr<PgPool>> Open(const std::string& dsn, size_t max_idle = 8);
+
+  Result<Lease> Acquire();
+
+ private:
+  PgPool(std::string dsn, size_t max_idle) : dsn_(std::move(dsn)), max_idle_(max_idle) {}
+  void Release(std::unique_ptr<PgConn> conn);
+
+  const std::string dsn_;
+  const size_t max_idle_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<PgConn>> idle_;
+};
+
+}  // namespace threadmill::store::pg
