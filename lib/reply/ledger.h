@@ -14,9 +14,9 @@
 //                                          (conversation loop guard, policy.h)
 //     "send\0"   job id '\0' n         -> entry JSON of the n-th host->send of a job
 //     "sendrate\0" handler            -> token bucket of host->send (sends_per_hour)
-//   Claim checks and sets everything in ONE (serializable) write transaction: a message is answered at most
-//   once per (Message-ID, recipient) even when two workers race, jobs are retried, or the
-//   process is killed. An entry's state:
+//   Claim checks and sets everything in ONE (serializable) write transaction: a message is
+//   answered at most once per (Message-ID, recipient) even when two workers or hosts race,
+//   jobs are retried, or the process is killed. An entry's state:
 //     pending      claimed, never handed to sendmail: a retry may send it
 //     reinjecting  committed BEFORE sendmail may run, with sendmail's pid and start time:
 //                  the MTA may hold the message, so a retry never sends it again blindly

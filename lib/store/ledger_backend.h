@@ -49,9 +49,9 @@ class LedgerTxn {
   // Write transactions only. False when absent.
   virtual Result<bool> Del(std::string_view ns, std::string_view key) = 0;
   // Visits the entries of `ns` in key order until `visit` returns false.
-  virtual Status Scan(std::string_view ns,
-                      const std::function<bool(std::string_view key, std::string_view value)>&
-                          visit) const = 0;
+  virtual Status Scan(
+      std::string_view ns,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
 };
 
 class LedgerBackend {

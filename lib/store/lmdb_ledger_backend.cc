@@ -13,8 +13,7 @@ class LmdbLedgerTxn final : public LedgerTxn {
   LmdbLedgerTxn(const Txn& txn, WriteTxn* write, MDB_dbi dbi)
       : txn_(txn), write_(write), dbi_(dbi) {}
 
-  Result<std::optional<std::string>> Get(std::string_view ns,
-                                         std::string_view key) const override {
+  Result<std::optional<std::string>> Get(std::string_view ns, std::string_view key) const override {
     Result<std::optional<KeyedHit>> hit = KeyedFind(txn_, dbi_, ns, key);
     if (!hit.ok()) return hit.error();
     if (!hit->has_value()) return std::optional<std::string>();
@@ -34,8 +33,7 @@ class LmdbLedgerTxn final : public LedgerTxn {
   }
 
   Status Scan(std::string_view ns,
-              const std::function<bool(std::string_view, std::string_view)>& visit)
-      const override {
+              const std::function<bool(std::string_view, std::string_view)>& visit) const override {
     Result<Cursor> cursor = Cursor::Open(txn_, dbi_);
     if (!cursor.ok()) return cursor.error();
     Result<bool> at = cursor->SeekRange(ns);

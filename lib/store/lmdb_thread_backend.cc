@@ -207,7 +207,8 @@ Result<std::optional<MessageRecord>> LmdbThreadBackend::FindMessage(std::string_
   return out;
 }
 
-Result<std::optional<ThreadRecord>> LmdbThreadBackend::FindThread(std::string_view thread_id) const {
+Result<std::optional<ThreadRecord>> LmdbThreadBackend::FindThread(
+    std::string_view thread_id) const {
   std::optional<ThreadRecord> out;
   Status st = env_->Read([&](ReadTxn& txn) -> Status {
     Result<std::optional<ThreadRecord>> rec = LoadThread(txn, env_->dbi(Db::kThread), thread_id);
@@ -243,7 +244,7 @@ Result<MessageRecord> LmdbThreadBackend::RecordMessage(const MessageRecord& rec,
 }
 
 Result<std::vector<MessageRecord>> LmdbThreadBackend::ThreadMessages(std::string_view thread_id,
-                                                               size_t limit) const {
+                                                                     size_t limit) const {
   std::vector<MessageRecord> out;
   Status st = env_->Read([&](ReadTxn& txn) -> Status {
     out.clear();

@@ -98,8 +98,9 @@ bool PgCluster::Start() {
   bindir_ = forced ? (access((std::string(forced) + "/initdb").c_str(), X_OK) == 0 ? forced : "")
                    : FindBindir();
   if (bindir_.empty()) {
-    skip_reason_ = "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin "
-                   "(install the postgresql package: scripts/install-deps)";
+    skip_reason_ =
+        "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin "
+        "(install the postgresql package: scripts/install-deps)";
     return false;
   }
   std::string pattern = (fs::temp_directory_path() / "tm-pg-XXXXXX").string();

@@ -4,13 +4,12 @@
 //
 // DESCRIPTION
 //   PgCluster::Start() finds the newest /usr/lib/postgresql/<N>/bin (Debian's `postgresql`
-//   package; THREADMILL_TEST_PG_BINDIR=DIR forces another), runs initdb (trust authentication, superuser "tm") and starts the server with
-//   `pg_ctl -w` (pg_ctl waits until the server accepts connections), then polls
-//   PQping with a deadline until it answers. As root the binaries run as user "postgres"
-//   (runuser) and the directory is given to that user. When the port picked turns out to be
-//   taken meanwhile (another test), it tries another one.
-//   NewDatabase() creates an empty database and returns its DSN, so tests sharing a
-//   cluster never see each other's rows.
+//   package; THREADMILL_TEST_PG_BINDIR=DIR forces another), runs initdb (trust authentication,
+//   superuser "tm") and starts the server with `pg_ctl -w` (pg_ctl waits until the server accepts
+//   connections), then polls PQping with a deadline until it answers. As root the binaries run as
+//   user "postgres" (runuser) and the directory is given to that user. When the port picked turns
+//   out to be taken meanwhile (another test), it tries another one. NewDatabase() creates an empty
+//   database and returns its DSN, so tests sharing a cluster never see each other's rows.
 //
 // LIMITS
 //   Start: at most kStartAttempts ports, each start bounded by kStartTimeoutSeconds. Stop:

@@ -14,8 +14,8 @@ bool Retryable(const std::string& sqlstate) {
 }
 
 bool TemporaryState(const std::string& s) {
-  return s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0 || s.rfind("53", 0) == 0 ||
-         s == "40001" || s == "40P01";
+  return s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0 || s.rfind("53", 0) == 0 || s == "40001" ||
+         s == "40P01";
 }
 
 std::string Trimmed(const char* text) {
@@ -60,17 +60,16 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& dsn) {
   if (raw == nullptr) return MakeError(ErrorCode::kTemporary, "postgresql: out of memory");
   std::unique_ptr<PgConn> conn(new PgConn(raw));
   if (PQstatus(raw) != CONNECTION_OK) {
-    return MakeError(ErrorCode::kTemporary,
-                     "postgresql: connect: " + Trimmed(PQerrorMessage(raw)));
+    return MakeError(ErrorCode::kTemporary, "postgresql: connect: " + Trimmed(PQerrorMessage(raw)));
   }
   // Notices ("relation ... already exists, skipping") are not errors: do not print them.
-  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      raw, [](void*, const char*) {}, nullptr);
   return conn;
 }
 
 bool PgConn::healthy() const {
-  return PQstatus(conn_.get()) == CONNECTION_OK &&
-         PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
+  return PQstatus(conn_.get()) == CONNECTION_OK && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
 }
 
 Error PgConn::Fail(const char* what, const PGresult* res) {
@@ -134,9 +133,9 @@ Status PgConn::Transact(bool read_only, const std::function<Status()>& fn) {
     if (!Retryable(state) || PQstatus(conn_.get()) != CONNECTION_OK) return st;
     last = st;
   }
-  return MakeError(ErrorCode::kTemporary,
-                   "postgresql: transaction still conflicting after " +
-                       std::to_string(kMaxTxnAttempts) + " attempts: " + last.error().message);
+  return MakeError(ErrorCode::kTemporary, "postgresql: transaction still conflicting after " +
+                                              std::to_string(kMaxTxnAttempts) +
+                                              " attempts: " + last.error().message);
 }
 
 }  // namespace threadmill::store::pg

@@ -6,20 +6,20 @@
 namespace threadmill::store::pg {
 namespace {
 
-#define TM_ONCE_WHERE                                                                 \
+#define TM_ONCE_WHERE                                                         \
   " WHERE sha256(message_id) = sha256($1) AND sha256(recipient) = sha256($2)" \
   " AND message_id = $1 AND recipient = $2"
 
-const Statement kOnceGet{"tm_once_get", "SELECT entry FROM tm_replied_once" TM_ONCE_WHERE,
-                         {kBytea, kBytea}};
+const Statement kOnceGet{
+    "tm_once_get", "SELECT entry FROM tm_replied_once" TM_ONCE_WHERE, {kBytea, kBytea}};
 const Statement kOncePut{"tm_once_put",
                          "INSERT INTO tm_replied_once (message_id, recipient, entry) "
                          "VALUES ($1, $2, $3) "
                          "ON CONFLICT ((sha256(message_id)), (sha256(recipient))) "
                          "DO UPDATE SET entry = EXCLUDED.entry",
                          {kBytea, kBytea, kBytea}};
-const Statement kOnceDel{"tm_once_del", "DELETE FROM tm_replied_once" TM_ONCE_WHERE,
-                         {kBytea, kBytea}};
+const Statement kOnceDel{
+    "tm_once_del", "DELETE FROM tm_replied_once" TM_ONCE_WHERE, {kBytea, kBytea}};
 const Statement kOnceScan{"tm_once_scan",
                           "SELECT message_id, recipient, entry FROM tm_replied_once "
                           "WHERE (message_id, recipient) > ($1, $2) "
@@ -56,7 +56,8 @@ std::string NsColumn(std::string_view ns) {
 Result<std::pair<std::string_view, std::string_view>> SplitOnce(std::string_view key) {
   size_t nul = key.find('\0');
   if (nul == std::string_view::npos) {
-    return MakeError(ErrorCode::kInvalidInput, "replied: a once key needs message id \\0 recipient");
+    return MakeError(ErrorCode::kInvalidInput,
+                     "replied: a once key needs message id \\0 recipient");
   }
   return std::make_pair(key.substr(0, nul), key.substr(nul + 1));
 }
@@ -65,8 +66,7 @@ class PgLedgerTxn final : public LedgerTxn {
  public:
   PgLedgerTxn(PgConn& conn, bool writable) : conn_(conn), writable_(writable) {}
 
-  Result<std::optional<std::string>> Get(std::string_view ns,
-                                         std::string_view key) const override {
+  Result<std::optional<std::string>> Get(std::string_view ns, std::string_view key) const override {
     Result<Rows> rows = Lookup(ns, key, kOnceGet, kKvGet);
     if (!rows.ok()) return rows.error();
     if (rows->size() == 0) return std::optional<std::string>();
@@ -79,10 +79,11 @@ class PgLedgerTxn final : public LedgerTxn {
     if (IsOnce(ns)) {
       auto parts = SplitOnce(key);
       if (!parts.ok()) return parts.error();
-      rows = conn_.Run(kOncePut, {Param::Bytes(parts->first), Param::Bytes(parts->second),
-                                  Param::Bytes(value)});
+      rows = conn_.Run(
+          kOncePut, {Param::Bytes(parts->first), Param::Bytes(parts->second), Param::Bytes(value)});
     } else {
-      rows = conn_.Run(kKvPut, {Param::Bytes(NsColumn(ns)), Param::Bytes(key), Param::Bytes(value)});
+      rows =
+          conn_.Run(kKvPut, {Param::Bytes(NsColumn(ns)), Param::Bytes(key), Param::Bytes(value)});
     }
     if (!rows.ok()) return rows.error();
     return {};
@@ -96,14 +97,13 @@ class PgLedgerTxn final : public LedgerTxn {
   }
 
   Status Scan(std::string_view ns,
-              const std::function<bool(std::string_view, std::string_view)>& visit)
-      const override {
+              const std::function<bool(std::string_view, std::string_view)>& visit) const override {
     const bool once = IsOnce(ns);
     std::string after_a, after_b;  // the last key seen (once: message id, recipient)
     for (;;) {
       Result<Rows> rows =
-          once ? conn_.Run(kOnceScan, {Param::Bytes(after_a), Param::Bytes(after_b),
-                                       Param::Int8(kScanPage)})
+          once ? conn_.Run(kOnceScan,
+                           {Param::Bytes(after_a), Param::Bytes(after_b), Param::Int8(kScanPage)})
                : conn_.Run(kKvScan, {Param::Bytes(NsColumn(ns)), Param::Bytes(after_a),
                                      Param::Int8(kScanPage)});
       if (!rows.ok()) return rows.error();

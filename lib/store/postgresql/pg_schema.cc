@@ -61,8 +61,7 @@ static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPgSchemaVersion,
 }  // namespace
 
 Result<int> SchemaVersion(PgConn& conn) {
-  auto rows = conn.Simple(
-      "SELECT coalesce(max(version), 0)::int8 FROM tm_schema_version");
+  auto rows = conn.Simple("SELECT coalesce(max(version), 0)::int8 FROM tm_schema_version");
   if (!rows.ok()) return rows.error();
   // Simple() returns text columns.
   return std::stoi(std::string(rows->Bytes(0, 0)));
@@ -77,9 +76,9 @@ Status Migrate(PgConn& conn) {
     if (!current.ok()) return current.error();
     if (*current > kPgSchemaVersion) {
       return MakeError(ErrorCode::kStore,
-                       "postgresql: the database has schema version " +
-                           std::to_string(*current) + ", newer than this threadmill's " +
-                           std::to_string(kPgSchemaVersion) + ": upgrade threadmill");
+                       "postgresql: the database has schema version " + std::to_string(*current) +
+                           ", newer than this threadmill's " + std::to_string(kPgSchemaVersion) +
+                           ": upgrade threadmill");
     }
     for (const Migration& m : kMigrations) {
       if (m.version <= *current) continue;

@@ -14,8 +14,8 @@ const Statement kFindMessage{
     "tm_find_message",
     "SELECT record FROM tm_message WHERE sha256(msgid) = sha256($1) AND msgid = $1",
     {kBytea}};
-const Statement kFindThread{"tm_find_thread",
-                            "SELECT record FROM tm_thread WHERE thread_id = $1", {kText}};
+const Statement kFindThread{
+    "tm_find_thread", "SELECT record FROM tm_thread WHERE thread_id = $1", {kText}};
 const Statement kFindThreadForUpdate{
     "tm_find_thread_fu", "SELECT record FROM tm_thread WHERE thread_id = $1 FOR UPDATE", {kText}};
 const Statement kFindIndex{
@@ -46,12 +46,12 @@ const Statement kSweepMessages{
     "DELETE FROM tm_message WHERE ctid IN (SELECT ctid FROM tm_message WHERE time < $1 "
     "ORDER BY time LIMIT $2) RETURNING msgid, thread_id",
     {kInt8, kInt8}};
-const Statement kCountMessages{"tm_count_messages",
-                               "SELECT count(*) FROM tm_message WHERE thread_id = $1", {kText}};
-const Statement kDeleteThread{"tm_delete_thread", "DELETE FROM tm_thread WHERE thread_id = $1",
-                              {kText}};
-const Statement kDeleteIndexOf{"tm_delete_index_of",
-                               "DELETE FROM tm_thread_index WHERE thread_id = $1", {kText}};
+const Statement kCountMessages{
+    "tm_count_messages", "SELECT count(*) FROM tm_message WHERE thread_id = $1", {kText}};
+const Statement kDeleteThread{
+    "tm_delete_thread", "DELETE FROM tm_thread WHERE thread_id = $1", {kText}};
+const Statement kDeleteIndexOf{
+    "tm_delete_index_of", "DELETE FROM tm_thread_index WHERE thread_id = $1", {kText}};
 
 Result<std::optional<MessageRecord>> DecodeMessageRow(std::string_view msgid,
                                                       std::string_view json) {
@@ -102,11 +102,12 @@ Status RecordIn(PgConn& conn, const MessageRecord& rec, std::string_view root, M
     }
     return {};
   }
-  Result<Rows> ins = conn.Run(kInsertMessage, {Param::Bytes(rec.msgid), Param::Bytes(rec.thread_id),
-                                               Param::Int8(rec.time),
-                                               Param::Bytes(EncodeMessage(rec))});
+  Result<Rows> ins =
+      conn.Run(kInsertMessage, {Param::Bytes(rec.msgid), Param::Bytes(rec.thread_id),
+                                Param::Int8(rec.time), Param::Bytes(EncodeMessage(rec))});
   if (!ins.ok()) return ins.error();
-  Result<std::optional<ThreadRecord>> loaded = LoadThread(conn, kFindThreadForUpdate, rec.thread_id);
+  Result<std::optional<ThreadRecord>> loaded =
+      LoadThread(conn, kFindThreadForUpdate, rec.thread_id);
   if (!loaded.ok()) return loaded.error();
   ThreadRecord thread = loaded->value_or(ThreadRecord{});
   thread.thread_id = rec.thread_id;
@@ -190,7 +191,8 @@ Result<MessageRecord> PgThreadBackend::RecordMessage(const MessageRecord& rec,
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   MessageRecord out;
-  Status st = (*conn)->Transact(false, [&] { return RecordIn(**conn, rec, thread_index_root, out); });
+  Status st =
+      (*conn)->Transact(false, [&] { return RecordIn(**conn, rec, thread_index_root, out); });
   if (!st.ok()) return st.error();
   return out;
 }
@@ -204,7 +206,8 @@ Result<std::vector<MessageRecord>> PgThreadBackend::ThreadMessages(std::string_v
   if (!rows.ok()) return rows.error();
   std::vector<MessageRecord> out;
   for (int i = 0; i < rows->size(); ++i) {
-    Result<std::optional<MessageRecord>> rec = DecodeMessageRow(rows->Bytes(i, 0), rows->Bytes(i, 1));
+    Result<std::optional<MessageRecord>> rec =
+        DecodeMessageRow(rows->Bytes(i, 0), rows->Bytes(i, 1));
     if (!rec.ok()) return rec.error();
     out.push_back(std::move(**rec));
   }

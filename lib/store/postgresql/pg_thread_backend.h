@@ -12,7 +12,8 @@
 //   Thread-safe: every call takes its own pooled connection.
 //
 // LIMITS
-//   RecordMessage costs about 7 round trips (not yet one statement per message). Message
+//   Thread ids are a text column: they must be valid UTF-8 (ThreadStore::NewThreadId's are
+//   ASCII), kStore otherwise. RecordMessage costs about 7 round trips (not yet one statement per message). Message
 //   order within a thread: time, then Message-ID bytes.
 #pragma once
 
