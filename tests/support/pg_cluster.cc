@@ -158,7 +158,18 @@ bool PgCluster::StartOn(int port) {
   return true;
 }
 
+bool PgCluster::StartAgain() { return !dir_.empty() && port_ > 0 && StartOn(port_); }
+
 void PgCluster::Stop() {
+  StopServer();
+  if (!dir_.empty()) {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    dir_.clear();
+  }
+}
+
+void PgCluster::StopServer() {
   if (pid_ > 0) {
     kill(pid_, SIGINT);  // fast shutdown
     const auto deadline = Clock::now() + std::chrono::seconds(kStopTimeoutSeconds);
@@ -170,11 +181,6 @@ void PgCluster::Stop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     pid_ = -1;
-  }
-  if (!dir_.empty()) {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-    dir_.clear();
   }
 }
 

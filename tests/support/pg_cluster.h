@@ -38,6 +38,9 @@ class PgCluster {
   // True when the server runs; otherwise skip_reason() (no binaries) or error() says why.
   bool Start();
   void Stop();
+  // Stops the server by PID but keeps its data; StartAgain() starts it on the same port.
+  void StopServer();
+  bool StartAgain();
 
   // A DSN for database `dbname` of the cluster.
   std::string Dsn(const std::string& dbname = "postgres") const;

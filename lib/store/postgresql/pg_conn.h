@@ -86,7 +86,10 @@ class PgConn {
   // unique violation (another host won a race) runs fn again, at most kMaxTxnAttempts times.
   Status Transact(bool read_only, const std::function<Status()>& fn);
 
+  // Connected with no transaction open (may go back to the pool).
   bool healthy() const;
+  // The connection to the server is lost.
+  bool broken() const { return PQstatus(conn_.get()) != CONNECTION_OK; }
   const std::string& last_sqlstate() const { return sqlstate_; }
 
  private:

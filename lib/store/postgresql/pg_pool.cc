@@ -34,8 +34,12 @@ Result<PgPool::Lease> PgPool::Acquire() {
 }
 
 void PgPool::Release(std::unique_ptr<PgConn> conn) {
-  if (!conn->healthy()) return;
   std::lock_guard lock(mutex_);
+  if (conn->broken()) {
+    idle_.clear();  // the server went away (restart, fail-over): the others are stale too
+    return;
+  }
+  if (!conn->healthy()) return;
   if (idle_.size() < max_idle_) idle_.push_back(std::move(conn));
 }
 

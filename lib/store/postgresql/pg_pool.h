@@ -3,8 +3,10 @@
 // DESCRIPTION
 //   Open() connects once and applies the schema migrations (pg_schema.h), so a pool handed
 //   out is ready. Acquire() gives an idle connection or opens a new one; the Lease gives it
-//   back when it is healthy (connected, no transaction open) and drops it otherwise, so a
-//   database restart costs one failed call per pooled connection, not a broken process.
+//   back when it is healthy (connected, no transaction open) and drops it otherwise. A
+//   connection found broken drops every idle one too (after a database restart or fail-over
+//   they are all stale), so a restart costs about one failed call per process (kTemporary),
+//   not one per pooled connection, and never a broken process.
 //
 // THREADING
 //   Thread-safe. A Lease is used by one thread.

@@ -356,9 +356,47 @@ TEST(store_pg_schema, VersionedMigrations) {
   ASSERT_FALSE(newer.ok());
   EXPECT_NE(newer.error().message.find("schema version 99, newer"), std::string::npos)
       << newer.error().message;
+  // The replied-once guarantee is a constraint of the database itself, not only of the
+  // transactions threadmill runs: a second row for the same (Message-ID, recipient) fails.
+  ASSERT_TRUE((*conn)->Simple("DELETE FROM tm_schema_version WHERE version = 99").ok());
+  const std::string insert =
+      "INSERT INTO tm_replied_once (message_id, recipient, entry) "
+      "VALUES ('m@x'::bytea, 'help@example.com'::bytea, ''::bytea)";
+  ASSERT_TRUE((*conn)->Simple(insert).ok());
+  auto twice = (*conn)->Simple(insert);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ((*conn)->last_sqlstate(), "23505") << twice.error().message;
   auto unreachable = pg::PgPool::Open("host=127.0.0.1 port=1 user=tm connect_timeout=2");
   ASSERT_FALSE(unreachable.ok());
   EXPECT_EQ(unreachable.error().code, ErrorCode::kTemporary);
+}
+
+// PostgreSQL only: with the server stopped a call fails at once with kTemporary (the milter
+// then degrades, it does not hang); once the server is back, the pool reconnects by itself.
+TEST(store_pg_faults, ServerRestartIsTemporary) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  auto pool = pg::PgPool::Open(dsn);
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
+  auto stored = store.RecordMessage(Msg("before@x", "", 100));
+  ASSERT_TRUE(stored.ok());
+  cluster->StopServer();
+  auto down = store.FindMessage("before@x");
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.error().code, ErrorCode::kTemporary) << down.error().message;
+  auto still_down = store.RecordMessage(Msg("during@x", "", 200));
+  ASSERT_FALSE(still_down.ok());
+  EXPECT_EQ(still_down.error().code, ErrorCode::kTemporary) << still_down.error().message;
+  ASSERT_TRUE(cluster->StartAgain()) << cluster->error();
+  auto back = store.FindMessage("before@x");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_TRUE(back->has_value());
+  EXPECT_EQ((*back)->thread_id, stored->thread_id);
+  EXPECT_TRUE(store.RecordMessage(Msg("after@x", stored->thread_id, 300)).ok());
 }
 
 }  // namespace
