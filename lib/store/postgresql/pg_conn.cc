@@ -3,6 +3,7 @@
 
 #include <endian.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -14,7 +15,8 @@ bool Retryable(const std::string& sqlstate) {
 }
 
 bool TemporaryState(const std::string& s) {
-  return s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0 || s.rfind("53", 0) == 0 || s == "40001" ||
+  return s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0 || s.rfind("53", 0) == 0 ||
+         s == "57014" ||  // statement_timeout s == "40001" ||
          s == "40P01";
 }
 
@@ -51,7 +53,8 @@ int64_t Rows::Affected() const {
   return (n && *n) ? std::stoll(n) : 0;
 }
 
-Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& dsn) {
+Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& dsn,
+                                                int64_t statement_timeout_ms) {
   const std::string timeout = std::to_string(kConnectTimeoutSeconds);
   // Later keywords win: the DSN (expanded from "dbname") may override the defaults.
   const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
@@ -65,6 +68,9 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& dsn) {
   // Notices ("relation ... already exists, skipping") are not errors: do not print them.
   PQsetNoticeProcessor(
       raw, [](void*, const char*) {}, nullptr);
+  auto set = conn->Simple("SET statement_timeout = " +
+                          std::to_string(std::max<int64_t>(0, statement_timeout_ms)));
+  if (!set.ok()) return set.error();
   return conn;
 }
 

@@ -14,7 +14,9 @@
 //
 // LIMITS
 //   Connect waits at most connect_timeout (kConnectTimeoutSeconds unless the DSN says
-//   otherwise). Transact retries a conflicting transaction at most kMaxTxnAttempts times.
+//   otherwise); every statement at most statement_timeout_ms (the server cancels it: 57014,
+//   kTemporary), so a lock held by another host never holds a milter thread for long. Transact
+//   retries a conflicting transaction at most kMaxTxnAttempts times.
 #pragma once
 
 #include <libpq-fe.h>
@@ -33,6 +35,7 @@
 namespace threadmill::store::pg {
 
 inline constexpr int kConnectTimeoutSeconds = 5;
+inline constexpr int64_t kDefaultStatementTimeoutMs = 10000;
 inline constexpr int kMaxTxnAttempts = 20;
 
 // Parameter types (pg_type OIDs).
@@ -71,7 +74,9 @@ class Rows {
 
 class PgConn {
  public:
-  static Result<std::unique_ptr<PgConn>> Connect(const std::string& dsn);
+  // statement_timeout_ms 0: no limit.
+  static Result<std::unique_ptr<PgConn>> Connect(const std::string& dsn,
+                                                 int64_t statement_timeout_ms);
   ~PgConn() = default;
   PgConn(const PgConn&) = delete;
   PgConn& operator=(const PgConn&) = delete;

@@ -11,8 +11,8 @@ PgPool::Lease::~Lease() {
   if (pool_ && conn_) pool_->Release(std::move(conn_));
 }
 
-Result<std::shared_ptr<PgPool>> PgPool::Open(const std::string& dsn, size_t max_idle) {
-  std::shared_ptr<PgPool> pool(new PgPool(dsn, max_idle));
+Result<std::shared_ptr<PgPool>> PgPool::Open(const std::string& dsn, Options options) {
+  std::shared_ptr<PgPool> pool(new PgPool(dsn, options));
   Result<Lease> lease = pool->Acquire();
   if (!lease.ok()) return lease.error();
   if (Status st = Migrate(**lease); !st.ok()) return st.error();
@@ -28,7 +28,7 @@ Result<PgPool::Lease> PgPool::Acquire() {
       return Lease(shared_from_this(), std::move(conn));
     }
   }
-  Result<std::unique_ptr<PgConn>> conn = PgConn::Connect(dsn_);
+  Result<std::unique_ptr<PgConn>> conn = PgConn::Connect(dsn_, options_.statement_timeout_ms);
   if (!conn.ok()) return conn.error();
   return Lease(shared_from_this(), std::move(*conn));
 }
@@ -40,7 +40,7 @@ void PgPool::Release(std::unique_ptr<PgConn> conn) {
     return;
   }
   if (!conn->healthy()) return;
-  if (idle_.size() < max_idle_) idle_.push_back(std::move(conn));
+  if (idle_.size() < options_.max_idle) idle_.push_back(std::move(conn));
 }
 
 }  // namespace threadmill::store::pg

@@ -13,7 +13,8 @@
 //
 // LIMITS
 //   At most max_idle idle connections are kept; there is no cap on connections in use (one
-//   per thread calling the store at the same time). Connect: kConnectTimeoutSeconds.
+//   per thread calling the store at the same time). Connect: kConnectTimeoutSeconds; each
+//   statement: Options::statement_timeout_ms (migrations: no limit).
 #pragma once
 
 #include <memory>
@@ -45,17 +46,24 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
     std::unique_ptr<PgConn> conn_;
   };
 
+  struct Options {
+    size_t max_idle = 8;
+    int64_t statement_timeout_ms = kDefaultStatementTimeoutMs;  // 0: no limit
+  };
   // Connects to `dsn` (libpq connection string) and migrates the schema.
-  static Result<std::shared_ptr<PgPool>> Open(const std::string& dsn, size_t max_idle = 8);
+  static Result<std::shared_ptr<PgPool>> Open(const std::string& dsn, Options options);
+  static Result<std::shared_ptr<PgPool>> Open(const std::string& dsn) {
+    return Open(dsn, Options{});
+  }
 
   Result<Lease> Acquire();
 
  private:
-  PgPool(std::string dsn, size_t max_idle) : dsn_(std::move(dsn)), max_idle_(max_idle) {}
+  PgPool(std::string dsn, Options options) : dsn_(std::move(dsn)), options_(options) {}
   void Release(std::unique_ptr<PgConn> conn);
 
   const std::string dsn_;
-  const size_t max_idle_;
+  const Options options_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<PgConn>> idle_;
 };

@@ -70,6 +70,8 @@ Result<int> SchemaVersion(PgConn& conn) {
 Status Migrate(PgConn& conn) {
   if (auto b = conn.Simple("BEGIN"); !b.ok()) return b.error();
   Status st = [&]() -> Status {
+    // A migration may rewrite big tables: no statement_timeout for this transaction.
+    if (auto r = conn.Simple("SET LOCAL statement_timeout = 0"); !r.ok()) return r.error();
     if (auto r = conn.Simple(kLockMigrations); !r.ok()) return r.error();
     if (auto r = conn.Simple(kVersionTable); !r.ok()) return r.error();
     Result<int> current = SchemaVersion(conn);

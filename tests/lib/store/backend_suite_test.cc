@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <string>
@@ -397,6 +398,36 @@ TEST(store_pg_faults, ServerRestartIsTemporary) {
   ASSERT_TRUE(back->has_value());
   EXPECT_EQ((*back)->thread_id, stored->thread_id);
   EXPECT_TRUE(store.RecordMessage(Msg("after@x", stored->thread_id, 300)).ok());
+}
+
+// PostgreSQL only: a row locked by another host's open transaction holds a write for at most
+// statement_timeout_ms; then the call fails with kTemporary instead of hanging.
+TEST(store_pg_faults, StatementTimeoutBoundsAWaitOnALock) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  auto pool = pg::PgPool::Open(dsn, pg::PgPool::Options{2, 300});
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
+  auto stored = store.RecordMessage(Msg("locked@x", "", 100));
+  ASSERT_TRUE(stored.ok());
+  auto other_host = pg::PgConn::Connect(dsn, 0);
+  ASSERT_TRUE(other_host.ok()) << other_host.error().message;
+  ASSERT_TRUE((*other_host)->Simple("BEGIN").ok());
+  ASSERT_TRUE((*other_host)
+                  ->Simple("SELECT * FROM tm_thread WHERE thread_id = '" + stored->thread_id +
+                           "' FOR UPDATE")
+                  .ok());
+  const auto start = std::chrono::steady_clock::now();
+  Status owner = store.SetThreadOwner(stored->thread_id, "sales");
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(owner.ok());
+  EXPECT_EQ(owner.error().code, ErrorCode::kTemporary) << owner.error().message;
+  EXPECT_LT(waited, std::chrono::seconds(5));
+  ASSERT_TRUE((*other_host)->Simple("ROLLBACK").ok());
+  EXPECT_TRUE(store.SetThreadOwner(stored->thread_id, "sales").ok());
 }
 
 }  // namespace
