@@ -127,7 +127,10 @@ bool PgCluster::Start() {
   }
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
     int port = FreePort();
-    if (port > 0 && StartOn(port)) return true;
+    if (port > 0 && StartOn(port)) {
+      error_.clear();  // an earlier attempt's port was taken meanwhile: not an error now
+      return true;
+    }
   }
   return false;
 }
@@ -150,7 +153,7 @@ bool PgCluster::StartOn(int port) {
   while (PQping(dsn.c_str()) != PQPING_OK) {
     if (Clock::now() > deadline) {
       error_ = "server on port " + std::to_string(port) + " does not answer";
-      Stop();
+      StopServer();
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

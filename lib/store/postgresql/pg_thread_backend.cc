@@ -24,7 +24,8 @@ const Statement kFindIndex{
     {kBytea}};
 const Statement kInsertMessage{
     "tm_insert_message",
-    "INSERT INTO tm_message (msgid, thread_id, time, record) VALUES ($1, $2, $3, $4)",
+    "INSERT INTO tm_message (msgid, thread_id, time, record) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT ((sha256(msgid))) DO NOTHING RETURNING true",
     {kBytea, kText, kInt8, kBytea}};
 const Statement kUpdateMessage{
     "tm_update_message",
@@ -35,7 +36,8 @@ const Statement kPutThread{"tm_put_thread",
                            "ON CONFLICT (thread_id) DO UPDATE SET record = EXCLUDED.record",
                            {kText, kBytea}};
 const Statement kInsertIndex{"tm_insert_index",
-                             "INSERT INTO tm_thread_index (root, thread_id) VALUES ($1, $2)",
+                             "INSERT INTO tm_thread_index (root, thread_id) VALUES ($1, $2) "
+                             "ON CONFLICT ((sha256(root))) DO NOTHING RETURNING true",
                              {kBytea, kText}};
 const Statement kThreadMessages{"tm_thread_messages",
                                 "SELECT msgid, record FROM tm_message WHERE thread_id = $1 "
@@ -72,23 +74,29 @@ Result<std::optional<ThreadRecord>> LoadThread(PgConn& conn, const Statement& st
   return std::optional<ThreadRecord>(std::move(*rec));
 }
 
-// Maps `root` to the thread unless it is mapped already or the thread has no room left.
+// Maps `root` to the thread unless it is mapped already (the first mapping wins) or the
+// thread has no room left. One round trip.
 Status MapThreadIndex(PgConn& conn, std::string_view root, ThreadRecord& thread) {
   if (root.empty() || thread.thread_index_roots.size() >= kMaxThreadIndexRoots) return {};
-  Result<Rows> hit = conn.Run(kFindIndex, {Param::Bytes(root)});
-  if (!hit.ok()) return hit.error();
-  if (hit->size() > 0) return {};
   Result<Rows> put = conn.Run(kInsertIndex, {Param::Bytes(root), Param::Bytes(thread.thread_id)});
   if (!put.ok()) return put.error();
-  thread.thread_index_roots.emplace_back(root);
+  if (put->size() > 0) thread.thread_index_roots.emplace_back(root);
   return {};
 }
 
 // The body of RecordMessage's transaction (thread_backend.h / thread_store.h semantics).
+// A new message: insert, thread, (index root), thread - 4 round trips inside the transaction.
 Status RecordIn(PgConn& conn, const MessageRecord& rec, std::string_view root, MessageRecord& out) {
-  Result<Rows> hit = conn.Run(kFindMessage, {Param::Bytes(rec.msgid)});
-  if (!hit.ok()) return hit.error();
-  if (hit->size() > 0) {
+  Result<Rows> ins =
+      conn.Run(kInsertMessage, {Param::Bytes(rec.msgid), Param::Bytes(rec.thread_id),
+                                Param::Int8(rec.time), Param::Bytes(EncodeMessage(rec))});
+  if (!ins.ok()) return ins.error();
+  if (ins->size() == 0) {  // known already: idempotent, except for the outbound echo
+    Result<Rows> hit = conn.Run(kFindMessage, {Param::Bytes(rec.msgid)});
+    if (!hit.ok()) return hit.error();
+    if (hit->size() == 0) {
+      return MakeError(ErrorCode::kStore, "postgresql: Message-ID hash collision");
+    }
     Result<std::optional<MessageRecord>> existing = DecodeMessageRow(rec.msgid, hit->Bytes(0, 0));
     if (!existing.ok()) return existing.error();
     out = std::move(**existing);
@@ -102,10 +110,6 @@ Status RecordIn(PgConn& conn, const MessageRecord& rec, std::string_view root, M
     }
     return {};
   }
-  Result<Rows> ins =
-      conn.Run(kInsertMessage, {Param::Bytes(rec.msgid), Param::Bytes(rec.thread_id),
-                                Param::Int8(rec.time), Param::Bytes(EncodeMessage(rec))});
-  if (!ins.ok()) return ins.error();
   Result<std::optional<ThreadRecord>> loaded =
       LoadThread(conn, kFindThreadForUpdate, rec.thread_id);
   if (!loaded.ok()) return loaded.error();

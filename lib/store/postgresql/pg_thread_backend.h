@@ -13,8 +13,9 @@
 //
 // LIMITS
 //   Thread ids are a text column: they must be valid UTF-8 (ThreadStore::NewThreadId's are
-//   ASCII), kStore otherwise. RecordMessage costs about 7 round trips (not yet one statement per
-//   message). Message order within a thread: time, then Message-ID bytes.
+//   ASCII), kStore otherwise. Recording a new message costs 6 round trips (BEGIN, insert,
+//   thread, index root, thread, COMMIT; not yet one statement per message). Message order within a
+//   thread: time, then Message-ID bytes.
 #pragma once
 
 #include <memory>
