@@ -117,6 +117,34 @@ TEST(ConfigTest, ErrorsNameTheKey) {
   }
 }
 
+// [store] backend = "postgresql" with dsn_file: the file is read as a secret (no group/world
+// access), then the backend is refused as not yet supported (issue 13's first slice).
+TEST(ConfigTest, StoreDsnFileIsASecretAndPostgresqlIsNotYetSupported) {
+  EXPECT_EQ(LoadFromString("")->store.backend, "lmdb");
+  EXPECT_EQ(LoadFromString("[store]\nbackend = \"lmdb\"\n")->store.dsn, "");
+  char tmpl[] = "/tmp/threadmill-config-XXXXXX";
+  ASSERT_TRUE(mkdtemp(tmpl));
+  const std::filesystem::path dir(tmpl);
+  const std::string file = (dir / "dsn").string();
+  std::ofstream(file) << "host=db.example user=threadmill password=secret\n";
+  const std::string text = "[store]\nbackend = \"postgresql\"\ndsn_file = \"" + file + "\"\n";
+  auto expect_error = [&](const std::string& part) {
+    try {
+      LoadFromString(text);
+      ADD_FAILURE() << "accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find("secret"), std::string::npos) << e.what();
+    }
+  };
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::group_read);
+  expect_error("store.dsn_file: ");
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read);
+  expect_error("store.backend: \"postgresql\" is not yet supported for the daemon");
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ConfigTest, HostileMailCapsHaveDefaults) {
   auto c = LoadFromString("");
   EXPECT_EQ(c->milter.max_header_fields, 10000u);
