@@ -4,6 +4,7 @@
 #include <endian.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -15,9 +16,10 @@ bool Retryable(const std::string& sqlstate) {
 }
 
 bool TemporaryState(const std::string& s) {
-  return s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0 || s.rfind("53", 0) == 0 ||
-         s == "57014" ||  // statement_timeout s == "40001" ||
-         s == "40P01";
+  // 08: connection, 53: resources, 57P: server shutting down, 57014: statement_timeout,
+  // 40001/40P01: serialization failure / deadlock.
+  return s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0 || s.rfind("53", 0) == 0 || s == "57014" ||
+         s == "40001" || s == "40P01";
 }
 
 std::string Trimmed(const char* text) {
@@ -50,7 +52,7 @@ int64_t Rows::Int8(int row, int col) const {
 
 int64_t Rows::Affected() const {
   const char* n = PQcmdTuples(res_.get());
-  return (n && *n) ? std::stoll(n) : 0;
+  return (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
 }
 
 Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& dsn,

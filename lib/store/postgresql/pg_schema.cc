@@ -1,6 +1,7 @@
 // pg_schema.cc - see pg_schema.h.
 #include "store/postgresql/pg_schema.h"
 
+#include <cstdlib>
 #include <string>
 
 namespace threadmill::store::pg {
@@ -64,7 +65,7 @@ Result<int> SchemaVersion(PgConn& conn) {
   auto rows = conn.Simple("SELECT coalesce(max(version), 0)::int8 FROM tm_schema_version");
   if (!rows.ok()) return rows.error();
   // Simple() returns text columns.
-  return std::stoi(std::string(rows->Bytes(0, 0)));
+  return static_cast<int>(std::strtol(std::string(rows->Bytes(0, 0)).c_str(), nullptr, 10));
 }
 
 Status Migrate(PgConn& conn) {
