@@ -2,6 +2,7 @@
 #include "store/postgresql/pg_ledger_backend.h"
 
 #include <utility>
+#include <vector>
 
 namespace threadmill::store::pg {
 namespace {
@@ -75,16 +76,15 @@ class PgLedgerTxn final : public LedgerTxn {
 
   Status Put(std::string_view ns, std::string_view key, std::string_view value) override {
     if (!writable_) return ReadOnly();
-    Result<Rows> rows = Error{};
+    std::vector<Param> params;
     if (IsOnce(ns)) {
       auto parts = SplitOnce(key);
       if (!parts.ok()) return parts.error();
-      rows = conn_.Run(
-          kOncePut, {Param::Bytes(parts->first), Param::Bytes(parts->second), Param::Bytes(value)});
+      params = {Param::Bytes(parts->first), Param::Bytes(parts->second), Param::Bytes(value)};
     } else {
-      rows =
-          conn_.Run(kKvPut, {Param::Bytes(NsColumn(ns)), Param::Bytes(key), Param::Bytes(value)});
+      params = {Param::Bytes(NsColumn(ns)), Param::Bytes(key), Param::Bytes(value)};
     }
+    Result<Rows> rows = conn_.Run(IsOnce(ns) ? kOncePut : kKvPut, params);
     if (!rows.ok()) return rows.error();
     return {};
   }
