@@ -4,9 +4,12 @@
 #include <endian.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
+#include <thread>
 
 namespace threadmill::store::pg {
 namespace {
@@ -20,6 +23,15 @@ bool TemporaryState(const std::string& s) {
   // 40001/40P01: serialization failure / deadlock.
   return s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0 || s.rfind("53", 0) == 0 || s == "57014" ||
          s == "40001" || s == "40P01";
+}
+
+// A random pause before retry `attempt` (1..): up to 2^attempt ms, at most kMaxRetryPauseMs.
+void RetryPause(int attempt) {
+  thread_local std::minstd_rand random(static_cast<unsigned>(
+      std::hash<std::thread::id>()(std::this_thread::get_id()) ^
+      static_cast<size_t>(std::chrono::steady_clock::now().time_since_epoch().count())));
+  const int ceiling = std::min(kMaxRetryPauseMs, 1 << std::min(attempt, 10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(random() % (ceiling + 1)));
 }
 
 std::string Trimmed(const char* text) {
@@ -122,11 +134,13 @@ Result<Rows> PgConn::Simple(const std::string& sql) {
   return rows;
 }
 
-Status PgConn::Transact(bool read_only, const std::function<Status()>& fn) {
-  const char* begin = read_only ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-                                : "BEGIN ISOLATION LEVEL SERIALIZABLE";
+Status PgConn::Transact(TxnMode mode, const std::function<Status()>& fn) {
+  const char* begin = mode == TxnMode::kReadOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                      : mode == TxnMode::kSerializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                                       : "BEGIN ISOLATION LEVEL READ COMMITTED";
   Status last;
   for (int attempt = 0; attempt < kMaxTxnAttempts; ++attempt) {
+    if (attempt > 0) RetryPause(attempt);
     if (auto b = Simple(begin); !b.ok()) return b.error();
     Status st = fn();
     std::string state = sqlstate_;

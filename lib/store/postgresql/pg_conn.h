@@ -16,7 +16,8 @@
 //   Connect waits at most connect_timeout (kConnectTimeoutSeconds unless the DSN says
 //   otherwise); every statement at most statement_timeout_ms (the server cancels it: 57014,
 //   kTemporary), so a lock held by another host never holds a milter thread for long. Transact
-//   retries a conflicting transaction at most kMaxTxnAttempts times.
+//   retries a conflicting transaction at most kMaxTxnAttempts times, after a random pause of
+//   up to kMaxRetryPauseMs (grows with the attempt) so that two hosts do not collide again.
 #pragma once
 
 #include <libpq-fe.h>
@@ -37,6 +38,13 @@ namespace threadmill::store::pg {
 inline constexpr int kConnectTimeoutSeconds = 5;
 inline constexpr int64_t kDefaultStatementTimeoutMs = 10000;
 inline constexpr int kMaxTxnAttempts = 20;
+inline constexpr int kMaxRetryPauseMs = 50;
+
+enum class TxnMode {
+  kReadOnly,       // REPEATABLE READ READ ONLY: one snapshot
+  kSerializable,   // SERIALIZABLE: as if alone (conflicts are retried)
+  kReadCommitted,  // READ COMMITTED: the caller serializes with row locks (FOR UPDATE, upserts)
+};
 
 // Parameter types (pg_type OIDs).
 inline constexpr Oid kBytea = 17;
@@ -86,10 +94,10 @@ class PgConn {
   // Runs SQL without parameters (may hold several statements; DDL, BEGIN/COMMIT).
   Result<Rows> Simple(const std::string& sql);
 
-  // Runs fn inside BEGIN ISOLATION LEVEL SERIALIZABLE (or REPEATABLE READ READ ONLY when
-  // read_only) ... COMMIT; rolls back when fn fails. A serialization failure, deadlock or
-  // unique violation (another host won a race) runs fn again, at most kMaxTxnAttempts times.
-  Status Transact(bool read_only, const std::function<Status()>& fn);
+  // Runs fn inside BEGIN ISOLATION LEVEL <mode> ... COMMIT; rolls back when fn fails. A
+  // serialization failure, deadlock or unique violation (another host won a race) runs fn
+  // again, at most kMaxTxnAttempts times.
+  Status Transact(TxnMode mode, const std::function<Status()>& fn);
 
   // Connected with no transaction open (may go back to the pool).
   bool healthy() const;

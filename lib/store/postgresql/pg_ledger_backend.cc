@@ -149,14 +149,14 @@ Status PgLedgerBackend::Read(const std::function<Status(LedgerTxn&)>& fn) const 
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   PgLedgerTxn txn(**conn, false);
-  return (*conn)->Transact(true, [&] { return fn(txn); });
+  return (*conn)->Transact(TxnMode::kReadOnly, [&] { return fn(txn); });
 }
 
 Status PgLedgerBackend::Write(const std::function<Status(LedgerTxn&)>& fn) {
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   PgLedgerTxn txn(**conn, true);
-  return (*conn)->Transact(false, [&] { return fn(txn); });
+  return (*conn)->Transact(TxnMode::kSerializable, [&] { return fn(txn); });
 }
 
 }  // namespace threadmill::store::pg

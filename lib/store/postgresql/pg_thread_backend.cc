@@ -18,6 +18,13 @@ const Statement kFindThread{
     "tm_find_thread", "SELECT record FROM tm_thread WHERE thread_id = $1", {kText}};
 const Statement kFindThreadForUpdate{
     "tm_find_thread_fu", "SELECT record FROM tm_thread WHERE thread_id = $1 FOR UPDATE", {kText}};
+// Creates the thread row when missing and locks it either way, returning its record ("" when
+// new): READ COMMITTED waits for another host's writer and then sees its committed record.
+const Statement kLockThread{"tm_lock_thread",
+                            "INSERT INTO tm_thread (thread_id, record) VALUES ($1, ''::bytea) "
+                            "ON CONFLICT (thread_id) DO UPDATE SET thread_id = EXCLUDED.thread_id "
+                            "RETURNING record",
+                            {kText}};
 const Statement kFindIndex{
     "tm_find_index",
     "SELECT thread_id FROM tm_thread_index WHERE sha256(root) = sha256($1) AND root = $1",
@@ -110,10 +117,14 @@ Status RecordIn(PgConn& conn, const MessageRecord& rec, std::string_view root, M
     }
     return {};
   }
-  Result<std::optional<ThreadRecord>> loaded =
-      LoadThread(conn, kFindThreadForUpdate, rec.thread_id);
-  if (!loaded.ok()) return loaded.error();
-  ThreadRecord thread = loaded->value_or(ThreadRecord{});
+  Result<Rows> locked = conn.Run(kLockThread, {Param::Bytes(rec.thread_id)});
+  if (!locked.ok()) return locked.error();
+  ThreadRecord thread;
+  if (!locked->Bytes(0, 0).empty()) {
+    Result<ThreadRecord> decoded = DecodeThread(locked->Bytes(0, 0));
+    if (!decoded.ok()) return decoded.error();
+    thread = std::move(*decoded);
+  }
   thread.thread_id = rec.thread_id;
   ApplyMessage(thread, rec);
   if (Status st = MapThreadIndex(conn, root, thread); !st.ok()) return st;
@@ -137,12 +148,14 @@ Status SweepIn(PgConn& conn, int64_t cutoff, SweepStats& stats, bool& more) {
   }
   stats.messages = static_cast<uint64_t>(doomed->size());
   for (const auto& [thread_id, gone] : touched) {
-    Result<Rows> count = conn.Run(kCountMessages, {Param::Bytes(thread_id)});
-    if (!count.ok()) return count.error();
-    const int64_t left = count->Int8(0, 0);
+    // Lock the thread first, then count: a message another host is recording into it has
+    // locked the row and is committed (and counted) by the time the lock is granted.
     Result<std::optional<ThreadRecord>> loaded = LoadThread(conn, kFindThreadForUpdate, thread_id);
     if (!loaded.ok()) return loaded.error();
     if (!loaded->has_value()) continue;
+    Result<Rows> count = conn.Run(kCountMessages, {Param::Bytes(thread_id)});
+    if (!count.ok()) return count.error();
+    const int64_t left = count->Int8(0, 0);
     if (left == 0) {
       if (auto del = conn.Run(kDeleteIndexOf, {Param::Bytes(thread_id)}); !del.ok()) {
         return del.error();
@@ -195,8 +208,8 @@ Result<MessageRecord> PgThreadBackend::RecordMessage(const MessageRecord& rec,
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   MessageRecord out;
-  Status st =
-      (*conn)->Transact(false, [&] { return RecordIn(**conn, rec, thread_index_root, out); });
+  Status st = (*conn)->Transact(TxnMode::kReadCommitted,
+                                [&] { return RecordIn(**conn, rec, thread_index_root, out); });
   if (!st.ok()) return st.error();
   return out;
 }
@@ -221,7 +234,7 @@ Result<std::vector<MessageRecord>> PgThreadBackend::ThreadMessages(std::string_v
 Status PgThreadBackend::SetThreadOwner(std::string_view thread_id, std::string_view owner) {
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
-  return (*conn)->Transact(false, [&]() -> Status {
+  return (*conn)->Transact(TxnMode::kReadCommitted, [&]() -> Status {
     Result<std::optional<ThreadRecord>> rec = LoadThread(**conn, kFindThreadForUpdate, thread_id);
     if (!rec.ok()) return rec.error();
     if (!rec->has_value()) {
@@ -242,8 +255,8 @@ Result<SweepStats> PgThreadBackend::Sweep(int64_t older_than_unix) {
   bool more = true;
   while (more) {
     SweepStats batch;
-    Status st =
-        (*conn)->Transact(false, [&] { return SweepIn(**conn, older_than_unix, batch, more); });
+    Status st = (*conn)->Transact(TxnMode::kReadCommitted,
+                                  [&] { return SweepIn(**conn, older_than_unix, batch, more); });
     if (!st.ok()) return st.error();
     total.messages += batch.messages;
     total.threads += batch.threads;

@@ -3,10 +3,13 @@
 //
 // DESCRIPTION
 //   Tables tm_message, tm_thread, tm_thread_index (pg_schema.h). Reads are single prepared
-//   statements; RecordMessage, SetThreadOwner and each Sweep batch are one SERIALIZABLE
-//   transaction, retried when another host's transaction conflicts (pg_conn.h), so two
-//   hosts recording messages of one thread never lose an update and a Message-ID recorded
-//   by both is stored once.
+//   statements; RecordMessage, SetThreadOwner and each Sweep batch are one READ COMMITTED
+//   transaction that locks the thread row before it reads the thread record (RecordMessage
+//   creates-and-locks it with one upsert), so two hosts recording messages of one thread
+//   queue on that row instead of failing each other (SERIALIZABLE made a busy thread's
+//   writers retry until they gave up), never lose an update, and a Message-ID recorded by
+//   both is stored once (the unique index; INSERT ... ON CONFLICT DO NOTHING waits for the
+//   other host's transaction, then finds its row). Deadlocks are retried (pg_conn.h).
 //
 // THREADING
 //   Thread-safe: every call takes its own pooled connection.
