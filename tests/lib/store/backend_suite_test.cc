@@ -237,7 +237,11 @@ TEST_P(store_backend_suite, ConcurrentRecordsIntoOneThreadLoseNothing) {
       ThreadStore store = Store(host);
       for (int i = 0; i < kPerHost; ++i) {
         std::string id = "h" + std::to_string(host) + "-" + std::to_string(i) + "@x";
-        if (!store.RecordMessage(Msg(id, seed->thread_id, 10 + i)).ok()) ++failures;
+        auto got = store.RecordMessage(Msg(id, seed->thread_id, 10 + i));
+        if (!got.ok()) {
+          ++failures;
+          ADD_FAILURE() << id << ": " << got.error().message;
+        }
       }
     });
   }
