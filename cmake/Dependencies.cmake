@@ -6,6 +6,8 @@ find_package(nlohmann_json REQUIRED)
 
 pkg_check_modules(MILTER REQUIRED IMPORTED_TARGET milter)
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
+# libpq (PostgreSQL client, Debian libpq-dev): the PostgreSQL store backend (lib/store/postgresql).
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(OPENDKIM IMPORTED_TARGET opendkim)
 pkg_check_modules(UNBOUND IMPORTED_TARGET libunbound)

@@ -24,8 +24,8 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
         "timeout_seconds", "max_header_fields", "max_header_field_bytes", "drain_seconds"}},
       {"log", {"target", "facility", "level"}},
       {"store",
-       {"path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds",
-        "sync", "sync_interval_ms"}},
+       {"backend", "dsn", "dsn_file", "path", "map_size_mb", "max_map_size_mb", "retention_days",
+        "sweep_interval_seconds", "sync", "sync_interval_ms"}},
       {"direction", {"internal_hosts", "authenticated_is_outbound", "submission_daemons"}},
       {"threading",
        {"max_references", "use_thread_index", "reply_token", "token_key_files",
@@ -132,6 +132,37 @@ void ReadLog(const toml::table& root, const std::string& file, log::LogOptions* 
   if (std::string why = log::Validate(*l); !why.empty()) r.Fail("", why);
 }
 
+// [store] backend, dsn, dsn_file. The DSN is a libpq connection string; dsn_file (read as a
+// secret file: not group/world readable) keeps its password out of the main config.
+void ReadStoreBackend(const TomlReader& r, StoreConfig* s) {
+  r.Get("backend", &s->backend);
+  if (s->backend != "lmdb" && s->backend != "postgresql") {
+    r.Fail("backend", "must be \"lmdb\" or \"postgresql\"");
+  }
+  std::string dsn_file;
+  r.Get("dsn", &s->dsn);
+  r.Get("dsn_file", &dsn_file);
+  if (s->backend == "lmdb") {
+    if (!s->dsn.empty()) r.Fail("dsn", "is only used with backend = \"postgresql\"");
+    if (!dsn_file.empty()) r.Fail("dsn_file", "is only used with backend = \"postgresql\"");
+    return;
+  }
+  if (!s->dsn.empty() && !dsn_file.empty()) r.Fail("dsn", "give dsn or dsn_file, not both");
+  if (!dsn_file.empty()) {
+    if (dsn_file.front() != '/') r.Fail("dsn_file", "must be an absolute path");
+    auto dsn = ReadSecretFile(dsn_file, 1);
+    if (!dsn.ok()) r.Fail("dsn_file", dsn.error().message);
+    s->dsn = *dsn;
+  }
+  if (s->dsn.empty()) {
+    r.Fail("dsn", "backend = \"postgresql\" needs dsn or dsn_file (a libpq connection string)");
+  }
+  r.Fail("backend",
+         "\"postgresql\" is not yet supported for the daemon and threadmillctl (only the thread "
+         "store and the reply ledger have a PostgreSQL backend so far; jobs, drafts, KV and "
+         "counters do not): use \"lmdb\"");
+}
+
 void ReadStore(const toml::table& root, const std::string& file, StoreConfig* s) {
   TomlReader r = Section(root, "store", file);
   r.Get("path", &s->path);
@@ -146,6 +177,7 @@ void ReadStore(const toml::table& root, const std::string& file, StoreConfig* s)
   if (sync != "periodic" && sync != "always") r.Fail("sync", "must be \"periodic\" or \"always\"");
   s->sync_each_commit = sync == "always";
   r.Get("sync_interval_ms", &s->sync_interval_ms, 10, kMax);
+  ReadStoreBackend(r, s);
 }
 
 void ReadDirection(const toml::table& root, const std::string& file, DirectionConfig* d) {

@@ -52,6 +52,11 @@ struct MilterConfig {
 };
 
 struct StoreConfig {
+  // "lmdb" (embedded, one host) or "postgresql" (shared by several MX hosts; parsed, but
+  // Load refuses it until the daemon can run on it: only the thread store and the reply
+  // ledger have a PostgreSQL backend so far, lib/store/postgresql/).
+  std::string backend = "lmdb";
+  std::string dsn;  // libpq connection string: [store] dsn, or the content of dsn_file
   std::string path = "/var/lib/threadmill";
   uint64_t map_size_mb = 256;
   uint64_t max_map_size_mb = 16384;

@@ -6,18 +6,19 @@
 #include <optional>
 
 #include "store/keys.h"
+#include "store/lmdb_ledger_backend.h"
 
 namespace threadmill::reply {
 namespace {
 
 using nlohmann::json;
 
-const std::string kOnce("once\0", 5);
-const std::string kRate("rate\0", 5);
-const std::string kThread("thread\0", 7);
-const std::string kSend("send\0", 5);
-const std::string kSendRate("sendrate\0", 9);
-const std::string kTurn("turn\0", 5);
+const std::string kOnce(store::kLedgerOnceNs);
+const std::string kRate(store::kLedgerRateNs);
+const std::string kThread(store::kLedgerThreadNs);
+const std::string kSend(store::kLedgerSendNs);
+const std::string kSendRate(store::kLedgerSendRateNs);
+const std::string kTurn(store::kLedgerTurnNs);
 
 std::string LowerAddress(std::string_view s) {
   std::string out(s);
@@ -98,40 +99,36 @@ Result<LedgerEntry> Decode(std::string_view raw) {
 }
 
 // Claim-or-get under ns/key in an open write transaction.
-Result<LedgerEntry> ClaimIn(store::WriteTxn& txn, MDB_dbi dbi, const std::string& ns,
-                            const std::string& key, const LedgerEntry& proposed, bool* existed) {
-  auto hit = store::KeyedFind(txn, dbi, ns, key);
+Result<LedgerEntry> ClaimIn(store::LedgerTxn& txn, const std::string& ns, const std::string& key,
+                            const LedgerEntry& proposed, bool* existed) {
+  auto hit = txn.Get(ns, key);
   if (!hit.ok()) return hit.error();
   if (hit->has_value()) {
-    auto entry = Decode((*hit)->payload);
+    auto entry = Decode(**hit);
     if (!entry.ok()) return entry.error();
     *existed = true;
     return entry;
   }
   *existed = false;
-  auto put = store::KeyedPut(txn, dbi, ns, key, Encode(proposed));
-  if (!put.ok()) return put.error();
+  if (Status put = txn.Put(ns, key, Encode(proposed)); !put.ok()) return put.error();
   return proposed;
 }
 
 // Rewrites the entry at ns/key with change(entry).
-Status Rewrite(store::Environment& env, const std::string& ns, const std::string& key,
+Status Rewrite(store::LedgerBackend& backend, const std::string& ns, const std::string& key,
                const std::function<void(LedgerEntry&)>& change) {
-  return env.Write([&](store::WriteTxn& txn) -> Status {
-    MDB_dbi dbi = env.dbi(store::Db::kReplied);
-    auto hit = store::KeyedFind(txn, dbi, ns, key);
+  return backend.Write([&](store::LedgerTxn& txn) -> Status {
+    auto hit = txn.Get(ns, key);
     if (!hit.ok()) return hit.error();
     if (!hit->has_value()) return MakeError(ErrorCode::kNotFound, "replied: no such entry");
-    auto entry = Decode((*hit)->payload);
+    auto entry = Decode(**hit);
     if (!entry.ok()) return entry.error();
     change(*entry);
-    auto put = store::KeyedPut(txn, dbi, ns, key, Encode(*entry));
-    if (!put.ok()) return put.error();
-    return {};
+    return txn.Put(ns, key, Encode(*entry));
   });
 }
 
-Status MarkIn(store::Environment& env, const std::string& ns, const std::string& key) {
+Status MarkIn(store::LedgerBackend& env, const std::string& ns, const std::string& key) {
   return Rewrite(env, ns, key, [](LedgerEntry& e) {
     e.state = "sent";
     e.message.clear();
@@ -142,15 +139,15 @@ Status MarkIn(store::Environment& env, const std::string& ns, const std::string&
 
 // Takes one token of the handler's send bucket (capacity and refill: per_hour an hour).
 // Returns false when the bucket is empty.
-Result<bool> TakeSendToken(store::WriteTxn& txn, MDB_dbi dbi, const std::string& handler,
-                           int64_t now, int64_t per_hour) {
+Result<bool> TakeSendToken(store::LedgerTxn& txn, const std::string& handler, int64_t now,
+                           int64_t per_hour) {
   if (per_hour <= 0) return true;
   double tokens = static_cast<double>(per_hour);
-  auto hit = store::KeyedFind(txn, dbi, kSendRate, handler);
+  auto hit = txn.Get(kSendRate, handler);
   if (!hit.ok()) return hit.error();
   if (hit->has_value()) {
     try {
-      json j = json::parse((*hit)->payload);
+      json j = json::parse(**hit);
       double left = j.value("tokens", tokens);
       int64_t then = j.value("time", now);
       double refill = static_cast<double>(std::max<int64_t>(0, now - then)) *
@@ -161,8 +158,7 @@ Result<bool> TakeSendToken(store::WriteTxn& txn, MDB_dbi dbi, const std::string&
   }
   if (tokens < 1.0) return false;
   json j = {{"tokens", tokens - 1.0}, {"time", now}};
-  auto put = store::KeyedPut(txn, dbi, kSendRate, handler, j.dump());
-  if (!put.ok()) return put.error();
+  if (Status put = txn.Put(kSendRate, handler, j.dump()); !put.ok()) return put.error();
   return true;
 }
 
@@ -176,15 +172,15 @@ struct RateState {
 };
 
 // Per thread: a cap in all (rate-thread) and an hourly token bucket (rate-thread-hour).
-Result<std::string> EvaluateThread(const store::Txn& txn, MDB_dbi dbi, const ClaimLimits& limits,
+Result<std::string> EvaluateThread(const store::LedgerTxn& txn, const ClaimLimits& limits,
                                    int64_t now, RateState* state) {
   double per_hour = static_cast<double>(limits.thread_replies_per_hour);
   state->thread_tokens = per_hour;
-  auto t = store::KeyedFind(txn, dbi, kThread, limits.thread_id);
+  auto t = txn.Get(kThread, limits.thread_id);
   if (!t.ok()) return t.error();
   if (t->has_value()) {
     try {
-      json j = json::parse((*t)->payload);
+      json j = json::parse(**t);
       state->thread_count = j.value("count", uint64_t{0});
       if (j.contains("tokens")) {
         double elapsed = static_cast<double>(std::max<int64_t>(0, now - j.value("time", now)));
@@ -206,14 +202,14 @@ Result<std::string> EvaluateThread(const store::Txn& txn, MDB_dbi dbi, const Cla
 }
 
 // The conversation loop guard: fast turns of the same sender in a row (ledger.h ClaimLimits).
-Result<std::string> EvaluateLoop(const store::Txn& txn, MDB_dbi dbi, const ClaimLimits& limits,
+Result<std::string> EvaluateLoop(const store::LedgerTxn& txn, const ClaimLimits& limits,
                                  RateState* state) {
-  auto turn = store::KeyedFind(txn, dbi, kTurn, state->rate_key);
+  auto turn = txn.Get(kTurn, state->rate_key);
   if (!turn.ok()) return turn.error();
   if (!turn->has_value()) return std::string();
   int64_t last = 0, fast = 0;
   try {
-    json j = json::parse((*turn)->payload);
+    json j = json::parse(**turn);
     last = j.value("time", int64_t{0});
     fast = j.value("fast", int64_t{0});
   } catch (const std::exception&) {
@@ -226,13 +222,13 @@ Result<std::string> EvaluateLoop(const store::Txn& txn, MDB_dbi dbi, const Claim
 }
 
 // Decides a reply under `limits` at `now`: "" or the refusal keyword (ledger.h, Claim).
-Result<std::string> Evaluate(const store::Txn& txn, MDB_dbi dbi, const std::string& once_key,
+Result<std::string> Evaluate(const store::LedgerTxn& txn, const std::string& once_key,
                              const ClaimLimits& limits, std::string_view handler, int64_t now,
                              RateState* state) {
-  auto hit = store::KeyedFind(txn, dbi, kOnce, once_key);
+  auto hit = txn.Get(kOnce, once_key);
   if (!hit.ok()) return hit.error();
   if (hit->has_value()) {
-    auto entry = Decode((*hit)->payload);
+    auto entry = Decode(**hit);
     if (!entry.ok()) return entry.error();
     if (entry->state != "sent" && !entry->message.empty()) {
       state->resume = std::move(*entry);
@@ -243,37 +239,40 @@ Result<std::string> Evaluate(const store::Txn& txn, MDB_dbi dbi, const std::stri
   state->rate_key = std::string(handler) + '\0' + RateKeyAddress(limits.sender);
   // Vacation: one reply per (sender, handler) per period.
   if (limits.sender_period_seconds > 0) {
-    auto last = store::KeyedFind(txn, dbi, kRate, state->rate_key);
+    auto last = txn.Get(kRate, state->rate_key);
     if (!last.ok()) return last.error();
-    if (last->has_value() && (*last)->payload.size() == 8 &&
-        store::DecodeTime((*last)->payload) + limits.sender_period_seconds > now) {
+    if (last->has_value() && (*last)->size() == 8 &&
+        store::DecodeTime(**last) + limits.sender_period_seconds > now) {
       return std::string("rate-sender");
     }
   }
   if (!limits.thread_id.empty()) {
-    auto thread = EvaluateThread(txn, dbi, limits, now, state);
+    auto thread = EvaluateThread(txn, limits, now, state);
     if (!thread.ok() || !thread->empty()) return thread;
   }
   if (limits.loop_max_fast_turns > 0 && limits.inbound_time > 0) {
-    return EvaluateLoop(txn, dbi, limits, state);
+    return EvaluateLoop(txn, limits, state);
   }
   return std::string();
 }
 
 }  // namespace
 
-ReplyLedger::ReplyLedger(std::shared_ptr<store::Environment> env) : env_(std::move(env)) {}
+ReplyLedger::ReplyLedger(std::shared_ptr<store::Environment> env)
+    : backend_(std::make_shared<store::LmdbLedgerBackend>(std::move(env))) {}
+
+ReplyLedger::ReplyLedger(std::shared_ptr<store::LedgerBackend> backend)
+    : backend_(std::move(backend)) {}
 
 Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_view recipient,
                                        const ClaimLimits& limits, const LedgerEntry& proposed) {
   LedgerEntry out;
   std::string refusal;
-  Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
+  Status st = backend_->Write([&](store::LedgerTxn& txn) -> Status {
     refusal.clear();
-    MDB_dbi dbi = env_->dbi(store::Db::kReplied);
     std::string once_key = OnceKey(message_id, recipient);
     RateState state;
-    auto decided = Evaluate(txn, dbi, once_key, limits, proposed.handler, proposed.time, &state);
+    auto decided = Evaluate(txn, once_key, limits, proposed.handler, proposed.time, &state);
     if (!decided.ok()) return decided.error();
     if (state.resume) {  // an earlier claim, not sent yet: deal with that very message
       out = std::move(*state.resume);
@@ -283,20 +282,19 @@ Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_
       refusal = *decided;
       return {};
     }
-    auto put = store::KeyedPut(txn, dbi, kOnce, once_key, Encode(proposed));
-    if (!put.ok()) return put.error();
-    put = store::KeyedPut(txn, dbi, kRate, state.rate_key, store::EncodeTime(proposed.time));
-    if (!put.ok()) return put.error();
+    if (Status put = txn.Put(kOnce, once_key, Encode(proposed)); !put.ok()) return put;
+    if (Status put = txn.Put(kRate, state.rate_key, store::EncodeTime(proposed.time));
+        !put.ok()) {
+      return put;
+    }
     if (!limits.thread_id.empty()) {
       json j = {{"count", state.thread_count + 1}, {"time", proposed.time}};
       if (limits.thread_replies_per_hour > 0) j["tokens"] = state.thread_tokens - 1.0;
-      put = store::KeyedPut(txn, dbi, kThread, limits.thread_id, j.dump());
-      if (!put.ok()) return put.error();
+      if (Status put = txn.Put(kThread, limits.thread_id, j.dump()); !put.ok()) return put;
     }
     if (limits.loop_max_fast_turns > 0) {
       json j = {{"time", proposed.time}, {"fast", state.fast_turns}};
-      put = store::KeyedPut(txn, dbi, kTurn, state.rate_key, j.dump());
-      if (!put.ok()) return put.error();
+      if (Status put = txn.Put(kTurn, state.rate_key, j.dump()); !put.ok()) return put;
     }
     out = proposed;
     return {};
@@ -310,10 +308,9 @@ Result<std::string> ReplyLedger::Check(std::string_view message_id, std::string_
                                        const ClaimLimits& limits, std::string_view handler,
                                        int64_t now) const {
   std::string out;
-  Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
+  Status st = backend_->Read([&](store::LedgerTxn& txn) -> Status {
     RateState state;
-    auto decided = Evaluate(txn, env_->dbi(store::Db::kReplied), OnceKey(message_id, recipient),
-                            limits, handler, now, &state);
+    auto decided = Evaluate(txn, OnceKey(message_id, recipient), limits, handler, now, &state);
     if (!decided.ok()) return decided.error();
     out = state.resume ? "" : *decided;
     return {};
@@ -323,19 +320,18 @@ Result<std::string> ReplyLedger::Check(std::string_view message_id, std::string_
 }
 
 Status ReplyLedger::MarkSent(std::string_view message_id, std::string_view recipient) {
-  return MarkIn(*env_, kOnce, OnceKey(message_id, recipient));
+  return MarkIn(*backend_, kOnce, OnceKey(message_id, recipient));
 }
 
 Result<std::optional<LedgerEntry>> ReplyLedger::Find(std::string_view message_id,
                                                      std::string_view recipient) const {
   std::optional<LedgerEntry> out;
-  Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
+  Status st = backend_->Read([&](store::LedgerTxn& txn) -> Status {
     out.reset();
-    auto hit = store::KeyedFind(txn, env_->dbi(store::Db::kReplied), kOnce,
-                                OnceKey(message_id, recipient));
+    auto hit = txn.Get(kOnce, OnceKey(message_id, recipient));
     if (!hit.ok()) return hit.error();
     if (!hit->has_value()) return {};
-    auto entry = Decode((*hit)->payload);
+    auto entry = Decode(**hit);
     if (!entry.ok()) return entry.error();
     out = std::move(*entry);
     return {};
@@ -348,20 +344,19 @@ Result<LedgerEntry> ReplyLedger::ClaimSend(std::string_view job_id, uint32_t ind
                                            const LedgerEntry& proposed, int64_t per_hour) {
   LedgerEntry out;
   bool refused = false;
-  Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
+  Status st = backend_->Write([&](store::LedgerTxn& txn) -> Status {
     refused = false;
-    MDB_dbi dbi = env_->dbi(store::Db::kReplied);
     if (!job_id.empty()) {
-      auto hit = store::KeyedFind(txn, dbi, kSend, SendKey(job_id, index));
+      auto hit = txn.Get(kSend, SendKey(job_id, index));
       if (!hit.ok()) return hit.error();
       if (hit->has_value()) {  // an earlier attempt of this job claimed it: no new token
-        auto entry = Decode((*hit)->payload);
+        auto entry = Decode(**hit);
         if (!entry.ok()) return entry.error();
         out = std::move(*entry);
         return {};
       }
     }
-    auto token = TakeSendToken(txn, dbi, proposed.handler, proposed.time, per_hour);
+    auto token = TakeSendToken(txn, proposed.handler, proposed.time, per_hour);
     if (!token.ok()) return token.error();
     if (!*token) {
       refused = true;
@@ -369,7 +364,7 @@ Result<LedgerEntry> ReplyLedger::ClaimSend(std::string_view job_id, uint32_t ind
     }
     if (!job_id.empty()) {
       bool existed = false;
-      auto got = ClaimIn(txn, dbi, kSend, SendKey(job_id, index), proposed, &existed);
+      auto got = ClaimIn(txn, kSend, SendKey(job_id, index), proposed, &existed);
       if (!got.ok()) return got.error();
     }
     out = proposed;
@@ -389,32 +384,30 @@ EntryRef ReplyLedger::SendRef(std::string_view job_id, uint32_t index) {
 }
 
 Status ReplyLedger::Update(const EntryRef& ref, const LedgerEntry& entry) {
-  return Rewrite(*env_, ref.ns, ref.key, [&](LedgerEntry& e) { e = entry; });
+  return Rewrite(*backend_, ref.ns, ref.key, [&](LedgerEntry& e) { e = entry; });
 }
 
-Status ReplyLedger::MarkDone(const EntryRef& ref) { return MarkIn(*env_, ref.ns, ref.key); }
+Status ReplyLedger::MarkDone(const EntryRef& ref) { return MarkIn(*backend_, ref.ns, ref.key); }
 
 Status ReplyLedger::MarkSendDone(std::string_view job_id, uint32_t index) {
-  return MarkIn(*env_, kSend, SendKey(job_id, index));
+  return MarkIn(*backend_, kSend, SendKey(job_id, index));
 }
 
 Result<std::vector<ReplyLedger::Owed>> ReplyLedger::ListOwed(size_t limit) const {
   std::vector<Owed> out;
-  Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
+  Status st = backend_->Read([&](store::LedgerTxn& txn) -> Status {
     out.clear();
-    auto cursor = store::Cursor::Open(txn, env_->dbi(store::Db::kReplied));
-    if (!cursor.ok()) return cursor.error();
-    for (auto at = cursor->First(); at.ok() && *at && out.size() < limit; at = cursor->Next()) {
-      std::string_view key = cursor->key();
-      const std::string* ns = key.rfind(kOnce, 0) == 0   ? &kOnce
-                              : key.rfind(kSend, 0) == 0 ? &kSend
-                                                         : nullptr;
-      if (!ns) continue;
-      auto split = store::DecodeKeyedEntry(key.substr(ns->size()), cursor->value());
-      if (!split.ok()) continue;
-      auto entry = Decode(split->payload);
-      if (!entry.ok() || entry->state == "sent") continue;
-      out.push_back({EntryRef{*ns, std::string(split->key)}, std::move(*entry)});
+    for (const std::string* ns : {&kOnce, &kSend}) {  // key order: "once\0" < "send\0"
+      Status scanned =
+          txn.Scan(*ns, [&](std::string_view key, std::string_view value) -> bool {
+            if (out.size() >= limit) return false;
+            auto entry = Decode(value);
+            if (entry.ok() && entry->state != "sent") {
+              out.push_back({EntryRef{*ns, std::string(key)}, std::move(*entry)});
+            }
+            return true;
+          });
+      if (!scanned.ok()) return scanned;
     }
     return {};
   });
@@ -422,56 +415,44 @@ Result<std::vector<ReplyLedger::Owed>> ReplyLedger::ListOwed(size_t limit) const
   return out;
 }
 
+namespace {
+
+// When the entry `value` of namespace `ns` was last touched, or nullopt when it is kept
+// whatever its age (send buckets; replies and sends still owed). Corrupt entries read as 0.
+std::optional<int64_t> LastTouched(const std::string& ns, std::string_view value) {
+  if (ns == kRate) return value.size() == 8 ? store::DecodeTime(value) : 0;
+  if (ns == kThread || ns == kTurn) {
+    try {
+      return json::parse(value).value("time", int64_t{0});
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  auto entry = Decode(value);
+  if (entry.ok() && entry->state != "sent") return std::nullopt;  // still owed to someone
+  return entry.ok() ? entry->time : 0;
+}
+
+}  // namespace
+
 Result<uint64_t> ReplyLedger::Sweep(int64_t older_than) {
   uint64_t removed = 0;
-  Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
+  Status st = backend_->Write([&](store::LedgerTxn& txn) -> Status {
     removed = 0;
-    MDB_dbi dbi = env_->dbi(store::Db::kReplied);
-    std::vector<std::string> doomed;
-    {
-      auto cursor = store::Cursor::Open(txn, dbi);
-      if (!cursor.ok()) return cursor.error();
-      for (auto at = cursor->First(); at.ok() && *at; at = cursor->Next()) {
-        std::string_view key = cursor->key();
-        std::string_view value = cursor->value();
-        int64_t time = 0;
-        if (key.rfind(kSendRate, 0) == 0) {
-          continue;  // one small bucket per handler
-        } else if (key.rfind(kRate, 0) == 0) {
-          std::string_view payload = value;
-          if (store::IsHashedKey(key.substr(kRate.size()))) {
-            auto e = store::DecodeKeyedEntry(key.substr(kRate.size()), value);
-            if (e.ok()) payload = e->payload;
-          }
-          time = payload.size() == 8 ? store::DecodeTime(payload) : 0;
-        } else if (key.rfind(kThread, 0) == 0 || key.rfind(kTurn, 0) == 0) {
-          size_t ns_len = key.rfind(kThread, 0) == 0 ? kThread.size() : kTurn.size();
-          std::string_view payload = value;
-          if (store::IsHashedKey(key.substr(ns_len))) {
-            auto e = store::DecodeKeyedEntry(key.substr(ns_len), value);
-            if (e.ok()) payload = e->payload;
-          }
-          try {
-            time = json::parse(payload).value("time", int64_t{0});
-          } catch (const std::exception&) {
-          }
-        } else {
-          size_t ns_len = key.rfind(kOnce, 0) == 0 ? kOnce.size() : kSend.size();
-          std::string_view payload = value;
-          if (store::IsHashedKey(key.substr(ns_len))) {
-            auto e = store::DecodeKeyedEntry(key.substr(ns_len), value);
-            if (e.ok()) payload = e->payload;
-          }
-          auto entry = Decode(payload);
-          time = entry.ok() ? entry->time : 0;
-          if (entry.ok() && entry->state != "sent") continue;  // still owed to someone
-        }
-        if (time < older_than) doomed.emplace_back(key);
-        if (doomed.size() >= 1000) break;
-      }
+    std::vector<std::pair<const std::string*, std::string>> doomed;
+    // Key order of the namespaces, as one LMDB cursor pass sees them ("sendrate" kept).
+    for (const std::string* ns : {&kOnce, &kRate, &kSend, &kThread, &kTurn}) {
+      Status scanned =
+          txn.Scan(*ns, [&](std::string_view key, std::string_view value) -> bool {
+            std::optional<int64_t> time = LastTouched(*ns, value);
+            if (time && *time < older_than) doomed.emplace_back(ns, std::string(key));
+            return doomed.size() < 1000;
+          });
+      if (!scanned.ok()) return scanned;
+      if (doomed.size() >= 1000) break;
     }
-    for (const auto& key : doomed) {
-      auto del = txn.Del(dbi, key);
+    for (const auto& [ns, key] : doomed) {
+      auto del = txn.Del(*ns, key);
       if (!del.ok()) return del.error();
       removed += *del ? 1 : 0;
     }

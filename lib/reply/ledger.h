@@ -1,7 +1,8 @@
 // ledger.h - the durable memory of the reply rules: once per message, rate limits, send-once.
 //
 // DESCRIPTION
-//   Lives in the `replied` database (schema.h), one namespace per concern:
+//   Lives in a store::LedgerBackend (store/ledger_backend.h): the `replied` LMDB database
+//   (schema.h) by default, or PostgreSQL. One namespace per concern:
 //     "once\0"   msgid '\0' recipient  -> entry JSON: the reply's Message-ID, state
 //                                          pending|sent, time, handler, and while pending the
 //                                          rendered message, its envelope sender and recipients
@@ -13,9 +14,9 @@
 //                                          (conversation loop guard, policy.h)
 //     "send\0"   job id '\0' n         -> entry JSON of the n-th host->send of a job
 //     "sendrate\0" handler            -> token bucket of host->send (sends_per_hour)
-//   Claim checks and sets everything in ONE write transaction: a message is answered at most
-//   once per (Message-ID, recipient) even when two workers race, jobs are retried, or the
-//   process is killed. An entry's state:
+//   Claim checks and sets everything in ONE (serializable) write transaction: a message is
+//   answered at most once per (Message-ID, recipient) even when two workers or hosts race,
+//   jobs are retried, or the process is killed. An entry's state:
 //     pending      claimed, never handed to sendmail: a retry may send it
 //     reinjecting  committed BEFORE sendmail may run, with sendmail's pid and start time:
 //                  the MTA may hold the message, so a retry never sends it again blindly
@@ -42,6 +43,7 @@
 
 #include "common/result.h"
 #include "store/environment.h"
+#include "store/ledger_backend.h"
 
 namespace threadmill::reply {
 
@@ -91,7 +93,10 @@ std::string RateKeyAddress(std::string_view address);
 
 class ReplyLedger {
  public:
+  // The LMDB ledger of `env`.
   explicit ReplyLedger(std::shared_ptr<store::Environment> env);
+  // Any backend (non-null), e.g. PostgreSQL (store/postgresql/pg_ledger_backend.h).
+  explicit ReplyLedger(std::shared_ptr<store::LedgerBackend> backend);
 
   static EntryRef ReplyRef(std::string_view message_id, std::string_view recipient);
   static EntryRef SendRef(std::string_view job_id, uint32_t index);
@@ -138,7 +143,7 @@ class ReplyLedger {
   Result<uint64_t> Sweep(int64_t older_than);
 
  private:
-  std::shared_ptr<store::Environment> env_;
+  std::shared_ptr<store::LedgerBackend> backend_;
 };
 
 }  // namespace threadmill::reply

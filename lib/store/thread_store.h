@@ -1,15 +1,17 @@
 // thread_store.h - email threads: which Message-IDs threadmill has seen, grouped in threads.
 //
 // DESCRIPTION
+//   The facade callers use; the storing is done by a ThreadBackend (thread_backend.h):
+//   LMDB (the default, built from an Environment) or PostgreSQL. ThreadStore validates the
+//   arguments and picks new thread ids, so every backend sees the same checked input.
 //   The milter records every outbound (and matched inbound) Message-ID with the thread it
-//   belongs to; replies are matched by looking up the ids they reference. Databases used
-//   (schema.h): msgid, msg_time, thread, thread_msgs, thread_index.
+//   belongs to; replies are matched by looking up the ids they reference.
 //   RecordMessage is idempotent per Message-ID (MTA retries, several recipients), and does
 //   all its writes in one transaction, so a crash never leaves half a message.
 //   Sweep implements retention in batches of kSweepBatch messages per transaction.
 //
 // THREADING
-//   A ThreadStore is thread-safe; copies share the Environment. Every call runs its own
+//   A ThreadStore is thread-safe; copies share the backend. Every call runs its own
 //   transaction: call none from inside Environment::Read/Write callbacks.
 //
 // LIMITS
@@ -31,22 +33,18 @@
 #include "common/result.h"
 #include "store/environment.h"
 #include "store/records.h"
+#include "store/thread_backend.h"
 
 namespace threadmill::store {
 
 inline constexpr size_t kMaxIdBytes = 4096;
 inline constexpr size_t kMaxThreadIdBytes = 128;
-inline constexpr size_t kSweepBatch = 1000;
-
-struct SweepStats {
-  uint64_t messages = 0;  // message records removed
-  uint64_t threads = 0;   // threads removed because no message was left
-};
-
 class ThreadStore {
  public:
   // `env` must be non-null and outlive nothing in particular (shared ownership).
   explicit ThreadStore(std::shared_ptr<Environment> env);
+  // Any backend (must be non-null), e.g. PostgreSQL (postgresql/pg_thread_backend.h).
+  explicit ThreadStore(std::shared_ptr<ThreadBackend> backend);
 
   // The record of `msgid` (normalized, without <>), or nullopt. Thread-safe.
   Result<std::optional<MessageRecord>> FindMessage(std::string_view msgid) const;
@@ -89,7 +87,7 @@ class ThreadStore {
   static std::string NewThreadId();
 
  private:
-  std::shared_ptr<Environment> env_;
+  std::shared_ptr<ThreadBackend> backend_;
 };
 
 }  // namespace threadmill::store

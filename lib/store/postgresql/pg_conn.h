@@ -1,0 +1,117 @@
+// pg_conn.h - one libpq connection: prepared statements with binary parameters and results,
+// SQLSTATE-aware errors, serializable transactions retried on conflicts.
+//
+// DESCRIPTION
+//   libpq (not libpqxx): a C API without exceptions, so errors map straight to Result/Status
+//   (docs/decisions.md). Every parameter and result column travels in binary format: bytea
+//   and text as their bytes, int8 as 8 big-endian bytes; Message-IDs of any bytes survive.
+//   A statement is prepared on its first use on a connection (name -> SQL must not change).
+//   Errors: kTemporary for connection trouble (SQLSTATE class 08, 57P, 53) and serialization
+//   failures / deadlocks (40001, 40P01); kStore otherwise. last_sqlstate() tells which.
+//
+// THREADING
+//   A PgConn is used by one thread at a time (PgPool hands it out).
+//
+// LIMITS
+//   Connect waits at most connect_timeout (kConnectTimeoutSeconds unless the DSN says
+//   otherwise); every statement at most statement_timeout_ms (the server cancels it: 57014,
+//   kTemporary), so a lock held by another host never holds a milter thread for long. Transact
+//   retries a conflicting transaction at most kMaxTxnAttempts times, after a random pause of
+//   up to kMaxRetryPauseMs (grows with the attempt) so that two hosts do not collide again.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace threadmill::store::pg {
+
+inline constexpr int kConnectTimeoutSeconds = 5;
+inline constexpr int64_t kDefaultStatementTimeoutMs = 10000;
+inline constexpr int kMaxTxnAttempts = 20;
+inline constexpr int kMaxRetryPauseMs = 50;
+
+enum class TxnMode {
+  kReadOnly,       // REPEATABLE READ READ ONLY: one snapshot
+  kSerializable,   // SERIALIZABLE: as if alone (conflicts are retried)
+  kReadCommitted,  // READ COMMITTED: the caller serializes with row locks (FOR UPDATE, upserts)
+};
+
+// Parameter types (pg_type OIDs).
+inline constexpr Oid kBytea = 17;
+inline constexpr Oid kInt8 = 20;
+inline constexpr Oid kText = 25;
+
+struct Statement {
+  const char* name;
+  const char* sql;
+  std::vector<Oid> types;
+};
+
+// A binary parameter.
+struct Param {
+  std::string bytes;
+  static Param Bytes(std::string_view b) { return Param{std::string(b)}; }
+  static Param Int8(int64_t v);
+};
+
+// A query result (binary columns).
+class Rows {
+ public:
+  explicit Rows(PGresult* res) : res_(res, &PQclear) {}
+  int size() const { return PQntuples(res_.get()); }
+  std::string_view Bytes(int row, int col) const;
+  int64_t Int8(int row, int col) const;
+  bool IsNull(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
+  // Rows changed by an INSERT/UPDATE/DELETE.
+  int64_t Affected() const;
+  const PGresult* res() const { return res_.get(); }
+
+ private:
+  std::unique_ptr<PGresult, void (*)(PGresult*)> res_;
+};
+
+class PgConn {
+ public:
+  // statement_timeout_ms 0: no limit.
+  static Result<std::unique_ptr<PgConn>> Connect(const std::string& dsn,
+                                                 int64_t statement_timeout_ms);
+  ~PgConn() = default;
+  PgConn(const PgConn&) = delete;
+  PgConn& operator=(const PgConn&) = delete;
+
+  // Runs a prepared statement (prepared on first use).
+  Result<Rows> Run(const Statement& st, const std::vector<Param>& params);
+  // Runs SQL without parameters (may hold several statements; DDL, BEGIN/COMMIT).
+  Result<Rows> Simple(const std::string& sql);
+
+  // Runs fn inside BEGIN ISOLATION LEVEL <mode> ... COMMIT; rolls back when fn fails. A
+  // serialization failure, deadlock or unique violation (another host won a race) runs fn
+  // again, at most kMaxTxnAttempts times.
+  Status Transact(TxnMode mode, const std::function<Status()>& fn);
+
+  // Connected with no transaction open (may go back to the pool).
+  bool healthy() const;
+  // The connection to the server is lost.
+  bool broken() const { return PQstatus(conn_.get()) != CONNECTION_OK; }
+  const std::string& last_sqlstate() const { return sqlstate_; }
+
+ private:
+  explicit PgConn(PGconn* conn) : conn_(conn, &PQfinish) {}
+  Error Fail(const char* what, const PGresult* res);
+
+  std::unique_ptr<PGconn, void (*)(PGconn*)> conn_;
+  std::set<std::string> prepared_;
+  std::string sqlstate_;
+};
+
+}  // namespace threadmill::store::pg

@@ -1,0 +1,71 @@
+// pg_pool.h - a small pool of PostgreSQL connections shared by the backends of one process.
+//
+// DESCRIPTION
+//   Open() connects once and applies the schema migrations (pg_schema.h), so a pool handed
+//   out is ready. Acquire() gives an idle connection or opens a new one; the Lease gives it
+//   back when it is healthy (connected, no transaction open) and drops it otherwise. A
+//   connection found broken drops every idle one too (after a database restart or fail-over
+//   they are all stale), so a restart costs about one failed call per process (kTemporary),
+//   not one per pooled connection, and never a broken process.
+//
+// THREADING
+//   Thread-safe. A Lease is used by one thread.
+//
+// LIMITS
+//   At most max_idle idle connections are kept; there is no cap on connections in use (one
+//   per thread calling the store at the same time). Connect: kConnectTimeoutSeconds; each
+//   statement: Options::statement_timeout_ms (migrations: no limit).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "store/postgresql/pg_conn.h"
+
+namespace threadmill::store::pg {
+
+class PgPool : public std::enable_shared_from_this<PgPool> {
+ public:
+  class Lease {
+   public:
+    Lease(std::shared_ptr<PgPool> pool, std::unique_ptr<PgConn> conn)
+        : pool_(std::move(pool)), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&&) = delete;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease();
+    PgConn& operator*() const { return *conn_; }
+    PgConn* operator->() const { return conn_.get(); }
+
+   private:
+    std::shared_ptr<PgPool> pool_;
+    std::unique_ptr<PgConn> conn_;
+  };
+
+  struct Options {
+    size_t max_idle = 8;
+    int64_t statement_timeout_ms = kDefaultStatementTimeoutMs;  // 0: no limit
+  };
+  // Connects to `dsn` (libpq connection string) and migrates the schema.
+  static Result<std::shared_ptr<PgPool>> Open(const std::string& dsn, Options options);
+  static Result<std::shared_ptr<PgPool>> Open(const std::string& dsn) {
+    return Open(dsn, Options{});
+  }
+
+  Result<Lease> Acquire();
+
+ private:
+  PgPool(std::string dsn, Options options) : dsn_(std::move(dsn)), options_(options) {}
+  void Release(std::unique_ptr<PgConn> conn);
+
+  const std::string dsn_;
+  const Options options_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<PgConn>> idle_;
+};
+
+}  // namespace threadmill::store::pg

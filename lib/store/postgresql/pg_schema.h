@@ -1,0 +1,41 @@
+// pg_schema.h - threadmill's tables in PostgreSQL and their versioned migrations.
+//
+// DESCRIPTION
+//   tm_schema_version(version, applied_at) lists the migrations applied. Migrate() takes a
+//   transaction-scoped advisory lock (several hosts starting at once migrate one after the
+//   other), applies every migration newer than the highest applied one, each in the same
+//   transaction as its version row, and refuses a database migrated by a newer threadmill.
+//
+//   Version 1 (the thread store and the reply ledger, lib/store/thread_backend.h,
+//   ledger_backend.h). Records are the JSON of records.h, so both backends store the same
+//   bytes; keys of any length are unique through sha256() indexes (a btree entry holds at
+//   most ~2.7 kB, a Message-ID may have 4096 bytes):
+//     tm_message(msgid, thread_id, time, record)   unique sha256(msgid); (thread_id, time)
+//                                                  for a thread's messages; (time) for Sweep
+//     tm_thread(thread_id PK, record)
+//     tm_thread_index(root, thread_id)             unique sha256(root); (thread_id)
+//     tm_replied_once(message_id, recipient, entry) UNIQUE (sha256(message_id),
+//                                                  sha256(recipient)): at most one reply per
+//                                                  inbound message and recipient, whichever
+//                                                  host asks
+//     tm_ledger(ns, key, value)                    the other ledger namespaces (rate, thread,
+//                                                  turn, send, sendrate); unique (ns, sha256(key))
+//
+// LIMITS
+//   PostgreSQL >= 11 (sha256()). Migrations only go forward.
+#pragma once
+
+#include "common/result.h"
+#include "store/postgresql/pg_conn.h"
+
+namespace threadmill::store::pg {
+
+inline constexpr int kPgSchemaVersion = 1;
+
+// Brings the database to kPgSchemaVersion. kStore when it is newer.
+Status Migrate(PgConn& conn);
+
+// The highest applied version (0: none).
+Result<int> SchemaVersion(PgConn& conn);
+
+}  // namespace threadmill::store::pg

@@ -1,0 +1,267 @@
+// pg_thread_backend.cc - see pg_thread_backend.h.
+#include "store/postgresql/pg_thread_backend.h"
+
+#include <map>
+#include <set>
+#include <utility>
+
+#include "store/thread_update.h"
+
+namespace threadmill::store::pg {
+namespace {
+
+const Statement kFindMessage{
+    "tm_find_message",
+    "SELECT record FROM tm_message WHERE sha256(msgid) = sha256($1) AND msgid = $1",
+    {kBytea}};
+const Statement kFindThread{
+    "tm_find_thread", "SELECT record FROM tm_thread WHERE thread_id = $1", {kText}};
+const Statement kFindThreadForUpdate{
+    "tm_find_thread_fu", "SELECT record FROM tm_thread WHERE thread_id = $1 FOR UPDATE", {kText}};
+// Creates the thread row when missing and locks it either way, returning its record ("" when
+// new): READ COMMITTED waits for another host's writer and then sees its committed record.
+const Statement kLockThread{"tm_lock_thread",
+                            "INSERT INTO tm_thread (thread_id, record) VALUES ($1, ''::bytea) "
+                            "ON CONFLICT (thread_id) DO UPDATE SET thread_id = EXCLUDED.thread_id "
+                            "RETURNING record",
+                            {kText}};
+const Statement kFindIndex{
+    "tm_find_index",
+    "SELECT thread_id FROM tm_thread_index WHERE sha256(root) = sha256($1) AND root = $1",
+    {kBytea}};
+const Statement kInsertMessage{
+    "tm_insert_message",
+    "INSERT INTO tm_message (msgid, thread_id, time, record) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT ((sha256(msgid))) DO NOTHING RETURNING true",
+    {kBytea, kText, kInt8, kBytea}};
+const Statement kUpdateMessage{
+    "tm_update_message",
+    "UPDATE tm_message SET record = $2 WHERE sha256(msgid) = sha256($1) AND msgid = $1",
+    {kBytea, kBytea}};
+const Statement kPutThread{"tm_put_thread",
+                           "INSERT INTO tm_thread (thread_id, record) VALUES ($1, $2) "
+                           "ON CONFLICT (thread_id) DO UPDATE SET record = EXCLUDED.record",
+                           {kText, kBytea}};
+const Statement kInsertIndex{"tm_insert_index",
+                             "INSERT INTO tm_thread_index (root, thread_id) VALUES ($1, $2) "
+                             "ON CONFLICT ((sha256(root))) DO NOTHING RETURNING true",
+                             {kBytea, kText}};
+const Statement kThreadMessages{"tm_thread_messages",
+                                "SELECT msgid, record FROM tm_message WHERE thread_id = $1 "
+                                "ORDER BY time, msgid LIMIT $2",
+                                {kText, kInt8}};
+const Statement kSweepMessages{
+    "tm_sweep_messages",
+    "DELETE FROM tm_message WHERE ctid IN (SELECT ctid FROM tm_message WHERE time < $1 "
+    "ORDER BY time LIMIT $2) RETURNING msgid, thread_id",
+    {kInt8, kInt8}};
+const Statement kCountMessages{
+    "tm_count_messages", "SELECT count(*) FROM tm_message WHERE thread_id = $1", {kText}};
+const Statement kDeleteThread{
+    "tm_delete_thread", "DELETE FROM tm_thread WHERE thread_id = $1", {kText}};
+const Statement kDeleteIndexOf{
+    "tm_delete_index_of", "DELETE FROM tm_thread_index WHERE thread_id = $1", {kText}};
+
+Result<std::optional<MessageRecord>> DecodeMessageRow(std::string_view msgid,
+                                                      std::string_view json) {
+  Result<MessageRecord> rec = DecodeMessage(json);
+  if (!rec.ok()) return rec.error();
+  rec->msgid = std::string(msgid);
+  return std::optional<MessageRecord>(std::move(*rec));
+}
+
+Result<std::optional<ThreadRecord>> LoadThread(PgConn& conn, const Statement& st,
+                                               std::string_view thread_id) {
+  Result<Rows> rows = conn.Run(st, {Param::Bytes(thread_id)});
+  if (!rows.ok()) return rows.error();
+  if (rows->size() == 0) return std::optional<ThreadRecord>();
+  Result<ThreadRecord> rec = DecodeThread(rows->Bytes(0, 0));
+  if (!rec.ok()) return rec.error();
+  rec->thread_id = std::string(thread_id);
+  return std::optional<ThreadRecord>(std::move(*rec));
+}
+
+// Maps `root` to the thread unless it is mapped already (the first mapping wins) or the
+// thread has no room left. One round trip.
+Status MapThreadIndex(PgConn& conn, std::string_view root, ThreadRecord& thread) {
+  if (root.empty() || thread.thread_index_roots.size() >= kMaxThreadIndexRoots) return {};
+  Result<Rows> put = conn.Run(kInsertIndex, {Param::Bytes(root), Param::Bytes(thread.thread_id)});
+  if (!put.ok()) return put.error();
+  if (put->size() > 0) thread.thread_index_roots.emplace_back(root);
+  return {};
+}
+
+// The body of RecordMessage's transaction (thread_backend.h / thread_store.h semantics).
+// A new message: insert, thread, (index root), thread - 4 round trips inside the transaction.
+Status RecordIn(PgConn& conn, const MessageRecord& rec, std::string_view root, MessageRecord& out) {
+  Result<Rows> ins =
+      conn.Run(kInsertMessage, {Param::Bytes(rec.msgid), Param::Bytes(rec.thread_id),
+                                Param::Int8(rec.time), Param::Bytes(EncodeMessage(rec))});
+  if (!ins.ok()) return ins.error();
+  if (ins->size() == 0) {  // known already: idempotent, except for the outbound echo
+    Result<Rows> hit = conn.Run(kFindMessage, {Param::Bytes(rec.msgid)});
+    if (!hit.ok()) return hit.error();
+    if (hit->size() == 0) {
+      return MakeError(ErrorCode::kStore, "postgresql: Message-ID hash collision");
+    }
+    Result<std::optional<MessageRecord>> existing = DecodeMessageRow(rec.msgid, hit->Bytes(0, 0));
+    if (!existing.ok()) return existing.error();
+    out = std::move(**existing);
+    // The outbound echo of a reinjected reply (reply/replier.h): note the MTA's queue id.
+    if (out.direction == Direction::kOutbound && out.queue_id.empty() &&
+        rec.direction == Direction::kOutbound && !rec.queue_id.empty()) {
+      out.queue_id = rec.queue_id;
+      Result<Rows> upd =
+          conn.Run(kUpdateMessage, {Param::Bytes(rec.msgid), Param::Bytes(EncodeMessage(out))});
+      if (!upd.ok()) return upd.error();
+    }
+    return {};
+  }
+  Result<Rows> locked = conn.Run(kLockThread, {Param::Bytes(rec.thread_id)});
+  if (!locked.ok()) return locked.error();
+  ThreadRecord thread;
+  if (!locked->Bytes(0, 0).empty()) {
+    Result<ThreadRecord> decoded = DecodeThread(locked->Bytes(0, 0));
+    if (!decoded.ok()) return decoded.error();
+    thread = std::move(*decoded);
+  }
+  thread.thread_id = rec.thread_id;
+  ApplyMessage(thread, rec);
+  if (Status st = MapThreadIndex(conn, root, thread); !st.ok()) return st;
+  Result<Rows> put =
+      conn.Run(kPutThread, {Param::Bytes(rec.thread_id), Param::Bytes(EncodeThread(thread))});
+  if (!put.ok()) return put.error();
+  out = rec;
+  return {};
+}
+
+// One Sweep batch; sets `more` when the batch was full.
+Status SweepIn(PgConn& conn, int64_t cutoff, SweepStats& stats, bool& more) {
+  stats = SweepStats{};
+  Result<Rows> doomed = conn.Run(
+      kSweepMessages, {Param::Int8(cutoff), Param::Int8(static_cast<int64_t>(kSweepBatch))});
+  if (!doomed.ok()) return doomed.error();
+  more = static_cast<size_t>(doomed->size()) >= kSweepBatch;
+  std::map<std::string, std::set<std::string>> touched;  // thread id -> swept msgids
+  for (int i = 0; i < doomed->size(); ++i) {
+    touched[std::string(doomed->Bytes(i, 1))].insert(std::string(doomed->Bytes(i, 0)));
+  }
+  stats.messages = static_cast<uint64_t>(doomed->size());
+  for (const auto& [thread_id, gone] : touched) {
+    // Lock the thread first, then count: a message another host is recording into it has
+    // locked the row and is committed (and counted) by the time the lock is granted.
+    Result<std::optional<ThreadRecord>> loaded = LoadThread(conn, kFindThreadForUpdate, thread_id);
+    if (!loaded.ok()) return loaded.error();
+    if (!loaded->has_value()) continue;
+    Result<Rows> count = conn.Run(kCountMessages, {Param::Bytes(thread_id)});
+    if (!count.ok()) return count.error();
+    const int64_t left = count->Int8(0, 0);
+    if (left == 0) {
+      if (auto del = conn.Run(kDeleteIndexOf, {Param::Bytes(thread_id)}); !del.ok()) {
+        return del.error();
+      }
+      if (auto del = conn.Run(kDeleteThread, {Param::Bytes(thread_id)}); !del.ok()) {
+        return del.error();
+      }
+      ++stats.threads;
+      continue;
+    }
+    ForgetMessages(**loaded, static_cast<size_t>(left), gone);
+    Result<Rows> put =
+        conn.Run(kPutThread, {Param::Bytes(thread_id), Param::Bytes(EncodeThread(**loaded))});
+    if (!put.ok()) return put.error();
+  }
+  return {};
+}
+
+}  // namespace
+
+PgThreadBackend::PgThreadBackend(std::shared_ptr<PgPool> pool) : pool_(std::move(pool)) {}
+
+Result<std::optional<MessageRecord>> PgThreadBackend::FindMessage(std::string_view msgid) const {
+  Result<PgPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.error();
+  Result<Rows> rows = (*conn)->Run(kFindMessage, {Param::Bytes(msgid)});
+  if (!rows.ok()) return rows.error();
+  if (rows->size() == 0) return std::optional<MessageRecord>();
+  return DecodeMessageRow(msgid, rows->Bytes(0, 0));
+}
+
+Result<std::optional<ThreadRecord>> PgThreadBackend::FindThread(std::string_view thread_id) const {
+  Result<PgPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.error();
+  return LoadThread(**conn, kFindThread, thread_id);
+}
+
+Result<std::optional<std::string>> PgThreadBackend::FindThreadByIndex(
+    std::string_view thread_index_root) const {
+  Result<PgPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.error();
+  Result<Rows> rows = (*conn)->Run(kFindIndex, {Param::Bytes(thread_index_root)});
+  if (!rows.ok()) return rows.error();
+  if (rows->size() == 0) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(rows->Bytes(0, 0)));
+}
+
+Result<MessageRecord> PgThreadBackend::RecordMessage(const MessageRecord& rec,
+                                                     std::string_view thread_index_root) {
+  Result<PgPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.error();
+  MessageRecord out;
+  Status st = (*conn)->Transact(TxnMode::kReadCommitted,
+                                [&] { return RecordIn(**conn, rec, thread_index_root, out); });
+  if (!st.ok()) return st.error();
+  return out;
+}
+
+Result<std::vector<MessageRecord>> PgThreadBackend::ThreadMessages(std::string_view thread_id,
+                                                                   size_t limit) const {
+  Result<PgPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.error();
+  Result<Rows> rows = (*conn)->Run(
+      kThreadMessages, {Param::Bytes(thread_id), Param::Int8(static_cast<int64_t>(limit))});
+  if (!rows.ok()) return rows.error();
+  std::vector<MessageRecord> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    Result<std::optional<MessageRecord>> rec =
+        DecodeMessageRow(rows->Bytes(i, 0), rows->Bytes(i, 1));
+    if (!rec.ok()) return rec.error();
+    out.push_back(std::move(**rec));
+  }
+  return out;
+}
+
+Status PgThreadBackend::SetThreadOwner(std::string_view thread_id, std::string_view owner) {
+  Result<PgPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.error();
+  return (*conn)->Transact(TxnMode::kReadCommitted, [&]() -> Status {
+    Result<std::optional<ThreadRecord>> rec = LoadThread(**conn, kFindThreadForUpdate, thread_id);
+    if (!rec.ok()) return rec.error();
+    if (!rec->has_value()) {
+      return MakeError(ErrorCode::kNotFound, "store: no thread " + std::string(thread_id));
+    }
+    (*rec)->owner = std::string(owner);
+    Result<Rows> put =
+        (*conn)->Run(kPutThread, {Param::Bytes(thread_id), Param::Bytes(EncodeThread(**rec))});
+    if (!put.ok()) return put.error();
+    return {};
+  });
+}
+
+Result<SweepStats> PgThreadBackend::Sweep(int64_t older_than_unix) {
+  Result<PgPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.error();
+  SweepStats total;
+  bool more = true;
+  while (more) {
+    SweepStats batch;
+    Status st = (*conn)->Transact(TxnMode::kReadCommitted,
+                                  [&] { return SweepIn(**conn, older_than_unix, batch, more); });
+    if (!st.ok()) return st.error();
+    total.messages += batch.messages;
+    total.threads += batch.threads;
+  }
+  return total;
+}
+
+}  // namespace threadmill::store::pg

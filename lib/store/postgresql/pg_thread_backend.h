@@ -1,0 +1,50 @@
+// pg_thread_backend.h - the thread side of the store in a shared PostgreSQL database, so
+// that an answer arriving at one MX host finds the thread its question left through another.
+//
+// DESCRIPTION
+//   Tables tm_message, tm_thread, tm_thread_index (pg_schema.h). Reads are single prepared
+//   statements; RecordMessage, SetThreadOwner and each Sweep batch are one READ COMMITTED
+//   transaction that locks the thread row before it reads the thread record (RecordMessage
+//   creates-and-locks it with one upsert), so two hosts recording messages of one thread
+//   queue on that row instead of failing each other (SERIALIZABLE made a busy thread's
+//   writers retry until they gave up), never lose an update, and a Message-ID recorded by
+//   both is stored once (the unique index; INSERT ... ON CONFLICT DO NOTHING waits for the
+//   other host's transaction, then finds its row). Deadlocks are retried (pg_conn.h).
+//
+// THREADING
+//   Thread-safe: every call takes its own pooled connection.
+//
+// LIMITS
+//   Thread ids are a text column: they must be valid UTF-8 (ThreadStore::NewThreadId's are
+//   ASCII), kStore otherwise. Recording a new message costs 6 round trips (BEGIN, insert,
+//   thread, index root, thread, COMMIT; not yet one statement per message). Message order within a
+//   thread: time, then Message-ID bytes.
+#pragma once
+
+#include <memory>
+
+#include "store/postgresql/pg_pool.h"
+#include "store/thread_backend.h"
+
+namespace threadmill::store::pg {
+
+class PgThreadBackend final : public ThreadBackend {
+ public:
+  explicit PgThreadBackend(std::shared_ptr<PgPool> pool);
+
+  Result<std::optional<MessageRecord>> FindMessage(std::string_view msgid) const override;
+  Result<std::optional<ThreadRecord>> FindThread(std::string_view thread_id) const override;
+  Result<std::optional<std::string>> FindThreadByIndex(
+      std::string_view thread_index_root) const override;
+  Result<MessageRecord> RecordMessage(const MessageRecord& rec,
+                                      std::string_view thread_index_root) override;
+  Result<std::vector<MessageRecord>> ThreadMessages(std::string_view thread_id,
+                                                    size_t limit) const override;
+  Status SetThreadOwner(std::string_view thread_id, std::string_view owner) override;
+  Result<SweepStats> Sweep(int64_t older_than_unix) override;
+
+ private:
+  std::shared_ptr<PgPool> pool_;
+};
+
+}  // namespace threadmill::store::pg

@@ -1,0 +1,438 @@
+// backend_suite_test.cc - ONE suite for the store interface (thread_backend.h,
+// ledger_backend.h), run against every backend: LMDB in a temporary directory and
+// PostgreSQL in a private cluster (tests/support/pg_cluster.h) started once for this binary.
+//
+// "Hosts": each test may open the store twice. For PostgreSQL the two are separate
+// connection pools on the same database (two MX hosts); for LMDB they share the environment
+// (two workers of one host; LMDB allows one environment per file per process). The
+// PostgreSQL cases skip (GTEST_SKIP, with the reason) only when the server binaries are absent.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "reply/ledger.h"
+#include "store/lmdb_ledger_backend.h"
+#include "store/lmdb_thread_backend.h"
+#include "store/postgresql/pg_ledger_backend.h"
+#include "store/postgresql/pg_pool.h"
+#include "store/postgresql/pg_schema.h"
+#include "store/postgresql/pg_thread_backend.h"
+#include "store/thread_store.h"
+#include "support/pg_cluster.h"
+#include "temp_env.h"
+
+namespace threadmill::store {
+namespace {
+
+// The cluster of this process, started by the first PostgreSQL case, stopped at the end.
+threadmill::testing::PgCluster* Cluster() {
+  static threadmill::testing::PgCluster* cluster = [] {
+    auto* c = new threadmill::testing::PgCluster();
+    c->Start();
+    return c;
+  }();
+  return cluster;
+}
+class StopCluster : public ::testing::Environment {
+ public:
+  void TearDown() override { Cluster()->Stop(); }
+};
+[[maybe_unused]] ::testing::Environment* const kStopCluster =
+    ::testing::AddGlobalTestEnvironment(new StopCluster);
+
+MessageRecord Msg(std::string msgid, std::string thread_id, int64_t time,
+                  std::string from = "a@example.org", std::vector<std::string> to = {}) {
+  MessageRecord rec;
+  rec.msgid = std::move(msgid);
+  rec.thread_id = std::move(thread_id);
+  rec.direction = Direction::kOutbound;
+  rec.time = time;
+  rec.from = std::move(from);
+  rec.to = std::move(to);
+  rec.subject = "subject";
+  rec.queue_id = "Q" + std::to_string(time);
+  return rec;
+}
+
+reply::LedgerEntry Proposed(std::string id, int64_t time, std::string message = "") {
+  reply::LedgerEntry e;
+  e.reply_id = std::move(id);
+  e.state = "pending";
+  e.time = time;
+  e.handler = "h";
+  e.message = std::move(message);
+  e.recipients = {"alice@example.org"};
+  return e;
+}
+
+class store_backend_suite : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "lmdb") {
+      EnvOptions options;
+      options.path = dir_.path();
+      options.map_size_bytes = size_t{16} << 20;
+      options.sync_each_commit = false;  // the suite tests semantics, not durability
+      auto env = Environment::Open(options);
+      ASSERT_TRUE(env.ok()) << env.error().message;
+      env_ = *env;
+      return;
+    }
+    threadmill::testing::PgCluster* cluster = Cluster();
+    if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+    ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+    dsn_ = cluster->NewDatabase();
+    ASSERT_FALSE(dsn_.empty()) << cluster->error();
+    for (auto& pool : pools_) {
+      auto opened = pg::PgPool::Open(dsn_);
+      ASSERT_TRUE(opened.ok()) << opened.error().message;
+      pool = *opened;
+    }
+  }
+
+  std::shared_ptr<ThreadBackend> ThreadOf(int host) {
+    if (env_) return std::make_shared<LmdbThreadBackend>(env_);
+    return std::make_shared<pg::PgThreadBackend>(pools_[host]);
+  }
+  std::shared_ptr<LedgerBackend> LedgerOf(int host) {
+    if (env_) return std::make_shared<LmdbLedgerBackend>(env_);
+    return std::make_shared<pg::PgLedgerBackend>(pools_[host]);
+  }
+  ThreadStore Store(int host = 0) { return ThreadStore(ThreadOf(host)); }
+  reply::ReplyLedger Ledger(int host = 0) { return reply::ReplyLedger(LedgerOf(host)); }
+
+  testing::TempDir dir_;
+  std::shared_ptr<Environment> env_;
+  std::string dsn_;
+  std::shared_ptr<pg::PgPool> pools_[2];
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, store_backend_suite,
+                         ::testing::Values(std::string("lmdb"), std::string("postgresql")),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(store_backend_suite, RecordFindAndThreadAcrossHosts) {
+  ThreadStore mx1 = Store(0), mx2 = Store(1);
+  const std::string long_id = std::string(4000, 'l') + "@example.org";
+  const std::string odd_id("\x01odd\xff@example.org", 17);
+  MessageRecord first = Msg("q1@example.com", "", 100, "help@example.com", {"a@example.org"});
+  first.owner = "helpdesk";
+  auto stored = mx1.RecordMessage(first, "ROOT-1");
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  ASSERT_EQ(stored->thread_id.size(), 21u);
+  // The answer arrives at the other host: it finds the question and joins its thread.
+  auto question = mx2.FindMessage("q1@example.com");
+  ASSERT_TRUE(question.ok() && question->has_value());
+  EXPECT_EQ((*question)->thread_id, stored->thread_id);
+  EXPECT_EQ((*question)->owner, "helpdesk");
+  for (const std::string& id : {long_id, odd_id}) {
+    MessageRecord answer = Msg(id, stored->thread_id, 200, "A@example.org", {"help@example.com"});
+    answer.direction = Direction::kInbound;
+    auto rec = mx2.RecordMessage(answer, "ROOT-2");
+    ASSERT_TRUE(rec.ok()) << rec.error().message;
+    auto back = mx1.FindMessage(id);
+    ASSERT_TRUE(back.ok() && back->has_value());
+    EXPECT_EQ(**back, answer);
+  }
+  auto thread = mx1.FindThread(stored->thread_id);
+  ASSERT_TRUE(thread.ok() && thread->has_value());
+  EXPECT_EQ((*thread)->message_count, 3u);
+  EXPECT_EQ((*thread)->created, 100);
+  EXPECT_EQ((*thread)->updated, 200);
+  EXPECT_EQ((*thread)->owner, "helpdesk");
+  EXPECT_EQ((*thread)->participants,
+            (std::vector<std::string>{"help@example.com", "a@example.org"}));
+  EXPECT_EQ((*thread)->thread_index_roots, (std::vector<std::string>{"ROOT-1", "ROOT-2"}));
+  EXPECT_EQ(*mx2.FindThreadByIndex("ROOT-1"), std::optional<std::string>(stored->thread_id));
+  EXPECT_FALSE(mx2.FindThreadByIndex("ROOT-3")->has_value());
+  EXPECT_FALSE(mx2.FindMessage("nobody@x")->has_value());
+  EXPECT_FALSE(mx2.FindThread("T0000")->has_value());
+  auto messages = mx2.ThreadMessages(stored->thread_id, 10);
+  ASSERT_TRUE(messages.ok());
+  ASSERT_EQ(messages->size(), 3u);
+  EXPECT_EQ((*messages)[0].msgid, "q1@example.com");
+  EXPECT_EQ(mx2.ThreadMessages(stored->thread_id, 1)->size(), 1u);
+}
+
+TEST_P(store_backend_suite, RecordIsIdempotentAndTakesTheOutboundEchoQueueId) {
+  ThreadStore store = Store();
+  MessageRecord mine = Msg("reply@example.com", "", 100, "help@example.com", {"a@example.org"});
+  mine.queue_id.clear();
+  auto stored = store.RecordMessage(mine);
+  ASSERT_TRUE(stored.ok());
+  MessageRecord echo = Msg("reply@example.com", "", 300, "x@y", {"z@y"});
+  echo.queue_id = "4XyZ";
+  auto after = Store(1).RecordMessage(echo);
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_EQ(after->queue_id, "4XyZ");
+  EXPECT_EQ(after->time, 100);
+  EXPECT_EQ(after->thread_id, stored->thread_id);
+  echo.queue_id = "5ABC";
+  EXPECT_EQ(store.RecordMessage(echo)->queue_id, "4XyZ");
+  EXPECT_EQ((*store.FindThread(stored->thread_id))->message_count, 1u);
+}
+
+TEST_P(store_backend_suite, SetThreadOwner) {
+  ThreadStore store = Store();
+  auto stored = store.RecordMessage(Msg("o@x", "", 100));
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(store.SetThreadOwner(stored->thread_id, "sales").ok());
+  EXPECT_EQ((*Store(1).FindThread(stored->thread_id))->owner, "sales");
+  Status missing = store.SetThreadOwner("T-none", "x");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(store_backend_suite, SweepRemovesOldMessagesEmptyThreadsAndTheirIndex) {
+  ThreadStore store = Store();
+  auto old_thread = store.RecordMessage(Msg("old1@x", "", 100), "ROOT-OLD");
+  ASSERT_TRUE(old_thread.ok());
+  ASSERT_TRUE(store.RecordMessage(Msg("old2@x", old_thread->thread_id, 150)).ok());
+  auto mixed = store.RecordMessage(Msg("mix-old@x", "", 120));
+  ASSERT_TRUE(mixed.ok());
+  ASSERT_TRUE(store.RecordMessage(Msg("mix-new@x", mixed->thread_id, 500)).ok());
+  auto swept = Store(1).Sweep(200);
+  ASSERT_TRUE(swept.ok()) << swept.error().message;
+  EXPECT_EQ(swept->messages, 3u);
+  EXPECT_EQ(swept->threads, 1u);
+  EXPECT_FALSE(store.FindThread(old_thread->thread_id)->has_value());
+  EXPECT_FALSE(store.FindThreadByIndex("ROOT-OLD")->has_value());
+  EXPECT_FALSE(store.FindMessage("old1@x")->has_value());
+  auto kept = store.FindThread(mixed->thread_id);
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->message_count, 1u);
+  EXPECT_EQ((*kept)->recent_msgids, std::vector<std::string>{"mix-new@x"});
+  EXPECT_EQ(store.Sweep(200)->messages, 0u);
+}
+
+TEST_P(store_backend_suite, SweepWorksInBatches) {
+  ThreadStore store = Store();
+  auto first = store.RecordMessage(Msg("b0@x", "", 1));
+  ASSERT_TRUE(first.ok());
+  for (size_t i = 1; i < kSweepBatch + 5; ++i) {
+    ASSERT_TRUE(
+        store.RecordMessage(Msg("b" + std::to_string(i) + "@x", first->thread_id, 1 + i)).ok());
+  }
+  auto swept = store.Sweep(100000);
+  ASSERT_TRUE(swept.ok()) << swept.error().message;
+  EXPECT_EQ(swept->messages, kSweepBatch + 5);
+  EXPECT_EQ(swept->threads, 1u);
+}
+
+// Two hosts append to one thread at the same time: no update of the thread record is lost.
+TEST_P(store_backend_suite, ConcurrentRecordsIntoOneThreadLoseNothing) {
+  auto seed = Store().RecordMessage(Msg("seed@x", "", 1));
+  ASSERT_TRUE(seed.ok());
+  constexpr int kPerHost = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> hosts;
+  for (int host = 0; host < 2; ++host) {
+    hosts.emplace_back([&, host] {
+      ThreadStore store = Store(host);
+      for (int i = 0; i < kPerHost; ++i) {
+        std::string id = "h" + std::to_string(host) + "-" + std::to_string(i) + "@x";
+        auto got = store.RecordMessage(Msg(id, seed->thread_id, 10 + i));
+        if (!got.ok()) {
+          ++failures;
+          ADD_FAILURE() << id << ": " << got.error().message;
+        }
+      }
+    });
+  }
+  for (auto& t : hosts) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ((*Store().FindThread(seed->thread_id))->message_count, 1u + 2 * kPerHost);
+  EXPECT_EQ(Store(1).ThreadMessages(seed->thread_id)->size(), 1u + 2 * kPerHost);
+}
+
+TEST_P(store_backend_suite, LedgerOncePerMessageAndRecipient) {
+  reply::ReplyLedger mx1 = Ledger(0), mx2 = Ledger(1);
+  reply::ClaimLimits limits{"alice@example.org", "T1", 0, 0};
+  auto first = mx1.Claim("m1@x", "help@example.com", limits, Proposed("r1@x", 100, "body"));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  // Pending on mx1: mx2's retry gets the same stored message back.
+  auto again = mx2.Claim("m1@x", "HELP@example.com", limits, Proposed("r2@x", 101, "other"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->reply_id, "r1@x");
+  EXPECT_EQ(again->message, "body");
+  auto owed = mx2.ListOwed(10);
+  ASSERT_TRUE(owed.ok()) << owed.error().message;
+  ASSERT_EQ(owed->size(), 1u);
+  EXPECT_EQ((*owed)[0].ref.key, std::string("m1@x\0help@example.com", 21));
+  ASSERT_TRUE(mx2.MarkSent("m1@x", "help@example.com").ok());
+  auto third = mx1.Claim("m1@x", "help@example.com", limits, Proposed("r3@x", 102));
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().message, "already-replied");
+  EXPECT_EQ(*mx1.Check("m1@x", "help@example.com", limits, "h", 103), "already-replied");
+  EXPECT_EQ(*mx1.Check("m1@x", "sales@example.com", limits, "h", 103), "");
+  EXPECT_TRUE(mx1.ListOwed(10)->empty());
+  auto found = mx2.Find("m1@x", "help@example.com");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->state, "sent");
+  EXPECT_EQ((*found)->reply_id, "r1@x");
+  Status gone = mx1.Update(reply::ReplyLedger::ReplyRef("m9@x", "a@x"), Proposed("r", 1));
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(store_backend_suite, LedgerRatesAndSendsAreShared) {
+  reply::ReplyLedger mx1 = Ledger(0), mx2 = Ledger(1);
+  reply::ClaimLimits vacation{"Bob+tag@Example.org", "", 3600, 0};
+  ASSERT_TRUE(mx1.Claim("v1@x", "me@x", vacation, Proposed("r1@x", 1000)).ok());
+  auto second = mx2.Claim("v2@x", "me@x", vacation, Proposed("r2@x", 2000));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().message, "rate-sender");
+  EXPECT_TRUE(mx2.Claim("v3@x", "me@x", vacation, Proposed("r3@x", 5000)).ok());
+  auto send = mx1.ClaimSend("job1", 0, Proposed("T1", 100, "m"), 1);
+  ASSERT_TRUE(send.ok());
+  auto same = mx2.ClaimSend("job1", 0, Proposed("T1", 101, "m"), 1);  // no new token needed
+  ASSERT_TRUE(same.ok());
+  auto other = mx2.ClaimSend("job2", 0, Proposed("T1", 102, "m"), 1);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().message, "send-rate");
+  ASSERT_TRUE(mx2.MarkSendDone("job1", 0).ok());
+  ASSERT_TRUE(mx1.MarkSent("v3@x", "me@x").ok());
+  ASSERT_TRUE(mx1.MarkSent("v1@x", "me@x").ok());
+  auto removed = mx2.Sweep(3000);  // v1's once entry; v3 (5000) and the rate entry stay
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_EQ(*removed, 2u);  // once v1@x, send job1 (time 100)
+  EXPECT_FALSE(mx1.Find("v1@x", "me@x")->has_value());
+  EXPECT_TRUE(mx1.Find("v3@x", "me@x")->has_value());
+}
+
+// The promise of issue 13: when two hosts (and several workers) race to answer the same
+// inbound message for the same recipient, exactly one claim wins.
+TEST_P(store_backend_suite, LedgerRaceExactlyOneClaimWins) {
+  constexpr int kMessages = 10;
+  constexpr int kRacers = 4;  // two per host
+  reply::ClaimLimits limits{"alice@example.org", "", 0, 0};
+  for (int m = 0; m < kMessages; ++m) {
+    const std::string msgid = "race" + std::to_string(m) + "@x";
+    std::atomic<int> won{0}, refused{0}, failed{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> racers;
+    for (int r = 0; r < kRacers; ++r) {
+      racers.emplace_back([&, r] {
+        reply::ReplyLedger ledger = Ledger(r % 2);
+        while (!go.load()) std::this_thread::yield();
+        // No stored message: an earlier claim is not resumable, so losers are refused.
+        auto got = ledger.Claim(msgid, "help@example.com", limits,
+                                Proposed("r" + std::to_string(r) + "@x", 100));
+        if (got.ok()) {
+          ++won;
+        } else if (got.error().code == ErrorCode::kRefused &&
+                   got.error().message == "already-replied") {
+          ++refused;
+        } else {
+          ++failed;
+          ADD_FAILURE() << got.error().message;
+        }
+      });
+    }
+    go = true;
+    for (auto& t : racers) t.join();
+    EXPECT_EQ(won.load(), 1) << msgid;
+    EXPECT_EQ(refused.load(), kRacers - 1) << msgid;
+    EXPECT_EQ(failed.load(), 0);
+  }
+}
+
+// PostgreSQL only: migrations are recorded, re-running them changes nothing, and a database
+// migrated by a newer threadmill is refused.
+TEST(store_pg_schema, VersionedMigrations) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  ASSERT_TRUE(pg::PgPool::Open(dsn).ok());
+  auto pool = pg::PgPool::Open(dsn);  // second start: nothing to do
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  auto conn = (*pool)->Acquire();
+  ASSERT_TRUE(conn.ok());
+  EXPECT_EQ(*pg::SchemaVersion(**conn), pg::kPgSchemaVersion);
+  ASSERT_TRUE((*conn)->Simple("INSERT INTO tm_schema_version (version) VALUES (99)").ok());
+  auto newer = pg::PgPool::Open(dsn);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_NE(newer.error().message.find("schema version 99, newer"), std::string::npos)
+      << newer.error().message;
+  // The replied-once guarantee is a constraint of the database itself, not only of the
+  // transactions threadmill runs: a second row for the same (Message-ID, recipient) fails.
+  ASSERT_TRUE((*conn)->Simple("DELETE FROM tm_schema_version WHERE version = 99").ok());
+  const std::string insert =
+      "INSERT INTO tm_replied_once (message_id, recipient, entry) "
+      "VALUES ('m@x'::bytea, 'help@example.com'::bytea, ''::bytea)";
+  ASSERT_TRUE((*conn)->Simple(insert).ok());
+  auto twice = (*conn)->Simple(insert);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ((*conn)->last_sqlstate(), "23505") << twice.error().message;
+  auto unreachable = pg::PgPool::Open("host=127.0.0.1 port=1 user=tm connect_timeout=2");
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_EQ(unreachable.error().code, ErrorCode::kTemporary);
+}
+
+// PostgreSQL only: with the server stopped a call fails at once with kTemporary (the milter
+// then degrades, it does not hang); once the server is back, the pool reconnects by itself.
+TEST(store_pg_faults, ServerRestartIsTemporary) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  auto pool = pg::PgPool::Open(dsn);
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
+  auto stored = store.RecordMessage(Msg("before@x", "", 100));
+  ASSERT_TRUE(stored.ok());
+  cluster->StopServer();
+  auto down = store.FindMessage("before@x");
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.error().code, ErrorCode::kTemporary) << down.error().message;
+  auto still_down = store.RecordMessage(Msg("during@x", "", 200));
+  ASSERT_FALSE(still_down.ok());
+  EXPECT_EQ(still_down.error().code, ErrorCode::kTemporary) << still_down.error().message;
+  ASSERT_TRUE(cluster->StartAgain()) << cluster->error();
+  auto back = store.FindMessage("before@x");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_TRUE(back->has_value());
+  EXPECT_EQ((*back)->thread_id, stored->thread_id);
+  EXPECT_TRUE(store.RecordMessage(Msg("after@x", stored->thread_id, 300)).ok());
+}
+
+// PostgreSQL only: a row locked by another host's open transaction holds a write for at most
+// statement_timeout_ms; then the call fails with kTemporary instead of hanging.
+TEST(store_pg_faults, StatementTimeoutBoundsAWaitOnALock) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  auto pool = pg::PgPool::Open(dsn, pg::PgPool::Options{2, 300});
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
+  auto stored = store.RecordMessage(Msg("locked@x", "", 100));
+  ASSERT_TRUE(stored.ok());
+  auto other_host = pg::PgConn::Connect(dsn, 0);
+  ASSERT_TRUE(other_host.ok()) << other_host.error().message;
+  ASSERT_TRUE((*other_host)->Simple("BEGIN").ok());
+  ASSERT_TRUE((*other_host)
+                  ->Simple("SELECT * FROM tm_thread WHERE thread_id = '" + stored->thread_id +
+                           "' FOR UPDATE")
+                  .ok());
+  const auto start = std::chrono::steady_clock::now();
+  Status owner = store.SetThreadOwner(stored->thread_id, "sales");
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(owner.ok());
+  EXPECT_EQ(owner.error().code, ErrorCode::kTemporary) << owner.error().message;
+  EXPECT_LT(waited, std::chrono::seconds(5));
+  ASSERT_TRUE((*other_host)->Simple("ROLLBACK").ok());
+  EXPECT_TRUE(store.SetThreadOwner(stored->thread_id, "sales").ok());
+}
+
+}  // namespace
+}  // namespace threadmill::store
