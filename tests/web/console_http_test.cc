@@ -6,6 +6,7 @@
 // and a job parked and retried.
 #include <sys/stat.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -93,6 +94,15 @@ class ConsoleHttp : public ::testing::Test {
     draft.content = {"Model answer", "", ""};
     draft_ = *drafts.Create(draft);
     draft.facts.message_id = "second@example.org";
+    // Ids order drafts by creation to the millisecond (random within one): the second one is
+    // created in a later millisecond, so "newest first" has one right answer.
+    auto ms = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+    for (auto first = ms(); ms() == first;) {
+    }
     second_ = *drafts.Create(draft);
 
     console_ = std::make_unique<Console>(config_, env_);
