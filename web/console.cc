@@ -1,5 +1,6 @@
 #include "web/console.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "log/kv_line.h"
@@ -46,10 +47,12 @@ bool IsToken(std::string_view s) {
   return true;
 }
 
-std::string ClientAddress(const httplib::Request& req) {
+// `from_proxy`: the peer is the reverse proxy (Console::FromProxy).
+std::string ClientAddress(const httplib::Request& req, bool from_proxy) {
   // Behind the reverse proxy (the documented set-up) the peer is the proxy: it must set
-  // X-Forwarded-For; its last hop is the address the proxy saw.
-  std::string forwarded = req.get_header_value("X-Forwarded-For");
+  // X-Forwarded-For; its last hop is the address the proxy saw. Anyone else could write any
+  // address there (and dodge the per-address login limit): their header is ignored.
+  std::string forwarded = from_proxy ? req.get_header_value("X-Forwarded-For") : "";
   if (!forwarded.empty()) {
     size_t comma = forwarded.rfind(',');
     std::string last = comma == std::string::npos ? forwarded : forwarded.substr(comma + 1);
@@ -218,7 +221,13 @@ bool Console::SecureRequest(const httplib::Request& req) const {
   const std::string& mode = config_->web.secure_cookies;
   if (mode == "always") return true;
   if (mode == "never") return false;
-  return req.get_header_value("X-Forwarded-Proto") == "https";
+  return FromProxy(req) && req.get_header_value("X-Forwarded-Proto") == "https";
+}
+
+bool Console::FromProxy(const httplib::Request& req) const {
+  if (req.remote_addr.empty()) return true;  // a unix socket's peer
+  const auto& trusted = config_->web.trusted_proxies;
+  return std::find(trusted.begin(), trusted.end(), req.remote_addr) != trusted.end();
 }
 
 std::string Console::Cookie(const std::string& name, const std::string& value, int64_t max_age,
@@ -264,7 +273,7 @@ void Console::PostLogin(const httplib::Request& req, httplib::Response& res) {
   }
   const std::string user = req.get_param_value("user");
   const std::string password = req.get_param_value("password");
-  const std::string client = ClientAddress(req);
+  const std::string client = ClientAddress(req, FromProxy(req));
   const int64_t now = admin::NowSeconds();
   View view;
   view.set("csrf", token);

@@ -75,6 +75,8 @@ class Console {
   void Error(httplib::Response& res, int status, const std::string& message, const Who* who);
   void Redirect(httplib::Response& res, const std::string& to);
   bool SecureRequest(const httplib::Request& req) const;
+  // The peer is the reverse proxy: a unix socket's peer or one of [web] trusted_proxies.
+  bool FromProxy(const httplib::Request& req) const;
   std::string Cookie(const std::string& name, const std::string& value, int64_t max_age,
                      const std::string& path, bool secure) const;
   void LogAction(const Who& who, const std::string& action, const std::string& object_key,

@@ -1,9 +1,6 @@
 #include "config/config.h"
 
-#include "config/toml_reader.h"
-
-#include "common/secret_file.h"
-
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,6 +8,9 @@
 #include <map>
 #include <mutex>
 #include <set>
+
+#include "common/secret_file.h"
+#include "config/toml_reader.h"
 
 namespace threadmill::config {
 namespace {
@@ -39,7 +39,8 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
         "reauth_retry_seconds", "arc", "arc_trusted_sealers"}},
       {"metrics", {"listen"}},
       {"web",
-       {"listen", "users_file", "secure_cookies", "session_minutes", "login_attempts_per_minute"}},
+       {"listen", "users_file", "secure_cookies", "session_minutes", "login_attempts_per_minute",
+        "trusted_proxies"}},
   };
   return keys;
 }
@@ -288,6 +289,13 @@ void ReadWeb(const toml::table& root, const std::string& file, WebConfig* w) {
   r.Get("secure_cookies", &w->secure_cookies);
   r.Get("session_minutes", &w->session_minutes, 1, 60 * 24 * 366);
   r.Get("login_attempts_per_minute", &w->login_attempts_per_minute, 1, 100000);
+  r.Get("trusted_proxies", &w->trusted_proxies);
+  for (const std::string& proxy : w->trusted_proxies) {
+    unsigned char buf[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, proxy.c_str(), buf) != 1 && inet_pton(AF_INET6, proxy.c_str(), buf) != 1) {
+      r.Fail("trusted_proxies", "\"" + proxy + "\" is not an IP address");
+    }
+  }
   if (w->secure_cookies != "auto" && w->secure_cookies != "always" &&
       w->secure_cookies != "never") {
     r.Fail("secure_cookies", "must be \"auto\", \"always\" or \"never\"");

@@ -130,6 +130,10 @@ struct WebConfig {
   std::string secure_cookies = "auto";  // "auto" (X-Forwarded-Proto: https) | "always" | "never"
   int64_t session_minutes = 480;
   int64_t login_attempts_per_minute = 5;  // per user and per client address
+  // Peers (IP addresses) whose X-Forwarded-For and X-Forwarded-Proto are believed: the reverse
+  // proxy on a TCP listener. A unix socket's peer always is (its directory admits only the
+  // proxy's group). Anyone else's forwarded headers are ignored.
+  std::vector<std::string> trusted_proxies;
 };
 
 struct Config {

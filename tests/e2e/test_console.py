@@ -340,6 +340,7 @@ users_file = "%(users)s"
 secure_cookies = "auto"
 session_minutes = 60
 login_attempts_per_minute = %(rate)d
+trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarded-Proto)
 """ % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix"),
        "users": os.path.join(rig.dir, "web-users"), "rate": RATE})
         rig.options += ["--conf-extra", extra]

@@ -67,7 +67,8 @@ class ConsoleHttp : public ::testing::Test {
                                  << "[reply]\nsendmail = [\"" << d << "/sendmail\"]\n"
                                  << "reinject_confirm_seconds = 0\n"
                                  << "[web]\nusers_file = \"" << d << "/web-users\"\n"
-                                 << "login_attempts_per_minute = 3\n";
+                                 << "login_attempts_per_minute = 3\n"
+                                 << "trusted_proxies = [\"127.0.0.1\"]\n";
     config_ = config::Load(d + "/c.conf");
     log::Configure(config_->log);
     Accounts accounts;
@@ -234,6 +235,46 @@ TEST_F(ConsoleHttp, LoginFormWrongPasswordCookieFlagsAndRateLimit) {
   EXPECT_NE(limited->body.find("<p id=\"flash\" class=\"error\">Too many login attempts"),
             std::string::npos);
   EXPECT_EQ(attempt("10.0.2.1", "alice", "alice-pw"), 303) << "others still log in";
+}
+
+// A peer that is not a trusted proxy cannot choose its address with X-Forwarded-For (to dodge
+// the per-address limit) nor claim TLS with X-Forwarded-Proto.
+TEST_F(ConsoleHttp, ForwardedHeadersCountOnlyFromTrustedProxies) {
+  auto untrusting = std::make_shared<config::Config>(*config_);
+  untrusting->web.trusted_proxies.clear();
+  Console console(untrusting, env_);
+  httplib::Server server;
+  console.Install(server);
+  int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { server.listen_after_bind(); });
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(30);
+  auto page = c.Get("/login");
+  ASSERT_TRUE(page);
+  const std::string pre = SetCookie(page, "tm_login");
+  const std::string token = Csrf(page->body);
+  auto attempt = [&](const std::string& from, const std::string& user, const std::string& pw) {
+    auto r = c.Post("/login",
+                    httplib::Headers{{"Cookie", pre},
+                                     {"X-Forwarded-For", from},
+                                     {"X-Forwarded-Proto", "https"}},
+                    httplib::Params{{"csrf", token}, {"user", user}, {"password", pw}});
+    return r;
+  };
+  auto first = attempt("10.0.9.1", "alice", "alice-pw");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 303);
+  std::string whole;
+  SetCookie(first, "tm_session", &whole);
+  EXPECT_EQ(whole.find("; Secure"), std::string::npos) << "not from the proxy: " << whole;
+  // Three failures under three names from "three addresses": all are 127.0.0.1's.
+  EXPECT_EQ(attempt("10.0.9.2", "u1", "guess")->status, 200);
+  EXPECT_EQ(attempt("10.0.9.3", "u2", "guess")->status, 200);
+  EXPECT_EQ(attempt("10.0.9.4", "u3", "guess")->status, 200);
+  EXPECT_EQ(attempt("10.0.9.5", "alice", "alice-pw")->status, 429);
+  server.stop();
+  serving.join();
 }
 
 TEST_F(ConsoleHttp, ApproverEditsAndApprovesWithTheTokenOnly) {
