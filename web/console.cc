@@ -121,6 +121,21 @@ void Console::Install(httplib::Server& server) {
                               {"Cache-Control", "no-store"}});
   server.set_payload_max_length(4 << 20);
   server.set_read_timeout(10, 0);
+  // httplib answers a handler's exception with 500 and the exception's text in a header:
+  // log it instead, and show nothing of it.
+  server.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log::Get().error("threadmill-web: {} {}: {}", req.method, req.path, what);
+        res.status = 500;
+        res.set_content("", "text/plain");
+      });
   server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
       res.set_content("<!DOCTYPE html><title>" + std::to_string(res.status) + "</title><p>Error " +

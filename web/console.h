@@ -1,7 +1,7 @@
 // console.h - threadmill-web's HTTP handlers: login, sessions, CSRF, roles, pages, actions.
 //
 // DESCRIPTION
-//   The URL, form and element-id contract is /work/CONSOLE_CONTRACT.md (README: "The approval
+//   The URL, form and element-id contract is in web/README.md (and the README's "The approval
 //   console"). Every response carries a strict Content-Security-Policy (no script at all),
 //   X-Frame-Options DENY, nosniff, no-referrer and Cache-Control no-store. GET pages need a
 //   session (else 303 /login); every POST needs a session and its CSRF token in the form field
