@@ -71,6 +71,7 @@ nlohmann::ordered_json ToJson(const store::MessageRecord& r) {
           {"to", r.to},
           {"subject", r.subject},
           {"parent", r.parent.empty() ? "" : "<" + r.parent + ">"},
+          {"match", r.match},
           {"queue_id", r.queue_id}};
 }
 

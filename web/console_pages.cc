@@ -248,15 +248,20 @@ void Console::GetThread(const httplib::Request& req, httplib::Response& res) {
     row.set("from", T(m.from));
     row.set("subject", T(m.subject));
     // The store keeps what each message did to the thread: outbound ones are recorded,
-    // inbound ones matched an earlier message (parent) or started the thread.
+    // inbound ones matched an earlier message (parent) or started the thread; `match` is the
+    // method of the milter's decision line (match=), with the parent it named.
+    const std::string parent = m.parent.empty() ? "" : Bracketed(m.parent);
     if (m.direction == store::Direction::kOutbound) {
       row.set("decision", "recorded");
-      row.set("match", m.parent.empty() ? "" : T("reply to " + Bracketed(m.parent)));
     } else {
-      row.set("decision", m.parent.empty() ? "new thread" : "matched");
-      row.set("match", m.parent.empty()          ? ""
-                       : !m.thread_index.empty() ? T("thread-index " + Bracketed(m.parent))
-                                                 : T(Bracketed(m.parent)));
+      row.set("decision", m.parent.empty() && m.match.empty() ? "new thread" : "matched");
+    }
+    if (!m.match.empty()) {
+      row.set("match", T(parent.empty() ? m.match : m.match + " " + parent));
+    } else if (!parent.empty()) {
+      row.set("match", T((m.direction == store::Direction::kOutbound ? "reply to " : "") + parent));
+    } else {
+      row.set("match", "");
     }
     row.set("owner", T(m.owner));
     rows.push_back(row);

@@ -213,6 +213,9 @@ bool Processor::Record(const Envelope& envelope, const MessageHeaders& headers,
   record.parent = d->resolution.parent;
   record.queue_id = envelope.queue_id;
   record.thread_index = thread_index;
+  if (d->resolution.method != thread::MatchMethod::kNone) {
+    record.match = thread::ToString(d->resolution.method);
+  }
   auto stored = store_->RecordMessage(record, thread_index_root);
   if (!stored.ok()) {
     log::Get().error("{}: store write failed: {}", envelope.queue_id, stored.error().message);

@@ -66,6 +66,7 @@ Status RecordInTxn(const Environment& env, WriteTxn& txn, const MessageRecord& r
     if (out.direction == Direction::kOutbound && out.queue_id.empty() &&
         rec.direction == Direction::kOutbound && !rec.queue_id.empty()) {
       out.queue_id = rec.queue_id;
+      if (out.match.empty()) out.match = rec.match;  // how the echo matched (its parent)
       Result<std::string> updated = KeyedPut(txn, msgid_db, {}, rec.msgid, EncodeMessage(out));
       if (!updated.ok()) return updated.error();
     }

@@ -40,6 +40,7 @@ std::string EncodeMessage(const MessageRecord& rec) {
             {"subject", rec.subject},  {"parent", rec.parent},
             {"qid", rec.queue_id}};
   if (!rec.thread_index.empty()) j["tix"] = rec.thread_index;
+  if (!rec.match.empty()) j["match"] = rec.match;
   return Dump(j);
 }
 
@@ -62,6 +63,7 @@ Result<MessageRecord> DecodeMessage(std::string_view text) {
     Read(j, "parent", rec.parent);
     Read(j, "qid", rec.queue_id);
     Read(j, "tix", rec.thread_index);
+    Read(j, "match", rec.match);
     return rec;
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kStore, std::string("store: corrupt message record: ") + e.what());

@@ -44,6 +44,10 @@ struct MessageRecord {
   std::string parent;  // matched earlier msgid or ""
   std::string queue_id;
   std::string thread_index;  // its Outlook Thread-Index in hex, or "" (resolver.h parents)
+  // How the milter put it in its thread (thread::ToString(MatchMethod): "in-reply-to",
+  // "references", "thread-index", "token"), "" when it started one or was recorded
+  // before it passed the milter (a reply, until its echo).
+  std::string match;
 
   bool operator==(const MessageRecord&) const = default;
 };

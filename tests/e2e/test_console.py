@@ -831,7 +831,11 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
         self.wait_page("thread")
         rows = self.present("table#timeline tr.message")
         self.assertGreaterEqual(len(rows), 2, "inbound message and its reply:\n%s" % self.body_text())
-        self.assertIn("inbound", self.find("table#timeline").text.lower())
+        timeline = self.find("table#timeline").text.lower()
+        self.assertIn("inbound", timeline)
+        # The reply passed the milter as outbound and matched by In-Reply-To: its match method
+        # (the decision line's match=) is on the page with the message it answered.
+        self.assertIn("in-reply-to <%s>" % self.mid("approve").strip("<>").lower(), timeline)
         self.shot("thread")
         self.goto("/handlers/testgood/kv", "kv")
         self.assertIn("seen:", self.find("table#kv").text)

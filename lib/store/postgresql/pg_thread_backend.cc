@@ -111,6 +111,7 @@ Status RecordIn(PgConn& conn, const MessageRecord& rec, std::string_view root, M
     if (out.direction == Direction::kOutbound && out.queue_id.empty() &&
         rec.direction == Direction::kOutbound && !rec.queue_id.empty()) {
       out.queue_id = rec.queue_id;
+      if (out.match.empty()) out.match = rec.match;  // how the echo matched (its parent)
       Result<Rows> upd =
           conn.Run(kUpdateMessage, {Param::Bytes(rec.msgid), Param::Bytes(EncodeMessage(out))});
       if (!upd.ok()) return upd.error();

@@ -17,7 +17,8 @@ TEST(store_records, MessageRoundTrips) {
                      "Hello \xc3\xa9",
                      "parent@x",
                      "4XyZ1C2",
-                     ""};
+                     "",
+                     "references"};
   MessageRecord empty;
   empty.msgid = "m@x";
   MessageRecord negative_time = empty;
@@ -37,6 +38,17 @@ TEST(store_records, ThreadIndexRoundTripsAndIsOptional) {
   auto back = DecodeMessage(EncodeMessage(rec));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->thread_index, "01d0ab");
+}
+
+// The match method (the console's timeline) is kept when set; old records decode without it.
+TEST(store_records, MatchMethodRoundTripsAndIsOptional) {
+  MessageRecord rec;
+  rec.msgid = "a@b";
+  EXPECT_EQ(EncodeMessage(rec).find("match"), std::string::npos);
+  rec.match = "in-reply-to";
+  auto back = DecodeMessage(EncodeMessage(rec));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->match, "in-reply-to");
 }
 
 TEST(store_records, ThreadRoundTrips) {
