@@ -90,7 +90,8 @@ class Cluster:
     def dsn(self, dbname="postgres"):
         return "host=127.0.0.1 port=%d user=tm dbname=%s" % (self.port, dbname)
 
-    def stop(self):
+    def stop_server(self):
+        """Stops the server (by PID) but keeps its data; start_again() restarts it."""
         if self.pid:
             try:
                 os.kill(self.pid, signal.SIGINT)  # fast shutdown
@@ -102,6 +103,20 @@ class Cluster:
             except ProcessLookupError:
                 pass
             self.pid = None
+
+    def start_again(self):
+        """Starts the stopped server on the same port with the same data."""
+        options = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off" % (self.port, self.dir))
+        p = self._run([self.bindir + "/pg_ctl", "-D", self.dir + "/data", "-o", options,
+                       "-l", self.dir + "/server.log", "-w", "-t", str(START_TIMEOUT), "start"])
+        if p.returncode != 0:
+            raise RuntimeError("cannot restart PostgreSQL:\n%s%s" % (p.stdout, p.stderr))
+        with open(self.dir + "/data/postmaster.pid") as f:
+            self.pid = int(f.readline().strip())
+
+    def stop(self):
+        self.stop_server()
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
