@@ -7,6 +7,7 @@
 #include "milter/handler_check.h"
 #include "runtime/runtime_config.h"
 #include "runtime/runtime_metrics.h"
+#include "store/open_store.h"
 
 namespace threadmill::milter {
 
@@ -14,7 +15,7 @@ Service::Service(std::string config_path, runtime::ConfigSnapshot snapshot)
     : config_path_(std::move(config_path)) {
   const config::Config& config = *snapshot.config;
   store::EnvOptions options = snapshot.runtime->store;
-  auto env = store::Environment::Open(options);
+  auto env = store::OpenStore(options);
   if (!env.ok()) {
     throw std::runtime_error("cannot open the store at " + options.path + ": " +
                              env.error().message +
@@ -43,6 +44,8 @@ std::string RestartOnlyChanges(const config::Config& running, const config::Conf
   check(fresh.milter.socket_group != running.milter.socket_group, "milter.socket_group");
   check(fresh.milter.pid_file != running.milter.pid_file, "milter.pid_file");
   check(fresh.store.path != running.store.path, "store.path");
+  check(fresh.store.backend != running.store.backend, "store.backend");
+  check(fresh.store.dsn != running.store.dsn, "store.dsn");
   check(fresh.store.map_size_mb != running.store.map_size_mb, "store.map_size_mb");
   check(fresh.store.max_map_size_mb != running.store.max_map_size_mb, "store.max_map_size_mb");
   check(fresh.store.sync_each_commit != running.store.sync_each_commit, "store.sync");

@@ -6,6 +6,7 @@
 
 #include "common/privileges.h"
 #include "runtime/runtime_config.h"
+#include "store/open_store.h"
 
 namespace threadmill::admin {
 
@@ -21,7 +22,7 @@ std::shared_ptr<store::Environment> OpenEnvironment(const config::Config& config
   store::EnvOptions options = runtime::StoreOptions(config);  // [store] map sizes included
   options.read_only = !write;
   options.sync_each_commit = true;  // the CLI's few writes are flushed at once
-  auto env = store::Environment::Open(options);
+  auto env = store::OpenStore(options);
   if (!env.ok()) {
     throw std::runtime_error("cannot open the store at " + options.path + ": " +
                              env.error().message);

@@ -158,10 +158,6 @@ void ReadStoreBackend(const TomlReader& r, StoreConfig* s) {
   if (s->dsn.empty()) {
     r.Fail("dsn", "backend = \"postgresql\" needs dsn or dsn_file (a libpq connection string)");
   }
-  r.Fail("backend",
-         "\"postgresql\" is not yet supported for the daemon and threadmillctl (only the thread "
-         "store and the reply ledger have a PostgreSQL backend so far; jobs, drafts, KV and "
-         "counters do not): use \"lmdb\"");
 }
 
 void ReadStore(const toml::table& root, const std::string& file, StoreConfig* s) {

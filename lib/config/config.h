@@ -52,9 +52,9 @@ struct MilterConfig {
 };
 
 struct StoreConfig {
-  // "lmdb" (embedded, one host) or "postgresql" (shared by several MX hosts; parsed, but
-  // Load refuses it until the daemon can run on it: only the thread store and the reply
-  // ledger have a PostgreSQL backend so far, lib/store/postgresql/).
+  // "lmdb" (embedded, one host) or "postgresql" (shared by several MX hosts: the thread
+  // mappings and the reply ledger live in PostgreSQL; jobs, drafts, KV and counters stay in
+  // the LMDB environment at `path` - store/open_store.h).
   std::string backend = "lmdb";
   std::string dsn;  // libpq connection string: [store] dsn, or the content of dsn_file
   std::string path = "/var/lib/threadmill";

@@ -256,10 +256,14 @@ Result<std::string> Evaluate(const store::LedgerTxn& txn, const std::string& onc
   return std::string();
 }
 
+std::shared_ptr<store::LedgerBackend> BackendOf(std::shared_ptr<store::Environment> env) {
+  if (auto shared = env->shared_backends().ledger) return shared;
+  return std::make_shared<store::LmdbLedgerBackend>(std::move(env));
+}
 }  // namespace
 
 ReplyLedger::ReplyLedger(std::shared_ptr<store::Environment> env)
-    : backend_(std::make_shared<store::LmdbLedgerBackend>(std::move(env))) {}
+    : backend_(BackendOf(std::move(env))) {}
 
 ReplyLedger::ReplyLedger(std::shared_ptr<store::LedgerBackend> backend)
     : backend_(std::move(backend)) {}

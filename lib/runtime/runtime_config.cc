@@ -137,6 +137,8 @@ store::EnvOptions StoreOptions(const config::Config& config) {
   options.map_size_bytes = static_cast<size_t>(config.store.map_size_mb) << 20;
   options.max_map_size_bytes = static_cast<size_t>(config.store.max_map_size_mb) << 20;
   options.sync_each_commit = config.store.sync_each_commit;
+  options.backend = config.store.backend;
+  options.dsn = config.store.dsn;
   return options;
 }
 

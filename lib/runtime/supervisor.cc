@@ -36,6 +36,7 @@
 #include "runtime/runtime_config.h"
 #include "runtime/worker.h"
 #include "runtime/worker_pool.h"
+#include "store/open_store.h"
 
 namespace threadmill::runtime {
 namespace {
@@ -123,7 +124,7 @@ JobQueue* Supervisor::Queue() {
   if (queue_) return queue_.get();
   store::EnvOptions options = config_->store;
   options.sync_each_commit = true;  // job states are durable at once (nobody syncs for us)
-  auto env = store::Environment::Open(options);
+  auto env = store::OpenStore(options);
   if (!env.ok()) {
     log::Get().error("supervisor: cannot open the store at {}: {}", options.path,
                      env.error().message);

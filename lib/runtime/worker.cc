@@ -18,6 +18,7 @@
 #include "runtime/reauth.h"
 #include "runtime/worker_pool.h"
 #include "runtime/worker_protocol.h"
+#include "store/open_store.h"
 
 namespace threadmill::runtime {
 namespace {
@@ -34,7 +35,7 @@ class Worker {
   bool Open(const LoaderOptions& options) {
     store::EnvOptions store_options = config_->store;
     store_options.sync_each_commit = true;  // a worker's records (ledger, kv) are durable at once
-    auto env = store::Environment::Open(store_options);
+    auto env = store::OpenStore(store_options);
     if (!env.ok()) {
       log::Get().error("worker {}: cannot open the store: {}", getpid(), env.error().message);
       return false;

@@ -110,6 +110,16 @@ Environment::~Environment() {
   if (env_ != nullptr) mdb_env_close(env_);
 }
 
+void Environment::AttachSharedBackends(SharedBackends backends) {
+  std::lock_guard lock(shared_mutex_);
+  shared_ = std::move(backends);
+}
+
+SharedBackends Environment::shared_backends() const {
+  std::lock_guard lock(shared_mutex_);
+  return shared_;
+}
+
 Status Environment::Sync() {
   if (options_.read_only) return {};
   int rc = mdb_env_sync(env_, 1);

@@ -19,6 +19,12 @@
 //   process. Other processes (workers, threadmillctl) open their own Environment on the
 //   same directory; open it after fork(), never before, and never use an inherited one.
 //
+// SHARED BACKENDS
+//   With [store] backend = "postgresql" (store/open_store.h OpenStore) the thread mappings
+//   and the replied-once ledger live in PostgreSQL while jobs, drafts, KV and counters stay in
+//   this environment: OpenStore attaches the shared backends here, and ThreadStore(env) /
+//   reply::ReplyLedger(env) use them. Without attached backends both use this environment.
+//
 // LIMITS
 //   The directory must be on a local filesystem (LMDB's lock file). A read-only open still
 //   needs write access to lock.mdb. Write callbacks may run more than once (after growth):
@@ -33,10 +39,13 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/result.h"
+#include "store/ledger_backend.h"
 #include "store/schema.h"
+#include "store/thread_backend.h"
 #include "store/txn.h"
 #include "store/txn_gate.h"
 
@@ -53,6 +62,16 @@ struct EnvOptions {
   // nothing; a machine crash may lose the commits since the last Sync(), never integrity
   // on filesystems that keep write order (ext4, xfs).
   bool sync_each_commit = true;
+  // [store] backend and dsn: where the thread mappings and the reply ledger live. Only
+  // store::OpenStore (open_store.h) reads these; Environment::Open ignores them.
+  std::string backend = "lmdb";
+  std::string dsn;
+};
+
+// The thread store's and the reply ledger's backends when they are not this environment.
+struct SharedBackends {
+  std::shared_ptr<ThreadBackend> threads;
+  std::shared_ptr<LedgerBackend> ledger;
 };
 
 class Environment {
@@ -102,6 +121,11 @@ class Environment {
   // The raw environment, owned by this object; for mdb_env_stat and the like.
   MDB_env* raw() const { return env_; }
 
+  // Backends for the thread store and the ledger that are not this environment (set once
+  // by store::OpenStore; null members: this environment). Thread-safe.
+  void AttachSharedBackends(SharedBackends backends);
+  SharedBackends shared_backends() const;
+
  private:
   explicit Environment(const EnvOptions& options) : options_(options) {}
   Status OpenEnv();
@@ -122,6 +146,8 @@ class Environment {
   mutable TxnGate gate_;
   mutable std::atomic<size_t> map_size_{0};
   int stale_readers_ = 0;
+  mutable std::mutex shared_mutex_;
+  SharedBackends shared_;
 };
 
 }  // namespace threadmill::store

@@ -29,10 +29,13 @@ Status ValidateThreadId(std::string_view id) {
   return {};
 }
 
+std::shared_ptr<ThreadBackend> BackendOf(std::shared_ptr<Environment> env) {
+  if (auto shared = env->shared_backends().threads) return shared;
+  return std::make_shared<LmdbThreadBackend>(std::move(env));
+}
 }  // namespace
 
-ThreadStore::ThreadStore(std::shared_ptr<Environment> env)
-    : backend_(std::make_shared<LmdbThreadBackend>(std::move(env))) {}
+ThreadStore::ThreadStore(std::shared_ptr<Environment> env) : backend_(BackendOf(std::move(env))) {}
 
 ThreadStore::ThreadStore(std::shared_ptr<ThreadBackend> backend) : backend_(std::move(backend)) {}
 

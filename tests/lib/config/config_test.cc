@@ -91,10 +91,7 @@ TEST(ConfigTest, ErrorsNameTheKey) {
        "store.dsn: give dsn or dsn_file, not both"},
       {"[store]\nbackend = \"postgresql\"\ndsn_file = \"rel\"",
        "store.dsn_file: must be an absolute path"},
-      {"[store]\nbackend = \"postgresql\"\ndsn_file = \"/nonexistent/dsn\"",
-       "store.dsn_file: "},
-      {"[store]\nbackend = \"postgresql\"\ndsn = \"host=db dbname=tm\"",
-       "store.backend: \"postgresql\" is not yet supported for the daemon"},
+      {"[store]\nbackend = \"postgresql\"\ndsn_file = \"/nonexistent/dsn\"", "store.dsn_file: "},
       {"[direction]\ninternal_hosts = [\"10.0.0.0/99\"]", "direction.internal_hosts"},
       {"[direction]\ninternal_hosts = \"127.0.0.1\"", "must be an array of strings"},
       {"[threading]\nmax_references = \"100\"", "must be an integer"},
@@ -118,8 +115,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
 }
 
 // [store] backend = "postgresql" with dsn_file: the file is read as a secret (no group/world
-// access), then the backend is refused as not yet supported (issue 13's first slice).
-TEST(ConfigTest, StoreDsnFileIsASecretAndPostgresqlIsNotYetSupported) {
+// access); a readable-by-owner-only file gives the DSN. backend = "postgresql" is accepted.
+TEST(ConfigTest, StoreDsnFileIsASecret) {
   EXPECT_EQ(LoadFromString("")->store.backend, "lmdb");
   EXPECT_EQ(LoadFromString("[store]\nbackend = \"lmdb\"\n")->store.dsn, "");
   char tmpl[] = "/tmp/threadmill-config-XXXXXX";
@@ -141,7 +138,12 @@ TEST(ConfigTest, StoreDsnFileIsASecretAndPostgresqlIsNotYetSupported) {
                                          std::filesystem::perms::group_read);
   expect_error("store.dsn_file: ");
   std::filesystem::permissions(file, std::filesystem::perms::owner_read);
-  expect_error("store.backend: \"postgresql\" is not yet supported for the daemon");
+  auto loaded = LoadFromString(text);
+  EXPECT_EQ(loaded->store.backend, "postgresql");
+  EXPECT_EQ(loaded->store.dsn, "host=db.example user=threadmill password=secret");
+  auto inline_dsn =
+      LoadFromString("[store]\nbackend = \"postgresql\"\ndsn = \"host=db dbname=tm\"\n");
+  EXPECT_EQ(inline_dsn->store.dsn, "host=db dbname=tm");
   std::filesystem::remove_all(dir);
 }
 

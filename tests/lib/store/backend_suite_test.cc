@@ -7,6 +7,8 @@
 // (two workers of one host; LMDB allows one environment per file per process). The
 // PostgreSQL cases skip (GTEST_SKIP, with the reason) only when the server binaries are absent.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +21,7 @@
 #include "reply/ledger.h"
 #include "store/lmdb_ledger_backend.h"
 #include "store/lmdb_thread_backend.h"
+#include "store/open_store.h"
 #include "store/postgresql/pg_ledger_backend.h"
 #include "store/postgresql/pg_pool.h"
 #include "store/postgresql/pg_schema.h"
@@ -432,6 +435,77 @@ TEST(store_pg_faults, StatementTimeoutBoundsAWaitOnALock) {
   EXPECT_LT(waited, std::chrono::seconds(5));
   ASSERT_TRUE((*other_host)->Simple("ROLLBACK").ok());
   EXPECT_TRUE(store.SetThreadOwner(stored->thread_id, "sales").ok());
+}
+
+}  // namespace
+}  // namespace threadmill::store
+
+namespace threadmill::store {
+namespace {
+
+// store::OpenStore (open_store.h), the daemon's factory: lmdb attaches nothing; postgresql
+// attaches lazily connecting backends that ThreadStore(env) and ReplyLedger(env) use. A child
+// forked after the parent used them opens its own connections (no libpq connection is shared
+// across fork) and the parent's keep working afterwards.
+TEST(store_open, PostgresqlBackendsAreSharedAndForkSafe) {
+  testing::TempDir lmdb_dir;
+  EnvOptions lmdb;
+  lmdb.path = lmdb_dir.path() + "/lmdb";
+  auto plain = OpenStore(lmdb);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_FALSE((*plain)->shared_backends().threads);
+  EXPECT_FALSE((*plain)->shared_backends().ledger);
+  EnvOptions bad = lmdb;
+  bad.backend = "redis";
+  EXPECT_EQ(OpenStore(bad).error().code, ErrorCode::kInvalidInput);
+
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  testing::TempDir dir;
+  EnvOptions options;
+  options.path = dir.path() + "/lmdb";
+  options.backend = "postgresql";
+  options.dsn = dsn;
+  auto env = OpenStore(options);
+  ASSERT_TRUE(env.ok()) << env.error().message;
+  ASSERT_TRUE((*env)->shared_backends().threads);
+  ThreadStore threads(*env);
+  auto parent = threads.RecordMessage(Msg("parent@x", "", 100));
+  ASSERT_TRUE(parent.ok()) << parent.error().message;
+  // Not in the LMDB environment: in PostgreSQL (a plain pool on the same database sees it).
+  auto pool = pg::PgPool::Open(dsn);
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  auto seen = ThreadStore(std::make_shared<pg::PgThreadBackend>(*pool)).FindMessage("parent@x");
+  ASSERT_TRUE(seen.ok() && seen->has_value());
+  EXPECT_FALSE(LmdbThreadBackend(*env).FindMessage("parent@x")->has_value());
+
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ThreadStore in_child(*env);
+    auto found = in_child.FindMessage("parent@x");
+    if (!found.ok() || !found->has_value()) _exit(2);
+    if (!in_child.RecordMessage(Msg("child@x", (*found)->thread_id, 200)).ok()) _exit(3);
+    reply::ReplyLedger ledger(*env);
+    if (!ledger.Claim("m@x", "help@example.com", {}, Proposed("r@x", 100, "body")).ok()) _exit(4);
+    if (!ledger.MarkSent("m@x", "help@example.com").ok()) _exit(5);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  auto from_child = threads.FindMessage("child@x");
+  ASSERT_TRUE(from_child.ok()) << from_child.error().message;
+  ASSERT_TRUE(from_child->has_value());
+  EXPECT_EQ((*from_child)->thread_id, parent->thread_id);
+  auto again =
+      reply::ReplyLedger(*env).Claim("m@x", "help@example.com", {}, Proposed("r2@x", 101, "other"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().message, "already-replied");
 }
 
 }  // namespace

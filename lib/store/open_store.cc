@@ -1,0 +1,21 @@
+#include "store/open_store.h"
+
+#include "store/postgresql/pg_process_backends.h"
+
+namespace threadmill::store {
+
+Result<std::shared_ptr<Environment>> OpenStore(const EnvOptions& options) {
+  if (options.backend != "lmdb" && options.backend != "postgresql") {
+    return Error{ErrorCode::kInvalidInput, "unknown store backend \"" + options.backend + "\""};
+  }
+  auto env = Environment::Open(options);
+  if (!env.ok()) return env.error();
+  // Environment::Open returns the one open environment of this directory: attach once.
+  if (options.backend == "postgresql" && !(*env)->shared_backends().threads) {
+    auto pg = pg::MakeProcessBackends(options.dsn);
+    (*env)->AttachSharedBackends(SharedBackends{pg.threads, pg.ledger});
+  }
+  return env;
+}
+
+}  // namespace threadmill::store

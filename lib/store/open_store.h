@@ -1,0 +1,31 @@
+// open_store.h - the one factory of the store: opens the local LMDB environment and, with
+// [store] backend = "postgresql", attaches the shared PostgreSQL backends to it.
+//
+// DESCRIPTION
+//   Every process (milter, supervisor, workers, threadmillctl, the console) opens its store
+//   here, so nothing outside lib/store knows which backend is in use. Current state of
+//   backend = "postgresql" (issue 13): the THREAD MAPPINGS and the REPLIED-ONCE / RATE LEDGER
+//   live in PostgreSQL (shared by several MX hosts); jobs, drafts, handler KV and counters
+//   stay in the local LMDB environment at [store] path. ThreadStore(env) and
+//   reply::ReplyLedger(env) pick the attached backends (environment.h SHARED BACKENDS).
+//
+// THREADING
+//   Thread-safe. Call after fork (as Environment::Open): the PostgreSQL pool itself is opened
+//   lazily by the first call of each process (postgresql/pg_process_backends.h), so opening
+//   the store does not connect and an unreachable database does not stop a start.
+//
+// LIMITS
+//   options.backend is "lmdb" or "postgresql" (config::Load refuses anything else); with
+//   "postgresql" options.dsn is a libpq connection string.
+#pragma once
+
+#include <memory>
+
+#include "common/result.h"
+#include "store/environment.h"
+
+namespace threadmill::store {
+
+Result<std::shared_ptr<Environment>> OpenStore(const EnvOptions& options);
+
+}  // namespace threadmill::store

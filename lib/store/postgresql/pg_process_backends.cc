@@ -1,0 +1,122 @@
+#include "store/postgresql/pg_process_backends.h"
+
+#include <unistd.h>
+
+#include <mutex>
+#include <utility>
+
+#include "store/postgresql/pg_ledger_backend.h"
+#include "store/postgresql/pg_pool.h"
+#include "store/postgresql/pg_thread_backend.h"
+
+namespace threadmill::store::pg {
+namespace {
+
+// The pool of the calling process, opened on first use (and again after a fork).
+class ProcessPool {
+ public:
+  explicit ProcessPool(std::string dsn) : dsn_(std::move(dsn)) {}
+
+  struct Opened {
+    std::shared_ptr<PgThreadBackend> threads;
+    std::shared_ptr<PgLedgerBackend> ledger;
+  };
+
+  Result<Opened> Get() {
+    std::lock_guard lock(mutex_);
+    if (opened_.threads && pid_ != getpid()) {
+      // Inherited across fork: its connections belong to the parent. Never destroyed here.
+      new Opened(std::move(opened_));  // NOLINT(cppcoreguidelines-owning-memory): intended leak
+      opened_ = {};
+    }
+    if (!opened_.threads) {
+      auto pool = PgPool::Open(dsn_);
+      if (!pool.ok()) return pool.error();
+      opened_.threads = std::make_shared<PgThreadBackend>(*pool);
+      opened_.ledger = std::make_shared<PgLedgerBackend>(*pool);
+      pid_ = getpid();
+    }
+    return opened_;
+  }
+
+ private:
+  const std::string dsn_;
+  std::mutex mutex_;
+  pid_t pid_ = 0;
+  Opened opened_;
+};
+
+class LazyThreadBackend final : public ThreadBackend {
+ public:
+  explicit LazyThreadBackend(std::shared_ptr<ProcessPool> pool) : pool_(std::move(pool)) {}
+
+  Result<std::optional<MessageRecord>> FindMessage(std::string_view msgid) const override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->threads->FindMessage(msgid);
+  }
+  Result<std::optional<ThreadRecord>> FindThread(std::string_view thread_id) const override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->threads->FindThread(thread_id);
+  }
+  Result<std::optional<std::string>> FindThreadByIndex(
+      std::string_view thread_index_root) const override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->threads->FindThreadByIndex(thread_index_root);
+  }
+  Result<MessageRecord> RecordMessage(const MessageRecord& rec,
+                                      std::string_view thread_index_root) override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->threads->RecordMessage(rec, thread_index_root);
+  }
+  Result<std::vector<MessageRecord>> ThreadMessages(std::string_view thread_id,
+                                                    size_t limit) const override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->threads->ThreadMessages(thread_id, limit);
+  }
+  Status SetThreadOwner(std::string_view thread_id, std::string_view owner) override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->threads->SetThreadOwner(thread_id, owner);
+  }
+  Result<SweepStats> Sweep(int64_t older_than_unix) override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->threads->Sweep(older_than_unix);
+  }
+
+ private:
+  std::shared_ptr<ProcessPool> pool_;
+};
+
+class LazyLedgerBackend final : public LedgerBackend {
+ public:
+  explicit LazyLedgerBackend(std::shared_ptr<ProcessPool> pool) : pool_(std::move(pool)) {}
+
+  Status Read(const std::function<Status(LedgerTxn&)>& fn) const override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->ledger->Read(fn);
+  }
+  Status Write(const std::function<Status(LedgerTxn&)>& fn) override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->ledger->Write(fn);
+  }
+
+ private:
+  std::shared_ptr<ProcessPool> pool_;
+};
+
+}  // namespace
+
+ProcessBackends MakeProcessBackends(std::string dsn) {
+  auto pool = std::make_shared<ProcessPool>(std::move(dsn));
+  return {std::make_shared<LazyThreadBackend>(pool), std::make_shared<LazyLedgerBackend>(pool)};
+}
+
+}  // namespace threadmill::store::pg

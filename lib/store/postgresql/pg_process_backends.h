@@ -1,0 +1,36 @@
+// pg_process_backends.h - the PostgreSQL thread and ledger backends of one process, opened
+// lazily: the connection pool is made by the first call in a process, never before fork.
+//
+// DESCRIPTION
+//   The daemon forks (supervisor, workers) after its configuration is read; a libpq
+//   connection must never be used by two processes. MakeProcessBackends() returns backends
+//   that connect on first use and remember the pid that connected: in a forked child the
+//   inherited pool is abandoned (deliberately never closed: PQfinish would send a Terminate
+//   on the parent's socket) and a fresh one is opened. A failed open is not remembered: the
+//   next call tries again (each attempt bounded by the connect timeout, pg_conn.h).
+//
+// THREADING
+//   Thread-safe.
+//
+// LIMITS
+//   Connect timeout kConnectTimeoutSeconds (5 s), statement timeout 10 s (pg_pool.h); both
+//   fail the call with kTemporary, which callers treat like any store error.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "store/ledger_backend.h"
+#include "store/thread_backend.h"
+
+namespace threadmill::store::pg {
+
+struct ProcessBackends {
+  std::shared_ptr<ThreadBackend> threads;
+  std::shared_ptr<LedgerBackend> ledger;
+};
+
+// Both backends share one lazily opened pool on `dsn` (a libpq connection string).
+ProcessBackends MakeProcessBackends(std::string dsn);
+
+}  // namespace threadmill::store::pg
