@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -85,11 +86,14 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& dsn,
   auto set = conn->Simple("SET statement_timeout = " +
                           std::to_string(std::max<int64_t>(0, statement_timeout_ms)));
   if (!set.ok()) return set.error();
+  conn->round_trips_ = 0;  // connecting is not counted
   return conn;
 }
 
 bool PgConn::healthy() const {
-  return PQstatus(conn_.get()) == CONNECTION_OK && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
+  return !poisoned_ && PQstatus(conn_.get()) == CONNECTION_OK &&
+         PQtransactionStatus(conn_.get()) == PQTRANS_IDLE &&
+         PQpipelineStatus(conn_.get()) == PQ_PIPELINE_OFF;
 }
 
 Error PgConn::Fail(const char* what, const PGresult* res) {
@@ -104,14 +108,28 @@ Error PgConn::Fail(const char* what, const PGresult* res) {
 }
 
 Result<Rows> PgConn::Run(const Statement& st, const std::vector<Param>& params) {
-  sqlstate_.clear();
-  if (prepared_.count(st.name) == 0) {
-    Rows prep(PQprepare(conn_.get(), st.name, st.sql, static_cast<int>(st.types.size()),
-                        st.types.data()));
-    // An error inside a transaction aborts it; the statement is prepared anyway or not.
-    if (PQresultStatus(prep.res()) != PGRES_COMMAND_OK) return Fail(st.name, prep.res());
-    prepared_.insert(st.name);
+  return RunWith(st, params, false);
+}
+
+Result<Rows> PgConn::RunAndCommit(const Statement& st, const std::vector<Param>& params) {
+  return RunWith(st, params, true);
+}
+
+Result<Rows> PgConn::RunWith(const Statement& st, const std::vector<Param>& params, bool commit) {
+  std::vector<Op> ops;
+  if (pending_begin_ != nullptr) ops.push_back(Op{nullptr, pending_begin_});
+  pending_begin_ = nullptr;
+  if (prepared_.count(st.name) == 0) ops.push_back(Op{&st, nullptr, true});
+  ops.push_back(Op{&st, nullptr, false, &params});
+  if (commit) ops.push_back(Op{nullptr, "COMMIT"});
+  if (ops.size() > 1) {
+    Result<Rows> rows = Pipeline(ops);
+    if (commit && rows.ok()) committed_ = true;
+    return rows;
   }
+  // Prepared already, no BEGIN or COMMIT to carry: the plain call.
+  sqlstate_.clear();
+  ++round_trips_;
   std::vector<const char*> values;
   std::vector<int> lengths;
   std::vector<int> formats(params.size(), 1);
@@ -126,9 +144,84 @@ Result<Rows> PgConn::Run(const Statement& st, const std::vector<Param>& params) 
   return rows;
 }
 
+// The result rows returned are those of the last op that is not a COMMIT. An op after a
+// failed one is not run by the server (PGRES_PIPELINE_ABORTED); the first error is returned.
+Result<Rows> PgConn::Pipeline(const std::vector<Op>& ops) {
+  PGconn* c = conn_.get();
+  sqlstate_.clear();
+  ++round_trips_;
+  if (PQenterPipelineMode(c) != 1) return Fail("pipeline", nullptr);
+  bool sent = true;
+  size_t want = 0;
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+  for (size_t i = 0; i < ops.size() && sent; ++i) {
+    const Op& op = ops[i];
+    if (op.st == nullptr) {
+      sent = PQsendQueryParams(c, op.sql, 0, nullptr, nullptr, nullptr, nullptr, 1) == 1;
+      continue;
+    }
+    if (op.prepare) {
+      sent = PQsendPrepare(c, op.st->name, op.st->sql, static_cast<int>(op.st->types.size()),
+                           op.st->types.data()) == 1;
+      continue;
+    }
+    want = i;
+    values.clear();
+    lengths.clear();
+    formats.assign(op.params->size(), 1);
+    for (const Param& p : *op.params) {
+      values.push_back(p.bytes.data());
+      lengths.push_back(static_cast<int>(p.bytes.size()));
+    }
+    sent = PQsendQueryPrepared(c, op.st->name, static_cast<int>(op.params->size()), values.data(),
+                               lengths.data(), formats.data(), 1) == 1;
+  }
+  if (sent) sent = PQpipelineSync(c) == 1;
+  if (!sent) {
+    poisoned_ = true;  // commands may be queued: never reuse this connection
+    return Fail("pipeline", nullptr);
+  }
+  std::optional<Rows> wanted;
+  std::optional<Error> error;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    PGresult* raw = PQgetResult(c);
+    if (raw == nullptr) {
+      poisoned_ = true;
+      if (!error) error = Fail("pipeline", nullptr);
+      break;
+    }
+    Rows rows(raw);
+    while (PGresult* end = PQgetResult(c)) PQclear(end);  // each command's results end in NULL
+    const ExecStatusType status = PQresultStatus(raw);
+    if (status == PGRES_PIPELINE_ABORTED) continue;
+    const char* what = ops[i].st ? ops[i].st->name : ops[i].sql;
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      if (!error) error = Fail(what, raw);
+      continue;
+    }
+    if (ops[i].prepare) prepared_.insert(ops[i].st->name);
+    if (i == want) wanted.emplace(std::move(rows));
+  }
+  if (!poisoned_) {
+    PGresult* sync = PQgetResult(c);
+    if (sync == nullptr || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) poisoned_ = true;
+    if (sync != nullptr) PQclear(sync);
+  }
+  if (PQexitPipelineMode(c) != 1) poisoned_ = true;
+  if (error) return *error;
+  if (poisoned_ || !wanted) return MakeError(ErrorCode::kTemporary, "postgresql: pipeline lost");
+  return std::move(*wanted);
+}
+
 Result<Rows> PgConn::Simple(const std::string& sql) {
   sqlstate_.clear();
-  Rows rows(PQexec(conn_.get(), sql.c_str()));
+  ++round_trips_;
+  std::string text = sql;
+  if (pending_begin_ != nullptr) text = std::string(pending_begin_) + "; " + sql;
+  pending_begin_ = nullptr;
+  Rows rows(PQexec(conn_.get(), text.c_str()));
   ExecStatusType status = PQresultStatus(rows.res());
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return Fail("query", rows.res());
   return rows;
@@ -141,15 +234,22 @@ Status PgConn::Transact(TxnMode mode, const std::function<Status()>& fn) {
   Status last;
   for (int attempt = 0; attempt < kMaxTxnAttempts; ++attempt) {
     if (attempt > 0) RetryPause(attempt);
-    if (auto b = Simple(begin); !b.ok()) return b.error();
+    // The BEGIN goes with fn's first statement (RunWith, Simple).
+    pending_begin_ = begin;
+    committed_ = false;
     Status st = fn();
+    const bool begun = pending_begin_ == nullptr;
+    pending_begin_ = nullptr;
+    const bool committed = committed_;
+    committed_ = false;
     std::string state = sqlstate_;
     if (st.ok()) {
+      if (!begun || committed) return {};
       auto c = Simple("COMMIT");
       if (c.ok()) return {};
       st = c.error();
       state = sqlstate_;
-    } else {
+    } else if (begun && PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
       (void)Simple("ROLLBACK");
     }
     if (!Retryable(state) || PQstatus(conn_.get()) != CONNECTION_OK) return st;

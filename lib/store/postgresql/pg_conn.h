@@ -5,7 +5,12 @@
 //   libpq (not libpqxx): a C API without exceptions, so errors map straight to Result/Status
 //   (docs/decisions.md). Every parameter and result column travels in binary format: bytea
 //   and text as their bytes, int8 as 8 big-endian bytes; Message-IDs of any bytes survive.
-//   A statement is prepared on its first use on a connection (name -> SQL must not change).
+//   A statement is prepared on its first use on a connection (name -> SQL must not change),
+//   in the same round trip as its first execution (libpq pipeline mode, PostgreSQL 14+ client).
+//   Round trips: Transact sends no BEGIN of its own; BEGIN travels with the transaction's
+//   first statement, and RunAndCommit sends the last statement with COMMIT, so a transaction
+//   of n statements costs n round trips. round_trips() counts them (tests assert the milter
+//   path's cost with it; pg_pool.h sums them per pool).
 //   Errors: kTemporary for connection trouble (SQLSTATE class 08, 57P, 53) and serialization
 //   failures / deadlocks (40001, 40P01); kStore otherwise. last_sqlstate() tells which.
 //
@@ -89,8 +94,12 @@ class PgConn {
   PgConn(const PgConn&) = delete;
   PgConn& operator=(const PgConn&) = delete;
 
-  // Runs a prepared statement (prepared on first use).
+  // Runs a prepared statement (prepared on first use). Inside Transact, the first statement
+  // carries the BEGIN.
   Result<Rows> Run(const Statement& st, const std::vector<Param>& params);
+  // Run, then COMMIT in the same round trip; Transact then has nothing left to commit. Only as
+  // the last statement of a Transact callback (outside one: Run).
+  Result<Rows> RunAndCommit(const Statement& st, const std::vector<Param>& params);
   // Runs SQL without parameters (may hold several statements; DDL, BEGIN/COMMIT).
   Result<Rows> Simple(const std::string& sql);
 
@@ -104,14 +113,32 @@ class PgConn {
   // The connection to the server is lost.
   bool broken() const { return PQstatus(conn_.get()) != CONNECTION_OK; }
   const std::string& last_sqlstate() const { return sqlstate_; }
+  // Round trips to the server since the connection was opened (connecting not counted).
+  uint64_t round_trips() const { return round_trips_; }
 
  private:
+  // One command of a pipeline: SQL without parameters (st == nullptr), or a prepared
+  // statement's preparation (prepare) or execution.
+  struct Op {
+    const Statement* st = nullptr;
+    const char* sql = nullptr;
+    bool prepare = false;
+    const std::vector<Param>* params = nullptr;
+  };
+
   explicit PgConn(PGconn* conn) : conn_(conn, &PQfinish) {}
   Error Fail(const char* what, const PGresult* res);
+  // Sends `ops` in one round trip; the rows of the last one, or the first error.
+  Result<Rows> Pipeline(const std::vector<Op>& ops);
+  Result<Rows> RunWith(const Statement& st, const std::vector<Param>& params, bool commit);
 
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn_;
   std::set<std::string> prepared_;
   std::string sqlstate_;
+  const char* pending_begin_ = nullptr;  // Transact's BEGIN, not sent yet
+  bool committed_ = false;               // RunAndCommit ended Transact's transaction
+  bool poisoned_ = false;                // a pipeline went wrong: never reuse
+  uint64_t round_trips_ = 0;
 };
 
 }  // namespace threadmill::store::pg

@@ -8,7 +8,10 @@
 namespace threadmill::store::pg {
 
 PgPool::Lease::~Lease() {
-  if (pool_ && conn_) pool_->Release(std::move(conn_));
+  if (pool_ && conn_) {
+    pool_->round_trips_ += conn_->round_trips() - round_trips_at_start_;
+    pool_->Release(std::move(conn_));
+  }
 }
 
 Result<std::shared_ptr<PgPool>> PgPool::Open(const std::string& dsn, Options options) {

@@ -12,11 +12,15 @@
 //   Thread-safe. A Lease is used by one thread.
 //
 // LIMITS
+//   round_trips() counts the round trips of every connection of the pool (added when a Lease
+//   ends), so a test can assert what a store call costs.
 //   At most max_idle idle connections are kept; there is no cap on connections in use (one
 //   per thread calling the store at the same time). Connect: kConnectTimeoutSeconds; each
 //   statement: Options::statement_timeout_ms (migrations: no limit).
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,7 +36,9 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   class Lease {
    public:
     Lease(std::shared_ptr<PgPool> pool, std::unique_ptr<PgConn> conn)
-        : pool_(std::move(pool)), conn_(std::move(conn)) {}
+        : pool_(std::move(pool)),
+          conn_(std::move(conn)),
+          round_trips_at_start_(conn_ ? conn_->round_trips() : 0) {}
     Lease(Lease&&) = default;
     Lease& operator=(Lease&&) = delete;
     Lease(const Lease&) = delete;
@@ -44,6 +50,7 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
    private:
     std::shared_ptr<PgPool> pool_;
     std::unique_ptr<PgConn> conn_;
+    uint64_t round_trips_at_start_ = 0;
   };
 
   struct Options {
@@ -57,6 +64,8 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   }
 
   Result<Lease> Acquire();
+  // Round trips of the connections' ended leases (pg_conn.h round_trips()).
+  uint64_t round_trips() const { return round_trips_.load(); }
 
  private:
   PgPool(std::string dsn, Options options) : dsn_(std::move(dsn)), options_(options) {}
@@ -66,6 +75,7 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   const Options options_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<PgConn>> idle_;
+  std::atomic<uint64_t> round_trips_{0};
 };
 
 }  // namespace threadmill::store::pg

@@ -18,22 +18,38 @@ const Statement kFindThread{
     "tm_find_thread", "SELECT record FROM tm_thread WHERE thread_id = $1", {kText}};
 const Statement kFindThreadForUpdate{
     "tm_find_thread_fu", "SELECT record FROM tm_thread WHERE thread_id = $1 FOR UPDATE", {kText}};
-// Creates the thread row when missing and locks it either way, returning its record ("" when
-// new): READ COMMITTED waits for another host's writer and then sees its committed record.
-const Statement kLockThread{"tm_lock_thread",
-                            "INSERT INTO tm_thread (thread_id, record) VALUES ($1, ''::bytea) "
-                            "ON CONFLICT (thread_id) DO UPDATE SET thread_id = EXCLUDED.thread_id "
-                            "RETURNING record",
-                            {kText}};
 const Statement kFindIndex{
     "tm_find_index",
     "SELECT thread_id FROM tm_thread_index WHERE sha256(root) = sha256($1) AND root = $1",
     {kBytea}};
-const Statement kInsertMessage{
-    "tm_insert_message",
-    "INSERT INTO tm_message (msgid, thread_id, time, record) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT ((sha256(msgid))) DO NOTHING RETURNING true",
+// RecordMessage's first statement: inserts the message unless its Message-ID is known and,
+// when it was new, creates-and-locks its thread row (an upsert: READ COMMITTED waits for
+// another host's writer of that thread and then returns its committed record, "" when the
+// thread is new). Returns (1, thread record) for a new message, (2, message record) for one
+// known before this statement's snapshot, no row for one another host committed meanwhile
+// (ON CONFLICT waited for it; a second statement reads it).
+const Statement kRecordStart{
+    "tm_record_start",
+    "WITH ins AS (INSERT INTO tm_message (msgid, thread_id, time, record) "
+    "VALUES ($1, $2, $3, $4) ON CONFLICT ((sha256(msgid))) DO NOTHING RETURNING true), "
+    "thread AS (INSERT INTO tm_thread (thread_id, record) "
+    "SELECT $2, ''::bytea WHERE EXISTS (SELECT 1 FROM ins) "
+    "ON CONFLICT (thread_id) DO UPDATE SET thread_id = EXCLUDED.thread_id RETURNING record) "
+    "SELECT 1::int8, record FROM thread "
+    "UNION ALL SELECT 2::int8, record FROM tm_message "
+    "WHERE NOT EXISTS (SELECT 1 FROM ins) AND sha256(msgid) = sha256($1) AND msgid = $1",
     {kBytea, kText, kInt8, kBytea}};
+// RecordMessage's second statement (sent with COMMIT): maps the Thread-Index root $2 unless
+// it is empty or mapped already (the first mapping wins) and stores the thread record: $4
+// (with the root) when the mapping was made, $3 otherwise.
+const Statement kRecordFinish{
+    "tm_record_finish",
+    "WITH idx AS (INSERT INTO tm_thread_index (root, thread_id) "
+    "SELECT $2, $1 WHERE length($2) > 0 "
+    "ON CONFLICT ((sha256(root))) DO NOTHING RETURNING true) "
+    "UPDATE tm_thread SET record = CASE WHEN EXISTS (SELECT 1 FROM idx) THEN $4 ELSE $3 END "
+    "WHERE thread_id = $1",
+    {kText, kBytea, kBytea, kBytea}};
 const Statement kUpdateMessage{
     "tm_update_message",
     "UPDATE tm_message SET record = $2 WHERE sha256(msgid) = sha256($1) AND msgid = $1",
@@ -42,10 +58,6 @@ const Statement kPutThread{"tm_put_thread",
                            "INSERT INTO tm_thread (thread_id, record) VALUES ($1, $2) "
                            "ON CONFLICT (thread_id) DO UPDATE SET record = EXCLUDED.record",
                            {kText, kBytea}};
-const Statement kInsertIndex{"tm_insert_index",
-                             "INSERT INTO tm_thread_index (root, thread_id) VALUES ($1, $2) "
-                             "ON CONFLICT ((sha256(root))) DO NOTHING RETURNING true",
-                             {kBytea, kText}};
 const Statement kThreadMessages{"tm_thread_messages",
                                 "SELECT msgid, record FROM tm_message WHERE thread_id = $1 "
                                 "ORDER BY time, msgid LIMIT $2",
@@ -81,57 +93,62 @@ Result<std::optional<ThreadRecord>> LoadThread(PgConn& conn, const Statement& st
   return std::optional<ThreadRecord>(std::move(*rec));
 }
 
-// Maps `root` to the thread unless it is mapped already (the first mapping wins) or the
-// thread has no room left. One round trip.
-Status MapThreadIndex(PgConn& conn, std::string_view root, ThreadRecord& thread) {
-  if (root.empty() || thread.thread_index_roots.size() >= kMaxThreadIndexRoots) return {};
-  Result<Rows> put = conn.Run(kInsertIndex, {Param::Bytes(root), Param::Bytes(thread.thread_id)});
-  if (!put.ok()) return put.error();
-  if (put->size() > 0) thread.thread_index_roots.emplace_back(root);
+// A Message-ID known already: idempotent, except for the outbound echo. `known` is its record.
+Status RecordKnown(PgConn& conn, const MessageRecord& rec, std::string_view known,
+                   MessageRecord& out) {
+  Result<std::optional<MessageRecord>> existing = DecodeMessageRow(rec.msgid, known);
+  if (!existing.ok()) return existing.error();
+  out = std::move(**existing);
+  // The outbound echo of a reinjected reply (reply/replier.h): note the MTA's queue id.
+  if (out.direction == Direction::kOutbound && out.queue_id.empty() &&
+      rec.direction == Direction::kOutbound && !rec.queue_id.empty()) {
+    out.queue_id = rec.queue_id;
+    if (out.match.empty()) out.match = rec.match;  // how the echo matched (its parent)
+    Result<Rows> upd = conn.RunAndCommit(
+        kUpdateMessage, {Param::Bytes(rec.msgid), Param::Bytes(EncodeMessage(out))});
+    if (!upd.ok()) return upd.error();
+  }
   return {};
 }
 
 // The body of RecordMessage's transaction (thread_backend.h / thread_store.h semantics).
-// A new message: insert, thread, (index root), thread - 4 round trips inside the transaction.
+// A new message: kRecordStart (with BEGIN), kRecordFinish (with COMMIT) - 2 round trips.
+// A known one: kRecordStart, then COMMIT (or the echo's update with COMMIT) - 2 as well.
 Status RecordIn(PgConn& conn, const MessageRecord& rec, std::string_view root, MessageRecord& out) {
-  Result<Rows> ins =
-      conn.Run(kInsertMessage, {Param::Bytes(rec.msgid), Param::Bytes(rec.thread_id),
-                                Param::Int8(rec.time), Param::Bytes(EncodeMessage(rec))});
-  if (!ins.ok()) return ins.error();
-  if (ins->size() == 0) {  // known already: idempotent, except for the outbound echo
+  Result<Rows> start =
+      conn.Run(kRecordStart, {Param::Bytes(rec.msgid), Param::Bytes(rec.thread_id),
+                              Param::Int8(rec.time), Param::Bytes(EncodeMessage(rec))});
+  if (!start.ok()) return start.error();
+  if (start->size() == 0) {  // another host committed it while we waited: a new snapshot
     Result<Rows> hit = conn.Run(kFindMessage, {Param::Bytes(rec.msgid)});
     if (!hit.ok()) return hit.error();
     if (hit->size() == 0) {
       return MakeError(ErrorCode::kStore, "postgresql: Message-ID hash collision");
     }
-    Result<std::optional<MessageRecord>> existing = DecodeMessageRow(rec.msgid, hit->Bytes(0, 0));
-    if (!existing.ok()) return existing.error();
-    out = std::move(**existing);
-    // The outbound echo of a reinjected reply (reply/replier.h): note the MTA's queue id.
-    if (out.direction == Direction::kOutbound && out.queue_id.empty() &&
-        rec.direction == Direction::kOutbound && !rec.queue_id.empty()) {
-      out.queue_id = rec.queue_id;
-      if (out.match.empty()) out.match = rec.match;  // how the echo matched (its parent)
-      Result<Rows> upd =
-          conn.Run(kUpdateMessage, {Param::Bytes(rec.msgid), Param::Bytes(EncodeMessage(out))});
-      if (!upd.ok()) return upd.error();
-    }
-    return {};
+    return RecordKnown(conn, rec, hit->Bytes(0, 0), out);
   }
-  Result<Rows> locked = conn.Run(kLockThread, {Param::Bytes(rec.thread_id)});
-  if (!locked.ok()) return locked.error();
+  if (start->Int8(0, 0) == 2) return RecordKnown(conn, rec, start->Bytes(0, 1), out);
   ThreadRecord thread;
-  if (!locked->Bytes(0, 0).empty()) {
-    Result<ThreadRecord> decoded = DecodeThread(locked->Bytes(0, 0));
+  if (!start->Bytes(0, 1).empty()) {
+    Result<ThreadRecord> decoded = DecodeThread(start->Bytes(0, 1));
     if (!decoded.ok()) return decoded.error();
     thread = std::move(*decoded);
   }
   thread.thread_id = rec.thread_id;
   ApplyMessage(thread, rec);
-  if (Status st = MapThreadIndex(conn, root, thread); !st.ok()) return st;
-  Result<Rows> put =
-      conn.Run(kPutThread, {Param::Bytes(rec.thread_id), Param::Bytes(EncodeThread(thread))});
-  if (!put.ok()) return put.error();
+  // The root is mapped unless mapped already (the first mapping wins) or the thread is full;
+  // the statement picks the record that matches what it did.
+  const bool room = !root.empty() && thread.thread_index_roots.size() < kMaxThreadIndexRoots;
+  std::string without = EncodeThread(thread);
+  std::string with;
+  if (room) {
+    thread.thread_index_roots.emplace_back(root);
+    with = EncodeThread(thread);
+  }
+  Result<Rows> finish = conn.RunAndCommit(
+      kRecordFinish, {Param::Bytes(rec.thread_id), Param::Bytes(room ? root : std::string_view()),
+                      Param::Bytes(without), Param::Bytes(room ? with : without)});
+  if (!finish.ok()) return finish.error();
   out = rec;
   return {};
 }
@@ -243,7 +260,7 @@ Status PgThreadBackend::SetThreadOwner(std::string_view thread_id, std::string_v
     }
     (*rec)->owner = std::string(owner);
     Result<Rows> put =
-        (*conn)->Run(kPutThread, {Param::Bytes(thread_id), Param::Bytes(EncodeThread(**rec))});
+        (*conn)->RunAndCommit(kPutThread, {Param::Bytes(thread_id), Param::Bytes(EncodeThread(**rec))});
     if (!put.ok()) return put.error();
     return {};
   });

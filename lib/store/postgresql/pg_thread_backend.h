@@ -5,7 +5,7 @@
 //   Tables tm_message, tm_thread, tm_thread_index (pg_schema.h). Reads are single prepared
 //   statements; RecordMessage, SetThreadOwner and each Sweep batch are one READ COMMITTED
 //   transaction that locks the thread row before it reads the thread record (RecordMessage
-//   creates-and-locks it with one upsert), so two hosts recording messages of one thread
+//   inserts the message and creates-and-locks the thread in one statement), so two hosts recording messages of one thread
 //   queue on that row instead of failing each other (SERIALIZABLE made a busy thread's
 //   writers retry until they gave up), never lose an update, and a Message-ID recorded by
 //   both is stored once (the unique index; INSERT ... ON CONFLICT DO NOTHING waits for the
@@ -16,9 +16,12 @@
 //
 // LIMITS
 //   Thread ids are a text column: they must be valid UTF-8 (ThreadStore::NewThreadId's are
-//   ASCII), kStore otherwise. Recording a new message costs 6 round trips (BEGIN, insert,
-//   thread, index root, thread, COMMIT; not yet one statement per message). Message order within a
-//   thread: time, then Message-ID bytes.
+//   ASCII), kStore otherwise. Recording a message costs 2 round trips (BEGIN + insert and
+//   lock the thread; index root and thread record + COMMIT: pg_conn.h pipelines BEGIN and
+//   COMMIT with the statements), 3 when another host commits the same Message-ID at the same
+//   time; asserted by tests/lib/store/backend_suite_test.cc (PgRoundTrips). The thread record
+//   is JSON merged by the client (thread_update.h), so one statement cannot do it all.
+//   Message order within a thread: time, then Message-ID bytes.
 #pragma once
 
 #include <memory>

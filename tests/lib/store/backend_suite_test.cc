@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -28,6 +29,7 @@
 #include "store/postgresql/pg_thread_backend.h"
 #include "store/thread_store.h"
 #include "support/pg_cluster.h"
+#include "thread/resolver.h"
 #include "temp_env.h"
 
 namespace threadmill::store {
@@ -254,6 +256,40 @@ TEST_P(store_backend_suite, ConcurrentRecordsIntoOneThreadLoseNothing) {
   EXPECT_EQ(Store(1).ThreadMessages(seed->thread_id)->size(), 1u + 2 * kPerHost);
 }
 
+// Two hosts record the same Message-IDs at the same time (one message delivered to both):
+// each is stored once, both hosts get the same record, the thread counts it once.
+TEST_P(store_backend_suite, ConcurrentSameMessageIdIsStoredOnce) {
+  auto seed = Store().RecordMessage(Msg("seed@x", "", 1));
+  ASSERT_TRUE(seed.ok());
+  constexpr int kIds = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::vector<std::string>> threads(2);
+  std::vector<std::thread> hosts;
+  for (int host = 0; host < 2; ++host) {
+    hosts.emplace_back([&, host] {
+      ThreadStore store = Store(host);
+      for (int i = 0; i < kIds; ++i) {
+        auto got = store.RecordMessage(Msg("both-" + std::to_string(i) + "@x",
+                                           host == 0 ? seed->thread_id : "", 10 + i));
+        if (!got.ok()) {
+          ++failures;
+          ADD_FAILURE() << got.error().message;
+          continue;
+        }
+        threads[host].push_back(got->thread_id);
+      }
+    });
+  }
+  for (auto& t : hosts) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  // Whichever host stored an id first decided its thread; the other host was told that one.
+  EXPECT_EQ(threads[0], threads[1]);
+  size_t in_seed = 0;
+  for (const std::string& id : threads[0]) in_seed += id == seed->thread_id ? 1 : 0;
+  EXPECT_EQ((*Store().FindThread(seed->thread_id))->message_count, 1u + in_seed);
+  EXPECT_EQ(Store(1).ThreadMessages(seed->thread_id)->size(), 1u + in_seed);
+}
+
 TEST_P(store_backend_suite, LedgerOncePerMessageAndRecipient) {
   reply::ReplyLedger mx1 = Ledger(0), mx2 = Ledger(1);
   reply::ClaimLimits limits{"alice@example.org", "T1", 0, 0};
@@ -343,6 +379,59 @@ TEST_P(store_backend_suite, LedgerRaceExactlyOneClaimWins) {
     EXPECT_EQ(refused.load(), kRacers - 1) << msgid;
     EXPECT_EQ(failed.load(), 0);
   }
+}
+
+// PostgreSQL only: what the milter path costs in round trips to the database (issue 13:
+// "few round trips"), so that it cannot grow unnoticed. The calls are the milter's
+// (thread::Resolve, then ThreadStore::RecordMessage as filter/processor.cc does).
+TEST(store_pg_round_trips, MilterPathCosts) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  auto pool = pg::PgPool::Open(dsn);
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
+  auto cost = [&](const std::function<void()>& fn) {
+    const uint64_t before = (*pool)->round_trips();
+    fn();
+    return (*pool)->round_trips() - before;
+  };
+  // A new message (outbound, or inbound matching nothing): nothing to look up, then recorded.
+  // The first time on a connection includes preparing the statements (same round trips).
+  std::string thread_id;
+  EXPECT_EQ(cost([&] {
+              thread::ThreadHeaders h;
+              h.message_id = "new@x";
+              auto r = thread::Resolve(store, h, false, nullptr);
+              ASSERT_TRUE(r.ok());
+              MessageRecord rec = Msg("new@x", r->thread_id, 100);
+              auto stored = store.RecordMessage(rec, "ROOT-NEW");
+              ASSERT_TRUE(stored.ok()) << stored.error().message;
+              thread_id = stored->thread_id;
+            }),
+            2u);
+  EXPECT_EQ(cost([&] { ASSERT_TRUE(store.RecordMessage(Msg("new2@x", "", 101)).ok()); }), 2u);
+  // A reply to a known message: one lookup (In-Reply-To), then recorded in that thread.
+  EXPECT_EQ(cost([&] {
+              thread::ThreadHeaders h;
+              h.message_id = "reply@x";
+              h.in_reply_to = {"new@x"};
+              auto r = thread::Resolve(store, h, false, nullptr);
+              ASSERT_TRUE(r.ok());
+              ASSERT_EQ(r->thread_id, thread_id);
+              MessageRecord rec = Msg("reply@x", r->thread_id, 200);
+              rec.direction = Direction::kInbound;
+              rec.parent = "new@x";
+              ASSERT_TRUE(store.RecordMessage(rec).ok());
+            }),
+            3u);
+  // The same message again (MTA retry, another recipient): still 2, and nothing changes.
+  EXPECT_EQ(cost([&] { ASSERT_TRUE(store.RecordMessage(Msg("new@x", "", 300)).ok()); }), 2u);
+  EXPECT_EQ((*store.FindThread(thread_id))->message_count, 2u);
+  EXPECT_EQ((*store.FindThread(thread_id))->thread_index_roots,
+            (std::vector<std::string>{"ROOT-NEW"}));
 }
 
 // PostgreSQL only: migrations are recorded, re-running them changes nothing, and a database
