@@ -49,8 +49,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Settings for tests: nothing is flushed (a test cluster is thrown away).
+FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+
+
 class Cluster:
-    def __init__(self):
+    def __init__(self, settings=FAST):
+        """settings: server -c options after the port and socket ones (FAST by default)."""
+        self.settings = settings
         self.bindir = bindir()
         self.dir = None
         self.port = None
@@ -75,8 +81,7 @@ class Cluster:
         errors = []
         for _ in range(START_ATTEMPTS):
             port = free_port()
-            options = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off" % (port, self.dir))
+            options = "-p %d -k %s -c listen_addresses=127.0.0.1 %s" % (port, self.dir, self.settings)
             p = self._run([self.bindir + "/pg_ctl", "-D", self.dir + "/data", "-o", options,
                            "-l", self.dir + "/server.log", "-w", "-t", str(START_TIMEOUT), "start"])
             if p.returncode == 0:
@@ -106,8 +111,7 @@ class Cluster:
 
     def start_again(self):
         """Starts the stopped server on the same port with the same data."""
-        options = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off" % (self.port, self.dir))
+        options = "-p %d -k %s -c listen_addresses=127.0.0.1 %s" % (self.port, self.dir, self.settings)
         p = self._run([self.bindir + "/pg_ctl", "-D", self.dir + "/data", "-o", options,
                        "-l", self.dir + "/server.log", "-w", "-t", str(START_TIMEOUT), "start"])
         if p.returncode != 0:
