@@ -13,6 +13,7 @@
 
 #include "common/ascii.h"
 #include "config/config.h"
+#include "ctl/migrate_store_command.h"
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
 #include "ctl/stats_command.h"
@@ -42,6 +43,8 @@ constexpr const char* kUsage =
     "                                                       a handler's records\n"
     "  replies list | replies done|release REPLY_MSGID       replies still owed (uncertain)\n"
     "  stats               store figures, and the daemon's counters when [metrics] listen is set\n"
+    "  migrate-store --from lmdb [--path DIR] [--dry-run]\n"
+    "                      copy an LMDB store's threads and reply ledger into PostgreSQL\n"
     "options:\n"
     "  -c FILE             configuration (default /etc/threadmill/threadmill.conf)\n"
     "  --json              print JSON instead of text\n";
@@ -110,6 +113,7 @@ int Run(const Args& args) {
     if (command == "kv") return RunKvCommand(*config, args.words, args.json);
     if (command == "replies") return RunReplyCommand(*config, args.words, args.json);
     if (command == "stats") return RunStatsCommand(*config, args.json);
+    if (command == "migrate-store") return RunMigrateStoreCommand(*config, args.words, args.json);
   } catch (const std::exception& e) {
     return Fail(e.what());
   }

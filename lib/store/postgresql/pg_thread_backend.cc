@@ -259,8 +259,8 @@ Status PgThreadBackend::SetThreadOwner(std::string_view thread_id, std::string_v
       return MakeError(ErrorCode::kNotFound, "store: no thread " + std::string(thread_id));
     }
     (*rec)->owner = std::string(owner);
-    Result<Rows> put =
-        (*conn)->RunAndCommit(kPutThread, {Param::Bytes(thread_id), Param::Bytes(EncodeThread(**rec))});
+    Result<Rows> put = (*conn)->RunAndCommit(
+        kPutThread, {Param::Bytes(thread_id), Param::Bytes(EncodeThread(**rec))});
     if (!put.ok()) return put.error();
     return {};
   });

@@ -269,8 +269,8 @@ TEST_P(store_backend_suite, ConcurrentSameMessageIdIsStoredOnce) {
     hosts.emplace_back([&, host] {
       ThreadStore store = Store(host);
       for (int i = 0; i < kIds; ++i) {
-        auto got = store.RecordMessage(Msg("both-" + std::to_string(i) + "@x",
-                                           host == 0 ? seed->thread_id : "", 10 + i));
+        auto got = store.RecordMessage(
+            Msg("both-" + std::to_string(i) + "@x", host == 0 ? seed->thread_id : "", 10 + i));
         if (!got.ok()) {
           ++failures;
           ADD_FAILURE() << got.error().message;

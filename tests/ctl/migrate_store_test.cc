@@ -1,0 +1,182 @@
+// migrate_store_test.cc - the real `threadmillctl migrate-store --from lmdb` between a real
+// LMDB store (seeded through ThreadStore and ReplyLedger) and a private PostgreSQL cluster
+// (tests/support/pg_cluster.h), read back through the PostgreSQL backends: dry run writes
+// nothing, the copy keeps rows PostgreSQL already had, a second run copies nothing, and a
+// configuration without backend = "postgresql" is refused. Skips when the PostgreSQL server
+// binaries are absent.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "reply/ledger.h"
+#include "store/environment.h"
+#include "store/postgresql/pg_ledger_backend.h"
+#include "store/postgresql/pg_pool.h"
+#include "store/postgresql/pg_thread_backend.h"
+#include "store/thread_store.h"
+#include "support/pg_cluster.h"
+#include "support/temp_dir.h"
+
+namespace threadmill::ctl {
+namespace {
+
+std::string RunCtl(const std::string& args, int* status) {
+  std::string out;
+  FILE* p = popen((std::string(THREADMILLCTL_BIN) + " " + args + " 2>&1").c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+store::MessageRecord Msg(std::string msgid, std::string thread_id, int64_t time,
+                         store::Direction direction = store::Direction::kOutbound) {
+  store::MessageRecord rec;
+  rec.msgid = std::move(msgid);
+  rec.thread_id = std::move(thread_id);
+  rec.direction = direction;
+  rec.time = time;
+  rec.from = "help@example.com";
+  rec.to = {"carol@example.org"};
+  rec.subject = "subject";
+  rec.queue_id = "Q" + std::to_string(time);
+  return rec;
+}
+
+// kind -> (found, copied) of a --json run.
+std::map<std::string, std::pair<uint64_t, uint64_t>> Counts(const std::string& out) {
+  std::map<std::string, std::pair<uint64_t, uint64_t>> counts;
+  auto j = nlohmann::json::parse(out);
+  for (const auto& k : j["kinds"]) counts[k["kind"]] = {k["found"], k["copied"]};
+  return counts;
+}
+
+TEST(ctl_migrate_store, CopiesOnceKeepsPostgresRowsAndRefusesLmdbConfig) {
+  threadmill::testing::PgCluster cluster;
+  if (!cluster.Start()) {
+    if (!cluster.skip_reason().empty()) GTEST_SKIP() << cluster.skip_reason();
+    FAIL() << cluster.error();
+  }
+  const std::string dsn = cluster.NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster.error();
+  threadmill::testing::TempDir dir;
+  const std::string store_dir = dir.str() + "/old-store";
+
+  // The LMDB store of an installation before the switch.
+  const std::string long_id = std::string(600, 'l') + "@example.com";  // a hashed LMDB key
+  std::string thread_id;
+  {
+    store::EnvOptions options;
+    options.path = store_dir;
+    auto env = store::Environment::Open(options);
+    ASSERT_TRUE(env.ok()) << env.error().message;
+    store::ThreadStore threads(*env);
+    auto q1 = threads.RecordMessage(Msg("q1@example.com", "", 100), "ROOT-1");
+    ASSERT_TRUE(q1.ok()) << q1.error().message;
+    thread_id = q1->thread_id;
+    ASSERT_TRUE(threads.SetThreadOwner(thread_id, "sales").ok());
+    ASSERT_TRUE(
+        threads
+            .RecordMessage(Msg("a1@example.org", thread_id, 200, store::Direction::kInbound),
+                           std::string(500, 'R'))
+            .ok());
+    ASSERT_TRUE(threads.RecordMessage(Msg(long_id, thread_id, 300)).ok());
+    ASSERT_TRUE(threads.RecordMessage(Msg("q2@example.com", "", 400)).ok());
+    reply::ReplyLedger ledger(*env);
+    reply::ClaimLimits limits{"carol@example.org", thread_id, 3600, 5, 0};
+    reply::LedgerEntry proposed;
+    proposed.reply_id = "r1@example.com";
+    proposed.state = "pending";
+    proposed.time = 250;
+    proposed.handler = "h";
+    proposed.recipients = {"carol@example.org"};
+    auto claimed = ledger.Claim("a1@example.org", "help@example.com", limits, proposed);
+    ASSERT_TRUE(claimed.ok()) << claimed.error().message;
+    ASSERT_TRUE(ledger.MarkSent("a1@example.org", "help@example.com").ok());
+  }
+  // PostgreSQL already knows q2 (recorded by a host switched over earlier): its row wins.
+  auto pool = store::pg::PgPool::Open(dsn);
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  store::ThreadStore pg_threads(std::make_shared<store::pg::PgThreadBackend>(*pool));
+  reply::ReplyLedger pg_ledger(std::make_shared<store::pg::PgLedgerBackend>(*pool));
+  ASSERT_TRUE(pg_threads.RecordMessage(Msg("q2@example.com", "TPG", 500)).ok());
+
+  const std::string pg_conf = dir.str() + "/pg.conf", lmdb_conf = dir.str() + "/lmdb.conf";
+  std::ofstream(pg_conf) << "[milter]\nuser = \"\"\n[store]\npath = \"" << dir.str()
+                         << "/new-store\"\nbackend = \"postgresql\"\ndsn = \"" << dsn << "\"\n";
+  std::ofstream(lmdb_conf) << "[milter]\nuser = \"\"\n[store]\npath = \"" << store_dir << "\"\n";
+  int status = -1;
+
+  std::string out = RunCtl("-c " + lmdb_conf + " migrate-store --from lmdb", &status);
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("backend is \"lmdb\""), std::string::npos) << out;
+  out = RunCtl("-c " + pg_conf + " migrate-store --from sqlite --path " + store_dir, &status);
+  EXPECT_EQ(status, 2) << out;
+
+  const std::string migrate =
+      "-c " + pg_conf + " --json migrate-store --from lmdb --path " + store_dir;
+  out = RunCtl(migrate + " --dry-run", &status);
+  ASSERT_EQ(status, 0) << out;
+  auto dry = Counts(out);
+  EXPECT_EQ(dry["messages"], std::make_pair(uint64_t{4}, uint64_t{3}));
+  EXPECT_EQ(dry["threads"], std::make_pair(uint64_t{2}, uint64_t{2}));
+  EXPECT_EQ(dry["thread-index"], std::make_pair(uint64_t{2}, uint64_t{2}));
+  EXPECT_GE(dry["ledger"].first, 1u);
+  EXPECT_EQ(dry["ledger"].second, dry["ledger"].first);
+  EXPECT_FALSE(pg_threads.FindMessage("q1@example.com")->has_value()) << "dry run wrote";
+
+  out = RunCtl(migrate, &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_EQ(Counts(out), dry) << out;
+  // Read back through the PostgreSQL backends, as the daemon will.
+  auto q1 = pg_threads.FindMessage("q1@example.com");
+  ASSERT_TRUE(q1.ok() && q1->has_value());
+  EXPECT_EQ((*q1)->thread_id, thread_id);
+  EXPECT_EQ((*q1)->queue_id, "Q100");
+  auto longer = pg_threads.FindMessage(long_id);
+  ASSERT_TRUE(longer.ok() && longer->has_value());
+  EXPECT_EQ((*longer)->thread_id, thread_id);
+  EXPECT_EQ((*pg_threads.FindMessage("q2@example.com"))->thread_id, "TPG");
+  auto thread = pg_threads.FindThread(thread_id);
+  ASSERT_TRUE(thread.ok() && thread->has_value());
+  EXPECT_EQ((*thread)->owner, "sales");
+  EXPECT_EQ((*thread)->message_count, 3u);
+  EXPECT_EQ(pg_threads.ThreadMessages(thread_id)->size(), 3u);
+  EXPECT_EQ(*pg_threads.FindThreadByIndex("ROOT-1"), std::optional<std::string>(thread_id));
+  EXPECT_EQ(*pg_threads.FindThreadByIndex(std::string(500, 'R')),
+            std::optional<std::string>(thread_id));
+  auto sent = pg_ledger.Find("a1@example.org", "help@example.com");
+  ASSERT_TRUE(sent.ok() && sent->has_value());
+  EXPECT_EQ((*sent)->state, "sent");
+  EXPECT_EQ((*sent)->reply_id, "r1@example.com");
+  reply::ClaimLimits limits{"carol@example.org", thread_id, 3600, 5, 0};
+  EXPECT_EQ(*pg_ledger.Check("a1@example.org", "help@example.com", limits, "h", 260),
+            "already-replied");
+  // The sender's vacation period came along with the rate entries.
+  EXPECT_EQ(*pg_ledger.Check("a2@example.org", "help@example.com", limits, "h", 260),
+            "rate-sender");
+
+  // Again: nothing new (and the text output says so).
+  out = RunCtl(migrate, &status);
+  ASSERT_EQ(status, 0) << out;
+  for (const auto& [kind, count] : Counts(out)) EXPECT_EQ(count.second, 0u) << kind;
+  out = RunCtl("-c " + pg_conf + " migrate-store --from lmdb --path " + store_dir, &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("messages"), std::string::npos) << out;
+  EXPECT_NE(out.find("0 copied"), std::string::npos) << out;
+  EXPECT_EQ((*pg_threads.FindThread(thread_id))->message_count, 3u);
+}
+
+}  // namespace
+}  // namespace threadmill::ctl
