@@ -121,6 +121,7 @@ Result<Rows> PgConn::RunWith(const Statement& st, const std::vector<Param>& para
   pending_begin_ = nullptr;
   if (prepared_.count(st.name) == 0) ops.push_back(Op{&st, nullptr, true});
   ops.push_back(Op{&st, nullptr, false, &params});
+  commit = commit && in_transact_;  // outside Transact a statement commits by itself
   if (commit) ops.push_back(Op{nullptr, "COMMIT"});
   if (ops.size() > 1) {
     Result<Rows> rows = Pipeline(ops);
@@ -237,7 +238,9 @@ Status PgConn::Transact(TxnMode mode, const std::function<Status()>& fn) {
     // The BEGIN goes with fn's first statement (RunWith, Simple).
     pending_begin_ = begin;
     committed_ = false;
+    in_transact_ = true;
     Status st = fn();
+    in_transact_ = false;
     const bool begun = pending_begin_ == nullptr;
     pending_begin_ = nullptr;
     const bool committed = committed_;

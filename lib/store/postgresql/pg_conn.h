@@ -97,8 +97,8 @@ class PgConn {
   // Runs a prepared statement (prepared on first use). Inside Transact, the first statement
   // carries the BEGIN.
   Result<Rows> Run(const Statement& st, const std::vector<Param>& params);
-  // Run, then COMMIT in the same round trip; Transact then has nothing left to commit. Only as
-  // the last statement of a Transact callback (outside one: Run).
+  // Run, then COMMIT in the same round trip; Transact then has nothing left to commit. As the
+  // last statement of a Transact callback; outside one it is Run (the statement commits).
   Result<Rows> RunAndCommit(const Statement& st, const std::vector<Param>& params);
   // Runs SQL without parameters (may hold several statements; DDL, BEGIN/COMMIT).
   Result<Rows> Simple(const std::string& sql);
@@ -137,6 +137,7 @@ class PgConn {
   std::string sqlstate_;
   const char* pending_begin_ = nullptr;  // Transact's BEGIN, not sent yet
   bool committed_ = false;               // RunAndCommit ended Transact's transaction
+  bool in_transact_ = false;             // inside Transact's fn
   bool poisoned_ = false;                // a pipeline went wrong: never reuse
   uint64_t round_trips_ = 0;
 };

@@ -22,6 +22,29 @@ const Statement kFindIndex{
     "tm_find_index",
     "SELECT thread_id FROM tm_thread_index WHERE sha256(root) = sha256($1) AND root = $1",
     {kBytea}};
+// RecordMessage's fast path, for a message that starts a thread (one round trip, one
+// statement: atomic without BEGIN/COMMIT). Inserts the message, its Thread-Index root ($5,
+// unless empty or mapped already) and the new thread's record ($7 with the root, $6 without)
+// - but only when neither the Message-ID nor the thread is there yet. Returns (1 when stored,
+// the known message's record or NULL). A thread created by another host after this
+// statement's snapshot fails it (unique violation: the thread insert has no ON CONFLICT), so
+// nothing is half-stored; RecordMessage then takes the locking path.
+const Statement kRecordNew{
+    "tm_record_new",
+    "WITH known AS (SELECT record FROM tm_message "
+    "WHERE sha256(msgid) = sha256($1) AND msgid = $1), "
+    "existing AS (SELECT 1 FROM tm_thread WHERE thread_id = $2), "
+    "ins AS (INSERT INTO tm_message (msgid, thread_id, time, record) SELECT $1, $2, $3, $4 "
+    "WHERE NOT EXISTS (SELECT 1 FROM known) AND NOT EXISTS (SELECT 1 FROM existing) "
+    "ON CONFLICT ((sha256(msgid))) DO NOTHING RETURNING true), "
+    "idx AS (INSERT INTO tm_thread_index (root, thread_id) SELECT $5, $2 "
+    "WHERE EXISTS (SELECT 1 FROM ins) AND length($5) > 0 "
+    "ON CONFLICT ((sha256(root))) DO NOTHING RETURNING true), "
+    "thr AS (INSERT INTO tm_thread (thread_id, record) "
+    "SELECT $2, CASE WHEN EXISTS (SELECT 1 FROM idx) THEN $7 ELSE $6 END "
+    "WHERE EXISTS (SELECT 1 FROM ins) RETURNING true) "
+    "SELECT (SELECT count(*) FROM thr), (SELECT record FROM known)",
+    {kBytea, kText, kInt8, kBytea, kBytea, kBytea, kBytea}};
 // RecordMessage's first statement: inserts the message unless its Message-ID is known and,
 // when it was new, creates-and-locks its thread row (an upsert: READ COMMITTED waits for
 // another host's writer of that thread and then returns its committed record, "" when the
@@ -109,6 +132,37 @@ Status RecordKnown(PgConn& conn, const MessageRecord& rec, std::string_view know
     if (!upd.ok()) return upd.error();
   }
   return {};
+}
+
+// The fast path (kRecordNew). Sets `done` when the message is stored or was known.
+Status RecordNew(PgConn& conn, const MessageRecord& rec, std::string_view root, MessageRecord& out,
+                 bool& done) {
+  done = false;
+  ThreadRecord thread;
+  thread.thread_id = rec.thread_id;
+  ApplyMessage(thread, rec);
+  const std::string without = EncodeThread(thread);
+  std::string with = without;
+  if (!root.empty()) {  // a new thread has room
+    thread.thread_index_roots.emplace_back(root);
+    with = EncodeThread(thread);
+  }
+  Result<Rows> rows =
+      conn.Run(kRecordNew, {Param::Bytes(rec.msgid), Param::Bytes(rec.thread_id),
+                            Param::Int8(rec.time), Param::Bytes(EncodeMessage(rec)),
+                            Param::Bytes(root), Param::Bytes(without), Param::Bytes(with)});
+  if (!rows.ok()) {
+    if (conn.last_sqlstate() == "23505") return {};  // the thread appeared meanwhile
+    return rows.error();
+  }
+  if (rows->Int8(0, 0) == 1) {
+    out = rec;
+    done = true;
+    return {};
+  }
+  if (rows->IsNull(0, 1)) return {};  // the thread exists (or the Message-ID came meanwhile)
+  done = true;
+  return RecordKnown(conn, rec, rows->Bytes(0, 1), out);
 }
 
 // The body of RecordMessage's transaction (thread_backend.h / thread_store.h semantics).
@@ -226,6 +280,15 @@ Result<MessageRecord> PgThreadBackend::RecordMessage(const MessageRecord& rec,
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   MessageRecord out;
+  // A message that matched nothing gets a thread of its own (filter/processor.cc, a new id):
+  // try the one-statement path first. A match or a parent means a thread that exists.
+  if (rec.match.empty() && rec.parent.empty()) {
+    bool done = false;
+    if (Status st = RecordNew(**conn, rec, thread_index_root, out, done); !st.ok()) {
+      return st.error();
+    }
+    if (done) return out;
+  }
   Status st = (*conn)->Transact(TxnMode::kReadCommitted,
                                 [&] { return RecordIn(**conn, rec, thread_index_root, out); });
   if (!st.ok()) return st.error();

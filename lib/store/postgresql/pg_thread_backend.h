@@ -16,11 +16,14 @@
 //
 // LIMITS
 //   Thread ids are a text column: they must be valid UTF-8 (ThreadStore::NewThreadId's are
-//   ASCII), kStore otherwise. Recording a message costs 2 round trips (BEGIN + insert and
-//   lock the thread; index root and thread record + COMMIT: pg_conn.h pipelines BEGIN and
-//   COMMIT with the statements), 3 when another host commits the same Message-ID at the same
-//   time; asserted by tests/lib/store/backend_suite_test.cc (PgRoundTrips). The thread record
-//   is JSON merged by the client (thread_update.h), so one statement cannot do it all.
+//   ASCII), kStore otherwise. Round trips to record a message (asserted by
+//   tests/lib/store/backend_suite_test.cc store_pg_round_trips): 1 for a message that starts
+//   a thread or is known already (one statement, kRecordNew); 2 into an existing thread
+//   (BEGIN + insert and lock the thread; index root and thread record + COMMIT: pg_conn.h
+//   pipelines BEGIN and COMMIT with the statements); 3 when the one-statement attempt finds the
+//   thread exists although the record had no match or parent (host->send into a known thread),
+//   or another host commits the same Message-ID at the same time. The thread record is JSON
+//   merged by the client (thread_update.h), so one statement cannot update an existing thread.
 //   Message order within a thread: time, then Message-ID bytes.
 #pragma once
 

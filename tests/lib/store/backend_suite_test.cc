@@ -290,6 +290,46 @@ TEST_P(store_backend_suite, ConcurrentSameMessageIdIsStoredOnce) {
   EXPECT_EQ(Store(1).ThreadMessages(seed->thread_id)->size(), 1u + in_seed);
 }
 
+// Two hosts start the same thread at the same time with different messages (the thread is
+// new to both: PostgreSQL's one-statement path for new threads must not lose either message).
+TEST_P(store_backend_suite, ConcurrentFirstMessagesOfOneThreadLoseNothing) {
+  constexpr int kThreads = 20;
+  std::atomic<int> failures{0};
+  std::atomic<int> ready{0};
+  std::vector<std::thread> hosts;
+  for (int host = 0; host < 2; ++host) {
+    hosts.emplace_back([&, host] {
+      ThreadStore store = Store(host);
+      ++ready;
+      while (ready.load() < 2) std::this_thread::yield();
+      for (int i = 0; i < kThreads; ++i) {
+        const std::string id = "first-" + std::to_string(host) + "-" + std::to_string(i) + "@x";
+        auto got = store.RecordMessage(Msg(id, "TNEW" + std::to_string(i), 10 + host),
+                                       "ROOT-" + std::to_string(i) + "-" + std::to_string(host));
+        if (!got.ok()) {
+          ++failures;
+          ADD_FAILURE() << id << ": " << got.error().message;
+        }
+      }
+    });
+  }
+  for (auto& t : hosts) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  for (int i = 0; i < kThreads; ++i) {
+    const std::string thread_id = "TNEW" + std::to_string(i);
+    auto thread = Store().FindThread(thread_id);
+    ASSERT_TRUE(thread.ok() && thread->has_value()) << thread_id;
+    EXPECT_EQ((*thread)->message_count, 2u) << thread_id;
+    EXPECT_EQ((*thread)->recent_msgids.size(), 2u) << thread_id;
+    EXPECT_EQ((*thread)->thread_index_roots.size(), 2u) << thread_id;
+    EXPECT_EQ(Store(1).ThreadMessages(thread_id)->size(), 2u) << thread_id;
+    for (int host = 0; host < 2; ++host) {
+      const std::string root = "ROOT-" + std::to_string(i) + "-" + std::to_string(host);
+      EXPECT_EQ(*Store().FindThreadByIndex(root), std::optional<std::string>(thread_id));
+    }
+  }
+}
+
 TEST_P(store_backend_suite, LedgerOncePerMessageAndRecipient) {
   reply::ReplyLedger mx1 = Ledger(0), mx2 = Ledger(1);
   reply::ClaimLimits limits{"alice@example.org", "T1", 0, 0};
@@ -398,8 +438,9 @@ TEST(store_pg_round_trips, MilterPathCosts) {
     fn();
     return (*pool)->round_trips() - before;
   };
-  // A new message (outbound, or inbound matching nothing): nothing to look up, then recorded.
-  // The first time on a connection includes preparing the statements (same round trips).
+  // A new message (outbound, or inbound matching nothing): nothing to look up, then recorded
+  // with its new thread in one statement. The first time on a connection includes preparing
+  // the statement (same round trip).
   std::string thread_id;
   EXPECT_EQ(cost([&] {
               thread::ThreadHeaders h;
@@ -411,8 +452,8 @@ TEST(store_pg_round_trips, MilterPathCosts) {
               ASSERT_TRUE(stored.ok()) << stored.error().message;
               thread_id = stored->thread_id;
             }),
-            2u);
-  EXPECT_EQ(cost([&] { ASSERT_TRUE(store.RecordMessage(Msg("new2@x", "", 101)).ok()); }), 2u);
+            1u);
+  EXPECT_EQ(cost([&] { ASSERT_TRUE(store.RecordMessage(Msg("new2@x", "", 101)).ok()); }), 1u);
   // A reply to a known message: one lookup (In-Reply-To), then recorded in that thread.
   EXPECT_EQ(cost([&] {
               thread::ThreadHeaders h;
@@ -427,9 +468,13 @@ TEST(store_pg_round_trips, MilterPathCosts) {
               ASSERT_TRUE(store.RecordMessage(rec).ok());
             }),
             3u);
-  // The same message again (MTA retry, another recipient): still 2, and nothing changes.
-  EXPECT_EQ(cost([&] { ASSERT_TRUE(store.RecordMessage(Msg("new@x", "", 300)).ok()); }), 2u);
-  EXPECT_EQ((*store.FindThread(thread_id))->message_count, 2u);
+  // The same message again (MTA retry, another recipient): 1, and nothing changes.
+  EXPECT_EQ(cost([&] { ASSERT_TRUE(store.RecordMessage(Msg("new@x", "", 300)).ok()); }), 1u);
+  // Into a thread that exists without a match or parent (a handler's host->send in a known
+  // thread): the one-statement attempt finds the thread, then the locking path: 3.
+  EXPECT_EQ(cost([&] { ASSERT_TRUE(store.RecordMessage(Msg("send@x", thread_id, 400)).ok()); }),
+            3u);
+  EXPECT_EQ((*store.FindThread(thread_id))->message_count, 3u);
   EXPECT_EQ((*store.FindThread(thread_id))->thread_index_roots,
             (std::vector<std::string>{"ROOT-NEW"}));
 }
