@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace threadmill::store::pg {
 namespace {
@@ -75,17 +76,35 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& dsn,
   const char* values[] = {timeout.c_str(), "threadmill", dsn.c_str(), nullptr};
   PGconn* raw = PQconnectdbParams(keys, values, 1);
   if (raw == nullptr) return MakeError(ErrorCode::kTemporary, "postgresql: out of memory");
-  std::unique_ptr<PgConn> conn(new PgConn(raw));
+  std::unique_ptr<PgConn> conn(new PgConn(raw, statement_timeout_ms));
   if (PQstatus(raw) != CONNECTION_OK) {
     return MakeError(ErrorCode::kTemporary, "postgresql: connect: " + Trimmed(PQerrorMessage(raw)));
   }
   // Notices ("relation ... already exists, skipping") are not errors: do not print them.
   PQsetNoticeProcessor(
       raw, [](void*, const char*) {}, nullptr);
-  auto set = conn->Simple("SET statement_timeout = " +
-                          std::to_string(std::max<int64_t>(0, statement_timeout_ms)));
-  if (!set.ok()) return set.error();
+  if (Status st = conn->ApplySessionSettings(); !st.ok()) return st.error();
   return conn;
+}
+
+Status PgConn::ApplySessionSettings() {
+  auto set = SimpleOnce("SET statement_timeout = " +
+                        std::to_string(std::max<int64_t>(0, statement_timeout_ms_)));
+  if (!set.ok()) return set.error();
+  return {};
+}
+
+Result<Rows> PgConn::Revalidated(const std::function<Result<Rows>()>& exec) {
+  const bool first_after_idle = std::exchange(reused_, false);
+  Result<Rows> rows = exec();
+  if (rows.ok() || !first_after_idle || !broken()) return rows;
+  // PQreset connects again with the same parameters: with several hosts and
+  // target_session_attrs=read-write that is the promoted standby.
+  PQreset(conn_.get());
+  if (broken()) return rows;
+  prepared_.clear();  // statements are prepared per server session
+  if (!ApplySessionSettings().ok()) return rows;
+  return exec();
 }
 
 bool PgConn::healthy() const {
@@ -104,6 +123,14 @@ Error PgConn::Fail(const char* what, const PGresult* res) {
 }
 
 Result<Rows> PgConn::Run(const Statement& st, const std::vector<Param>& params) {
+  return Revalidated([&] { return RunOnce(st, params); });
+}
+
+Result<Rows> PgConn::Simple(const std::string& sql) {
+  return Revalidated([&] { return SimpleOnce(sql); });
+}
+
+Result<Rows> PgConn::RunOnce(const Statement& st, const std::vector<Param>& params) {
   sqlstate_.clear();
   if (prepared_.count(st.name) == 0) {
     Rows prep(PQprepare(conn_.get(), st.name, st.sql, static_cast<int>(st.types.size()),
@@ -126,7 +153,7 @@ Result<Rows> PgConn::Run(const Statement& st, const std::vector<Param>& params) 
   return rows;
 }
 
-Result<Rows> PgConn::Simple(const std::string& sql) {
+Result<Rows> PgConn::SimpleOnce(const std::string& sql) {
   sqlstate_.clear();
   Rows rows(PQexec(conn_.get(), sql.c_str()));
   ExecStatusType status = PQresultStatus(rows.res());

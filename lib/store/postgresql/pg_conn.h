@@ -103,15 +103,29 @@ class PgConn {
   bool healthy() const;
   // The connection to the server is lost.
   bool broken() const { return PQstatus(conn_.get()) != CONNECTION_OK; }
+  // Called by the pool when it hands out an idle connection: if the first statement then
+  // finds the connection lost (the server restarted, or a standby was promoted while this
+  // connection sat idle) it reconnects with the same DSN once and runs that statement again.
+  // Only the first statement of a lease: it is BEGIN or a statement of its own, so nothing
+  // half done is replayed, and a server that is really gone still fails at once.
+  void MarkReused() { reused_ = true; }
   const std::string& last_sqlstate() const { return sqlstate_; }
 
  private:
-  explicit PgConn(PGconn* conn) : conn_(conn, &PQfinish) {}
+  PgConn(PGconn* conn, int64_t statement_timeout_ms)
+      : conn_(conn, &PQfinish), statement_timeout_ms_(statement_timeout_ms) {}
   Error Fail(const char* what, const PGresult* res);
+  Status ApplySessionSettings();
+  // Runs exec; see MarkReused.
+  Result<Rows> Revalidated(const std::function<Result<Rows>()>& exec);
+  Result<Rows> RunOnce(const Statement& st, const std::vector<Param>& params);
+  Result<Rows> SimpleOnce(const std::string& sql);
 
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn_;
   std::set<std::string> prepared_;
   std::string sqlstate_;
+  int64_t statement_timeout_ms_ = 0;
+  bool reused_ = false;
 };
 
 }  // namespace threadmill::store::pg

@@ -456,6 +456,32 @@ TEST(store_pg_faults, ServerRestartIsTemporary) {
   EXPECT_TRUE(store.RecordMessage(Msg("after@x", stored->thread_id, 300)).ok());
 }
 
+// PostgreSQL only: pooled connections left idle across a database restart (or a fail-over
+// to a promoted standby) are found lost by their first statement and reconnect at once: the
+// first calls after the restart succeed, for reads and for transactions alike.
+TEST(store_pg_faults, IdleConnectionsReconnectAfterARestart) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  auto pool = pg::PgPool::Open(dsn);
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
+  reply::ReplyLedger ledger(std::make_shared<pg::PgLedgerBackend>(*pool));
+  auto stored = store.RecordMessage(Msg("idle@x", "", 100));
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(ledger.Claim("idle@x", "alice@example.org", {}, Proposed("<r1@x>", 100)).ok());
+  cluster->StopServer();
+  ASSERT_TRUE(cluster->StartAgain()) << cluster->error();
+  auto found = store.FindMessage("idle@x");
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  auto claimed = ledger.Claim("idle2@x", "alice@example.org", {}, Proposed("<r2@x>", 101));
+  ASSERT_TRUE(claimed.ok()) << claimed.error().message;
+  EXPECT_TRUE(store.RecordMessage(Msg("idle3@x", stored->thread_id, 102)).ok());
+}
+
 // PostgreSQL only: a row locked by another host's open transaction holds a write for at most
 // statement_timeout_ms; then the call fails with kTemporary instead of hanging.
 TEST(store_pg_faults, StatementTimeoutBoundsAWaitOnALock) {
