@@ -155,7 +155,8 @@ for f in /usr/sbin/threadmill /usr/bin/threadmillctl /lib/systemd/system/threadm
          /usr/bin/threadmill-web /lib/systemd/system/threadmill-web.service \
          /usr/lib/tmpfiles.d/threadmill-web.conf /usr/share/man/man8/threadmill-web.8.gz \
          /usr/share/doc/threadmill/examples/nginx-threadmill-web.conf \
-         /usr/share/doc/threadmill/examples/apache-threadmill-web.conf; do
+         /usr/share/doc/threadmill/examples/apache-threadmill-web.conf \
+         /usr/share/doc/threadmill/examples/postgresql-setup.sql; do
   check "installed $f" test -e "$R$f"
 done
 check "threadmill-web.service is not enabled (needs accounts and a TLS proxy first)" \

@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace threadmill::store::pg {
 namespace {
@@ -76,18 +77,39 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& dsn,
   const char* values[] = {timeout.c_str(), "threadmill", dsn.c_str(), nullptr};
   PGconn* raw = PQconnectdbParams(keys, values, 1);
   if (raw == nullptr) return MakeError(ErrorCode::kTemporary, "postgresql: out of memory");
-  std::unique_ptr<PgConn> conn(new PgConn(raw));
+  std::unique_ptr<PgConn> conn(new PgConn(raw, statement_timeout_ms));
   if (PQstatus(raw) != CONNECTION_OK) {
     return MakeError(ErrorCode::kTemporary, "postgresql: connect: " + Trimmed(PQerrorMessage(raw)));
   }
   // Notices ("relation ... already exists, skipping") are not errors: do not print them.
   PQsetNoticeProcessor(
       raw, [](void*, const char*) {}, nullptr);
-  auto set = conn->Simple("SET statement_timeout = " +
-                          std::to_string(std::max<int64_t>(0, statement_timeout_ms)));
-  if (!set.ok()) return set.error();
+  if (Status st = conn->ApplySessionSettings(); !st.ok()) return st.error();
   conn->round_trips_ = 0;  // connecting is not counted
   return conn;
+}
+
+Status PgConn::ApplySessionSettings() {
+  auto set = SimpleOnce("SET statement_timeout = " +
+                        std::to_string(std::max<int64_t>(0, statement_timeout_ms_)));
+  if (!set.ok()) return set.error();
+  return {};
+}
+
+Result<Rows> PgConn::Revalidated(const std::function<Result<Rows>()>& exec) {
+  const bool first_after_idle = std::exchange(reused_, false);
+  const char* begin = pending_begin_;
+  Result<Rows> rows = exec();
+  if (rows.ok() || !first_after_idle || !broken()) return rows;
+  // PQreset connects again with the same parameters: with several hosts and
+  // target_session_attrs=read-write that is the promoted standby.
+  PQreset(conn_.get());
+  if (broken() || PQpipelineStatus(conn_.get()) != PQ_PIPELINE_OFF) return rows;
+  prepared_.clear();  // statements are prepared per server session
+  poisoned_ = false;
+  if (!ApplySessionSettings().ok()) return rows;
+  pending_begin_ = begin;
+  return exec();
 }
 
 bool PgConn::healthy() const {
@@ -108,11 +130,11 @@ Error PgConn::Fail(const char* what, const PGresult* res) {
 }
 
 Result<Rows> PgConn::Run(const Statement& st, const std::vector<Param>& params) {
-  return RunWith(st, params, false);
+  return Revalidated([&] { return RunWith(st, params, false); });
 }
 
 Result<Rows> PgConn::RunAndCommit(const Statement& st, const std::vector<Param>& params) {
-  return RunWith(st, params, true);
+  return Revalidated([&] { return RunWith(st, params, true); });
 }
 
 Result<Rows> PgConn::RunWith(const Statement& st, const std::vector<Param>& params, bool commit) {
@@ -217,6 +239,10 @@ Result<Rows> PgConn::Pipeline(const std::vector<Op>& ops) {
 }
 
 Result<Rows> PgConn::Simple(const std::string& sql) {
+  return Revalidated([&] { return SimpleOnce(sql); });
+}
+
+Result<Rows> PgConn::SimpleOnce(const std::string& sql) {
   sqlstate_.clear();
   ++round_trips_;
   std::string text = sql;

@@ -112,6 +112,13 @@ class PgConn {
   bool healthy() const;
   // The connection to the server is lost.
   bool broken() const { return PQstatus(conn_.get()) != CONNECTION_OK; }
+  // Called by the pool when it hands out an idle connection: if the first statement then
+  // finds the connection lost (the server restarted, or a standby was promoted while this
+  // connection sat idle) it reconnects with the same DSN once and runs that statement again
+  // (with the BEGIN it carries). Only the first statement of a lease: it is BEGIN's or a
+  // statement of its own, so nothing half done is replayed, and a server that is really gone
+  // still fails at once.
+  void MarkReused() { reused_ = true; }
   const std::string& last_sqlstate() const { return sqlstate_; }
   // Round trips to the server since the connection was opened (connecting not counted).
   uint64_t round_trips() const { return round_trips_; }
@@ -126,8 +133,13 @@ class PgConn {
     const std::vector<Param>* params = nullptr;
   };
 
-  explicit PgConn(PGconn* conn) : conn_(conn, &PQfinish) {}
+  PgConn(PGconn* conn, int64_t statement_timeout_ms)
+      : conn_(conn, &PQfinish), statement_timeout_ms_(statement_timeout_ms) {}
   Error Fail(const char* what, const PGresult* res);
+  Status ApplySessionSettings();
+  // Runs exec; see MarkReused.
+  Result<Rows> Revalidated(const std::function<Result<Rows>()>& exec);
+  Result<Rows> SimpleOnce(const std::string& sql);
   // Sends `ops` in one round trip; the rows of the last one, or the first error.
   Result<Rows> Pipeline(const std::vector<Op>& ops);
   Result<Rows> RunWith(const Statement& st, const std::vector<Param>& params, bool commit);
@@ -140,6 +152,8 @@ class PgConn {
   bool in_transact_ = false;             // inside Transact's fn
   bool poisoned_ = false;                // a pipeline went wrong: never reuse
   uint64_t round_trips_ = 0;
+  int64_t statement_timeout_ms_ = 0;
+  bool reused_ = false;
 };
 
 }  // namespace threadmill::store::pg

@@ -28,6 +28,7 @@ Result<PgPool::Lease> PgPool::Acquire() {
     if (!idle_.empty()) {
       std::unique_ptr<PgConn> conn = std::move(idle_.back());
       idle_.pop_back();
+      conn->MarkReused();
       return Lease(shared_from_this(), std::move(conn));
     }
   }

@@ -5,8 +5,10 @@
 //   out is ready. Acquire() gives an idle connection or opens a new one; the Lease gives it
 //   back when it is healthy (connected, no transaction open) and drops it otherwise. A
 //   connection found broken drops every idle one too (after a database restart or fail-over
-//   they are all stale), so a restart costs about one failed call per process (kTemporary),
-//   not one per pooled connection, and never a broken process.
+//   they are all stale). An idle connection handed out reconnects once by itself when its
+//   first statement finds it lost (PgConn::MarkReused), so a database restart or a promoted
+//   standby (multi-host DSN with target_session_attrs=read-write) costs no failed call when
+//   the database is back; while it is away, calls fail at once with kTemporary.
 //
 // THREADING
 //   Thread-safe. A Lease is used by one thread.

@@ -62,13 +62,34 @@ static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPgSchemaVersion,
 }  // namespace
 
 Result<int> SchemaVersion(PgConn& conn) {
+  // to_regclass needs no privilege: a database nobody migrated yet is version 0.
+  auto exists = conn.Simple("SELECT to_regclass('tm_schema_version') IS NOT NULL");
+  if (!exists.ok()) return exists.error();
+  if (exists->Bytes(0, 0) != "t") return 0;
   auto rows = conn.Simple("SELECT coalesce(max(version), 0)::int8 FROM tm_schema_version");
   if (!rows.ok()) return rows.error();
   // Simple() returns text columns.
   return static_cast<int>(std::strtol(std::string(rows->Bytes(0, 0)).c_str(), nullptr, 10));
 }
 
+namespace {
+
+Status RefuseNewer(int current) {
+  return MakeError(ErrorCode::kStore,
+                   "postgresql: the database has schema version " + std::to_string(current) +
+                       ", newer than this threadmill's " + std::to_string(kPgSchemaVersion) +
+                       ": upgrade threadmill");
+}
+
+}  // namespace
+
 Status Migrate(PgConn& conn) {
+  // The usual case costs one read and no DDL, so a least-privilege role (DML grants only)
+  // can run threadmill once the owner migrated (`threadmillctl db migrate`).
+  Result<int> seen = SchemaVersion(conn);
+  if (!seen.ok()) return seen.error();
+  if (*seen == kPgSchemaVersion) return {};
+  if (*seen > kPgSchemaVersion) return RefuseNewer(*seen);
   if (auto b = conn.Simple("BEGIN"); !b.ok()) return b.error();
   Status st = [&]() -> Status {
     // A migration may rewrite big tables: no statement_timeout for this transaction.
@@ -77,12 +98,7 @@ Status Migrate(PgConn& conn) {
     if (auto r = conn.Simple(kVersionTable); !r.ok()) return r.error();
     Result<int> current = SchemaVersion(conn);
     if (!current.ok()) return current.error();
-    if (*current > kPgSchemaVersion) {
-      return MakeError(ErrorCode::kStore,
-                       "postgresql: the database has schema version " + std::to_string(*current) +
-                           ", newer than this threadmill's " + std::to_string(kPgSchemaVersion) +
-                           ": upgrade threadmill");
-    }
+    if (*current > kPgSchemaVersion) return RefuseNewer(*current);
     for (const Migration& m : kMigrations) {
       if (m.version <= *current) continue;
       if (auto r = conn.Simple(m.sql); !r.ok()) return r.error();
@@ -96,6 +112,14 @@ Status Migrate(PgConn& conn) {
   }();
   if (!st.ok()) {
     (void)conn.Simple("ROLLBACK");
+    if (st.error().message.find("permission denied") != std::string::npos) {
+      return MakeError(ErrorCode::kStore,
+                       "postgresql: the database has schema version " + std::to_string(*seen) +
+                           ", this threadmill needs " + std::to_string(kPgSchemaVersion) +
+                           " and this role may not create tables: run `threadmillctl db "
+                           "migrate` with the schema owner's DSN (" +
+                           st.error().message + ")");
+    }
     return st;
   }
   if (auto c = conn.Simple("COMMIT"); !c.ok()) return c.error();

@@ -1,10 +1,14 @@
 // pg_schema.h - threadmill's tables in PostgreSQL and their versioned migrations.
 //
 // DESCRIPTION
-//   tm_schema_version(version, applied_at) lists the migrations applied. Migrate() takes a
-//   transaction-scoped advisory lock (several hosts starting at once migrate one after the
-//   other), applies every migration newer than the highest applied one, each in the same
-//   transaction as its version row, and refuses a database migrated by a newer threadmill.
+//   tm_schema_version(version, applied_at) lists the migrations applied. Migrate() first
+//   reads the version without DDL: a current database costs one query and no privilege
+//   beyond SELECT, so the daemon can run as a least-privilege role (DML grants only) once
+//   the schema owner has migrated. Otherwise it takes a transaction-scoped advisory lock
+//   (several hosts starting at once migrate one after the other), applies every migration
+//   newer than the highest applied one, each in the same transaction as its version row,
+//   and refuses a database migrated by a newer threadmill. A role that may not create
+//   tables gets an error naming `threadmillctl db migrate`.
 //
 //   Version 1 (the thread store and the reply ledger, lib/store/thread_backend.h,
 //   ledger_backend.h). Records are the JSON of records.h, so both backends store the same

@@ -513,6 +513,55 @@ TEST(store_pg_schema, VersionedMigrations) {
   EXPECT_EQ(unreachable.error().code, ErrorCode::kTemporary);
 }
 
+// PostgreSQL only: the daemon can run as a least-privilege role (README "Several MX hosts":
+// DML grants only, no CREATE). Before the schema owner migrated, such a role gets an error
+// naming `threadmillctl db migrate`; after it, the role records threads and claims replies,
+// and opening its pool runs no DDL.
+TEST(store_pg_schema, LeastPrivilegeRoleRunsAfterTheOwnerMigrated) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string owner_dsn = cluster->NewDatabase();
+  ASSERT_FALSE(owner_dsn.empty()) << cluster->error();
+  const size_t at = owner_dsn.find("dbname=") + 7;
+  const std::string dbname = owner_dsn.substr(at, owner_dsn.find(' ', at) - at);
+  const std::string role = "tm_app_" + dbname;
+  auto owner = pg::PgConn::Connect(owner_dsn, 0);
+  ASSERT_TRUE(owner.ok()) << owner.error().message;
+  // The recipe of the README, with trust authentication instead of a password.
+  for (const std::string& sql : std::vector<std::string>{
+           "CREATE ROLE " + role + " LOGIN",
+           std::string("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
+           "GRANT CONNECT ON DATABASE " + dbname + " TO " + role,
+           "GRANT USAGE ON SCHEMA public TO " + role,
+           "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON "
+           "TABLES TO " + role,
+           "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO " + role,
+       }) {
+    ASSERT_TRUE((*owner)->Simple(sql).ok()) << sql;
+  }
+  std::string app_dsn = owner_dsn;
+  app_dsn.replace(app_dsn.find("user=tm"), 7, "user=" + role);
+
+  auto early = pg::PgPool::Open(app_dsn);
+  ASSERT_FALSE(early.ok());
+  EXPECT_NE(early.error().message.find("threadmillctl db migrate"), std::string::npos)
+      << early.error().message;
+
+  ASSERT_TRUE(pg::PgPool::Open(owner_dsn).ok());  // the owner migrates
+  auto pool = pg::PgPool::Open(app_dsn);
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
+  auto stored = store.RecordMessage(Msg("least@x", "", 100));
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  reply::ReplyLedger ledger(std::make_shared<pg::PgLedgerBackend>(*pool));
+  auto claimed = ledger.Claim("least@x", "alice@example.org", {}, Proposed("<r@x>", 100));
+  ASSERT_TRUE(claimed.ok()) << claimed.error().message;
+  auto conn = (*pool)->Acquire();
+  ASSERT_TRUE(conn.ok());
+  EXPECT_FALSE((*conn)->Simple("CREATE TABLE tm_not_allowed (a int)").ok());
+}
+
 // PostgreSQL only: with the server stopped a call fails at once with kTemporary (the milter
 // then degrades, it does not hang); once the server is back, the pool reconnects by itself.
 TEST(store_pg_faults, ServerRestartIsTemporary) {
@@ -539,6 +588,32 @@ TEST(store_pg_faults, ServerRestartIsTemporary) {
   ASSERT_TRUE(back->has_value());
   EXPECT_EQ((*back)->thread_id, stored->thread_id);
   EXPECT_TRUE(store.RecordMessage(Msg("after@x", stored->thread_id, 300)).ok());
+}
+
+// PostgreSQL only: pooled connections left idle across a database restart (or a fail-over
+// to a promoted standby) are found lost by their first statement and reconnect at once: the
+// first calls after the restart succeed, for reads and for transactions alike.
+TEST(store_pg_faults, IdleConnectionsReconnectAfterARestart) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  auto pool = pg::PgPool::Open(dsn);
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
+  reply::ReplyLedger ledger(std::make_shared<pg::PgLedgerBackend>(*pool));
+  auto stored = store.RecordMessage(Msg("idle@x", "", 100));
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(ledger.Claim("idle@x", "alice@example.org", {}, Proposed("<r1@x>", 100)).ok());
+  cluster->StopServer();
+  ASSERT_TRUE(cluster->StartAgain()) << cluster->error();
+  auto found = store.FindMessage("idle@x");
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_TRUE(found->has_value());
+  auto claimed = ledger.Claim("idle2@x", "alice@example.org", {}, Proposed("<r2@x>", 101));
+  ASSERT_TRUE(claimed.ok()) << claimed.error().message;
+  EXPECT_TRUE(store.RecordMessage(Msg("idle3@x", stored->thread_id, 102)).ok());
 }
 
 // PostgreSQL only: a row locked by another host's open transaction holds a write for at most
