@@ -12,6 +12,8 @@
 namespace threadmill::store::pg {
 namespace {
 
+constexpr size_t kProcessPoolIdle = 16;
+
 // The pool of the calling process, opened on first use (and again after a fork).
 class ProcessPool {
  public:
@@ -30,7 +32,12 @@ class ProcessPool {
       opened_ = {};
     }
     if (!opened_.threads) {
-      auto pool = PgPool::Open(dsn_);
+      PgPool::Options options;
+      // A milter process serves one thread per SMTP session: keep enough idle connections
+      // for a busy host's concurrent sessions, or every burst opens and closes backends
+      // (milliseconds of server CPU each; tests/bench/store_backends counts them).
+      options.max_idle = kProcessPoolIdle;
+      auto pool = PgPool::Open(dsn_, options);
       if (!pool.ok()) return pool.error();
       opened_.threads = std::make_shared<PgThreadBackend>(*pool);
       opened_.ledger = std::make_shared<PgLedgerBackend>(*pool);

@@ -13,6 +13,7 @@
 //   Thread-safe.
 //
 // LIMITS
+//   Up to 16 idle connections per process (kProcessPoolIdle: one per concurrent SMTP session).
 //   Connect timeout kConnectTimeoutSeconds (5 s), statement timeout 10 s (pg_pool.h); both
 //   fail the call with kTemporary, which callers treat like any store error.
 #pragma once

@@ -2,6 +2,7 @@
 #include "store/postgresql/pg_thread_backend.h"
 
 #include <map>
+#include <mutex>
 #include <set>
 #include <utility>
 
@@ -13,6 +14,13 @@ namespace {
 const Statement kFindMessage{
     "tm_find_message",
     "SELECT record FROM tm_message WHERE sha256(msgid) = sha256($1) AND msgid = $1",
+    {kBytea}};
+// FindMessage: the message and its thread's record as stored (NULL when the thread is gone),
+// which RecordMessage's compare-and-swap path may use next (a reply to this message).
+const Statement kFindMessageWithThread{
+    "tm_find_message_thread",
+    "SELECT m.record, t.record FROM tm_message m LEFT JOIN tm_thread t "
+    "ON t.thread_id = m.thread_id WHERE sha256(m.msgid) = sha256($1) AND m.msgid = $1",
     {kBytea}};
 const Statement kFindThread{
     "tm_find_thread", "SELECT record FROM tm_thread WHERE thread_id = $1", {kText}};
@@ -43,8 +51,24 @@ const Statement kRecordNew{
     "thr AS (INSERT INTO tm_thread (thread_id, record) "
     "SELECT $2, CASE WHEN EXISTS (SELECT 1 FROM idx) THEN $7 ELSE $6 END "
     "WHERE EXISTS (SELECT 1 FROM ins) RETURNING true) "
-    "SELECT (SELECT count(*) FROM thr), (SELECT record FROM known)",
+    "SELECT (SELECT count(*) FROM thr), (SELECT record FROM known), (SELECT count(*) FROM idx)",
     {kBytea, kText, kInt8, kBytea, kBytea, kBytea, kBytea}};
+// RecordMessage into an existing thread whose record this process read last as $5 (a
+// compare-and-swap: one statement, one round trip): stores the message and the thread record
+// $6 only when the thread still holds exactly $5 and the Message-ID is unknown. Returns 1
+// when stored, 0 when not (the thread changed, or the message is known): then the locking
+// path runs. A Message-ID another host stores meanwhile fails the statement (the insert has
+// no ON CONFLICT), so the thread is never counted twice.
+const Statement kRecordCas{
+    "tm_record_cas",
+    "WITH known AS (SELECT 1 FROM tm_message "
+    "WHERE sha256(msgid) = sha256($1) AND msgid = $1), "
+    "upd AS (UPDATE tm_thread SET record = $6 "
+    "WHERE thread_id = $2 AND record = $5 AND NOT EXISTS (SELECT 1 FROM known) RETURNING 1), "
+    "ins AS (INSERT INTO tm_message (msgid, thread_id, time, record) "
+    "SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM upd) RETURNING true) "
+    "SELECT count(*) FROM ins",
+    {kBytea, kText, kInt8, kBytea, kBytea, kBytea}};
 // RecordMessage's first statement: inserts the message unless its Message-ID is known and,
 // when it was new, creates-and-locks its thread row (an upsert: READ COMMITTED waits for
 // another host's writer of that thread and then returns its committed record, "" when the
@@ -71,7 +95,7 @@ const Statement kRecordFinish{
     "SELECT $2, $1 WHERE length($2) > 0 "
     "ON CONFLICT ((sha256(root))) DO NOTHING RETURNING true) "
     "UPDATE tm_thread SET record = CASE WHEN EXISTS (SELECT 1 FROM idx) THEN $4 ELSE $3 END "
-    "WHERE thread_id = $1",
+    "WHERE thread_id = $1 RETURNING record",
     {kText, kBytea, kBytea, kBytea}};
 const Statement kUpdateMessage{
     "tm_update_message",
@@ -135,8 +159,9 @@ Status RecordKnown(PgConn& conn, const MessageRecord& rec, std::string_view know
 }
 
 // The fast path (kRecordNew). Sets `done` when the message is stored or was known.
+// `stored_thread` receives the thread record stored, when one was.
 Status RecordNew(PgConn& conn, const MessageRecord& rec, std::string_view root, MessageRecord& out,
-                 bool& done) {
+                 bool& done, std::string& stored_thread) {
   done = false;
   ThreadRecord thread;
   thread.thread_id = rec.thread_id;
@@ -158,6 +183,7 @@ Status RecordNew(PgConn& conn, const MessageRecord& rec, std::string_view root, 
   if (rows->Int8(0, 0) == 1) {
     out = rec;
     done = true;
+    stored_thread = rows->Int8(0, 2) == 1 ? with : without;
     return {};
   }
   if (rows->IsNull(0, 1)) return {};  // the thread exists (or the Message-ID came meanwhile)
@@ -165,10 +191,35 @@ Status RecordNew(PgConn& conn, const MessageRecord& rec, std::string_view root, 
   return RecordKnown(conn, rec, rows->Bytes(0, 1), out);
 }
 
+// The compare-and-swap path (kRecordCas) against `old_thread`, the thread's record as last
+// read. Sets `done` when the message is stored; otherwise nothing was written.
+Status RecordCas(PgConn& conn, const MessageRecord& rec, std::string_view old_thread, bool& done,
+                 std::string& stored_thread) {
+  done = false;
+  Result<ThreadRecord> thread = DecodeThread(old_thread);
+  if (!thread.ok()) return {};  // the locking path reports it
+  thread->thread_id = rec.thread_id;
+  ApplyMessage(*thread, rec);
+  std::string updated = EncodeThread(*thread);
+  Result<Rows> rows = conn.Run(kRecordCas, {Param::Bytes(rec.msgid), Param::Bytes(rec.thread_id),
+                                            Param::Int8(rec.time), Param::Bytes(EncodeMessage(rec)),
+                                            Param::Bytes(old_thread), Param::Bytes(updated)});
+  if (!rows.ok()) {
+    if (conn.last_sqlstate() == "23505") return {};  // the Message-ID came meanwhile
+    return rows.error();
+  }
+  if (rows->Int8(0, 0) != 1) return {};
+  done = true;
+  stored_thread = std::move(updated);
+  return {};
+}
+
 // The body of RecordMessage's transaction (thread_backend.h / thread_store.h semantics).
 // A new message: kRecordStart (with BEGIN), kRecordFinish (with COMMIT) - 2 round trips.
 // A known one: kRecordStart, then COMMIT (or the echo's update with COMMIT) - 2 as well.
-Status RecordIn(PgConn& conn, const MessageRecord& rec, std::string_view root, MessageRecord& out) {
+Status RecordIn(PgConn& conn, const MessageRecord& rec, std::string_view root, MessageRecord& out,
+                std::string& stored_thread) {
+  stored_thread.clear();
   Result<Rows> start =
       conn.Run(kRecordStart, {Param::Bytes(rec.msgid), Param::Bytes(rec.thread_id),
                               Param::Int8(rec.time), Param::Bytes(EncodeMessage(rec))});
@@ -203,6 +254,7 @@ Status RecordIn(PgConn& conn, const MessageRecord& rec, std::string_view root, M
       kRecordFinish, {Param::Bytes(rec.thread_id), Param::Bytes(room ? root : std::string_view()),
                       Param::Bytes(without), Param::Bytes(room ? with : without)});
   if (!finish.ok()) return finish.error();
+  if (finish->size() > 0) stored_thread = std::string(finish->Bytes(0, 0));
   out = rec;
   return {};
 }
@@ -253,10 +305,12 @@ PgThreadBackend::PgThreadBackend(std::shared_ptr<PgPool> pool) : pool_(std::move
 Result<std::optional<MessageRecord>> PgThreadBackend::FindMessage(std::string_view msgid) const {
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
-  Result<Rows> rows = (*conn)->Run(kFindMessage, {Param::Bytes(msgid)});
+  Result<Rows> rows = (*conn)->Run(kFindMessageWithThread, {Param::Bytes(msgid)});
   if (!rows.ok()) return rows.error();
   if (rows->size() == 0) return std::optional<MessageRecord>();
-  return DecodeMessageRow(msgid, rows->Bytes(0, 0));
+  Result<std::optional<MessageRecord>> found = DecodeMessageRow(msgid, rows->Bytes(0, 0));
+  if (found.ok() && !rows->IsNull(0, 1)) Remember((**found).thread_id, rows->Bytes(0, 1));
+  return found;
 }
 
 Result<std::optional<ThreadRecord>> PgThreadBackend::FindThread(std::string_view thread_id) const {
@@ -280,19 +334,49 @@ Result<MessageRecord> PgThreadBackend::RecordMessage(const MessageRecord& rec,
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   MessageRecord out;
-  // A message that matched nothing gets a thread of its own (filter/processor.cc, a new id):
-  // try the one-statement path first. A match or a parent means a thread that exists.
+  std::string stored_thread;
+  bool done = false;
+  Status st;
   if (rec.match.empty() && rec.parent.empty()) {
-    bool done = false;
-    if (Status st = RecordNew(**conn, rec, thread_index_root, out, done); !st.ok()) {
-      return st.error();
+    // A message that matched nothing gets a thread of its own (filter/processor.cc, a new
+    // id): one statement. A match or a parent means a thread that exists.
+    st = RecordNew(**conn, rec, thread_index_root, out, done, stored_thread);
+  } else if (thread_index_root.empty()) {
+    // A reply: its parent's lookup (FindMessage) read the thread; swap that record.
+    if (std::optional<std::string> old = Recall(rec.thread_id)) {
+      st = RecordCas(**conn, rec, *old, done, stored_thread);
+      if (done) out = rec;
     }
-    if (done) return out;
   }
-  Status st = (*conn)->Transact(TxnMode::kReadCommitted,
-                                [&] { return RecordIn(**conn, rec, thread_index_root, out); });
-  if (!st.ok()) return st.error();
+  if (st.ok() && !done) {
+    st = (*conn)->Transact(TxnMode::kReadCommitted, [&] {
+      return RecordIn(**conn, rec, thread_index_root, out, stored_thread);
+    });
+  }
+  if (!st.ok()) {
+    Forget(rec.thread_id);
+    return st.error();
+  }
+  if (!stored_thread.empty()) Remember(rec.thread_id, stored_thread);
   return out;
+}
+
+void PgThreadBackend::Remember(std::string_view thread_id, std::string_view record) const {
+  std::lock_guard lock(cache_mutex_);
+  if (thread_cache_.size() >= kThreadCacheSize) thread_cache_.clear();
+  thread_cache_[std::string(thread_id)] = std::string(record);
+}
+
+std::optional<std::string> PgThreadBackend::Recall(std::string_view thread_id) const {
+  std::lock_guard lock(cache_mutex_);
+  auto it = thread_cache_.find(std::string(thread_id));
+  if (it == thread_cache_.end()) return std::nullopt;
+  return it->second;
+}
+
+void PgThreadBackend::Forget(std::string_view thread_id) const {
+  std::lock_guard lock(cache_mutex_);
+  thread_cache_.erase(std::string(thread_id));
 }
 
 Result<std::vector<MessageRecord>> PgThreadBackend::ThreadMessages(std::string_view thread_id,

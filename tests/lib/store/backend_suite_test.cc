@@ -256,6 +256,45 @@ TEST_P(store_backend_suite, ConcurrentRecordsIntoOneThreadLoseNothing) {
   EXPECT_EQ(Store(1).ThreadMessages(seed->thread_id)->size(), 1u + 2 * kPerHost);
 }
 
+// The milter's reply path on two hosts at once: each looks the parent up, then records its
+// reply into the parent's thread (PostgreSQL: a compare-and-swap of the thread record that
+// the other host keeps invalidating, so many swaps fail and fall back to the locking path).
+TEST_P(store_backend_suite, ConcurrentRepliesIntoOneThreadLoseNothing) {
+  auto seed = Store().RecordMessage(Msg("seed@x", "", 1));
+  ASSERT_TRUE(seed.ok());
+  constexpr int kPerHost = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> hosts;
+  for (int host = 0; host < 2; ++host) {
+    hosts.emplace_back([&, host] {
+      ThreadStore store = Store(host);
+      for (int i = 0; i < kPerHost; ++i) {
+        auto parent = store.FindMessage("seed@x");
+        if (!parent.ok() || !parent->has_value()) {
+          ++failures;
+          continue;
+        }
+        MessageRecord reply = Msg("re" + std::to_string(host) + "-" + std::to_string(i) + "@x",
+                                  (*parent)->thread_id, 10 + i);
+        reply.direction = Direction::kInbound;
+        reply.parent = "seed@x";
+        reply.match = "in-reply-to";
+        auto got = store.RecordMessage(reply);
+        if (!got.ok()) {
+          ++failures;
+          ADD_FAILURE() << reply.msgid << ": " << got.error().message;
+        }
+      }
+    });
+  }
+  for (auto& t : hosts) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto thread = Store().FindThread(seed->thread_id);
+  ASSERT_TRUE(thread.ok() && thread->has_value());
+  EXPECT_EQ((*thread)->message_count, 1u + 2 * kPerHost);
+  EXPECT_EQ(Store(1).ThreadMessages(seed->thread_id)->size(), 1u + 2 * kPerHost);
+}
+
 // Two hosts record the same Message-IDs at the same time (one message delivered to both):
 // each is stored once, both hosts get the same record, the thread counts it once.
 TEST_P(store_backend_suite, ConcurrentSameMessageIdIsStoredOnce) {
@@ -454,7 +493,8 @@ TEST(store_pg_round_trips, MilterPathCosts) {
             }),
             1u);
   EXPECT_EQ(cost([&] { ASSERT_TRUE(store.RecordMessage(Msg("new2@x", "", 101)).ok()); }), 1u);
-  // A reply to a known message: one lookup (In-Reply-To), then recorded in that thread.
+  // A reply to a known message: one lookup (In-Reply-To, which reads the thread along), then
+  // recorded in that thread with a compare-and-swap of the thread record.
   EXPECT_EQ(cost([&] {
               thread::ThreadHeaders h;
               h.message_id = "reply@x";
@@ -467,7 +507,7 @@ TEST(store_pg_round_trips, MilterPathCosts) {
               rec.parent = "new@x";
               ASSERT_TRUE(store.RecordMessage(rec).ok());
             }),
-            3u);
+            2u);
   // The same message again (MTA retry, another recipient): 1, and nothing changes.
   EXPECT_EQ(cost([&] { ASSERT_TRUE(store.RecordMessage(Msg("new@x", "", 300)).ok()); }), 1u);
   // Into a thread that exists without a match or parent (a handler's host->send in a known
@@ -475,6 +515,26 @@ TEST(store_pg_round_trips, MilterPathCosts) {
   EXPECT_EQ(cost([&] { ASSERT_TRUE(store.RecordMessage(Msg("send@x", thread_id, 400)).ok()); }),
             3u);
   EXPECT_EQ((*store.FindThread(thread_id))->message_count, 3u);
+  // Another host changes the thread between this host's lookup and its record: the swap
+  // fails (1), the locking path records it (2), nothing is lost.
+  auto other_pool = pg::PgPool::Open(dsn);
+  ASSERT_TRUE(other_pool.ok()) << other_pool.error().message;
+  ThreadStore other(std::make_shared<pg::PgThreadBackend>(*other_pool));
+  ASSERT_TRUE(store.FindMessage("reply@x")->has_value());
+  MessageRecord elsewhere = Msg("elsewhere@x", thread_id, 500);
+  elsewhere.parent = "new@x";
+  ASSERT_TRUE(other.RecordMessage(elsewhere).ok());
+  EXPECT_EQ(cost([&] {
+              MessageRecord late = Msg("late@x", thread_id, 600);
+              late.parent = "reply@x";
+              ASSERT_TRUE(store.RecordMessage(late).ok());
+            }),
+            3u);
+  auto final_thread = other.FindThread(thread_id);
+  ASSERT_TRUE(final_thread.ok() && final_thread->has_value());
+  EXPECT_EQ((*final_thread)->message_count, 5u);
+  EXPECT_EQ((*final_thread)->recent_msgids.back(), "late@x");
+  EXPECT_EQ(other.ThreadMessages(thread_id)->size(), 5u);
   EXPECT_EQ((*store.FindThread(thread_id))->thread_index_roots,
             (std::vector<std::string>{"ROOT-NEW"}));
 }
