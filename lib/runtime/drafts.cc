@@ -202,15 +202,39 @@ void DraftStore::Record(Draft& d, std::string action, std::string_view by,
   if (action != "edited")
     d.decision = action == "approved" && d.edited ? "edited+approved" : action;
   d.history.push_back({action, std::string(by), d.updated, std::string(note)});
+}
+
+void DraftStore::Log(const Draft& d) {
+  const DraftEvent* e = d.last_event();
+  if (!e) return;
   log::KvLine line;
   line.Add("draft", d.id)
       .Add("handler", d.handler)
-      .Add("action", action == "edited" ? action : d.decision)
-      .Add("by", by)
-      .Add("note", note)
+      .Add("action", e->action == "edited" ? e->action : d.decision)
+      .Add("by", e->by)
+      .Add("note", e->note)
       .AddBracketed("reply", d.reply_id, false)
       .Add("thread", d.facts.thread_id);
   log::Get().info("{}", line.str());
+}
+
+Result<bool> DraftStore::ReplacePending(const Draft& d) {
+  store::DraftRow row;
+  row.id = d.id;
+  row.handler = d.handler;
+  row.state = d.state;
+  row.created = d.created;
+  row.updated = d.updated;
+  row.record = Encode(d);
+  auto replaced = backend_->Replace(row, store::kDraftPendingState);
+  if (!replaced.ok()) return replaced.error();
+  if (*replaced) Log(d);
+  return replaced;
+}
+
+// A draft a decision found pending but someone (another host) decided meanwhile.
+static Error DecidedMeanwhile(const Draft& d) {
+  return MakeError(ErrorCode::kInvalidInput, "draft " + d.id + " was decided meanwhile");
 }
 
 Result<std::string> DraftStore::Approve(std::string_view id, reply::Replier& replier,
@@ -232,7 +256,9 @@ Result<std::string> DraftStore::Approve(std::string_view id, reply::Replier& rep
   d.reply_id = *sent;
   d.last_error.clear();
   Record(d, "approved", by, note);
+  // The reply went out: "sent" is recorded even if another host decided meanwhile.
   if (Status st = Put(d); !st.ok()) return st.error();
+  Log(d);
   return *sent;
 }
 
@@ -242,7 +268,10 @@ Status DraftStore::Reject(std::string_view id, std::string_view by, std::string_
   Draft d = std::move(*pending);
   d.state = "rejected";
   Record(d, "rejected", by, note);
-  return Put(d);
+  auto replaced = ReplacePending(d);
+  if (!replaced.ok()) return replaced.error();
+  if (!*replaced) return DecidedMeanwhile(d);
+  return {};
 }
 
 Status DraftStore::Edit(std::string_view id, std::string_view text, std::string_view by,
@@ -260,7 +289,10 @@ Status DraftStore::Edit(std::string_view id, std::string_view text, std::string_
   d.content.html.clear();
   d.edited = true;
   Record(d, "edited", by, note);
-  return Put(d);
+  auto replaced = ReplacePending(d);
+  if (!replaced.ok()) return replaced.error();
+  if (!*replaced) return DecidedMeanwhile(d);
+  return {};
 }
 
 Result<std::vector<Draft>> DraftStore::ExpireDue(
@@ -277,8 +309,9 @@ Result<std::vector<Draft>> DraftStore::ExpireDue(
     Draft e = std::move(*pending);
     e.state = "expired";
     Record(e, "expired", "", "");
-    if (Status st = Put(e); !st.ok()) return st.error();
-    expired.push_back(std::move(e));
+    auto replaced = ReplacePending(e);  // another host expired or decided it: not ours
+    if (!replaced.ok()) return replaced.error();
+    if (*replaced) expired.push_back(std::move(e));
   }
   return expired;
 }

@@ -23,6 +23,11 @@
 //   (EnqueueDecision); the worker calls the module's on_draft_decision with
 //   MakeDecision's struct (modules without it: the job is done at once).
 //
+//   Rejections, edits and expiries are stored only while the draft still awaits approval
+//   (DraftBackend::Replace): of two hosts deciding one draft at once, one wins and the other
+//   gets kInvalidInput "decided meanwhile", and an expiry is queued to the handler once.
+//   Approvals send first (at most once: the reply ledger) and then record "sent".
+//
 // THREADING
 //   Thread-safe; each call runs its own transaction.
 #pragma once
@@ -139,7 +144,12 @@ class DraftStore {
   Status Put(const Draft& draft);
   // Loads a draft awaiting approval, or the error (kNotFound, kInvalidInput).
   Result<Draft> Pending(std::string_view id) const;
+  // Adds the event (and the decision) to the draft; Log writes its key=value line.
   void Record(Draft& d, std::string action, std::string_view by, std::string_view note) const;
+  static void Log(const Draft& d);
+  // Stores a decision or edit only while the stored draft still awaits approval (another host
+  // may have decided it meanwhile); logs it when stored.
+  Result<bool> ReplacePending(const Draft& d);
 
   std::shared_ptr<store::DraftBackend> backend_;
 };

@@ -46,6 +46,9 @@ class DraftBackend {
   virtual ~DraftBackend() = default;
   // Creates or replaces the row `row.id`.
   virtual Status Put(const DraftRow& row) = 0;
+  // Replaces the row `row.id` only while it is in `expected_state` (a compare-and-set: two
+  // hosts deciding one draft at once, one wins); false when it is absent or in another state.
+  virtual Result<bool> Replace(const DraftRow& row, std::string_view expected_state) = 0;
   // The record of `id`, or nullopt.
   virtual Result<std::optional<std::string>> Get(std::string_view id) const = 0;
   // Up to `limit` records in id order; only those in `state` when non-empty.

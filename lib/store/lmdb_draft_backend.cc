@@ -30,6 +30,22 @@ Status LmdbDraftBackend::Put(const DraftRow& row) {
       [&](WriteTxn& txn) { return txn.Put(env_->dbi(Db::kDrafts), row.id, row.record); });
 }
 
+Result<bool> LmdbDraftBackend::Replace(const DraftRow& row, std::string_view expected_state) {
+  bool replaced = false;
+  Status st = env_->Write([&](WriteTxn& txn) -> Status {
+    replaced = false;
+    auto raw = txn.Get(env_->dbi(Db::kDrafts), row.id);
+    if (!raw.ok()) return raw.error();
+    if (!raw->has_value()) return {};
+    std::optional<Columns> c = ColumnsOf(**raw);
+    if (!c || c->state != expected_state) return {};
+    replaced = true;
+    return txn.Put(env_->dbi(Db::kDrafts), row.id, row.record);
+  });
+  if (!st.ok()) return st.error();
+  return replaced;
+}
+
 Result<std::optional<std::string>> LmdbDraftBackend::Get(std::string_view id) const {
   std::optional<std::string> out;
   Status st = env_->Read([&](ReadTxn& txn) -> Status {

@@ -20,6 +20,7 @@ class LmdbDraftBackend final : public DraftBackend {
  public:
   explicit LmdbDraftBackend(std::shared_ptr<Environment> env) : env_(std::move(env)) {}
   Status Put(const DraftRow& row) override;
+  Result<bool> Replace(const DraftRow& row, std::string_view expected_state) override;
   Result<std::optional<std::string>> Get(std::string_view id) const override;
   Result<std::vector<std::string>> List(size_t limit, std::string_view state) const override;
   Result<size_t> SweepDecided(int64_t before, size_t batch) override;

@@ -14,6 +14,12 @@ const Statement kPut{"tm_draft_put",
                      "created = EXCLUDED.created, updated = EXCLUDED.updated, "
                      "record = EXCLUDED.record",
                      {kText, kText, kText, kInt8, kInt8, kBytea}};
+// READ COMMITTED: a second host's UPDATE waits for the first's commit, then re-checks the
+// state of the new row version and changes nothing.
+const Statement kReplace{"tm_draft_replace",
+                         "UPDATE tm_draft SET handler = $2, state = $3, created = $4, "
+                         "updated = $5, record = $6 WHERE id = $1 AND state = $7",
+                         {kText, kText, kText, kInt8, kInt8, kBytea, kText}};
 const Statement kGet{"tm_draft_get", "SELECT record FROM tm_draft WHERE id = $1", {kText}};
 const Statement kList{
     "tm_draft_list", "SELECT record FROM tm_draft ORDER BY id LIMIT $1", {kInt8}};
@@ -41,6 +47,17 @@ Status PgDraftBackend::Put(const DraftRow& row) {
                                   Param::Int8(row.updated), Param::Bytes(row.record)});
   if (!rows.ok()) return rows.error();
   return {};
+}
+
+Result<bool> PgDraftBackend::Replace(const DraftRow& row, std::string_view expected_state) {
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return conn.error();
+  auto rows = (*conn)->Run(kReplace, {Param::Bytes(row.id), Param::Bytes(row.handler),
+                                      Param::Bytes(row.state), Param::Int8(row.created),
+                                      Param::Int8(row.updated), Param::Bytes(row.record),
+                                      Param::Bytes(expected_state)});
+  if (!rows.ok()) return rows.error();
+  return rows->Affected() > 0;
 }
 
 Result<std::optional<std::string>> PgDraftBackend::Get(std::string_view id) const {

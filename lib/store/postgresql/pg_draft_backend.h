@@ -12,8 +12,9 @@
 //   Thread-safe: every call takes its own pooled connection.
 //
 // LIMITS
-//   Two hosts deciding one draft at the same moment both read it pending (the last write
-//   wins the record); the reply itself is sent at most once (the reply ledger).
+//   Two hosts deciding one draft at the same moment: Replace (a conditional UPDATE) lets one
+//   reject, edit or expire it; approvals send first (the reply ledger sends it at most once)
+//   and then record "sent" whatever happened meanwhile, since the reply went out.
 #pragma once
 
 #include <memory>
@@ -27,6 +28,7 @@ class PgDraftBackend final : public DraftBackend {
  public:
   explicit PgDraftBackend(std::shared_ptr<PgPool> pool) : pool_(std::move(pool)) {}
   Status Put(const DraftRow& row) override;
+  Result<bool> Replace(const DraftRow& row, std::string_view expected_state) override;
   Result<std::optional<std::string>> Get(std::string_view id) const override;
   Result<std::vector<std::string>> List(size_t limit, std::string_view state) const override;
   Result<size_t> SweepDecided(int64_t before, size_t batch) override;

@@ -161,6 +161,9 @@ class LazyDraftBackend final : public DraftBackend, Lazy {
   Status Put(const DraftRow& row) override {
     return With([&](auto& b) { return b.drafts->Put(row); });
   }
+  Result<bool> Replace(const DraftRow& row, std::string_view expected_state) override {
+    return With([&](auto& b) { return b.drafts->Replace(row, expected_state); });
+  }
   Result<std::optional<std::string>> Get(std::string_view id) const override {
     return With([&](auto& b) { return b.drafts->Get(id); });
   }

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
+#include <thread>
 
 #include "lib/reply/fake_sendmail.h"
 #include "lib/runtime/runtime_test_util.h"
@@ -422,6 +424,44 @@ TEST_P(DraftsTest, SharedByHostsAndSweptOnce) {
   Housekeeping h3;  // the next hour: the lease ran out, another host may sweep
   h3.Sweep(q2, Host(1), rt, config, now + Housekeeping::kSharedSweepIntervalSeconds);
   EXPECT_EQ(h3.shared_sweeps_run(), 1u);
+}
+
+// Two hosts expiring the same drafts at the same moment: each draft is expired (and its
+// handler told) by exactly one of them; a decision on a draft decided meanwhile is refused.
+TEST_P(DraftsTest, ConcurrentDecisionsOneWins) {
+  DraftStore mx1(env_);
+  DraftStore mx2(Host(1));
+  constexpr int kDrafts = 20;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kDrafts; ++i) ids.push_back(*mx1.Create(Make()));
+  const int64_t now = Get(mx1, ids.back()).created + 3600;
+  auto expiry = [](const std::string&) -> int64_t { return 60; };
+  Result<std::vector<Draft>> got[2] = {std::vector<Draft>{}, std::vector<Draft>{}};
+  std::thread t1([&] { got[0] = mx1.ExpireDue(now, expiry); });
+  std::thread t2([&] { got[1] = mx2.ExpireDue(now, expiry); });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(got[0].ok() && got[1].ok());
+  std::set<std::string> expired;
+  for (const auto& list : got) {
+    for (const Draft& d : *list) EXPECT_TRUE(expired.insert(d.id).second) << d.id << " twice";
+  }
+  EXPECT_EQ(expired.size(), static_cast<size_t>(kDrafts));
+  // The compare-and-set itself: a row no longer pending is not replaced.
+  std::shared_ptr<store::DraftBackend> backend = env_->shared_backends().drafts;
+  if (!backend) backend = std::make_shared<store::LmdbDraftBackend>(env_);
+  auto replaced = backend->Replace({ids[0], "helpdesk", "rejected", 1, 2, "{}"},
+                                   store::kDraftPendingState);
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_FALSE(*replaced);
+  EXPECT_EQ(Get(mx2, ids[0]).state, "expired");
+  std::string open = *mx2.Create(Make());
+  replaced = backend->Replace({open, "helpdesk", "rejected", 1, 2, *backend->Get(open).value()},
+                              store::kDraftPendingState);
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_TRUE(*replaced);
+  EXPECT_FALSE(backend->Replace({"Dnone", "h", "rejected", 1, 2, "{}"}, "draft_for_approval")
+                   .value());
 }
 
 THREADMILL_BACKEND_SUITE(DraftsTest);
