@@ -7,6 +7,7 @@
 
 #include "log/logger.h"
 #include "milter/callbacks.h"
+#include "store/shared_sweep.h"
 
 namespace threadmill::milter {
 namespace {
@@ -113,8 +114,16 @@ void Background::SweepLoop() {
     auto interval = std::chrono::seconds(config->store.sweep_interval_seconds);
     if (wake_.wait_for(lock, interval, [this] { return stopping_; })) return;
     lock.unlock();
-    int64_t cutoff =
-        static_cast<int64_t>(std::time(nullptr)) - config->store.retention_days * 86400;
+    const auto now = static_cast<int64_t>(std::time(nullptr));
+    // Shared threads (PostgreSQL): one host per interval sweeps them (store/shared_sweep.h).
+    auto mine = store::TakeSharedSweep(*service_->environment(), "threads", now,
+                                       config->store.sweep_interval_seconds);
+    if (!mine.ok() || !*mine) {
+      if (!mine.ok()) log::Get().error("retention sweep skipped: {}", mine.error().message);
+      lock.lock();
+      continue;
+    }
+    int64_t cutoff = now - config->store.retention_days * 86400;
     auto swept = service_->store()->Sweep(cutoff);
     if (swept.ok()) {
       if (swept->messages || swept->threads) {

@@ -12,8 +12,8 @@
 #include "log/kv_line.h"
 #include "log/logger.h"
 #include "mail/charset.h"
+#include "store/lmdb_draft_backend.h"
 #include "store/thread_store.h"
-#include "store/txn.h"
 
 namespace threadmill::runtime {
 namespace {
@@ -129,13 +129,26 @@ Result<Draft> Decode(std::string_view text) {
 
 }  // namespace
 
-DraftStore::DraftStore(std::shared_ptr<store::Environment> env) : env_(std::move(env)) {}
+static std::shared_ptr<store::DraftBackend> BackendOf(std::shared_ptr<store::Environment> env) {
+  if (auto shared = env->shared_backends().drafts) return shared;
+  return std::make_shared<store::LmdbDraftBackend>(std::move(env));
+}
+
+DraftStore::DraftStore(std::shared_ptr<store::Environment> env)
+    : backend_(BackendOf(std::move(env))) {}
+
+DraftStore::DraftStore(std::shared_ptr<store::DraftBackend> backend)
+    : backend_(std::move(backend)) {}
 
 Status DraftStore::Put(const Draft& draft) {
-  std::string value = Encode(draft);
-  return env_->Write([&](store::WriteTxn& txn) {
-    return txn.Put(env_->dbi(store::Db::kDrafts), draft.id, value);
-  });
+  store::DraftRow row;
+  row.id = draft.id;
+  row.handler = draft.handler;
+  row.state = draft.state;
+  row.created = draft.created;
+  row.updated = draft.updated;
+  row.record = Encode(draft);
+  return backend_->Put(row);
 }
 
 Result<std::string> DraftStore::Create(Draft draft) {
@@ -148,37 +161,25 @@ Result<std::string> DraftStore::Create(Draft draft) {
 }
 
 Result<std::optional<Draft>> DraftStore::Get(std::string_view id) const {
-  std::optional<Draft> out;
-  Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
-    out.reset();
-    if (id.empty() || id.size() > 128) return {};
-    auto raw = txn.Get(env_->dbi(store::Db::kDrafts), id);
-    if (!raw.ok()) return raw.error();
-    if (!raw->has_value()) return {};
-    auto d = Decode(**raw);
-    if (!d.ok()) return d.error();
-    out = std::move(*d);
-    return {};
-  });
-  if (!st.ok()) return st.error();
-  return out;
+  if (id.empty() || id.size() > 128) return std::optional<Draft>();
+  auto raw = backend_->Get(id);
+  if (!raw.ok()) return raw.error();
+  if (!raw->has_value()) return std::optional<Draft>();
+  auto d = Decode(**raw);
+  if (!d.ok()) return d.error();
+  return std::optional<Draft>(std::move(*d));
 }
 
 Result<std::vector<Draft>> DraftStore::List(size_t limit, std::string_view state) const {
+  auto raw = backend_->List(limit, state);
+  if (!raw.ok()) return raw.error();
   std::vector<Draft> out;
-  Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
-    out.clear();
-    auto cursor = store::Cursor::Open(txn, env_->dbi(store::Db::kDrafts));
-    if (!cursor.ok()) return cursor.error();
-    for (auto at = cursor->First(); at.ok() && *at && out.size() < limit; at = cursor->Next()) {
-      auto d = Decode(cursor->value());
-      if (!d.ok()) continue;
-      if (!state.empty() && d->state != state) continue;
-      out.push_back(std::move(*d));
-    }
-    return {};
-  });
-  if (!st.ok()) return st.error();
+  for (const std::string& record : *raw) {
+    auto d = Decode(record);
+    if (!d.ok()) continue;
+    if (!state.empty() && d->state != state) continue;
+    out.push_back(std::move(*d));
+  }
   return out;
 }
 
@@ -201,15 +202,39 @@ void DraftStore::Record(Draft& d, std::string action, std::string_view by,
   if (action != "edited")
     d.decision = action == "approved" && d.edited ? "edited+approved" : action;
   d.history.push_back({action, std::string(by), d.updated, std::string(note)});
+}
+
+void DraftStore::Log(const Draft& d) {
+  const DraftEvent* e = d.last_event();
+  if (!e) return;
   log::KvLine line;
   line.Add("draft", d.id)
       .Add("handler", d.handler)
-      .Add("action", action == "edited" ? action : d.decision)
-      .Add("by", by)
-      .Add("note", note)
+      .Add("action", e->action == "edited" ? e->action : d.decision)
+      .Add("by", e->by)
+      .Add("note", e->note)
       .AddBracketed("reply", d.reply_id, false)
       .Add("thread", d.facts.thread_id);
   log::Get().info("{}", line.str());
+}
+
+Result<bool> DraftStore::ReplacePending(const Draft& d) {
+  store::DraftRow row;
+  row.id = d.id;
+  row.handler = d.handler;
+  row.state = d.state;
+  row.created = d.created;
+  row.updated = d.updated;
+  row.record = Encode(d);
+  auto replaced = backend_->Replace(row, store::kDraftPendingState);
+  if (!replaced.ok()) return replaced.error();
+  if (*replaced) Log(d);
+  return replaced;
+}
+
+// A draft a decision found pending but someone (another host) decided meanwhile.
+static Error DecidedMeanwhile(const Draft& d) {
+  return MakeError(ErrorCode::kInvalidInput, "draft " + d.id + " was decided meanwhile");
 }
 
 Result<std::string> DraftStore::Approve(std::string_view id, reply::Replier& replier,
@@ -231,7 +256,9 @@ Result<std::string> DraftStore::Approve(std::string_view id, reply::Replier& rep
   d.reply_id = *sent;
   d.last_error.clear();
   Record(d, "approved", by, note);
+  // The reply went out: "sent" is recorded even if another host decided meanwhile.
   if (Status st = Put(d); !st.ok()) return st.error();
+  Log(d);
   return *sent;
 }
 
@@ -241,7 +268,10 @@ Status DraftStore::Reject(std::string_view id, std::string_view by, std::string_
   Draft d = std::move(*pending);
   d.state = "rejected";
   Record(d, "rejected", by, note);
-  return Put(d);
+  auto replaced = ReplacePending(d);
+  if (!replaced.ok()) return replaced.error();
+  if (!*replaced) return DecidedMeanwhile(d);
+  return {};
 }
 
 Status DraftStore::Edit(std::string_view id, std::string_view text, std::string_view by,
@@ -259,7 +289,10 @@ Status DraftStore::Edit(std::string_view id, std::string_view text, std::string_
   d.content.html.clear();
   d.edited = true;
   Record(d, "edited", by, note);
-  return Put(d);
+  auto replaced = ReplacePending(d);
+  if (!replaced.ok()) return replaced.error();
+  if (!*replaced) return DecidedMeanwhile(d);
+  return {};
 }
 
 Result<std::vector<Draft>> DraftStore::ExpireDue(
@@ -276,35 +309,15 @@ Result<std::vector<Draft>> DraftStore::ExpireDue(
     Draft e = std::move(*pending);
     e.state = "expired";
     Record(e, "expired", "", "");
-    if (Status st = Put(e); !st.ok()) return st.error();
-    expired.push_back(std::move(e));
+    auto replaced = ReplacePending(e);  // another host expired or decided it: not ours
+    if (!replaced.ok()) return replaced.error();
+    if (*replaced) expired.push_back(std::move(e));
   }
   return expired;
 }
 
 Result<size_t> DraftStore::SweepDecided(int64_t before, size_t batch) {
-  size_t removed = 0;
-  Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
-    removed = 0;
-    std::vector<std::string> old;
-    {
-      auto cursor = store::Cursor::Open(txn, env_->dbi(store::Db::kDrafts));
-      if (!cursor.ok()) return cursor.error();
-      for (auto at = cursor->First(); at.ok() && *at && old.size() < batch; at = cursor->Next()) {
-        auto d = Decode(cursor->value());
-        if (!d.ok() || d->state == "draft_for_approval" || d->updated >= before) continue;
-        old.emplace_back(cursor->key());
-      }
-    }
-    for (const std::string& id : old) {
-      auto del = txn.Del(env_->dbi(store::Db::kDrafts), id);
-      if (!del.ok()) return del.error();
-      removed += *del ? 1 : 0;
-    }
-    return {};
-  });
-  if (!st.ok()) return st.error();
-  return removed;
+  return backend_->SweepDecided(before, batch);
 }
 
 std::unique_ptr<DraftDecisionCall> MakeDecision(Draft draft) {

@@ -1,7 +1,9 @@
 // drafts.h - replies stored for approval instead of sent (host->draft, threadmillctl drafts).
 //
 // DESCRIPTION
-//   A draft lives in the `drafts` database (draft id -> JSON) with everything needed to send
+//   A draft is stored as JSON by a store::DraftBackend (store/draft_backend.h: the `drafts`
+//   LMDB database, id -> JSON; with [store] backend = "postgresql" the shared tm_draft table,
+//   so a draft created on one host is approved from any) with everything needed to send
 //   it later exactly like host->reply would have: the inbound facts (Message-ID, References,
 //   subject, sender, local recipient, thread, DMARC and list/auto-submitted facts) and the
 //   reply text/html. States: draft_for_approval -> sent (approved and reinjected), rejected
@@ -21,6 +23,11 @@
 //   (EnqueueDecision); the worker calls the module's on_draft_decision with
 //   MakeDecision's struct (modules without it: the job is done at once).
 //
+//   Rejections, edits and expiries are stored only while the draft still awaits approval
+//   (DraftBackend::Replace): of two hosts deciding one draft at once, one wins and the other
+//   gets kInvalidInput "decided meanwhile", and an expiry is queued to the handler once.
+//   Approvals send first (at most once: the reply ledger) and then record "sent".
+//
 // THREADING
 //   Thread-safe; each call runs its own transaction.
 #pragma once
@@ -37,6 +44,7 @@
 #include "reply/replier.h"
 #include "reply/rules.h"
 #include "runtime/job_queue.h"
+#include "store/draft_backend.h"
 #include "store/environment.h"
 #include "threadmill/handler.h"
 
@@ -100,7 +108,10 @@ std::string CurrentUnixUser();
 
 class DraftStore {
  public:
+  // The environment's attached drafts backend (store/environment.h SHARED BACKENDS), else
+  // its LMDB `drafts` database.
   explicit DraftStore(std::shared_ptr<store::Environment> env);
+  explicit DraftStore(std::shared_ptr<store::DraftBackend> backend);
 
   // Stores a new draft (state draft_for_approval) and returns its id.
   Result<std::string> Create(Draft draft);
@@ -133,9 +144,14 @@ class DraftStore {
   Status Put(const Draft& draft);
   // Loads a draft awaiting approval, or the error (kNotFound, kInvalidInput).
   Result<Draft> Pending(std::string_view id) const;
+  // Adds the event (and the decision) to the draft; Log writes its key=value line.
   void Record(Draft& d, std::string action, std::string_view by, std::string_view note) const;
+  static void Log(const Draft& d);
+  // Stores a decision or edit only while the stored draft still awaits approval (another host
+  // may have decided it meanwhile); logs it when stored.
+  Result<bool> ReplacePending(const Draft& d);
 
-  std::shared_ptr<store::Environment> env_;
+  std::shared_ptr<store::DraftBackend> backend_;
 };
 
 }  // namespace threadmill::runtime

@@ -7,6 +7,7 @@
 #include "reply/ledger.h"
 #include "runtime/drafts.h"
 #include "store/kv_store.h"
+#include "store/shared_sweep.h"
 
 namespace threadmill::runtime {
 
@@ -81,7 +82,21 @@ void Housekeeping::Sweep(JobQueue& queue, const std::shared_ptr<store::Environme
     if (total) log::Get().info("supervisor: {} finished job(s) swept", total);
   }
   if (now >= next_ledger_s_) {
-    next_ledger_s_ = now + 3600;
+    next_ledger_s_ = now + kSharedSweepIntervalSeconds;
+    // Shared data (PostgreSQL): one host per interval sweeps it, the others skip.
+    auto mine = store::TakeSharedSweep(*env, "housekeeping", now, kSharedSweepIntervalSeconds);
+    if (!mine.ok()) {
+      log::Get().error("supervisor: retention sweeps skipped, the sweep lease failed: {}",
+                       mine.error().message);
+      ++shared_sweeps_skipped_;
+      return;
+    }
+    if (!*mine) {
+      log::Get().info("supervisor: retention sweeps of shared data left to another host");
+      ++shared_sweeps_skipped_;
+      return;
+    }
+    ++shared_sweeps_run_;
     reply::ReplyLedger ledger(env);
     auto removed = ledger.Sweep(now - config.store.retention_days * 86400);
     if (removed.ok() && *removed) log::Get().info("supervisor: {} reply record(s) swept", *removed);

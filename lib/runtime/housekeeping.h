@@ -11,7 +11,10 @@
 //   not the number kept) and, hourly, reply-ledger records older than [store] retention_days,
 //   expired kv records (KvStore::SweepExpired), drafts awaiting approval past their
 //   draft_expiry_hours (expired, the handler told by a draft-decision job) and decided drafts
-//   older than retention_days.
+//   older than retention_days. Done jobs are this host's (local spool) and swept on every
+//   host; the hourly sweeps are of data that may be shared by several hosts (PostgreSQL):
+//   they run only when this host takes the "housekeeping" sweep lease for the hour
+//   (store/shared_sweep.h; always with LMDB), so one host sweeps and the others skip.
 //
 // THREADING
 //   Single-threaded (the supervisor).
@@ -42,6 +45,12 @@ class Housekeeping {
   int64_t SecondsToNextSweep(int64_t now) const {
     return next_jobs_s_ > now ? next_jobs_s_ - now : 0;
   }
+  // How often the hourly sweeps of shared data ran here / were left to another host (or
+  // skipped because the lease could not be asked).
+  uint64_t shared_sweeps_run() const { return shared_sweeps_run_; }
+  uint64_t shared_sweeps_skipped() const { return shared_sweeps_skipped_; }
+
+  static constexpr int64_t kSharedSweepIntervalSeconds = 3600;
 
  private:
   void SweepKvAndDrafts(JobQueue& queue, const std::shared_ptr<store::Environment>& env,
@@ -49,6 +58,8 @@ class Housekeeping {
 
   int64_t next_jobs_s_ = 0;
   int64_t next_ledger_s_ = 0;
+  uint64_t shared_sweeps_run_ = 0;
+  uint64_t shared_sweeps_skipped_ = 0;
 };
 
 }  // namespace threadmill::runtime

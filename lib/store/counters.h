@@ -6,6 +6,9 @@
 //   daemon's /metrics endpoint and `threadmillctl stats` can report them whichever process
 //   counted, and the totals survive restarts. Names are Prometheus series as written in the
 //   text format, e.g. threadmill_replies_total{outcome="refused",reason="dmarc"}.
+//   Stored by a CountersBackend (counters_backend.h): the LMDB `meta` database, or with
+//   [store] backend = "postgresql" the shared tm_counter table, so the totals are those of
+//   every host.
 //
 // THREADING
 //   Thread- and process-safe (one short write transaction per Add). Meant for events that are
@@ -20,20 +23,24 @@
 #include <vector>
 
 #include "common/result.h"
+#include "store/counters_backend.h"
 #include "store/environment.h"
 
 namespace threadmill::store {
 
 class Counters {
  public:
-  explicit Counters(std::shared_ptr<Environment> env) : env_(std::move(env)) {}
+  // The environment's attached counters backend (environment.h SHARED BACKENDS), else its
+  // LMDB `meta` database.
+  explicit Counters(std::shared_ptr<Environment> env);
+  explicit Counters(std::shared_ptr<CountersBackend> backend) : backend_(std::move(backend)) {}
 
-  Status Add(std::string_view series, uint64_t n = 1);
+  Status Add(std::string_view series, uint64_t n = 1) { return backend_->Add(series, n); }
   // Every counter, ordered by series name.
-  Result<std::vector<std::pair<std::string, uint64_t>>> All() const;
+  Result<std::vector<std::pair<std::string, uint64_t>>> All() const { return backend_->All(); }
 
  private:
-  std::shared_ptr<Environment> env_;
+  std::shared_ptr<CountersBackend> backend_;
 };
 
 }  // namespace threadmill::store

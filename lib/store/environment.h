@@ -20,10 +20,12 @@
 //   same directory; open it after fork(), never before, and never use an inherited one.
 //
 // SHARED BACKENDS
-//   With [store] backend = "postgresql" (store/open_store.h OpenStore) the thread mappings
-//   and the replied-once ledger live in PostgreSQL while jobs, drafts, KV and counters stay in
-//   this environment: OpenStore attaches the shared backends here, and ThreadStore(env) /
-//   reply::ReplyLedger(env) use them. Without attached backends both use this environment.
+//   With [store] backend = "postgresql" (store/open_store.h OpenStore) the thread mappings,
+//   the replied-once ledger, handler KV, drafts and counters live in PostgreSQL while jobs
+//   stay in this environment: OpenStore attaches the shared backends here, and
+//   ThreadStore(env), reply::ReplyLedger(env), KvStore(env), Counters(env) and
+//   runtime::DraftStore(env) use them; shared retention sweeps take the attached SweepLease.
+//   Without attached backends all use this environment.
 //
 // LIMITS
 //   The directory must be on a local filesystem (LMDB's lock file). A read-only open still
@@ -43,8 +45,12 @@
 #include <string>
 
 #include "common/result.h"
+#include "store/counters_backend.h"
+#include "store/draft_backend.h"
+#include "store/kv_backend.h"
 #include "store/ledger_backend.h"
 #include "store/schema.h"
+#include "store/sweep_lease.h"
 #include "store/thread_backend.h"
 #include "store/txn.h"
 #include "store/txn_gate.h"
@@ -68,10 +74,15 @@ struct EnvOptions {
   std::string dsn;
 };
 
-// The thread store's and the reply ledger's backends when they are not this environment.
+// The backends of shared data when they are not this environment (null: this environment).
 struct SharedBackends {
   std::shared_ptr<ThreadBackend> threads;
   std::shared_ptr<LedgerBackend> ledger;
+  std::shared_ptr<KvBackend> kv;
+  std::shared_ptr<CountersBackend> counters;
+  std::shared_ptr<DraftBackend> drafts;
+  // Null: nothing is shared with other hosts, every sweep runs here.
+  std::shared_ptr<SweepLease> sweep_lease;
 };
 
 class Environment {

@@ -4,23 +4,16 @@
 #include <algorithm>
 #include <chrono>
 
-#include "store/keys.h"
+#include "store/lmdb_kv_backend.h"
 
 namespace threadmill::store {
 namespace {
 
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
-
-// The handler's namespace prefix, or kInvalidInput.
-Result<std::string> Namespace(std::string_view handler) {
+Status ValidateHandler(std::string_view handler) {
   bool ok = !handler.empty() && handler.size() <= kMaxHandlerNameBytes;
   for (unsigned char c : handler) ok = ok && c >= 0x20 && c != 0x7f;
   if (!ok) return MakeError(ErrorCode::kInvalidInput, "kv: invalid handler name");
-  std::string ns(handler);
-  ns.push_back('\0');
-  return ns;
+  return {};
 }
 
 Status ValidateKey(std::string_view key) {
@@ -31,94 +24,23 @@ Status ValidateKey(std::string_view key) {
   return {};
 }
 
-// True when the record stored under the kv db key `stored` has a TTL that ran out by `now`.
-Result<bool> Expired(const Txn& txn, MDB_dbi ttl_dbi, std::string_view stored, int64_t now) {
-  if (stored.size() > 511) return false;  // never stored (LMDB's key limit)
-  Result<std::optional<std::string_view>> expiry = txn.Get(ttl_dbi, stored);
-  if (!expiry.ok()) return expiry.error();
-  if (!expiry->has_value() || (*expiry)->size() != 8) return false;
-  return DecodeTime(**expiry) <= now;
+Status Validate(std::string_view handler, std::string_view key) {
+  if (Status st = ValidateHandler(handler); !st.ok()) return st;
+  return ValidateKey(key);
 }
 
-// What List keeps: live keys starting with prefix and greater than start_after.
-struct ListFilter {
-  MDB_dbi ttl_dbi;
-  int64_t now;
-  std::string_view prefix;
-  std::string_view start_after;
-};
-
-// True when the entry (full kv db key `stored`, handler key `key`) belongs in the list.
-Result<bool> Wanted(const Txn& txn, const ListFilter& f, std::string_view stored,
-                    std::string_view key) {
-  if (!StartsWith(key, f.prefix)) return false;
-  if (!f.start_after.empty() && key <= f.start_after) return false;
-  Result<bool> expired = Expired(txn, f.ttl_dbi, stored, f.now);
-  if (!expired.ok()) return expired.error();
-  return !*expired;
-}
-
-// Appends every wanted hashed entry of `ns`.
-Status ListHashed(const Txn& txn, MDB_dbi dbi, const std::string& ns, const ListFilter& filter,
-                  bool include_values, std::vector<KvEntry>& out) {
-  const std::string start = ns + kHashedKeyMark;
-  Result<Cursor> cursor = Cursor::Open(txn, dbi);
-  if (!cursor.ok()) return cursor.error();
-  Result<bool> at = cursor->SeekRange(start);
-  for (; at.ok() && *at && StartsWith(cursor->key(), start); at = cursor->Next()) {
-    Result<KeyedEntry> entry = DecodeKeyedEntry(cursor->key().substr(ns.size()), cursor->value());
-    if (!entry.ok()) return entry.error();
-    Result<bool> wanted = Wanted(txn, filter, cursor->key(), entry->key);
-    if (!wanted.ok()) return wanted.error();
-    if (!*wanted) continue;
-    out.push_back(KvEntry{std::string(entry->key),
-                          include_values ? std::string(entry->payload) : std::string()});
-  }
-  if (!at.ok()) return at.error();
-  return {};
-}
-
-// Appends up to `limit` wanted directly stored entries of `ns`, in order.
-Status ListDirect(const Txn& txn, MDB_dbi dbi, const std::string& ns, const ListFilter& filter,
-                  size_t limit, bool include_values, std::vector<KvEntry>& out) {
-  const std::string_view prefix = filter.prefix;
-  if (!prefix.empty() && prefix.front() == kHashedKeyMark) return {};  // all hashed
-  const std::string start = ns + std::string(prefix);
-  // Direct keys are stored as themselves, so seeking to start_after skips what precedes it;
-  // a start_after longer than any direct key is cut (Wanted drops the one equal key left).
-  std::string seek = start;
-  if (filter.start_after > prefix) {
-    seek = ns + std::string(filter.start_after.substr(0, kMaxDirectKeyBytes));
-  }
-  Result<Cursor> cursor = Cursor::Open(txn, dbi);
-  if (!cursor.ok()) return cursor.error();
-  size_t taken = 0;
-  Result<bool> at = cursor->SeekRange(seek);
-  while (at.ok() && *at && taken < limit && StartsWith(cursor->key(), start)) {
-    std::string_view suffix = cursor->key().substr(ns.size());
-    if (IsHashedKey(suffix)) {  // skip the hashed block, listed by ListHashed
-      at = cursor->SeekRange(ns + static_cast<char>(kHashedKeyMark + 1));
-      continue;
-    }
-    Result<bool> wanted = Wanted(txn, filter, cursor->key(), suffix);
-    if (!wanted.ok()) return wanted.error();
-    if (!*wanted) {
-      at = cursor->Next();
-      continue;
-    }
-    out.push_back(KvEntry{std::string(suffix),
-                          include_values ? std::string(cursor->value()) : std::string()});
-    ++taken;
-    at = cursor->Next();
-  }
-  if (!at.ok()) return at.error();
-  return {};
+std::shared_ptr<KvBackend> BackendOf(std::shared_ptr<Environment> env) {
+  if (auto shared = env->shared_backends().kv) return shared;
+  return std::make_shared<LmdbKvBackend>(std::move(env));
 }
 
 }  // namespace
 
 KvStore::KvStore(std::shared_ptr<Environment> env, Clock clock)
-    : env_(std::move(env)), clock_(std::move(clock)) {}
+    : backend_(BackendOf(std::move(env))), clock_(std::move(clock)) {}
+
+KvStore::KvStore(std::shared_ptr<KvBackend> backend, Clock clock)
+    : backend_(std::move(backend)), clock_(std::move(clock)) {}
 
 int64_t KvStore::Now() const {
   if (clock_) return clock_();
@@ -129,126 +51,48 @@ int64_t KvStore::Now() const {
 
 Result<std::optional<std::string>> KvStore::Get(std::string_view handler,
                                                 std::string_view key) const {
-  Result<std::string> ns = Namespace(handler);
-  if (!ns.ok()) return ns.error();
-  if (Status st = ValidateKey(key); !st.ok()) return st.error();
-  std::optional<std::string> out;
-  const int64_t now = Now();
-  Status st = env_->Read([&](ReadTxn& txn) -> Status {
-    out.reset();
-    Result<std::optional<KeyedHit>> hit = KeyedFind(txn, env_->dbi(Db::kKv), *ns, key);
-    if (!hit.ok()) return hit.error();
-    if (!hit->has_value()) return {};
-    Result<bool> expired = Expired(txn, env_->dbi(Db::kKvTtl), (*hit)->stored_key, now);
-    if (!expired.ok()) return expired.error();
-    if (!*expired) out = std::string((*hit)->payload);
-    return {};
-  });
-  if (!st.ok()) return st.error();
-  return out;
+  if (Status st = Validate(handler, key); !st.ok()) return st.error();
+  return backend_->Get(handler, key, Now());
 }
 
 Status KvStore::Put(std::string_view handler, std::string_view key, std::string_view value,
                     uint64_t ttl_seconds) {
-  Result<std::string> ns = Namespace(handler);
-  if (!ns.ok()) return ns.error();
-  if (Status st = ValidateKey(key); !st.ok()) return st;
+  if (Status st = Validate(handler, key); !st.ok()) return st;
   if (value.size() > kMaxKvValueBytes) {
     return MakeError(ErrorCode::kInvalidInput,
                      "kv: value larger than " + std::to_string(kMaxKvValueBytes) + " bytes");
   }
-  const int64_t expiry = Now() + static_cast<int64_t>(std::min(ttl_seconds, kMaxKvTtlSeconds));
-  return env_->Write([&](WriteTxn& txn) -> Status {
-    Result<std::string> put = KeyedPut(txn, env_->dbi(Db::kKv), *ns, key, value);
-    if (!put.ok()) return put.error();
-    if (ttl_seconds > 0) return txn.Put(env_->dbi(Db::kKvTtl), *put, EncodeTime(expiry));
-    Result<bool> dropped = txn.Del(env_->dbi(Db::kKvTtl), *put);
-    if (!dropped.ok()) return dropped.error();
-    return {};
-  });
+  std::optional<int64_t> expiry;
+  if (ttl_seconds > 0) {
+    expiry = Now() + static_cast<int64_t>(std::min(ttl_seconds, kMaxKvTtlSeconds));
+  }
+  return backend_->Put(handler, key, value, expiry);
 }
 
 Result<bool> KvStore::Delete(std::string_view handler, std::string_view key) {
-  Result<std::string> ns = Namespace(handler);
-  if (!ns.ok()) return ns.error();
-  if (Status st = ValidateKey(key); !st.ok()) return st.error();
-  bool deleted = false;
-  const int64_t now = Now();
-  Status st = env_->Write([&](WriteTxn& txn) -> Status {
-    deleted = false;
-    Result<std::optional<KeyedHit>> hit = KeyedFind(txn, env_->dbi(Db::kKv), *ns, key);
-    if (!hit.ok()) return hit.error();
-    if (!hit->has_value()) return {};
-    const std::string stored = (*hit)->stored_key;
-    Result<bool> expired = Expired(txn, env_->dbi(Db::kKvTtl), stored, now);
-    if (!expired.ok()) return expired.error();
-    Result<bool> del = KeyedDelete(txn, env_->dbi(Db::kKv), *ns, key);
-    if (!del.ok()) return del.error();
-    Result<bool> dropped = txn.Del(env_->dbi(Db::kKvTtl), stored);
-    if (!dropped.ok()) return dropped.error();
-    deleted = *del && !*expired;
-    return {};
-  });
-  if (!st.ok()) return st.error();
-  return deleted;
+  if (Status st = Validate(handler, key); !st.ok()) return st.error();
+  return backend_->Delete(handler, key, Now());
 }
 
 Result<std::vector<KvEntry>> KvStore::List(std::string_view handler, std::string_view prefix,
                                            size_t limit, bool include_values,
                                            std::string_view start_after) const {
-  Result<std::string> ns = Namespace(handler);
-  if (!ns.ok()) return ns.error();
+  if (Status st = ValidateHandler(handler); !st.ok()) return st.error();
   if (prefix.size() > kMaxKvKeyBytes) {
     return MakeError(ErrorCode::kInvalidInput, "kv: prefix too long");
   }
   if (start_after.size() > kMaxKvKeyBytes) {
     return MakeError(ErrorCode::kInvalidInput, "kv: start_after too long");
   }
-  limit = EffectiveListLimit(limit);
-  const ListFilter filter{env_->dbi(Db::kKvTtl), Now(), prefix, start_after};
-  std::vector<KvEntry> out;
-  Status st = env_->Read([&](ReadTxn& txn) -> Status {
-    out.clear();
-    const MDB_dbi dbi = env_->dbi(Db::kKv);
-    if (Status s = ListDirect(txn, dbi, *ns, filter, limit, include_values, out); !s.ok()) {
-      return s;
-    }
-    return ListHashed(txn, dbi, *ns, filter, include_values, out);
-  });
-  if (!st.ok()) return st.error();
-  std::sort(out.begin(), out.end(),
-            [](const KvEntry& a, const KvEntry& b) { return a.key < b.key; });
-  if (out.size() > limit) out.resize(limit);
-  return out;
+  KvListQuery query;
+  query.prefix = prefix;
+  query.start_after = start_after;
+  query.limit = EffectiveListLimit(limit);
+  query.include_values = include_values;
+  query.now = Now();
+  return backend_->List(handler, query);
 }
 
-Result<size_t> KvStore::SweepExpired(size_t batch) {
-  const int64_t now = Now();
-  size_t removed = 0;
-  Status st = env_->Write([&](WriteTxn& txn) -> Status {
-    removed = 0;
-    std::vector<std::string> expired;
-    {
-      Result<Cursor> cursor = Cursor::Open(txn, env_->dbi(Db::kKvTtl));
-      if (!cursor.ok()) return cursor.error();
-      Result<bool> at = cursor->First();
-      for (; at.ok() && *at && expired.size() < batch; at = cursor->Next()) {
-        if (cursor->value().size() == 8 && DecodeTime(cursor->value()) > now) continue;
-        expired.emplace_back(cursor->key());
-      }
-      if (!at.ok()) return at.error();
-    }
-    for (const std::string& stored : expired) {
-      Result<bool> del = txn.Del(env_->dbi(Db::kKv), stored);
-      if (!del.ok()) return del.error();
-      Result<bool> dropped = txn.Del(env_->dbi(Db::kKvTtl), stored);
-      if (!dropped.ok()) return dropped.error();
-      removed += *del ? 1 : 0;
-    }
-    return {};
-  });
-  if (!st.ok()) return st.error();
-  return removed;
-}
+Result<size_t> KvStore::SweepExpired(size_t batch) { return backend_->SweepExpired(Now(), batch); }
 
 }  // namespace threadmill::store

@@ -1,14 +1,15 @@
 // kv_store.h - handler-private key/value records (the handler API's kv_get/put/delete/list).
 //
 // DESCRIPTION
-//   Each handler has its own key space in the `kv` database: the LMDB key is
-//   handler + '\0' + StoreKey(key) (keys.h), so one handler can never read or list
-//   another's records. Keys and values are opaque bytes; List returns keys in byte order and
+//   Each handler has its own key space, so one handler can never read or list another's
+//   records. KvStore checks the input and keeps the clock; the records are stored by a
+//   KvBackend (kv_backend.h): the LMDB `kv` database (lmdb_kv_backend.h: handler + '\0' +
+//   StoreKey(key), keys.h), or with [store] backend = "postgresql" the shared tm_kv table
+//   (postgresql/pg_kv_backend.h) that every host reads and writes. Keys and values are opaque bytes; List returns keys in byte order and
 //   pages with a start-after cursor (the last key of the previous page).
 //   A record put with a TTL expires ttl seconds after the put: from then on Get, List and
 //   Delete do not see it, and SweepExpired (run by the supervisor's housekeeping) removes it.
-//   Its expiry lives in the kv_ttl database (kv db key -> expiry); a put without TTL, a
-//   delete and the sweep remove that entry.
+//   A put without TTL drops an earlier expiry.
 //
 // THREADING
 //   Thread-safe; each call runs its own transaction (do not call from inside
@@ -18,9 +19,8 @@
 //   The handler-visible limits are THREADMILL_KV_* in handler.h; the constants below equal
 //   them (checked in host.cc). Handler names: 1..kMaxHandlerNameBytes bytes, no control characters.
 //   Keys: 1..kMaxKvKeyBytes bytes. Values: at most kMaxKvValueBytes. Violations are kInvalidInput.
-//   Keys longer than kMaxDirectKeyBytes (or starting with '\x01') are stored hashed: List still
-//   returns them in order, but scans all of a handler's hashed keys to do so (cost grows with their
-//   number, not with the limit). List returns at most kMaxKvListLimit entries per call (limit 0
+//   LMDB: keys longer than kMaxDirectKeyBytes (or starting with '\x01') are stored hashed: List
+//   still returns them in order, but scans all of a handler's hashed keys to do so. List returns at most kMaxKvListLimit entries per call (limit 0
 //   means that maximum); page with start_after. TTLs are capped at kMaxKvTtlSeconds (about 100
 //   years). SweepExpired scans only the records that have a TTL, at most `batch` removals per call.
 #pragma once
@@ -36,6 +36,7 @@
 
 #include "common/result.h"
 #include "store/environment.h"
+#include "store/kv_backend.h"
 
 namespace threadmill::store {
 
@@ -45,19 +46,15 @@ inline constexpr size_t kMaxKvValueBytes = size_t{1} << 20;
 inline constexpr size_t kMaxKvListLimit = 10000;
 inline constexpr uint64_t kMaxKvTtlSeconds = uint64_t{100} * 366 * 86400;
 
-struct KvEntry {
-  std::string key;
-  std::string value;  // empty unless values were requested
-
-  bool operator==(const KvEntry&) const = default;
-};
-
 class KvStore {
  public:
   using Clock = std::function<int64_t()>;  // unix seconds
 
-  // `env` must be non-null. `clock` (default: the system clock) decides what has expired.
+  // `env` must be non-null: its attached KV backend (environment.h SHARED BACKENDS), else
+  // its LMDB databases. `clock` (default: the system clock) decides what has expired.
   explicit KvStore(std::shared_ptr<Environment> env, Clock clock = {});
+  // Any backend (non-null), e.g. PostgreSQL.
+  explicit KvStore(std::shared_ptr<KvBackend> backend, Clock clock = {});
 
   // The value of `key`, or nullopt (also when expired). Thread-safe.
   Result<std::optional<std::string>> Get(std::string_view handler, std::string_view key) const;
@@ -83,7 +80,7 @@ class KvStore {
  private:
   int64_t Now() const;
 
-  std::shared_ptr<Environment> env_;
+  std::shared_ptr<KvBackend> backend_;
   Clock clock_;
 };
 

@@ -13,7 +13,8 @@ Result<std::shared_ptr<Environment>> OpenStore(const EnvOptions& options) {
   // Environment::Open returns the one open environment of this directory: attach once.
   if (options.backend == "postgresql" && !(*env)->shared_backends().threads) {
     auto pg = pg::MakeProcessBackends(options.dsn);
-    (*env)->AttachSharedBackends(SharedBackends{pg.threads, pg.ledger});
+    (*env)->AttachSharedBackends(
+        SharedBackends{pg.threads, pg.ledger, pg.kv, pg.counters, pg.drafts, pg.sweep_lease});
   }
   return env;
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end: two MX hosts sharing one PostgreSQL store (issue 13).
 
-Two rigs (tests/e2e/rig: each its own Postfix and threadmill, its own LMDB for jobs, drafts,
-KV and counters) run with [store] backend = "postgresql" and the DSN of ONE private cluster
-this module starts (pgcluster.py). The thread mappings and the replied-once ledger are
-shared:
+Two rigs (tests/e2e/rig: each its own Postfix and threadmill, its own LMDB for jobs) run with
+[store] backend = "postgresql" and the DSN of ONE private cluster this module starts
+(pgcluster.py). The thread mappings, the replied-once ledger, handler KV, drafts and counters
+are shared:
   - an outbound message recorded through rig 1 and the customer's answer delivered through
     rig 2 are one thread: rig 2 matches it by In-Reply-To, threadmillctl lookup on either rig
     gives the same thread;
@@ -12,10 +12,19 @@ shared:
     handler reply is sent, rig 2's is refused "already-replied" (the shared ledger);
   - with the database stopped, SMTP is not held: a message is accepted and delivered at once
     with decision=error reason=store ([milter] on_store_error = accept in the rig); once the
-    database is back the same process threads again (its pool reconnects).
+    database is back the same process threads again (its pool reconnects);
+  - KV put by the handler on rig 1 is read by the handler on rig 2 (and by threadmillctl kv on
+    either rig);
+  - a draft the handler made on rig 2 is approved with threadmillctl drafts approve against
+    rig 1's configuration: the reply is delivered with In-Reply-To and lands in the inbound
+    message's thread, and the handler is told the decision (on rig 1, readable on rig 2);
+  - the counters (threadmillctl stats) are the same totals on both rigs: rig 1's sent reply
+    and rig 2's refused one.
 Skipped (77) without the rig's prerequisites, the fixture handler or PostgreSQL's binaries.
 """
 
+import email
+import json
 import os
 import sys
 import time
@@ -180,7 +189,9 @@ class MultiMx(rigutil.RigTestCase):
         self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m, timeout=WAIT)
 
         self.inbound(self.rig2, m, "Help %s [reply]" % self.t, HELP)
-        self.assertEqual(wait_until(lambda: self.kv(self.rig2, key)), "1 already-replied")
+        # KV is shared: rig 2's handler overwrites what rig 1's wrote.
+        self.assertEqual(wait_until(lambda: self.kv(self.rig2, key) == "1 already-replied"
+                                    and self.kv(self.rig2, key)), "1 already-replied")
         r = self.rig2.wait_decision(where=lambda d: d.get("reason") == "already-replied"
                                     and bare(d.get("msgid", "")) == bare(m), timeout=WAIT)
         self.assertEqual(r["decision"], "refused", r["raw"])
@@ -189,7 +200,62 @@ class MultiMx(rigutil.RigTestCase):
                    + self.rig2.find_delivered(CAROL, "In-Reply-To: %s" % m))
         self.assertEqual(len(replies), 1, replies)
 
-    def test_03_database_down_is_a_store_error_not_a_hang(self):
+    def test_03_kv_written_on_one_host_is_read_by_the_handler_on_the_other(self):
+        a = self.mid("kvset")
+        self.inbound(self.rig, a, "Share %s [kvset]" % self.t, HELP)
+        self.assertEqual(wait_until(lambda: self.kv(self.rig2, "shared")), a)
+        b = self.mid("kvget")
+        self.inbound(self.rig2, b, "Read %s [kvget]" % self.t, HELP)
+        self.assertEqual(wait_until(lambda: self.kv(self.rig2, "got:%s" % b)), a)
+        self.assertEqual(self.kv(self.rig, "got:%s" % b), a)
+        p = self.rig.ctl("--json", "kv", "list", "testgood", "got:")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("got:%s" % b, p.stdout)
+
+    def test_04_draft_made_on_mx2_is_approved_from_mx1(self):
+        m = self.mid("draft")
+        self.inbound(self.rig2, m, "Please %s [draft]" % self.t, HELP)
+        value = wait_until(lambda: self.kv(self.rig2, "draft:%s" % m))
+        self.assertTrue(value and value.startswith("0 D"), value)
+        draft_id = value[2:]
+        p = self.rig.ctl("--json", "drafts", "show", draft_id)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["state"], "draft_for_approval")
+        p = self.rig.ctl("drafts", "approve", draft_id)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        path = self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m, timeout=WAIT)
+        with open(path, "rb") as f:
+            reply = email.message_from_binary_file(f)
+        self.assertIn(bare(m), reply["References"] or "")
+        p = self.rig2.ctl("--json", "drafts", "show", draft_id)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        shown = json.loads(p.stdout)
+        self.assertEqual(shown["state"], "sent", shown)
+        # Threaded: the reply is in the inbound message's thread, seen from either host.
+        thread = self.rig2.lookup(m)["thread"]
+        rec = wait_until(lambda: self.rig2.lookup(reply["Message-ID"]))
+        self.assertIsNotNone(rec, "reply %s not recorded" % reply["Message-ID"])
+        self.assertEqual(rec["thread"], thread, rec)
+        # The handler is told (a decision job on mx1, where threadmillctl queued it).
+        decided = wait_until(lambda: self.kv(self.rig2, "decision:%s" % draft_id))
+        self.assertTrue(decided and decided.startswith("approved|"), decided)
+        p = self.rig.ctl("drafts", "approve", draft_id)
+        self.assertNotEqual(p.returncode, 0, "approved twice")
+
+    def test_05_counters_are_shared_totals(self):
+        def replies(rig):
+            p = rig.ctl("--json", "stats")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return {k: v for k, v in json.loads(p.stdout)["store"]["counters"].items()
+                    if k.startswith("threadmill_replies_total")}
+        c1 = replies(self.rig)
+        # Counted on rig 2 (case 2's refusal), read on rig 1; rig 1's sent replies, read on rig 2.
+        self.assertTrue([k for k in c1 if 'reason="already-replied"' in k], c1)
+        c2 = replies(self.rig2)
+        self.assertTrue([k for k in c2 if 'outcome="sent"' in k], c2)
+        self.assertEqual(c1, c2)
+
+    def test_07_database_down_is_a_store_error_not_a_hang(self):
         out = self.mid("out1")
         if not self.rig.lookup(out):
             self.skipTest("case 1 recorded nothing")
@@ -216,7 +282,6 @@ class MultiMx(rigutil.RigTestCase):
         self.assertEqual(d[0]["decision"], "matched", d[0]["raw"])
         self.assertEqual(d[0]["match"], "in-reply-to", d[0]["raw"])
         self.assertEqual(d[0]["thread"], self.rig.lookup(out)["thread"], d[0]["raw"])
-
 
 if __name__ == "__main__":
     rigutil.main(missing())

@@ -16,6 +16,7 @@
 
 #include "admin/store_access.h"
 #include "config/config.h"
+#include "lib/store/backend_fixture.h"
 #include "log/logger.h"
 #include "runtime/drafts.h"
 #include "runtime/job_queue.h"
@@ -54,16 +55,22 @@ std::string SetCookie(const httplib::Result& r, const std::string& name,
   return "";
 }
 
-class ConsoleHttp : public ::testing::Test {
+// Against both store backends (tests/lib/store/backend_fixture.h): with PostgreSQL the drafts
+// the console lists, edits and approves, and the replied-once ledger, are in the database.
+class ConsoleHttp : public store::testing::BackendFixture {
  protected:
   void SetUp() override {
-    const std::string d = dir_.str();
+    BackendFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    const std::string d = tmp_.str();
+    const std::string shared = pg() ? "backend = \"postgresql\"\ndsn = \"" + dsn_ + "\"\n" : "";
     std::ofstream(d + "/sendmail") << "#!/bin/sh\ncat > " << d << "/sent.eml\n";
     ASSERT_EQ(chmod((d + "/sendmail").c_str(), 0755), 0);
     // user = "": stays who runs the test (no service user needed).
     std::ofstream(d + "/c.conf") << "[milter]\nuser = \"\"\n"
                                  << "[log]\ntarget = \"file:" << d << "/mail.log\"\n"
                                  << "[store]\npath = \"" << d << "/store\"\n"
+                                 << shared
                                  << "[reply]\nsendmail = [\"" << d << "/sendmail\"]\n"
                                  << "reinject_confirm_seconds = 0\n"
                                  << "[web]\nusers_file = \"" << d << "/web-users\"\n"
@@ -78,6 +85,7 @@ class ConsoleHttp : public ::testing::Test {
     ASSERT_TRUE(accounts.Save(config_->web.users_file).ok());
 
     env_ = admin::OpenEnvironment(*config_, true);
+    ASSERT_EQ(pg(), env_->shared_backends().drafts != nullptr) << "the backend of the config";
     runtime::DraftStore drafts(env_);
     runtime::Draft draft;
     draft.handler = "support";
@@ -155,7 +163,7 @@ class ConsoleHttp : public ::testing::Test {
     return **drafts.Get(id);
   }
 
-  testing::TempDir dir_;
+  testing::TempDir tmp_;
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<store::Environment> env_;
   std::string draft_, second_;
@@ -165,7 +173,7 @@ class ConsoleHttp : public ::testing::Test {
   std::thread thread_;
 };
 
-TEST_F(ConsoleHttp, LoginFormWrongPasswordCookieFlagsAndRateLimit) {
+TEST_P(ConsoleHttp, LoginFormWrongPasswordCookieFlagsAndRateLimit) {
   auto c = Client();
   auto root = c.Get("/drafts");
   ASSERT_TRUE(root);
@@ -239,7 +247,7 @@ TEST_F(ConsoleHttp, LoginFormWrongPasswordCookieFlagsAndRateLimit) {
 
 // A peer that is not a trusted proxy cannot choose its address with X-Forwarded-For (to dodge
 // the per-address limit) nor claim TLS with X-Forwarded-Proto.
-TEST_F(ConsoleHttp, ForwardedHeadersCountOnlyFromTrustedProxies) {
+TEST_P(ConsoleHttp, ForwardedHeadersCountOnlyFromTrustedProxies) {
   auto untrusting = std::make_shared<config::Config>(*config_);
   untrusting->web.trusted_proxies.clear();
   Console console(untrusting, env_);
@@ -277,7 +285,7 @@ TEST_F(ConsoleHttp, ForwardedHeadersCountOnlyFromTrustedProxies) {
   serving.join();
 }
 
-TEST_F(ConsoleHttp, ApproverEditsAndApprovesWithTheTokenOnly) {
+TEST_P(ConsoleHttp, ApproverEditsAndApprovesWithTheTokenOnly) {
   std::string alice = Login("alice", "alice-pw");
   ASSERT_FALSE(alice.empty());
   auto list = Get(alice, "/drafts");
@@ -346,7 +354,7 @@ TEST_F(ConsoleHttp, ApproverEditsAndApprovesWithTheTokenOnly) {
   EXPECT_NE(shown->body.find("Sent as &lt;" + d.reply_id + "&gt;"), std::string::npos)
       << shown->body;
   EXPECT_EQ(shown->body.find("id=\"approve\""), std::string::npos) << "decided: no buttons";
-  std::string sent = ReadFile(dir_.str() + "/sent.eml");
+  std::string sent = ReadFile(tmp_.str() + "/sent.eml");
   EXPECT_NE(sent.find("Edited by a person"), std::string::npos) << sent;
   EXPECT_NE(sent.find("In-Reply-To: <question@example.org>"), std::string::npos) << sent;
   ASSERT_EQ(d.history.size(), 2u);
@@ -356,7 +364,7 @@ TEST_F(ConsoleHttp, ApproverEditsAndApprovesWithTheTokenOnly) {
   EXPECT_EQ(d.history[1].action, "approved");
   EXPECT_EQ(d.history[1].by, "web:alice");
   EXPECT_EQ(d.decision, "edited+approved");
-  std::string log = ReadFile(dir_.str() + "/mail.log");
+  std::string log = ReadFile(tmp_.str() + "/mail.log");
   EXPECT_NE(log.find("threadmill-web: action=approve draft=" + draft_ +
                      " user=alice role=approver result=sent reply=<" + d.reply_id + ">"),
             std::string::npos)
@@ -381,7 +389,7 @@ TEST_F(ConsoleHttp, ApproverEditsAndApprovesWithTheTokenOnly) {
             std::string::npos);
 }
 
-TEST_F(ConsoleHttp, ViewerSeesNoButtonsAndCannotAct) {
+TEST_P(ConsoleHttp, ViewerSeesNoButtonsAndCannotAct) {
   std::string victor = Login("victor", "victor-pw");
   ASSERT_FALSE(victor.empty());
   auto page = Get(victor, "/drafts/" + draft_);
@@ -409,7 +417,7 @@ TEST_F(ConsoleHttp, ViewerSeesNoButtonsAndCannotAct) {
   EXPECT_EQ(Post(sam, "/drafts/" + draft_ + "/approve", {{"csrf", sam_token}})->status, 403);
 }
 
-TEST_F(ConsoleHttp, JobParkedAndRetriedAndOtherPages) {
+TEST_P(ConsoleHttp, JobParkedAndRetriedAndOtherPages) {
   runtime::JobQueue queue(env_, config_->store.path + "/spool");
   runtime::JobInput input;
   input.handler = "support";
@@ -438,7 +446,7 @@ TEST_F(ConsoleHttp, JobParkedAndRetriedAndOtherPages) {
   EXPECT_EQ(retry->status, 303);
   EXPECT_EQ(retry->get_header_value("Location"), "/jobs") << "no open redirect";
   EXPECT_EQ((*queue.Get(*job))->state, runtime::JobState::kQueued);
-  std::string log = ReadFile(dir_.str() + "/mail.log");
+  std::string log = ReadFile(tmp_.str() + "/mail.log");
   EXPECT_NE(log.find("threadmill-web: action=retry job=" + *job +
                      " user=alice role=approver result=queued"),
             std::string::npos)
@@ -465,6 +473,8 @@ TEST_F(ConsoleHttp, JobParkedAndRetriedAndOtherPages) {
   EXPECT_EQ(logout->status, 303);
   EXPECT_EQ(Get(alice, "/drafts")->status, 303) << "the session is gone";
 }
+
+THREADMILL_BACKEND_SUITE(ConsoleHttp);
 
 }  // namespace
 }  // namespace threadmill::web

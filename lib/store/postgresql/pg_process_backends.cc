@@ -1,3 +1,4 @@
+// pg_process_backends.cc - see pg_process_backends.h.
 #include "store/postgresql/pg_process_backends.h"
 
 #include <unistd.h>
@@ -5,8 +6,12 @@
 #include <mutex>
 #include <utility>
 
+#include "store/postgresql/pg_counters_backend.h"
+#include "store/postgresql/pg_draft_backend.h"
+#include "store/postgresql/pg_kv_backend.h"
 #include "store/postgresql/pg_ledger_backend.h"
 #include "store/postgresql/pg_pool.h"
+#include "store/postgresql/pg_sweep_lease.h"
 #include "store/postgresql/pg_thread_backend.h"
 
 namespace threadmill::store::pg {
@@ -22,6 +27,10 @@ class ProcessPool {
   struct Opened {
     std::shared_ptr<PgThreadBackend> threads;
     std::shared_ptr<PgLedgerBackend> ledger;
+    std::shared_ptr<PgKvBackend> kv;
+    std::shared_ptr<PgCountersBackend> counters;
+    std::shared_ptr<PgDraftBackend> drafts;
+    std::shared_ptr<PgSweepLease> sweep_lease;
   };
 
   Result<Opened> Get() {
@@ -41,6 +50,10 @@ class ProcessPool {
       if (!pool.ok()) return pool.error();
       opened_.threads = std::make_shared<PgThreadBackend>(*pool);
       opened_.ledger = std::make_shared<PgLedgerBackend>(*pool);
+      opened_.kv = std::make_shared<PgKvBackend>(*pool);
+      opened_.counters = std::make_shared<PgCountersBackend>(*pool);
+      opened_.drafts = std::make_shared<PgDraftBackend>(*pool);
+      opened_.sweep_lease = std::make_shared<PgSweepLease>(*pool);
       pid_ = getpid();
     }
     return opened_;
@@ -53,77 +66,139 @@ class ProcessPool {
   Opened opened_;
 };
 
-class LazyThreadBackend final : public ThreadBackend {
+// The base of every lazy backend: With(fn) runs fn on this process's opened backends.
+class Lazy {
  public:
-  explicit LazyThreadBackend(std::shared_ptr<ProcessPool> pool) : pool_(std::move(pool)) {}
+  explicit Lazy(std::shared_ptr<ProcessPool> pool) : pool_(std::move(pool)) {}
 
-  Result<std::optional<MessageRecord>> FindMessage(std::string_view msgid) const override {
+ protected:
+  template <typename Fn>
+  auto With(Fn&& fn) const -> decltype(fn(std::declval<ProcessPool::Opened&>())) {
     auto b = pool_->Get();
     if (!b.ok()) return b.error();
-    return b->threads->FindMessage(msgid);
-  }
-  Result<std::optional<ThreadRecord>> FindThread(std::string_view thread_id) const override {
-    auto b = pool_->Get();
-    if (!b.ok()) return b.error();
-    return b->threads->FindThread(thread_id);
-  }
-  Result<std::optional<std::string>> FindThreadByIndex(
-      std::string_view thread_index_root) const override {
-    auto b = pool_->Get();
-    if (!b.ok()) return b.error();
-    return b->threads->FindThreadByIndex(thread_index_root);
-  }
-  Result<MessageRecord> RecordMessage(const MessageRecord& rec,
-                                      std::string_view thread_index_root) override {
-    auto b = pool_->Get();
-    if (!b.ok()) return b.error();
-    return b->threads->RecordMessage(rec, thread_index_root);
-  }
-  Result<std::vector<MessageRecord>> ThreadMessages(std::string_view thread_id,
-                                                    size_t limit) const override {
-    auto b = pool_->Get();
-    if (!b.ok()) return b.error();
-    return b->threads->ThreadMessages(thread_id, limit);
-  }
-  Status SetThreadOwner(std::string_view thread_id, std::string_view owner) override {
-    auto b = pool_->Get();
-    if (!b.ok()) return b.error();
-    return b->threads->SetThreadOwner(thread_id, owner);
-  }
-  Result<SweepStats> Sweep(int64_t older_than_unix) override {
-    auto b = pool_->Get();
-    if (!b.ok()) return b.error();
-    return b->threads->Sweep(older_than_unix);
+    return fn(*b);
   }
 
  private:
   std::shared_ptr<ProcessPool> pool_;
 };
 
-class LazyLedgerBackend final : public LedgerBackend {
+class LazyThreadBackend final : public ThreadBackend, Lazy {
  public:
-  explicit LazyLedgerBackend(std::shared_ptr<ProcessPool> pool) : pool_(std::move(pool)) {}
+  using Lazy::Lazy;
+
+  Result<std::optional<MessageRecord>> FindMessage(std::string_view msgid) const override {
+    return With([&](auto& b) { return b.threads->FindMessage(msgid); });
+  }
+  Result<std::optional<ThreadRecord>> FindThread(std::string_view thread_id) const override {
+    return With([&](auto& b) { return b.threads->FindThread(thread_id); });
+  }
+  Result<std::optional<std::string>> FindThreadByIndex(
+      std::string_view thread_index_root) const override {
+    return With([&](auto& b) { return b.threads->FindThreadByIndex(thread_index_root); });
+  }
+  Result<MessageRecord> RecordMessage(const MessageRecord& rec,
+                                      std::string_view thread_index_root) override {
+    return With([&](auto& b) { return b.threads->RecordMessage(rec, thread_index_root); });
+  }
+  Result<std::vector<MessageRecord>> ThreadMessages(std::string_view thread_id,
+                                                    size_t limit) const override {
+    return With([&](auto& b) { return b.threads->ThreadMessages(thread_id, limit); });
+  }
+  Status SetThreadOwner(std::string_view thread_id, std::string_view owner) override {
+    return With([&](auto& b) { return b.threads->SetThreadOwner(thread_id, owner); });
+  }
+  Result<SweepStats> Sweep(int64_t older_than_unix) override {
+    return With([&](auto& b) { return b.threads->Sweep(older_than_unix); });
+  }
+};
+
+class LazyLedgerBackend final : public LedgerBackend, Lazy {
+ public:
+  using Lazy::Lazy;
 
   Status Read(const std::function<Status(LedgerTxn&)>& fn) const override {
-    auto b = pool_->Get();
-    if (!b.ok()) return b.error();
-    return b->ledger->Read(fn);
+    return With([&](auto& b) { return b.ledger->Read(fn); });
   }
   Status Write(const std::function<Status(LedgerTxn&)>& fn) override {
-    auto b = pool_->Get();
-    if (!b.ok()) return b.error();
-    return b->ledger->Write(fn);
+    return With([&](auto& b) { return b.ledger->Write(fn); });
   }
+};
 
- private:
-  std::shared_ptr<ProcessPool> pool_;
+class LazyKvBackend final : public KvBackend, Lazy {
+ public:
+  using Lazy::Lazy;
+
+  Result<std::optional<std::string>> Get(std::string_view handler, std::string_view key,
+                                         int64_t now) const override {
+    return With([&](auto& b) { return b.kv->Get(handler, key, now); });
+  }
+  Status Put(std::string_view handler, std::string_view key, std::string_view value,
+             std::optional<int64_t> expiry) override {
+    return With([&](auto& b) { return b.kv->Put(handler, key, value, expiry); });
+  }
+  Result<bool> Delete(std::string_view handler, std::string_view key, int64_t now) override {
+    return With([&](auto& b) { return b.kv->Delete(handler, key, now); });
+  }
+  Result<std::vector<KvEntry>> List(std::string_view handler,
+                                    const KvListQuery& query) const override {
+    return With([&](auto& b) { return b.kv->List(handler, query); });
+  }
+  Result<size_t> SweepExpired(int64_t now, size_t batch) override {
+    return With([&](auto& b) { return b.kv->SweepExpired(now, batch); });
+  }
+};
+
+class LazyCountersBackend final : public CountersBackend, Lazy {
+ public:
+  using Lazy::Lazy;
+
+  Status Add(std::string_view series, uint64_t n) override {
+    return With([&](auto& b) { return b.counters->Add(series, n); });
+  }
+  Result<std::vector<std::pair<std::string, uint64_t>>> All() const override {
+    return With([&](auto& b) { return b.counters->All(); });
+  }
+};
+
+class LazyDraftBackend final : public DraftBackend, Lazy {
+ public:
+  using Lazy::Lazy;
+
+  Status Put(const DraftRow& row) override {
+    return With([&](auto& b) { return b.drafts->Put(row); });
+  }
+  Result<bool> Replace(const DraftRow& row, std::string_view expected_state) override {
+    return With([&](auto& b) { return b.drafts->Replace(row, expected_state); });
+  }
+  Result<std::optional<std::string>> Get(std::string_view id) const override {
+    return With([&](auto& b) { return b.drafts->Get(id); });
+  }
+  Result<std::vector<std::string>> List(size_t limit, std::string_view state) const override {
+    return With([&](auto& b) { return b.drafts->List(limit, state); });
+  }
+  Result<size_t> SweepDecided(int64_t before, size_t batch) override {
+    return With([&](auto& b) { return b.drafts->SweepDecided(before, batch); });
+  }
+};
+
+class LazySweepLease final : public SweepLease, Lazy {
+ public:
+  using Lazy::Lazy;
+
+  Result<bool> TryAcquire(std::string_view name, std::string_view host, int64_t now,
+                          int64_t until) override {
+    return With([&](auto& b) { return b.sweep_lease->TryAcquire(name, host, now, until); });
+  }
 };
 
 }  // namespace
 
 ProcessBackends MakeProcessBackends(std::string dsn) {
   auto pool = std::make_shared<ProcessPool>(std::move(dsn));
-  return {std::make_shared<LazyThreadBackend>(pool), std::make_shared<LazyLedgerBackend>(pool)};
+  return {std::make_shared<LazyThreadBackend>(pool), std::make_shared<LazyLedgerBackend>(pool),
+          std::make_shared<LazyKvBackend>(pool),     std::make_shared<LazyCountersBackend>(pool),
+          std::make_shared<LazyDraftBackend>(pool),  std::make_shared<LazySweepLease>(pool)};
 }
 
 }  // namespace threadmill::store::pg

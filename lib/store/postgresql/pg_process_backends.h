@@ -1,5 +1,6 @@
-// pg_process_backends.h - the PostgreSQL thread and ledger backends of one process, opened
-// lazily: the connection pool is made by the first call in a process, never before fork.
+// pg_process_backends.h - the PostgreSQL backends of one process (thread store, ledger, KV,
+// counters, drafts, sweep leases), opened lazily: the connection pool is made by the first
+// call in a process, never before fork.
 //
 // DESCRIPTION
 //   The daemon forks (supervisor, workers) after its configuration is read; a libpq
@@ -21,7 +22,11 @@
 #include <memory>
 #include <string>
 
+#include "store/counters_backend.h"
+#include "store/draft_backend.h"
+#include "store/kv_backend.h"
 #include "store/ledger_backend.h"
+#include "store/sweep_lease.h"
 #include "store/thread_backend.h"
 
 namespace threadmill::store::pg {
@@ -29,9 +34,13 @@ namespace threadmill::store::pg {
 struct ProcessBackends {
   std::shared_ptr<ThreadBackend> threads;
   std::shared_ptr<LedgerBackend> ledger;
+  std::shared_ptr<KvBackend> kv;
+  std::shared_ptr<CountersBackend> counters;
+  std::shared_ptr<DraftBackend> drafts;
+  std::shared_ptr<SweepLease> sweep_lease;
 };
 
-// Both backends share one lazily opened pool on `dsn` (a libpq connection string).
+// Every backend shares one lazily opened pool on `dsn` (a libpq connection string).
 ProcessBackends MakeProcessBackends(std::string dsn);
 
 }  // namespace threadmill::store::pg

@@ -54,6 +54,37 @@ CREATE TABLE tm_ledger (
 );
 CREATE UNIQUE INDEX tm_ledger_key ON tm_ledger (ns, sha256(key));
 )sql"},
+    {2, R"sql(
+CREATE TABLE tm_kv (
+  handler bytea NOT NULL,
+  key bytea NOT NULL,
+  value bytea NOT NULL,
+  expires bigint
+);
+CREATE UNIQUE INDEX tm_kv_key ON tm_kv (handler, sha256(key));
+CREATE INDEX tm_kv_order ON tm_kv (handler, substring(key from 1 for 1024));
+CREATE INDEX tm_kv_expires ON tm_kv (expires) WHERE expires IS NOT NULL;
+CREATE TABLE tm_counter (
+  series bytea PRIMARY KEY,
+  value bigint NOT NULL
+);
+CREATE TABLE tm_draft (
+  id text COLLATE "C" PRIMARY KEY,
+  handler text NOT NULL,
+  state text NOT NULL,
+  created bigint NOT NULL,
+  updated bigint NOT NULL,
+  record bytea NOT NULL
+);
+CREATE INDEX tm_draft_state ON tm_draft (state, id);
+CREATE INDEX tm_draft_handler ON tm_draft (handler, id);
+CREATE INDEX tm_draft_decided ON tm_draft (updated) WHERE state <> 'draft_for_approval';
+CREATE TABLE tm_sweep_lease (
+  name text PRIMARY KEY,
+  host text NOT NULL,
+  until bigint NOT NULL
+);
+)sql"},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPgSchemaVersion,

@@ -25,6 +25,16 @@
 //     tm_ledger(ns, key, value)                    the other ledger namespaces (rate, thread,
 //                                                  turn, send, sendrate); unique (ns, sha256(key))
 //
+//   Version 2 (handler KV, counters, drafts, sweep leases: kv_backend.h, counters_backend.h,
+//   draft_backend.h, sweep_lease.h):
+//     tm_kv(handler, key, value, expires)          unique (handler, sha256(key)); (handler,
+//                                                  substring(key, 1, 1024)) for List in key
+//                                                  order; (expires) WHERE NOT NULL for the sweep
+//     tm_counter(series PK, value)                 series bytea: byte order
+//     tm_draft(id PK COLLATE "C", handler, state,  (state, id) for listing by state; (handler,
+//              created, updated, record)           id); (updated) WHERE decided for the sweep
+//     tm_sweep_lease(name PK, host, until)         which host runs a shared sweep until when
+//
 // LIMITS
 //   PostgreSQL >= 11 (sha256()). Migrations only go forward.
 #pragma once
@@ -34,7 +44,7 @@
 
 namespace threadmill::store::pg {
 
-inline constexpr int kPgSchemaVersion = 1;
+inline constexpr int kPgSchemaVersion = 2;
 
 // Brings the database to kPgSchemaVersion. kStore when it is newer.
 Status Migrate(PgConn& conn);

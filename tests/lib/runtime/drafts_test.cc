@@ -1,4 +1,5 @@
-// DraftStore on a real LMDB store: round trip of every field, listing by state and order,
+// DraftStore on both store backends (a real LMDB store; PostgreSQL in one private cluster for
+// this binary, tests/lib/store/backend_fixture.h, with a second "host" sharing it): round trip of every field, listing by state and order,
 // approval through the reply rules (sent once, through the fake sendmail), refused and failed
 // approvals left pending with their reason, rejection, unknown ids and a corrupt record.
 // No root needed.
@@ -7,22 +8,29 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
+#include <thread>
 
 #include "lib/reply/fake_sendmail.h"
 #include "lib/runtime/runtime_test_util.h"
 #include "mail/header.h"
 #include "runtime/housekeeping.h"
+#include "lib/store/backend_fixture.h"
 #include "store/kv_store.h"
+#include "store/lmdb_draft_backend.h"
 #include "store/thread_store.h"
 #include "support/temp_dir.h"
 
 namespace threadmill::runtime {
 namespace {
 
-class DraftsTest : public ::testing::Test {
+class DraftsTest : public store::testing::BackendFixture {
  protected:
   void SetUp() override {
-    env_ = testing::OpenTestEnv(dir_.str() + "/db");
+    BackendFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    env_ = Host(0);
+    ASSERT_TRUE(env_);
     config_.sendmail = {fake_.path()};
     config_.sendmail_retry_delay_ms = 1;
     hooks_.now = [] { return int64_t{1751364000}; };
@@ -60,8 +68,8 @@ class DraftsTest : public ::testing::Test {
     return got.ok() && got->has_value() ? **got : Draft{};
   }
 
-  testing::TempDir dir_;
-  testing::FakeSendmail fake_{dir_.str()};
+  testing::TempDir tmp_;
+  testing::FakeSendmail fake_{tmp_.str()};
   std::shared_ptr<store::Environment> env_;
   reply::ReplyConfig config_;
   reply::Hooks hooks_;
@@ -69,7 +77,7 @@ class DraftsTest : public ::testing::Test {
   std::string thread_id_;
 };
 
-TEST_F(DraftsTest, KeepsEveryField) {
+TEST_P(DraftsTest, KeepsEveryField) {
   DraftStore drafts(env_);
   Draft d = Make("Text \xE2\x9C\x93");
   d.content.html = "<p>Text</p>";
@@ -111,7 +119,7 @@ TEST_F(DraftsTest, KeepsEveryField) {
   EXPECT_TRUE(got.reply_id.empty());
 }
 
-TEST_F(DraftsTest, ListsOldestFirstByState) {
+TEST_P(DraftsTest, ListsOldestFirstByState) {
   DraftStore drafts(env_);
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(*drafts.Create(Make("answer " + std::to_string(i))));
@@ -138,7 +146,7 @@ TEST_F(DraftsTest, ListsOldestFirstByState) {
   EXPECT_TRUE(ids_of(drafts.List(10, "sent")).empty());
 }
 
-TEST_F(DraftsTest, ApprovalSendsOnceThroughTheReplyRules) {
+TEST_P(DraftsTest, ApprovalSendsOnceThroughTheReplyRules) {
   DraftStore drafts(env_);
   reply::Replier replier(env_, config_, hooks_);
   std::string id = *drafts.Create(Make());
@@ -163,7 +171,7 @@ TEST_F(DraftsTest, ApprovalSendsOnceThroughTheReplyRules) {
   EXPECT_EQ(fake_.Messages().size(), 1u);
 }
 
-TEST_F(DraftsTest, RefusedOrFailedApprovalStaysPendingWithItsReason) {
+TEST_P(DraftsTest, RefusedOrFailedApprovalStaysPendingWithItsReason) {
   DraftStore drafts(env_);
   reply::Replier replier(env_, config_, hooks_);
   Draft automatic = Make();
@@ -193,7 +201,7 @@ TEST_F(DraftsTest, RefusedOrFailedApprovalStaysPendingWithItsReason) {
   EXPECT_TRUE(Get(drafts, failing).last_error.empty());
 }
 
-TEST_F(DraftsTest, UnknownAndCorruptRecords) {
+TEST_P(DraftsTest, UnknownAndCorruptRecords) {
   DraftStore drafts(env_);
   reply::Replier replier(env_, config_, hooks_);
   for (const std::string& id : {std::string("Dnothing"), std::string(), std::string(200, 'D')}) {
@@ -204,10 +212,9 @@ TEST_F(DraftsTest, UnknownAndCorruptRecords) {
   EXPECT_EQ(drafts.Approve("Dnothing", replier).error().code, ErrorCode::kNotFound);
   EXPECT_EQ(drafts.Reject("Dnothing").error().code, ErrorCode::kNotFound);
   std::string good = *drafts.Create(Make());
-  ASSERT_TRUE(env_->Write([&](store::WriteTxn& txn) {
-                    return txn.Put(env_->dbi(store::Db::kDrafts), "D0", "{not json");
-                  })
-                  .ok());
+  std::shared_ptr<store::DraftBackend> backend = env_->shared_backends().drafts;
+  if (!backend) backend = std::make_shared<store::LmdbDraftBackend>(env_);
+  ASSERT_TRUE(backend->Put({"D0", "helpdesk", "draft_for_approval", 1, 1, "{not json"}).ok());
   auto corrupt = drafts.Get("D0");
   ASSERT_FALSE(corrupt.ok());
   EXPECT_EQ(corrupt.error().code, ErrorCode::kStore);
@@ -218,7 +225,7 @@ TEST_F(DraftsTest, UnknownAndCorruptRecords) {
   EXPECT_EQ((*list)[0].id, good);
 }
 
-TEST_F(DraftsTest, EditedThenApprovedSendsTheNewTextAsPlainTextAndRecordsWhoAndWhy) {
+TEST_P(DraftsTest, EditedThenApprovedSendsTheNewTextAsPlainTextAndRecordsWhoAndWhy) {
   DraftStore drafts(env_);
   reply::Replier replier(env_, config_, hooks_);
   Draft d = Make("Model answer");
@@ -271,7 +278,7 @@ TEST_F(DraftsTest, EditedThenApprovedSendsTheNewTextAsPlainTextAndRecordsWhoAndW
   EXPECT_STREQ(dd.text, "Edited by a person \xE2\x9C\x93");
 }
 
-TEST_F(DraftsTest, RejectWithNoteAndApproveWithoutEditAreDecisions) {
+TEST_P(DraftsTest, RejectWithNoteAndApproveWithoutEditAreDecisions) {
   DraftStore drafts(env_);
   reply::Replier replier(env_, config_, hooks_);
   std::string rejected = *drafts.Create(Make());
@@ -293,7 +300,7 @@ TEST_F(DraftsTest, RejectWithNoteAndApproveWithoutEditAreDecisions) {
   }
 }
 
-TEST_F(DraftsTest, ExpiryPerHandlerThenSweptAfterRetention) {
+TEST_P(DraftsTest, ExpiryPerHandlerThenSweptAfterRetention) {
   DraftStore drafts(env_);
   Draft other = Make();
   other.handler = "never";
@@ -327,9 +334,9 @@ TEST_F(DraftsTest, ExpiryPerHandlerThenSweptAfterRetention) {
   EXPECT_TRUE(drafts.Get(keep)->has_value());
 }
 
-TEST_F(DraftsTest, DecisionIsQueuedAsAJobOfItsHandler) {
+TEST_P(DraftsTest, DecisionIsQueuedAsAJobOfItsHandler) {
   DraftStore drafts(env_);
-  JobQueue queue(env_, dir_.str() + "/spool");
+  JobQueue queue(env_, tmp_.str() + "/spool");
   std::string id = *drafts.Create(Make());
   ASSERT_TRUE(drafts.Reject(id, "root", "no").ok());
   auto job_id = EnqueueDecision(queue, Get(drafts, id));
@@ -343,9 +350,9 @@ TEST_F(DraftsTest, DecisionIsQueuedAsAJobOfItsHandler) {
   EXPECT_FALSE(CurrentUnixUser().empty());
 }
 
-TEST_F(DraftsTest, HousekeepingExpiresDraftsTellsHandlersAndSweepsExpiredKv) {
+TEST_P(DraftsTest, HousekeepingExpiresDraftsTellsHandlersAndSweepsExpiredKv) {
   DraftStore drafts(env_);
-  JobQueue queue(env_, dir_.str() + "/spool");
+  JobQueue queue(env_, tmp_.str() + "/spool");
   std::string id = *drafts.Create(Make());
   store::KvStore kv(env_);
   ASSERT_TRUE(kv.Put("helpdesk", "short", "v", 60).ok());
@@ -372,6 +379,92 @@ TEST_F(DraftsTest, HousekeepingExpiresDraftsTellsHandlersAndSweepsExpiredKv) {
   EXPECT_FALSE(later.Get("helpdesk", "short")->has_value());
   EXPECT_TRUE(later.Get("helpdesk", "kept")->has_value());
 }
+
+// Two hosts: a draft created on one is listed, edited and approved from the other (the reply
+// goes through the shared ledger once); on PostgreSQL the hourly sweeps of shared data run on
+// one host, the other skips them (its own LMDB data: each host sweeps its own).
+TEST_P(DraftsTest, SharedByHostsAndSweptOnce) {
+  DraftStore mx1(env_);
+  DraftStore mx2(Host(1));
+  std::string approved = *mx2.Create(Make());
+  std::string expiring = *mx2.Create(Make());
+  if (pg()) {
+    auto listed = mx1.List(10, "draft_for_approval");
+    ASSERT_TRUE(listed.ok());
+    ASSERT_EQ(listed->size(), 2u);
+    EXPECT_EQ((*listed)[0].id, approved);
+    ASSERT_TRUE(mx1.Edit(approved, "Edited on mx1", "root").ok());
+    reply::Replier replier(env_, config_, hooks_);
+    auto sent = mx1.Approve(approved, replier, "root");
+    ASSERT_TRUE(sent.ok()) << sent.error().message;
+    EXPECT_EQ(Get(mx2, approved).state, "sent");
+    EXPECT_EQ(Get(mx2, approved).decision, "edited+approved");
+    EXPECT_EQ(fake_.Messages().size(), 1u);
+  }
+  JobQueue q1(env_, tmp_.str() + "/spool1");
+  JobQueue q2(Host(1), tmp_.str() + "/spool2");
+  RuntimeConfig rt;
+  rt.handlers["helpdesk"].draft_expiry_hours = 1;
+  config::Config config;
+  const int64_t now = Get(mx2, expiring).created + 3600;
+  Housekeeping h1, h2;
+  h1.Sweep(q1, env_, rt, config, now);
+  h2.Sweep(q2, Host(1), rt, config, now + 1);
+  EXPECT_EQ(h1.shared_sweeps_run(), 1u);
+  EXPECT_EQ(h2.shared_sweeps_run(), pg() ? 0u : 1u);
+  EXPECT_EQ(h2.shared_sweeps_skipped(), pg() ? 1u : 0u);
+  EXPECT_EQ(Get(mx2, expiring).state, "expired");
+  // The expired draft's handler is told once, by the host that swept. (LMDB: both "hosts"
+  // are one environment, so both queues list the jobs of both drafts, expired by h1.)
+  if (pg()) {
+    EXPECT_EQ(q1.List(10)->size() + q2.List(10)->size(), 1u);
+  } else {
+    EXPECT_EQ(q1.List(10)->size(), 2u);
+  }
+  Housekeeping h3;  // the next hour: the lease ran out, another host may sweep
+  h3.Sweep(q2, Host(1), rt, config, now + Housekeeping::kSharedSweepIntervalSeconds);
+  EXPECT_EQ(h3.shared_sweeps_run(), 1u);
+}
+
+// Two hosts expiring the same drafts at the same moment: each draft is expired (and its
+// handler told) by exactly one of them; a decision on a draft decided meanwhile is refused.
+TEST_P(DraftsTest, ConcurrentDecisionsOneWins) {
+  DraftStore mx1(env_);
+  DraftStore mx2(Host(1));
+  constexpr int kDrafts = 20;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kDrafts; ++i) ids.push_back(*mx1.Create(Make()));
+  const int64_t now = Get(mx1, ids.back()).created + 3600;
+  auto expiry = [](const std::string&) -> int64_t { return 60; };
+  Result<std::vector<Draft>> got[2] = {std::vector<Draft>{}, std::vector<Draft>{}};
+  std::thread t1([&] { got[0] = mx1.ExpireDue(now, expiry); });
+  std::thread t2([&] { got[1] = mx2.ExpireDue(now, expiry); });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(got[0].ok() && got[1].ok());
+  std::set<std::string> expired;
+  for (const auto& list : got) {
+    for (const Draft& d : *list) EXPECT_TRUE(expired.insert(d.id).second) << d.id << " twice";
+  }
+  EXPECT_EQ(expired.size(), static_cast<size_t>(kDrafts));
+  // The compare-and-set itself: a row no longer pending is not replaced.
+  std::shared_ptr<store::DraftBackend> backend = env_->shared_backends().drafts;
+  if (!backend) backend = std::make_shared<store::LmdbDraftBackend>(env_);
+  auto replaced = backend->Replace({ids[0], "helpdesk", "rejected", 1, 2, "{}"},
+                                   store::kDraftPendingState);
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_FALSE(*replaced);
+  EXPECT_EQ(Get(mx2, ids[0]).state, "expired");
+  std::string open = *mx2.Create(Make());
+  replaced = backend->Replace({open, "helpdesk", "rejected", 1, 2, *backend->Get(open).value()},
+                              store::kDraftPendingState);
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_TRUE(*replaced);
+  EXPECT_FALSE(backend->Replace({"Dnone", "h", "rejected", 1, 2, "{}"}, "draft_for_approval")
+                   .value());
+}
+
+THREADMILL_BACKEND_SUITE(DraftsTest);
 
 }  // namespace
 }  // namespace threadmill::runtime

@@ -28,6 +28,7 @@
 #include "store/postgresql/pg_schema.h"
 #include "store/postgresql/pg_thread_backend.h"
 #include "store/thread_store.h"
+#include "backend_fixture.h"
 #include "support/pg_cluster.h"
 #include "thread/resolver.h"
 #include "temp_env.h"
@@ -35,21 +36,7 @@
 namespace threadmill::store {
 namespace {
 
-// The cluster of this process, started by the first PostgreSQL case, stopped at the end.
-threadmill::testing::PgCluster* Cluster() {
-  static threadmill::testing::PgCluster* cluster = [] {
-    auto* c = new threadmill::testing::PgCluster();
-    c->Start();
-    return c;
-  }();
-  return cluster;
-}
-class StopCluster : public ::testing::Environment {
- public:
-  void TearDown() override { Cluster()->Stop(); }
-};
-[[maybe_unused]] ::testing::Environment* const kStopCluster =
-    ::testing::AddGlobalTestEnvironment(new StopCluster);
+threadmill::testing::PgCluster* Cluster() { return testing::SuiteCluster(); }
 
 MessageRecord Msg(std::string msgid, std::string thread_id, int64_t time,
                   std::string from = "a@example.org", std::vector<std::string> to = {}) {

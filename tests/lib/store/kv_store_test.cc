@@ -1,4 +1,6 @@
-// kv_store_test.cc - handler key/value records: round trips, isolation, listing, limits.
+// kv_store_test.cc - handler key/value records: round trips, isolation, listing, limits,
+// against both backends (backend_fixture.h; part of store_backend_suite_test), and shared by
+// two PostgreSQL hosts.
 #include "store/kv_store.h"
 
 #include <algorithm>
@@ -8,18 +10,17 @@
 
 #include <gtest/gtest.h>
 
-#include "temp_env.h"
+#include "backend_fixture.h"
 
 namespace threadmill::store {
 namespace {
 
-using testing::OpenOrDie;
-using testing::TempDir;
-
-class store_kv : public ::testing::Test {
+class store_kv : public testing::BackendFixture {
  protected:
   void SetUp() override {
-    env_ = OpenOrDie(dir_.path());
+    BackendFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    env_ = Host(0);
     ASSERT_TRUE(env_);
     kv_ = std::make_unique<KvStore>(env_, [this] { return now_; });
   }
@@ -41,13 +42,12 @@ class store_kv : public ::testing::Test {
     return keys;
   }
 
-  TempDir dir_;
   int64_t now_ = 1'000'000;
   std::shared_ptr<Environment> env_;
   std::unique_ptr<KvStore> kv_;
 };
 
-TEST_F(store_kv, PutGetDeleteRoundTrip) {
+TEST_P(store_kv, PutGetDeleteRoundTrip) {
   const std::string binary("v\0a\xffl", 5);
   struct Case {
     std::string key;
@@ -77,7 +77,7 @@ TEST_F(store_kv, PutGetDeleteRoundTrip) {
   }
 }
 
-TEST_F(store_kv, HandlersAreIsolated) {
+TEST_P(store_kv, HandlersAreIsolated) {
   Put("a", "k", "from-a");
   Put("ab", "k", "from-ab");
   Put("a", "bk", "a-bk");
@@ -88,7 +88,7 @@ TEST_F(store_kv, HandlersAreIsolated) {
   EXPECT_EQ(Keys("ab", "", 100), std::vector<std::string>{"k"});
 }
 
-TEST_F(store_kv, ListByPrefixWithLimitsInKeyOrder) {
+TEST_P(store_kv, ListByPrefixWithLimitsInKeyOrder) {
   const std::string long_a = "user:" + std::string(600, 'a');
   const std::string long_z = "user:" + std::string(600, 'z');
   for (std::string k :
@@ -125,7 +125,7 @@ TEST_F(store_kv, ListByPrefixWithLimitsInKeyOrder) {
   EXPECT_EQ((*with_values)[1], (KvEntry{"user:alice", "v-user:alice"}));
 }
 
-TEST_F(store_kv, LimitsAreInvalidInput) {
+TEST_P(store_kv, LimitsAreInvalidInput) {
   const std::string max_value(kMaxKvValueBytes, 'v');
   EXPECT_TRUE(kv_->Put("h", "big", max_value).ok());
   EXPECT_EQ(kv_->Get("h", "big")->value().size(), kMaxKvValueBytes);
@@ -151,7 +151,7 @@ TEST_F(store_kv, LimitsAreInvalidInput) {
   EXPECT_FALSE(kv_->Get("h", "").ok());
 }
 
-TEST_F(store_kv, StartAfterPagesThroughEveryKeyOnce) {
+TEST_P(store_kv, StartAfterPagesThroughEveryKeyOnce) {
   // Direct and hashed keys mixed, more than one page; each page starts after the last key.
   std::vector<std::string> all;
   for (int i = 0; i < 25; ++i) all.push_back("item:" + std::to_string(1000 + i));
@@ -195,7 +195,7 @@ TEST_F(store_kv, StartAfterPagesThroughEveryKeyOnce) {
   EXPECT_FALSE(kv_->List("h", "", 10, false, std::string(kMaxKvKeyBytes + 1, 'z')).ok());
 }
 
-TEST_F(store_kv, TtlRecordsExpireAndAreSwept) {
+TEST_P(store_kv, TtlRecordsExpireAndAreSwept) {
   const std::string long_key = "t:" + std::string(700, 'l');
   Put("h", "keep", "forever");
   ASSERT_TRUE(kv_->Put("h", "t:short", "s", 10).ok());
@@ -226,6 +226,27 @@ TEST_F(store_kv, TtlRecordsExpireAndAreSwept) {
   EXPECT_EQ(*kv_->SweepExpired(), 0u);
   EXPECT_EQ(*kv_->Get("h", "t:short"), "again");
 }
+
+// Two hosts on one database: what one handler instance puts, the other reads, lists, deletes.
+TEST_P(store_kv, SharedByHosts) {
+  KvStore mx1(Host(0), [this] { return now_; });
+  KvStore mx2(Host(1), [this] { return now_; });
+  const std::string long_key = "k:" + std::string(3000, 'x');
+  ASSERT_TRUE(mx1.Put("h", "seen:a", "1").ok());
+  ASSERT_TRUE(mx1.Put("h", long_key, "long", 60).ok());
+  EXPECT_EQ(*mx2.Get("h", "seen:a"), "1");
+  EXPECT_EQ(*mx2.Get("h", long_key), "long");
+  auto listed = mx2.List("h", "", 0, true);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(*listed, (std::vector<KvEntry>{{long_key, "long"}, {"seen:a", "1"}}));
+  EXPECT_TRUE(*mx2.Delete("h", "seen:a"));
+  EXPECT_FALSE(mx1.Get("h", "seen:a")->has_value());
+  now_ += 60;
+  EXPECT_EQ(*mx2.SweepExpired(), 1u);
+  EXPECT_EQ(*mx1.SweepExpired(), 0u) << "swept once, by whichever host";
+}
+
+THREADMILL_BACKEND_SUITE(store_kv);
 
 }  // namespace
 }  // namespace threadmill::store
