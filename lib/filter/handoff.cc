@@ -124,6 +124,13 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
   }
   std::string handlers, ids;
   size_t duplicates = 0;
+  if (!jobs->empty() && jobs->front().fallback) {  // runtime/job_queue.h SHARED QUEUE
+    log::Get().warn(
+        "{}: the shared job queue is unreachable: job(s) spooled locally, pushed to it when it "
+        "answers",
+        envelope.queue_id);
+    d->extra_log.emplace_back("spool", "local-fallback");
+  }
   for (size_t i = 0; i < matches.size(); ++i) {
     const auto& match = matches[i];
     const runtime::Enqueued& job = (*jobs)[i];

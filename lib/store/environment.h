@@ -20,10 +20,11 @@
 //   same directory; open it after fork(), never before, and never use an inherited one.
 //
 // SHARED BACKENDS
-//   With [store] backend = "postgresql" (store/open_store.h OpenStore) the thread mappings
-//   and the replied-once ledger live in PostgreSQL while jobs, drafts, KV and counters stay in
-//   this environment: OpenStore attaches the shared backends here, and ThreadStore(env) /
-//   reply::ReplyLedger(env) use them. Without attached backends both use this environment.
+//   With [store] backend = "postgresql" (store/open_store.h OpenStore) the thread mappings,
+//   the replied-once ledger and the routed jobs live in PostgreSQL while drafts, KV, counters
+//   and the fallback spool stay in this environment: OpenStore attaches the shared backends
+//   here, and ThreadStore(env) / reply::ReplyLedger(env) / runtime::JobQueue use them.
+//   Without attached backends all use this environment.
 //
 // LIMITS
 //   The directory must be on a local filesystem (LMDB's lock file). A read-only open still
@@ -43,6 +44,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "store/job_backend.h"
 #include "store/ledger_backend.h"
 #include "store/schema.h"
 #include "store/thread_backend.h"
@@ -72,6 +74,7 @@ struct EnvOptions {
 struct SharedBackends {
   std::shared_ptr<ThreadBackend> threads;
   std::shared_ptr<LedgerBackend> ledger;
+  std::shared_ptr<JobBackend> jobs;  // runtime::JobQueue's shared queue (job_backend.h)
 };
 
 class Environment {

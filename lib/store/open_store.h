@@ -4,10 +4,11 @@
 // DESCRIPTION
 //   Every process (milter, supervisor, workers, threadmillctl, the console) opens its store
 //   here, so nothing outside lib/store knows which backend is in use. Current state of
-//   backend = "postgresql" (issue 13): the THREAD MAPPINGS and the REPLIED-ONCE / RATE LEDGER
-//   live in PostgreSQL (shared by several MX hosts); jobs, drafts, handler KV and counters
-//   stay in the local LMDB environment at [store] path. ThreadStore(env) and
-//   reply::ReplyLedger(env) pick the attached backends (environment.h SHARED BACKENDS).
+//   backend = "postgresql" (issue 13): the THREAD MAPPINGS, the REPLIED-ONCE / RATE LEDGER
+//   and the ROUTED JOBS live in PostgreSQL (shared by several MX hosts); drafts, handler KV,
+//   counters and the fallback job spool stay in the local LMDB environment at [store] path.
+//   ThreadStore(env), reply::ReplyLedger(env) and runtime::JobQueue pick the attached
+//   backends (environment.h SHARED BACKENDS).
 //
 // THREADING
 //   Thread-safe. Call after fork (as Environment::Open): the PostgreSQL pool itself is opened

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <utility>
 
+#include "store/postgresql/pg_job_backend.h"
 #include "store/postgresql/pg_ledger_backend.h"
 #include "store/postgresql/pg_pool.h"
 #include "store/postgresql/pg_thread_backend.h"
@@ -15,11 +16,14 @@ namespace {
 // The pool of the calling process, opened on first use (and again after a fork).
 class ProcessPool {
  public:
-  explicit ProcessPool(std::string dsn) : dsn_(std::move(dsn)) {}
+  ProcessPool(std::string dsn, std::string host_id)
+      : dsn_(std::move(dsn)), host_id_(std::move(host_id)) {}
+  const std::string& host_id() const { return host_id_; }
 
   struct Opened {
     std::shared_ptr<PgThreadBackend> threads;
     std::shared_ptr<PgLedgerBackend> ledger;
+    std::shared_ptr<PgJobBackend> jobs;
   };
 
   Result<Opened> Get() {
@@ -34,6 +38,7 @@ class ProcessPool {
       if (!pool.ok()) return pool.error();
       opened_.threads = std::make_shared<PgThreadBackend>(*pool);
       opened_.ledger = std::make_shared<PgLedgerBackend>(*pool);
+      opened_.jobs = std::make_shared<PgJobBackend>(*pool, host_id_);
       pid_ = getpid();
     }
     return opened_;
@@ -41,6 +46,7 @@ class ProcessPool {
 
  private:
   const std::string dsn_;
+  const std::string host_id_;
   std::mutex mutex_;
   pid_t pid_ = 0;
   Opened opened_;
@@ -112,11 +118,75 @@ class LazyLedgerBackend final : public LedgerBackend {
   std::shared_ptr<ProcessPool> pool_;
 };
 
+class LazyJobBackend final : public JobBackend {
+ public:
+  explicit LazyJobBackend(std::shared_ptr<ProcessPool> pool) : pool_(std::move(pool)) {}
+
+  const std::string& host_id() const override { return pool_->host_id(); }
+  Result<std::vector<InsertedJob>> Insert(const std::vector<JobRow>& rows,
+                                          std::string_view message) override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->jobs->Insert(rows, message);
+  }
+  Result<std::optional<JobRow>> Get(std::string_view id) const override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->jobs->Get(id);
+  }
+  Result<std::string> ReadMessage(std::string_view id) const override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->jobs->ReadMessage(id);
+  }
+  Result<std::vector<JobRow>> List(size_t limit, std::optional<char> state) const override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->jobs->List(limit, state);
+  }
+  Result<std::vector<JobRow>> ClaimDue(int64_t now, const std::map<std::string, size_t>& capacity,
+                                       int64_t lease_seconds) override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->jobs->ClaimDue(now, capacity, lease_seconds);
+  }
+  Status Update(std::string_view id, bool only_leased,
+                const std::function<Status(JobRow&)>& fn) override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->jobs->Update(id, only_leased, fn);
+  }
+  Result<std::optional<int64_t>> NextDue() const override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->jobs->NextDue();
+  }
+  Result<size_t> Count(char state) const override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->jobs->Count(state);
+  }
+  Result<size_t> RecoverRunning(int64_t now) override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->jobs->RecoverRunning(now);
+  }
+  Result<size_t> SweepDone(int64_t older_than, size_t batch) override {
+    auto b = pool_->Get();
+    if (!b.ok()) return b.error();
+    return b->jobs->SweepDone(older_than, batch);
+  }
+
+ private:
+  std::shared_ptr<ProcessPool> pool_;
+};
+
 }  // namespace
 
-ProcessBackends MakeProcessBackends(std::string dsn) {
-  auto pool = std::make_shared<ProcessPool>(std::move(dsn));
-  return {std::make_shared<LazyThreadBackend>(pool), std::make_shared<LazyLedgerBackend>(pool)};
+ProcessBackends MakeProcessBackends(std::string dsn, std::string host_id) {
+  auto pool = std::make_shared<ProcessPool>(std::move(dsn), std::move(host_id));
+  return {std::make_shared<LazyThreadBackend>(pool), std::make_shared<LazyLedgerBackend>(pool),
+          std::make_shared<LazyJobBackend>(pool)};
 }
 
 }  // namespace threadmill::store::pg

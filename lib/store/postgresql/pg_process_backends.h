@@ -1,4 +1,4 @@
-// pg_process_backends.h - the PostgreSQL thread and ledger backends of one process, opened
+// pg_process_backends.h - the PostgreSQL thread, ledger and job backends of one process, opened
 // lazily: the connection pool is made by the first call in a process, never before fork.
 //
 // DESCRIPTION
@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "store/job_backend.h"
 #include "store/ledger_backend.h"
 #include "store/thread_backend.h"
 
@@ -28,9 +29,11 @@ namespace threadmill::store::pg {
 struct ProcessBackends {
   std::shared_ptr<ThreadBackend> threads;
   std::shared_ptr<LedgerBackend> ledger;
+  std::shared_ptr<JobBackend> jobs;
 };
 
-// Both backends share one lazily opened pool on `dsn` (a libpq connection string).
-ProcessBackends MakeProcessBackends(std::string dsn);
+// The backends share one lazily opened pool on `dsn` (a libpq connection string); the job
+// backend writes `host_id` into its leases (store/host_id.h).
+ProcessBackends MakeProcessBackends(std::string dsn, std::string host_id);
 
 }  // namespace threadmill::store::pg

@@ -20,6 +20,17 @@
 //                                                  host asks
 //     tm_ledger(ns, key, value)                    the other ledger namespaces (rate, thread,
 //                                                  turn, send, sendrate); unique (ns, sha256(key))
+//   Version 2, the shared job queue (store/job_backend.h):
+//     tm_job(id PK, handler, state, attempts, next_try, updated, last_error, lease_host,
+//            lease_until, message_id, recipient, msg_ref, record)
+//                                                  UNIQUE (sha256(message_id), sha256(recipient),
+//                                                  handler) where message_id <> '': one job per
+//                                                  routed message, recipient and handler in total;
+//                                                  (handler, state, next_try) for claims, (state,
+//                                                  lease_until) for expired leases, (state,
+//                                                  updated) for the done sweep, (msg_ref)
+//     tm_job_message(ref PK, raw)                  the raw message, one per message (ref = the
+//                                                  id of its first job)
 //
 // LIMITS
 //   PostgreSQL >= 11 (sha256()). Migrations only go forward.
@@ -30,7 +41,7 @@
 
 namespace threadmill::store::pg {
 
-inline constexpr int kPgSchemaVersion = 1;
+inline constexpr int kPgSchemaVersion = 2;
 
 // Brings the database to kPgSchemaVersion. kStore when it is newer.
 Status Migrate(PgConn& conn);
