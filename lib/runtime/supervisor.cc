@@ -108,6 +108,7 @@ class Supervisor {
   std::map<std::string, int64_t> next_heartbeat_ms_;  // by handler
   std::map<std::string, uint64_t> heartbeats_;        // heartbeats started, by handler
   int64_t next_waiting_report_ms_ = 0;
+  int64_t next_claim_error_ms_ = 0;  // repeated claim failures are logged once a minute
   // Jobs may wait for a handler that is not loaded: the last report found some, or a route
   // (of this or a refused configuration, which the daemon may route with) names one.
   bool may_wait_ = false;
@@ -332,9 +333,14 @@ void Supervisor::Dispatch() {
   if (!queue) return;
   auto jobs = queue->ClaimDue(NowSeconds(), capacity, LeaseSeconds(capacity));
   if (!jobs.ok()) {
-    log::Get().error("supervisor: cannot claim jobs: {}", jobs.error().message);
+    // A shared database away fails every poll: once a minute is enough to tell.
+    if (NowMs() >= next_claim_error_ms_) {
+      next_claim_error_ms_ = NowMs() + 60 * 1000;
+      log::Get().error("supervisor: cannot claim jobs: {}", jobs.error().message);
+    }
     return;
   }
+  next_claim_error_ms_ = 0;
   auto next = queue->NextDue();  // for the poll time-out: sleep until the next retry is due
   next_due_s_ = next.ok() && *next ? **next : INT64_MAX;
   for (const Job& job : *jobs) {
