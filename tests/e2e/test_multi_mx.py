@@ -18,7 +18,9 @@ ledger and the routed jobs are shared:
     local fallback spool (spool=local-fallback) and, once it is back, are pushed to it and
     each answered exactly once;
   - a job claimed by rig 1 whose processes are then all killed with SIGKILL is taken over by
-    rig 2 once its lease ([store] job_lease_seconds, short here) expires, and answered once.
+    rig 2 once its lease ([store] job_lease_seconds, short here) expires, and answered once;
+  - threadmillctl queue show/retry on one host act on a job of the shared queue that the
+    other host runs.
 Skipped (77) without the rig's prerequisites, the fixture handler or PostgreSQL's binaries.
 """
 
@@ -357,6 +359,29 @@ class MultiMx(rigutil.RigTestCase):
         self.assertEqual(len(done), 1, self.jobs(self.rig2, m))
         self.assertEqual(done[0]["attempts"], 2, done)
         self.assertEqual(len(self.rig2.find_delivered(CAROL, "In-Reply-To: %s" % m)), 1)
+
+    def test_06_queue_commands_act_on_the_shared_queue(self):
+        # Rig 1's daemon is gone (case 5): its threadmillctl still sees and retries the job
+        # rig 2 ran, and rig 2 runs it again.
+        m = self.mid("parked")
+        self.inbound(self.rig2, m, "Help %s [fail]" % self.t, HELP)
+        parked = wait_until(lambda: [j for j in (self.jobs(self.rig2, m) or [])
+                                     if j["state"] == "parked"])
+        self.assertEqual(len(parked), 1, self.jobs(self.rig2, m))
+        job_id = parked[0]["id"]
+        shown = self.rig.ctl("--json", "queue", "show", job_id)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertEqual(json.loads(shown.stdout)["state"], "parked", shown.stdout)
+        self.assertEqual(json.loads(shown.stdout)["file"], "", shown.stdout)  # in the database
+        retried = self.rig.ctl("queue", "retry", job_id)
+        self.assertEqual(retried.returncode, 0, retried.stderr)
+
+        def parked_lines():
+            return [line for line in self.log(self.rig2).splitlines()
+                    if "job=%s " % job_id in line and "decision=parked" in line]
+        self.assertTrue(wait_until(lambda: len(parked_lines()) == 2), parked_lines())
+        again = self.jobs(self.rig, m)
+        self.assertEqual([(j["state"], j["attempts"]) for j in again], [("parked", 1)], again)
 
 
 if __name__ == "__main__":
