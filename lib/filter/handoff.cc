@@ -147,8 +147,10 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
       d->delete_recipients.push_back(match.recipient);
     }
   }
-  // Jobs must be on disk before the MTA hears "accepted" (the store syncs periodically).
-  if (duplicates < matches.size()) {
+  // Jobs must be on disk before the MTA hears "accepted" (the store syncs periodically);
+  // jobs in the shared queue are committed in the database already.
+  const bool local = !queue_->shared() || (!jobs->empty() && jobs->front().fallback);
+  if (duplicates < matches.size() && local) {
     if (Status synced = env_->Sync(); !synced.ok()) {
       log::Get().error("{}: store sync after spooling failed: {}", envelope.queue_id,
                        synced.error().message);

@@ -265,6 +265,21 @@ Result<size_t> JobQueue::PushLocal(size_t batch) {
   for (const Job& job : *queued) {
     if (!job.kind.empty()) continue;  // draft decisions stay (file comment)
     auto raw = ReadMessage(job);
+    if (!raw.ok() && raw.error().code == ErrorCode::kNotFound) {
+      // Its spool file is gone: it cannot run anywhere. Parked here, it no longer blocks the
+      // others (the operator sees it in `threadmillctl queue list parked`).
+      Status parked = Update(
+          job.id,
+          [&](Job& j) -> Status {
+            j.state = JobState::kParked;
+            j.updated = Now();
+            j.last_error = "spool-file missing: " + raw.error().message;
+            return {};
+          },
+          nullptr);
+      if (!parked.ok()) return parked.error();
+      continue;
+    }
     if (!raw.ok()) return raw.error();
     auto inserted = shared_->Insert({ToRow(job)}, *raw);
     if (!inserted.ok()) return inserted.error();

@@ -8,6 +8,7 @@
 // Cases that only mean something for a shared queue (leases, fallback) skip on LMDB. The
 // PostgreSQL cases skip only when the server binaries are absent.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <ctime>
@@ -293,10 +294,16 @@ TEST_P(job_queue_backend, ZzFallbackWhileDatabaseAwayThenPush) {
   ASSERT_TRUE(both.ok()) << both.error().message;
   EXPECT_TRUE(both->front().fallback);
   EXPECT_FALSE(both->front().duplicate);
-  EXPECT_EQ(*Q(0).LocalFallbackDepth(), 2u);
+  // A fallback job whose spool file vanished cannot be pushed: parked, not blocking others.
+  auto lost = EnqueueOn(0, {Input("alpha", "lost@example.org")}, Raw("lost@example.org"));
+  ASSERT_TRUE(lost.ok()) << lost.error().message;
+  auto lost_job = Q(0).Get(lost->front().id);
+  ASSERT_TRUE(lost_job.ok() && lost_job->has_value());
+  ASSERT_EQ(unlink((*lost_job)->file.c_str()), 0);
+  EXPECT_EQ(*Q(0).LocalFallbackDepth(), 3u);
   EXPECT_FALSE(Q(0).ClaimDue(Now() + 1, {{"alpha", 5}}).ok());  // not run locally
   EXPECT_FALSE(Q(0).PushLocal().ok());
-  EXPECT_EQ(*Q(0).LocalFallbackDepth(), 2u);
+  EXPECT_EQ(*Q(0).LocalFallbackDepth(), 3u);
   ASSERT_TRUE(cluster->StartAgain()) << cluster->error();
   // The first call after the restart may find the pooled connections stale (kTemporary).
   Result<size_t> pushed = Q(0).PushLocal();
@@ -304,6 +311,9 @@ TEST_P(job_queue_backend, ZzFallbackWhileDatabaseAwayThenPush) {
   ASSERT_TRUE(pushed.ok()) << pushed.error().message;
   EXPECT_EQ(*pushed, 2u);
   EXPECT_EQ(*Q(0).LocalFallbackDepth(), 0u);
+  auto parked = Q(0).Get(lost->front().id);
+  ASSERT_TRUE(parked.ok() && parked->has_value());
+  EXPECT_EQ((*parked)->state, JobState::kParked);
   EXPECT_EQ(*Q(0).PushLocal(), 0u);
   // One job per message in the shared queue, whichever host asks; the message readable.
   Result<std::vector<Job>> claimed = Q(1).ClaimDue(Now() + 1, {{"alpha", 5}});
