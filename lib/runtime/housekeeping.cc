@@ -82,8 +82,8 @@ void Housekeeping::Push(JobQueue& queue, int64_t now_ms) {
     }
     if (*pushed == 0) return;
     next_push_warning_ms_ = 0;
-    log::Get().info("supervisor: {} fallback job(s) pushed from the local spool to the shared queue",
-                    *pushed);
+    log::Get().info(
+        "supervisor: {} fallback job(s) pushed from the local spool to the shared queue", *pushed);
   }
 }
 

@@ -182,7 +182,9 @@ Status WriteDurably(const std::string& dir, const std::string& name, std::string
 }  // namespace
 
 JobQueue::JobQueue(std::shared_ptr<store::Environment> env, std::string spool_dir)
-    : env_(std::move(env)), shared_(env_->shared_backends().jobs), spool_dir_(std::move(spool_dir)) {
+    : env_(std::move(env)),
+      shared_(env_->shared_backends().jobs),
+      spool_dir_(std::move(spool_dir)) {
   if (mkdir(spool_dir_.c_str(), 0750) != 0 && errno != EEXIST) {
     throw std::runtime_error("cannot create spool directory " + spool_dir_ + ": " +
                              std::strerror(errno));
@@ -360,8 +362,7 @@ Result<std::optional<Job>> JobQueue::GetLocal(std::string_view id) const {
   return out;
 }
 
-Result<std::vector<Job>> JobQueue::ListLocal(size_t limit,
-                                             std::optional<JobState> state) const {
+Result<std::vector<Job>> JobQueue::ListLocal(size_t limit, std::optional<JobState> state) const {
   std::vector<Job> out;
   Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
     out.clear();

@@ -351,8 +351,9 @@ void Supervisor::Dispatch() {
       continue;
     }
     if (!job.taken_from.empty()) {
-      log::Get().warn("job={} handler={} queue_id={} decision=taken-over from={} (its lease expired)",
-                      job.id, job.handler, job.queue_id, job.taken_from);
+      log::Get().warn(
+          "job={} handler={} queue_id={} decision=taken-over from={} (its lease expired)", job.id,
+          job.handler, job.queue_id, job.taken_from);
     }
     WorkerSlot& slot = *free.back();
     free.pop_back();

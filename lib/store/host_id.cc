@@ -7,7 +7,8 @@ namespace threadmill::store {
 
 std::string HostId(const EnvOptions& options) {
   char host[256] = {};
-  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "localhost:" + options.path;
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+    return "localhost:" + options.path;
   return std::string(host) + ":" + options.path;
 }
 

@@ -76,8 +76,7 @@ const Statement kNextDue{
     "SELECT (SELECT next_try FROM tm_job WHERE state = 'Q' ORDER BY next_try LIMIT 1), "
     "(SELECT lease_until FROM tm_job WHERE state = 'R' ORDER BY lease_until LIMIT 1)",
     {}};
-const Statement kCount{
-    "tm_job_count", "SELECT count(*) FROM tm_job WHERE state = $1", {kText}};
+const Statement kCount{"tm_job_count", "SELECT count(*) FROM tm_job WHERE state = $1", {kText}};
 const Statement kRecover{
     "tm_job_recover",
     "UPDATE tm_job SET state = 'Q', next_try = $1, updated = $1, last_error = 'interrupted', "
@@ -92,6 +91,8 @@ const Statement kSweep{
     "RETURNING 1) "
     "SELECT count(*) FROM d",
     {kInt8, kInt8}};
+
+#undef TM_JOB_COLS
 
 JobRow RowAt(const Rows& rows, int i) {
   JobRow row;
@@ -127,7 +128,8 @@ Result<InsertedJob> InsertOne(PgConn& conn, const JobRow& row, const std::string
                                Param::Bytes(row.recipient), Param::Bytes(row.handler)});
   if (!hit.ok()) return hit.error();
   if (hit->size() == 0) {  // swept between the two statements
-    return MakeError(ErrorCode::kTemporary, "postgresql: job " + row.id + " conflicted and vanished");
+    return MakeError(ErrorCode::kTemporary,
+                     "postgresql: job " + row.id + " conflicted and vanished");
   }
   return InsertedJob{std::string(hit->Bytes(0, 0)), true};
 }
@@ -187,9 +189,9 @@ Result<std::vector<JobRow>> PgJobBackend::List(size_t limit, std::optional<char>
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   const int64_t n = static_cast<int64_t>(std::min<size_t>(limit, static_cast<size_t>(INT64_MAX)));
-  Result<Rows> rows = state ? (*conn)->Run(kListState, {Param::Bytes(StateText(*state)),
-                                                        Param::Int8(n)})
-                            : (*conn)->Run(kListAll, {Param::Int8(n)});
+  Result<Rows> rows =
+      state ? (*conn)->Run(kListState, {Param::Bytes(StateText(*state)), Param::Int8(n)})
+            : (*conn)->Run(kListAll, {Param::Int8(n)});
   if (!rows.ok()) return rows.error();
   std::vector<JobRow> out;
   for (int i = 0; i < rows->size(); ++i) out.push_back(RowAt(*rows, i));
@@ -206,10 +208,9 @@ Result<std::vector<JobRow>> PgJobBackend::ClaimDue(int64_t now,
     if (n == 0) continue;
     // Autocommit: each handler's claim commits at once, so a later failure never leaves
     // claimed jobs unreported (the caller gets what was claimed so far).
-    Result<Rows> rows =
-        (*conn)->Run(kClaim, {Param::Bytes(handler), Param::Int8(now),
-                              Param::Int8(static_cast<int64_t>(n)), Param::Bytes(host_id_),
-                              Param::Int8(now + lease_seconds)});
+    Result<Rows> rows = (*conn)->Run(
+        kClaim, {Param::Bytes(handler), Param::Int8(now), Param::Int8(static_cast<int64_t>(n)),
+                 Param::Bytes(host_id_), Param::Int8(now + lease_seconds)});
     if (!rows.ok()) {
       if (!out.empty()) return out;
       return rows.error();
@@ -233,17 +234,17 @@ Status PgJobBackend::Update(std::string_view id, bool only_leased,
                             : (*conn)->Run(kLock, {Param::Bytes(id)});
     if (!rows.ok()) return rows.error();
     if (rows->size() == 0) {
-      return MakeError(ErrorCode::kNotFound,
-                       "job " + std::string(id) +
-                           (only_leased ? " is not running under this host's lease" : " not found"));
+      return MakeError(
+          ErrorCode::kNotFound,
+          "job " + std::string(id) +
+              (only_leased ? " is not running under this host's lease" : " not found"));
     }
     JobRow row = RowAt(*rows, 0);
     if (Status st = fn(row); !st.ok()) return st;
-    Result<Rows> put =
-        (*conn)->Run(kPut, {Param::Bytes(id), Param::Bytes(StateText(row.state)),
-                            Param::Int8(row.attempts), Param::Int8(row.next_try),
-                            Param::Int8(row.updated), Param::Bytes(row.last_error),
-                            Param::Bytes(row.record)});
+    Result<Rows> put = (*conn)->Run(
+        kPut, {Param::Bytes(id), Param::Bytes(StateText(row.state)), Param::Int8(row.attempts),
+               Param::Int8(row.next_try), Param::Int8(row.updated), Param::Bytes(row.last_error),
+               Param::Bytes(row.record)});
     if (!put.ok()) return put.error();
     if (row.state == 'D') {
       if (auto drop = (*conn)->Run(kDropMessage, {Param::Bytes(id)}); !drop.ok()) {
@@ -287,8 +288,8 @@ Result<size_t> PgJobBackend::RecoverRunning(int64_t now) {
 Result<size_t> PgJobBackend::SweepDone(int64_t older_than, size_t batch) {
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
-  Result<Rows> rows = (*conn)->Run(
-      kSweep, {Param::Int8(older_than), Param::Int8(static_cast<int64_t>(batch))});
+  Result<Rows> rows =
+      (*conn)->Run(kSweep, {Param::Int8(older_than), Param::Int8(static_cast<int64_t>(batch))});
   if (!rows.ok()) return rows.error();
   return static_cast<size_t>(rows->Int8(0, 0));
 }

@@ -111,8 +111,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, job_queue_backend,
 
 TEST_P(job_queue_backend, EnqueueClaimReadFinish) {
   const std::string raw = Raw("q1@example.org");
-  auto jobs = EnqueueOn(0, {Input("alpha", "q1@example.org"), Input("beta", "q1@example.org")},
-                        raw);
+  auto jobs =
+      EnqueueOn(0, {Input("alpha", "q1@example.org"), Input("beta", "q1@example.org")}, raw);
   ASSERT_TRUE(jobs.ok()) << jobs.error().message;
   ASSERT_EQ(jobs->size(), 2u);
   EXPECT_FALSE((*jobs)[0].duplicate || (*jobs)[1].duplicate || (*jobs)[0].fallback);
