@@ -25,7 +25,7 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
       {"log", {"target", "facility", "level"}},
       {"store",
        {"backend", "dsn", "dsn_file", "path", "map_size_mb", "max_map_size_mb", "retention_days",
-        "sweep_interval_seconds", "sync", "sync_interval_ms"}},
+        "sweep_interval_seconds", "sync", "sync_interval_ms", "job_lease_seconds"}},
       {"direction", {"internal_hosts", "authenticated_is_outbound", "submission_daemons"}},
       {"threading",
        {"max_references", "use_thread_index", "reply_token", "token_key_files",
@@ -143,6 +143,7 @@ void ReadStoreBackend(const TomlReader& r, StoreConfig* s) {
   std::string dsn_file;
   r.Get("dsn", &s->dsn);
   r.Get("dsn_file", &dsn_file);
+  r.Get("job_lease_seconds", &s->job_lease_seconds, 0, 86400);
   if (s->backend == "lmdb") {
     if (!s->dsn.empty()) r.Fail("dsn", "is only used with backend = \"postgresql\"");
     if (!dsn_file.empty()) r.Fail("dsn_file", "is only used with backend = \"postgresql\"");

@@ -64,6 +64,11 @@ struct StoreConfig {
   int64_t sweep_interval_seconds = 3600;
   bool sync_each_commit = false;  // sync = "always"; default "periodic"
   int64_t sync_interval_ms = 1000;
+  // With backend = "postgresql": how long a claimed job stays leased to this host before
+  // another host may take it over (store/job_backend.h). 0: the handler's job timeout plus
+  // the reinjection budget plus a margin (runtime/supervisor.cc). Shorter than a job may run
+  // means another host may run it again while it still runs (the ledger still replies once).
+  int64_t job_lease_seconds = 0;
 };
 
 struct DirectionConfig {

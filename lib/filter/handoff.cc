@@ -53,8 +53,12 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads, s
 
 void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
                   runtime::IncomingMessage* message, Decision* d) const {
-  if (!active_ || d->direction != store::Direction::kInbound || d->outcome == Outcome::kError)
-    return;
+  if (!active_ || d->direction != store::Direction::kInbound) return;
+  // A thread-store failure the MTA is told to accept (on_store_error = accept) still hands
+  // the message to its handlers, unthreaded: with a shared database away its jobs wait in
+  // the local fallback spool (runtime/job_queue.h SHARED QUEUE) instead of being lost.
+  const bool store_failed = d->outcome == Outcome::kError && d->reason == "store";
+  if (d->outcome == Outcome::kError && !store_failed) return;
   std::string owner = ThreadOwner(threads, *d);
   auto matches = router_.Route(envelope.recipients, owner);
   if (!owner.empty() && std::none_of(matches.begin(), matches.end(),
@@ -124,6 +128,13 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
   }
   std::string handlers, ids;
   size_t duplicates = 0;
+  if (!jobs->empty() && jobs->front().fallback) {  // runtime/job_queue.h SHARED QUEUE
+    log::Get().warn(
+        "{}: the shared job queue is unreachable: job(s) spooled locally, pushed to it when it "
+        "answers",
+        envelope.queue_id);
+    d->extra_log.emplace_back("spool", "local-fallback");
+  }
   for (size_t i = 0; i < matches.size(); ++i) {
     const auto& match = matches[i];
     const runtime::Enqueued& job = (*jobs)[i];
@@ -136,14 +147,16 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
       d->delete_recipients.push_back(match.recipient);
     }
   }
-  // Jobs must be on disk before the MTA hears "accepted" (the store syncs periodically).
-  if (duplicates < matches.size()) {
+  // Jobs must be on disk before the MTA hears "accepted" (the store syncs periodically);
+  // jobs in the shared queue are committed in the database already.
+  const bool local = !queue_->shared() || (!jobs->empty() && jobs->front().fallback);
+  if (duplicates < matches.size() && local) {
     if (Status synced = env_->Sync(); !synced.ok()) {
       log::Get().error("{}: store sync after spooling failed: {}", envelope.queue_id,
                        synced.error().message);
     }
   }
-  if (d->outcome != Outcome::kNoReply) d->outcome = Outcome::kQueued;
+  if (d->outcome != Outcome::kNoReply && !store_failed) d->outcome = Outcome::kQueued;
   d->extra_log.emplace_back("handler", handlers);
   d->extra_log.emplace_back("job", ids);
   if (duplicates) d->extra_log.emplace_back("dup", std::to_string(duplicates));

@@ -15,7 +15,10 @@
 //   message spooled before creates no new job (dup=N). At most [handlers]
 //   max_routed_recipients jobs per message (routed_cap=N; recipients past the cap are
 //   delivered normally, never consumed); [handlers] spool_quota_mb bounds the spool
-//   (reason=spool-quota, then on_store_error).
+//   (reason=spool-quota, then on_store_error). A message whose thread lookup or recording
+//   failed (decision=error reason=store) and that the MTA accepts is handed off unthreaded;
+//   with [store] backend = "postgresql" and the database away its jobs go to the local
+//   fallback spool (spool=local-fallback) and reach the database when it is back.
 #pragma once
 
 #include <memory>

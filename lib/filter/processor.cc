@@ -146,6 +146,15 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
       if (token->check == thread::TokenCheck::kValid) break;
     }
   }
+  if (direction.direction == store::Direction::kInbound) {
+    // Before the store: a message handed off after a store failure (handoff.h) keeps them.
+    d->sender_authenticated =
+        SenderAuthenticated(envelope.mail_from, auth ? &auth->verdicts : nullptr,
+                            authenticator_ ? authenticator_->psl() : nullptr);
+    d->no_reply_reason =
+        NoReplyReason(envelope, headers, d->references, config_->threading.max_references,
+                      d->sender_authenticated, &system_senders_);
+  }
   auto resolution = thread::Resolve(*store_, threading, config_->threading.use_thread_index,
                                     token ? &*token : nullptr);
   if (!resolution.ok()) {
@@ -178,12 +187,6 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
     d->outcome = Outcome::kRecorded;
     return;
   }
-  d->sender_authenticated =
-      SenderAuthenticated(envelope.mail_from, auth ? &auth->verdicts : nullptr,
-                          authenticator_ ? authenticator_->psl() : nullptr);
-  d->no_reply_reason =
-      NoReplyReason(envelope, headers, d->references, config_->threading.max_references,
-                    d->sender_authenticated, &system_senders_);
   if (d->no_reply_reason == "references") {
     d->outcome = Outcome::kNoReply;
     d->reason = "references";

@@ -65,6 +65,29 @@ void Housekeeping::SweepKvAndDrafts(JobQueue& queue, const std::shared_ptr<store
   if (swept.ok() && *swept) log::Get().info("supervisor: {} decided draft(s) swept", *swept);
 }
 
+void Housekeeping::Push(JobQueue& queue, int64_t now_ms) {
+  if (!queue.shared() || now_ms < next_push_ms_) return;
+  next_push_ms_ = now_ms + kPushIntervalMs;
+  for (;;) {
+    auto pushed = queue.PushLocal();
+    if (!pushed.ok()) {
+      if (now_ms >= next_push_warning_ms_) {
+        next_push_warning_ms_ = now_ms + 60 * 1000;
+        auto depth = queue.LocalFallbackDepth();
+        log::Get().warn(
+            "supervisor: {} fallback job(s) wait in the local spool: cannot push them to the "
+            "shared queue: {}",
+            depth.ok() ? *depth : 0, pushed.error().message);
+      }
+      return;
+    }
+    if (*pushed == 0) return;
+    next_push_warning_ms_ = 0;
+    log::Get().info(
+        "supervisor: {} fallback job(s) pushed from the local spool to the shared queue", *pushed);
+  }
+}
+
 void Housekeeping::Sweep(JobQueue& queue, const std::shared_ptr<store::Environment>& env,
                          const RuntimeConfig& runtime, const config::Config& config, int64_t now) {
   if (now >= next_jobs_s_) {

@@ -15,6 +15,9 @@
 //   host; the hourly sweeps are of data that may be shared by several hosts (PostgreSQL):
 //   they run only when this host takes the "housekeeping" sweep lease for the hour
 //   (store/shared_sweep.h; always with LMDB), so one host sweeps and the others skip.
+//   Push() (a shared queue only, job_queue.h SHARED QUEUE) moves jobs the milter spooled
+//   locally while the database was unreachable to the database: tried every
+//   kPushIntervalMs while there are any, a failure logged at most once a minute.
 //
 // THREADING
 //   Single-threaded (the supervisor).
@@ -41,6 +44,9 @@ class Housekeeping {
   // Sweeps when due (see file comment). `now` in unix seconds.
   void Sweep(JobQueue& queue, const std::shared_ptr<store::Environment>& env,
              const RuntimeConfig& runtime, const config::Config& config, int64_t now);
+  // See file comment. `now_ms` on a steady clock.
+  void Push(JobQueue& queue, int64_t now_ms);
+  static constexpr int64_t kPushIntervalMs = 1000;
   // Seconds until the next sweep is due (for the poll time-out).
   int64_t SecondsToNextSweep(int64_t now) const {
     return next_jobs_s_ > now ? next_jobs_s_ - now : 0;
@@ -57,6 +63,8 @@ class Housekeeping {
                         const RuntimeConfig& runtime, const config::Config& config, int64_t now);
 
   int64_t next_jobs_s_ = 0;
+  int64_t next_push_ms_ = 0;
+  int64_t next_push_warning_ms_ = 0;
   int64_t next_ledger_s_ = 0;
   uint64_t shared_sweeps_run_ = 0;
   uint64_t shared_sweeps_skipped_ = 0;

@@ -60,6 +60,9 @@ struct Job {
   std::string file;      // path of the spooled message
   std::string kind;      // "" = an inbound message; "draft-decision" (runtime/drafts.h)
   std::string draft_id;  // the draft a draft-decision job is about
+  // Not stored: set by JobQueue::ClaimDue when this claim took the job over from another
+  // host whose lease expired (that host's id, store/host_id.h).
+  std::string taken_from;
 
   bool operator==(const Job&) const = default;
 };

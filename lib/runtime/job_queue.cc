@@ -182,7 +182,9 @@ Status WriteDurably(const std::string& dir, const std::string& name, std::string
 }  // namespace
 
 JobQueue::JobQueue(std::shared_ptr<store::Environment> env, std::string spool_dir)
-    : env_(std::move(env)), spool_dir_(std::move(spool_dir)) {
+    : env_(std::move(env)),
+      shared_(env_->shared_backends().jobs),
+      spool_dir_(std::move(spool_dir)) {
   if (mkdir(spool_dir_.c_str(), 0750) != 0 && errno != EEXIST) {
     throw std::runtime_error("cannot create spool directory " + spool_dir_ + ": " +
                              std::strerror(errno));
@@ -213,9 +215,9 @@ Result<std::string> JobQueue::Enqueue(const JobInput& in) {
   return job.id;
 }
 
-Result<std::vector<Enqueued>> JobQueue::EnqueueMessage(const std::vector<JobInput>& inputs,
-                                                       IncomingMessage& message,
-                                                       uint64_t quota_bytes) {
+Result<std::vector<Enqueued>> JobQueue::EnqueueLocal(const std::vector<JobInput>& inputs,
+                                                     IncomingMessage& message,
+                                                     uint64_t quota_bytes) {
   std::vector<Enqueued> out;
   if (inputs.empty()) return out;
   if (quota_bytes != 0 && UsedBytes() + message.size() > quota_bytes) {
@@ -343,7 +345,7 @@ void JobQueue::Poke() const {
   }
 }
 
-Result<std::optional<Job>> JobQueue::Get(std::string_view id) const {
+Result<std::optional<Job>> JobQueue::GetLocal(std::string_view id) const {
   std::optional<Job> out;
   Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
     out.reset();
@@ -360,7 +362,7 @@ Result<std::optional<Job>> JobQueue::Get(std::string_view id) const {
   return out;
 }
 
-Result<std::vector<Job>> JobQueue::List(size_t limit, std::optional<JobState> state) const {
+Result<std::vector<Job>> JobQueue::ListLocal(size_t limit, std::optional<JobState> state) const {
   std::vector<Job> out;
   Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
     out.clear();
@@ -398,6 +400,7 @@ Result<std::vector<Job>> JobQueue::List(size_t limit, std::optional<JobState> st
 }
 
 Result<std::string> JobQueue::ReadMessage(const Job& job) const {
+  if (job.file.empty() && shared_) return shared_->ReadMessage(job.id);  // a shared job
   std::ifstream in(job.file, std::ios::binary);
   if (!in) {
     return MakeError(ErrorCode::kNotFound,
@@ -419,7 +422,7 @@ Result<std::vector<Job>> JobQueue::ClaimDue(int64_t now, size_t max,
   std::vector<Job> out;
   if (max == 0) return out;
   // A read transaction first: most polls find nothing due and take no writer lock.
-  auto next = NextDue();
+  auto next = NextDueLocal();
   if (!next.ok()) return next.error();
   if (!*next || **next > now) return out;
   Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
@@ -457,24 +460,7 @@ Result<std::vector<Job>> JobQueue::ClaimDue(int64_t now, size_t max,
   return out;
 }
 
-Result<std::vector<Job>> JobQueue::ClaimDue(int64_t now,
-                                            const std::map<std::string, size_t>& capacity) {
-  size_t total = 0;
-  for (const auto& [handler, n] : capacity) total += n;
-  // The lambda may run again (a retried write transaction): it starts from a fresh copy.
-  std::map<std::string, size_t> left;
-  return ClaimDue(
-      now, total,
-      [&](const Job& job) {
-        auto it = left.find(job.handler);
-        if (it == left.end() || it->second == 0) return false;
-        --it->second;
-        return true;
-      },
-      [&] { left = capacity; });
-}
-
-Result<std::optional<int64_t>> JobQueue::NextDue() const {
+Result<std::optional<int64_t>> JobQueue::NextDueLocal() const {
   std::optional<int64_t> next;
   Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
     next.reset();
@@ -487,7 +473,7 @@ Result<std::optional<int64_t>> JobQueue::NextDue() const {
   return next;
 }
 
-Result<size_t> JobQueue::Count(JobState state) const {
+Result<size_t> JobQueue::CountLocal(JobState state) const {
   size_t count = 0;
   Status st = env_->Read([&](store::ReadTxn& txn) -> Status {
     count = 0;
@@ -550,8 +536,8 @@ Status JobQueue::Update(std::string_view id, const std::function<Status(Job&)>& 
 Result<Job> JobQueue::Finish(std::string_view id, Outcome outcome, std::string_view reason,
                              int64_t now, const RetryPolicy& policy) {
   Job result;
-  Status st = Update(
-      id,
+  Status st = UpdateAnywhere(
+      id, /*only_leased=*/true,
       [&](Job& job) -> Status {
         job.updated = now;
         switch (outcome) {
@@ -595,8 +581,8 @@ Result<Job> JobQueue::Finish(std::string_view id, Outcome outcome, std::string_v
 }
 
 Status JobQueue::SetVerdicts(std::string_view id, const Job& from) {
-  return Update(
-      id,
+  return UpdateAnywhere(
+      id, /*only_leased=*/false,
       [&](Job& job) -> Status {
         job.dmarc = from.dmarc;
         job.spf = from.spf;
@@ -609,7 +595,7 @@ Status JobQueue::SetVerdicts(std::string_view id, const Job& from) {
       nullptr);
 }
 
-Result<size_t> JobQueue::RecoverRunning(int64_t now) {
+Result<size_t> JobQueue::RecoverRunningLocal(int64_t now) {
   size_t count = 0;
   Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
     count = 0;
@@ -642,8 +628,8 @@ Result<size_t> JobQueue::RecoverRunning(int64_t now) {
 }
 
 Status JobQueue::Retry(std::string_view id, int64_t now) {
-  Status st = Update(
-      id,
+  Status st = UpdateAnywhere(
+      id, /*only_leased=*/false,
       [&](Job& job) -> Status {
         if (job.state == JobState::kRunning) {
           return MakeError(ErrorCode::kInvalidInput, "job is running");
@@ -664,8 +650,8 @@ Status JobQueue::Retry(std::string_view id, int64_t now) {
 }
 
 Status JobQueue::Park(std::string_view id, std::string_view reason, int64_t now) {
-  return Update(
-      id,
+  return UpdateAnywhere(
+      id, /*only_leased=*/false,
       [&](Job& job) -> Status {
         if (job.state == JobState::kRunning) {
           return MakeError(ErrorCode::kInvalidInput, "job is running");
@@ -679,7 +665,7 @@ Status JobQueue::Park(std::string_view id, std::string_view reason, int64_t now)
       nullptr);
 }
 
-Result<size_t> JobQueue::SweepDone(int64_t older_than, size_t batch) {
+Result<size_t> JobQueue::SweepDoneLocal(int64_t older_than, size_t batch) {
   size_t count = 0;
   Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
     count = 0;
@@ -715,6 +701,29 @@ Result<size_t> JobQueue::SweepDone(int64_t older_than, size_t batch) {
   });
   if (!st.ok()) return st.error();
   return count;
+}
+
+Status JobQueue::RemoveLocal(const Job& job) {
+  Status st = env_->Write([&](store::WriteTxn& txn) -> Status {
+    auto raw = txn.Get(env_->dbi(store::Db::kSpool), job.id);
+    if (!raw.ok()) return raw.error();
+    if (!raw->has_value()) return {};
+    auto stored = DecodeJob(**raw);
+    if (!stored.ok()) return stored.error();
+    if (auto del = txn.Del(env_->dbi(store::Db::kSpoolIndex), IndexKey(*stored)); !del.ok()) {
+      return del.error();
+    }
+    if (auto del = txn.Del(env_->dbi(store::Db::kSpool), job.id); !del.ok()) return del.error();
+    if (!stored->message_id.empty()) {
+      std::string key = SpoolDedupeKey(stored->message_id, stored->recipient, stored->handler);
+      auto del = store::KeyedDelete(txn, env_->dbi(store::Db::kKv), kSpoolDedupeNamespace, key);
+      if (!del.ok()) return del.error();
+    }
+    return {};
+  });
+  if (!st.ok()) return st;
+  if (!job.file.empty()) unlink(job.file.c_str());
+  return {};
 }
 
 }  // namespace threadmill::runtime

@@ -31,6 +31,20 @@
 //   Thread-safe (every call runs its own transaction); used by many milter threads at once.
 //   Never call from inside Environment::Read/Write callbacks.
 //
+// SHARED QUEUE ([store] backend = "postgresql", store/job_backend.h)
+//   When store::OpenStore attached a job backend, routed messages' jobs live there with their
+//   raw message (Job::file is ""), claimed under this host's lease so each runs on one host at
+//   a time; ClaimDue also takes over running jobs whose lease expired (a dead host's), and
+//   RecoverRunning only touches this host's leases. FALLBACK: when EnqueueMessage cannot
+//   reach the database (kTemporary/kStore) the jobs go to the local LMDB spool as above
+//   (Enqueued::fallback); they are not run here (their replies need the shared ledger) but
+//   pushed to the database by PushLocal (the supervisor's housekeeping) once it answers:
+//   inserted by job id and dedupe key (ON CONFLICT DO NOTHING), then removed locally, so a
+//   crash between the two pushes nothing twice and a job routed meanwhile on another host is
+//   not doubled. Enqueue() (draft decisions: the draft store is local) always uses the local
+//   spool, and those jobs run here. Get/Finish/Retry/Park/SetVerdicts look in the local spool
+//   first, then in the shared queue; List and Count show both.
+//
 // LIMITS
 //   Due jobs of a handler that is not loaded are skipped (not claimed) at every poll: the cost
 //   grows with their number until the handler is loaded again. List() without a state scans.
@@ -52,6 +66,7 @@
 #include "runtime/incoming_message.h"
 #include "runtime/job.h"
 #include "store/environment.h"
+#include "store/job_backend.h"
 
 namespace threadmill::runtime {
 
@@ -87,6 +102,7 @@ struct JobInput {
 struct Enqueued {
   std::string id;
   bool duplicate = false;
+  bool fallback = false;  // the shared queue was unreachable: spooled locally (file comment)
 };
 
 // kDefer: the job did not run (its verdicts wait for DNS, reauth.h): queued again after
@@ -125,13 +141,17 @@ class JobQueue {
   // The spooled message of a job.
   Result<std::string> ReadMessage(const Job& job) const;
 
-  // Claims up to `max` due jobs for which accept(job) is true. They come back running.
+  // Claims up to `max` due jobs of the LOCAL spool for which accept(job) is true. They come
+  // back running.
   Result<std::vector<Job>> ClaimDue(int64_t now, size_t max,
                                     const std::function<bool(const Job&)>& accept);
   // Claims due jobs, at most capacity[handler] of each handler (handlers not in the map: none),
   // earliest first within each handler; one handler's backlog never keeps another's due jobs
-  // from being claimed (the scan goes on past jobs of handlers that are full).
-  Result<std::vector<Job>> ClaimDue(int64_t now, const std::map<std::string, size_t>& capacity);
+  // from being claimed (the scan goes on past jobs of handlers that are full). With a shared
+  // queue, its jobs first (leased for lease_seconds), then local draft decisions.
+  Result<std::vector<Job>> ClaimDue(int64_t now, const std::map<std::string, size_t>& capacity,
+                                    int64_t lease_seconds = kDefaultLeaseSeconds);
+  static constexpr int64_t kDefaultLeaseSeconds = 300;
   // The earliest next_try of a queued job (nullopt: none queued). Read-only.
   Result<std::optional<int64_t>> NextDue() const;
   // Jobs in `state`, counted through the index.
@@ -146,7 +166,9 @@ class JobQueue {
   // Stores what re-authentication decided (dmarc, spf, dkim, sender_authenticated,
   // no_reply_reason, reauth of `from`) in job `id`, whatever its state.
   Status SetVerdicts(std::string_view id, const Job& from);
-  // Jobs left running (crash, kill -9, stop) become queued, due now. Returns how many.
+  // Jobs left running (crash, kill -9, stop) become queued, due now. Returns how many. With
+  // a shared queue only this host's leased jobs, and an unreachable database is no error
+  // (the leases expire and ClaimDue takes their jobs back).
   Result<size_t> RecoverRunning(int64_t now);
   // Operator: queue a parked (or any not running) job again with a fresh attempt count.
   Status Retry(std::string_view id, int64_t now);
@@ -157,6 +179,14 @@ class JobQueue {
   // Removes done jobs last updated before `older_than`, oldest first, at most `batch`.
   // Returns how many.
   Result<size_t> SweepDone(int64_t older_than, size_t batch = kSweepBatch);
+
+  // Shared queue only: pushes up to `batch` local fallback jobs (queued inbound jobs of the
+  // local spool) to the shared queue (see SHARED QUEUE). Returns how many left the local
+  // spool (pushed, or found there already). 0 without a shared queue.
+  Result<size_t> PushLocal(size_t batch = 100);
+  // Shared queue only: local fallback jobs waiting for the database (0 without one).
+  Result<size_t> LocalFallbackDepth() const;
+  bool shared() const { return shared_ != nullptr; }
 
   // Wakes the supervisor (best effort).
   void Poke() const;
@@ -170,8 +200,25 @@ class JobQueue {
                                     const std::function<bool(const Job&)>& accept,
                                     const std::function<void()>& begin);
   Status Update(std::string_view id, const std::function<Status(Job&)>& change, Job* out);
+  // The same change of a job wherever it is (local first, then shared; only_leased: a shared
+  // job only while this host holds its lease).
+  Status UpdateAnywhere(std::string_view id, bool only_leased,
+                        const std::function<Status(Job&)>& change, Job* out);
+  Result<std::vector<Enqueued>> EnqueueLocal(const std::vector<JobInput>& inputs,
+                                             IncomingMessage& message, uint64_t quota_bytes);
+  Result<std::vector<Enqueued>> EnqueueShared(const std::vector<JobInput>& inputs,
+                                              IncomingMessage& message);
+  Result<std::optional<Job>> GetLocal(std::string_view id) const;
+  Result<std::vector<Job>> ListLocal(size_t limit, std::optional<JobState> state) const;
+  Result<std::optional<int64_t>> NextDueLocal() const;
+  Result<size_t> CountLocal(JobState state) const;
+  Result<size_t> RecoverRunningLocal(int64_t now);
+  Result<size_t> SweepDoneLocal(int64_t older_than, size_t batch);
+  // Removes a local job's record, index entry, dedupe record and file.
+  Status RemoveLocal(const Job& job);
 
   std::shared_ptr<store::Environment> env_;
+  std::shared_ptr<store::JobBackend> shared_;  // null: LMDB only
   std::string spool_dir_;
   std::mutex usage_mutex_;
   uint64_t used_bytes_ = 0;

@@ -16,6 +16,15 @@ std::string RenderRuntimeMetrics(const std::shared_ptr<store::Environment>& env,
     out += std::string("threadmill_jobs{state=\"") + ToString(state) + "\"} " +
            std::to_string(counted.ok() ? *counted : 0) + "\n";
   }
+  if (jobs.shared()) {  // [store] backend = "postgresql" (job_queue.h SHARED QUEUE)
+    auto depth = jobs.LocalFallbackDepth();
+    out +=
+        "# HELP threadmill_jobs_fallback Routed jobs spooled locally while the database was "
+        "unreachable, waiting to be pushed to it\n"
+        "# TYPE threadmill_jobs_fallback gauge\n"
+        "threadmill_jobs_fallback " +
+        std::to_string(depth.ok() ? *depth : 0) + "\n";
+  }
   auto counters = store::Counters(env).All();
   if (!counters.ok()) return out;
   std::set<std::string> families;

@@ -82,6 +82,7 @@ class Supervisor {
   }
   void SpawnWorkers();
   void Dispatch();
+  int64_t LeaseSeconds(const std::map<std::string, size_t>& capacity) const;
   void DispatchHeartbeats();
   void OnMessage(WorkerSlot& slot, const WorkerMessage& message);
   void OnTaskEnd(WorkerSlot& slot);
@@ -107,6 +108,7 @@ class Supervisor {
   std::map<std::string, int64_t> next_heartbeat_ms_;  // by handler
   std::map<std::string, uint64_t> heartbeats_;        // heartbeats started, by handler
   int64_t next_waiting_report_ms_ = 0;
+  int64_t next_claim_error_ms_ = 0;  // repeated claim failures are logged once a minute
   // Jobs may wait for a handler that is not loaded: the last report found some, or a route
   // (of this or a refused configuration, which the daemon may route with) names one.
   bool may_wait_ = false;
@@ -300,6 +302,20 @@ void Supervisor::Record(const std::string& id, const std::string& handler,
   }
 }
 
+// How long jobs claimed from a shared queue stay leased to this host (store/job_backend.h):
+// [store] job_lease_seconds, else the longest job timeout of the handlers claiming plus what
+// a reinjection may add (OnMessage kReinjectStart) plus a margin, so a job never outlives
+// its lease here.
+int64_t Supervisor::LeaseSeconds(const std::map<std::string, size_t>& capacity) const {
+  if (base_->store.job_lease_seconds > 0) return base_->store.job_lease_seconds;
+  int64_t longest = 0;
+  for (const auto& [handler, n] : capacity) {
+    longest = std::max(longest, config_->job_timeout_of(handler));
+  }
+  const reply::ReplyConfig& r = config_->reply;
+  return longest + r.sendmail_timeout_seconds + r.reinject_confirm_seconds + 10 + 30;
+}
+
 // Each handler's due jobs go to that handler's idle workers only: one handler's backlog or
 // hung workers never hold back another's jobs (JobQueue::ClaimDue per handler).
 void Supervisor::Dispatch() {
@@ -315,11 +331,16 @@ void Supervisor::Dispatch() {
   if (capacity.empty()) return;
   JobQueue* queue = Queue();
   if (!queue) return;
-  auto jobs = queue->ClaimDue(NowSeconds(), capacity);
+  auto jobs = queue->ClaimDue(NowSeconds(), capacity, LeaseSeconds(capacity));
   if (!jobs.ok()) {
-    log::Get().error("supervisor: cannot claim jobs: {}", jobs.error().message);
+    // A shared database away fails every poll: once a minute is enough to tell.
+    if (NowMs() >= next_claim_error_ms_) {
+      next_claim_error_ms_ = NowMs() + 60 * 1000;
+      log::Get().error("supervisor: cannot claim jobs: {}", jobs.error().message);
+    }
     return;
   }
+  next_claim_error_ms_ = 0;
   auto next = queue->NextDue();  // for the poll time-out: sleep until the next retry is due
   next_due_s_ = next.ok() && *next ? **next : INT64_MAX;
   for (const Job& job : *jobs) {
@@ -328,6 +349,11 @@ void Supervisor::Dispatch() {
       log::Get().error("job={} handler={}: claimed without an idle worker", job.id, job.handler);
       Record(job.id, job.handler, job.queue_id, job.attempts, Outcome::kRetry, "no-idle-worker");
       continue;
+    }
+    if (!job.taken_from.empty()) {
+      log::Get().warn(
+          "job={} handler={} queue_id={} decision=taken-over from={} (its lease expired)", job.id,
+          job.handler, job.queue_id, job.taken_from);
     }
     WorkerSlot& slot = *free.back();
     free.pop_back();
@@ -630,6 +656,7 @@ int Supervisor::Run() {
       }
     } else {
       SpawnWorkers();
+      if (JobQueue* queue = Queue()) housekeeping_.Push(*queue, NowMs());
       Dispatch();
       DispatchHeartbeats();
       if (JobQueue* queue = Queue()) {

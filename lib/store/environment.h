@@ -21,10 +21,11 @@
 //
 // SHARED BACKENDS
 //   With [store] backend = "postgresql" (store/open_store.h OpenStore) the thread mappings,
-//   the replied-once ledger, handler KV, drafts and counters live in PostgreSQL while jobs
-//   stay in this environment: OpenStore attaches the shared backends here, and
-//   ThreadStore(env), reply::ReplyLedger(env), KvStore(env), Counters(env) and
-//   runtime::DraftStore(env) use them; shared retention sweeps take the attached SweepLease.
+//   the replied-once ledger, the routed jobs, handler KV, drafts and counters live in
+//   PostgreSQL while the fallback job spool stays in this environment: OpenStore attaches
+//   the shared backends here, and ThreadStore(env), reply::ReplyLedger(env),
+//   runtime::JobQueue, KvStore(env), Counters(env) and runtime::DraftStore(env) use them;
+//   shared retention sweeps take the attached SweepLease.
 //   Without attached backends all use this environment.
 //
 // LIMITS
@@ -48,6 +49,7 @@
 #include "store/counters_backend.h"
 #include "store/draft_backend.h"
 #include "store/kv_backend.h"
+#include "store/job_backend.h"
 #include "store/ledger_backend.h"
 #include "store/schema.h"
 #include "store/sweep_lease.h"
@@ -83,6 +85,7 @@ struct SharedBackends {
   std::shared_ptr<DraftBackend> drafts;
   // Null: nothing is shared with other hosts, every sweep runs here.
   std::shared_ptr<SweepLease> sweep_lease;
+  std::shared_ptr<JobBackend> jobs;  // runtime::JobQueue's shared queue (job_backend.h)
 };
 
 class Environment {

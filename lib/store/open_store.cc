@@ -1,5 +1,6 @@
 #include "store/open_store.h"
 
+#include "store/host_id.h"
 #include "store/postgresql/pg_process_backends.h"
 
 namespace threadmill::store {
@@ -12,9 +13,9 @@ Result<std::shared_ptr<Environment>> OpenStore(const EnvOptions& options) {
   if (!env.ok()) return env.error();
   // Environment::Open returns the one open environment of this directory: attach once.
   if (options.backend == "postgresql" && !(*env)->shared_backends().threads) {
-    auto pg = pg::MakeProcessBackends(options.dsn);
-    (*env)->AttachSharedBackends(
-        SharedBackends{pg.threads, pg.ledger, pg.kv, pg.counters, pg.drafts, pg.sweep_lease});
+    auto pg = pg::MakeProcessBackends(options.dsn, HostId(options));
+    (*env)->AttachSharedBackends(SharedBackends{pg.threads, pg.ledger, pg.kv, pg.counters,
+                                                pg.drafts, pg.sweep_lease, pg.jobs});
   }
   return env;
 }

@@ -5,11 +5,12 @@
 //   Every process (milter, supervisor, workers, threadmillctl, the console) opens its store
 //   here, so nothing outside lib/store knows which backend is in use. Current state of
 //   backend = "postgresql" (issue 13): the THREAD MAPPINGS, the REPLIED-ONCE / RATE LEDGER,
-//   handler KV, drafts and counters live in PostgreSQL (shared by several MX hosts), and
-//   shared retention sweeps take a lease there (sweep_lease.h); jobs stay in the local LMDB
-//   environment at [store] path. ThreadStore(env), reply::ReplyLedger(env), KvStore(env),
-//   Counters(env) and runtime::DraftStore(env) pick the attached backends (environment.h
-//   SHARED BACKENDS).
+//   the ROUTED JOBS, handler KV, drafts and counters live in PostgreSQL (shared by several MX
+//   hosts), and shared retention sweeps take a lease there (sweep_lease.h); only the fallback
+//   job spool (jobs the milter spooled while the database was away) is in the local LMDB
+//   environment at [store] path. ThreadStore(env), reply::ReplyLedger(env),
+//   runtime::JobQueue, KvStore(env), Counters(env) and runtime::DraftStore(env) pick the
+//   attached backends (environment.h SHARED BACKENDS).
 //
 // THREADING
 //   Thread-safe. Call after fork (as Environment::Open): the PostgreSQL pool itself is opened

@@ -9,6 +9,7 @@
 #include "store/postgresql/pg_counters_backend.h"
 #include "store/postgresql/pg_draft_backend.h"
 #include "store/postgresql/pg_kv_backend.h"
+#include "store/postgresql/pg_job_backend.h"
 #include "store/postgresql/pg_ledger_backend.h"
 #include "store/postgresql/pg_pool.h"
 #include "store/postgresql/pg_sweep_lease.h"
@@ -22,7 +23,9 @@ constexpr size_t kProcessPoolIdle = 16;
 // The pool of the calling process, opened on first use (and again after a fork).
 class ProcessPool {
  public:
-  explicit ProcessPool(std::string dsn) : dsn_(std::move(dsn)) {}
+  ProcessPool(std::string dsn, std::string host_id)
+      : dsn_(std::move(dsn)), host_id_(std::move(host_id)) {}
+  const std::string& host_id() const { return host_id_; }
 
   struct Opened {
     std::shared_ptr<PgThreadBackend> threads;
@@ -31,6 +34,7 @@ class ProcessPool {
     std::shared_ptr<PgCountersBackend> counters;
     std::shared_ptr<PgDraftBackend> drafts;
     std::shared_ptr<PgSweepLease> sweep_lease;
+    std::shared_ptr<PgJobBackend> jobs;
   };
 
   Result<Opened> Get() {
@@ -54,6 +58,7 @@ class ProcessPool {
       opened_.counters = std::make_shared<PgCountersBackend>(*pool);
       opened_.drafts = std::make_shared<PgDraftBackend>(*pool);
       opened_.sweep_lease = std::make_shared<PgSweepLease>(*pool);
+      opened_.jobs = std::make_shared<PgJobBackend>(*pool, host_id_);
       pid_ = getpid();
     }
     return opened_;
@@ -61,6 +66,7 @@ class ProcessPool {
 
  private:
   const std::string dsn_;
+  const std::string host_id_;
   std::mutex mutex_;
   pid_t pid_ = 0;
   Opened opened_;
@@ -192,13 +198,57 @@ class LazySweepLease final : public SweepLease, Lazy {
   }
 };
 
+class LazyJobBackend final : public JobBackend, Lazy {
+ public:
+  LazyJobBackend(std::shared_ptr<ProcessPool> pool) : Lazy(pool), host_pool_(std::move(pool)) {}
+
+  const std::string& host_id() const override { return host_pool_->host_id(); }
+  Result<std::vector<InsertedJob>> Insert(const std::vector<JobRow>& rows,
+                                          std::string_view message) override {
+    return With([&](auto& b) { return b.jobs->Insert(rows, message); });
+  }
+  Result<std::optional<JobRow>> Get(std::string_view id) const override {
+    return With([&](auto& b) { return b.jobs->Get(id); });
+  }
+  Result<std::string> ReadMessage(std::string_view id) const override {
+    return With([&](auto& b) { return b.jobs->ReadMessage(id); });
+  }
+  Result<std::vector<JobRow>> List(size_t limit, std::optional<char> state) const override {
+    return With([&](auto& b) { return b.jobs->List(limit, state); });
+  }
+  Result<std::vector<JobRow>> ClaimDue(int64_t now, const std::map<std::string, size_t>& capacity,
+                                       int64_t lease_seconds) override {
+    return With([&](auto& b) { return b.jobs->ClaimDue(now, capacity, lease_seconds); });
+  }
+  Status Update(std::string_view id, bool only_leased,
+                const std::function<Status(JobRow&)>& fn) override {
+    return With([&](auto& b) { return b.jobs->Update(id, only_leased, fn); });
+  }
+  Result<std::optional<int64_t>> NextDue() const override {
+    return With([&](auto& b) { return b.jobs->NextDue(); });
+  }
+  Result<size_t> Count(char state) const override {
+    return With([&](auto& b) { return b.jobs->Count(state); });
+  }
+  Result<size_t> RecoverRunning(int64_t now) override {
+    return With([&](auto& b) { return b.jobs->RecoverRunning(now); });
+  }
+  Result<size_t> SweepDone(int64_t older_than, size_t batch) override {
+    return With([&](auto& b) { return b.jobs->SweepDone(older_than, batch); });
+  }
+
+ private:
+  std::shared_ptr<ProcessPool> host_pool_;
+};
+
 }  // namespace
 
-ProcessBackends MakeProcessBackends(std::string dsn) {
-  auto pool = std::make_shared<ProcessPool>(std::move(dsn));
+ProcessBackends MakeProcessBackends(std::string dsn, std::string host_id) {
+  auto pool = std::make_shared<ProcessPool>(std::move(dsn), std::move(host_id));
   return {std::make_shared<LazyThreadBackend>(pool), std::make_shared<LazyLedgerBackend>(pool),
           std::make_shared<LazyKvBackend>(pool),     std::make_shared<LazyCountersBackend>(pool),
-          std::make_shared<LazyDraftBackend>(pool),  std::make_shared<LazySweepLease>(pool)};
+          std::make_shared<LazyDraftBackend>(pool),  std::make_shared<LazySweepLease>(pool),
+          std::make_shared<LazyJobBackend>(pool)};
 }
 
 }  // namespace threadmill::store::pg

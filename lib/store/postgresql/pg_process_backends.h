@@ -1,6 +1,6 @@
-// pg_process_backends.h - the PostgreSQL backends of one process (thread store, ledger, KV,
-// counters, drafts, sweep leases), opened lazily: the connection pool is made by the first
-// call in a process, never before fork.
+// pg_process_backends.h - the PostgreSQL backends of one process (thread store, ledger, job
+// queue, KV, counters, drafts, sweep leases), opened lazily: the connection pool is made by
+// the first call in a process, never before fork.
 //
 // DESCRIPTION
 //   The daemon forks (supervisor, workers) after its configuration is read; a libpq
@@ -25,6 +25,7 @@
 #include "store/counters_backend.h"
 #include "store/draft_backend.h"
 #include "store/kv_backend.h"
+#include "store/job_backend.h"
 #include "store/ledger_backend.h"
 #include "store/sweep_lease.h"
 #include "store/thread_backend.h"
@@ -38,9 +39,11 @@ struct ProcessBackends {
   std::shared_ptr<CountersBackend> counters;
   std::shared_ptr<DraftBackend> drafts;
   std::shared_ptr<SweepLease> sweep_lease;
+  std::shared_ptr<JobBackend> jobs;
 };
 
-// Every backend shares one lazily opened pool on `dsn` (a libpq connection string).
-ProcessBackends MakeProcessBackends(std::string dsn);
+// Every backend shares one lazily opened pool on `dsn` (a libpq connection string); the job
+// backend writes `host_id` into its leases (store/host_id.h).
+ProcessBackends MakeProcessBackends(std::string dsn, std::string host_id);
 
 }  // namespace threadmill::store::pg

@@ -85,6 +85,36 @@ CREATE TABLE tm_sweep_lease (
   until bigint NOT NULL
 );
 )sql"},
+    // The shared job queue (job_backend.h): jobs with leases, their messages shared by the
+    // jobs of one message, (Message-ID, recipient, handler) unique while a job is kept.
+    {3, R"sql(
+CREATE TABLE tm_job (
+  id text PRIMARY KEY,
+  handler text NOT NULL,
+  state text NOT NULL,
+  attempts bigint NOT NULL,
+  next_try bigint NOT NULL,
+  updated bigint NOT NULL,
+  last_error text NOT NULL,
+  lease_host text,
+  lease_until bigint,
+  message_id bytea NOT NULL,
+  recipient bytea NOT NULL,
+  msg_ref text NOT NULL,
+  record bytea NOT NULL
+);
+CREATE UNIQUE INDEX tm_job_dedupe ON tm_job (sha256(message_id), sha256(recipient), handler)
+  WHERE message_id <> ''::bytea;
+CREATE INDEX tm_job_due ON tm_job (handler, state, next_try);
+CREATE INDEX tm_job_state_next ON tm_job (state, next_try);
+CREATE INDEX tm_job_lease ON tm_job (state, lease_until) WHERE state = 'R';
+CREATE INDEX tm_job_updated ON tm_job (state, updated);
+CREATE INDEX tm_job_msg_ref ON tm_job (msg_ref);
+CREATE TABLE tm_job_message (
+  ref text PRIMARY KEY,
+  raw bytea NOT NULL
+);
+)sql"},
 };
 
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kPgSchemaVersion,

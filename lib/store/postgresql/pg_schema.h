@@ -24,7 +24,6 @@
 //                                                  host asks
 //     tm_ledger(ns, key, value)                    the other ledger namespaces (rate, thread,
 //                                                  turn, send, sendrate); unique (ns, sha256(key))
-//
 //   Version 2 (handler KV, counters, drafts, sweep leases: kv_backend.h, counters_backend.h,
 //   draft_backend.h, sweep_lease.h):
 //     tm_kv(handler, key, value, expires)          unique (handler, sha256(key)); (handler,
@@ -34,6 +33,17 @@
 //     tm_draft(id PK COLLATE "C", handler, state,  (state, id) for listing by state; (handler,
 //              created, updated, record)           id); (updated) WHERE decided for the sweep
 //     tm_sweep_lease(name PK, host, until)         which host runs a shared sweep until when
+//   Version 3, the shared job queue (store/job_backend.h):
+//     tm_job(id PK, handler, state, attempts, next_try, updated, last_error, lease_host,
+//            lease_until, message_id, recipient, msg_ref, record)
+//                                                  UNIQUE (sha256(message_id), sha256(recipient),
+//                                                  handler) where message_id <> '': one job per
+//                                                  routed message, recipient and handler in total;
+//                                                  (handler, state, next_try) for claims, (state,
+//                                                  lease_until) for expired leases, (state,
+//                                                  updated) for the done sweep, (msg_ref)
+//     tm_job_message(ref PK, raw)                  the raw message, one per message (ref = the
+//                                                  id of its first job)
 //
 // LIMITS
 //   PostgreSQL >= 11 (sha256()). Migrations only go forward.
@@ -44,7 +54,7 @@
 
 namespace threadmill::store::pg {
 
-inline constexpr int kPgSchemaVersion = 2;
+inline constexpr int kPgSchemaVersion = 3;
 
 // Brings the database to kPgSchemaVersion. kStore when it is newer.
 Status Migrate(PgConn& conn);

@@ -92,6 +92,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"[store]\nbackend = \"postgresql\"\ndsn_file = \"rel\"",
        "store.dsn_file: must be an absolute path"},
       {"[store]\nbackend = \"postgresql\"\ndsn_file = \"/nonexistent/dsn\"", "store.dsn_file: "},
+      {"[store]\nbackend = \"postgresql\"\ndsn = \"a\"\njob_lease_seconds = -1",
+       "store.job_lease_seconds"},
       {"[direction]\ninternal_hosts = [\"10.0.0.0/99\"]", "direction.internal_hosts"},
       {"[direction]\ninternal_hosts = \"127.0.0.1\"", "must be an array of strings"},
       {"[threading]\nmax_references = \"100\"", "must be an integer"},
@@ -144,6 +146,10 @@ TEST(ConfigTest, StoreDsnFileIsASecret) {
   auto inline_dsn =
       LoadFromString("[store]\nbackend = \"postgresql\"\ndsn = \"host=db dbname=tm\"\n");
   EXPECT_EQ(inline_dsn->store.dsn, "host=db dbname=tm");
+  EXPECT_EQ(inline_dsn->store.job_lease_seconds, 0);  // derived from the job timeout
+  auto lease = LoadFromString(
+      "[store]\nbackend = \"postgresql\"\ndsn = \"host=db\"\njob_lease_seconds = 30\n");
+  EXPECT_EQ(lease->store.job_lease_seconds, 30);
   std::filesystem::remove_all(dir);
 }
 

@@ -197,6 +197,32 @@ TEST_F(HandoffTest, SpoolFailureFollowsOnStoreError) {
   EXPECT_FALSE(d.discard);
 }
 
+// The thread store failed (a shared database away) and the MTA accepts the message: its
+// handler still gets it, unthreaded; the decision stays error/store. Other errors hand off
+// nothing.
+TEST_F(HandoffTest, StoreErrorStillHandsOffWhenAccepted) {
+  Envelope envelope;
+  envelope.mail_from = "a@example.org";
+  envelope.recipients = {"deals@sales.example.com"};
+  envelope.queue_id = "Q1";
+  for (const char* reason : {"store", "internal"}) {
+    Decision d;
+    d.direction = store::Direction::kInbound;
+    d.outcome = Outcome::kError;
+    d.reason = reason;
+    d.message_id = std::string("err-") + reason + "@example.org";
+    handoff_->Run(envelope, *threads_, kRaw, true, &d);
+    EXPECT_EQ(d.outcome, Outcome::kError) << reason;
+    EXPECT_EQ(d.reason, reason);
+    EXPECT_EQ(Extra(d, "handler").empty(), std::string(reason) != "store") << reason;
+  }
+  auto jobs = queue_->List(10);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].message_id, "err-store@example.org");
+  EXPECT_EQ((*jobs)[0].thread_id, "");
+}
+
 // Issue 8 item 8: handlers only see what the MTA accepts.
 TEST_F(HandoffTest, RefusedMessagesAreNeverSpooled) {
   struct Case {
