@@ -82,7 +82,7 @@ inline std::string BackendName(const ::testing::TestParamInfo<std::string>& info
 }  // namespace threadmill::store::testing
 
 // Runs the TEST_Ps of `fixture` (derived from BackendFixture) against both backends.
-#define THREADMILL_BACKEND_SUITE(fixture)                                                 \
-  INSTANTIATE_TEST_SUITE_P(Backends, fixture,                                             \
+#define THREADMILL_BACKEND_SUITE(fixture)                                                     \
+  INSTANTIATE_TEST_SUITE_P(Backends, fixture,                                                 \
                            ::testing::Values(std::string("lmdb"), std::string("postgresql")), \
                            ::threadmill::store::testing::BackendName)
