@@ -5,11 +5,11 @@
 //   records. KvStore checks the input and keeps the clock; the records are stored by a
 //   KvBackend (kv_backend.h): the LMDB `kv` database (lmdb_kv_backend.h: handler + '\0' +
 //   StoreKey(key), keys.h), or with [store] backend = "postgresql" the shared tm_kv table
-//   (postgresql/pg_kv_backend.h) that every host reads and writes. Keys and values are opaque bytes; List returns keys in byte order and
-//   pages with a start-after cursor (the last key of the previous page).
-//   A record put with a TTL expires ttl seconds after the put: from then on Get, List and
-//   Delete do not see it, and SweepExpired (run by the supervisor's housekeeping) removes it.
-//   A put without TTL drops an earlier expiry.
+//   (postgresql/pg_kv_backend.h) that every host reads and writes. Keys and values are opaque
+//   bytes; List returns keys in byte order and pages with a start-after cursor (the last key of the
+//   previous page). A record put with a TTL expires ttl seconds after the put: from then on Get,
+//   List and Delete do not see it, and SweepExpired (run by the supervisor's housekeeping) removes
+//   it. A put without TTL drops an earlier expiry.
 //
 // THREADING
 //   Thread-safe; each call runs its own transaction (do not call from inside
@@ -20,9 +20,10 @@
 //   them (checked in host.cc). Handler names: 1..kMaxHandlerNameBytes bytes, no control characters.
 //   Keys: 1..kMaxKvKeyBytes bytes. Values: at most kMaxKvValueBytes. Violations are kInvalidInput.
 //   LMDB: keys longer than kMaxDirectKeyBytes (or starting with '\x01') are stored hashed: List
-//   still returns them in order, but scans all of a handler's hashed keys to do so. List returns at most kMaxKvListLimit entries per call (limit 0
-//   means that maximum); page with start_after. TTLs are capped at kMaxKvTtlSeconds (about 100
-//   years). SweepExpired scans only the records that have a TTL, at most `batch` removals per call.
+//   still returns them in order, but scans all of a handler's hashed keys to do so. List returns at
+//   most kMaxKvListLimit entries per call (limit 0 means that maximum); page with start_after. TTLs
+//   are capped at kMaxKvTtlSeconds (about 100 years). SweepExpired scans only the records that have
+//   a TTL, at most `batch` removals per call.
 #pragma once
 
 #include <cstddef>

@@ -70,8 +70,7 @@ class ConsoleHttp : public store::testing::BackendFixture {
     std::ofstream(d + "/c.conf") << "[milter]\nuser = \"\"\n"
                                  << "[log]\ntarget = \"file:" << d << "/mail.log\"\n"
                                  << "[store]\npath = \"" << d << "/store\"\n"
-                                 << shared
-                                 << "[reply]\nsendmail = [\"" << d << "/sendmail\"]\n"
+                                 << shared << "[reply]\nsendmail = [\"" << d << "/sendmail\"]\n"
                                  << "reinject_confirm_seconds = 0\n"
                                  << "[web]\nusers_file = \"" << d << "/web-users\"\n"
                                  << "login_attempts_per_minute = 3\n"

@@ -21,8 +21,7 @@ const Statement kReplace{"tm_draft_replace",
                          "updated = $5, record = $6 WHERE id = $1 AND state = $7",
                          {kText, kText, kText, kInt8, kInt8, kBytea, kText}};
 const Statement kGet{"tm_draft_get", "SELECT record FROM tm_draft WHERE id = $1", {kText}};
-const Statement kList{
-    "tm_draft_list", "SELECT record FROM tm_draft ORDER BY id LIMIT $1", {kInt8}};
+const Statement kList{"tm_draft_list", "SELECT record FROM tm_draft ORDER BY id LIMIT $1", {kInt8}};
 const Statement kListState{"tm_draft_list_state",
                            "SELECT record FROM tm_draft WHERE state = $1 ORDER BY id LIMIT $2",
                            {kText, kInt8}};
@@ -42,9 +41,9 @@ int64_t Limit(size_t n) {
 Status PgDraftBackend::Put(const DraftRow& row) {
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
-  auto rows = (*conn)->Run(kPut, {Param::Bytes(row.id), Param::Bytes(row.handler),
-                                  Param::Bytes(row.state), Param::Int8(row.created),
-                                  Param::Int8(row.updated), Param::Bytes(row.record)});
+  auto rows = (*conn)->Run(
+      kPut, {Param::Bytes(row.id), Param::Bytes(row.handler), Param::Bytes(row.state),
+             Param::Int8(row.created), Param::Int8(row.updated), Param::Bytes(row.record)});
   if (!rows.ok()) return rows.error();
   return {};
 }
@@ -52,10 +51,10 @@ Status PgDraftBackend::Put(const DraftRow& row) {
 Result<bool> PgDraftBackend::Replace(const DraftRow& row, std::string_view expected_state) {
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
-  auto rows = (*conn)->Run(kReplace, {Param::Bytes(row.id), Param::Bytes(row.handler),
-                                      Param::Bytes(row.state), Param::Int8(row.created),
-                                      Param::Int8(row.updated), Param::Bytes(row.record),
-                                      Param::Bytes(expected_state)});
+  auto rows = (*conn)->Run(
+      kReplace, {Param::Bytes(row.id), Param::Bytes(row.handler), Param::Bytes(row.state),
+                 Param::Int8(row.created), Param::Int8(row.updated), Param::Bytes(row.record),
+                 Param::Bytes(expected_state)});
   if (!rows.ok()) return rows.error();
   return rows->Affected() > 0;
 }
@@ -69,8 +68,7 @@ Result<std::optional<std::string>> PgDraftBackend::Get(std::string_view id) cons
   return std::optional<std::string>(std::string(rows->Bytes(0, 0)));
 }
 
-Result<std::vector<std::string>> PgDraftBackend::List(size_t limit,
-                                                      std::string_view state) const {
+Result<std::vector<std::string>> PgDraftBackend::List(size_t limit, std::string_view state) const {
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   auto rows = state.empty()

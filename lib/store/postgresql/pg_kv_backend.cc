@@ -66,12 +66,11 @@ int64_t Limit(size_t n) {
 
 }  // namespace
 
-Result<std::optional<std::string>> PgKvBackend::Get(std::string_view handler,
-                                                    std::string_view key, int64_t now) const {
+Result<std::optional<std::string>> PgKvBackend::Get(std::string_view handler, std::string_view key,
+                                                    int64_t now) const {
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
-  auto rows =
-      (*conn)->Run(kGet, {Param::Bytes(handler), Param::Bytes(key), Param::Int8(now)});
+  auto rows = (*conn)->Run(kGet, {Param::Bytes(handler), Param::Bytes(key), Param::Int8(now)});
   if (!rows.ok()) return rows.error();
   if (rows->size() == 0) return std::optional<std::string>();
   return std::optional<std::string>(std::string(rows->Bytes(0, 0)));
@@ -91,8 +90,7 @@ Status PgKvBackend::Put(std::string_view handler, std::string_view key, std::str
 Result<bool> PgKvBackend::Delete(std::string_view handler, std::string_view key, int64_t now) {
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
-  auto rows =
-      (*conn)->Run(kDelete, {Param::Bytes(handler), Param::Bytes(key), Param::Int8(now)});
+  auto rows = (*conn)->Run(kDelete, {Param::Bytes(handler), Param::Bytes(key), Param::Int8(now)});
   if (!rows.ok()) return rows.error();
   return rows->size() > 0 && rows->Int8(0, 0) == 1;
 }
@@ -102,11 +100,11 @@ Result<std::vector<KvEntry>> PgKvBackend::List(std::string_view handler,
   const std::string_view lower = std::max(query.prefix, query.start_after);
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
-  auto rows = (*conn)->Run(query.include_values ? kListValues : kListKeys,
-                           {Param::Bytes(handler), Param::Bytes(lower.substr(0, kOrderBytes)),
-                            Param::Bytes(UpperBound(query.prefix)),
-                            Param::Bytes(query.start_after), Param::Bytes(query.prefix),
-                            Param::Int8(query.now), Param::Int8(Limit(query.limit))});
+  auto rows = (*conn)->Run(
+      query.include_values ? kListValues : kListKeys,
+      {Param::Bytes(handler), Param::Bytes(lower.substr(0, kOrderBytes)),
+       Param::Bytes(UpperBound(query.prefix)), Param::Bytes(query.start_after),
+       Param::Bytes(query.prefix), Param::Int8(query.now), Param::Int8(Limit(query.limit))});
   if (!rows.ok()) return rows.error();
   std::vector<KvEntry> out;
   out.reserve(static_cast<size_t>(rows->size()));

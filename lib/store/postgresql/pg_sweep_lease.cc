@@ -16,8 +16,8 @@ Result<bool> PgSweepLease::TryAcquire(std::string_view name, std::string_view ho
                                       int64_t until) {
   auto conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
-  auto rows = (*conn)->Run(kAcquire, {Param::Bytes(name), Param::Bytes(host), Param::Int8(now),
-                                      Param::Int8(until)});
+  auto rows = (*conn)->Run(
+      kAcquire, {Param::Bytes(name), Param::Bytes(host), Param::Int8(now), Param::Int8(until)});
   if (!rows.ok()) return rows.error();
   return rows->size() > 0;
 }

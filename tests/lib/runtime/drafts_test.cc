@@ -1,8 +1,8 @@
 // DraftStore on both store backends (a real LMDB store; PostgreSQL in one private cluster for
-// this binary, tests/lib/store/backend_fixture.h, with a second "host" sharing it): round trip of every field, listing by state and order,
-// approval through the reply rules (sent once, through the fake sendmail), refused and failed
-// approvals left pending with their reason, rejection, unknown ids and a corrupt record.
-// No root needed.
+// this binary, tests/lib/store/backend_fixture.h, with a second "host" sharing it): round trip of
+// every field, listing by state and order, approval through the reply rules (sent once, through the
+// fake sendmail), refused and failed approvals left pending with their reason, rejection, unknown
+// ids and a corrupt record. No root needed.
 #include "runtime/drafts.h"
 
 #include <gtest/gtest.h>
@@ -13,9 +13,9 @@
 
 #include "lib/reply/fake_sendmail.h"
 #include "lib/runtime/runtime_test_util.h"
+#include "lib/store/backend_fixture.h"
 #include "mail/header.h"
 #include "runtime/housekeeping.h"
-#include "lib/store/backend_fixture.h"
 #include "store/kv_store.h"
 #include "store/lmdb_draft_backend.h"
 #include "store/thread_store.h"
@@ -450,8 +450,8 @@ TEST_P(DraftsTest, ConcurrentDecisionsOneWins) {
   // The compare-and-set itself: a row no longer pending is not replaced.
   std::shared_ptr<store::DraftBackend> backend = env_->shared_backends().drafts;
   if (!backend) backend = std::make_shared<store::LmdbDraftBackend>(env_);
-  auto replaced = backend->Replace({ids[0], "helpdesk", "rejected", 1, 2, "{}"},
-                                   store::kDraftPendingState);
+  auto replaced =
+      backend->Replace({ids[0], "helpdesk", "rejected", 1, 2, "{}"}, store::kDraftPendingState);
   ASSERT_TRUE(replaced.ok());
   EXPECT_FALSE(*replaced);
   EXPECT_EQ(Get(mx2, ids[0]).state, "expired");
@@ -460,8 +460,8 @@ TEST_P(DraftsTest, ConcurrentDecisionsOneWins) {
                               store::kDraftPendingState);
   ASSERT_TRUE(replaced.ok());
   EXPECT_TRUE(*replaced);
-  EXPECT_FALSE(backend->Replace({"Dnone", "h", "rejected", 1, 2, "{}"}, "draft_for_approval")
-                   .value());
+  EXPECT_FALSE(
+      backend->Replace({"Dnone", "h", "rejected", 1, 2, "{}"}, "draft_for_approval").value());
 }
 
 THREADMILL_BACKEND_SUITE(DraftsTest);

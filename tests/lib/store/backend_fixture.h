@@ -20,8 +20,15 @@
 
 namespace threadmill::store::testing {
 
+// Whether a case asked for the cluster (a run of LMDB cases only never starts one).
+inline bool& SuiteClusterUsed() {
+  static bool used = false;
+  return used;
+}
+
 // The cluster of this process, started by the first PostgreSQL case, stopped at the end.
 inline threadmill::testing::PgCluster* SuiteCluster() {
+  SuiteClusterUsed() = true;
   static threadmill::testing::PgCluster* cluster = [] {
     auto* c = new threadmill::testing::PgCluster();
     c->Start();
@@ -31,7 +38,9 @@ inline threadmill::testing::PgCluster* SuiteCluster() {
 }
 class StopSuiteCluster : public ::testing::Environment {
  public:
-  void TearDown() override { SuiteCluster()->Stop(); }
+  void TearDown() override {
+    if (SuiteClusterUsed()) SuiteCluster()->Stop();
+  }
 };
 [[maybe_unused]] inline ::testing::Environment* const kStopSuiteCluster =
     ::testing::AddGlobalTestEnvironment(new StopSuiteCluster);
@@ -82,7 +91,7 @@ inline std::string BackendName(const ::testing::TestParamInfo<std::string>& info
 }  // namespace threadmill::store::testing
 
 // Runs the TEST_Ps of `fixture` (derived from BackendFixture) against both backends.
-#define THREADMILL_BACKEND_SUITE(fixture)                                                 \
-  INSTANTIATE_TEST_SUITE_P(Backends, fixture,                                             \
+#define THREADMILL_BACKEND_SUITE(fixture)                                                     \
+  INSTANTIATE_TEST_SUITE_P(Backends, fixture,                                                 \
                            ::testing::Values(std::string("lmdb"), std::string("postgresql")), \
                            ::threadmill::store::testing::BackendName)

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "backend_fixture.h"
 #include "reply/ledger.h"
 #include "store/lmdb_ledger_backend.h"
 #include "store/lmdb_thread_backend.h"
@@ -28,7 +29,6 @@
 #include "store/postgresql/pg_schema.h"
 #include "store/postgresql/pg_thread_backend.h"
 #include "store/thread_store.h"
-#include "backend_fixture.h"
 #include "support/pg_cluster.h"
 #include "thread/resolver.h"
 #include "temp_env.h"
