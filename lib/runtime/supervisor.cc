@@ -343,6 +343,9 @@ void Supervisor::Dispatch() {
   next_claim_error_ms_ = 0;
   auto next = queue->NextDue();  // for the poll time-out: sleep until the next retry is due
   next_due_s_ = next.ok() && *next ? **next : INT64_MAX;
+  // A shared queue's due jobs may be ones this host cannot take now (their handler's workers
+  // busy, or not loaded here): never ask the database again sooner than a second later.
+  if (queue->shared() && next_due_s_ <= NowSeconds()) next_due_s_ = NowSeconds() + 1;
   for (const Job& job : *jobs) {
     std::vector<WorkerSlot*>& free = idle[job.handler];
     if (free.empty()) {  // never: ClaimDue keeps to the capacity; queue it again
