@@ -57,6 +57,9 @@ struct StoreConfig {
   // the LMDB environment at `path` - store/open_store.h).
   std::string backend = "lmdb";
   std::string dsn;  // libpq connection string: [store] dsn, or the content of dsn_file
+  // This host among those sharing the database: the owner of its reply-ledger claims
+  // (reply/ledger.h, SEVERAL HOSTS). Default: the machine's hostname (gethostname).
+  std::string host_id;
   std::string path = "/var/lib/threadmill";
   uint64_t map_size_mb = 256;
   uint64_t max_map_size_mb = 16384;

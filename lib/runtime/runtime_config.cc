@@ -1,5 +1,6 @@
 #include "runtime/runtime_config.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "config/toml_reader.h"
@@ -220,6 +221,11 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
       ++index;
     }
   }
+  int64_t longest = out.job_timeout_seconds;
+  for (const auto& [name, handler] : out.handlers) {
+    longest = std::max(longest, handler.job_timeout_seconds);
+  }
+  out.reply.claim_lease_seconds = reply::ClaimLease(out.reply, longest);
   return out;
 }
 

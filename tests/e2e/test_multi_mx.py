@@ -10,6 +10,10 @@ shared:
     gives the same thread;
   - a routed message delivered to rig 1 and then to rig 2 is answered exactly once: rig 1's
     handler reply is sent, rig 2's is refused "already-replied" (the shared ledger);
+  - the same routed message delivered to both rigs at the same instant (several times) is
+    answered exactly once: the rig whose claim comes second is refused "other-host" (the
+    first rig's claim is fresh: [store] host_id owners in the ledger) or "already-replied"
+    (the first reply was already sent), and logs it;
   - with the database stopped, SMTP is not held: a message is accepted and delivered at once
     with decision=error reason=store ([milter] on_store_error = accept in the rig); once the
     database is back the same process threads again (its pool reconnects).
@@ -18,6 +22,7 @@ Skipped (77) without the rig's prerequisites, the fixture handler or PostgreSQL'
 
 import os
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -73,7 +78,9 @@ recipient = "help@example.com"
 handler = "testgood"
 """ % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix")})
     rig.options += ["--conf-extra", extra]
-    rig.env_extra["RIG_STORE_EXTRA"] = 'backend = "postgresql"\ndsn = "%s"' % dsn
+    rig.host_id = name
+    rig.env_extra["RIG_STORE_EXTRA"] = 'backend = "postgresql"\ndsn = "%s"\nhost_id = "%s"' % (
+        dsn, name)
     return rig
 
 
@@ -188,6 +195,58 @@ class MultiMx(rigutil.RigTestCase):
         replies = (self.rig.find_delivered(CAROL, "In-Reply-To: %s" % m)
                    + self.rig2.find_delivered(CAROL, "In-Reply-To: %s" % m))
         self.assertEqual(len(replies), 1, replies)
+
+    def test_02b_same_message_to_both_at_once_is_answered_once(self):
+        outcomes = []
+        for i in range(4):
+            m = self.mid("atonce%d" % i)
+            key = "reply:%s" % m
+            barrier = threading.Barrier(2)
+            sent = {}
+
+            def deliver(rig):
+                barrier.wait()
+                data = message([("From", "Carol <%s>" % CAROL), ("To", HELP),
+                                ("Subject", "Help %s %d [reply]" % (self.t, i)),
+                                ("Date", "Tue, 25 Nov 2025 09:00:00 +0000"), ("Message-ID", m)],
+                               body="Text %s\n" % m)
+                sent[rig.dir] = rig.swaks(data, CAROL, HELP, xclient_addr=OUTSIDE_ADDR)
+
+            threads = [threading.Thread(target=deliver, args=(r,)) for r in (self.rig, self.rig2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            for rig in (self.rig, self.rig2):
+                rc, out, qid = sent[rig.dir]
+                self.assertEqual(rc, 0, out)
+            # Both handlers ran and tried to reply: one reply sent, the other refused.
+            kvs = {r.dir: wait_until(lambda r=r: self.kv(r, key)) for r in (self.rig, self.rig2)}
+            self.assertEqual(sorted(kvs.values())[0], "0 ", kvs)
+            winner, loser = ((self.rig, self.rig2) if kvs[self.rig.dir] == "0 "
+                             else (self.rig2, self.rig))
+            reason = kvs[loser.dir].split(" ", 1)[1]
+            self.assertIn(reason, ("other-host", "already-replied"), kvs)
+            self.assertEqual(kvs[loser.dir], "1 " + reason, kvs)
+            d = winner.wait_decision(where=lambda d: d.get("decision") == "sent"
+                                     and bare(d.get("msgid", "")) == bare(m), timeout=WAIT)
+            self.assertEqual(d.get("reason", ""), "", d["raw"])
+            r = loser.wait_decision(where=lambda d: d.get("reason") == reason
+                                    and bare(d.get("msgid", "")) == bare(m), timeout=WAIT)
+            self.assertEqual(r["decision"], "refused", r["raw"])
+            if reason == "other-host":
+                with open(loser.log_path, "rb") as f:
+                    log = f.read().decode("utf-8", "replace")
+                self.assertIn("for <%s>: host %s claimed it" % (HELP, winner.host_id), log)
+                self.assertIn("no reply from this host", log)
+            winner.wait_delivered(CAROL, "In-Reply-To: %s" % m, timeout=WAIT)
+            time.sleep(1)  # a second reply would be reinjected by now (sendmail, local delivery)
+            replies = (self.rig.find_delivered(CAROL, "In-Reply-To: %s" % m)
+                       + self.rig2.find_delivered(CAROL, "In-Reply-To: %s" % m))
+            self.assertEqual(len(replies), 1, replies)
+            outcomes.append(reason)
+        print("same message to both at once, the second claim's answer: %s" % outcomes,
+              file=sys.stderr)
 
     def test_03_database_down_is_a_store_error_not_a_hang(self):
         out = self.mid("out1")

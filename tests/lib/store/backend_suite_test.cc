@@ -345,6 +345,118 @@ TEST_P(store_backend_suite, LedgerRaceExactlyOneClaimWins) {
   }
 }
 
+// Two MX hosts with their own host ids (ledger.h, SEVERAL HOSTS): a fresh claim of one host
+// is refused "other-host" to the other, resumed by its own host (crash recovery), taken over
+// once its lease ran out; the slow former owner can no longer overwrite it.
+TEST_P(store_backend_suite, LedgerForeignClaimIsRefusedWhileFreshAndTakenOverWhenStale) {
+  constexpr int64_t kLease = 300;
+  reply::ReplyLedger mx1(LedgerOf(0), {"mx1", kLease}), mx2(LedgerOf(1), {"mx2", kLease});
+  reply::ClaimLimits limits{"alice@example.org", "", 0, 0};
+  const std::string rcpt = "help@example.com";
+  auto first = mx1.Claim("m@x", rcpt, limits, Proposed("r1@x", 1000, "body"));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->owner, "mx1");
+  EXPECT_EQ(first->claimed, 1000);
+
+  auto other = mx2.Claim("m@x", rcpt, limits, Proposed("r2@x", 1100, "other"));
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, ErrorCode::kRefused);
+  EXPECT_EQ(other.error().message, "other-host");
+  EXPECT_EQ(*mx2.Check("m@x", rcpt, limits, "h", 1100), "other-host");
+  EXPECT_EQ(*mx1.Check("m@x", rcpt, limits, "h", 1100), "");
+
+  // Same host: crash recovery resumes the very message and renews the claim.
+  auto own = mx1.Claim("m@x", rcpt, limits, Proposed("r3@x", 1100, "third"));
+  ASSERT_TRUE(own.ok()) << own.error().message;
+  EXPECT_EQ(own->reply_id, "r1@x");
+  EXPECT_EQ(own->message, "body");
+  EXPECT_EQ(own->claimed, 1100);
+  EXPECT_EQ(mx2.Claim("m@x", rcpt, limits, Proposed("r2@x", 1100 + kLease - 1)).error().message,
+            "other-host");
+
+  // Stale: mx1 went away. mx2 takes the same message over.
+  auto taken = mx2.Claim("m@x", rcpt, limits, Proposed("r2@x", 1100 + kLease, "other"));
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  EXPECT_EQ(taken->reply_id, "r1@x");
+  EXPECT_EQ(taken->message, "body");
+  EXPECT_EQ(taken->owner, "mx2");
+  // The former owner's late state change is refused, and so is its retry.
+  reply::LedgerEntry late = *own;
+  late.state = "reinjecting";
+  Status overwritten = mx1.Update(reply::ReplyLedger::ReplyRef("m@x", rcpt), late);
+  ASSERT_FALSE(overwritten.ok());
+  EXPECT_EQ(overwritten.error().message, "other-host");
+  EXPECT_EQ(mx1.Claim("m@x", rcpt, limits, Proposed("r4@x", 1500)).error().message, "other-host");
+
+  // A reinjection renews the lease; a stale one taken over drops the other host's pid.
+  reply::LedgerEntry reinjecting = *taken;
+  reinjecting.state = "reinjecting";
+  reinjecting.sendmail_pid = 1234;
+  reinjecting.sendmail_start = 99;
+  reinjecting.reinject_time = 1600;
+  ASSERT_TRUE(mx2.Update(reply::ReplyLedger::ReplyRef("m@x", rcpt), reinjecting).ok());
+  EXPECT_EQ(mx1.Claim("m@x", rcpt, limits, Proposed("r5@x", 1600 + kLease - 1)).error().message,
+            "other-host");
+  auto settled = mx1.Claim("m@x", rcpt, limits, Proposed("r5@x", 1600 + kLease));
+  ASSERT_TRUE(settled.ok()) << settled.error().message;
+  EXPECT_EQ(settled->state, "reinjecting");
+  EXPECT_EQ(settled->sendmail_pid, 0);
+  EXPECT_EQ(settled->owner, "mx1");
+  ASSERT_TRUE(mx1.MarkSent("m@x", rcpt).ok());
+  EXPECT_EQ(mx2.Claim("m@x", rcpt, limits, Proposed("r6@x", 3000)).error().message,
+            "already-replied");
+
+  // An entry written without an owner (the previous version) is resumed as before, and then
+  // belongs to the host that resumed it.
+  reply::ReplyLedger legacy(LedgerOf(0));
+  auto old = legacy.Claim("old@x", rcpt, limits, Proposed("o1@x", 1000, "old body"));
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->owner, "");
+  auto resumed = mx2.Claim("old@x", rcpt, limits, Proposed("o2@x", 1001, "new"));
+  ASSERT_TRUE(resumed.ok()) << resumed.error().message;
+  EXPECT_EQ(resumed->reply_id, "o1@x");
+  EXPECT_EQ(resumed->owner, "mx2");
+  EXPECT_EQ(mx1.Claim("old@x", rcpt, limits, Proposed("o3@x", 1002)).error().message, "other-host");
+}
+
+// The same message delivered to two hosts at the same instant (two racers per host): only
+// one host gets the reply to send; every claim of the other host is refused "other-host".
+TEST_P(store_backend_suite, LedgerCrossHostRaceOneHostAnswers) {
+  constexpr int kMessages = 10;
+  constexpr int kRacers = 4;
+  reply::ClaimLimits limits{"alice@example.org", "", 0, 0};
+  for (int m = 0; m < kMessages; ++m) {
+    const std::string msgid = "xrace" + std::to_string(m) + "@x";
+    std::atomic<int> host_won[2] = {0, 0};
+    std::atomic<int> refused{0}, failed{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> racers;
+    for (int r = 0; r < kRacers; ++r) {
+      racers.emplace_back([&, r] {
+        int host = r % 2;
+        reply::ReplyLedger ledger(LedgerOf(host), {"mx" + std::to_string(host + 1), 600});
+        while (!go.load()) std::this_thread::yield();
+        auto got = ledger.Claim(msgid, "help@example.com", limits,
+                                Proposed("r" + std::to_string(r) + "@x", 100, "body"));
+        if (got.ok()) {
+          ++host_won[host];
+        } else if (got.error().message == "other-host") {
+          ++refused;
+        } else {
+          ++failed;
+          ADD_FAILURE() << got.error().message;
+        }
+      });
+    }
+    go = true;
+    for (auto& t : racers) t.join();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_TRUE(host_won[0].load() == 0 || host_won[1].load() == 0) << msgid;
+    EXPECT_EQ(host_won[0].load() + host_won[1].load(), kRacers / 2) << msgid;
+    EXPECT_EQ(refused.load(), kRacers / 2) << msgid;
+  }
+}
+
 // PostgreSQL only: migrations are recorded, re-running them changes nothing, and a database
 // migrated by a newer threadmill is refused.
 TEST(store_pg_schema, VersionedMigrations) {
