@@ -301,8 +301,9 @@ Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_
     if (state.resume) {  // an earlier claim, not sent yet: deal with that very message
       out = std::move(*state.resume);
       if (owner_.host_id.empty()) return {};
-      if (!out.owner.empty() && out.owner != owner_.host_id) {  // a stale claim taken over
-        out.sendmail_pid = 0;                                   // the other host's process
+      if (!out.owner.empty() && out.owner != owner_.host_id) {
+        // A stale claim of another host, taken over: its sendmail pid names a process there.
+        out.sendmail_pid = 0;
         out.sendmail_start = 0;
       }
       out.owner = owner_.host_id;
