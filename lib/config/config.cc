@@ -24,8 +24,9 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
         "timeout_seconds", "max_header_fields", "max_header_field_bytes", "drain_seconds"}},
       {"log", {"target", "facility", "level"}},
       {"store",
-       {"backend", "dsn", "dsn_file", "host_id", "path", "map_size_mb", "max_map_size_mb",
-        "retention_days", "sweep_interval_seconds", "sync", "sync_interval_ms"}},
+       {"backend", "dsn", "dsn_file", "host_id", "connect_timeout_ms", "statement_timeout_ms",
+        "path", "map_size_mb", "max_map_size_mb", "retention_days", "sweep_interval_seconds",
+        "sync", "sync_interval_ms"}},
       {"direction", {"internal_hosts", "authenticated_is_outbound", "submission_daemons"}},
       {"threading",
        {"max_references", "use_thread_index", "reply_token", "token_key_files",
@@ -145,6 +146,9 @@ void ReadStoreBackend(const TomlReader& r, StoreConfig* s) {
   if (s->host_id.size() > 255 || s->host_id.find_first_of(" \t\r\n\"") != std::string::npos) {
     r.Fail("host_id", "must be at most 255 bytes without spaces or quotes");
   }
+  // The milter waits for these per message: far below Postfix's milter_command_timeout (30 s).
+  r.Get("connect_timeout_ms", &s->connect_timeout_ms, 100, 20000);
+  r.Get("statement_timeout_ms", &s->statement_timeout_ms, 100, 20000);
   r.Get("backend", &s->backend);
   if (s->backend != "lmdb" && s->backend != "postgresql") {
     r.Fail("backend", "must be \"lmdb\" or \"postgresql\"");

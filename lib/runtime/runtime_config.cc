@@ -140,6 +140,8 @@ store::EnvOptions StoreOptions(const config::Config& config) {
   options.sync_each_commit = config.store.sync_each_commit;
   options.backend = config.store.backend;
   options.dsn = config.store.dsn;
+  options.connect_timeout_ms = config.store.connect_timeout_ms;
+  options.statement_timeout_ms = config.store.statement_timeout_ms;
   return options;
 }
 

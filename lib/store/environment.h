@@ -66,6 +66,10 @@ struct EnvOptions {
   // store::OpenStore (open_store.h) reads these; Environment::Open ignores them.
   std::string backend = "lmdb";
   std::string dsn;
+  // [store] connect_timeout_ms, statement_timeout_ms: the client-side bounds of every
+  // database call (store/postgresql/pg_conn.h).
+  int64_t connect_timeout_ms = 2000;
+  int64_t statement_timeout_ms = 3000;
 };
 
 // The thread store's and the reply ledger's backends when they are not this environment.

@@ -12,7 +12,10 @@ Result<std::shared_ptr<Environment>> OpenStore(const EnvOptions& options) {
   if (!env.ok()) return env.error();
   // Environment::Open returns the one open environment of this directory: attach once.
   if (options.backend == "postgresql" && !(*env)->shared_backends().threads) {
-    auto pg = pg::MakeProcessBackends(options.dsn);
+    pg::PgPool::Options pool;
+    pool.timeouts.connect_ms = options.connect_timeout_ms;
+    pool.timeouts.statement_ms = options.statement_timeout_ms;
+    auto pg = pg::MakeProcessBackends(options.dsn, pool);
     (*env)->AttachSharedBackends(SharedBackends{pg.threads, pg.ledger});
   }
   return env;

@@ -2,11 +2,11 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <mutex>
 #include <utility>
 
 #include "store/postgresql/pg_ledger_backend.h"
-#include "store/postgresql/pg_pool.h"
 #include "store/postgresql/pg_thread_backend.h"
 
 namespace threadmill::store::pg {
@@ -15,7 +15,7 @@ namespace {
 // The pool of the calling process, opened on first use (and again after a fork).
 class ProcessPool {
  public:
-  explicit ProcessPool(std::string dsn) : dsn_(std::move(dsn)) {}
+  ProcessPool(std::string dsn, PgPool::Options options) : dsn_(std::move(dsn)), options_(options) {}
 
   struct Opened {
     std::shared_ptr<PgThreadBackend> threads;
@@ -30,8 +30,18 @@ class ProcessPool {
       opened_ = {};
     }
     if (!opened_.threads) {
-      auto pool = PgPool::Open(dsn_);
-      if (!pool.ok()) return pool.error();
+      const int64_t now = SteadyMs();
+      if (now < retry_at_ms_) {
+        return MakeError(ErrorCode::kTemporary, "postgresql: unavailable, next connect in " +
+                                                    std::to_string(retry_at_ms_ - now) + " ms (" +
+                                                    last_error_ + ")");
+      }
+      auto pool = PgPool::Open(dsn_, options_);
+      if (!pool.ok()) {
+        retry_at_ms_ = SteadyMs() + options_.retry_after_ms;
+        last_error_ = pool.error().message;
+        return pool.error();
+      }
       opened_.threads = std::make_shared<PgThreadBackend>(*pool);
       opened_.ledger = std::make_shared<PgLedgerBackend>(*pool);
       pid_ = getpid();
@@ -40,9 +50,18 @@ class ProcessPool {
   }
 
  private:
+  static int64_t SteadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   const std::string dsn_;
+  const PgPool::Options options_;
   std::mutex mutex_;
   pid_t pid_ = 0;
+  int64_t retry_at_ms_ = 0;  // steady ms: no new open before this (after a failed one)
+  std::string last_error_;
   Opened opened_;
 };
 
@@ -114,8 +133,8 @@ class LazyLedgerBackend final : public LedgerBackend {
 
 }  // namespace
 
-ProcessBackends MakeProcessBackends(std::string dsn) {
-  auto pool = std::make_shared<ProcessPool>(std::move(dsn));
+ProcessBackends MakeProcessBackends(std::string dsn, PgPool::Options options) {
+  auto pool = std::make_shared<ProcessPool>(std::move(dsn), options);
   return {std::make_shared<LazyThreadBackend>(pool), std::make_shared<LazyLedgerBackend>(pool)};
 }
 

@@ -6,21 +6,25 @@
 //   connection must never be used by two processes. MakeProcessBackends() returns backends
 //   that connect on first use and remember the pid that connected: in a forked child the
 //   inherited pool is abandoned (deliberately never closed: PQfinish would send a Terminate
-//   on the parent's socket) and a fresh one is opened. A failed open is not remembered: the
-//   next call tries again (each attempt bounded by the connect timeout, pg_conn.h).
+//   on the parent's socket) and a fresh one is opened. A failed open is remembered for
+//   Options::retry_after_ms (calls meanwhile fail at once, kTemporary); then the next call
+//   tries again (each attempt bounded by the connect timeout, pg_conn.h).
 //
 // THREADING
 //   Thread-safe.
 //
 // LIMITS
-//   Connect timeout kConnectTimeoutSeconds (5 s), statement timeout 10 s (pg_pool.h); both
-//   fail the call with kTemporary, which callers treat like any store error.
+//   Connect and statement timeouts of Options (pg_conn.h; [store] connect_timeout_ms,
+//   statement_timeout_ms) fail the call with kTemporary, which callers treat like any store
+//   error. One call waits at most one of them (a transaction: statement_timeout_ms + grace
+//   in all); after a failure the pool's retry_after_ms makes the next calls fail at once.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "store/ledger_backend.h"
+#include "store/postgresql/pg_pool.h"
 #include "store/thread_backend.h"
 
 namespace threadmill::store::pg {
@@ -31,6 +35,6 @@ struct ProcessBackends {
 };
 
 // Both backends share one lazily opened pool on `dsn` (a libpq connection string).
-ProcessBackends MakeProcessBackends(std::string dsn);
+ProcessBackends MakeProcessBackends(std::string dsn, PgPool::Options options = {});
 
 }  // namespace threadmill::store::pg

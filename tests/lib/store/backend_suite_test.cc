@@ -6,9 +6,16 @@
 // connection pools on the same database (two MX hosts); for LMDB they share the environment
 // (two workers of one host; LMDB allows one environment per file per process). The
 // PostgreSQL cases skip (GTEST_SKIP, with the reason) only when the server binaries are absent.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 
 #include <atomic>
 #include <chrono>
@@ -18,12 +25,14 @@
 #include <thread>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "reply/ledger.h"
 #include "store/lmdb_ledger_backend.h"
 #include "store/lmdb_thread_backend.h"
 #include "store/open_store.h"
 #include "store/postgresql/pg_ledger_backend.h"
 #include "store/postgresql/pg_pool.h"
+#include "store/postgresql/pg_process_backends.h"
 #include "store/postgresql/pg_schema.h"
 #include "store/postgresql/pg_thread_backend.h"
 #include "store/thread_store.h"
@@ -512,7 +521,13 @@ TEST(store_pg_faults, ServerRestartIsTemporary) {
   ASSERT_FALSE(still_down.ok());
   EXPECT_EQ(still_down.error().code, ErrorCode::kTemporary) << still_down.error().message;
   ASSERT_TRUE(cluster->StartAgain()) << cluster->error();
+  // The pool tries to connect again retry_after_ms after the last failure.
   auto back = store.FindMessage("before@x");
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       !back.ok() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    back = store.FindMessage("before@x");
+  }
   ASSERT_TRUE(back.ok()) << back.error().message;
   ASSERT_TRUE(back->has_value());
   EXPECT_EQ((*back)->thread_id, stored->thread_id);
@@ -527,12 +542,15 @@ TEST(store_pg_faults, StatementTimeoutBoundsAWaitOnALock) {
   ASSERT_TRUE(cluster->error().empty()) << cluster->error();
   const std::string dsn = cluster->NewDatabase();
   ASSERT_FALSE(dsn.empty()) << cluster->error();
-  auto pool = pg::PgPool::Open(dsn, pg::PgPool::Options{2, 300});
+  pg::PgPool::Options options;
+  options.max_idle = 2;
+  options.timeouts.statement_ms = 300;
+  auto pool = pg::PgPool::Open(dsn, options);
   ASSERT_TRUE(pool.ok()) << pool.error().message;
   ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
   auto stored = store.RecordMessage(Msg("locked@x", "", 100));
   ASSERT_TRUE(stored.ok());
-  auto other_host = pg::PgConn::Connect(dsn, 0);
+  auto other_host = pg::PgConn::Connect(dsn, pg::Timeouts{2000, 0});
   ASSERT_TRUE(other_host.ok()) << other_host.error().message;
   ASSERT_TRUE((*other_host)->Simple("BEGIN").ok());
   ASSERT_TRUE((*other_host)
@@ -547,6 +565,109 @@ TEST(store_pg_faults, StatementTimeoutBoundsAWaitOnALock) {
   EXPECT_LT(waited, std::chrono::seconds(5));
   ASSERT_TRUE((*other_host)->Simple("ROLLBACK").ok());
   EXPECT_TRUE(store.SetThreadOwner(stored->thread_id, "sales").ok());
+}
+
+// The milter's wait bound ([store] connect_timeout_ms, statement_timeout_ms): through the
+// daemon's lazily connecting backends, a server that accepts TCP and never answers fails the
+// first call within the connect time-out, and the calls that follow at once (the pool waits
+// retry_after_ms before it connects again). Bounds are asserted with 3 s to spare for a busy
+// machine.
+TEST(store_pg_faults, ServerThatNeverAnswersFailsWithinTheConnectBound) {
+  UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(listener.valid());
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener.get(), 16), 0);  // never accepted: the kernel completes the handshake
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string dsn =
+      "host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) + " user=tm dbname=tm";
+  pg::PgPool::Options options;
+  options.timeouts.connect_ms = 1000;
+  options.timeouts.statement_ms = 1000;
+  ThreadStore store(pg::MakeProcessBackends(dsn, options).threads);
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  auto first = store.FindMessage("m@x");
+  auto waited = Clock::now() - start;
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().code, ErrorCode::kTemporary) << first.error().message;
+  EXPECT_GE(waited, std::chrono::milliseconds(900)) << first.error().message;
+  EXPECT_LT(waited, std::chrono::milliseconds(1000 + 3000));
+  start = Clock::now();
+  auto second = store.RecordMessage(Msg("m@x", "", 100));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::kTemporary);
+  EXPECT_NE(second.error().message.find("unavailable"), std::string::npos)
+      << second.error().message;
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(500));
+  // PgPool::Open directly (threadmillctl, tests): the same bound.
+  start = Clock::now();
+  auto pool = pg::PgPool::Open(dsn, options);
+  ASSERT_FALSE(pool.ok());
+  EXPECT_EQ(pool.error().code, ErrorCode::kTemporary);
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1000 + 3000));
+}
+
+// A server that stops answering in the middle (its backend process stopped: SIGSTOP, as a
+// hung host or a black-holed route looks): the call fails within statement_timeout_ms +
+// grace, the connection is abandoned, the next calls fail at once, and once the server
+// answers again the pool reconnects by itself. A stopped cluster fails a call at once.
+TEST(store_pg_faults, ServerThatStopsAnsweringFailsWithinTheStatementBound) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  pg::PgPool::Options options;
+  options.max_idle = 1;
+  options.timeouts.connect_ms = 1000;
+  options.timeouts.statement_ms = 500;
+  auto pool = pg::PgPool::Open(dsn, options);
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
+  ASSERT_TRUE(store.RecordMessage(Msg("hung@x", "", 100)).ok());
+  pid_t backend = 0;
+  {
+    auto lease = (*pool)->Acquire();  // the one idle connection the store used
+    ASSERT_TRUE(lease.ok());
+    auto pid = (*lease)->Simple("SELECT pg_backend_pid()");
+    ASSERT_TRUE(pid.ok()) << pid.error().message;
+    backend = static_cast<pid_t>(std::stol(std::string(pid->Bytes(0, 0))));
+  }
+  ASSERT_GT(backend, 0);
+  ASSERT_EQ(kill(backend, SIGSTOP), 0) << strerror(errno);
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  auto hung = store.FindMessage("hung@x");
+  auto waited = Clock::now() - start;
+  kill(backend, SIGCONT);
+  ASSERT_FALSE(hung.ok());
+  EXPECT_EQ(hung.error().code, ErrorCode::kTemporary) << hung.error().message;
+  EXPECT_LT(waited, std::chrono::milliseconds(500 + pg::StatementGraceMs(500) + 3000));
+  EXPECT_EQ((*pool)->stats().timeouts, 1u);
+  start = Clock::now();
+  auto next = store.FindMessage("hung@x");
+  ASSERT_FALSE(next.ok());
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(500));
+  auto back = store.FindMessage("hung@x");
+  for (auto until = Clock::now() + std::chrono::seconds(30); !back.ok() && Clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    back = store.FindMessage("hung@x");
+  }
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_TRUE(back->has_value());
+
+  cluster->StopServer();
+  start = Clock::now();
+  auto stopped = ThreadStore(pg::MakeProcessBackends(dsn, options).threads).FindMessage("hung@x");
+  waited = Clock::now() - start;
+  ASSERT_TRUE(cluster->StartAgain()) << cluster->error();
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().code, ErrorCode::kTemporary);
+  EXPECT_LT(waited, std::chrono::milliseconds(1000 + 3000));
 }
 
 }  // namespace
