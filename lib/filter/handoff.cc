@@ -143,7 +143,10 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
                        synced.error().message);
     }
   }
-  if (d->outcome != Outcome::kNoReply) d->outcome = Outcome::kQueued;
+  // Queued (handler=, job= follow); an unthreaded or no-reply message keeps saying so.
+  if (d->outcome != Outcome::kNoReply && d->outcome != Outcome::kUnthreaded) {
+    d->outcome = Outcome::kQueued;
+  }
   d->extra_log.emplace_back("handler", handlers);
   d->extra_log.emplace_back("job", ids);
   if (duplicates) d->extra_log.emplace_back("dup", std::to_string(duplicates));
