@@ -37,7 +37,9 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -72,10 +74,26 @@ struct EnvOptions {
   int64_t statement_timeout_ms = 3000;
 };
 
+// What the shared backends of this process did (for /metrics): calls and errors per
+// operation, time spent, whether the last call succeeded, and the connection pool.
+struct BackendStats {
+  std::string backend;  // "postgresql"
+  bool up = false;      // the last call succeeded (false before the first call)
+  struct Op {
+    uint64_t calls = 0;
+    uint64_t errors = 0;
+    double seconds = 0;  // time spent in the calls, in all
+  };
+  std::map<std::string, Op> ops;  // "find_message", "record_message", "ledger_write", ...
+  uint64_t connects = 0, connect_failures = 0, timeouts = 0;
+  uint64_t idle_connections = 0, busy_connections = 0;
+};
+
 // The thread store's and the reply ledger's backends when they are not this environment.
 struct SharedBackends {
   std::shared_ptr<ThreadBackend> threads;
   std::shared_ptr<LedgerBackend> ledger;
+  std::function<BackendStats()> stats;  // a snapshot; empty for none
 };
 
 class Environment {

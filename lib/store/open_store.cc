@@ -16,7 +16,7 @@ Result<std::shared_ptr<Environment>> OpenStore(const EnvOptions& options) {
     pool.timeouts.connect_ms = options.connect_timeout_ms;
     pool.timeouts.statement_ms = options.statement_timeout_ms;
     auto pg = pg::MakeProcessBackends(options.dsn, pool);
-    (*env)->AttachSharedBackends(SharedBackends{pg.threads, pg.ledger});
+    (*env)->AttachSharedBackends(SharedBackends{pg.threads, pg.ledger, pg.stats});
   }
   return env;
 }

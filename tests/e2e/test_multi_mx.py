@@ -58,6 +58,7 @@ def wait_until(cond, timeout=WAIT, step=0.2):
 
 def make_rig(name, dsn):
     rig = rigutil.Rig(name)
+    rig.metrics_port = pgcluster.free_port()
     handlers = rigutil.install_handlers(rig, {"good": rigutil.fixture_module("good")})
     extra = os.path.join(rig.dir, "handlers.conf")
     with open(extra, "w") as f:
@@ -77,7 +78,10 @@ sender_period_seconds = 0
 [[routes]]
 recipient = "help@example.com"
 handler = "testgood"
-""" % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix")})
+
+[metrics]
+listen = "127.0.0.1:%(metrics)d"
+""" % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix"), "metrics": rig.metrics_port})
     rig.options += ["--conf-extra", extra]
     rig.host_id = name
     rig.env_extra["RIG_STORE_EXTRA"] = 'backend = "postgresql"\ndsn = "%s"\nhost_id = "%s"' % (
@@ -133,6 +137,17 @@ class MultiMx(rigutil.RigTestCase):
         self.assertEqual(rc, 0, out)
         self.assertIsNotNone(qid, out)
         return qid
+
+    @staticmethod
+    def metric(rig, name):
+        """The sum of the samples of `name` (a prefix, labels included) in the rig's /metrics."""
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % rig.metrics_port,
+                                    timeout=10) as r:
+            text = r.read().decode()
+        samples = [line for line in text.splitlines()
+                   if line.startswith(name) and not line.startswith("#")]
+        return sum(float(line.split()[-1]) for line in samples) if samples else None
 
     @staticmethod
     def kv(rig, key):
@@ -269,6 +284,10 @@ class MultiMx(rigutil.RigTestCase):
             self.assertEqual(d["match"], "none", d["raw"])
             # Connection refused is immediate; each call is bounded by [store] connect_timeout_ms.
             self.assertLess(took, 30, d["raw"])
+            # The milter's /metrics: its last database call failed, and errors were counted.
+            self.assertEqual(self.metric(self.rig2, 'threadmill_store_backend_up{backend="postgresql"}'), 0)
+            self.assertGreaterEqual(self.metric(self.rig2, "threadmill_store_errors_total"), 1)
+            self.assertGreaterEqual(self.metric(self.rig2, 'threadmill_errors_total{reason="store"}'), 1)
         finally:
             self.cluster.start_again()
         # The pool connects again at most 2 s after its last failure: a message in that
@@ -284,6 +303,9 @@ class MultiMx(rigutil.RigTestCase):
             if d[0].get("reason") != "store" or time.time() > deadline:
                 break
         self.assertEqual(d[0]["decision"], "matched", d[0]["raw"])
+        self.assertEqual(self.metric(self.rig2, 'threadmill_store_backend_up{backend="postgresql"}'), 1)
+        self.assertGreater(self.metric(self.rig2, 'threadmill_store_call_seconds_count{op="find_message"}'), 0)
+        self.assertIsNotNone(self.metric(self.rig2, 'threadmill_store_connections{state="idle"}'))
         self.assertEqual(d[0]["match"], "in-reply-to", d[0]["raw"])
         self.assertEqual(d[0]["thread"], self.rig.lookup(out)["thread"], d[0]["raw"])
 

@@ -20,9 +20,11 @@
 //   in all); after a failure the pool's retry_after_ms makes the next calls fail at once.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "store/environment.h"
 #include "store/ledger_backend.h"
 #include "store/postgresql/pg_pool.h"
 #include "store/thread_backend.h"
@@ -32,6 +34,8 @@ namespace threadmill::store::pg {
 struct ProcessBackends {
   std::shared_ptr<ThreadBackend> threads;
   std::shared_ptr<LedgerBackend> ledger;
+  // What this process's calls did (store/environment.h BackendStats; /metrics).
+  std::function<BackendStats()> stats;
 };
 
 // Both backends share one lazily opened pool on `dsn` (a libpq connection string).

@@ -587,7 +587,8 @@ TEST(store_pg_faults, ServerThatNeverAnswersFailsWithinTheConnectBound) {
   pg::PgPool::Options options;
   options.timeouts.connect_ms = 1000;
   options.timeouts.statement_ms = 1000;
-  ThreadStore store(pg::MakeProcessBackends(dsn, options).threads);
+  pg::ProcessBackends backends = pg::MakeProcessBackends(dsn, options);
+  ThreadStore store(backends.threads);
   using Clock = std::chrono::steady_clock;
   auto start = Clock::now();
   auto first = store.FindMessage("m@x");
@@ -596,6 +597,10 @@ TEST(store_pg_faults, ServerThatNeverAnswersFailsWithinTheConnectBound) {
   EXPECT_EQ(first.error().code, ErrorCode::kTemporary) << first.error().message;
   EXPECT_GE(waited, std::chrono::milliseconds(900)) << first.error().message;
   EXPECT_LT(waited, std::chrono::milliseconds(1000 + 3000));
+  BackendStats down = backends.stats();
+  EXPECT_FALSE(down.up);
+  EXPECT_EQ(down.ops["find_message"].errors, 1u);
+  EXPECT_EQ(down.connect_failures, 1u);
   start = Clock::now();
   auto second = store.RecordMessage(Msg("m@x", "", 100));
   ASSERT_FALSE(second.ok());
@@ -714,6 +719,17 @@ TEST(store_open, PostgresqlBackendsAreSharedAndForkSafe) {
   auto seen = ThreadStore(std::make_shared<pg::PgThreadBackend>(*pool)).FindMessage("parent@x");
   ASSERT_TRUE(seen.ok() && seen->has_value());
   EXPECT_FALSE(LmdbThreadBackend(*env).FindMessage("parent@x")->has_value());
+  // What this process's calls did (/metrics, runtime/store_metrics.h).
+  ASSERT_TRUE((*env)->shared_backends().stats);
+  BackendStats stats = (*env)->shared_backends().stats();
+  EXPECT_EQ(stats.backend, "postgresql");
+  EXPECT_TRUE(stats.up);
+  EXPECT_GE(stats.ops["record_message"].calls, 1u);
+  EXPECT_EQ(stats.ops["record_message"].errors, 0u);
+  EXPECT_GT(stats.ops["record_message"].seconds, 0.0);
+  EXPECT_GE(stats.connects, 1u);
+  EXPECT_GE(stats.idle_connections, 1u);
+  EXPECT_FALSE((*plain)->shared_backends().stats);
 
   pid_t child = fork();
   ASSERT_GE(child, 0);
