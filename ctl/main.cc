@@ -13,6 +13,7 @@
 
 #include "common/ascii.h"
 #include "config/config.h"
+#include "ctl/db_command.h"
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
 #include "ctl/stats_command.h"
@@ -42,6 +43,9 @@ constexpr const char* kUsage =
     "                                                       a handler's records\n"
     "  replies list | replies done|release REPLY_MSGID       replies still owed (uncertain)\n"
     "  stats               store figures, and the daemon's counters when [metrics] listen is set\n"
+    "  db status           the shared database: where, reachable, schema applied/expected,\n"
+    "                      pending migrations (exit 1 when unreachable or not up to date)\n"
+    "  db migrate          apply the pending migrations (lmdb: nothing to do)\n"
     "options:\n"
     "  -c FILE             configuration (default /etc/threadmill/threadmill.conf)\n"
     "  --json              print JSON instead of text\n";
@@ -110,6 +114,7 @@ int Run(const Args& args) {
     if (command == "kv") return RunKvCommand(*config, args.words, args.json);
     if (command == "replies") return RunReplyCommand(*config, args.words, args.json);
     if (command == "stats") return RunStatsCommand(*config, args.json);
+    if (command == "db") return RunDbCommand(*config, args.words, args.json);
   } catch (const std::exception& e) {
     return Fail(e.what());
   }
