@@ -607,7 +607,7 @@ TEST(store_pg_faults, ServerThatNeverAnswersFailsWithinTheConnectBound) {
   EXPECT_EQ(second.error().code, ErrorCode::kTemporary);
   EXPECT_NE(second.error().message.find("unavailable"), std::string::npos)
       << second.error().message;
-  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(500));
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1500));
   // PgPool::Open directly (threadmillctl, tests): the same bound.
   start = Clock::now();
   auto pool = pg::PgPool::Open(dsn, options);
@@ -656,7 +656,7 @@ TEST(store_pg_faults, ServerThatStopsAnsweringFailsWithinTheStatementBound) {
   start = Clock::now();
   auto next = store.FindMessage("hung@x");
   ASSERT_FALSE(next.ok());
-  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(500));
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1500));
   auto back = store.FindMessage("hung@x");
   for (auto until = Clock::now() + std::chrono::seconds(30); !back.ok() && Clock::now() < until;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
