@@ -13,6 +13,7 @@
 
 #include "common/ascii.h"
 #include "config/config.h"
+#include "ctl/db_command.h"
 #include "ctl/migrate_store_command.h"
 #include "ctl/output.h"
 #include "ctl/runtime_commands.h"
@@ -45,6 +46,9 @@ constexpr const char* kUsage =
     "  stats               store figures, and the daemon's counters when [metrics] listen is set\n"
     "  migrate-store --from lmdb [--path DIR] [--dry-run]\n"
     "                      copy an LMDB store's threads and reply ledger into PostgreSQL\n"
+    "  db status           the shared database: where, reachable, schema applied/expected,\n"
+    "                      pending migrations (exit 1 when unreachable or not up to date)\n"
+    "  db migrate          apply the pending migrations (lmdb: nothing to do)\n"
     "options:\n"
     "  -c FILE             configuration (default /etc/threadmill/threadmill.conf)\n"
     "  --json              print JSON instead of text\n";
@@ -114,6 +118,7 @@ int Run(const Args& args) {
     if (command == "replies") return RunReplyCommand(*config, args.words, args.json);
     if (command == "stats") return RunStatsCommand(*config, args.json);
     if (command == "migrate-store") return RunMigrateStoreCommand(*config, args.words, args.json);
+    if (command == "db") return RunDbCommand(*config, args.words, args.json);
   } catch (const std::exception& e) {
     return Fail(e.what());
   }

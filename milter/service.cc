@@ -7,6 +7,7 @@
 #include "milter/handler_check.h"
 #include "runtime/runtime_config.h"
 #include "runtime/runtime_metrics.h"
+#include "runtime/store_metrics.h"
 #include "store/open_store.h"
 
 namespace threadmill::milter {
@@ -113,6 +114,7 @@ std::string Service::RenderMetrics() const {
   text += "# TYPE threadmill_store_map_bytes gauge\n";
   text += metrics::FormatSample("threadmill_store_map_bytes", {}, std::to_string(env_->map_size()));
   text += runtime::RenderRuntimeMetrics(env_, *jobs_);
+  text += runtime::RenderStoreBackendMetrics(*env_);  // this process's database calls
   return text;
 }
 

@@ -24,8 +24,9 @@ const std::map<std::string, std::set<std::string>>& KnownKeys() {
         "timeout_seconds", "max_header_fields", "max_header_field_bytes", "drain_seconds"}},
       {"log", {"target", "facility", "level"}},
       {"store",
-       {"backend", "dsn", "dsn_file", "path", "map_size_mb", "max_map_size_mb", "retention_days",
-        "sweep_interval_seconds", "sync", "sync_interval_ms", "job_lease_seconds"}},
+       {"backend", "dsn", "dsn_file", "host_id", "connect_timeout_ms", "statement_timeout_ms",
+        "job_lease_seconds", "path", "map_size_mb", "max_map_size_mb", "retention_days",
+        "sweep_interval_seconds", "sync", "sync_interval_ms"}},
       {"direction", {"internal_hosts", "authenticated_is_outbound", "submission_daemons"}},
       {"threading",
        {"max_references", "use_thread_index", "reply_token", "token_key_files",
@@ -136,6 +137,18 @@ void ReadLog(const toml::table& root, const std::string& file, log::LogOptions* 
 // [store] backend, dsn, dsn_file. The DSN is a libpq connection string; dsn_file (read as a
 // secret file: not group/world readable) keeps its password out of the main config.
 void ReadStoreBackend(const TomlReader& r, StoreConfig* s) {
+  r.Get("host_id", &s->host_id);
+  if (s->host_id.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) s->host_id = host;
+    if (s->host_id.empty()) s->host_id = "localhost";
+  }
+  if (s->host_id.size() > 255 || s->host_id.find_first_of(" \t\r\n\"") != std::string::npos) {
+    r.Fail("host_id", "must be at most 255 bytes without spaces or quotes");
+  }
+  // The milter waits for these per message: far below Postfix's milter_command_timeout (30 s).
+  r.Get("connect_timeout_ms", &s->connect_timeout_ms, 100, 20000);
+  r.Get("statement_timeout_ms", &s->statement_timeout_ms, 100, 20000);
   r.Get("backend", &s->backend);
   if (s->backend != "lmdb" && s->backend != "postgresql") {
     r.Fail("backend", "must be \"lmdb\" or \"postgresql\"");

@@ -57,6 +57,15 @@ struct StoreConfig {
   // the LMDB environment at `path` - store/open_store.h).
   std::string backend = "lmdb";
   std::string dsn;  // libpq connection string: [store] dsn, or the content of dsn_file
+  // This host among those sharing the database: the owner of its reply-ledger claims
+  // (reply/ledger.h, SEVERAL HOSTS). Default: the machine's hostname (gethostname).
+  std::string host_id;
+  // The client-side bounds of every database call (postgresql only): a connect, and a
+  // statement or transaction. One store call waits at most one of them (a transaction:
+  // statement_timeout_ms + min(statement_timeout_ms, 1 s)); after a failure the calls of the
+  // next 2 s fail at once (store/postgresql/pg_pool.h).
+  int64_t connect_timeout_ms = 2000;
+  int64_t statement_timeout_ms = 3000;
   std::string path = "/var/lib/threadmill";
   uint64_t map_size_mb = 256;
   uint64_t max_map_size_mb = 16384;

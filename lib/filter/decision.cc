@@ -18,6 +18,8 @@ const char* ToString(Outcome outcome) {
       return "no-reply";
     case Outcome::kError:
       return "error";
+    case Outcome::kUnthreaded:
+      return "unthreaded";
   }
   return "error";
 }

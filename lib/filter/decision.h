@@ -33,6 +33,10 @@ enum class Outcome {
   kQueued,     // inbound: handed to at least one handler
   kNoReply,    // inbound: no automatic reply may ever answer it (reason says why)
   kError,      // a store or internal failure (reason says which)
+  // The store failed and [milter] on_store_error = accept: threading degraded (match=none
+  // when the lookup failed, nothing recorded), reason=store; the message goes on, handlers
+  // included when its route does not need the thread.
+  kUnthreaded,
 };
 const char* ToString(Outcome outcome);  // "recorded", "matched", "new-thread", ...
 
@@ -50,7 +54,8 @@ struct Decision {
   size_t references = 0;
   thread::Resolution resolution;
   Outcome outcome = Outcome::kNewThread;
-  std::string reason;           // why (no-reply and error), else empty
+  std::string reason;           // why (no-reply, error, unthreaded), else empty
+  bool store_failed = false;    // a thread lookup or record failed (reason=store)
   std::string no_reply_reason;  // inbound: why no automatic reply may ever answer it, or ""
   // inbound: MAIL FROM itself authenticated (reply_safety.h SenderAuthenticated)
   bool sender_authenticated = false;

@@ -26,7 +26,8 @@ void CountDecision(metrics::Registry& registry, const Decision& d) {
       .GetCounter("threadmill_messages_total", "Messages decided, by direction and decision",
                   {{"direction", direction}, {"decision", ToString(d.outcome)}})
       .Add();
-  if (d.direction == store::Direction::kInbound && d.outcome != Outcome::kError) {
+  if (d.direction == store::Direction::kInbound && d.outcome != Outcome::kError &&
+      !d.store_failed) {
     registry
         .GetCounter("threadmill_matches_total", "Inbound messages by thread match method",
                     {{"method", thread::ToString(d.resolution.method)}})
@@ -41,7 +42,7 @@ void CountDecision(metrics::Registry& registry, const Decision& d) {
     CountAuthResult(registry, "dkim", d.dkim_result(),
                     v.DkimSummary() == auth::DkimResult::kTempError);
   }
-  if (d.outcome == Outcome::kError) {
+  if (d.outcome == Outcome::kError || d.store_failed) {
     registry
         .GetCounter("threadmill_errors_total", "Messages that met an internal or store error",
                     {{"reason", d.reason}})

@@ -54,11 +54,10 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads, s
 void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
                   runtime::IncomingMessage* message, Decision* d) const {
   if (!active_ || d->direction != store::Direction::kInbound) return;
-  // A thread-store failure the MTA is told to accept (on_store_error = accept) still hands
-  // the message to its handlers, unthreaded: with a shared database away its jobs wait in
-  // the local fallback spool (runtime/job_queue.h SHARED QUEUE) instead of being lost.
-  const bool store_failed = d->outcome == Outcome::kError && d->reason == "store";
-  if (d->outcome == Outcome::kError && !store_failed) return;
+  // A thread-store failure the MTA is told to accept (on_store_error = accept) is
+  // kUnthreaded and still hands the message to its handlers: with a shared database away its
+  // jobs wait in the local fallback spool (runtime/job_queue.h SHARED QUEUE), never lost.
+  if (d->outcome == Outcome::kError) return;
   std::string owner = ThreadOwner(threads, *d);
   auto matches = router_.Route(envelope.recipients, owner);
   if (!owner.empty() && std::none_of(matches.begin(), matches.end(),
@@ -156,7 +155,10 @@ void Handoff::Run(const Envelope& envelope, const store::ThreadStore& threads,
                        synced.error().message);
     }
   }
-  if (d->outcome != Outcome::kNoReply && !store_failed) d->outcome = Outcome::kQueued;
+  // Queued (handler=, job= follow); an unthreaded or no-reply message keeps saying so.
+  if (d->outcome != Outcome::kNoReply && d->outcome != Outcome::kUnthreaded) {
+    d->outcome = Outcome::kQueued;
+  }
   d->extra_log.emplace_back("handler", handlers);
   d->extra_log.emplace_back("job", ids);
   if (duplicates) d->extra_log.emplace_back("dup", std::to_string(duplicates));

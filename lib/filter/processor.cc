@@ -114,6 +114,16 @@ void Processor::Fail(Decision* d, const char* reason, config::FailureAction acti
   if (action == config::FailureAction::kTempfail) Escalate(d, Verdict::kTempfail, {});
 }
 
+bool Processor::StoreFailed(Decision* d) const {
+  if (config_->milter.on_store_error == config::FailureAction::kTempfail) {
+    Fail(d, "store", config::FailureAction::kTempfail);
+    return false;
+  }
+  d->store_failed = true;
+  d->reason = "store";
+  return true;
+}
+
 void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
                               const AuthOutcome* auth, Decision* d) const {
   DirectionVerdict direction = ClassifyDirection(envelope, config_->direction);
@@ -159,10 +169,13 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
                                     token ? &*token : nullptr);
   if (!resolution.ok()) {
     log::Get().error("{}: store lookup failed: {}", envelope.queue_id, resolution.error().message);
-    Fail(d, "store", config_->milter.on_store_error);
-    return;
+    if (!StoreFailed(d)) return;
+    // Degraded: no match, a thread id of its own, nothing recorded (the store is away).
+    d->resolution = thread::Resolution{};
+    d->resolution.thread_id = store::ThreadStore::NewThreadId();
+  } else {
+    d->resolution = std::move(*resolution);
   }
-  d->resolution = std::move(*resolution);
   if (!d->resolution.token_reason.empty()) {
     if (d->reason.empty()) {
       d->reason = d->resolution.token_reason;
@@ -176,7 +189,7 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
   // when it is accepted).
   // Only a Thread-Index root we sent maps a conversation (issue 11): an inbound root alone
   // would let any Outlook message join whatever thread first carried it.
-  if (d->verdict == Verdict::kContinue &&
+  if (d->verdict == Verdict::kContinue && !d->store_failed &&
       !Record(envelope, headers,
               direction.direction == store::Direction::kOutbound ? threading.thread_index_root
                                                                  : std::string(),
@@ -184,10 +197,13 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
     return;
   }
   if (direction.direction == store::Direction::kOutbound) {
-    d->outcome = Outcome::kRecorded;
+    d->outcome = d->store_failed ? Outcome::kUnthreaded : Outcome::kRecorded;
     return;
   }
-  if (d->no_reply_reason == "references") {
+  if (d->store_failed) {
+    d->outcome = Outcome::kUnthreaded;
+    if (!d->no_reply_reason.empty()) d->extra_log.emplace_back("noreply", d->no_reply_reason);
+  } else if (d->no_reply_reason == "references") {
     d->outcome = Outcome::kNoReply;
     d->reason = "references";
   } else {
@@ -196,7 +212,8 @@ void Processor::DecideOrThrow(const Envelope& envelope, MessageHeaders& headers,
   }
 }
 
-// Records the message in its thread. Returns false (decision=error) on a store failure.
+// Records the message in its thread. Returns false when deciding stops: a store failure under
+// on_store_error = tempfail (decision=error); under accept threading degrades (StoreFailed).
 bool Processor::Record(const Envelope& envelope, const MessageHeaders& headers,
                        const std::string& thread_index_root, const std::string& thread_index,
                        Decision* d) const {
@@ -222,8 +239,7 @@ bool Processor::Record(const Envelope& envelope, const MessageHeaders& headers,
   auto stored = store_->RecordMessage(record, thread_index_root);
   if (!stored.ok()) {
     log::Get().error("{}: store write failed: {}", envelope.queue_id, stored.error().message);
-    Fail(d, "store", config_->milter.on_store_error);
-    return false;
+    return StoreFailed(d);
   }
   // A message seen before (MTA retry, second recipient) keeps the thread it was given then.
   if (stored->thread_id != d->resolution.thread_id) {

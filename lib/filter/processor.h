@@ -83,6 +83,9 @@ class Processor {
               const std::string& thread_index_root, const std::string& thread_index,
               Decision* d) const;
   void Fail(Decision* d, const char* reason, config::FailureAction action) const;
+  // A thread lookup or record failed. on_store_error = tempfail: decision=error (false: stop
+  // deciding). accept: threading degrades, reason=store (true: the message goes on).
+  bool StoreFailed(Decision* d) const;
 
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<store::ThreadStore> store_;

@@ -65,6 +65,10 @@ std::string Encode(const LedgerEntry& e) {
     j["pid_start"] = e.sendmail_start;
   }
   if (e.reinject_time > 0) j["reinjected"] = e.reinject_time;
+  if (!e.owner.empty()) {
+    j["owner"] = e.owner;
+    j["claimed"] = e.claimed;
+  }
   if (!e.message.empty()) {
     j["message"] = json::binary_t(std::vector<uint8_t>(e.message.begin(), e.message.end()));
     j["sender"] = e.envelope_sender;
@@ -86,6 +90,8 @@ Result<LedgerEntry> Decode(std::string_view raw) {
     e.sendmail_pid = j.value("pid", int64_t{0});
     e.sendmail_start = j.value("pid_start", uint64_t{0});
     e.reinject_time = j.value("reinjected", int64_t{0});
+    e.owner = j.value("owner", "");
+    e.claimed = j.value("claimed", int64_t{0});
     if (j.contains("message") && j["message"].is_binary()) {
       const auto& bin = j["message"].get_binary();
       e.message.assign(bin.begin(), bin.end());
@@ -114,15 +120,19 @@ Result<LedgerEntry> ClaimIn(store::LedgerTxn& txn, const std::string& ns, const 
   return proposed;
 }
 
-// Rewrites the entry at ns/key with change(entry).
+// Rewrites the entry at ns/key with change(entry). With `owner` set, an entry another host
+// owns now is left alone (kRefused "other-host").
 Status Rewrite(store::LedgerBackend& backend, const std::string& ns, const std::string& key,
-               const std::function<void(LedgerEntry&)>& change) {
+               const std::function<void(LedgerEntry&)>& change, std::string_view owner = {}) {
   return backend.Write([&](store::LedgerTxn& txn) -> Status {
     auto hit = txn.Get(ns, key);
     if (!hit.ok()) return hit.error();
     if (!hit->has_value()) return MakeError(ErrorCode::kNotFound, "replied: no such entry");
     auto entry = Decode(**hit);
     if (!entry.ok()) return entry.error();
+    if (!owner.empty() && !entry->owner.empty() && entry->owner != owner) {
+      return MakeError(ErrorCode::kRefused, "other-host");
+    }
     change(*entry);
     return txn.Put(ns, key, Encode(*entry));
   });
@@ -221,16 +231,26 @@ Result<std::string> EvaluateLoop(const store::LedgerTxn& txn, const ClaimLimits&
   return std::string();
 }
 
+// True when `entry` is another host's claim still in progress at `now` (ledger.h, SEVERAL
+// HOSTS): pending or reinjecting, and claimed or reinjected less than the lease ago.
+bool HeldByOtherHost(const LedgerEntry& entry, const ClaimOwner& self, int64_t now) {
+  if (self.host_id.empty() || entry.owner.empty() || entry.owner == self.host_id) return false;
+  if (entry.state != "pending" && entry.state != "reinjecting") return false;
+  int64_t touched = std::max(entry.claimed, entry.reinject_time);
+  return now < touched + self.lease_seconds;
+}
+
 // Decides a reply under `limits` at `now`: "" or the refusal keyword (ledger.h, Claim).
 Result<std::string> Evaluate(const store::LedgerTxn& txn, const std::string& once_key,
                              const ClaimLimits& limits, std::string_view handler, int64_t now,
-                             RateState* state) {
+                             const ClaimOwner& self, RateState* state) {
   auto hit = txn.Get(kOnce, once_key);
   if (!hit.ok()) return hit.error();
   if (hit->has_value()) {
     auto entry = Decode(**hit);
     if (!entry.ok()) return entry.error();
     if (entry->state != "sent" && !entry->message.empty()) {
+      if (HeldByOtherHost(*entry, self, now)) return std::string("other-host");
       state->resume = std::move(*entry);
       return std::string();
     }
@@ -262,11 +282,11 @@ std::shared_ptr<store::LedgerBackend> BackendOf(std::shared_ptr<store::Environme
 }
 }  // namespace
 
-ReplyLedger::ReplyLedger(std::shared_ptr<store::Environment> env)
-    : backend_(BackendOf(std::move(env))) {}
+ReplyLedger::ReplyLedger(std::shared_ptr<store::Environment> env, ClaimOwner owner)
+    : backend_(BackendOf(std::move(env))), owner_(std::move(owner)) {}
 
-ReplyLedger::ReplyLedger(std::shared_ptr<store::LedgerBackend> backend)
-    : backend_(std::move(backend)) {}
+ReplyLedger::ReplyLedger(std::shared_ptr<store::LedgerBackend> backend, ClaimOwner owner)
+    : backend_(std::move(backend)), owner_(std::move(owner)) {}
 
 Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_view recipient,
                                        const ClaimLimits& limits, const LedgerEntry& proposed) {
@@ -276,17 +296,30 @@ Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_
     refusal.clear();
     std::string once_key = OnceKey(message_id, recipient);
     RateState state;
-    auto decided = Evaluate(txn, once_key, limits, proposed.handler, proposed.time, &state);
+    auto decided = Evaluate(txn, once_key, limits, proposed.handler, proposed.time, owner_, &state);
     if (!decided.ok()) return decided.error();
     if (state.resume) {  // an earlier claim, not sent yet: deal with that very message
       out = std::move(*state.resume);
-      return {};
+      if (owner_.host_id.empty()) return {};
+      if (!out.owner.empty() && out.owner != owner_.host_id) {
+        // A stale claim of another host, taken over: its sendmail pid names a process there.
+        out.sendmail_pid = 0;
+        out.sendmail_start = 0;
+      }
+      out.owner = owner_.host_id;
+      out.claimed = proposed.time;
+      return txn.Put(kOnce, once_key, Encode(out));
     }
     if (!decided->empty()) {
       refusal = *decided;
       return {};
     }
-    if (Status put = txn.Put(kOnce, once_key, Encode(proposed)); !put.ok()) return put;
+    LedgerEntry mine = proposed;
+    if (!owner_.host_id.empty()) {
+      mine.owner = owner_.host_id;
+      mine.claimed = proposed.time;
+    }
+    if (Status put = txn.Put(kOnce, once_key, Encode(mine)); !put.ok()) return put;
     if (Status put = txn.Put(kRate, state.rate_key, store::EncodeTime(proposed.time));
         !put.ok()) {
       return put;
@@ -300,7 +333,7 @@ Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_
       json j = {{"time", proposed.time}, {"fast", state.fast_turns}};
       if (Status put = txn.Put(kTurn, state.rate_key, j.dump()); !put.ok()) return put;
     }
-    out = proposed;
+    out = std::move(mine);
     return {};
   });
   if (!st.ok()) return st.error();
@@ -314,7 +347,8 @@ Result<std::string> ReplyLedger::Check(std::string_view message_id, std::string_
   std::string out;
   Status st = backend_->Read([&](store::LedgerTxn& txn) -> Status {
     RateState state;
-    auto decided = Evaluate(txn, OnceKey(message_id, recipient), limits, handler, now, &state);
+    auto decided =
+        Evaluate(txn, OnceKey(message_id, recipient), limits, handler, now, owner_, &state);
     if (!decided.ok()) return decided.error();
     out = state.resume ? "" : *decided;
     return {};
@@ -388,7 +422,8 @@ EntryRef ReplyLedger::SendRef(std::string_view job_id, uint32_t index) {
 }
 
 Status ReplyLedger::Update(const EntryRef& ref, const LedgerEntry& entry) {
-  return Rewrite(*backend_, ref.ns, ref.key, [&](LedgerEntry& e) { e = entry; });
+  return Rewrite(
+      *backend_, ref.ns, ref.key, [&](LedgerEntry& e) { e = entry; }, entry.owner);
 }
 
 Status ReplyLedger::MarkDone(const EntryRef& ref) { return MarkIn(*backend_, ref.ns, ref.key); }

@@ -26,6 +26,18 @@
 //   Claiming an entry that is not sent returns the stored message, so a retry deals with the
 //   very same message (same Message-ID) instead of composing a second reply.
 //
+//   SEVERAL HOSTS (a shared backend). A ledger built with a ClaimOwner records in every entry
+//   it claims which host claimed it (`owner`, [store] host_id) and when (`claimed`). Resuming
+//   an unsent entry is the crash recovery of ONE host; another host finding a pending or
+//   reinjecting entry whose lease is fresh (claimed or last reinjected less than
+//   lease_seconds ago) is refused "other-host": that host is answering the message right now
+//   (the same message delivered to two MX hosts at the same instant). A stale claim (its host
+//   died or stopped) is taken over: owner and claim time are rewritten, a foreign sendmail
+//   pid is dropped (it names a process of the other host). Update refuses "other-host" when
+//   the stored entry was taken over by another host meanwhile, so a slow owner never
+//   overwrites the new owner's state. Entries without an owner (written before owners
+//   existed, or by a ledger without ClaimOwner) are resumed as before.
+//
 // THREADING
 //   Thread-safe; each call runs its own transaction (never call inside Read/Write callbacks).
 //
@@ -61,6 +73,18 @@ struct LedgerEntry {
   int64_t sendmail_pid = 0;
   uint64_t sendmail_start = 0;
   int64_t reinject_time = 0;
+  // The host that claimed the entry ([store] host_id; "" = unknown: older entries) and when
+  // it claimed or took it over (unix seconds; 0 = unknown).
+  std::string owner;
+  int64_t claimed = 0;
+};
+
+// Who claims: this host's id and how long another host's unsent claim counts as in progress
+// (runtime_config.h derives it from the job and sendmail time-outs). host_id "" = entries
+// carry no owner and every unsent entry is resumed (one host, tests, threadmillctl).
+struct ClaimOwner {
+  std::string host_id;
+  int64_t lease_seconds = 0;
 };
 
 // One entry of the ledger: a reply (Message-ID, recipient) or a send (job, index).
@@ -94,16 +118,17 @@ std::string RateKeyAddress(std::string_view address);
 class ReplyLedger {
  public:
   // The LMDB ledger of `env`.
-  explicit ReplyLedger(std::shared_ptr<store::Environment> env);
+  explicit ReplyLedger(std::shared_ptr<store::Environment> env, ClaimOwner owner = {});
   // Any backend (non-null), e.g. PostgreSQL (store/postgresql/pg_ledger_backend.h).
-  explicit ReplyLedger(std::shared_ptr<store::LedgerBackend> backend);
+  explicit ReplyLedger(std::shared_ptr<store::LedgerBackend> backend, ClaimOwner owner = {});
 
   static EntryRef ReplyRef(std::string_view message_id, std::string_view recipient);
   static EntryRef SendRef(std::string_view job_id, uint32_t index);
 
   // Claims the reply to (message_id, recipient) for `proposed`. Returns the entry to send:
   // `proposed` (now stored as pending), or the earlier entry that is not sent yet (any
-  // state but sent). kRefused with message "already-replied", "rate-sender" (vacation
+  // state but sent), now owned by this host. kRefused with message "other-host" (another
+  // host's fresh claim, see SEVERAL HOSTS), "already-replied", "rate-sender" (vacation
   // period), "rate-thread" (max_replies_per_thread), "rate-thread-hour"
   // (thread_replies_per_hour) or "loop" (loop guard); store errors otherwise.
   Result<LedgerEntry> Claim(std::string_view message_id, std::string_view recipient,
@@ -126,7 +151,8 @@ class ReplyLedger {
                                 const LedgerEntry& proposed, int64_t per_hour = 0);
   Status MarkSendDone(std::string_view job_id, uint32_t index);
 
-  // Overwrites an existing entry (state changes of replier.h). kNotFound when it is gone.
+  // Overwrites an existing entry (state changes of replier.h). kNotFound when it is gone;
+  // kRefused "other-host" when another host took it over (its owner is not entry.owner).
   Status Update(const EntryRef& ref, const LedgerEntry& entry);
   // Marks an entry sent and drops its stored message.
   Status MarkDone(const EntryRef& ref);
@@ -144,6 +170,7 @@ class ReplyLedger {
 
  private:
   std::shared_ptr<store::LedgerBackend> backend_;
+  ClaimOwner owner_;
 };
 
 }  // namespace threadmill::reply

@@ -84,7 +84,7 @@ bool IsPlainAddress(std::string_view address) {
 Replier::Replier(std::shared_ptr<store::Environment> env, ReplyConfig config, Hooks hooks)
     : env_(std::move(env)),
       threads_(env_),
-      ledger_(env_),
+      ledger_(env_, ClaimOwner{config.host_id, config.claim_lease_seconds}),
       config_(std::move(config)),
       hooks_(std::move(hooks)) {
   if (!hooks_.now) hooks_.now = Now;
@@ -364,6 +364,19 @@ Status Replier::DeliverUnrecorded(const LedgerEntry& entry) {
   return last;
 }
 
+void Replier::LogOtherHost(const InboundFacts& facts) const {
+  auto held = ledger_.Find(facts.message_id, facts.recipient);
+  std::string owner = "?", age = "?";
+  if (held.ok() && held->has_value()) {
+    owner = (*held)->owner;
+    age = std::to_string(hooks_.now() - std::max((*held)->claimed, (*held)->reinject_time));
+  }
+  log::Get().info(
+      "reply to <{}> for <{}>: host {} claimed it {} s ago and is answering it (this host {}, "
+      "lease {} s): no reply from this host",
+      facts.message_id, facts.recipient, owner, age, config_.host_id, config_.claim_lease_seconds);
+}
+
 Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& caller,
                                    const ReplyContent& content) {
   auto composed = Compose(facts, caller.handler, content);
@@ -386,6 +399,7 @@ Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& call
   auto claimed =
       ledger_.Claim(facts.message_id, facts.recipient, LimitsFor(facts, policy), proposed);
   if (!claimed.ok()) {
+    if (claimed.error().message == "other-host") LogOtherHost(facts);
     LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, "",
                claimed.error().code == ErrorCode::kRefused ? "refused" : "failed",
                claimed.error().message, ToString(policy.mode));
@@ -414,8 +428,13 @@ Result<std::string> Replier::Reply(const InboundFacts& facts, const Caller& call
   auto sent = Transmit(ReplyLedger::ReplyRef(facts.message_id, facts.recipient), entry);
   if (!sent.ok()) {
     bool uncertain = sent.error().message == "reply-uncertain";
+    bool taken = sent.error().message == "other-host";  // taken over while this host was slow
+    if (taken) LogOtherHost(facts);
     LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id,
-               uncertain ? "uncertain" : "failed", sent.error().message);
+               uncertain ? "uncertain"
+               : taken   ? "refused"
+                         : "failed",
+               sent.error().message);
     return sent.error();
   }
   LogOutcome(env_, caller, "reply", facts.message_id, facts.envelope_sender, entry.reply_id, "sent",

@@ -19,6 +19,9 @@
 //   A refusal is kRefused with the reason keyword as message; a reinjection that certainly
 //   did not reach the MTA is kTemporary (the reply stays pending and the next attempt sends
 //   the same message).
+//   Several MX hosts sharing the ledger: a reply another host has claimed and is sending
+//   right now (the same message delivered to both) is refused "other-host" (ledger.h,
+//   SEVERAL HOSTS), with an info line naming that host; the job ends without a reply.
 //   Every outcome is one log line: reply job=... handler=... msgid=<...> to=<...>
 //   reply=<...> decision=sent|refused|failed|uncertain reason=... policy=vacation|conversation
 //
@@ -182,6 +185,8 @@ class Replier {
   // Sends without a ledger entry (host->send outside a job).
   Status DeliverUnrecorded(const LedgerEntry& entry);
   void Busy(int64_t seconds) const;
+  // The info line of a reply refused "other-host": which host holds the claim, since when.
+  void LogOtherHost(const InboundFacts& facts) const;
   // Text, html, attachments and extra headers of `content` into `m` (checked), date and
   // boundaries.
   Status AddContent(const ReplyContent& content, OutgoingMessage* m) const;

@@ -4,10 +4,16 @@
 
 namespace threadmill::reply {
 
+int64_t ClaimLease(const ReplyConfig& reply, int64_t longest_job_timeout_seconds) {
+  return longest_job_timeout_seconds + reply.sendmail_timeout_seconds +
+         reply.reinject_confirm_seconds + 60;
+}
+
 ReplyConfig ParseReplyConfig(const config::Config& config) {
   ReplyConfig out;
   out.max_references = config.threading.max_references;
   out.hostname = config.milter.hostname;
+  out.host_id = config.store.host_id;
   out.reply_token = config.threading.reply_token;
   out.token_keys = config.threading.token_keys;
   out.token_lifetime_days = config.threading.token_lifetime_days;
@@ -63,6 +69,7 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
       r.Fail("system_senders", "\"" + pattern + "\": " + why);
     }
   }
+  out.claim_lease_seconds = ClaimLease(out, 60);
   return out;
 }
 

@@ -62,11 +62,22 @@ struct ReplyConfig {
   std::vector<std::string> system_senders = mail::DefaultSystemSenders();
   size_t max_references = 100;             // from [threading]
   std::string hostname;                    // [milter] hostname (Message-IDs)
+  // The reply ledger's claim owner (ledger.h, SEVERAL HOSTS): [store] host_id, and how long
+  // another host's unsent claim counts as in progress: the longest job_timeout_seconds +
+  // sendmail_timeout_seconds + reinject_confirm_seconds + 60 (set by runtime_config.cc; the
+  // owner refreshes it when it starts sendmail, which runs at most sendmail_timeout_seconds
+  // and is then confirmed within reinject_confirm_seconds).
+  std::string host_id;
+  int64_t claim_lease_seconds = 0;
   // [threading] reply_token, token_key_files (the keys read), token_lifetime_days.
   config::ReplyTokenMode reply_token = config::ReplyTokenMode::kOff;
   std::vector<std::string> token_keys;
   int64_t token_lifetime_days = 90;
 };
+
+// The claim lease of ReplyConfig::claim_lease_seconds for jobs of at most
+// `longest_job_timeout_seconds`.
+int64_t ClaimLease(const ReplyConfig& reply, int64_t longest_job_timeout_seconds);
 
 // Reads [reply] (and max_references from [threading]). Throws config::ConfigError.
 ReplyConfig ParseReplyConfig(const config::Config& config);

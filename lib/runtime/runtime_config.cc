@@ -1,5 +1,6 @@
 #include "runtime/runtime_config.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "config/toml_reader.h"
@@ -139,6 +140,9 @@ store::EnvOptions StoreOptions(const config::Config& config) {
   options.sync_each_commit = config.store.sync_each_commit;
   options.backend = config.store.backend;
   options.dsn = config.store.dsn;
+  options.connect_timeout_ms = config.store.connect_timeout_ms;
+  options.statement_timeout_ms = config.store.statement_timeout_ms;
+  options.host_id = config.store.host_id;
   return options;
 }
 
@@ -220,6 +224,11 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
       ++index;
     }
   }
+  int64_t longest = out.job_timeout_seconds;
+  for (const auto& [name, handler] : out.handlers) {
+    longest = std::max(longest, handler.job_timeout_seconds);
+  }
+  out.reply.claim_lease_seconds = reply::ClaimLease(out.reply, longest);
   return out;
 }
 

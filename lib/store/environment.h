@@ -40,7 +40,9 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -74,6 +76,27 @@ struct EnvOptions {
   // store::OpenStore (open_store.h) reads these; Environment::Open ignores them.
   std::string backend = "lmdb";
   std::string dsn;
+  // [store] connect_timeout_ms, statement_timeout_ms: the client-side bounds of every
+  // database call (store/postgresql/pg_conn.h).
+  int64_t connect_timeout_ms = 2000;
+  int64_t statement_timeout_ms = 3000;
+  // [store] host_id: this host's name in job leases and reply claims (store/host_id.h).
+  std::string host_id;
+};
+
+// What the shared backends of this process did (for /metrics): calls and errors per
+// operation, time spent, whether the last call succeeded, and the connection pool.
+struct BackendStats {
+  std::string backend;  // "postgresql"
+  bool up = false;      // the last call succeeded (false before the first call)
+  struct Op {
+    uint64_t calls = 0;
+    uint64_t errors = 0;
+    double seconds = 0;  // time spent in the calls, in all
+  };
+  std::map<std::string, Op> ops;  // "find_message", "record_message", "ledger_write", ...
+  uint64_t connects = 0, connect_failures = 0, timeouts = 0;
+  uint64_t idle_connections = 0, busy_connections = 0;
 };
 
 // The backends of shared data when they are not this environment (null: this environment).
@@ -86,6 +109,7 @@ struct SharedBackends {
   // Null: nothing is shared with other hosts, every sweep runs here.
   std::shared_ptr<SweepLease> sweep_lease;
   std::shared_ptr<JobBackend> jobs;  // runtime::JobQueue's shared queue (job_backend.h)
+  std::function<BackendStats()> stats;  // a snapshot; empty for none
 };
 
 class Environment {

@@ -13,9 +13,12 @@ Result<std::shared_ptr<Environment>> OpenStore(const EnvOptions& options) {
   if (!env.ok()) return env.error();
   // Environment::Open returns the one open environment of this directory: attach once.
   if (options.backend == "postgresql" && !(*env)->shared_backends().threads) {
-    auto pg = pg::MakeProcessBackends(options.dsn, HostId(options));
+    pg::PgPool::Options pool;
+    pool.timeouts.connect_ms = options.connect_timeout_ms;
+    pool.timeouts.statement_ms = options.statement_timeout_ms;
+    auto pg = pg::MakeProcessBackends(options.dsn, HostId(options), pool);
     (*env)->AttachSharedBackends(SharedBackends{pg.threads, pg.ledger, pg.kv, pg.counters,
-                                                pg.drafts, pg.sweep_lease, pg.jobs});
+                                                pg.drafts, pg.sweep_lease, pg.jobs, pg.stats});
   }
   return env;
 }

@@ -18,11 +18,17 @@
 //   A PgConn is used by one thread at a time (PgPool hands it out).
 //
 // LIMITS
-//   Connect waits at most connect_timeout (kConnectTimeoutSeconds unless the DSN says
-//   otherwise); every statement at most statement_timeout_ms (the server cancels it: 57014,
-//   kTemporary), so a lock held by another host never holds a milter thread for long. Transact
-//   retries a conflicting transaction at most kMaxTxnAttempts times, after a random pause of
-//   up to kMaxRetryPauseMs (grows with the attempt) so that two hosts do not collide again.
+//   Every wait is bounded on the client, whatever the server or the network do (a server
+//   that accepts and never answers, a stopped host, a black-holed route): Connect at most
+//   Timeouts::connect_ms (libpq's own connect_timeout has whole seconds, at least 2); a
+//   statement (or a pipeline of them), or a whole Transact with its retries, at most
+//   Timeouts::statement_ms (also set as the server's statement_timeout, so a lock held by
+//   another host is cancelled there: 57014; the client waits StatementGraceMs longer for that
+//   cancel before it gives up). A connection whose wait ran out is abandoned (timed_out(),
+//   broken()): its socket is closed, never reused. Transact retries a conflicting transaction
+//   at most kMaxTxnAttempts times, after a random pause of up to kMaxRetryPauseMs (grows with
+//   the attempt) so that two hosts do not collide again. A host name in the DSN is resolved
+//   (getaddrinfo) without the bound.
 #pragma once
 
 #include <libpq-fe.h>
@@ -40,8 +46,20 @@
 
 namespace threadmill::store::pg {
 
-inline constexpr int kConnectTimeoutSeconds = 5;
-inline constexpr int64_t kDefaultStatementTimeoutMs = 10000;
+inline constexpr int64_t kDefaultConnectTimeoutMs = 2000;
+inline constexpr int64_t kDefaultStatementTimeoutMs = 3000;
+
+// How long after statement_ms the client gives up on its own (the server's cancel at
+// statement_ms normally comes first): min(statement_ms, 1000).
+constexpr int64_t StatementGraceMs(int64_t statement_ms) {
+  return statement_ms < 1000 ? statement_ms : 1000;
+}
+
+// Client-side bounds of one connection ([store] connect_timeout_ms, statement_timeout_ms).
+struct Timeouts {
+  int64_t connect_ms = kDefaultConnectTimeoutMs;
+  int64_t statement_ms = kDefaultStatementTimeoutMs;  // 0: no limit (migrations)
+};
 inline constexpr int kMaxTxnAttempts = 20;
 inline constexpr int kMaxRetryPauseMs = 50;
 
@@ -87,9 +105,7 @@ class Rows {
 
 class PgConn {
  public:
-  // statement_timeout_ms 0: no limit.
-  static Result<std::unique_ptr<PgConn>> Connect(const std::string& dsn,
-                                                 int64_t statement_timeout_ms);
+  static Result<std::unique_ptr<PgConn>> Connect(const std::string& dsn, Timeouts timeouts);
   ~PgConn() = default;
   PgConn(const PgConn&) = delete;
   PgConn& operator=(const PgConn&) = delete;
@@ -108,10 +124,16 @@ class PgConn {
   // again, at most kMaxTxnAttempts times.
   Status Transact(TxnMode mode, const std::function<Status()>& fn);
 
+  // false: statements wait for the server without a client-side bound (migrations, which
+  // may rewrite big tables or wait for another host's migration lock).
+  void set_bounded(bool bounded) { bounded_ = bounded; }
+
   // Connected with no transaction open (may go back to the pool).
   bool healthy() const;
-  // The connection to the server is lost.
-  bool broken() const { return PQstatus(conn_.get()) != CONNECTION_OK; }
+  // The connection to the server is lost, or abandoned after a wait ran out.
+  bool broken() const { return timed_out_ || PQstatus(conn_.get()) != CONNECTION_OK; }
+  // A wait for the server ran out (the server or the route to it does not answer).
+  bool timed_out() const { return timed_out_; }
   // Called by the pool when it hands out an idle connection: if the first statement then
   // finds the connection lost (the server restarted, or a standby was promoted while this
   // connection sat idle) it reconnects with the same DSN once and runs that statement again
@@ -133,9 +155,17 @@ class PgConn {
     const std::vector<Param>* params = nullptr;
   };
 
-  PgConn(PGconn* conn, int64_t statement_timeout_ms)
-      : conn_(conn, &PQfinish), statement_timeout_ms_(statement_timeout_ms) {}
+  PgConn(PGconn* conn, Timeouts timeouts) : conn_(conn, &PQfinish), timeouts_(timeouts) {}
   Error Fail(const char* what, const PGresult* res);
+  Error TimedOut(const char* what);
+  int64_t Deadline() const;
+  // Polls a connect (or a reset) to its end within Timeouts::connect_ms.
+  Status FinishConnect(PostgresPollingStatusType (*poll)(PGconn*));
+  // Flushes what is queued to the server, then waits until PQgetResult will not block.
+  Status Flush(const char* what, int64_t deadline);
+  Result<PGresult*> NextResult(const char* what, int64_t deadline);
+  // Sends with `send` (a PQsend* call), then collects its results until the deadline.
+  Result<Rows> Exchange(const char* what, const std::function<int()>& send);
   Status ApplySessionSettings();
   // Runs exec; see MarkReused.
   Result<Rows> Revalidated(const std::function<Result<Rows>()>& exec);
@@ -152,7 +182,10 @@ class PgConn {
   bool in_transact_ = false;             // inside Transact's fn
   bool poisoned_ = false;                // a pipeline went wrong: never reuse
   uint64_t round_trips_ = 0;
-  int64_t statement_timeout_ms_ = 0;
+  Timeouts timeouts_;
+  int64_t txn_deadline_ms_ = 0;  // steady ms; inside Transact, the bound of the whole call
+  bool timed_out_ = false;
+  bool bounded_ = true;
   bool reused_ = false;
 };
 

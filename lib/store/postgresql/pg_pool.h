@@ -17,8 +17,11 @@
 //   round_trips() counts the round trips of every connection of the pool (added when a Lease
 //   ends), so a test can assert what a store call costs.
 //   At most max_idle idle connections are kept; there is no cap on connections in use (one
-//   per thread calling the store at the same time). Connect: kConnectTimeoutSeconds; each
-//   statement: Options::statement_timeout_ms (migrations: no limit).
+//   per thread calling the store at the same time). Connect and statements: Options::timeouts
+//   (pg_conn.h). After a connect that failed or a wait that ran out, Acquire fails at once
+//   (kTemporary, naming the last error) for Options::retry_after_ms before it tries to
+//   connect again: a database that is away costs one message about one time-out, and the
+//   following messages nothing, instead of every store call waiting its own time-out.
 #pragma once
 
 #include <atomic>
@@ -57,7 +60,8 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
 
   struct Options {
     size_t max_idle = 8;
-    int64_t statement_timeout_ms = kDefaultStatementTimeoutMs;  // 0: no limit
+    Timeouts timeouts;
+    int64_t retry_after_ms = 2000;  // after a connect failure or a time-out (LIMITS)
   };
   // Connects to `dsn` (libpq connection string) and migrates the schema.
   static Result<std::shared_ptr<PgPool>> Open(const std::string& dsn, Options options);
@@ -69,15 +73,28 @@ class PgPool : public std::enable_shared_from_this<PgPool> {
   // Round trips of the connections' ended leases (pg_conn.h round_trips()).
   uint64_t round_trips() const { return round_trips_.load(); }
 
+  // Counters for /metrics (a snapshot).
+  struct Stats {
+    uint64_t connects = 0;          // connections opened
+    uint64_t connect_failures = 0;  // connects failed or timed out
+    uint64_t timeouts = 0;          // connections abandoned after a wait ran out
+    size_t idle = 0;                // connections idle in the pool now
+    size_t in_use = 0;              // connections leased now
+  };
+  Stats stats() const;
+
  private:
   PgPool(std::string dsn, Options options) : dsn_(std::move(dsn)), options_(options) {}
   void Release(std::unique_ptr<PgConn> conn);
 
   const std::string dsn_;
   const Options options_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::vector<std::unique_ptr<PgConn>> idle_;
   std::atomic<uint64_t> round_trips_{0};
+  int64_t retry_at_ms_ = 0;  // steady ms: no connect before this (LIMITS)
+  std::string last_error_;
+  Stats stats_;
 };
 
 }  // namespace threadmill::store::pg

@@ -7,26 +7,33 @@
 //   connection must never be used by two processes. MakeProcessBackends() returns backends
 //   that connect on first use and remember the pid that connected: in a forked child the
 //   inherited pool is abandoned (deliberately never closed: PQfinish would send a Terminate
-//   on the parent's socket) and a fresh one is opened. A failed open is not remembered: the
-//   next call tries again (each attempt bounded by the connect timeout, pg_conn.h).
+//   on the parent's socket) and a fresh one is opened. A failed open is remembered for
+//   Options::retry_after_ms (calls meanwhile fail at once, kTemporary); then the next call
+//   tries again (each attempt bounded by the connect timeout, pg_conn.h). Every call is
+//   timed and counted per operation (ProcessBackends::stats, /metrics).
 //
 // THREADING
 //   Thread-safe.
 //
 // LIMITS
 //   Up to 16 idle connections per process (kProcessPoolIdle: one per concurrent SMTP session).
-//   Connect timeout kConnectTimeoutSeconds (5 s), statement timeout 10 s (pg_pool.h); both
-//   fail the call with kTemporary, which callers treat like any store error.
+//   Connect and statement timeouts of Options (pg_conn.h; [store] connect_timeout_ms,
+//   statement_timeout_ms) fail the call with kTemporary, which callers treat like any store
+//   error. One call waits at most one of them (a transaction: statement_timeout_ms + grace
+//   in all); after a failure the pool's retry_after_ms makes the next calls fail at once.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "store/counters_backend.h"
 #include "store/draft_backend.h"
-#include "store/kv_backend.h"
+#include "store/environment.h"
 #include "store/job_backend.h"
+#include "store/kv_backend.h"
 #include "store/ledger_backend.h"
+#include "store/postgresql/pg_pool.h"
 #include "store/sweep_lease.h"
 #include "store/thread_backend.h"
 
@@ -40,10 +47,13 @@ struct ProcessBackends {
   std::shared_ptr<DraftBackend> drafts;
   std::shared_ptr<SweepLease> sweep_lease;
   std::shared_ptr<JobBackend> jobs;
+  // What this process's calls did (store/environment.h BackendStats; /metrics).
+  std::function<BackendStats()> stats;
 };
 
 // Every backend shares one lazily opened pool on `dsn` (a libpq connection string); the job
 // backend writes `host_id` into its leases (store/host_id.h).
-ProcessBackends MakeProcessBackends(std::string dsn, std::string host_id);
+ProcessBackends MakeProcessBackends(std::string dsn, std::string host_id,
+                                    PgPool::Options options = {});
 
 }  // namespace threadmill::store::pg

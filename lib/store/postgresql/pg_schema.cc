@@ -162,7 +162,12 @@ Status Migrate(PgConn& conn) {
     if (*current > kPgSchemaVersion) return RefuseNewer(*current);
     for (const Migration& m : kMigrations) {
       if (m.version <= *current) continue;
-      if (auto r = conn.Simple(m.sql); !r.ok()) return r.error();
+      // Only the migration itself waits without a client-side bound (pg_conn.h LIMITS);
+      // waiting for another host's migration lock above stays bounded.
+      conn.set_bounded(false);
+      auto applied = conn.Simple(m.sql);
+      conn.set_bounded(true);
+      if (!applied.ok()) return applied.error();
       if (auto r = conn.Simple("INSERT INTO tm_schema_version (version) VALUES (" +
                                std::to_string(m.version) + ")");
           !r.ok()) {

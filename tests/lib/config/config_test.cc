@@ -84,6 +84,9 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"[store]\npath = \"relative\"", "store.path"},
       {"[store]\nretention_days = -1", "store.retention_days: must be between 0 and 36500"},
       {"[store]\nbackend = \"redis\"", "store.backend: must be \"lmdb\" or \"postgresql\""},
+      {"[store]\nconnect_timeout_ms = 50",
+       "store.connect_timeout_ms: must be between 100 and 20000"},
+      {"[store]\nstatement_timeout_ms = 60000", "store.statement_timeout_ms: must be between"},
       {"[store]\ndsn = \"host=db\"", "store.dsn: is only used with backend = \"postgresql\""},
       {"[store]\ndsn_file = \"/etc/x\"", "store.dsn_file: is only used with backend"},
       {"[store]\nbackend = \"postgresql\"", "store.dsn: backend = \"postgresql\" needs dsn"},
@@ -120,6 +123,10 @@ TEST(ConfigTest, ErrorsNameTheKey) {
 // access); a readable-by-owner-only file gives the DSN. backend = "postgresql" is accepted.
 TEST(ConfigTest, StoreDsnFileIsASecret) {
   EXPECT_EQ(LoadFromString("")->store.backend, "lmdb");
+  EXPECT_EQ(LoadFromString("")->store.connect_timeout_ms, 2000);
+  EXPECT_EQ(LoadFromString("")->store.statement_timeout_ms, 3000);
+  EXPECT_EQ(LoadFromString("[store]\nstatement_timeout_ms = 800\n")->store.statement_timeout_ms,
+            800);
   EXPECT_EQ(LoadFromString("[store]\nbackend = \"lmdb\"\n")->store.dsn, "");
   char tmpl[] = "/tmp/threadmill-config-XXXXXX";
   ASSERT_TRUE(mkdtemp(tmpl));

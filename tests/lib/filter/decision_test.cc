@@ -16,9 +16,10 @@ Envelope OneRecipient() {
 
 TEST(DecisionTest, OutcomeNames) {
   const std::pair<Outcome, const char*> cases[] = {
-      {Outcome::kRecorded, "recorded"},    {Outcome::kMatched, "matched"},
-      {Outcome::kNewThread, "new-thread"}, {Outcome::kQueued, "queued"},
-      {Outcome::kNoReply, "no-reply"},     {Outcome::kError, "error"},
+      {Outcome::kRecorded, "recorded"},     {Outcome::kMatched, "matched"},
+      {Outcome::kNewThread, "new-thread"},  {Outcome::kQueued, "queued"},
+      {Outcome::kNoReply, "no-reply"},      {Outcome::kError, "error"},
+      {Outcome::kUnthreaded, "unthreaded"},
   };
   for (const auto& [outcome, name] : cases) EXPECT_STREQ(ToString(outcome), name);
 }

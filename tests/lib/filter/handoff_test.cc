@@ -185,6 +185,28 @@ TEST_F(HandoffTest, ThreadOwnerGetsOnlyMailToItsOwnAddresses) {
   EXPECT_EQ(queue_->List(10)->size(), 1u);
 }
 
+// Issue 13: a message whose threading degraded (store away, on_store_error = accept) still
+// goes to the handler its route names; the decision keeps saying unthreaded, reason=store.
+TEST_F(HandoffTest, UnthreadedMessageIsStillRouted) {
+  Envelope envelope;
+  envelope.mail_from = "a@example.org";
+  envelope.recipients = {"deals@sales.example.com"};
+  envelope.queue_id = "Q2";
+  Decision d;
+  d.direction = store::Direction::kInbound;
+  d.outcome = Outcome::kUnthreaded;
+  d.store_failed = true;
+  d.reason = "store";
+  d.message_id = "m2@example.org";
+  d.resolution.thread_id = "T2";
+  handoff_->Run(envelope, *threads_, kRaw, true, &d);
+  EXPECT_EQ(d.outcome, Outcome::kUnthreaded);
+  EXPECT_EQ(d.reason, "store");
+  EXPECT_FALSE(Extra(d, "handler").empty());
+  EXPECT_FALSE(Extra(d, "job").empty());
+  EXPECT_EQ(queue_->List(10)->size(), 1u);
+}
+
 TEST_F(HandoffTest, SpoolFailureFollowsOnStoreError) {
   // The spool directory becomes a file: writing the message fails, the policy answers.
   std::filesystem::remove_all(dir_.str() + "/spool");

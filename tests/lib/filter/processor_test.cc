@@ -225,7 +225,7 @@ TEST_F(ProcessorTest, StoreFailureFollowsPolicy) {
     auto store = std::make_shared<store::ThreadStore>(*env);
     Processor processor(config, store);
     Decision last;
-    for (int i = 0; i < 2000 && last.outcome != Outcome::kError; ++i) {
+    for (int i = 0; i < 2000 && last.reason != "store"; ++i) {
       Envelope envelope;
       envelope.client_addr = kOutside;
       envelope.recipients = {std::string(200, 'r') + "@example.com"};
@@ -233,10 +233,78 @@ TEST_F(ProcessorTest, StoreFailureFollowsPolicy) {
       headers.Add("Message-ID", "<m" + std::to_string(i) + std::string(300, 'x') + "@e.org>");
       last = processor.Decide(envelope, headers);
     }
-    EXPECT_EQ(last.outcome, Outcome::kError) << action;
+    const bool accept = std::string(action) == "accept";
+    // accept: threading degrades (unthreaded, reason=store), the message goes on.
+    EXPECT_EQ(last.outcome, accept ? Outcome::kUnthreaded : Outcome::kError) << action;
     EXPECT_EQ(last.reason, "store");
-    EXPECT_EQ(last.verdict,
-              std::string(action) == "accept" ? Verdict::kContinue : Verdict::kTempfail);
+    EXPECT_EQ(last.store_failed, accept);
+    EXPECT_EQ(last.verdict, accept ? Verdict::kContinue : Verdict::kTempfail);
+  }
+}
+
+// A thread store whose every call fails (a database that is away).
+class FailingThreads final : public store::ThreadBackend {
+ public:
+  mutable int calls = 0;
+  Error Down() const {
+    ++calls;
+    return Error{ErrorCode::kTemporary, "postgresql: unavailable"};
+  }
+  Result<std::optional<store::MessageRecord>> FindMessage(std::string_view) const override {
+    return Down();
+  }
+  Result<std::optional<store::ThreadRecord>> FindThread(std::string_view) const override {
+    return Down();
+  }
+  Result<std::optional<std::string>> FindThreadByIndex(std::string_view) const override {
+    return Down();
+  }
+  Result<store::MessageRecord> RecordMessage(const store::MessageRecord&,
+                                             std::string_view) override {
+    return Down();
+  }
+  Result<std::vector<store::MessageRecord>> ThreadMessages(std::string_view,
+                                                           size_t) const override {
+    return Down();
+  }
+  Status SetThreadOwner(std::string_view, std::string_view) override { return Down(); }
+  Result<store::SweepStats> Sweep(int64_t) override { return Down(); }
+};
+
+// Issue 13: a failed thread lookup degrades threading to match=none reason=store under
+// on_store_error = accept (nothing is recorded: the store is away), and stays a temporary
+// failure under tempfail.
+TEST(ProcessorStoreFailureTest, LookupFailureDegradesThreadingToMatchNone) {
+  for (const char* action : {"accept", "tempfail"}) {
+    testing::TempDir dir;
+    auto config = config::LoadFromString(std::string("[milter]\non_store_error = \"") + action +
+                                         "\"\n[store]\npath = \"" + dir.str() + "\"\n");
+    auto backend = std::make_shared<FailingThreads>();
+    Processor processor(config, std::make_shared<store::ThreadStore>(backend));
+    Envelope envelope;
+    envelope.client_addr = "192.0.2.1";
+    envelope.mail_from = "a@example.org";
+    envelope.recipients = {"b@example.com"};
+    envelope.queue_id = "QSTORE";
+    MessageHeaders headers(1 << 20);
+    headers.Add("Message-ID", "<down@example.org>");
+    headers.Add("In-Reply-To", "<known@example.com>");
+    Decision d = processor.Decide(envelope, headers);
+    const std::string line = d.LogLine(envelope);
+    if (std::string(action) == "accept") {
+      EXPECT_EQ(d.outcome, Outcome::kUnthreaded);
+      EXPECT_EQ(d.verdict, Verdict::kContinue);
+      EXPECT_EQ(d.resolution.method, thread::MatchMethod::kNone);
+      EXPECT_FALSE(d.resolution.thread_id.empty());
+      EXPECT_EQ(backend->calls, 1) << "no record attempted after a failed lookup";
+      for (const char* key : {"match=none", "decision=unthreaded", "reason=store"}) {
+        EXPECT_NE(line.find(key), std::string::npos) << key << " in " << line;
+      }
+    } else {
+      EXPECT_EQ(d.outcome, Outcome::kError);
+      EXPECT_EQ(d.verdict, Verdict::kTempfail);
+      EXPECT_NE(line.find("decision=error reason=store"), std::string::npos) << line;
+    }
   }
 }
 
@@ -320,7 +388,7 @@ TEST(ProcessorStoreFailureTest, AuthenticationNeverDependsOnTheStore) {
     pass.verdicts.dmarc_checked = true;
     pass.verdicts.dmarc.result = auth::DmarcResult::kPass;
     Decision ok = processor.Decide(envelope, good, &pass);
-    EXPECT_EQ(ok.outcome, Outcome::kError);
+    EXPECT_EQ(ok.outcome, std::string(action) == "accept" ? Outcome::kUnthreaded : Outcome::kError);
     EXPECT_EQ(ok.verdict,
               std::string(action) == "accept" ? Verdict::kContinue : Verdict::kTempfail);
     EXPECT_EQ(ok.delete_auth_results, std::vector<int>{1});

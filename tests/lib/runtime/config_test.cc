@@ -51,6 +51,21 @@ TEST(RuntimeConfig, DraftExpiryPerHandlerOverRuntime) {
   EXPECT_EQ(c.DraftExpirySeconds("unconfigured"), 24 * 3600);
 }
 
+// The reply ledger's claim owner: [store] host_id (default: the machine's hostname) and a
+// lease covering the longest job time-out, sendmail and the echo wait.
+TEST(RuntimeConfig, ClaimOwnerAndLease) {
+  RuntimeConfig d = Parse("");
+  EXPECT_FALSE(d.reply.host_id.empty());
+  EXPECT_EQ(d.reply.claim_lease_seconds, 60 + 60 + 90 + 60);
+  RuntimeConfig c = Parse(
+      "[store]\nhost_id = \"mx2\"\n[runtime]\njob_timeout_seconds = 30\n"
+      "[reply]\nsendmail_timeout_seconds = 20\nreinject_confirm_seconds = 70\n"
+      "[handler.slow]\njob_timeout_seconds = 600\n");
+  EXPECT_EQ(c.reply.host_id, "mx2");
+  EXPECT_EQ(c.reply.claim_lease_seconds, 600 + 20 + 70 + 60);
+  EXPECT_NE(ErrorOf("[store]\nhost_id = \"mx 1\"\n").find("store.host_id"), std::string::npos);
+}
+
 TEST(RuntimeConfig, Full) {
   RuntimeConfig c = Parse(R"(
 [handlers]

@@ -6,9 +6,16 @@
 // connection pools on the same database (two MX hosts); for LMDB they share the environment
 // (two workers of one host; LMDB allows one environment per file per process). The
 // PostgreSQL cases skip (GTEST_SKIP, with the reason) only when the server binaries are absent.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 
 #include <atomic>
 #include <chrono>
@@ -20,12 +27,14 @@
 #include <vector>
 
 #include "backend_fixture.h"
+#include "common/unique_fd.h"
 #include "reply/ledger.h"
 #include "store/lmdb_ledger_backend.h"
 #include "store/lmdb_thread_backend.h"
 #include "store/open_store.h"
 #include "store/postgresql/pg_ledger_backend.h"
 #include "store/postgresql/pg_pool.h"
+#include "store/postgresql/pg_process_backends.h"
 #include "store/postgresql/pg_schema.h"
 #include "store/postgresql/pg_thread_backend.h"
 #include "store/thread_store.h"
@@ -524,6 +533,117 @@ TEST(store_pg_round_trips, MilterPathCosts) {
   EXPECT_EQ(other.ThreadMessages(thread_id)->size(), 5u);
   EXPECT_EQ((*store.FindThread(thread_id))->thread_index_roots,
             (std::vector<std::string>{"ROOT-NEW"}));
+
+// Two MX hosts with their own host ids (ledger.h, SEVERAL HOSTS): a fresh claim of one host
+// is refused "other-host" to the other, resumed by its own host (crash recovery), taken over
+// once its lease ran out; the slow former owner can no longer overwrite it.
+TEST_P(store_backend_suite, LedgerForeignClaimIsRefusedWhileFreshAndTakenOverWhenStale) {
+  constexpr int64_t kLease = 300;
+  reply::ReplyLedger mx1(LedgerOf(0), {"mx1", kLease}), mx2(LedgerOf(1), {"mx2", kLease});
+  reply::ClaimLimits limits{"alice@example.org", "", 0, 0};
+  const std::string rcpt = "help@example.com";
+  auto first = mx1.Claim("m@x", rcpt, limits, Proposed("r1@x", 1000, "body"));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->owner, "mx1");
+  EXPECT_EQ(first->claimed, 1000);
+
+  auto other = mx2.Claim("m@x", rcpt, limits, Proposed("r2@x", 1100, "other"));
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, ErrorCode::kRefused);
+  EXPECT_EQ(other.error().message, "other-host");
+  EXPECT_EQ(*mx2.Check("m@x", rcpt, limits, "h", 1100), "other-host");
+  EXPECT_EQ(*mx1.Check("m@x", rcpt, limits, "h", 1100), "");
+
+  // Same host: crash recovery resumes the very message and renews the claim.
+  auto own = mx1.Claim("m@x", rcpt, limits, Proposed("r3@x", 1100, "third"));
+  ASSERT_TRUE(own.ok()) << own.error().message;
+  EXPECT_EQ(own->reply_id, "r1@x");
+  EXPECT_EQ(own->message, "body");
+  EXPECT_EQ(own->claimed, 1100);
+  EXPECT_EQ(mx2.Claim("m@x", rcpt, limits, Proposed("r2@x", 1100 + kLease - 1)).error().message,
+            "other-host");
+
+  // Stale: mx1 went away. mx2 takes the same message over.
+  auto taken = mx2.Claim("m@x", rcpt, limits, Proposed("r2@x", 1100 + kLease, "other"));
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  EXPECT_EQ(taken->reply_id, "r1@x");
+  EXPECT_EQ(taken->message, "body");
+  EXPECT_EQ(taken->owner, "mx2");
+  // The former owner's late state change is refused, and so is its retry.
+  reply::LedgerEntry late = *own;
+  late.state = "reinjecting";
+  Status overwritten = mx1.Update(reply::ReplyLedger::ReplyRef("m@x", rcpt), late);
+  ASSERT_FALSE(overwritten.ok());
+  EXPECT_EQ(overwritten.error().message, "other-host");
+  EXPECT_EQ(mx1.Claim("m@x", rcpt, limits, Proposed("r4@x", 1500)).error().message, "other-host");
+
+  // A reinjection renews the lease; a stale one taken over drops the other host's pid.
+  reply::LedgerEntry reinjecting = *taken;
+  reinjecting.state = "reinjecting";
+  reinjecting.sendmail_pid = 1234;
+  reinjecting.sendmail_start = 99;
+  reinjecting.reinject_time = 1600;
+  ASSERT_TRUE(mx2.Update(reply::ReplyLedger::ReplyRef("m@x", rcpt), reinjecting).ok());
+  EXPECT_EQ(mx1.Claim("m@x", rcpt, limits, Proposed("r5@x", 1600 + kLease - 1)).error().message,
+            "other-host");
+  auto settled = mx1.Claim("m@x", rcpt, limits, Proposed("r5@x", 1600 + kLease));
+  ASSERT_TRUE(settled.ok()) << settled.error().message;
+  EXPECT_EQ(settled->state, "reinjecting");
+  EXPECT_EQ(settled->sendmail_pid, 0);
+  EXPECT_EQ(settled->owner, "mx1");
+  ASSERT_TRUE(mx1.MarkSent("m@x", rcpt).ok());
+  EXPECT_EQ(mx2.Claim("m@x", rcpt, limits, Proposed("r6@x", 3000)).error().message,
+            "already-replied");
+
+  // An entry written without an owner (the previous version) is resumed as before, and then
+  // belongs to the host that resumed it.
+  reply::ReplyLedger legacy(LedgerOf(0));
+  auto old = legacy.Claim("old@x", rcpt, limits, Proposed("o1@x", 1000, "old body"));
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->owner, "");
+  auto resumed = mx2.Claim("old@x", rcpt, limits, Proposed("o2@x", 1001, "new"));
+  ASSERT_TRUE(resumed.ok()) << resumed.error().message;
+  EXPECT_EQ(resumed->reply_id, "o1@x");
+  EXPECT_EQ(resumed->owner, "mx2");
+  EXPECT_EQ(mx1.Claim("old@x", rcpt, limits, Proposed("o3@x", 1002)).error().message, "other-host");
+}
+
+// The same message delivered to two hosts at the same instant (two racers per host): only
+// one host gets the reply to send; every claim of the other host is refused "other-host".
+TEST_P(store_backend_suite, LedgerCrossHostRaceOneHostAnswers) {
+  constexpr int kMessages = 10;
+  constexpr int kRacers = 4;
+  reply::ClaimLimits limits{"alice@example.org", "", 0, 0};
+  for (int m = 0; m < kMessages; ++m) {
+    const std::string msgid = "xrace" + std::to_string(m) + "@x";
+    std::atomic<int> host_won[2] = {0, 0};
+    std::atomic<int> refused{0}, failed{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> racers;
+    for (int r = 0; r < kRacers; ++r) {
+      racers.emplace_back([&, r] {
+        int host = r % 2;
+        reply::ReplyLedger ledger(LedgerOf(host), {"mx" + std::to_string(host + 1), 600});
+        while (!go.load()) std::this_thread::yield();
+        auto got = ledger.Claim(msgid, "help@example.com", limits,
+                                Proposed("r" + std::to_string(r) + "@x", 100, "body"));
+        if (got.ok()) {
+          ++host_won[host];
+        } else if (got.error().message == "other-host") {
+          ++refused;
+        } else {
+          ++failed;
+          ADD_FAILURE() << got.error().message;
+        }
+      });
+    }
+    go = true;
+    for (auto& t : racers) t.join();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_TRUE(host_won[0].load() == 0 || host_won[1].load() == 0) << msgid;
+    EXPECT_EQ(host_won[0].load() + host_won[1].load(), kRacers / 2) << msgid;
+    EXPECT_EQ(refused.load(), kRacers / 2) << msgid;
+  }
 }
 
 // PostgreSQL only: migrations are recorded, re-running them changes nothing, and a database
@@ -630,7 +750,13 @@ TEST(store_pg_faults, ServerRestartIsTemporary) {
   ASSERT_FALSE(still_down.ok());
   EXPECT_EQ(still_down.error().code, ErrorCode::kTemporary) << still_down.error().message;
   ASSERT_TRUE(cluster->StartAgain()) << cluster->error();
+  // The pool tries to connect again retry_after_ms after the last failure.
   auto back = store.FindMessage("before@x");
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       !back.ok() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    back = store.FindMessage("before@x");
+  }
   ASSERT_TRUE(back.ok()) << back.error().message;
   ASSERT_TRUE(back->has_value());
   EXPECT_EQ((*back)->thread_id, stored->thread_id);
@@ -671,12 +797,15 @@ TEST(store_pg_faults, StatementTimeoutBoundsAWaitOnALock) {
   ASSERT_TRUE(cluster->error().empty()) << cluster->error();
   const std::string dsn = cluster->NewDatabase();
   ASSERT_FALSE(dsn.empty()) << cluster->error();
-  auto pool = pg::PgPool::Open(dsn, pg::PgPool::Options{2, 300});
+  pg::PgPool::Options options;
+  options.max_idle = 2;
+  options.timeouts.statement_ms = 300;
+  auto pool = pg::PgPool::Open(dsn, options);
   ASSERT_TRUE(pool.ok()) << pool.error().message;
   ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
   auto stored = store.RecordMessage(Msg("locked@x", "", 100));
   ASSERT_TRUE(stored.ok());
-  auto other_host = pg::PgConn::Connect(dsn, 0);
+  auto other_host = pg::PgConn::Connect(dsn, pg::Timeouts{2000, 0});
   ASSERT_TRUE(other_host.ok()) << other_host.error().message;
   ASSERT_TRUE((*other_host)->Simple("BEGIN").ok());
   ASSERT_TRUE((*other_host)
@@ -691,6 +820,114 @@ TEST(store_pg_faults, StatementTimeoutBoundsAWaitOnALock) {
   EXPECT_LT(waited, std::chrono::seconds(5));
   ASSERT_TRUE((*other_host)->Simple("ROLLBACK").ok());
   EXPECT_TRUE(store.SetThreadOwner(stored->thread_id, "sales").ok());
+}
+
+// The milter's wait bound ([store] connect_timeout_ms, statement_timeout_ms): through the
+// daemon's lazily connecting backends, a server that accepts TCP and never answers fails the
+// first call within the connect time-out, and the calls that follow at once (the pool waits
+// retry_after_ms before it connects again). Bounds are asserted with 3 s to spare for a busy
+// machine.
+TEST(store_pg_faults, ServerThatNeverAnswersFailsWithinTheConnectBound) {
+  UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(listener.valid());
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener.get(), 16), 0);  // never accepted: the kernel completes the handshake
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string dsn =
+      "host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) + " user=tm dbname=tm";
+  pg::PgPool::Options options;
+  options.timeouts.connect_ms = 1000;
+  options.timeouts.statement_ms = 1000;
+  pg::ProcessBackends backends = pg::MakeProcessBackends(dsn, options);
+  ThreadStore store(backends.threads);
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  auto first = store.FindMessage("m@x");
+  auto waited = Clock::now() - start;
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().code, ErrorCode::kTemporary) << first.error().message;
+  EXPECT_GE(waited, std::chrono::milliseconds(900)) << first.error().message;
+  EXPECT_LT(waited, std::chrono::milliseconds(1000 + 3000));
+  BackendStats down = backends.stats();
+  EXPECT_FALSE(down.up);
+  EXPECT_EQ(down.ops["find_message"].errors, 1u);
+  EXPECT_EQ(down.connect_failures, 1u);
+  start = Clock::now();
+  auto second = store.RecordMessage(Msg("m@x", "", 100));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::kTemporary);
+  EXPECT_NE(second.error().message.find("unavailable"), std::string::npos)
+      << second.error().message;
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1500));
+  // PgPool::Open directly (threadmillctl, tests): the same bound.
+  start = Clock::now();
+  auto pool = pg::PgPool::Open(dsn, options);
+  ASSERT_FALSE(pool.ok());
+  EXPECT_EQ(pool.error().code, ErrorCode::kTemporary);
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1000 + 3000));
+}
+
+// A server that stops answering in the middle (its backend process stopped: SIGSTOP, as a
+// hung host or a black-holed route looks): the call fails within statement_timeout_ms +
+// grace, the connection is abandoned, the next calls fail at once, and once the server
+// answers again the pool reconnects by itself. A stopped cluster fails a call at once.
+TEST(store_pg_faults, ServerThatStopsAnsweringFailsWithinTheStatementBound) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  pg::PgPool::Options options;
+  options.max_idle = 1;
+  options.timeouts.connect_ms = 1000;
+  options.timeouts.statement_ms = 500;
+  auto pool = pg::PgPool::Open(dsn, options);
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
+  ASSERT_TRUE(store.RecordMessage(Msg("hung@x", "", 100)).ok());
+  pid_t backend = 0;
+  {
+    auto lease = (*pool)->Acquire();  // the one idle connection the store used
+    ASSERT_TRUE(lease.ok());
+    auto pid = (*lease)->Simple("SELECT pg_backend_pid()");
+    ASSERT_TRUE(pid.ok()) << pid.error().message;
+    backend = static_cast<pid_t>(std::stol(std::string(pid->Bytes(0, 0))));
+  }
+  ASSERT_GT(backend, 0);
+  ASSERT_EQ(kill(backend, SIGSTOP), 0) << strerror(errno);
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  auto hung = store.FindMessage("hung@x");
+  auto waited = Clock::now() - start;
+  kill(backend, SIGCONT);
+  ASSERT_FALSE(hung.ok());
+  EXPECT_EQ(hung.error().code, ErrorCode::kTemporary) << hung.error().message;
+  EXPECT_LT(waited, std::chrono::milliseconds(500 + pg::StatementGraceMs(500) + 3000));
+  EXPECT_EQ((*pool)->stats().timeouts, 1u);
+  start = Clock::now();
+  auto next = store.FindMessage("hung@x");
+  ASSERT_FALSE(next.ok());
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1500));
+  auto back = store.FindMessage("hung@x");
+  for (auto until = Clock::now() + std::chrono::seconds(30); !back.ok() && Clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    back = store.FindMessage("hung@x");
+  }
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_TRUE(back->has_value());
+
+  cluster->StopServer();
+  start = Clock::now();
+  auto stopped = ThreadStore(pg::MakeProcessBackends(dsn, options).threads).FindMessage("hung@x");
+  waited = Clock::now() - start;
+  ASSERT_TRUE(cluster->StartAgain()) << cluster->error();
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().code, ErrorCode::kTemporary);
+  EXPECT_LT(waited, std::chrono::milliseconds(1000 + 3000));
 }
 
 }  // namespace
@@ -737,6 +974,17 @@ TEST(store_open, PostgresqlBackendsAreSharedAndForkSafe) {
   auto seen = ThreadStore(std::make_shared<pg::PgThreadBackend>(*pool)).FindMessage("parent@x");
   ASSERT_TRUE(seen.ok() && seen->has_value());
   EXPECT_FALSE(LmdbThreadBackend(*env).FindMessage("parent@x")->has_value());
+  // What this process's calls did (/metrics, runtime/store_metrics.h).
+  ASSERT_TRUE((*env)->shared_backends().stats);
+  BackendStats stats = (*env)->shared_backends().stats();
+  EXPECT_EQ(stats.backend, "postgresql");
+  EXPECT_TRUE(stats.up);
+  EXPECT_GE(stats.ops["record_message"].calls, 1u);
+  EXPECT_EQ(stats.ops["record_message"].errors, 0u);
+  EXPECT_GT(stats.ops["record_message"].seconds, 0.0);
+  EXPECT_GE(stats.connects, 1u);
+  EXPECT_GE(stats.idle_connections, 1u);
+  EXPECT_FALSE((*plain)->shared_backends().stats);
 
   pid_t child = fork();
   ASSERT_GE(child, 0);
