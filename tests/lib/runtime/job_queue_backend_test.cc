@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -305,9 +306,14 @@ TEST_P(job_queue_backend, ZzFallbackWhileDatabaseAwayThenPush) {
   EXPECT_FALSE(Q(0).PushLocal().ok());
   EXPECT_EQ(*Q(0).LocalFallbackDepth(), 3u);
   ASSERT_TRUE(cluster->StartAgain()) << cluster->error();
-  // The first call after the restart may find the pooled connections stale (kTemporary).
+  // Calls fail at once for a while after the failed ones (pg_pool.h retry_after_ms): push
+  // until the pool connects again, within a generous bound.
   Result<size_t> pushed = Q(0).PushLocal();
-  for (int i = 0; i < 5 && !pushed.ok(); ++i) pushed = Q(0).PushLocal();
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       !pushed.ok() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    pushed = Q(0).PushLocal();
+  }
   ASSERT_TRUE(pushed.ok()) << pushed.error().message;
   EXPECT_EQ(*pushed, 2u);
   EXPECT_EQ(*Q(0).LocalFallbackDepth(), 0u);
@@ -317,7 +323,11 @@ TEST_P(job_queue_backend, ZzFallbackWhileDatabaseAwayThenPush) {
   EXPECT_EQ(*Q(0).PushLocal(), 0u);
   // One job per message in the shared queue, whichever host asks; the message readable.
   Result<std::vector<Job>> claimed = Q(1).ClaimDue(Now() + 1, {{"alpha", 5}});
-  for (int i = 0; i < 5 && !claimed.ok(); ++i) claimed = Q(1).ClaimDue(Now() + 1, {{"alpha", 5}});
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       !claimed.ok() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    claimed = Q(1).ClaimDue(Now() + 1, {{"alpha", 5}});
+  }
   ASSERT_TRUE(claimed.ok()) << claimed.error().message;
   ASSERT_EQ(claimed->size(), 2u);
   std::map<std::string, std::string> raw_of;

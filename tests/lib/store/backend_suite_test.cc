@@ -533,6 +533,7 @@ TEST(store_pg_round_trips, MilterPathCosts) {
   EXPECT_EQ(other.ThreadMessages(thread_id)->size(), 5u);
   EXPECT_EQ((*store.FindThread(thread_id))->thread_index_roots,
             (std::vector<std::string>{"ROOT-NEW"}));
+}
 
 // Two MX hosts with their own host ids (ledger.h, SEVERAL HOSTS): a fresh claim of one host
 // is refused "other-host" to the other, resumed by its own host (crash recovery), taken over
@@ -693,7 +694,7 @@ TEST(store_pg_schema, LeastPrivilegeRoleRunsAfterTheOwnerMigrated) {
   const size_t at = owner_dsn.find("dbname=") + 7;
   const std::string dbname = owner_dsn.substr(at, owner_dsn.find(' ', at) - at);
   const std::string role = "tm_app_" + dbname;
-  auto owner = pg::PgConn::Connect(owner_dsn, 0);
+  auto owner = pg::PgConn::Connect(owner_dsn, pg::Timeouts{});
   ASSERT_TRUE(owner.ok()) << owner.error().message;
   // The recipe of the README, with trust authentication instead of a password.
   for (const std::string& sql : std::vector<std::string>{
@@ -842,7 +843,7 @@ TEST(store_pg_faults, ServerThatNeverAnswersFailsWithinTheConnectBound) {
   pg::PgPool::Options options;
   options.timeouts.connect_ms = 1000;
   options.timeouts.statement_ms = 1000;
-  pg::ProcessBackends backends = pg::MakeProcessBackends(dsn, options);
+  pg::ProcessBackends backends = pg::MakeProcessBackends(dsn, "mx1", options);
   ThreadStore store(backends.threads);
   using Clock = std::chrono::steady_clock;
   auto start = Clock::now();
@@ -922,7 +923,7 @@ TEST(store_pg_faults, ServerThatStopsAnsweringFailsWithinTheStatementBound) {
 
   cluster->StopServer();
   start = Clock::now();
-  auto stopped = ThreadStore(pg::MakeProcessBackends(dsn, options).threads).FindMessage("hung@x");
+  auto stopped = ThreadStore(pg::MakeProcessBackends(dsn, "mx1", options).threads).FindMessage("hung@x");
   waited = Clock::now() - start;
   ASSERT_TRUE(cluster->StartAgain()) << cluster->error();
   ASSERT_FALSE(stopped.ok());
