@@ -194,6 +194,7 @@ class MultiMx(rigutil.RigTestCase):
         import json
         return json.loads(p.stdout)["value"]
 
+    @staticmethod
     def metric(rig, name):
         """The sum of the samples of `name` (a prefix, labels included) in the rig's /metrics."""
         import urllib.request
