@@ -68,7 +68,10 @@ std::string DescribeStatus(int status) {
 class Supervisor {
  public:
   Supervisor(std::string config_path, std::shared_ptr<const config::Config> config, int lifeline_fd)
-      : config_path_(std::move(config_path)), base_(std::move(config)), lifeline_fd_(lifeline_fd) {}
+      : config_path_(std::move(config_path)),
+        base_(std::move(config)),
+        lifeline_fd_(lifeline_fd),
+        daemon_pid_(getppid()) {}
 
   int Run();
 
@@ -81,6 +84,7 @@ class Supervisor {
     env_.reset();
   }
   void SpawnWorkers();
+  void DaemonGone();
   void Dispatch();
   int64_t LeaseSeconds(const std::map<std::string, size_t>& capacity) const;
   void DispatchHeartbeats();
@@ -116,6 +120,8 @@ class Supervisor {
   UniqueFd wake_fd_;
   UniqueFd lock_fd_;
   UniqueFd lifeline_fd_;  // read end of a pipe the daemon holds open; EOF = the daemon died
+  const pid_t daemon_pid_;  // the parent at start; another parent = the daemon died
+  bool daemon_gone_ = false;
   bool stopping_ = false;
   bool stop_killed_ = false;  // the stop bound passed: the remaining workers were killed
   int64_t stop_deadline_ms_ = 0;
@@ -634,11 +640,24 @@ int Supervisor::PollTimeoutMs() const {
   return static_cast<int>(std::max<int64_t>(timeout, 1));
 }
 
+// The daemon died (kill -9, crash): stop at once; running jobs are queued again.
+void Supervisor::DaemonGone() {
+  lifeline_fd_.reset();
+  if (daemon_gone_) return;  // told already (the lifeline's EOF and PR_SET_PDEATHSIG)
+  daemon_gone_ = true;
+  log::Get().warn("supervisor: the daemon is gone; stopping now");
+  BeginStop("daemon gone", 0);
+}
+
 void Supervisor::HandleSignals() {
   signalfd_siginfo info;
   while (read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
     int sig = static_cast<int>(info.ssi_signo);
-    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+    if (sig == SIGTERM && getppid() != daemon_pid_) {
+      // PR_SET_PDEATHSIG: the daemon died, possibly before its lifeline's EOF shows (another
+      // process may hold the pipe a moment longer).
+      DaemonGone();
+    } else if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
       BeginStop("signal " + std::to_string(sig), config_->stop_timeout_seconds * 1000);
     } else if (sig == SIGUSR1 && !stopping_) {
       Reload();
@@ -683,12 +702,7 @@ int Supervisor::Run() {
       while (read(wake_fd_.get(), drain, sizeof drain) > 0) {
       }
     }
-    if (rc > 0 && lifeline_fd_ && fds[2].revents) {
-      // The daemon died (kill -9, crash): stop at once; running jobs are queued again.
-      log::Get().warn("supervisor: the daemon is gone; stopping now");
-      lifeline_fd_.reset();
-      BeginStop("daemon gone", 0);
-    }
+    if (rc > 0 && lifeline_fd_ && fds[2].revents) DaemonGone();
     for (size_t i = 3; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
       WorkerSlot* slot = pool_.ByFd(fds[i].fd);
