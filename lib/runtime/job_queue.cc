@@ -116,37 +116,6 @@ Status ScanIndex(Txn& txn, const store::Environment& env, JobState state, int64_
   return {};
 }
 
-Job MakeJob(const JobInput& in, const std::string& spool_dir, size_t size) {
-  Job job;
-  job.id = NewJobId();
-  job.handler = in.handler;
-  job.state = JobState::kQueued;
-  job.created = job.updated = job.next_try = Now();
-  job.mail_from = in.mail_from;
-  job.recipient = in.recipient;
-  job.client_addr = in.client_addr;
-  job.helo = in.helo;
-  job.queue_id = in.queue_id;
-  job.message_id = in.message_id;
-  job.thread_id = in.thread_id;
-  job.thread_owner = in.thread_owner;
-  job.parent_message_id = in.parent_message_id;
-  job.thread_known = in.thread_known;
-  job.references_count = in.references_count;
-  job.dmarc = in.dmarc.empty() ? "none" : in.dmarc;
-  job.spf = in.spf.empty() ? "none" : in.spf;
-  job.dkim = in.dkim.empty() ? "none" : in.dkim;
-  job.no_reply_reason = in.no_reply_reason;
-  job.sender_authenticated = in.sender_authenticated;
-  job.arc_override = in.arc_override;
-  job.route = in.route;
-  job.received_time = in.received_time ? in.received_time : job.created;
-  job.size = size;
-  job.file = spool_dir + "/" + job.id + ".eml";
-  job.kind = in.kind;
-  job.draft_id = in.draft_id;
-  return job;
-}
 
 Status WriteDurably(const std::string& dir, const std::string& name, std::string_view data) {
   std::string tmp = dir + "/" + name + ".tmp";
@@ -180,6 +149,40 @@ Status WriteDurably(const std::string& dir, const std::string& name, std::string
 }
 
 }  // namespace
+
+// A new queued job for `in`; its message file <spool_dir>/<id>.eml, or none when spool_dir
+// is "" (the shared queue keeps the message in the database).
+Job JobQueue::MakeJob(const JobInput& in, const std::string& spool_dir, size_t size) {
+  Job job;
+  job.id = NewJobId();
+  job.handler = in.handler;
+  job.state = JobState::kQueued;
+  job.created = job.updated = job.next_try = Now();
+  job.mail_from = in.mail_from;
+  job.recipient = in.recipient;
+  job.client_addr = in.client_addr;
+  job.helo = in.helo;
+  job.queue_id = in.queue_id;
+  job.message_id = in.message_id;
+  job.thread_id = in.thread_id;
+  job.thread_owner = in.thread_owner;
+  job.parent_message_id = in.parent_message_id;
+  job.thread_known = in.thread_known;
+  job.references_count = in.references_count;
+  job.dmarc = in.dmarc.empty() ? "none" : in.dmarc;
+  job.spf = in.spf.empty() ? "none" : in.spf;
+  job.dkim = in.dkim.empty() ? "none" : in.dkim;
+  job.no_reply_reason = in.no_reply_reason;
+  job.sender_authenticated = in.sender_authenticated;
+  job.arc_override = in.arc_override;
+  job.route = in.route;
+  job.received_time = in.received_time ? in.received_time : job.created;
+  job.size = size;
+  if (!spool_dir.empty()) job.file = spool_dir + "/" + job.id + ".eml";
+  job.kind = in.kind;
+  job.draft_id = in.draft_id;
+  return job;
+}
 
 JobQueue::JobQueue(std::shared_ptr<store::Environment> env, std::string spool_dir)
     : env_(std::move(env)),

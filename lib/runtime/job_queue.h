@@ -196,6 +196,7 @@ class JobQueue {
   static std::string WakePath(const std::string& spool_dir) { return spool_dir + "/wake"; }
 
  private:
+  static Job MakeJob(const JobInput& in, const std::string& spool_dir, size_t size);
   Result<std::vector<Job>> ClaimDue(int64_t now, size_t max,
                                     const std::function<bool(const Job&)>& accept,
                                     const std::function<void()>& begin);

@@ -110,32 +110,7 @@ Result<std::vector<Enqueued>> JobQueue::EnqueueShared(const std::vector<JobInput
   std::vector<store::JobRow> rows;
   for (const JobInput& in : inputs) {
     if (in.handler.empty()) return MakeError(ErrorCode::kInvalidInput, "spool: no handler");
-    Job job;  // as MakeJob (job_queue.cc), without a spool file
-    job.id = NewJobId();
-    job.handler = in.handler;
-    job.created = job.updated = job.next_try = Now();
-    job.mail_from = in.mail_from;
-    job.recipient = in.recipient;
-    job.client_addr = in.client_addr;
-    job.helo = in.helo;
-    job.queue_id = in.queue_id;
-    job.message_id = in.message_id;
-    job.thread_id = in.thread_id;
-    job.thread_owner = in.thread_owner;
-    job.parent_message_id = in.parent_message_id;
-    job.thread_known = in.thread_known;
-    job.references_count = in.references_count;
-    job.dmarc = in.dmarc.empty() ? "none" : in.dmarc;
-    job.spf = in.spf.empty() ? "none" : in.spf;
-    job.dkim = in.dkim.empty() ? "none" : in.dkim;
-    job.no_reply_reason = in.no_reply_reason;
-    job.sender_authenticated = in.sender_authenticated;
-    job.arc_override = in.arc_override;
-    job.route = in.route;
-    job.received_time = in.received_time ? in.received_time : job.created;
-    job.size = raw->size();
-    job.kind = in.kind;
-    job.draft_id = in.draft_id;
+    Job job = MakeJob(in, "", raw->size());
     rows.push_back(ToRow(job));
   }
   auto inserted = shared_->Insert(rows, *raw);
