@@ -38,13 +38,13 @@ const Statement kHasIndex{
     "SELECT true FROM tm_thread_index WHERE sha256(root) = sha256($1) AND root = $1",
     {kBytea}};
 
-using Entry = std::pair<std::string, std::string>;  // LMDB key, value
+using Entry = MigrateEntry;
 
-// Visits `db` in batches of kMigrateBatch entries, each read in its own short read
-// transaction (a long one would hold up the daemon's map growth), then handed to `flush`
-// outside it.
-Status ForEachBatch(const Environment& env, Db db,
-                    const std::function<Status(const std::vector<Entry>&)>& flush) {
+}  // namespace
+
+Status ForEachLmdbBatch(const Environment& env, Db db,
+                        const std::function<Status(const std::vector<Entry>&)>& flush) {
+  if (env.dbi(db) == kMissingDbi) return {};  // read-only: a database never created
   std::optional<std::string> after;
   for (;;) {
     std::vector<Entry> batch;
@@ -67,6 +67,8 @@ Status ForEachBatch(const Environment& env, Db db,
     if (batch.size() < kMigrateBatch) return {};
   }
 }
+
+namespace {
 
 // Inserts each row unless present (`has`: its first parameter is the key); with dry_run
 // only counts the missing ones. One transaction; returns how many were (would be) copied.
@@ -95,7 +97,7 @@ Result<uint64_t> CopyRows(PgPool& pool, const Statement& copy, const Statement& 
 Result<MigrateCount> MigrateMessages(const std::shared_ptr<Environment>& lmdb,
                                      const std::shared_ptr<PgPool>& pool, bool dry_run) {
   MigrateCount count{"messages"};
-  Status st = ForEachBatch(*lmdb, Db::kMsgid, [&](const std::vector<Entry>& batch) -> Status {
+  Status st = ForEachLmdbBatch(*lmdb, Db::kMsgid, [&](const std::vector<Entry>& batch) -> Status {
     std::vector<std::vector<Param>> rows;
     for (const auto& [stored_key, raw] : batch) {
       ++count.found;
@@ -121,7 +123,7 @@ Result<MigrateCount> MigrateMessages(const std::shared_ptr<Environment>& lmdb,
 Result<MigrateCount> MigrateThreads(const std::shared_ptr<Environment>& lmdb,
                                     const std::shared_ptr<PgPool>& pool, bool dry_run) {
   MigrateCount count{"threads"};
-  Status st = ForEachBatch(*lmdb, Db::kThread, [&](const std::vector<Entry>& batch) -> Status {
+  Status st = ForEachLmdbBatch(*lmdb, Db::kThread, [&](const std::vector<Entry>& batch) -> Status {
     std::vector<std::vector<Param>> rows;
     for (const auto& [thread_id, raw] : batch) {
       ++count.found;
@@ -143,22 +145,23 @@ Result<MigrateCount> MigrateThreads(const std::shared_ptr<Environment>& lmdb,
 Result<MigrateCount> MigrateThreadIndex(const std::shared_ptr<Environment>& lmdb,
                                         const std::shared_ptr<PgPool>& pool, bool dry_run) {
   MigrateCount count{"thread-index"};
-  Status st = ForEachBatch(*lmdb, Db::kThreadIndex, [&](const std::vector<Entry>& batch) -> Status {
-    std::vector<std::vector<Param>> rows;
-    for (const auto& [stored_key, raw] : batch) {
-      ++count.found;
-      Result<KeyedEntry> entry = DecodeKeyedEntry(stored_key, raw);
-      if (!entry.ok() || entry->payload.empty()) {
-        ++count.skipped;
-        continue;
-      }
-      rows.push_back({Param::Bytes(entry->key), Param::Bytes(entry->payload)});
-    }
-    Result<uint64_t> copied = CopyRows(*pool, kCopyIndex, kHasIndex, rows, dry_run);
-    if (!copied.ok()) return copied.error();
-    count.copied += *copied;
-    return {};
-  });
+  Status st =
+      ForEachLmdbBatch(*lmdb, Db::kThreadIndex, [&](const std::vector<Entry>& batch) -> Status {
+        std::vector<std::vector<Param>> rows;
+        for (const auto& [stored_key, raw] : batch) {
+          ++count.found;
+          Result<KeyedEntry> entry = DecodeKeyedEntry(stored_key, raw);
+          if (!entry.ok() || entry->payload.empty()) {
+            ++count.skipped;
+            continue;
+          }
+          rows.push_back({Param::Bytes(entry->key), Param::Bytes(entry->payload)});
+        }
+        Result<uint64_t> copied = CopyRows(*pool, kCopyIndex, kHasIndex, rows, dry_run);
+        if (!copied.ok()) return copied.error();
+        count.copied += *copied;
+        return {};
+      });
   if (!st.ok()) return st.error();
   return count;
 }

@@ -15,8 +15,14 @@
 //     thread-index   LMDB thread_index  -> tm_thread_index (Outlook Thread-Index roots)
 //     ledger         LMDB replied       -> tm_replied_once / tm_ledger (every namespace of
 //                                           ledger_backend.h: once, rate, thread, send, ...)
-//   Jobs, drafts, handler KV and counters are not shared yet (mixed mode, open_store.h): when
-//   they move to PostgreSQL, their copy is one more function and one more row of kMigrateKinds.
+//     kv             LMDB kv + kv_ttl    -> tm_kv (handler KV: a record with a TTL keeps its
+//                                           expiry, an expired one is not copied; the reserved
+//                                           non-handler namespaces such as the LMDB job queue's
+//                                           spool dedupe index are not handler data: skipped)
+//     drafts         LMDB drafts         -> tm_draft (the JSON record as stored, any state)
+//     counters       LMDB meta counter:* -> tm_counter (totals ADDED once per LMDB store: a
+//                                           marker in tm_ledger, see MigrateCounters)
+//   Jobs are not copied: a daemon running with PostgreSQL pushes its own jobs.
 //
 // THREADING
 //   Call from one thread. Safe while a daemon uses either store (LMDB read transactions; each
@@ -26,12 +32,17 @@
 // LIMITS
 //   Thread ids must be UTF-8 (ThreadStore's are ASCII). A thread in both stores keeps the
 //   PostgreSQL record (its counts do not include the LMDB-only messages copied beside it).
+//   Counters are marked copied under the store directory's canonical path: a copy of the
+//   same store in another directory would add its totals again.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <functional>
+#include <utility>
 
 #include "common/result.h"
 #include "store/environment.h"
@@ -48,6 +59,14 @@ struct MigrateCount {
   uint64_t skipped = 0;  // LMDB entries that cannot be decoded (not copied)
 };
 
+using MigrateEntry = std::pair<std::string, std::string>;  // LMDB key, value
+
+// Visits `db` in batches of kMigrateBatch entries, each read in its own short read
+// transaction (a long one would hold up the daemon's map growth), then handed to `flush`
+// outside it.
+Status ForEachLmdbBatch(const Environment& env, Db db,
+                        const std::function<Status(const std::vector<MigrateEntry>&)>& flush);
+
 // One data kind: reads `lmdb`, writes (unless dry_run) into `pool`.
 using MigrateKindFn = Result<MigrateCount> (*)(const std::shared_ptr<Environment>& lmdb,
                                                const std::shared_ptr<PgPool>& pool, bool dry_run);
@@ -60,14 +79,18 @@ Result<MigrateCount> MigrateThreadIndex(const std::shared_ptr<Environment>& lmdb
                                         const std::shared_ptr<PgPool>& pool, bool dry_run);
 Result<MigrateCount> MigrateLedger(const std::shared_ptr<Environment>& lmdb,
                                    const std::shared_ptr<PgPool>& pool, bool dry_run);
+Result<MigrateCount> MigrateKv(const std::shared_ptr<Environment>& lmdb,
+                               const std::shared_ptr<PgPool>& pool, bool dry_run);
+Result<MigrateCount> MigrateDrafts(const std::shared_ptr<Environment>& lmdb,
+                                   const std::shared_ptr<PgPool>& pool, bool dry_run);
+Result<MigrateCount> MigrateCounters(const std::shared_ptr<Environment>& lmdb,
+                                     const std::shared_ptr<PgPool>& pool, bool dry_run);
 
 // The kinds, copied in this order. A kind moving to PostgreSQL adds its function here
-// (jobs, drafts, KV, counters: not shared yet).
+// (jobs: not copied, see DESCRIPTION).
 inline constexpr MigrateKindFn kMigrateKinds[] = {
-    MigrateMessages,
-    MigrateThreads,
-    MigrateThreadIndex,
-    MigrateLedger,
+    MigrateMessages, MigrateThreads, MigrateThreadIndex, MigrateLedger,
+    MigrateKv,       MigrateDrafts,  MigrateCounters,
 };
 
 // Every kind in order; stops at the first error (what was copied before stays copied: a
