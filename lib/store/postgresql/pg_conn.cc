@@ -189,9 +189,10 @@ Result<Rows> PgConn::Exchange(const char* what, const std::function<int()>& send
     Result<PGresult*> res = NextResult(what, deadline);
     if (!res.ok()) return res.error();
     if (*res == nullptr) break;
-    ExecStatusType status = PQresultStatus(*res);
-    bool failed = status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK;
-    if (!answer || (failed && PQresultStatus(answer->res()) != PGRES_FATAL_ERROR)) {
+    // Several results come from "BEGIN ...; statement" (Simple inside Transact): keep the
+    // first failed one, else the last (the statement's rows, not BEGIN's).
+    const ExecStatusType kept = answer ? PQresultStatus(answer->res()) : PGRES_COMMAND_OK;
+    if (!answer || kept == PGRES_TUPLES_OK || kept == PGRES_COMMAND_OK) {
       answer.emplace(*res);
     } else {
       PQclear(*res);

@@ -647,6 +647,35 @@ TEST_P(store_backend_suite, LedgerCrossHostRaceOneHostAnswers) {
   }
 }
 
+// PostgreSQL only: a query as the first statement of a transaction travels with its BEGIN
+// (pg_conn.h round trips) and still returns its own rows, not BEGIN's empty result; an error
+// in it fails the transaction.
+TEST(store_pg_conn, FirstStatementOfATransactionReturnsItsRows) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  auto conn = pg::PgConn::Connect(dsn, pg::Timeouts{});
+  ASSERT_TRUE(conn.ok()) << conn.error().message;
+  std::string got;
+  Status st = (*conn)->Transact(pg::TxnMode::kReadOnly, [&]() -> Status {
+    auto rows = (*conn)->Simple("SELECT 'forty-two'");
+    if (!rows.ok()) return rows.error();
+    if (rows->size() != 1) return MakeError(ErrorCode::kInternal, "no row");
+    got = std::string(rows->Bytes(0, 0));
+    return {};
+  });
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(got, "forty-two");
+  Status bad = (*conn)->Transact(pg::TxnMode::kReadOnly, [&]() -> Status {
+    auto rows = (*conn)->Simple("SELECT * FROM tm_no_such_table");
+    if (!rows.ok()) return rows.error();
+    return {};
+  });
+  EXPECT_FALSE(bad.ok());
+}
+
 // PostgreSQL only: migrations are recorded, re-running them changes nothing, and a database
 // migrated by a newer threadmill is refused.
 TEST(store_pg_schema, VersionedMigrations) {
