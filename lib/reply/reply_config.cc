@@ -13,7 +13,9 @@ ReplyConfig ParseReplyConfig(const config::Config& config) {
   ReplyConfig out;
   out.max_references = config.threading.max_references;
   out.hostname = config.milter.hostname;
-  out.host_id = config.store.host_id;
+  // Claim owners matter only between hosts sharing a database; a single LMDB host that was
+  // renamed must still resume its own pending replies.
+  if (config.store.backend == "postgresql") out.host_id = config.store.host_id;
   out.reply_token = config.threading.reply_token;
   out.token_keys = config.threading.token_keys;
   out.token_lifetime_days = config.threading.token_lifetime_days;

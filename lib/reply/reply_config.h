@@ -62,7 +62,8 @@ struct ReplyConfig {
   std::vector<std::string> system_senders = mail::DefaultSystemSenders();
   size_t max_references = 100;             // from [threading]
   std::string hostname;                    // [milter] hostname (Message-IDs)
-  // The reply ledger's claim owner (ledger.h, SEVERAL HOSTS): [store] host_id, and how long
+  // The reply ledger's claim owner (ledger.h, SEVERAL HOSTS): [store] host_id with backend =
+  // "postgresql" ("" with LMDB: one host, no owners), and how long
   // another host's unsent claim counts as in progress: the longest job_timeout_seconds +
   // sendmail_timeout_seconds + reinject_confirm_seconds + 60 (set by runtime_config.cc; the
   // owner refreshes it when it starts sendmail, which runs at most sendmail_timeout_seconds

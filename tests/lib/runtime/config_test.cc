@@ -55,10 +55,11 @@ TEST(RuntimeConfig, DraftExpiryPerHandlerOverRuntime) {
 // lease covering the longest job time-out, sendmail and the echo wait.
 TEST(RuntimeConfig, ClaimOwnerAndLease) {
   RuntimeConfig d = Parse("");
-  EXPECT_FALSE(d.reply.host_id.empty());
+  EXPECT_TRUE(d.reply.host_id.empty());  // one LMDB host: no owners
   EXPECT_EQ(d.reply.claim_lease_seconds, 60 + 60 + 90 + 60);
   RuntimeConfig c = Parse(
-      "[store]\nhost_id = \"mx2\"\n[runtime]\njob_timeout_seconds = 30\n"
+      "[store]\nbackend = \"postgresql\"\ndsn = \"host=127.0.0.1\"\nhost_id = \"mx2\"\n"
+      "[runtime]\njob_timeout_seconds = 30\n"
       "[reply]\nsendmail_timeout_seconds = 20\nreinject_confirm_seconds = 70\n"
       "[handler.slow]\njob_timeout_seconds = 600\n");
   EXPECT_EQ(c.reply.host_id, "mx2");
