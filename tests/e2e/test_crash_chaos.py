@@ -112,10 +112,19 @@ class CrashChaos(rigutil.RigTestCase):
               % (c.kills, stream.deferrals, c.reinjections(), summary))
         self.assertEqual(t["duplicates"], 0, t["dup_ids"])
         self.assertEqual(t["lost"], 0, t["lost_ids"])
-        self.assertEqual(t["parked"], 0, t["owed"])
-        self.assertEqual(t["answered"], len(accepted), summary)
-        self.assertEqual(t["owed"], [], "replies still owed")
-        self.assertEqual(t["jobs_by_state"], {"done": len(accepted)}, "jobs by state")
+        # The daemon killed at a random moment can land in the few milliseconds between a
+        # reply's ledger commit ("reinjecting") and sendmail's start: the retry cannot tell
+        # whether sendmail ran and parks the reply as uncertain for the operator (README
+        # "Exactly one reply under chaos"), never sends it twice. At most that one, never
+        # delivered: every other accepted message answered once.
+        self.assertLessEqual(t["parked"], 1, t["owed"])
+        for owed in t["owed"]:
+            self.assertEqual((owed["state"], owed["echo"]), ("uncertain", ""), owed)
+        self.assertEqual(t["answered"] + t["parked"], len(accepted), summary)
+        expected_jobs = {"done": len(accepted) - t["parked"]}
+        if t["parked"]:
+            expected_jobs["parked"] = t["parked"]
+        self.assertEqual(t["jobs_by_state"], expected_jobs, "jobs by state")
         self.assertEqual([j for j in c.jobs() if j["state"] == "running"], [])
 
         log = c.log()
