@@ -4,7 +4,8 @@
 # in THREADMILL_FUZZ_BUILD_DEFAULT) on a scratch copy of tests/fuzz/corpus/NAME, so the
 # source tree is never written. Exit 77 (skipped) when there is no fuzz build; non-zero when
 # libFuzzer finds a crash, a leak, a time-out or a failed invariant (the input is printed
-# in hex and kept under the scratch directory's path shown).
+# in hex and kept under the scratch directory's path shown). Findings exit 1, never
+# libFuzzer's default 77, which ctest would read as "skipped" and hide.
 set -euo pipefail
 name=$1
 seconds=${2:-8}
@@ -21,7 +22,7 @@ trap cleanup EXIT
 mkdir "$work/corpus"
 cp -r "$here/corpus/$name/." "$work/corpus/"
 set +e
-"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+"$bin" -max_total_time="$seconds" -timeout=10 -error_exitcode=1 -timeout_exitcode=1 -rss_limit_mb=2048 -max_len=65536 \
   -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" >"$work/log" 2>&1
 rc=$?
 set -e
