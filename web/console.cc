@@ -6,6 +6,7 @@
 #include "log/kv_line.h"
 #include "log/logger.h"
 #include "web/assets.h"
+#include "web/cookie_header.h"
 #include "web/display_text.h"
 
 namespace threadmill::web {
@@ -19,22 +20,11 @@ constexpr const char* kCsp =
 constexpr size_t kMaxNoteBytes = 500;
 
 // The value of cookie `name` in the request's Cookie header(s), "" when absent.
-std::string CookieValue(const httplib::Request& req, std::string_view name) {
+std::string RequestCookie(const httplib::Request& req, std::string_view name) {
   size_t count = req.get_header_value_count("Cookie");
   for (size_t i = 0; i < count; ++i) {
-    std::string header = req.get_header_value("Cookie", i);
-    size_t pos = 0;
-    while (pos < header.size()) {
-      size_t end = header.find(';', pos);
-      if (end == std::string::npos) end = header.size();
-      std::string_view item(header.data() + pos, end - pos);
-      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-      if (item.size() > name.size() && item.substr(0, name.size()) == name &&
-          item[name.size()] == '=') {
-        return std::string(item.substr(name.size() + 1));
-      }
-      pos = end + 1;
-    }
+    std::string value = CookieValue(req.get_header_value("Cookie", i), name);
+    if (!value.empty()) return value;
   }
   return "";
 }
@@ -171,7 +161,7 @@ void Console::Install(httplib::Server& server) {
 }
 
 std::optional<Console::Who> Console::Authenticate(const httplib::Request& req) {
-  std::string id = CookieValue(req, kSessionCookie);
+  std::string id = RequestCookie(req, kSessionCookie);
   if (!IsToken(id)) return std::nullopt;
   auto session = sessions_.Find(id, admin::NowSeconds());
   if (!session) return std::nullopt;
@@ -266,7 +256,7 @@ void Console::LogAction(const Who& who, const std::string& action, const std::st
 
 void Console::GetLogin(const httplib::Request& req, httplib::Response& res) {
   if (Authenticate(req)) return Redirect(res, "/drafts");
-  std::string token = CookieValue(req, kLoginCookie);
+  std::string token = RequestCookie(req, kLoginCookie);
   if (!IsToken(token)) {
     token = RandomToken();
     res.set_header("Set-Cookie", Cookie(kLoginCookie, token, 3600, "/login", SecureRequest(req)));
@@ -281,7 +271,7 @@ void Console::GetLogin(const httplib::Request& req, httplib::Response& res) {
 }
 
 void Console::PostLogin(const httplib::Request& req, httplib::Response& res) {
-  std::string token = CookieValue(req, kLoginCookie);
+  std::string token = RequestCookie(req, kLoginCookie);
   if (!IsToken(token) || !TokensEqual(req.get_param_value("csrf"), token)) {
     return Error(res, 403, "The login form has expired. Reload the login page and try again.",
                  nullptr);

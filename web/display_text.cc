@@ -1,5 +1,6 @@
 #include "web/display_text.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 
@@ -56,44 +57,54 @@ bool IsBidiControl(uint32_t cp) {
          (cp >= 0x2066 && cp <= 0x2069);
 }
 
+// How code point `cp` is shown.
+std::string Shown(uint32_t cp, bool multiline) {
+  std::string out;
+  if (cp == '\n' || cp == '\r') {
+    if (multiline) {
+      out += '\n';
+    } else {
+      AppendUtf8(out, 0x2424);
+    }
+  } else if (cp == '\t') {
+    out += '\t';
+  } else if (cp < 0x20) {
+    AppendUtf8(out, 0x2400 + cp);
+  } else if (cp == 0x7F) {
+    AppendUtf8(out, 0x2421);
+  } else if ((cp >= 0x80 && cp <= 0x9F) || IsBidiControl(cp)) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "[U+%04X]", static_cast<unsigned>(cp));
+    out += buf;
+  } else {
+    AppendUtf8(out, cp);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string DisplayText(std::string_view text, bool multiline, size_t max_bytes) {
   std::string out;
-  out.reserve(text.size());
+  out.reserve(std::min(text.size(), max_bytes) + 3);
   for (size_t i = 0; i < text.size();) {
-    if (out.size() >= max_bytes) {
+    uint32_t cp = 0;
+    size_t len = Decode(text, i, &cp);
+    std::string shown;
+    if (len == 0) {
+      shown = Shown(0xFFFD, multiline);
+      ++i;
+    } else {
+      i += len;
+      if (cp == '\r' && i < text.size() && text[i] == '\n') continue;  // CR LF -> LF
+      shown = Shown(cp, multiline);
+    }
+    // Whole pieces only: a visible "[U+202E]" is never cut into something else.
+    if (out.size() + shown.size() > max_bytes) {
       out += "\xE2\x80\xA6";  // …
       break;
     }
-    uint32_t cp = 0;
-    size_t len = Decode(text, i, &cp);
-    if (len == 0) {
-      AppendUtf8(out, 0xFFFD);
-      ++i;
-      continue;
-    }
-    i += len;
-    if (cp == '\r' && i < text.size() && text[i] == '\n') continue;  // CR LF -> LF
-    if (cp == '\n' || cp == '\r') {
-      if (multiline) {
-        out += '\n';
-      } else {
-        AppendUtf8(out, 0x2424);
-      }
-    } else if (cp == '\t') {
-      out += '\t';
-    } else if (cp < 0x20) {
-      AppendUtf8(out, 0x2400 + cp);
-    } else if (cp == 0x7F) {
-      AppendUtf8(out, 0x2421);
-    } else if ((cp >= 0x80 && cp <= 0x9F) || IsBidiControl(cp)) {
-      char buf[16];
-      std::snprintf(buf, sizeof buf, "[U+%04X]", static_cast<unsigned>(cp));
-      out += buf;
-    } else {
-      AppendUtf8(out, cp);
-    }
+    out += shown;
   }
   return out;
 }

@@ -17,7 +17,8 @@
 //   RFC 3629 (UTF-8), Unicode UAX #9 (bidirectional controls).
 //
 // LIMITS
-//   Output is cut at max_bytes (on a character boundary) with "…" appended.
+//   Output is at most max_bytes, cut before a whole shown character (never inside "[U+202E]"),
+//   plus the 3 bytes of the "…" appended when cut. Fuzzed by tests/fuzz/display_text_fuzz.cc.
 #pragma once
 
 #include <cstddef>

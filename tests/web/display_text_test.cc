@@ -39,6 +39,10 @@ TEST(DisplayTextTest, MakesControlsVisible) {
   }
   EXPECT_EQ(DisplayText(std::string("nul\0x", 5)), "nul\xE2\x90\x80x");
   EXPECT_EQ(DisplayText(std::string(100, 'a'), false, 10), std::string(10, 'a') + "\xE2\x80\xA6");
+  EXPECT_EQ(DisplayText(std::string(10, 'a'), false, 10), std::string(10, 'a'));
+  // A made-visible control is never cut, and never pushes the text past the bound (fuzzed).
+  EXPECT_EQ(DisplayText("aaaaaa\xE2\x80\xAE", false, 10), "aaaaaa\xE2\x80\xA6");
+  EXPECT_EQ(DisplayText("aaaaaaaaa\x1b", false, 10), "aaaaaaaaa\xE2\x80\xA6");
 }
 
 TEST(DisplayTextTest, TemplatesEscapeEveryHostileString) {
