@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -444,7 +445,9 @@ TEST_F(SupervisorTest, ReloadReplacesOnlyChangedHandlersGracefully) {
 }
 
 // Each handler has its own workers: hung jobs of one handler (longer than the test) never
-// hold back another handler's job.
+// hold back another handler's job. No wall-clock bound (a busy machine may take seconds to
+// start a worker): the other job must finish while the hung one still runs, which it does
+// until its 60 s time-out.
 TEST_F(SupervisorTest, HungHandlerDoesNotDelayAnother) {
   job_timeout_ = 60;
   runtime_extra_ = "stop_timeout_seconds = 1\n";
@@ -452,14 +455,18 @@ TEST_F(SupervisorTest, HungHandlerDoesNotDelayAnother) {
   std::vector<std::string> hung;
   for (int i = 0; i < 3; ++i)
     hung.push_back(Enqueue("hanger", "hh" + std::to_string(i) + "@x", "z"));
-  ASSERT_TRUE(WaitFor([&] { return Is(hung[0], JobState::kRunning); }));
-  auto start = std::chrono::steady_clock::now();
+  auto running = [&] {
+    return std::count_if(hung.begin(), hung.end(),
+                         [&](const std::string& id) { return Is(id, JobState::kRunning); });
+  };
+  ASSERT_TRUE(WaitFor([&] { return running() == 1; }));
   std::string ok = Enqueue("testgood", "free@example.org", "fine");
-  ASSERT_TRUE(WaitFor([&] { return Is(ok, JobState::kDone); }, 10));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  ASSERT_TRUE(WaitFor([&] { return Is(ok, JobState::kDone); }, 50));
   // [handler.hanger] workers = 1: one hung job at a time, the others wait their turn.
-  EXPECT_TRUE(Is(hung[1], JobState::kQueued));
-  EXPECT_TRUE(Is(hung[2], JobState::kQueued));
+  EXPECT_EQ(running(), 1);
+  EXPECT_EQ(std::count_if(hung.begin(), hung.end(),
+                          [&](const std::string& id) { return Is(id, JobState::kQueued); }),
+            2);
 }
 
 // Named instances of one module: each its own name for kv and jobs, its own [handler.NAME]
