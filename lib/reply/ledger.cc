@@ -65,6 +65,7 @@ std::string Encode(const LedgerEntry& e) {
     j["pid_start"] = e.sendmail_start;
   }
   if (e.reinject_time > 0) j["reinjected"] = e.reinject_time;
+  if (!e.gate_marker.empty()) j["gate"] = e.gate_marker;
   if (!e.owner.empty()) {
     j["owner"] = e.owner;
     j["claimed"] = e.claimed;
@@ -90,6 +91,7 @@ Result<LedgerEntry> Decode(std::string_view raw) {
     e.sendmail_pid = j.value("pid", int64_t{0});
     e.sendmail_start = j.value("pid_start", uint64_t{0});
     e.reinject_time = j.value("reinjected", int64_t{0});
+    e.gate_marker = j.value("gate", "");
     e.owner = j.value("owner", "");
     e.claimed = j.value("claimed", int64_t{0});
     if (j.contains("message") && j["message"].is_binary()) {
@@ -144,6 +146,7 @@ Status MarkIn(store::LedgerBackend& env, const std::string& ns, const std::strin
     e.message.clear();
     e.sendmail_pid = 0;
     e.sendmail_start = 0;
+    e.gate_marker.clear();
   });
 }
 
@@ -302,9 +305,11 @@ Result<LedgerEntry> ReplyLedger::Claim(std::string_view message_id, std::string_
       out = std::move(*state.resume);
       if (owner_.host_id.empty()) return {};
       if (!out.owner.empty() && out.owner != owner_.host_id) {
-        // A stale claim of another host, taken over: its sendmail pid names a process there.
+        // A stale claim of another host, taken over: its sendmail pid names a process there,
+        // its gate marker a file there (this host can tell nothing from either).
         out.sendmail_pid = 0;
         out.sendmail_start = 0;
+        out.gate_marker.clear();
       }
       out.owner = owner_.host_id;
       out.claimed = proposed.time;

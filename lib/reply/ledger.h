@@ -18,9 +18,10 @@
 //   answered at most once per (Message-ID, recipient) even when two workers or hosts race,
 //   jobs are retried, or the process is killed. An entry's state:
 //     pending      claimed, never handed to sendmail: a retry may send it
-//     reinjecting  committed BEFORE sendmail may run, with sendmail's pid and start time:
-//                  the MTA may hold the message, so a retry never sends it again blindly
-//                  (replier.h resolves it through the outbound echo)
+//     reinjecting  committed BEFORE sendmail may run, with sendmail's pid and start time
+//                  and the attempt's gate marker: the MTA may hold the message, so a retry
+//                  never sends it again blindly (replier.h: the marker proves sendmail never
+//                  ran, else the outbound echo decides)
 //     uncertain    reinjected, outcome unknown and no echo seen: parked for the operator
 //     sent         the MTA has it (sendmail exit 0, or the milter saw it pass as outbound)
 //   Claiming an entry that is not sent returns the stored message, so a retry deals with the
@@ -33,10 +34,11 @@
 //   lease_seconds ago) is refused "other-host": that host is answering the message right now
 //   (the same message delivered to two MX hosts at the same instant). A stale claim (its host
 //   died or stopped) is taken over: owner and claim time are rewritten, a foreign sendmail
-//   pid is dropped (it names a process of the other host). Update refuses "other-host" when
-//   the stored entry was taken over by another host meanwhile, so a slow owner never
-//   overwrites the new owner's state. Entries without an owner (written before owners
-//   existed, or by a ledger without ClaimOwner) are resumed as before.
+//   pid and gate marker are dropped (they name a process and a file of the other host).
+//   Update refuses "other-host" when the stored entry was taken over by another host
+//   meanwhile, so a slow owner never overwrites the new owner's state. Entries without an
+//   owner (written before owners existed, or by a ledger without ClaimOwner) are resumed as
+//   before.
 //
 // THREADING
 //   Thread-safe; each call runs its own transaction (never call inside Read/Write callbacks).
@@ -73,6 +75,9 @@ struct LedgerEntry {
   int64_t sendmail_pid = 0;
   uint64_t sendmail_start = 0;
   int64_t reinject_time = 0;
+  // While "reinjecting": the name of the attempt's gate marker (gate_marker.h) on the host
+  // that forked the child; "" = none (markers off, or the claim was taken over).
+  std::string gate_marker;
   // The host that claimed the entry ([store] host_id; "" = unknown: older entries) and when
   // it claimed or took it over (unix seconds; 0 = unknown).
   std::string owner;

@@ -86,6 +86,7 @@ Replier::Replier(std::shared_ptr<store::Environment> env, ReplyConfig config, Ho
       threads_(env_),
       ledger_(env_, ClaimOwner{config.host_id, config.claim_lease_seconds}),
       config_(std::move(config)),
+      markers_(config_.gate_dir),
       hooks_(std::move(hooks)) {
   if (!hooks_.now) hooks_.now = Now;
   if (!hooks_.message_id) hooks_.message_id = [](std::string_view d) { return NewMessageId(d); };
@@ -224,11 +225,15 @@ bool Replier::WaitSeen(const std::string& message_id, int64_t deadline_ms) const
 
 Result<std::string> Replier::Uncertain(const EntryRef& ref, LedgerEntry entry,
                                        const std::string& why) {
+  std::string gate = entry.gate_marker;
   entry.state = "uncertain";
   entry.sendmail_pid = 0;
   entry.sendmail_start = 0;
+  entry.gate_marker.clear();
   if (Status st = ledger_.Update(ref, entry); !st.ok()) {
     log::Get().error("reply <{}>: cannot mark uncertain: {}", entry.reply_id, st.error().message);
+  } else {
+    markers_.Remove(gate);
   }
   log::Get().warn(
       "reply <{}> uncertain: {}; the MTA may hold it but threadmill never saw it pass as "
@@ -237,76 +242,119 @@ Result<std::string> Replier::Uncertain(const EntryRef& ref, LedgerEntry entry,
   return MakeError(ErrorCode::kRefused, "reply-uncertain");
 }
 
-Result<std::string> Replier::Settle(const EntryRef& ref, LedgerEntry entry) {
-  if (SeenOutbound(entry.reply_id)) {
-    (void)ledger_.MarkDone(ref);
-    return std::string("seen-outbound");
+bool Replier::NeverExeced(const LedgerEntry& entry) const {
+  if (entry.gate_marker.empty() || entry.sendmail_pid <= 0) return false;
+  // Another host's child and marker mean nothing here (a takeover drops both; belt and braces).
+  if (!config_.host_id.empty() && !entry.owner.empty() && entry.owner != config_.host_id) {
+    return false;
   }
+  // Gone first, then the marker: a child that is gone can no longer remove it.
+  if (ProcessAlive(static_cast<pid_t>(entry.sendmail_pid), entry.sendmail_start)) return false;
+  return markers_.Check(entry.gate_marker) == GateMarkers::State::kPresent;
+}
+
+std::string Replier::NewGate(const std::string& reply_id) const {
+  if (!markers_.enabled()) return {};
+  auto made = markers_.Create();
+  if (made.ok()) return *made;
+  log::Get().warn(
+      "reply <{}>: no gate marker ({}): should this process die before sendmail starts, the "
+      "reply will be parked uncertain",
+      reply_id, made.error().message);
+  return {};
+}
+
+Result<std::optional<std::string>> Replier::Settle(const EntryRef& ref, LedgerEntry* entry) {
+  auto done = [&]() -> std::optional<std::string> {
+    if (ledger_.MarkDone(ref).ok()) markers_.Remove(entry->gate_marker);
+    return std::string("seen-outbound");
+  };
+  if (SeenOutbound(entry->reply_id)) return done();
   int64_t confirm_ms = config_.reinject_confirm_seconds * 1000;
   int64_t echo_deadline = SteadyMs();
-  if (entry.state == "reinjecting") {
-    int64_t age_ms = std::max<int64_t>(0, (hooks_.now() - entry.reinject_time) * 1000);
+  if (entry->state == "reinjecting") {
+    auto pid = static_cast<pid_t>(entry->sendmail_pid);
+    int64_t age_ms = std::max<int64_t>(0, (hooks_.now() - entry->reinject_time) * 1000);
     echo_deadline += std::max<int64_t>(0, confirm_ms - age_ms);
-    if (entry.sendmail_pid > 0 &&
-        ProcessAlive(static_cast<pid_t>(entry.sendmail_pid), entry.sendmail_start)) {
+    bool killed = false;
+    if (pid > 0 && ProcessAlive(pid, entry->sendmail_start)) {
       // The sendmail of an earlier attempt still runs: wait for it (it may still queue the
       // reply), up to its own time-out counted from its start.
       int64_t left_ms = std::max<int64_t>(0, config_.sendmail_timeout_seconds * 1000 - age_ms);
       Busy(left_ms / 1000 + config_.reinject_confirm_seconds + 5);
       int64_t until = SteadyMs() + left_ms;
-      while (ProcessAlive(static_cast<pid_t>(entry.sendmail_pid), entry.sendmail_start) &&
-             SteadyMs() < until && !SeenOutbound(entry.reply_id)) {
+      while (ProcessAlive(pid, entry->sendmail_start) && SteadyMs() < until &&
+             !SeenOutbound(entry->reply_id)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(kEchoPollMs));
       }
-      if (SeenOutbound(entry.reply_id)) {  // queued: let it finish on its own
-        (void)ledger_.MarkDone(ref);
-        return std::string("seen-outbound");
-      }
-      if (ProcessAlive(static_cast<pid_t>(entry.sendmail_pid), entry.sendmail_start)) {
+      if (SeenOutbound(entry->reply_id)) return done();  // queued: let it finish on its own
+      if (ProcessAlive(pid, entry->sendmail_start)) {
         log::Get().warn(
             "reply <{}>: sendmail {} of an earlier attempt still runs after {} s: "
             "killing it",
-            entry.reply_id, entry.sendmail_pid, config_.sendmail_timeout_seconds);
-        kill(static_cast<pid_t>(entry.sendmail_pid), SIGKILL);
+            entry->reply_id, entry->sendmail_pid, config_.sendmail_timeout_seconds);
+        kill(pid, SIGKILL);
+        killed = true;  // its marker proves nothing: its worker may still be alive
       }
       echo_deadline = SteadyMs() + confirm_ms;
     }
+    if (!killed && NeverExeced(*entry)) {
+      log::Get().info(
+          "reply <{}>: the interrupted attempt's sendmail never ran (its child {} ended at the "
+          "gate, marker {} still there): sending it now",
+          entry->reply_id, entry->sendmail_pid, entry->gate_marker);
+      std::string gate = entry->gate_marker;
+      entry->state = "pending";
+      entry->sendmail_pid = 0;
+      entry->sendmail_start = 0;
+      entry->gate_marker.clear();
+      if (Status st = ledger_.Update(ref, *entry); !st.ok()) return st.error();
+      markers_.Remove(gate);
+      return std::optional<std::string>();
+    }
   }
   Busy((echo_deadline - SteadyMs()) / 1000 + 5);
-  if (WaitSeen(entry.reply_id, echo_deadline)) {
-    (void)ledger_.MarkDone(ref);
-    return std::string("seen-outbound");
-  }
-  if (entry.state == "uncertain") return MakeError(ErrorCode::kRefused, "reply-uncertain");
-  return Uncertain(ref, std::move(entry), "an earlier attempt was interrupted during reinjection");
+  if (WaitSeen(entry->reply_id, echo_deadline)) return done();
+  if (entry->state == "uncertain") return MakeError(ErrorCode::kRefused, "reply-uncertain");
+  return Uncertain(ref, std::move(*entry), "an earlier attempt was interrupted during reinjection")
+      .error();
 }
 
 Result<std::string> Replier::Transmit(const EntryRef& ref, LedgerEntry entry) {
   if (entry.state == "reinjecting" || entry.state == "uncertain") {
-    return Settle(ref, std::move(entry));
+    auto settled = Settle(ref, &entry);
+    if (!settled.ok()) return settled.error();
+    if (settled->has_value()) return **settled;
   }
   int64_t delay_ms = config_.sendmail_retry_delay_ms;
   Error last{ErrorCode::kTemporary, "sendmail: not tried"};
   for (int64_t attempt = 1; attempt <= config_.sendmail_attempts; ++attempt) {
+    std::string gate = NewGate(entry.reply_id);
     auto prepared = Reinjection::Prepare(config_.sendmail, entry.envelope_sender, entry.recipients,
-                                         entry.message);
+                                         entry.message, gate.empty() ? "" : markers_.PathOf(gate));
     if (!prepared.ok()) {
+      markers_.Remove(gate);
       if (prepared.error().code == ErrorCode::kInvalidInput) return prepared.error();
       last = prepared.error();
     } else {
       entry.state = "reinjecting";
       entry.sendmail_pid = (*prepared)->pid();
       entry.sendmail_start = (*prepared)->start_time();
+      entry.gate_marker = gate;
       entry.reinject_time = hooks_.now();
-      // Durable before sendmail may run; when this fails, the child exits without exec.
+      // Durable before sendmail may run; when this fails, the child exits without exec and
+      // leaves its marker (for a retry that finds the write committed after all; else swept).
       if (Status st = ledger_.Update(ref, entry); !st.ok()) return st.error();
       Busy(config_.sendmail_timeout_seconds + config_.reinject_confirm_seconds + 5);
       ReinjectOutcome outcome =
           (*prepared)->Run(static_cast<int>(config_.sendmail_timeout_seconds));
+      // The child is reaped: the marker is settled. It goes once the ledger no longer names it.
       if (outcome.result == ReinjectResult::kAccepted) {
         if (Status st = ledger_.MarkDone(ref); !st.ok()) {
           log::Get().error("reply <{}> sent but not marked: {}", entry.reply_id,
                            st.error().message);
+        } else {
+          markers_.Remove(gate);
         }
         return std::string();
       }
@@ -317,7 +365,7 @@ Result<std::string> Replier::Transmit(const EntryRef& ref, LedgerEntry entry) {
             attempt, config_.sendmail_attempts, entry.reply_id, outcome.detail,
             config_.reinject_confirm_seconds);
         if (WaitSeen(entry.reply_id, SteadyMs() + config_.reinject_confirm_seconds * 1000)) {
-          (void)ledger_.MarkDone(ref);
+          if (ledger_.MarkDone(ref).ok()) markers_.Remove(gate);
           return std::string("seen-outbound");
         }
         return Uncertain(ref, std::move(entry), outcome.detail);
@@ -326,7 +374,9 @@ Result<std::string> Replier::Transmit(const EntryRef& ref, LedgerEntry entry) {
       entry.state = "pending";
       entry.sendmail_pid = 0;
       entry.sendmail_start = 0;
+      entry.gate_marker.clear();
       if (Status st = ledger_.Update(ref, entry); !st.ok()) return st.error();
+      markers_.Remove(gate);
       last = Error{ErrorCode::kTemporary, outcome.detail};
     }
     log::Get().warn("sendmail attempt {}/{} for <{}> failed: {}", attempt,

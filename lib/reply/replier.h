@@ -44,9 +44,15 @@
 //       is awaited up to reinject_confirm_seconds; seen: sent (reason=seen-outbound); not
 //       seen: "uncertain".
 //     - a retry finding "reinjecting" (the worker or supervisor died during sendmail, or
-//       before MarkSent): the echo decides; a sendmail still running is waited for (up to
-//       sendmail_timeout_seconds from its start, then killed), then the echo is awaited as
-//       above; not seen: "uncertain".
+//       before MarkSent): a sendmail still running is waited for (up to
+//       sendmail_timeout_seconds from its start, then killed). When the recorded child
+//       ended on its own and the attempt's gate marker is still there (gate_marker.h: the
+//       child removes it right before exec), sendmail never ran - the worker died between
+//       the ledger commit and the opening of the gate - and the reply is sent again now
+//       (an info line says so). Otherwise the echo decides: awaited as above; not seen:
+//       "uncertain". Only the host that forked the child looks at its marker (the entry
+//       keeps pid and marker only while this host owns it: ledger.h SEVERAL HOSTS); a child
+//       the retry had to kill, or a marker that cannot be read, falls back to the echo.
 //   An uncertain reply is never sent again automatically ("one answer, never two": a
 //   missing answer can be sent by hand, a duplicate cannot be taken back); it is refused
 //   with "reply-uncertain", logged as a warning with its Message-ID, and the host parks the
@@ -68,6 +74,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -75,10 +82,12 @@
 
 #include "common/result.h"
 #include "reply/builder.h"
+#include "reply/gate_marker.h"
 #include "reply/ledger.h"
 #include "reply/policy.h"
 #include "reply/reply_config.h"
 #include "reply/rules.h"
+#include "reply/sendmail.h"
 #include "store/environment.h"
 #include "store/thread_store.h"
 
@@ -177,8 +186,15 @@ class Replier {
   // Hands a claimed entry to the MTA exactly once. Returns "" (sent now) or
   // "seen-outbound" (the MTA already had it); kRefused "reply-uncertain", kTemporary.
   Result<std::string> Transmit(const EntryRef& ref, LedgerEntry entry);
-  // A "reinjecting" or "uncertain" entry found again (see file comment).
-  Result<std::string> Settle(const EntryRef& ref, LedgerEntry entry);
+  // A "reinjecting" or "uncertain" entry found again (see file comment). nullopt: sendmail
+  // never ran; *entry is pending again (stored) and is to be sent.
+  Result<std::optional<std::string>> Settle(const EntryRef& ref, LedgerEntry* entry);
+  // True when the gated child of `entry`'s interrupted attempt is gone and its gate marker
+  // still there: sendmail never ran (see file comment).
+  bool NeverExeced(const LedgerEntry& entry) const;
+  // A fresh gate marker's name for a reinjection of `reply_id`, "" (a warning) when markers
+  // are off or it cannot be created: the reinjection goes ahead without one.
+  std::string NewGate(const std::string& reply_id) const;
   // Polls SeenOutbound until `deadline_ms` (steady clock).
   bool WaitSeen(const std::string& message_id, int64_t deadline_ms) const;
   Result<std::string> Uncertain(const EntryRef& ref, LedgerEntry entry, const std::string& why);
@@ -201,6 +217,7 @@ class Replier {
   store::ThreadStore threads_;
   ReplyLedger ledger_;
   ReplyConfig config_;
+  GateMarkers markers_;
   Hooks hooks_;
 };
 

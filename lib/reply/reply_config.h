@@ -70,6 +70,10 @@ struct ReplyConfig {
   // and is then confirmed within reinject_confirm_seconds).
   std::string host_id;
   int64_t claim_lease_seconds = 0;
+  // Where the replier keeps the gate markers of its reinjections (gate_marker.h): the
+  // spool's "gates" directory (set by runtime_config.cc); "" = none (a crash between the
+  // ledger commit and sendmail's start then parks the reply uncertain).
+  std::string gate_dir;
   // [threading] reply_token, token_key_files (the keys read), token_lifetime_days.
   config::ReplyTokenMode reply_token = config::ReplyTokenMode::kOff;
   std::vector<std::string> token_keys;

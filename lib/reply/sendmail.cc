@@ -80,7 +80,8 @@ bool ProcessAlive(pid_t pid, uint64_t start_time) {
 
 Result<std::unique_ptr<Reinjection>> Reinjection::Prepare(
     const std::vector<std::string>& command, std::string_view envelope_sender,
-    const std::vector<std::string>& recipients, std::string_view message) {
+    const std::vector<std::string>& recipients, std::string_view message,
+    std::string_view gate_marker) {
   if (command.empty() || command.front().empty() || command.front()[0] != '/') {
     return MakeError(ErrorCode::kInvalidInput, "sendmail: command must be an absolute path");
   }
@@ -104,6 +105,24 @@ Result<std::unique_ptr<Reinjection>> Reinjection::Prepare(
     return MakeError(ErrorCode::kTemporary,
                      std::string("sendmail: writing the message: ") + strerror(errno));
   }
+  // The marker's directory, opened now: the child may only make async-signal-safe calls.
+  UniqueFd marker_dir;
+  std::string marker_name;
+  if (!gate_marker.empty()) {
+    size_t slash = gate_marker.rfind('/');
+    if (slash == std::string_view::npos || slash + 1 == gate_marker.size()) {
+      return MakeError(ErrorCode::kInvalidInput, "sendmail: gate marker must be a file path");
+    }
+    std::string dir(gate_marker.substr(0, slash == 0 ? 1 : slash));
+    marker_name = std::string(gate_marker.substr(slash + 1));
+    marker_dir.reset(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!marker_dir) {
+      return MakeError(ErrorCode::kTemporary,
+                       "sendmail: gate marker directory " + dir + ": " + strerror(errno));
+    }
+  }
+  int gate_dir = marker_dir.get();
+  const char* gate_name = marker_name.c_str();
   UniqueFd go_read, go_write, err_read, err_write;
   if (!MakePipe(&go_read, &go_write) || !MakePipe(&err_read, &err_write)) {
     return MakeError(ErrorCode::kTemporary, "sendmail: pipe failed");
@@ -132,7 +151,13 @@ Result<std::unique_ptr<Reinjection>> Reinjection::Prepare(
     do {
       n = read(go[0], &go_byte, 1);
     } while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(111);  // the parent gave up (or died) before the reinjection was recorded
+    if (n != 1) _exit(kGateClosedExit);  // the parent gave up (or died): the marker stays
+    if (gate_dir >= 0) {
+      // From here on sendmail may run: the marker goes, durably, or nothing runs. ENOENT: it
+      // is gone already, which reads as "may have run" (the truth from now on).
+      if (unlinkat(gate_dir, gate_name, 0) != 0 && errno != ENOENT) _exit(kGateMarkerExit);
+      if (fsync(gate_dir) != 0 && errno != EINVAL && errno != EROFS) _exit(kGateMarkerExit);
+    }
     execv(argv[0], argv.data());
     _exit(127);
   }
@@ -229,6 +254,10 @@ ReinjectOutcome Reinjection::Run(int timeout_seconds) {
   } else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && errors.empty()) {
     out.result = ReinjectResult::kNotQueued;
     out.detail = "sendmail: cannot execute " + program_;
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == kGateMarkerExit && errors.empty() &&
+             !whole) {
+    out.result = ReinjectResult::kNotQueued;
+    out.detail = "sendmail: not started: the gate marker could not be removed durably";
   } else {
     out.result = whole ? ReinjectResult::kAmbiguous : ReinjectResult::kNotQueued;
     out.detail = "sendmail: " + Describe(status) + (errors.empty() ? "" : ": " + errors);

@@ -11,6 +11,11 @@
 //     Run      lets the child exec sendmail with the memory file as its standard input and
 //              waits for it within a time-out (then SIGKILL).
 //   A Reinjection destroyed without Run closes the pipe: the child exits without exec.
+//   With a gate marker (gate_marker.h: a file the caller created), the child unlinks it and
+//   fsyncs its directory right BEFORE exec, and leaves it when it exits without exec (the
+//   pipe's EOF: the caller gave up or died). A child that cannot remove the marker, or cannot
+//   make the removal durable, exits without exec too (exit status 112). So once the child is
+//   gone, a marker still there proves that sendmail never ran.
 //
 //   Because sendmail reads a file, not a pipe from this process, a worker killed while
 //   sendmail runs does not truncate the message: sendmail runs to completion (it is "waited
@@ -50,6 +55,11 @@
 namespace threadmill::reply {
 
 enum class ReinjectResult { kAccepted, kNotQueued, kAmbiguous };
+
+// Exit statuses of the gated child that never exec'd: the gate closed without a byte, the
+// gate marker could not be removed durably.
+inline constexpr int kGateClosedExit = 111;
+inline constexpr int kGateMarkerExit = 112;
 const char* ToString(ReinjectResult result);
 
 struct ReinjectOutcome {
@@ -60,10 +70,12 @@ struct ReinjectOutcome {
 class Reinjection {
  public:
   // Forks the child (see file comment). envelope_sender "" means the null sender ("<>").
+  // gate_marker: the path of the attempt's gate marker, "" = none.
   static Result<std::unique_ptr<Reinjection>> Prepare(const std::vector<std::string>& command,
                                                       std::string_view envelope_sender,
                                                       const std::vector<std::string>& recipients,
-                                                      std::string_view message);
+                                                      std::string_view message,
+                                                      std::string_view gate_marker = {});
   ~Reinjection();
   Reinjection(const Reinjection&) = delete;
   Reinjection& operator=(const Reinjection&) = delete;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "log/logger.h"
+#include "reply/gate_marker.h"
 #include "reply/ledger.h"
 #include "runtime/drafts.h"
 #include "store/kv_store.h"
@@ -106,6 +107,14 @@ void Housekeeping::Sweep(JobQueue& queue, const std::shared_ptr<store::Environme
   }
   if (now >= next_ledger_s_) {
     next_ledger_s_ = now + kSharedSweepIntervalSeconds;
+    // This host's gate markers (local files): swept on every host.
+    auto gates = reply::SweepGateMarkers(reply::GateMarkers(runtime.reply.gate_dir),
+                                         reply::ReplyLedger(env), now);
+    if (!gates.ok()) {
+      log::Get().warn("supervisor: sweeping gate markers failed: {}", gates.error().message);
+    } else if (*gates) {
+      log::Get().info("supervisor: {} stale gate marker(s) swept", *gates);
+    }
     // Shared data (PostgreSQL): one host per interval sweeps it, the others skip.
     auto mine = store::TakeSharedSweep(*env, "housekeeping", now, kSharedSweepIntervalSeconds);
     if (!mine.ok()) {

@@ -14,7 +14,9 @@
 //   older than retention_days. Done jobs are this host's (local spool) and swept on every
 //   host; the hourly sweeps are of data that may be shared by several hosts (PostgreSQL):
 //   they run only when this host takes the "housekeeping" sweep lease for the hour
-//   (store/shared_sweep.h; always with LMDB), so one host sweeps and the others skip.
+//   (store/shared_sweep.h; always with LMDB), so one host sweeps and the others skip. Also
+//   hourly, on every host: the reinjection gate markers of this host's spool that no owed
+//   reply names (reply/gate_marker.h, crash leftovers older than an hour).
 //   Push() (a shared queue only, job_queue.h SHARED QUEUE) moves jobs the milter spooled
 //   locally while the database was unreachable to the database: tried every
 //   kPushIntervalMs while there are any, a failure logged at most once a minute.

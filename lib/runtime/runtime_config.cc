@@ -152,6 +152,7 @@ RuntimeConfig ParseRuntimeConfig(const config::Config& config) {
   out.store_path = config.store.path;
   out.store = StoreOptions(config);
   out.reply = reply::ParseReplyConfig(config);
+  out.reply.gate_dir = out.spool_dir() + "/gates";
   out.auth = config.auth;
 
   TomlReader handlers(config::SectionTable(config, "handlers"), "handlers", file);

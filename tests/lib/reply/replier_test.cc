@@ -8,11 +8,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
+#include <filesystem>
 #include <functional>
 #include <thread>
 
 #include "lib/reply/fake_sendmail.h"
 #include "mail/header.h"
+#include "reply/gate_marker.h"
+#include "reply/sendmail.h"
 #include "support/temp_dir.h"
 #include "thread/reply_token.h"
 
@@ -270,6 +274,165 @@ TEST_F(ReplierTest, WorkerKilledMidSendmailRetryReinjectsOnce) {
   EXPECT_EQ(runs[1].rfind("end ", 0), 0u);
   EXPECT_EQ(fake_.Args().size(), 1u);
   EXPECT_EQ(fake_.Messages().size(), 1u);
+}
+
+// A worker (a real forked process) killed with SIGKILL right after the reply's ledger commit
+// ("reinjecting", with the gated child's pid and gate marker), before it opens the gate: the
+// Busy hook, called between the commit and Run, kills it. Its child sees the gate's EOF and
+// exits without exec, leaving the marker. Returns the entry the worker committed.
+LedgerEntry KillWorkerAtTheGate(const std::string& db, ReplyConfig config, Hooks hooks,
+                                const InboundFacts& facts, std::shared_ptr<store::Environment> env) {
+  pid_t worker = fork();
+  if (worker == 0) {
+    store::EnvOptions options;
+    options.path = db;
+    options.map_size_bytes = size_t{16} << 20;
+    auto opened = store::Environment::Open(options);
+    if (!opened.ok()) _exit(2);
+    hooks.busy = [](int64_t) { raise(SIGKILL); };
+    Replier replier(*opened, config, hooks);
+    (void)replier.Reply(facts, {"h", "J1", ""}, {"Hello", "", ""});
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(worker, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  auto entry = ReplyLedger(env).Find(facts.message_id, facts.recipient);
+  EXPECT_TRUE(entry.ok() && entry->has_value());
+  if (!entry.ok() || !entry->has_value()) return {};
+  return **entry;
+}
+
+TEST_F(ReplierTest, WorkerKilledBeforeTheGateOpensIsSentOnRetry) {
+  config_.gate_dir = dir_.str() + "/gates";
+  config_.reinject_confirm_seconds = 20;  // the echo is not what decides here: no wait
+  LedgerEntry crashed = KillWorkerAtTheGate(dir_.str() + "/db", config_, hooks_, Facts(), env_);
+  EXPECT_EQ(crashed.state, "reinjecting");
+  EXPECT_GT(crashed.sendmail_pid, 0);
+  ASSERT_TRUE(GateMarkers::ValidName(crashed.gate_marker)) << crashed.gate_marker;
+  GateMarkers markers(config_.gate_dir);
+  EXPECT_EQ(markers.Check(crashed.gate_marker), GateMarkers::State::kPresent);
+  EXPECT_TRUE(fake_.Args().empty());
+  // The hourly sweep keeps a marker an owed reply names, however old.
+  auto swept = SweepGateMarkers(markers, ReplyLedger(env_), time(nullptr) + 86400 * 365);
+  ASSERT_TRUE(swept.ok()) << swept.error().message;
+  EXPECT_EQ(*swept, 0u);
+
+  auto start = std::chrono::steady_clock::now();
+  auto retry = Make().Reply(Facts(), {"h", "J2", ""}, {"Hello", "", ""});
+  ASSERT_TRUE(retry.ok()) << retry.error().message;
+  EXPECT_EQ(*retry, crashed.reply_id);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  ASSERT_EQ(fake_.Messages().size(), 1u);
+  EXPECT_NE(fake_.Messages()[0].find("Message-ID: <" + crashed.reply_id + ">"), std::string::npos);
+  auto entry = ReplyLedger(env_).Find("in1@example.org", "help@example.com");
+  ASSERT_TRUE(entry.ok() && entry->has_value());
+  EXPECT_EQ((*entry)->state, "sent");
+  EXPECT_EQ((*entry)->gate_marker, "");
+  EXPECT_EQ(markers.Check(crashed.gate_marker), GateMarkers::State::kAbsent);
+  EXPECT_TRUE(std::filesystem::is_empty(config_.gate_dir));  // the new attempt's went too
+  // Answered once: a later delivery of the same message is refused.
+  auto again = Make().Reply(Facts(), {"h", "J3", ""}, {"Hello", "", ""});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().message, "already-replied");
+  EXPECT_EQ(fake_.Args().size(), 1u);
+}
+
+TEST_F(ReplierTest, MarkerGoneAfterACrashMeansSendmailMayHaveRun) {
+  // The child removed its marker (it was about to exec, or did): no proof that sendmail did
+  // not run, and no echo: parked uncertain, never sent.
+  config_.gate_dir = dir_.str() + "/gates";
+  config_.reinject_confirm_seconds = 1;
+  LedgerEntry crashed = KillWorkerAtTheGate(dir_.str() + "/db", config_, hooks_, Facts(), env_);
+  ASSERT_EQ(crashed.state, "reinjecting");
+  GateMarkers markers(config_.gate_dir);
+  markers.Remove(crashed.gate_marker);
+  auto retry = Make().Reply(Facts(), {"h", "J2", ""}, {"Hello", "", ""});
+  ASSERT_FALSE(retry.ok());
+  EXPECT_EQ(retry.error().message, "reply-uncertain");
+  EXPECT_TRUE(fake_.Args().empty());
+  auto entry = ReplyLedger(env_).Find("in1@example.org", "help@example.com");
+  ASSERT_TRUE(entry.ok() && entry->has_value());
+  EXPECT_EQ((*entry)->state, "uncertain");
+}
+
+TEST_F(ReplierTest, WithoutMarkersACrashAtTheGateIsParked) {
+  // Markers off (gate_dir ""): the behaviour before them, the safe side.
+  config_.reinject_confirm_seconds = 1;
+  LedgerEntry crashed = KillWorkerAtTheGate(dir_.str() + "/db", config_, hooks_, Facts(), env_);
+  ASSERT_EQ(crashed.state, "reinjecting");
+  EXPECT_EQ(crashed.gate_marker, "");
+  auto retry = Make().Reply(Facts(), {"h", "J2", ""}, {"Hello", "", ""});
+  ASSERT_FALSE(retry.ok());
+  EXPECT_EQ(retry.error().message, "reply-uncertain");
+  EXPECT_TRUE(fake_.Args().empty());
+}
+
+TEST_F(ReplierTest, AnotherHostNeverTrustsTheMarker) {
+  // Host mx1 dies at the gate; mx2 takes the stale claim over: the child and the marker are
+  // mx1's, so mx2 falls back to the echo (parked uncertain), and the marker, named by no
+  // entry any more, is swept on mx1 later.
+  config_.gate_dir = dir_.str() + "/gates";
+  config_.reinject_confirm_seconds = 1;
+  config_.claim_lease_seconds = 300;
+  config_.host_id = "mx1";
+  LedgerEntry crashed = KillWorkerAtTheGate(dir_.str() + "/db", config_, hooks_, Facts(), env_);
+  ASSERT_EQ(crashed.state, "reinjecting");
+  EXPECT_EQ(crashed.owner, "mx1");
+  config_.host_id = "mx2";
+  auto fresh = Make().Reply(Facts(), {"h", "J2", ""}, {"Hello", "", ""});
+  ASSERT_FALSE(fresh.ok());
+  EXPECT_EQ(fresh.error().message, "other-host");
+  now_ += 301;
+  auto taken = Make().Reply(Facts(), {"h", "J3", ""}, {"Hello", "", ""});
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error().message, "reply-uncertain");
+  EXPECT_TRUE(fake_.Args().empty());
+  GateMarkers markers(config_.gate_dir);
+  EXPECT_EQ(markers.Check(crashed.gate_marker), GateMarkers::State::kPresent);
+  auto swept = SweepGateMarkers(markers, ReplyLedger(env_), time(nullptr) + 7200);
+  ASSERT_TRUE(swept.ok()) << swept.error().message;
+  EXPECT_EQ(*swept, 1u);
+  EXPECT_EQ(markers.Check(crashed.gate_marker), GateMarkers::State::kAbsent);
+}
+
+TEST_F(ReplierTest, GatedChildTheRetryHadToKillIsNotResent) {
+  // The gate never opens but its process lives on (a worker hung, not dead): the retry waits
+  // sendmail_timeout_seconds, kills the child and cannot trust the marker (the hung worker
+  // may still go on with this reply): the echo decides, as before.
+  config_.gate_dir = dir_.str() + "/gates";
+  config_.sendmail_timeout_seconds = 1;
+  config_.reinject_confirm_seconds = 0;
+  ReplyLedger ledger(env_);
+  LedgerEntry entry;
+  entry.reply_id = "hung@example.com";
+  entry.state = "pending";
+  entry.time = now_;
+  entry.handler = "h";
+  entry.message = "Message-ID: <hung@example.com>\n\nhi\n";
+  entry.envelope_sender = "help@example.com";
+  entry.recipients = {"alice@example.org"};
+  ASSERT_TRUE(ledger.Claim("in1@example.org", "help@example.com", {}, entry).ok());
+  GateMarkers markers(config_.gate_dir);
+  auto gate = markers.Create();
+  ASSERT_TRUE(gate.ok());
+  auto held = Reinjection::Prepare({fake_.path()}, entry.envelope_sender, entry.recipients,
+                                   entry.message, markers.PathOf(*gate));
+  ASSERT_TRUE(held.ok());
+  entry.state = "reinjecting";
+  entry.sendmail_pid = (*held)->pid();
+  entry.sendmail_start = (*held)->start_time();
+  entry.gate_marker = *gate;
+  entry.reinject_time = now_;
+  ASSERT_TRUE(ledger.Update(ReplyLedger::ReplyRef("in1@example.org", "help@example.com"), entry)
+                  .ok());
+  auto retry = Make().Reply(Facts(), {"h", "J2", ""}, {"Hello", "", ""});
+  ASSERT_FALSE(retry.ok());
+  EXPECT_EQ(retry.error().message, "reply-uncertain");
+  EXPECT_FALSE(ProcessAlive((*held)->pid(), (*held)->start_time()));
+  held->reset();  // reaps the killed child
+  EXPECT_TRUE(fake_.Args().empty());
+  EXPECT_EQ(markers.Check(*gate), GateMarkers::State::kAbsent);  // dropped with the entry's
 }
 
 TEST_F(ReplierTest, InterruptedBeforeSendmailRanSendsOnRetry) {

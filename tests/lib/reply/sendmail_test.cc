@@ -1,10 +1,17 @@
-// Reinjection runs the fake sendmail script of fake_sendmail.h (unit test only).
+// Reinjection runs the fake sendmail script of fake_sendmail.h (unit test only); its gate
+// markers (gate_marker.h) in temporary directories.
 #include "reply/sendmail.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
 #include "lib/reply/fake_sendmail.h"
+#include "reply/gate_marker.h"
 #include "support/temp_dir.h"
 
 namespace threadmill::reply {
@@ -108,6 +115,97 @@ TEST(Reinjection, NeverExecsUnlessRun) {
   EXPECT_FALSE(ProcessAlive(pid, start));
   EXPECT_TRUE(fake.Args().empty());
   EXPECT_TRUE(fake.Messages().empty());
+}
+
+TEST(Reinjection, GateMarkerStaysWhenTheGateClosesWithoutRun) {
+  // The parent gives up (or dies) before opening the gate: the child exits at the gate and
+  // leaves the marker: proof that sendmail never ran.
+  testing::TempDir dir;
+  testing::FakeSendmail fake(dir.str());
+  GateMarkers markers(dir.str() + "/gates");
+  auto gate = markers.Create();
+  ASSERT_TRUE(gate.ok()) << gate.error().message;
+  EXPECT_TRUE(GateMarkers::ValidName(*gate)) << *gate;
+  pid_t pid = 0;
+  uint64_t start = 0;
+  {
+    auto r = Reinjection::Prepare({fake.path()}, "a@x.org", {"b@x.org"}, "x\n",
+                                  markers.PathOf(*gate));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    pid = (*r)->pid();
+    start = (*r)->start_time();
+    EXPECT_TRUE(ProcessAlive(pid, start));
+  }
+  EXPECT_FALSE(ProcessAlive(pid, start));
+  EXPECT_EQ(markers.Check(*gate), GateMarkers::State::kPresent);
+  EXPECT_TRUE(fake.Args().empty());
+}
+
+TEST(Reinjection, GateMarkerIsGoneBeforeSendmailRuns) {
+  // The program fails when the marker still exists while it runs.
+  testing::TempDir dir;
+  GateMarkers markers(dir.str() + "/gates");
+  auto gate = markers.Create();
+  ASSERT_TRUE(gate.ok()) << gate.error().message;
+  std::string script = dir.str() + "/sendmail";
+  std::ofstream(script) << "#!/bin/sh\n[ -e '" << markers.PathOf(*gate)
+                        << "' ] && exit 9\ncat >/dev/null\nexit 0\n";
+  chmod(script.c_str(), 0755);
+  auto r = Reinjection::Prepare({script}, "a@x.org", {"b@x.org"}, "x\n", markers.PathOf(*gate));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ReinjectOutcome out = (*r)->Run(10);
+  EXPECT_EQ(out.result, ReinjectResult::kAccepted) << out.detail;
+  EXPECT_EQ(markers.Check(*gate), GateMarkers::State::kAbsent);
+}
+
+TEST(Reinjection, GateMarkerInAMissingDirectoryRefusesToPrepare) {
+  testing::TempDir dir;
+  auto r = Reinjection::Prepare({"/bin/true"}, "a@x.org", {"b@x.org"}, "x\n",
+                                dir.str() + "/none/gate-00");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kTemporary);
+}
+
+TEST(GateMarkers, CreateCheckRemoveAndSweep) {
+  testing::TempDir dir;
+  GateMarkers off;
+  EXPECT_FALSE(off.enabled());
+  EXPECT_FALSE(off.Create().ok());
+  EXPECT_EQ(off.Check("gate-00000000000000000000000000000000"), GateMarkers::State::kUnknown);
+
+  GateMarkers markers(dir.str() + "/gates");
+  auto a = markers.Create();
+  auto b = markers.Create();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(*a, *b);
+  EXPECT_EQ(markers.Check(*a), GateMarkers::State::kPresent);
+  // Names from the ledger are checked before a path is made of them.
+  EXPECT_FALSE(GateMarkers::ValidName("../gate-00000000000000000000000000000000"));
+  EXPECT_FALSE(GateMarkers::ValidName("gate-0000000000000000000000000000000G"));
+  EXPECT_FALSE(GateMarkers::ValidName("gate-"));
+  EXPECT_EQ(markers.Check("../../etc/passwd"), GateMarkers::State::kUnknown);
+  markers.Remove(*b);
+  EXPECT_EQ(markers.Check(*b), GateMarkers::State::kAbsent);
+  markers.Remove(*b);  // twice: fine
+  markers.Remove("");
+
+  // Sweep: only unnamed markers old enough; other files are left alone.
+  auto c = markers.Create();
+  ASSERT_TRUE(c.ok());
+  std::ofstream(dir.str() + "/gates/other") << "x";
+  int64_t now = static_cast<int64_t>(time(nullptr));
+  auto young = markers.Sweep({*a}, now, 3600);
+  ASSERT_TRUE(young.ok());
+  EXPECT_EQ(*young, 0u);
+  auto old = markers.Sweep({*a}, now + 7200, 3600);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(*old, 1u);
+  EXPECT_EQ(markers.Check(*a), GateMarkers::State::kPresent);
+  EXPECT_EQ(markers.Check(*c), GateMarkers::State::kAbsent);
+  EXPECT_TRUE(std::filesystem::exists(dir.str() + "/gates/other"));
+  auto none = GateMarkers(dir.str() + "/missing").Sweep({}, now, 0);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0u);
 }
 
 TEST(Reinjection, ProcessAliveChecksStartTime) {

@@ -5,9 +5,12 @@
 // ids and a corrupt record. No root needed.
 #include "runtime/drafts.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <ctime>
 #include <set>
 #include <thread>
 
@@ -15,6 +18,8 @@
 #include "lib/runtime/runtime_test_util.h"
 #include "lib/store/backend_fixture.h"
 #include "mail/header.h"
+#include "reply/gate_marker.h"
+#include "reply/ledger.h"
 #include "runtime/housekeeping.h"
 #include "store/kv_store.h"
 #include "store/lmdb_draft_backend.h"
@@ -424,6 +429,53 @@ TEST_P(DraftsTest, SharedByHostsAndSweptOnce) {
   Housekeeping h3;  // the next hour: the lease ran out, another host may sweep
   h3.Sweep(q2, Host(1), rt, config, now + Housekeeping::kSharedSweepIntervalSeconds);
   EXPECT_EQ(h3.shared_sweeps_run(), 1u);
+}
+
+// Gate markers (reply/gate_marker.h) are local files: every host sweeps its own each hour,
+// whoever holds the shared sweep lease; a marker an owed reply names is kept however old.
+TEST_P(DraftsTest, HousekeepingSweepsStaleGateMarkersOnEveryHost) {
+  const int64_t now = static_cast<int64_t>(time(nullptr));
+  auto age = [](const reply::GateMarkers& m, const std::string& name, int64_t seconds) {
+    struct timespec times[2];
+    times[0].tv_sec = times[1].tv_sec = time(nullptr) - seconds;
+    times[0].tv_nsec = times[1].tv_nsec = 0;
+    ASSERT_EQ(utimensat(AT_FDCWD, m.PathOf(name).c_str(), times, 0), 0);
+  };
+  reply::GateMarkers gates1(tmp_.str() + "/gates1"), gates2(tmp_.str() + "/gates2");
+  std::string named = *gates1.Create(), orphan = *gates1.Create(), young = *gates1.Create();
+  std::string orphan2 = *gates2.Create();
+  age(gates1, named, 7200);
+  age(gates1, orphan, 7200);
+  age(gates2, orphan2, 7200);
+  reply::ReplyLedger ledger(env_);
+  reply::LedgerEntry entry;
+  entry.reply_id = "r@example.com";
+  entry.state = "pending";
+  entry.time = now;
+  entry.message = "Message-ID: <r@example.com>\n\nhi\n";
+  entry.recipients = {"alice@example.org"};
+  ASSERT_TRUE(ledger.Claim("in9@example.org", "help@example.com", {}, entry).ok());
+  entry.state = "reinjecting";
+  entry.sendmail_pid = 1;
+  entry.gate_marker = named;
+  ASSERT_TRUE(
+      ledger.Update(reply::ReplyLedger::ReplyRef("in9@example.org", "help@example.com"), entry)
+          .ok());
+
+  JobQueue q1(env_, tmp_.str() + "/spool1");
+  JobQueue q2(Host(1), tmp_.str() + "/spool2");
+  RuntimeConfig rt1, rt2;
+  rt1.reply.gate_dir = gates1.dir();
+  rt2.reply.gate_dir = gates2.dir();
+  config::Config config;
+  Housekeeping h1, h2;
+  h1.Sweep(q1, env_, rt1, config, now);
+  h2.Sweep(q2, Host(1), rt2, config, now + 1);
+  EXPECT_EQ(h2.shared_sweeps_run(), pg() ? 0u : 1u);  // the shared sweeps were left to h1
+  EXPECT_EQ(gates1.Check(named), reply::GateMarkers::State::kPresent);
+  EXPECT_EQ(gates1.Check(young), reply::GateMarkers::State::kPresent);
+  EXPECT_EQ(gates1.Check(orphan), reply::GateMarkers::State::kAbsent);
+  EXPECT_EQ(gates2.Check(orphan2), reply::GateMarkers::State::kAbsent);
 }
 
 // Two hosts expiring the same drafts at the same moment: each draft is expired (and its

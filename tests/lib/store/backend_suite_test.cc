@@ -578,19 +578,26 @@ TEST_P(store_backend_suite, LedgerForeignClaimIsRefusedWhileFreshAndTakenOverWhe
   EXPECT_EQ(overwritten.error().message, "other-host");
   EXPECT_EQ(mx1.Claim("m@x", rcpt, limits, Proposed("r4@x", 1500)).error().message, "other-host");
 
-  // A reinjection renews the lease; a stale one taken over drops the other host's pid.
+  // A reinjection renews the lease; a stale one taken over drops the other host's pid and
+  // gate marker (a process and a file of that host: replier.h never trusts them here).
   reply::LedgerEntry reinjecting = *taken;
   reinjecting.state = "reinjecting";
   reinjecting.sendmail_pid = 1234;
   reinjecting.sendmail_start = 99;
+  reinjecting.gate_marker = "gate-0123456789abcdef0123456789abcdef";
   reinjecting.reinject_time = 1600;
   ASSERT_TRUE(mx2.Update(reply::ReplyLedger::ReplyRef("m@x", rcpt), reinjecting).ok());
+  auto own_again = mx2.Claim("m@x", rcpt, limits, Proposed("r5@x", 1600));
+  ASSERT_TRUE(own_again.ok()) << own_again.error().message;
+  EXPECT_EQ(own_again->gate_marker, reinjecting.gate_marker);  // its own host keeps both
+  EXPECT_EQ(own_again->sendmail_pid, 1234);
   EXPECT_EQ(mx1.Claim("m@x", rcpt, limits, Proposed("r5@x", 1600 + kLease - 1)).error().message,
             "other-host");
   auto settled = mx1.Claim("m@x", rcpt, limits, Proposed("r5@x", 1600 + kLease));
   ASSERT_TRUE(settled.ok()) << settled.error().message;
   EXPECT_EQ(settled->state, "reinjecting");
   EXPECT_EQ(settled->sendmail_pid, 0);
+  EXPECT_EQ(settled->gate_marker, "");
   EXPECT_EQ(settled->owner, "mx1");
   ASSERT_TRUE(mx1.MarkSent("m@x", rcpt).ok());
   EXPECT_EQ(mx2.Claim("m@x", rcpt, limits, Proposed("r6@x", 3000)).error().message,
