@@ -197,6 +197,10 @@ class LazyThreadBackend final : public ThreadBackend, Lazy {
   Result<SweepStats> Sweep(int64_t older_than_unix) override {
     return With("sweep", [&](auto& b) { return b.threads->Sweep(older_than_unix); });
   }
+  Result<std::vector<ThreadRecord>> ListThreads(std::string_view after,
+                                                size_t limit) const override {
+    return With("list_threads", [&](auto& b) { return b.threads->ListThreads(after, limit); });
+  }
 };
 
 class LazyLedgerBackend final : public LedgerBackend, Lazy {
