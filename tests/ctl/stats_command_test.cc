@@ -240,9 +240,10 @@ TEST(ctl_stats, PostgresqlShowsTheTotalsOfEveryHostAndTheLocalSpool) {
   EXPECT_NE(text.find("waiting_to_push"), std::string::npos) << text;
   EXPECT_NE(text.find("tm_message"), std::string::npos) << text;
 
-  // A host whose database does not answer (nothing listens on port 1): its local spool, and
-  // the reason the totals are missing.
-  Host lost = MakeHost(dir.str(), "mx3", "postgresql", "host=127.0.0.1 port=1 user=tm dbname=x");
+  // A host whose database does not answer (a socket directory where no server listens): its
+  // local spool, and the reason the totals are missing.
+  Host lost = MakeHost(dir.str(), "mx3", "postgresql",
+                       "host=" + dir.str() + " port=5432 user=tm dbname=x");
   ASSERT_TRUE(lost.env);
   nlohmann::ordered_json s = Stats(lost);
   EXPECT_EQ(s["backend"], "postgresql");
