@@ -29,16 +29,16 @@ namespace threadmill::admin {
 using Figures = std::vector<std::pair<std::string, uint64_t>>;
 
 struct StoreStats {
-  std::string backend;  // "lmdb" or "postgresql"
-  bool shared = false;  // entries, jobs and counters are the totals of every host
+  std::string backend;     // "lmdb" or "postgresql"
+  bool shared = false;     // entries, jobs and counters are the totals of every host
   uint64_t map_bytes = 0;  // the local LMDB environment's map
   Figures entries;         // table or database -> records
   Figures jobs;            // state -> jobs (shared: the shared queue)
   Figures counters;        // series -> value
   // Shared only: this host's local spool (runtime/job_queue.h FALLBACK).
-  Figures local_jobs;             // state -> jobs in the local spool
-  uint64_t waiting_to_push = 0;   // fallback jobs waiting for the database
-  std::string error;              // shared only: why shared figures are missing ("" = none)
+  Figures local_jobs;            // state -> jobs in the local spool
+  uint64_t waiting_to_push = 0;  // fallback jobs waiting for the database
+  std::string error;             // shared only: why shared figures are missing ("" = none)
 };
 
 Result<StoreStats> ReadStoreStats(const std::shared_ptr<store::Environment>& env,

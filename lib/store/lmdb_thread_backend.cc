@@ -294,7 +294,7 @@ Result<SweepStats> LmdbThreadBackend::Sweep(int64_t older_than_unix) {
 }
 
 Result<std::vector<ThreadRecord>> LmdbThreadBackend::ListThreads(std::string_view after,
-                                                                size_t limit) const {
+                                                                 size_t limit) const {
   std::vector<ThreadRecord> out;
   Status st = env_->Read([&](ReadTxn& txn) -> Status {
     out.clear();

@@ -154,7 +154,8 @@ TEST(ctl_stats, LmdbShowsTheLocalEnvironmentAsBefore) {
   EXPECT_EQ(s["entries"]["thread"], 1);
   EXPECT_EQ(s["entries"]["spool"], 1);
   EXPECT_EQ(s["entries"].size(), store::kDbCount);
-  EXPECT_EQ(s["jobs"], (nlohmann::ordered_json{{"queued", 1}, {"running", 0}, {"parked", 0}, {"done", 0}}));
+  EXPECT_EQ(s["jobs"],
+            (nlohmann::ordered_json{{"queued", 1}, {"running", 0}, {"parked", 0}, {"done", 0}}));
   EXPECT_EQ(s["counters"]["threadmill_replies_total{outcome=\"sent\"}"], 2);
 }
 
@@ -208,7 +209,8 @@ TEST(ctl_stats, PostgresqlShowsTheTotalsOfEveryHostAndTheLocalSpool) {
   EXPECT_TRUE(away->front().fallback);
   ASSERT_TRUE(cluster.StartAgain()) << cluster.error();
 
-  const nlohmann::ordered_json want_jobs = {{"queued", 1}, {"running", 1}, {"parked", 0}, {"done", 0}};
+  const nlohmann::ordered_json want_jobs = {
+      {"queued", 1}, {"running", 1}, {"parked", 0}, {"done", 0}};
   for (const Host* host : {&mx1, &mx2}) {
     SCOPED_TRACE(host->conf);
     nlohmann::ordered_json s = Stats(*host);
@@ -242,8 +244,8 @@ TEST(ctl_stats, PostgresqlShowsTheTotalsOfEveryHostAndTheLocalSpool) {
 
   // A host whose database does not answer (a socket directory where no server listens): its
   // local spool, and the reason the totals are missing.
-  Host lost = MakeHost(dir.str(), "mx3", "postgresql",
-                       "host=" + dir.str() + " port=5432 user=tm dbname=x");
+  Host lost =
+      MakeHost(dir.str(), "mx3", "postgresql", "host=" + dir.str() + " port=5432 user=tm dbname=x");
   ASSERT_TRUE(lost.env);
   nlohmann::ordered_json s = Stats(lost);
   EXPECT_EQ(s["backend"], "postgresql");

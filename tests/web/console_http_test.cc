@@ -469,8 +469,7 @@ TEST_P(ConsoleHttp, JobParkedAndRetriedAndOtherPages) {
   if (pg()) {
     EXPECT_NE(stats.find("id=\"store-scope\""), std::string::npos) << stats;
     EXPECT_NE(stats.find("<td>store.entries.tm_draft</td><td>2</td>"), std::string::npos) << stats;
-    EXPECT_NE(stats.find("<td>local_spool.jobs.queued</td><td>1</td>"), std::string::npos)
-        << stats;
+    EXPECT_NE(stats.find("<td>local_spool.jobs.queued</td><td>1</td>"), std::string::npos) << stats;
     EXPECT_EQ(stats.find("store.entries.spool"), std::string::npos) << stats;
   } else {
     EXPECT_EQ(stats.find("id=\"store-scope\""), std::string::npos) << stats;

@@ -435,7 +435,7 @@ Result<SweepStats> PgThreadBackend::Sweep(int64_t older_than_unix) {
 }
 
 Result<std::vector<ThreadRecord>> PgThreadBackend::ListThreads(std::string_view after,
-                                                              size_t limit) const {
+                                                               size_t limit) const {
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   Result<Rows> rows =
