@@ -9,31 +9,46 @@
 #include "admin/store_stats.h"
 #include "ctl/output.h"
 #include "metrics/http_listener.h"
-#include "runtime/job_queue.h"
-#include "store/counters.h"
-#include "store/schema.h"
 
 namespace threadmill::ctl {
 
 using admin::OpenEnvironment;
 namespace {
 
+nlohmann::ordered_json Object(const admin::Figures& figures) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& [name, n] : figures) out[name] = n;
+  return out;
+}
+
+// LMDB: the local environment. Shared (PostgreSQL): the totals of every host, then this
+// host's local fallback spool.
 nlohmann::ordered_json StoreFigures(const config::Config& config) {
   auto env = OpenEnvironment(config, /*write=*/false);
-  auto stats = admin::ReadStoreStats(env, config.store.path + "/spool");
+  const std::string spool = config.store.path + "/spool";
+  auto stats = admin::ReadStoreStats(env, spool);
   if (!stats.ok()) throw std::runtime_error(stats.error().message);
   nlohmann::ordered_json out;
-  out["path"] = config.store.path;
-  out["map_bytes"] = stats->map_bytes;
-  nlohmann::ordered_json entries;
-  for (const auto& [name, n] : stats->entries) entries[name] = n;
-  out["entries"] = entries;
-  nlohmann::ordered_json jobs;
-  for (const auto& [name, n] : stats->jobs) jobs[name] = n;
-  out["jobs"] = jobs;
-  nlohmann::ordered_json counted = nlohmann::ordered_json::object();
-  for (const auto& [series, value] : stats->counters) counted[series] = value;
-  out["counters"] = counted;  // replies and job outcomes, counted by the workers
+  if (!stats->shared) {
+    out["path"] = config.store.path;
+    out["map_bytes"] = stats->map_bytes;
+    out["entries"] = Object(stats->entries);
+    out["jobs"] = Object(stats->jobs);
+    out["counters"] = Object(stats->counters);  // replies and job outcomes, counted by the workers
+    return out;
+  }
+  out["backend"] = stats->backend;
+  out["totals"] = "of every host sharing the database";
+  if (!stats->error.empty()) out["error"] = stats->error;
+  out["entries"] = Object(stats->entries);  // rows per table
+  out["jobs"] = Object(stats->jobs);        // the shared queue
+  out["counters"] = Object(stats->counters);
+  nlohmann::ordered_json local;
+  local["path"] = config.store.path;
+  local["map_bytes"] = stats->map_bytes;
+  local["jobs"] = Object(stats->local_jobs);
+  local["waiting_to_push"] = stats->waiting_to_push;  // spooled while the database was away
+  out["local_spool"] = local;
   return out;
 }
 

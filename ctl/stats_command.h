@@ -5,8 +5,9 @@
 
 namespace threadmill::ctl {
 
-// Store figures (entries per database, jobs by state, map size) and, when [metrics] listen
-// is set and the daemon answers, its threadmill_* counters.
+// Store figures (admin/store_stats.h: entries per database or table, jobs by state, counters;
+// with a shared store the totals of every host and the local fallback spool) and, when
+// [metrics] listen is set and the daemon answers, its threadmill_* counters.
 int RunStatsCommand(const config::Config& config, bool json);
 
 }  // namespace threadmill::ctl

@@ -417,7 +417,9 @@ void Console::PostJobAction(const httplib::Request& req, httplib::Response& res,
                                 : actions_.ParkJob(id, "parked by web:" + who->account.user);
   std::string flash;
   if (done.ok()) {
-    LogAction(*who, action, "job", id, runtime::ToString(done->state));
+    // What the action did. Not the state read back after it: a retried job may already be
+    // running again, or parked again, on this or another host (a shared queue) by then.
+    LogAction(*who, action, "job", id, action == "retry" ? "queued" : "parked");
     flash = "Job " + id + (action == "retry" ? " queued again" : " parked");
   } else {
     LogAction(*who, action, "job", id, "error", "error", done.error().message);

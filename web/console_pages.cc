@@ -372,11 +372,20 @@ void Console::GetStats(const httplib::Request& req, httplib::Response& res) {
     row.set("value", std::to_string(value));
     rows.push_back(row);
   };
-  add("store.map_bytes", stats->map_bytes);
+  if (!stats->shared) add("store.map_bytes", stats->map_bytes);
   for (const auto& [name, n] : stats->entries) add("store.entries." + name, n);
   for (const auto& [name, n] : stats->jobs) add("jobs." + name, n);
   for (const auto& [name, n] : stats->counters) add(name, n);
+  if (stats->shared) {  // the figures above are every host's; this host's fallback spool
+    add("local_spool.map_bytes", stats->map_bytes);
+    for (const auto& [name, n] : stats->local_jobs) add("local_spool.jobs." + name, n);
+    add("local_spool.waiting_to_push", stats->waiting_to_push);
+  }
   view.set("figures", rows);
+  view.set("backend", T(stats->backend));
+  view.set("shared", stats->shared);
+  view.set("store_error", T(stats->error));
+  view.set("has_store_error", !stats->error.empty());
   View handlers = List();
   std::set<std::string> names;
   for (const auto& [name, spec] : actions_.runtime_config().handlers) names.insert(name);

@@ -4,12 +4,12 @@
 
 #include "common/ascii.h"
 #include "mail/msgid.h"
-#include "store/schema.h"
 #include "store/thread_store.h"
-#include "store/txn.h"
 
 namespace threadmill::admin {
 namespace {
+
+constexpr size_t kPage = 1000;  // threads read per call
 
 bool Contains(std::string_view haystack, const std::string& lower_needle) {
   return ascii::ToLower(haystack).find(lower_needle) != std::string::npos;
@@ -51,21 +51,17 @@ Result<std::vector<store::ThreadRecord>> SearchThreads(
   // Trailing '>' and leading '<' of a pasted Message-ID should still find its substring.
   std::string q = ascii::ToLower(trimmed);
   if (q.size() > 2 && q.front() == '<' && q.back() == '>') q = q.substr(1, q.size() - 2);
-  Status read = env->Read([&](store::ReadTxn& txn) -> Status {
-    MDB_dbi dbi = env->dbi(store::Db::kThread);
-    if (dbi == store::kMissingDbi) return {};
-    auto cursor = store::Cursor::Open(txn, dbi);
-    if (!cursor.ok()) return cursor.error();
-    auto at = cursor->First();
-    for (; at.ok() && *at; at = cursor->Next()) {
-      auto thread = store::DecodeThread(cursor->value());
-      if (!thread.ok() || !Matches(*thread, q)) continue;
-      out.push_back(std::move(*thread));
+  // Every thread, a page at a time, from whichever backend keeps them (store/thread_backend.h).
+  std::string after;
+  for (;;) {
+    auto page = threads.ListThreads(after, kPage);
+    if (!page.ok()) return page.error();
+    if (!page->empty()) after = page->back().thread_id;  // before the records move
+    for (auto& thread : *page) {
+      if (Matches(thread, q)) out.push_back(std::move(thread));
     }
-    if (!at.ok()) return at.error();
-    return {};
-  });
-  if (!read.ok()) return read.error();
+    if (page->size() < kPage) break;
+  }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.updated != b.updated ? a.updated > b.updated : a.thread_id > b.thread_id;
   });

@@ -2,9 +2,11 @@
 //
 // DESCRIPTION
 //   A query that is a Message-ID known to the store (with or without <>) finds its thread
-//   directly. Otherwise every thread record is scanned and kept when the query occurs,
-//   ASCII case-insensitively, in its id, subject, participants or recent Message-IDs. An
-//   empty query lists the threads most recently updated. Results are newest first.
+//   directly. Otherwise every thread record is read (ThreadStore::ListThreads, a page at a
+//   time, from the configured backend: the local LMDB, or every host's threads in PostgreSQL)
+//   and kept when the query occurs, ASCII case-insensitively, in its id, subject,
+//   participants or recent Message-IDs. An empty query lists the threads most recently
+//   updated. Results are newest first.
 //
 // LIMITS
 //   The scan reads every thread (no full-text index): fine for the stores threadmill keeps

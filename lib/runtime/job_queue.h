@@ -156,6 +156,9 @@ class JobQueue {
   Result<std::optional<int64_t>> NextDue() const;
   // Jobs in `state`, counted through the index.
   Result<size_t> Count(JobState state) const;
+  // Count() of the local LMDB spool only, and of the shared queue only (0 without one).
+  Result<size_t> CountLocal(JobState state) const;
+  Result<size_t> CountShared(JobState state) const;
   // Rebuilds spool_index when its size differs from the spool's (a store written before the
   // index existed, or by an older threadmill). Returns the entries written (0: it was right).
   Result<size_t> RebuildIndex();
@@ -212,7 +215,6 @@ class JobQueue {
   Result<std::optional<Job>> GetLocal(std::string_view id) const;
   Result<std::vector<Job>> ListLocal(size_t limit, std::optional<JobState> state) const;
   Result<std::optional<int64_t>> NextDueLocal() const;
-  Result<size_t> CountLocal(JobState state) const;
   Result<size_t> RecoverRunningLocal(int64_t now);
   Result<size_t> SweepDoneLocal(int64_t older_than, size_t batch);
   // Removes a local job's record, index entry, dedupe record and file.

@@ -200,6 +200,11 @@ Result<size_t> JobQueue::Count(JobState state) const {
   return *local + *shared;
 }
 
+Result<size_t> JobQueue::CountShared(JobState state) const {
+  if (!shared_) return size_t{0};
+  return shared_->Count(StateChar(state));
+}
+
 Result<size_t> JobQueue::RecoverRunning(int64_t now) {
   auto local = RecoverRunningLocal(now);
   if (!shared_ || !local.ok()) return local;

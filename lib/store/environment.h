@@ -25,7 +25,8 @@
 //   PostgreSQL while the fallback job spool stays in this environment: OpenStore attaches
 //   the shared backends here, and ThreadStore(env), reply::ReplyLedger(env),
 //   runtime::JobQueue, KvStore(env), Counters(env) and runtime::DraftStore(env) use them;
-//   shared retention sweeps take the attached SweepLease.
+//   shared retention sweeps take the attached SweepLease; StoreCensus(env) counts the shared
+//   tables (store_census.h).
 //   Without attached backends all use this environment.
 //
 // LIMITS
@@ -48,6 +49,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "store/census_backend.h"
 #include "store/counters_backend.h"
 #include "store/draft_backend.h"
 #include "store/kv_backend.h"
@@ -110,6 +112,7 @@ struct SharedBackends {
   std::shared_ptr<SweepLease> sweep_lease;
   std::shared_ptr<JobBackend> jobs;  // runtime::JobQueue's shared queue (job_backend.h)
   std::function<BackendStats()> stats;  // a snapshot; empty for none
+  std::shared_ptr<CensusBackend> census;  // store::StoreCensus: records of the shared tables
 };
 
 class Environment {

@@ -293,4 +293,28 @@ Result<SweepStats> LmdbThreadBackend::Sweep(int64_t older_than_unix) {
   return total;
 }
 
+Result<std::vector<ThreadRecord>> LmdbThreadBackend::ListThreads(std::string_view after,
+                                                                 size_t limit) const {
+  std::vector<ThreadRecord> out;
+  Status st = env_->Read([&](ReadTxn& txn) -> Status {
+    out.clear();
+    MDB_dbi dbi = env_->dbi(Db::kThread);
+    if (dbi == kMissingDbi) return {};
+    Result<Cursor> cursor = Cursor::Open(txn, dbi);
+    if (!cursor.ok()) return cursor.error();
+    Result<bool> at = after.empty() ? cursor->First() : cursor->SeekRange(after);
+    for (; at.ok() && *at && out.size() < limit; at = cursor->Next()) {
+      if (cursor->key() == after) continue;
+      Result<ThreadRecord> rec = DecodeThread(cursor->value());
+      if (!rec.ok()) continue;  // a damaged record is left out of listings
+      rec->thread_id = std::string(cursor->key());
+      out.push_back(std::move(*rec));
+    }
+    if (!at.ok()) return at.error();
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  return out;
+}
+
 }  // namespace threadmill::store

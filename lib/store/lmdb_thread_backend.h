@@ -35,6 +35,8 @@ class LmdbThreadBackend final : public ThreadBackend {
                                                     size_t limit) const override;
   Status SetThreadOwner(std::string_view thread_id, std::string_view owner) override;
   Result<SweepStats> Sweep(int64_t older_than_unix) override;
+  Result<std::vector<ThreadRecord>> ListThreads(std::string_view after,
+                                                size_t limit) const override;
 
  private:
   std::shared_ptr<Environment> env_;

@@ -18,7 +18,8 @@ Result<std::shared_ptr<Environment>> OpenStore(const EnvOptions& options) {
     pool.timeouts.statement_ms = options.statement_timeout_ms;
     auto pg = pg::MakeProcessBackends(options.dsn, HostId(options), pool);
     (*env)->AttachSharedBackends(SharedBackends{pg.threads, pg.ledger, pg.kv, pg.counters,
-                                                pg.drafts, pg.sweep_lease, pg.jobs, pg.stats});
+                                                pg.drafts, pg.sweep_lease, pg.jobs, pg.stats,
+                                                pg.census});
   }
   return env;
 }

@@ -51,6 +51,15 @@ class ThreadBackend {
                                                             size_t limit) const = 0;
   virtual Status SetThreadOwner(std::string_view thread_id, std::string_view owner) = 0;
   virtual Result<SweepStats> Sweep(int64_t older_than_unix) = 0;
+  // Up to `limit` thread records whose id sorts after `after` ("" = from the first), in id
+  // order: the console's thread search pages through every thread with it (read-only, one
+  // page per call). Backends that cannot list answer kStore (the default).
+  virtual Result<std::vector<ThreadRecord>> ListThreads(std::string_view after,
+                                                        size_t limit) const {
+    (void)after;
+    (void)limit;
+    return MakeError(ErrorCode::kStore, "this thread backend cannot list threads");
+  }
 };
 
 }  // namespace threadmill::store

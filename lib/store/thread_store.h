@@ -72,6 +72,12 @@ class ThreadStore {
   Result<std::vector<MessageRecord>> ThreadMessages(std::string_view thread_id,
                                                     size_t limit = 1000) const;
 
+  // Up to `limit` threads whose id sorts after `after` ("" = from the first), in id order
+  // (ThreadBackend::ListThreads). Thread-safe.
+  Result<std::vector<ThreadRecord>> ListThreads(std::string_view after, size_t limit) const {
+    return backend_->ListThreads(after, limit);
+  }
+
   // Sets (or with "" clears) a thread's owner. kNotFound for an unknown thread.
   Status SetThreadOwner(std::string_view thread_id, std::string_view owner);
 

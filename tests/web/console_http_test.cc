@@ -20,6 +20,7 @@
 #include "log/logger.h"
 #include "runtime/drafts.h"
 #include "runtime/job_queue.h"
+#include "store/thread_store.h"
 #include "support/temp_dir.h"
 #include "web/accounts.h"
 #include "web/console.h"
@@ -460,7 +461,39 @@ TEST_P(ConsoleHttp, JobParkedAndRetriedAndOtherPages) {
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 200) << path;
   }
-  EXPECT_NE(Get(alice, "/stats")->body.find("<table id=\"stats\">"), std::string::npos);
+  const std::string stats = Get(alice, "/stats")->body;
+  EXPECT_NE(stats.find("<table id=\"stats\">"), std::string::npos);
+  // The store's figures from the configured backend: PostgreSQL's tables (every host's rows)
+  // and this host's local spool, where the job above waits (Enqueue: the local spool); LMDB's
+  // databases and map.
+  if (pg()) {
+    EXPECT_NE(stats.find("id=\"store-scope\""), std::string::npos) << stats;
+    EXPECT_NE(stats.find("<td>store.entries.tm_draft</td><td>2</td>"), std::string::npos) << stats;
+    EXPECT_NE(stats.find("<td>local_spool.jobs.queued</td><td>1</td>"), std::string::npos) << stats;
+    EXPECT_EQ(stats.find("store.entries.spool"), std::string::npos) << stats;
+  } else {
+    EXPECT_EQ(stats.find("id=\"store-scope\""), std::string::npos) << stats;
+    EXPECT_NE(stats.find("<td>store.entries.drafts</td><td>2</td>"), std::string::npos) << stats;
+    EXPECT_NE(stats.find("<td>jobs.queued</td><td>1</td>"), std::string::npos) << stats;
+    EXPECT_NE(stats.find("<td>store.map_bytes</td>"), std::string::npos) << stats;
+  }
+  // Threads searched by subject and by participant, not only by Message-ID (the search reads
+  // the threads through the store's interface, whichever backend keeps them).
+  store::MessageRecord rec;
+  rec.msgid = "searched@example.org";
+  rec.direction = store::Direction::kInbound;
+  rec.time = 100;
+  rec.from = "carol@customer.example";
+  rec.subject = "Printer on fire";
+  auto recorded = store::ThreadStore(env_).RecordMessage(rec);
+  ASSERT_TRUE(recorded.ok()) << recorded.error().message;
+  for (const char* q : {"printer%20ON", "carol%40customer", "", "searched%40example.org"}) {
+    auto found = Get(alice, std::string("/threads?q=") + q);
+    ASSERT_TRUE(found);
+    EXPECT_NE(found->body.find("/threads/" + recorded->thread_id), std::string::npos) << q;
+  }
+  EXPECT_EQ(Get(alice, "/threads?q=nobody")->body.find("/threads/" + recorded->thread_id),
+            std::string::npos);
   EXPECT_NE(Get(alice, "/handlers/support/kv")->body.find("<table id=\"kv\">"), std::string::npos);
   auto css = Client().Get("/static/console.css");
   ASSERT_TRUE(css);

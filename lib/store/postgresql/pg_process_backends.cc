@@ -9,6 +9,7 @@
 #include <mutex>
 #include <utility>
 
+#include "store/postgresql/pg_census_backend.h"
 #include "store/postgresql/pg_counters_backend.h"
 #include "store/postgresql/pg_draft_backend.h"
 #include "store/postgresql/pg_kv_backend.h"
@@ -43,6 +44,7 @@ class ProcessPool {
     std::shared_ptr<PgDraftBackend> drafts;
     std::shared_ptr<PgSweepLease> sweep_lease;
     std::shared_ptr<PgJobBackend> jobs;
+    std::shared_ptr<PgCensusBackend> census;
   };
 
   // Times a call of `op` and counts it (BackendStats).
@@ -118,6 +120,7 @@ class ProcessPool {
       opened_.drafts = std::make_shared<PgDraftBackend>(*pool);
       opened_.sweep_lease = std::make_shared<PgSweepLease>(*pool);
       opened_.jobs = std::make_shared<PgJobBackend>(*pool, host_id_);
+      opened_.census = std::make_shared<PgCensusBackend>(*pool);
       pid_ = getpid();
     }
     return opened_;
@@ -193,6 +196,10 @@ class LazyThreadBackend final : public ThreadBackend, Lazy {
   }
   Result<SweepStats> Sweep(int64_t older_than_unix) override {
     return With("sweep", [&](auto& b) { return b.threads->Sweep(older_than_unix); });
+  }
+  Result<std::vector<ThreadRecord>> ListThreads(std::string_view after,
+                                                size_t limit) const override {
+    return With("list_threads", [&](auto& b) { return b.threads->ListThreads(after, limit); });
   }
 };
 
@@ -318,6 +325,16 @@ class LazyJobBackend final : public JobBackend, Lazy {
   std::shared_ptr<ProcessPool> host_pool_;
 };
 
+class LazyCensusBackend final : public CensusBackend, Lazy {
+ public:
+  using Lazy::Lazy;
+
+  std::string_view backend() const override { return "postgresql"; }
+  Result<std::vector<std::pair<std::string, uint64_t>>> Entries() const override {
+    return With("census", [&](auto& b) { return b.census->Entries(); });
+  }
+};
+
 }  // namespace
 
 ProcessBackends MakeProcessBackends(std::string dsn, std::string host_id,
@@ -326,7 +343,8 @@ ProcessBackends MakeProcessBackends(std::string dsn, std::string host_id,
   return {std::make_shared<LazyThreadBackend>(pool), std::make_shared<LazyLedgerBackend>(pool),
           std::make_shared<LazyKvBackend>(pool),     std::make_shared<LazyCountersBackend>(pool),
           std::make_shared<LazyDraftBackend>(pool),  std::make_shared<LazySweepLease>(pool),
-          std::make_shared<LazyJobBackend>(pool),    [pool] { return pool->Stats(); }};
+          std::make_shared<LazyJobBackend>(pool),    [pool] { return pool->Stats(); },
+          std::make_shared<LazyCensusBackend>(pool)};
 }
 
 }  // namespace threadmill::store::pg

@@ -1,5 +1,5 @@
 // pg_process_backends.h - the PostgreSQL backends of one process (thread store, ledger, job
-// queue, KV, counters, drafts, sweep leases), opened lazily: the connection pool is made by
+// queue, KV, counters, drafts, sweep leases, census), opened lazily: the connection pool is made by
 // the first call in a process, never before fork.
 //
 // DESCRIPTION
@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 
+#include "store/census_backend.h"
 #include "store/counters_backend.h"
 #include "store/draft_backend.h"
 #include "store/environment.h"
@@ -49,6 +50,7 @@ struct ProcessBackends {
   std::shared_ptr<JobBackend> jobs;
   // What this process's calls did (store/environment.h BackendStats; /metrics).
   std::function<BackendStats()> stats;
+  std::shared_ptr<CensusBackend> census;  // rows of the shared tables (stats)
 };
 
 // Every backend shares one lazily opened pool on `dsn` (a libpq connection string); the job

@@ -26,6 +26,11 @@ const Statement kFindThread{
     "tm_find_thread", "SELECT record FROM tm_thread WHERE thread_id = $1", {kText}};
 const Statement kFindThreadForUpdate{
     "tm_find_thread_fu", "SELECT record FROM tm_thread WHERE thread_id = $1 FOR UPDATE", {kText}};
+// ListThreads: one page in thread id order (the primary key's index).
+const Statement kListThreads{
+    "tm_list_threads",
+    "SELECT thread_id, record FROM tm_thread WHERE thread_id > $1 ORDER BY thread_id LIMIT $2",
+    {kText, kInt8}};
 const Statement kFindIndex{
     "tm_find_index",
     "SELECT thread_id FROM tm_thread_index WHERE sha256(root) = sha256($1) AND root = $1",
@@ -427,6 +432,23 @@ Result<SweepStats> PgThreadBackend::Sweep(int64_t older_than_unix) {
     total.threads += batch.threads;
   }
   return total;
+}
+
+Result<std::vector<ThreadRecord>> PgThreadBackend::ListThreads(std::string_view after,
+                                                               size_t limit) const {
+  Result<PgPool::Lease> conn = pool_->Acquire();
+  if (!conn.ok()) return conn.error();
+  Result<Rows> rows =
+      (*conn)->Run(kListThreads, {Param::Bytes(after), Param::Int8(static_cast<int64_t>(limit))});
+  if (!rows.ok()) return rows.error();
+  std::vector<ThreadRecord> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    Result<ThreadRecord> rec = DecodeThread(rows->Bytes(i, 1));
+    if (!rec.ok()) continue;  // a damaged record is left out of listings, as in LMDB's scan
+    rec->thread_id = std::string(rows->Bytes(i, 0));
+    out.push_back(std::move(*rec));
+  }
+  return out;
 }
 
 }  // namespace threadmill::store::pg

@@ -55,6 +55,8 @@ class PgThreadBackend final : public ThreadBackend {
                                                     size_t limit) const override;
   Status SetThreadOwner(std::string_view thread_id, std::string_view owner) override;
   Result<SweepStats> Sweep(int64_t older_than_unix) override;
+  Result<std::vector<ThreadRecord>> ListThreads(std::string_view after,
+                                                size_t limit) const override;
 
  private:
   // Thread records as this process last read or stored them (FindMessage reads a message's

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -188,6 +189,34 @@ TEST_P(store_backend_suite, SetThreadOwner) {
   Status missing = store.SetThreadOwner("T-none", "x");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+// The console's thread search pages through every thread (admin/thread_search.h): each host
+// lists every host's threads, in id order, a page after the last id of the one before.
+TEST_P(store_backend_suite, ListThreadsPagesInIdOrderAcrossHosts) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto stored = Store(i % 2).RecordMessage(Msg("list" + std::to_string(i) + "@x", "", 100 + i));
+    ASSERT_TRUE(stored.ok()) << stored.error().message;
+    ids.push_back(stored->thread_id);
+  }
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> listed;
+  std::string after;
+  for (int page = 0; page < 4; ++page) {
+    auto threads = Store(1).ListThreads(after, 2);
+    ASSERT_TRUE(threads.ok()) << threads.error().message;
+    EXPECT_LE(threads->size(), 2u);
+    if (threads->empty()) break;
+    for (const auto& t : *threads) {
+      listed.push_back(t.thread_id);
+      EXPECT_EQ(t.message_count, 1u);
+      EXPECT_EQ(t.subject, "subject");
+    }
+    after = threads->back().thread_id;
+  }
+  EXPECT_EQ(listed, ids);
+  EXPECT_TRUE(Store(0).ListThreads(ids.back(), 10)->empty());
 }
 
 TEST_P(store_backend_suite, SweepRemovesOldMessagesEmptyThreadsAndTheirIndex) {
