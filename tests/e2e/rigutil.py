@@ -26,6 +26,20 @@ SKIP = 77  # ctest SKIP_RETURN_CODE
 OUTSIDE_ADDR = "192.0.2.10"  # TEST-NET-1: the simulated outside client (Postfix XCLIENT)
 
 
+WAIT = 90  # bounds a failing run only (a busy machine); a passing run never waits it out
+
+
+def wait_until(cond, timeout=WAIT, step=0.2):
+    """Polls cond() every `step` s until it is truthy or `timeout` s passed; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(step)
+    return cond()
+
+
 def build_dir():
     checkout_build = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
     return os.path.realpath(os.environ.get("THREADMILL_BUILD", checkout_build))

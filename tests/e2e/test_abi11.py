@@ -20,11 +20,10 @@ import email.policy
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
-from rigutil import OUTSIDE_ADDR, bare, message, token  # noqa: E402
+from rigutil import OUTSIDE_ADDR, bare, message, token, wait_until  # noqa: E402
 
 ABI = "abi@example.com"
 CAROL = "carol@example.org"
@@ -39,16 +38,6 @@ def missing():
     if not os.path.exists(rigutil.fixture_module("abi11")):
         return "fixture module abi11 not built (target threadmill_fixtures)"
     return None
-
-
-def wait_until(cond, timeout=WAIT, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return cond()
 
 
 def parse(path):

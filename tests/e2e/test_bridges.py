@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
-from rigutil import OUTSIDE_ADDR, message, token  # noqa: E402
+from rigutil import OUTSIDE_ADDR, message, token, wait_until  # noqa: E402
 
 CAROL = "carol@example.org"
 NEWS = "news@example.com"
@@ -44,16 +44,6 @@ def missing():
     if not os.path.exists("/usr/bin/python3"):
         return "no /usr/bin/python3 for the example program"
     return None
-
-
-def wait_until(cond, timeout=WAIT, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return cond()
 
 
 class RemoteApp(http.server.BaseHTTPRequestHandler):

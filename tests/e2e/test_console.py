@@ -72,7 +72,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgcluster  # noqa: E402
 import rigutil  # noqa: E402
-from rigutil import OUTSIDE_ADDR, message, token  # noqa: E402
+from rigutil import OUTSIDE_ADDR, message, token, wait_until  # noqa: E402
 
 # The store behind both hosts: "lmdb" (one rig) or "postgresql" (two rigs, one private cluster).
 BACKEND = os.environ.get("THREADMILL_CONSOLE_BACKEND", "lmdb")
@@ -119,16 +119,6 @@ def missing():
     if PG:
         return pgcluster.missing()
     return None
-
-
-def wait_until(cond, timeout=WAIT, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return cond()
 
 
 _KV = re.compile(r'(?:^|\s)([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')

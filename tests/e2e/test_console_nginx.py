@@ -22,18 +22,17 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
+from rigutil import wait_until  # noqa: E402
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLE = os.path.join(SRC, "conf", "examples", "nginx-threadmill-web.conf")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 RATE = 3  # [web] login_attempts_per_minute
-WAIT = 30  # bounds a failing run only
 
 
 def web_binary():
@@ -61,16 +60,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(cond, timeout=WAIT, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return cond()
 
 
 def accepts(port):

@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
-from rigutil import OUTSIDE_ADDR, message, token  # noqa: E402
+from rigutil import OUTSIDE_ADDR, message, token, wait_until  # noqa: E402
 
 HELP = "help@example.com"
 SUPPORT = "support@example.com"
@@ -48,16 +48,6 @@ def missing():
     if not os.path.exists(rigutil.shipped_module("exec")):
         return "handlers/exec not built"
     return None
-
-
-def wait_until(cond, timeout=WAIT, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return cond()
 
 
 EXEC_PROGRAM = """#!/bin/sh

@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
-from rigutil import OUTSIDE_ADDR, bare, message, token  # noqa: E402
+from rigutil import OUTSIDE_ADDR, bare, message, token, wait_until  # noqa: E402
 
 HELP = "help@example.com"
 ALICE = "alice@example.com"
@@ -47,16 +47,6 @@ def missing():
 # Deadlines are generous: they only bound a failing run, and this module must pass on a
 # machine busy with other builds (a passing run never waits them out).
 WAIT = 90
-
-
-def wait_until(cond, timeout=WAIT, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return cond()
 
 
 class Handlers(rigutil.RigTestCase):

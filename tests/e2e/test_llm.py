@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
-from rigutil import OUTSIDE_ADDR, bare, message, token  # noqa: E402
+from rigutil import OUTSIDE_ADDR, bare, message, token, wait_until  # noqa: E402
 
 HELP = "help@example.com"
 CAROL = "carol@example.org"
@@ -48,16 +48,6 @@ def missing():
     if not os.path.exists(rigutil.shipped_module("llm")):
         return "handler module llm not built (target llm)"
     return None
-
-
-def wait_until(cond, timeout=WAIT, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return cond()
 
 
 class StandIn:

@@ -42,7 +42,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgcluster  # noqa: E402
 import rigutil  # noqa: E402
-from rigutil import OUTSIDE_ADDR, bare, message, token  # noqa: E402
+from rigutil import OUTSIDE_ADDR, bare, message, token, wait_until  # noqa: E402
 
 ALICE = "alice@example.com"
 HELP = "help@example.com"
@@ -58,16 +58,6 @@ def missing():
     if not os.path.exists(rigutil.fixture_module("good")):
         return "fixture module good not built (target threadmill_fixtures)"
     return pgcluster.missing()
-
-
-def wait_until(cond, timeout=WAIT, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return cond()
 
 
 def children(pid):

@@ -20,18 +20,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgcluster  # noqa: E402
 import rigutil  # noqa: E402
-from rigutil import OUTSIDE_ADDR, bare, message, token  # noqa: E402
+from rigutil import OUTSIDE_ADDR, bare, message, token, wait_until  # noqa: E402
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SETUP_SQL = os.path.join(SRC, "conf", "examples", "postgresql-setup.sql")
 ALICE = "alice@example.com"
 CAROL = "carol@example.org"
-WAIT = 60
 
 HBA = [
     "local all all trust",
@@ -49,16 +47,6 @@ def missing():
     if not shutil.which("openssl"):
         return "openssl not installed"
     return pgcluster.missing()
-
-
-def wait_until(cond, timeout=WAIT, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return cond()
 
 
 def write_secret(path, text):

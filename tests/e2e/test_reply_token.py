@@ -14,11 +14,10 @@ a group- or world-readable key file stops the daemon's start (threadmill -n).
 
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rigutil  # noqa: E402
-from rigutil import OUTSIDE_ADDR, bare, message, token  # noqa: E402
+from rigutil import OUTSIDE_ADDR, bare, message, token, wait_until  # noqa: E402
 
 HELP = "help@example.com"
 CAROL = "carol@example.org"
@@ -32,16 +31,6 @@ def missing():
     if not os.path.exists(rigutil.fixture_module("good")):
         return "fixture module good not built (target threadmill_fixtures)"
     return None
-
-
-def wait_until(cond, timeout=WAIT, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    return cond()
 
 
 class ReplyToken(rigutil.RigTestCase):
