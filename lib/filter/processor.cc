@@ -236,7 +236,9 @@ bool Processor::Record(const Envelope& envelope, const MessageHeaders& headers,
   if (d->resolution.method != thread::MatchMethod::kNone) {
     record.match = thread::ToString(d->resolution.method);
   }
-  auto stored = store_->RecordMessage(record, thread_index_root);
+  std::optional<store::ThreadRecord> thread_after;
+  auto stored = store_->RecordMessage(record, thread_index_root, &thread_after);
+  if (thread_after) d->thread_owner = thread_after->owner;
   if (!stored.ok()) {
     log::Get().error("{}: store write failed: {}", envelope.queue_id, stored.error().message);
     return StoreFailed(d);

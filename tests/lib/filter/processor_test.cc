@@ -259,8 +259,8 @@ class FailingThreads final : public store::ThreadBackend {
   Result<std::optional<std::string>> FindThreadByIndex(std::string_view) const override {
     return Down();
   }
-  Result<store::MessageRecord> RecordMessage(const store::MessageRecord&,
-                                             std::string_view) override {
+  Result<store::MessageRecord> RecordMessage(const store::MessageRecord&, std::string_view,
+                                             std::optional<store::ThreadRecord>*) override {
     return Down();
   }
   Result<std::vector<store::MessageRecord>> ThreadMessages(std::string_view,
