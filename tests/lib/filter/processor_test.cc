@@ -64,8 +64,8 @@ TEST_F(ProcessorTest, OutboundIsRecordedAndInboundReplyMatches) {
   EXPECT_EQ(reply.resolution.method, thread::MatchMethod::kInReplyTo);
   EXPECT_EQ(reply.resolution.parent, "first@example.com");
   EXPECT_EQ(reply.resolution.thread_id, out.resolution.thread_id);
-  // The record handed the thread's owner back (routing needs no second lookup): none yet.
-  EXPECT_EQ(reply.thread_owner, std::optional<std::string>(""));
+  // No handlers here: the record is not asked for the thread's owner (routing is).
+  EXPECT_FALSE(reply.thread_owner.has_value());
 
   // Our answer to the reply, then their answer carrying References only: same thread.
   auto ours =
