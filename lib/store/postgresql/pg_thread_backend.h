@@ -25,6 +25,8 @@
 //   statements), plus 1 for a failed attempt of the one-statement paths (a thread that
 //   exists, a swap that lost). The thread record is JSON merged by the client
 //   (thread_update.h), so an existing thread needs its record read before it is written.
+//   RecordMessage hands back the thread record it stored (thread_store.h), so the milter's
+//   routing by the thread's owner costs no FindThread round trip after it.
 //   Message order within a thread: time, then Message-ID bytes.
 #pragma once
 
