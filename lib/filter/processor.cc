@@ -240,8 +240,7 @@ bool Processor::Record(const Envelope& envelope, const MessageHeaders& headers,
   // thread back instead of a second lookup. Asked for only then (decoding it costs CPU).
   std::optional<store::ThreadRecord> thread_after;
   const bool routing = needs_raw_message() && d->direction == store::Direction::kInbound;
-  auto stored =
-      store_->RecordMessage(record, thread_index_root, routing ? &thread_after : nullptr);
+  auto stored = store_->RecordMessage(record, thread_index_root, routing ? &thread_after : nullptr);
   if (thread_after) d->thread_owner = thread_after->owner;
   if (!stored.ok()) {
     log::Get().error("{}: store write failed: {}", envelope.queue_id, stored.error().message);

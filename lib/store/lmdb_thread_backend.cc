@@ -243,9 +243,8 @@ Result<MessageRecord> LmdbThreadBackend::RecordMessage(const MessageRecord& rec,
                                                        std::optional<ThreadRecord>* thread_after) {
   MessageRecord out;
   std::optional<ThreadRecord> stored;
-  Status st = env_->Write([&](WriteTxn& txn) {
-    return RecordInTxn(*env_, txn, rec, thread_index_root, out, stored);
-  });
+  Status st = env_->Write(
+      [&](WriteTxn& txn) { return RecordInTxn(*env_, txn, rec, thread_index_root, out, stored); });
   if (!st.ok()) return st.error();
   if (thread_after) *thread_after = std::move(stored);
   return out;
