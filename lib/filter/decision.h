@@ -53,6 +53,9 @@ struct Decision {
   bool message_id_added = false;
   size_t references = 0;
   thread::Resolution resolution;
+  // The thread's owner as the record of this message left the thread (handoff.cc routes by
+  // it without a second lookup); nullopt when the message was not stored now.
+  std::optional<std::string> thread_owner;
   Outcome outcome = Outcome::kNewThread;
   std::string reason;           // why (no-reply, error, unthreaded), else empty
   bool store_failed = false;    // a thread lookup or record failed (reason=store)

@@ -10,6 +10,8 @@ namespace {
 
 std::string ThreadOwner(const store::ThreadStore& threads, const Decision& d) {
   if (!d.resolution.known()) return "";
+  // Recorded just now: the thread as that record left it, read in the same step.
+  if (d.thread_owner) return *d.thread_owner;
   auto thread = threads.FindThread(d.resolution.thread_id);
   if (thread.ok() && thread->has_value()) return (*thread)->owner;
   return d.resolution.parent_record ? d.resolution.parent_record->owner : "";

@@ -236,7 +236,12 @@ bool Processor::Record(const Envelope& envelope, const MessageHeaders& headers,
   if (d->resolution.method != thread::MatchMethod::kNone) {
     record.match = thread::ToString(d->resolution.method);
   }
-  auto stored = store_->RecordMessage(record, thread_index_root);
+  // Routing (handoff.cc) needs the thread's owner of an inbound message: the record hands the
+  // thread back instead of a second lookup. Asked for only then (decoding it costs CPU).
+  std::optional<store::ThreadRecord> thread_after;
+  const bool routing = needs_raw_message() && d->direction == store::Direction::kInbound;
+  auto stored = store_->RecordMessage(record, thread_index_root, routing ? &thread_after : nullptr);
+  if (thread_after) d->thread_owner = thread_after->owner;
   if (!stored.ok()) {
     log::Get().error("{}: store write failed: {}", envelope.queue_id, stored.error().message);
     return StoreFailed(d);

@@ -49,9 +49,11 @@ Status MapThreadIndex(WriteTxn& txn, MDB_dbi dbi, std::string_view root, ThreadR
   return {};
 }
 
-// One RecordMessage transaction; `out` receives the stored (or existing) record.
+// One RecordMessage transaction; `out` receives the stored (or existing) record, `thread` the
+// thread record stored (none for a known message).
 Status RecordInTxn(const Environment& env, WriteTxn& txn, const MessageRecord& rec,
-                   std::string_view root, MessageRecord& out) {
+                   std::string_view root, MessageRecord& out, std::optional<ThreadRecord>& stored) {
+  stored.reset();
   const MDB_dbi msgid_db = env.dbi(Db::kMsgid);
   Result<std::optional<KeyedHit>> hit = KeyedFind(txn, msgid_db, {}, rec.msgid);
   if (!hit.ok()) return hit.error();
@@ -91,6 +93,7 @@ Status RecordInTxn(const Environment& env, WriteTxn& txn, const MessageRecord& r
     return st;
   }
   out = rec;
+  stored = std::move(thread);
   return {};
 }
 
@@ -236,11 +239,14 @@ Result<std::optional<std::string>> LmdbThreadBackend::FindThreadByIndex(
 }
 
 Result<MessageRecord> LmdbThreadBackend::RecordMessage(const MessageRecord& rec,
-                                                       std::string_view thread_index_root) {
+                                                       std::string_view thread_index_root,
+                                                       std::optional<ThreadRecord>* thread_after) {
   MessageRecord out;
+  std::optional<ThreadRecord> stored;
   Status st = env_->Write(
-      [&](WriteTxn& txn) { return RecordInTxn(*env_, txn, rec, thread_index_root, out); });
+      [&](WriteTxn& txn) { return RecordInTxn(*env_, txn, rec, thread_index_root, out, stored); });
   if (!st.ok()) return st.error();
+  if (thread_after) *thread_after = std::move(stored);
   return out;
 }
 

@@ -29,8 +29,8 @@ class LmdbThreadBackend final : public ThreadBackend {
   Result<std::optional<ThreadRecord>> FindThread(std::string_view thread_id) const override;
   Result<std::optional<std::string>> FindThreadByIndex(
       std::string_view thread_index_root) const override;
-  Result<MessageRecord> RecordMessage(const MessageRecord& rec,
-                                      std::string_view thread_index_root) override;
+  Result<MessageRecord> RecordMessage(const MessageRecord& rec, std::string_view thread_index_root,
+                                      std::optional<ThreadRecord>* thread_after) override;
   Result<std::vector<MessageRecord>> ThreadMessages(std::string_view thread_id,
                                                     size_t limit) const override;
   Status SetThreadOwner(std::string_view thread_id, std::string_view owner) override;

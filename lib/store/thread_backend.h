@@ -44,9 +44,11 @@ class ThreadBackend {
   virtual Result<std::optional<ThreadRecord>> FindThread(std::string_view thread_id) const = 0;
   virtual Result<std::optional<std::string>> FindThreadByIndex(
       std::string_view thread_index_root) const = 0;
-  // rec.thread_id is set. Semantics: ThreadStore::RecordMessage.
+  // rec.thread_id is set. Semantics: ThreadStore::RecordMessage (`thread_after` may be null;
+  // when not, it is empty on entry).
   virtual Result<MessageRecord> RecordMessage(const MessageRecord& rec,
-                                              std::string_view thread_index_root) = 0;
+                                              std::string_view thread_index_root,
+                                              std::optional<ThreadRecord>* thread_after) = 0;
   virtual Result<std::vector<MessageRecord>> ThreadMessages(std::string_view thread_id,
                                                             size_t limit) const = 0;
   virtual Status SetThreadOwner(std::string_view thread_id, std::string_view owner) = 0;

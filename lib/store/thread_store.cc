@@ -56,7 +56,9 @@ Result<std::optional<std::string>> ThreadStore::FindThreadByIndex(
 }
 
 Result<MessageRecord> ThreadStore::RecordMessage(const MessageRecord& rec,
-                                                 std::string_view thread_index_root) {
+                                                 std::string_view thread_index_root,
+                                                 std::optional<ThreadRecord>* thread_after) {
+  if (thread_after) thread_after->reset();
   if (Status st = ValidateId(rec.msgid, "message id"); !st.ok()) return st.error();
   if (!rec.thread_id.empty()) {
     if (Status st = ValidateThreadId(rec.thread_id); !st.ok()) return st.error();
@@ -66,10 +68,10 @@ Result<MessageRecord> ThreadStore::RecordMessage(const MessageRecord& rec,
       return st.error();
     }
   }
-  if (!rec.thread_id.empty()) return backend_->RecordMessage(rec, thread_index_root);
+  if (!rec.thread_id.empty()) return backend_->RecordMessage(rec, thread_index_root, thread_after);
   MessageRecord to_store = rec;
   to_store.thread_id = NewThreadId();
-  return backend_->RecordMessage(to_store, thread_index_root);
+  return backend_->RecordMessage(to_store, thread_index_root, thread_after);
 }
 
 Result<std::vector<MessageRecord>> ThreadStore::ThreadMessages(std::string_view thread_id,

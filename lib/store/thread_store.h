@@ -65,8 +65,12 @@ class ThreadStore {
   // created or updated (updated, message_count, recent_msgids, participants, owner and
   // subject when empty), indexed, and `thread_index_root` mapped to it when given and not
   // mapped yet. Errors: kInvalidInput (bad ids), kStore, kTemporary. Thread-safe.
+  // `thread_after`, when given, receives the thread record as this call stored it (so a
+  // caller that needs the thread - the milter's routing reads its owner - needs no second
+  // lookup); it stays empty when the message was known already (nothing stored).
   Result<MessageRecord> RecordMessage(const MessageRecord& rec,
-                                      std::string_view thread_index_root = {});
+                                      std::string_view thread_index_root = {},
+                                      std::optional<ThreadRecord>* thread_after = nullptr);
 
   // Up to `limit` messages of a thread, oldest first. Thread-safe.
   Result<std::vector<MessageRecord>> ThreadMessages(std::string_view thread_id,

@@ -183,9 +183,11 @@ class LazyThreadBackend final : public ThreadBackend, Lazy {
       std::string_view thread_index_root) const override {
     return With("find_thread_by_index", [&](auto& b) { return b.threads->FindThreadByIndex(thread_index_root); });
   }
-  Result<MessageRecord> RecordMessage(const MessageRecord& rec,
-                                      std::string_view thread_index_root) override {
-    return With("record_message", [&](auto& b) { return b.threads->RecordMessage(rec, thread_index_root); });
+  Result<MessageRecord> RecordMessage(const MessageRecord& rec, std::string_view thread_index_root,
+                                      std::optional<ThreadRecord>* thread_after) override {
+    return With("record_message", [&](auto& b) {
+      return b.threads->RecordMessage(rec, thread_index_root, thread_after);
+    });
   }
   Result<std::vector<MessageRecord>> ThreadMessages(std::string_view thread_id,
                                                     size_t limit) const override {

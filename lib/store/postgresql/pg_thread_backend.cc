@@ -335,7 +335,8 @@ Result<std::optional<std::string>> PgThreadBackend::FindThreadByIndex(
 }
 
 Result<MessageRecord> PgThreadBackend::RecordMessage(const MessageRecord& rec,
-                                                     std::string_view thread_index_root) {
+                                                     std::string_view thread_index_root,
+                                                     std::optional<ThreadRecord>* thread_after) {
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   MessageRecord out;
@@ -362,7 +363,17 @@ Result<MessageRecord> PgThreadBackend::RecordMessage(const MessageRecord& rec,
     Forget(rec.thread_id);
     return st.error();
   }
-  if (!stored_thread.empty()) Remember(rec.thread_id, stored_thread);
+  if (!stored_thread.empty()) {
+    Remember(rec.thread_id, stored_thread);
+    // The thread as stored, for a caller that needs it (no FindThread round trip after).
+    if (thread_after) {
+      Result<ThreadRecord> thread = DecodeThread(stored_thread);
+      if (thread.ok()) {
+        thread->thread_id = rec.thread_id;
+        *thread_after = std::move(*thread);
+      }
+    }
+  }
   return out;
 }
 

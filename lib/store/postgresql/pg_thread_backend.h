@@ -25,6 +25,8 @@
 //   statements), plus 1 for a failed attempt of the one-statement paths (a thread that
 //   exists, a swap that lost). The thread record is JSON merged by the client
 //   (thread_update.h), so an existing thread needs its record read before it is written.
+//   RecordMessage hands back the thread record it stored (thread_store.h), so the milter's
+//   routing by the thread's owner costs no FindThread round trip after it.
 //   Message order within a thread: time, then Message-ID bytes.
 #pragma once
 
@@ -49,8 +51,8 @@ class PgThreadBackend final : public ThreadBackend {
   Result<std::optional<ThreadRecord>> FindThread(std::string_view thread_id) const override;
   Result<std::optional<std::string>> FindThreadByIndex(
       std::string_view thread_index_root) const override;
-  Result<MessageRecord> RecordMessage(const MessageRecord& rec,
-                                      std::string_view thread_index_root) override;
+  Result<MessageRecord> RecordMessage(const MessageRecord& rec, std::string_view thread_index_root,
+                                      std::optional<ThreadRecord>* thread_after) override;
   Result<std::vector<MessageRecord>> ThreadMessages(std::string_view thread_id,
                                                     size_t limit) const override;
   Status SetThreadOwner(std::string_view thread_id, std::string_view owner) override;

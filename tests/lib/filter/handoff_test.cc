@@ -151,6 +151,25 @@ TEST_F(HandoffTest, ThreadOwnerGetsRepliesWithoutRoute) {
   EXPECT_EQ(Extra(d, "handler"), "helpdesk");
 }
 
+// Issue 13 (speed): the owner the record of this message handed back (Decision::thread_owner)
+// routes it; the thread store is not asked again (here it does not even hold the thread).
+TEST_F(HandoffTest, OwnerFromTheRecordNeedsNoLookup) {
+  Make("[handlers]\nowner_routing = \"thread\"\n");
+  Envelope envelope;
+  envelope.mail_from = "a@example.org";
+  envelope.recipients = {"alice@example.com"};
+  Decision d;
+  d.direction = store::Direction::kInbound;
+  d.outcome = Outcome::kMatched;
+  d.message_id = "answer@example.org";
+  d.resolution.thread_id = "T-elsewhere";
+  d.resolution.method = thread::MatchMethod::kInReplyTo;
+  d.thread_owner = "helpdesk";
+  handoff_->Run(envelope, *threads_, kRaw, true, &d);
+  EXPECT_EQ(d.outcome, Outcome::kQueued);
+  EXPECT_EQ(Extra(d, "handler"), "helpdesk");
+}
+
 // Issue 10 item 4: by default (owner_routing = "own-addresses") mail in a handler's thread
 // addressed to a person stays with the person; addressed to the handler's from, it is routed.
 TEST_F(HandoffTest, ThreadOwnerGetsOnlyMailToItsOwnAddresses) {

@@ -64,6 +64,8 @@ TEST_F(ProcessorTest, OutboundIsRecordedAndInboundReplyMatches) {
   EXPECT_EQ(reply.resolution.method, thread::MatchMethod::kInReplyTo);
   EXPECT_EQ(reply.resolution.parent, "first@example.com");
   EXPECT_EQ(reply.resolution.thread_id, out.resolution.thread_id);
+  // No handlers here: the record is not asked for the thread's owner (routing is).
+  EXPECT_FALSE(reply.thread_owner.has_value());
 
   // Our answer to the reply, then their answer carrying References only: same thread.
   auto ours =
@@ -259,8 +261,8 @@ class FailingThreads final : public store::ThreadBackend {
   Result<std::optional<std::string>> FindThreadByIndex(std::string_view) const override {
     return Down();
   }
-  Result<store::MessageRecord> RecordMessage(const store::MessageRecord&,
-                                             std::string_view) override {
+  Result<store::MessageRecord> RecordMessage(const store::MessageRecord&, std::string_view,
+                                             std::optional<store::ThreadRecord>*) override {
     return Down();
   }
   Result<std::vector<store::MessageRecord>> ThreadMessages(std::string_view,

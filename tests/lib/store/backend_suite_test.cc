@@ -219,6 +219,44 @@ TEST_P(store_backend_suite, ListThreadsPagesInIdOrderAcrossHosts) {
   EXPECT_TRUE(Store(0).ListThreads(ids.back(), 10)->empty());
 }
 
+// RecordMessage hands back the thread as it stored it (the milter routes by its owner without
+// a FindThread after): the same as a FindThread right after, on both backends and whichever
+// path recorded it (new thread, reply after the parent's lookup, a thread another host
+// changed meanwhile); nothing for a Message-ID known already.
+TEST_P(store_backend_suite, RecordHandsBackTheThreadAsStored) {
+  ThreadStore mx1 = Store(0), mx2 = Store(1);
+  std::optional<ThreadRecord> after;
+  auto first = mx1.RecordMessage(Msg("t1@x", "", 100), "ROOT-T", &after);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(*after, **mx2.FindThread(first->thread_id));
+  EXPECT_EQ(after->thread_index_roots, (std::vector<std::string>{"ROOT-T"}));
+  ASSERT_TRUE(mx2.SetThreadOwner(first->thread_id, "sales").ok());
+  // A reply on the host that did not record the thread, after its parent's lookup.
+  ASSERT_TRUE(mx2.FindMessage("t1@x")->has_value());
+  MessageRecord reply = Msg("t2@x", first->thread_id, 200, "b@example.org");
+  reply.direction = Direction::kInbound;
+  reply.parent = "t1@x";
+  ASSERT_TRUE(mx2.RecordMessage(reply, {}, &after).ok());
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->owner, "sales");
+  EXPECT_EQ(after->message_count, 2u);
+  EXPECT_EQ(*after, **mx1.FindThread(first->thread_id));
+  // mx1's view of the thread is stale now (mx2 wrote it): still the stored record back.
+  ASSERT_TRUE(mx1.FindMessage("t1@x")->has_value());
+  ASSERT_TRUE(mx2.SetThreadOwner(first->thread_id, "support").ok());
+  MessageRecord late = Msg("t3@x", first->thread_id, 300);
+  late.parent = "t1@x";
+  ASSERT_TRUE(mx1.RecordMessage(late, {}, &after).ok());
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->owner, "support");
+  EXPECT_EQ(after->message_count, 3u);
+  EXPECT_EQ(*after, **mx2.FindThread(first->thread_id));
+  // Known already: nothing stored, nothing handed back.
+  ASSERT_TRUE(mx2.RecordMessage(Msg("t1@x", "", 400), {}, &after).ok());
+  EXPECT_FALSE(after.has_value());
+}
+
 TEST_P(store_backend_suite, SweepRemovesOldMessagesEmptyThreadsAndTheirIndex) {
   ThreadStore store = Store();
   auto old_thread = store.RecordMessage(Msg("old1@x", "", 100), "ROOT-OLD");
@@ -530,7 +568,11 @@ TEST(store_pg_round_trips, MilterPathCosts) {
               MessageRecord rec = Msg("reply@x", r->thread_id, 200);
               rec.direction = Direction::kInbound;
               rec.parent = "new@x";
-              ASSERT_TRUE(store.RecordMessage(rec).ok());
+              // The milter routes by the thread's owner: handed back by the record itself.
+              std::optional<ThreadRecord> after;
+              ASSERT_TRUE(store.RecordMessage(rec, {}, &after).ok());
+              ASSERT_TRUE(after.has_value());
+              EXPECT_EQ(after->message_count, 2u);
             }),
             2u);
   // The same message again (MTA retry, another recipient): 1, and nothing changes.
