@@ -14,6 +14,7 @@ extern "C" {
 }
 #undef _Bool
 
+#include "auth/dkim_qp.h"
 #include "auth/psl.h"
 #include "auth/resolver.h"
 #include "common/ascii.h"
@@ -128,20 +129,21 @@ DkimSignatureResult FromField(std::string_view value, std::string reason) {
 
 bool IsDkimSignature(std::string_view name) { return ascii::ToLower(name) == "dkim-signature"; }
 
-// True when the signature's h= names one of `fields` (lower-cased names).
-bool SignsAny(DKIM_SIGINFO* sig, const std::set<std::string>& fields) {
-  if (fields.empty()) return false;
+// Why the signature cannot verify when its h= names a field kept from libopendkim (`withheld`:
+// lower-cased name -> reason); "" when it names none.
+std::string WithheldSigned(DKIM_SIGINFO* sig, const std::map<std::string, std::string>& withheld) {
+  if (withheld.empty()) return "";
   const unsigned char* h =
       dkim_sig_gettagvalue(sig, false, reinterpret_cast<unsigned char*>(const_cast<char*>("h")));
-  if (h == nullptr) return false;
+  if (h == nullptr) return "";
   std::string_view list(reinterpret_cast<const char*>(h));
   while (!list.empty()) {
     size_t colon = list.find(':');
-    std::string name = ascii::ToLower(TrimFws(list.substr(0, colon)));
-    if (fields.count(name)) return true;
+    auto found = withheld.find(ascii::ToLower(TrimFws(list.substr(0, colon))));
+    if (found != withheld.end()) return found->second;
     list = colon == std::string_view::npos ? std::string_view() : list.substr(colon + 1);
   }
-  return false;
+  return "";
 }
 
 // A key record with t=s forbids an i= domain that is a subdomain of d= (RFC 6376 section
@@ -373,10 +375,23 @@ void DkimVerifier::Header(std::string_view name, std::string_view value) {
   bool is_signature = IsDkimSignature(name);
   if (name.find('\0') != std::string_view::npos || value.find('\0') != std::string_view::npos) {
     // Never handed to libopendkim: its dkim_eoh reads such a field past its end.
-    nul_fields_.insert(ascii::ToLower(name.substr(0, name.find('\0'))));
-    if (is_signature && nul_signatures_.size() < options_.max_signatures)
-      nul_signatures_.push_back(FromField(value, "DKIM-Signature field contains a NUL byte"));
+    withheld_fields_.emplace(ascii::ToLower(name.substr(0, name.find('\0'))),
+                             "a signed header field contains a NUL byte");
+    if (is_signature && withheld_signatures_.size() < options_.max_signatures)
+      withheld_signatures_.push_back(FromField(value, "DKIM-Signature field contains a NUL byte"));
     return;
+  }
+  if (is_signature) {
+    // Never handed to libopendkim either: its i= decoding reads past such a value (dkim_qp.h).
+    std::string_view tag = BadQuotedPrintableTag(value);
+    if (!tag.empty()) {
+      withheld_fields_.emplace("dkim-signature",
+                               "a signed DKIM-Signature field is not usable (syntax)");
+      if (withheld_signatures_.size() < options_.max_signatures)
+        withheld_signatures_.push_back(FromField(
+            value, "DKIM-Signature " + std::string(tag) + "= is not dkim-quoted-printable"));
+      return;
+    }
   }
   if (is_signature && signature_fields_.size() < options_.max_signatures)
     signature_fields_.emplace_back(value);
@@ -420,7 +435,7 @@ void DkimVerifier::Body(std::string_view chunk) {
 }
 
 std::vector<DkimSignatureResult> DkimVerifier::EndOfMessage(DnsDeadline deadline) {
-  std::vector<DkimSignatureResult> out = nul_signatures_;
+  std::vector<DkimSignatureResult> out = withheld_signatures_;
   if (failed_) return out;
   if (eoh_failed_ || (no_signatures_ && !signature_fields_.empty())) {
     // Reported, not dropped (RFC 8601 section 2.7.1 permerror).
@@ -443,9 +458,9 @@ std::vector<DkimSignatureResult> DkimVerifier::EndOfMessage(DnsDeadline deadline
   if (dkim_getsiglist(dkim, &sigs, &nsigs) != DKIM_STAT_OK) return out;
   for (int i = 0; i < nsigs; ++i) {
     DkimSignatureResult r = Describe(sigs[i], refused_);
-    if (SignsAny(sigs[i], nul_fields_)) {
+    if (std::string why = WithheldSigned(sigs[i], withheld_fields_); !why.empty()) {
       r.result = DkimResult::kPermError;
-      r.reason = "a signed header field contains a NUL byte";
+      r.reason = std::move(why);
     }
     out.push_back(std::move(r));
   }

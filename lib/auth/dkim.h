@@ -27,7 +27,9 @@
 //   time-out or server failure while fetching a key is "temperror".
 //   A field containing a NUL byte is never handed to libopendkim (its dkim_eoh over-reads
 //   such fields): a signature whose h= names that field, or a DKIM-Signature field with a
-//   NUL, is "permerror". When libopendkim cannot use the message at all (no From field,
+//   NUL, is "permerror". Nor is a DKIM-Signature whose i= or z= is not
+//   dkim-quoted-printable (dkim_qp.h: libopendkim reads past it): that signature is
+//   "permerror". When libopendkim cannot use the message at all (no From field,
 //   several From fields), each DKIM-Signature field seen (up to max_signatures) is
 //   reported as "permerror" with d=, s= and a= read from the field.
 #pragma once
@@ -122,8 +124,11 @@ class DkimVerifier {
   std::function<bool(std::string_view)> aligned_;
   std::map<std::string, DnsResult> key_answers_;     // lower-cased name -> fetched early
   std::vector<std::string> signature_fields_;        // DKIM-Signature values (max_signatures)
-  std::vector<DkimSignatureResult> nul_signatures_;  // DKIM-Signature fields with a NUL
-  std::set<std::string> nul_fields_;                 // lower-cased names of fields with a NUL
+  // Fields never handed to libopendkim (a NUL byte; a DKIM-Signature whose i=/z= would make
+  // it read past the value): the signatures among them, and lower-cased name -> why a
+  // signature whose h= names one cannot verify.
+  std::vector<DkimSignatureResult> withheld_signatures_;
+  std::map<std::string, std::string> withheld_fields_;
   bool no_signatures_ = false;
   bool failed_ = false;
   bool eoh_failed_ = false;  // libopendkim could not use the message (no siglist)

@@ -247,6 +247,37 @@ TEST_F(auth_Dkim, NulBytesNeverReachLibopendkim) {
   }
 }
 
+// An i= or z= that is not dkim-quoted-printable never reaches libopendkim: its decoder reads
+// past a value ending in "=" or "=X" (dkim_qp.h). The signature is permerror, reported with
+// its d=, s= and a=; a well-formed QP identity still verifies.
+TEST_F(auth_Dkim, BrokenQuotedPrintableTagsNeverReachLibopendkim) {
+  struct Case {
+    const char* appended;  // to the signed DKIM-Signature field, as its last tag
+    const char* reason;
+  } cases[] = {
+      {"; i=alice=", "DKIM-Signature i= is not dkim-quoted-printable"},
+      {"; i=alice=4", "DKIM-Signature i= is not dkim-quoted-printable"},
+      {"; z=From:a=", "DKIM-Signature z= is not dkim-quoted-printable"},
+  };
+  for (const auto& c : cases) {
+    Message m = BaseMessage();
+    testing::SignInPlace(World::Get().key1(), &m);
+    ASSERT_EQ(m.headers[0].first, "DKIM-Signature");
+    m.headers[0].second += c.appended;
+    auto got = Verify(m);
+    ASSERT_EQ(got.size(), 1u) << c.appended;
+    EXPECT_EQ(got[0].result, DkimResult::kPermError) << c.appended;
+    EXPECT_EQ(got[0].reason, c.reason);
+    EXPECT_EQ(got[0].domain, "dkim.example");
+    EXPECT_EQ(got[0].algorithm, "rsa-sha256");
+  }
+  Message m = BaseMessage();
+  testing::SignInPlace(WithSelector(World::Get().key1(), "sel1", "alice@dkim.example"), &m);
+  auto got = Verify(m);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].result, DkimResult::kPass) << got[0].reason;
+}
+
 // header.a is the signature's a=, also when it failed early (RFC 8601 / OpenDKIM's
 // header.a): never libopendkim's unset default, which reads as rsa-sha1.
 TEST_F(auth_Dkim, AlgorithmIsTheSignaturesAEvenOnEarlyFailure) {
