@@ -1,9 +1,10 @@
 // spf_record_fuzz.cc - libFuzzer target: the bytes of SPF TXT records (RFC 7208 sections
 // 4.5-4.6 record syntax, 5 mechanisms, 6 modifiers, 7 macros) as an attacker publishes them
 // in their own zone, compiled and evaluated by libspf2 (the library lib/auth/spf.cc runs).
-// The input is cut at its first newline: the first part is the TXT record of fuzz.example
-// (the MAIL FROM domain), the second part the TXT record of x.fuzz.example (reachable by
-// include:, redirect=, exp= or a macro). The DNS layer is libspf2's own in-memory zone
+// The input is cut at its first two newlines: the first part is the TXT record of
+// fuzz.example (the MAIL FROM domain), the second the TXT record of x.fuzz.example
+// (reachable by include:, redirect=, exp= or a macro), the third the local part of MAIL
+// FROM (the sender's too: macros %{l} and %{s} expand it). The DNS layer is libspf2's own in-memory zone
 // (SPF_dns_zone), not lib/auth's resolver (which has no hook to seed answers): a few A, AAAA,
 // MX and PTR records make a:, mx:, ptr: and the macros %{p} / %{i} do real work, and
 // nothing leaves the machine. Each input is checked for an IPv4 and an IPv6 client, the
@@ -53,7 +54,7 @@ Zone MakeZone(const std::string& record, const std::string& other) {
   return z;
 }
 
-void Check(SPF_server_t* server, const char* ip) {
+void Check(SPF_server_t* server, const char* ip, const std::string& from) {
   SPF_request_t* req = SPF_request_new(server);
   FUZZ_CHECK(req != nullptr);
   if (std::string(ip).find(':') != std::string::npos)
@@ -61,7 +62,7 @@ void Check(SPF_server_t* server, const char* ip) {
   else
     SPF_request_set_ipv4_str(req, ip);
   SPF_request_set_helo_dom(req, "mail.fuzz.example");
-  SPF_request_set_env_from(req, "user.name@fuzz.example");
+  SPF_request_set_env_from(req, from.c_str());
   SPF_response_t* resp = nullptr;
   SPF_request_query_mailfrom(req, &resp);
   if (resp != nullptr) {
@@ -85,14 +86,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t nl = in.find('\n');
   std::string record = in.substr(0, nl);
   std::string other = nl == std::string::npos ? "v=spf1 -all" : in.substr(nl + 1);
+  size_t nl2 = other.find('\n');
+  std::string local = nl2 == std::string::npos ? "user.name" : other.substr(nl2 + 1);
+  if (nl2 != std::string::npos) other.resize(nl2);
+  std::string from = local + "@fuzz.example";
   Zone z = MakeZone(record, other);
   SPF_response_t* resp = SPF_response_new(nullptr);
   SPF_record_t* compiled = nullptr;
   SPF_record_compile(z.server, resp, &compiled, record.c_str());
   if (compiled != nullptr) SPF_record_free(compiled);
   SPF_response_free(resp);
-  Check(z.server, "192.0.2.1");
-  Check(z.server, "2001:db8::1");
+  Check(z.server, "192.0.2.1", from);
+  Check(z.server, "2001:db8::1", from);
   SPF_server_free(z.server);
   SPF_dns_free(z.dns);  // SPF_server_new_dns() does not take ownership
   return 0;
