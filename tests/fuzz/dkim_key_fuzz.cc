@@ -9,6 +9,7 @@
 // the resolver forwards to a closed loopback port and the deadline has passed.
 //
 // Invariants: one result per signature; none passes (the b= values are not signatures).
+// Each result's reason and key size is a coverage feature (fuzz_feature.h).
 #include <chrono>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@
 #include "auth/dkim.h"
 #include "auth/resolver.h"
 #include "fuzz_check.h"
+#include "fuzz_feature.h"
 
 using namespace threadmill;
 
@@ -113,6 +115,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   v->Body("Hello Bob,\r\n\r\nthe numbers.\r\n");
   auto results = v->EndOfMessage(past);
   FUZZ_CHECK(results.size() == 2);
-  for (const auto& r : results) FUZZ_CHECK(r.result != auth::DkimResult::kPass);
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    FUZZ_CHECK(r.result != auth::DkimResult::kPass);
+    // What libopendkim made of the key, for libFuzzer (fuzz_feature.h).
+    FuzzFeature(r.reason, i * 64 + static_cast<uint64_t>(r.result) * 8 + r.key_bits / 512);
+  }
   return 0;
 }

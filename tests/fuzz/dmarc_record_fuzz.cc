@@ -15,6 +15,7 @@
 #include "auth/dmarc.h"
 #include "auth/resolver.h"
 #include "fuzz_check.h"
+#include "fuzz_feature.h"
 
 using namespace threadmill;
 
@@ -80,6 +81,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!StartsWithVersion(record)) FUZZ_CHECK(out.result == auth::DmarcResult::kNone);
       if (out.result == auth::DmarcResult::kPass) FUZZ_CHECK(out.spf_aligned || out.dkim_aligned);
       if (!aligned) FUZZ_CHECK(out.result != auth::DmarcResult::kPass);
+      // What libopendmarc made of the record, for libFuzzer (fuzz_feature.h).
+      FuzzFeature(out.reason, static_cast<uint64_t>(out.result) * 4 + static_cast<uint64_t>(out.policy));
+      FuzzFeature("pct", static_cast<uint64_t>(out.pct) * 4 + static_cast<uint64_t>(out.disposition));
     }
   }
   return 0;

@@ -11,7 +11,8 @@
 // explanation and the Received-SPF header are expanded, and SPF_record_compile() runs on
 // the first record directly.
 //
-// Invariants: libspf2 returns one of its defined results; no crash or leak.
+// Invariants: libspf2 returns one of its defined results; no crash or leak. Its result,
+// reason and error codes are coverage features (fuzz_feature.h).
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
@@ -25,6 +26,7 @@ extern "C" {
 #include <string>
 
 #include "fuzz_check.h"
+#include "fuzz_feature.h"
 
 namespace {
 
@@ -68,11 +70,17 @@ void Check(SPF_server_t* server, const char* ip, const std::string& from) {
   if (resp != nullptr) {
     SPF_result_t r = SPF_response_result(resp);
     FUZZ_CHECK(r >= SPF_RESULT_INVALID && r <= SPF_RESULT_PERMERROR);
-    (void)SPF_response_get_header_comment(resp);
+    // What libspf2 answered, for libFuzzer (fuzz_feature.h): result, reason, error codes.
+    FuzzFeature("result", static_cast<uint64_t>(r) * 16 + SPF_response_reason(resp));
+    const char* comment = SPF_response_get_header_comment(resp);
     (void)SPF_response_get_received_spf(resp);
-    (void)SPF_response_get_smtp_comment(resp);
-    (void)SPF_response_get_explanation(resp);
-    for (int i = 0; i < SPF_response_messages(resp); ++i) (void)SPF_response_message(resp, i);
+    const char* smtp = SPF_response_get_smtp_comment(resp);
+    const char* exp = SPF_response_get_explanation(resp);
+    FuzzFeature("expanded", (comment != nullptr) * 4 + (smtp != nullptr) * 2 + (exp != nullptr));
+    for (int i = 0; i < SPF_response_messages(resp); ++i) {
+      SPF_error_t* e = SPF_response_message(resp, i);
+      if (e != nullptr) FuzzFeature("error", static_cast<uint64_t>(SPF_error_code(e)) * 64 + i);
+    }
     SPF_response_free(resp);
   }
   SPF_request_free(req);
@@ -93,7 +101,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Zone z = MakeZone(record, other);
   SPF_response_t* resp = SPF_response_new(nullptr);
   SPF_record_t* compiled = nullptr;
-  SPF_record_compile(z.server, resp, &compiled, record.c_str());
+  SPF_errcode_t err = SPF_record_compile(z.server, resp, &compiled, record.c_str());
+  FuzzFeature("compile", static_cast<uint64_t>(err));
+  for (int i = 0; i < SPF_response_messages(resp); ++i) {
+    SPF_error_t* e = SPF_response_message(resp, i);
+    if (e != nullptr) FuzzFeature("compile error", static_cast<uint64_t>(SPF_error_code(e)) * 64 + i);
+  }
   if (compiled != nullptr) SPF_record_free(compiled);
   SPF_response_free(resp);
   Check(z.server, "192.0.2.1", from);
