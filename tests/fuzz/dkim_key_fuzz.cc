@@ -4,8 +4,11 @@
 // fixed message with two DKIM-Signatures (rsa-sha256 and ed25519-sha256, d=dkim.example,
 // s=sel1, fake b=), so libopendkim parses it (dkim_get_key_dns: the DNS answer; the key
 // tag list; the base64 p= and OpenSSL's decoding of the key) and tries the signatures with
-// it. The answer is the DNS packet our resolver would hand over: one TXT RR whose
-// character-strings are the input cut in pieces of 255 bytes. No DNS leaves the machine:
+// it. The answer is the DNS packet our resolver would hand over (the attacker's server
+// chooses how many RRs and where the character-strings break, libunbound passes that on):
+// normally one TXT RR whose character-strings are the input cut in pieces of 255 bytes; an
+// input starting with 0xff 0xff is several RRs, split at each further 0xff, whose
+// character-strings break at each 0xfe (and every 255 bytes). No DNS leaves the machine:
 // the resolver forwards to a closed loopback port and the deadline has passed.
 //
 // Invariants: one result per signature; none passes (the b= values are not signatures).
@@ -13,6 +16,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "auth/dkim.h"
 #include "auth/resolver.h"
@@ -62,13 +66,31 @@ void Put16(std::string* out, size_t v) {
   out->push_back(static_cast<char>(v & 0xff));
 }
 
-// A DNS response (RFC 1035 section 4.1) for `name` IN TXT with one RR holding `txt`.
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == sep) {
+      out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+// A DNS response (RFC 1035 section 4.1) for `name` IN TXT holding `txt` (see above).
 std::string TxtAnswer(const std::string& name, std::string_view txt) {
+  std::vector<std::vector<std::string_view>> rrs;
+  if (txt.substr(0, 2) == "\xff\xff") {
+    for (std::string_view rr : Split(txt.substr(2), '\xff')) rrs.push_back(Split(rr, '\xfe'));
+  } else {
+    rrs.push_back({txt});
+  }
   std::string p;
   Put16(&p, 0x1234);  // id
   Put16(&p, 0x8180);  // QR, RD, RA, NOERROR
   Put16(&p, 1);       // QDCOUNT
-  Put16(&p, 1);       // ANCOUNT
+  Put16(&p, rrs.size());  // ANCOUNT
   Put16(&p, 0);
   Put16(&p, 0);
   size_t start = 0;
@@ -82,19 +104,23 @@ std::string TxtAnswer(const std::string& name, std::string_view txt) {
   p.push_back('\0');
   Put16(&p, 16);  // TXT
   Put16(&p, 1);   // IN
-  Put16(&p, 0xc00c);
-  Put16(&p, 16);
-  Put16(&p, 1);
-  Put16(&p, 0);
-  Put16(&p, 300);  // TTL
-  std::string rdata;
-  for (size_t i = 0; i < txt.size() || i == 0; i += 255) {
-    std::string_view piece = txt.substr(i, 255);
-    rdata.push_back(static_cast<char>(piece.size()));
-    rdata.append(piece);
+  for (const auto& strings : rrs) {
+    Put16(&p, 0xc00c);
+    Put16(&p, 16);
+    Put16(&p, 1);
+    Put16(&p, 0);
+    Put16(&p, 300);  // TTL
+    std::string rdata;
+    for (std::string_view str : strings) {
+      for (size_t i = 0; i < str.size() || i == 0; i += 255) {
+        std::string_view piece = str.substr(i, 255);
+        rdata.push_back(static_cast<char>(piece.size()));
+        rdata.append(piece);
+      }
+    }
+    Put16(&p, rdata.size());
+    p += rdata;
   }
-  Put16(&p, rdata.size());
-  p += rdata;
   return p;
 }
 
