@@ -24,7 +24,13 @@ using namespace threadmill;
 namespace {
 
 constexpr const char* kFixedKey =
-    "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwhxT859ZfHAFEmDNvhDXla90CpPZGip3MdajtOkCQ9v9pL/Ro8aYtrEHKnz9LlmA1N+HRrUckuP3jkDwlZjXkHUS6+UCtbBez6r8EEAC1qkO4X5wLCjh8vnfD9hey3y8keH3rk2kENoei9//9OWEgUCUxKSd/m6loOqhLwCfc2Q0gaKr8p4m5+1NRYkz7PlI7EGc15oaBgIfv1g99iVVN6SjUuYwvKRTQHBBmSKN0Cxuk4jXM/7LBXcl9XR/uVPvbFicDHa4Iq53eNkIrpIrK2Cb/lDA24qSeyQ0rX8FI1NItE4o7FULULf3mVdikkvJdIkbh1IMvcRCpoGtJOSjswIDAQAB";
+    "v=DKIM1; k=rsa; "
+    "p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwhxT859ZfHAFEmDNvhDXla90CpPZGip3MdajtOkCQ9v9pL/"
+    "Ro8aYtrEHKnz9LlmA1N+HRrUckuP3jkDwlZjXkHUS6+"
+    "UCtbBez6r8EEAC1qkO4X5wLCjh8vnfD9hey3y8keH3rk2kENoei9//9OWEgUCUxKSd/"
+    "m6loOqhLwCfc2Q0gaKr8p4m5+1NRYkz7PlI7EGc15oaBgIfv1g99iVVN6SjUuYwvKRTQHBBmSKN0Cxuk4jXM/"
+    "7LBXcl9XR/uVPvbFicDHa4Iq53eNkIrpIrK2Cb/"
+    "lDA24qSeyQ0rX8FI1NItE4o7FULULf3mVdikkvJdIkbh1IMvcRCpoGtJOSjswIDAQAB";
 
 }  // namespace
 

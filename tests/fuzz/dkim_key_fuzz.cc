@@ -87,9 +87,9 @@ std::string TxtAnswer(const std::string& name, std::string_view txt) {
     rrs.push_back({txt});
   }
   std::string p;
-  Put16(&p, 0x1234);  // id
-  Put16(&p, 0x8180);  // QR, RD, RA, NOERROR
-  Put16(&p, 1);       // QDCOUNT
+  Put16(&p, 0x1234);      // id
+  Put16(&p, 0x8180);      // QR, RD, RA, NOERROR
+  Put16(&p, 1);           // QDCOUNT
   Put16(&p, rrs.size());  // ANCOUNT
   Put16(&p, 0);
   Put16(&p, 0);

@@ -82,8 +82,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (out.result == auth::DmarcResult::kPass) FUZZ_CHECK(out.spf_aligned || out.dkim_aligned);
       if (!aligned) FUZZ_CHECK(out.result != auth::DmarcResult::kPass);
       // What libopendmarc made of the record, for libFuzzer (fuzz_feature.h).
-      FuzzFeature(out.reason, static_cast<uint64_t>(out.result) * 4 + static_cast<uint64_t>(out.policy));
-      FuzzFeature("pct", static_cast<uint64_t>(out.pct) * 4 + static_cast<uint64_t>(out.disposition));
+      FuzzFeature(out.reason,
+                  static_cast<uint64_t>(out.result) * 4 + static_cast<uint64_t>(out.policy));
+      FuzzFeature("pct",
+                  static_cast<uint64_t>(out.pct) * 4 + static_cast<uint64_t>(out.disposition));
     }
   }
   return 0;

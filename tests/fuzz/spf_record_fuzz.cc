@@ -4,8 +4,8 @@
 // The input is cut at its first two newlines: the first part is the TXT record of
 // fuzz.example (the MAIL FROM domain), the second the TXT record of x.fuzz.example
 // (reachable by include:, redirect=, exp= or a macro), the third the local part of MAIL
-// FROM (the sender's too: macros %{l} and %{s} expand it). The DNS layer is libspf2's own in-memory zone
-// (SPF_dns_zone), not lib/auth's resolver (which has no hook to seed answers): a few A, AAAA,
+// FROM (the sender's too: macros %{l} and %{s} expand it). The DNS layer is libspf2's own in-memory
+// zone (SPF_dns_zone), not lib/auth's resolver (which has no hook to seed answers): a few A, AAAA,
 // MX and PTR records make a:, mx:, ptr: and the macros %{p} / %{i} do real work, and
 // nothing leaves the machine. Each input is checked for an IPv4 and an IPv6 client, the
 // explanation and the Received-SPF header are expanded, and SPF_record_compile() runs on
@@ -105,7 +105,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzFeature("compile", static_cast<uint64_t>(err));
   for (int i = 0; i < SPF_response_messages(resp); ++i) {
     SPF_error_t* e = SPF_response_message(resp, i);
-    if (e != nullptr) FuzzFeature("compile error", static_cast<uint64_t>(SPF_error_code(e)) * 64 + i);
+    if (e != nullptr)
+      FuzzFeature("compile error", static_cast<uint64_t>(SPF_error_code(e)) * 64 + i);
   }
   if (compiled != nullptr) SPF_record_free(compiled);
   SPF_response_free(resp);
