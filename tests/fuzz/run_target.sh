@@ -22,7 +22,7 @@ trap cleanup EXIT
 mkdir "$work/corpus"
 cp -r "$here/corpus/$name/." "$work/corpus/"
 set +e
-"$bin" -max_total_time="$seconds" -timeout=10 -error_exitcode=1 -timeout_exitcode=1 -rss_limit_mb=2048 -max_len=65536 \
+"$bin" -max_total_time="$seconds" -timeout=10 -error_exitcode=1 -timeout_exitcode=1 -keep_seed=1 -rss_limit_mb=2048 -max_len=65536 \
   -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" >"$work/log" 2>&1
 rc=$?
 set -e
