@@ -494,10 +494,24 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
         return path
 
     def wait(self, cond, what, timeout=UI_WAIT):
-        from selenium.common.exceptions import TimeoutException
+        from selenium.common.exceptions import (StaleElementReferenceException,
+                                                TimeoutException, WebDriverException)
         from selenium.webdriver.support.ui import WebDriverWait
+
+        def polled(driver):
+            # A node the page replaced while the condition looked at it is "not yet", as a
+            # stale element is: Chrome reports some as an inspector error instead (seen
+            # under load: "Node with given id does not belong to the document").
+            try:
+                return cond(driver)
+            except StaleElementReferenceException:
+                return False
+            except WebDriverException as e:
+                if "does not belong to the document" in str(e):
+                    return False
+                raise
         try:
-            return WebDriverWait(self.browser, timeout).until(cond)
+            return WebDriverWait(self.browser, timeout).until(polled)
         except TimeoutException:
             self.fail("browser: %s not reached within %ss; at %s:\n%s"
                       % (what, timeout, self.browser.current_url, self.body_text()[:3000]))
@@ -539,8 +553,9 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
 
     def login(self, user, password=None):
         password = password if password is not None else USERS[user][0]
-        if type(self).user:
-            self.logout()
+        # Always: a test that failed half-way may have left a session the bookkeeping
+        # (type(self).user) never saw, and /login would then redirect to the drafts.
+        self.logout()
         self.goto("/login", "login")
         form = self.find("form#login")
         form.find_element(self.By.CSS_SELECTOR, "input[name=user]").send_keys(user)
