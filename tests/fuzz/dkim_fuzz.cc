@@ -11,37 +11,16 @@
 #include "auth/resolver.h"
 #include "common/ascii.h"
 #include "fuzz_check.h"
+#include "fuzz_offline_auth.h"
 #include "mail/header.h"
 
 using namespace threadmill;
-
-namespace {
-
-auth::DkimLibrary* Library() {
-  static std::unique_ptr<auth::Resolver> resolver = [] {
-    auth::ResolverOptions o;
-    o.forwarders = {"127.0.0.1@9"};
-    o.use_resolv_conf = false;
-    o.timeout = std::chrono::milliseconds(1);
-    auto r = auth::Resolver::Create(o);
-    FUZZ_CHECK(r.ok());
-    return std::move(r).value();
-  }();
-  static std::unique_ptr<auth::DkimLibrary> lib = [] {
-    auto l = auth::DkimLibrary::Create(*resolver);
-    FUZZ_CHECK(l.ok());
-    return std::move(l).value();
-  }();
-  return lib.get();
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in = FuzzInput(data, size);
   auto past = std::chrono::steady_clock::now() - std::chrono::seconds(1);
   mail::SplitMessageResult split = mail::SplitMessage(in);
-  auto v = Library()->NewVerifier(auth::DkimOptions{}, "fuzz");
+  auto v = OfflineDkimLibrary()->NewVerifier(auth::DkimOptions{}, "fuzz");
   // NUL bytes included: the verifier must keep them from libopendkim (issue 8 item 15).
   for (const auto& f : split.headers) v->Header(f.name, f.value);
   v->EndOfHeaders(past);

@@ -21,6 +21,7 @@
 #include "auth/dkim.h"
 #include "auth/resolver.h"
 #include "fuzz_check.h"
+#include "fuzz_offline_auth.h"
 #include "fuzz_feature.h"
 
 using namespace threadmill;
@@ -42,24 +43,6 @@ const char* const kHeaders[][2] = {
     {"To", " bob@example.net"},
     {"Subject", " key test"},
 };
-
-auth::DkimLibrary* Library() {
-  static std::unique_ptr<auth::Resolver> resolver = [] {
-    auth::ResolverOptions o;
-    o.forwarders = {"127.0.0.1@9"};
-    o.use_resolv_conf = false;
-    o.timeout = std::chrono::milliseconds(1);
-    auto r = auth::Resolver::Create(o);
-    FUZZ_CHECK(r.ok());
-    return std::move(r).value();
-  }();
-  static std::unique_ptr<auth::DkimLibrary> lib = [] {
-    auto l = auth::DkimLibrary::Create(*resolver);
-    FUZZ_CHECK(l.ok());
-    return std::move(l).value();
-  }();
-  return lib.get();
-}
 
 void Put16(std::string* out, size_t v) {
   out->push_back(static_cast<char>((v >> 8) & 0xff));
@@ -130,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 4000) return -1;  // libopendkim's reply buffer (and one TXT RR) is bounded
   std::string_view key = FuzzInput(data, size);
   auto past = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-  auto v = Library()->NewVerifier(auth::DkimOptions{}, "fuzz");
+  auto v = OfflineDkimLibrary()->NewVerifier(auth::DkimOptions{}, "fuzz");
   for (const auto& h : kHeaders) v->Header(h[0], h[1]);
   v->EndOfHeaders(past);
   auth::DnsResult answer;

@@ -15,30 +15,18 @@
 #include "auth/dmarc.h"
 #include "auth/resolver.h"
 #include "fuzz_check.h"
+#include "fuzz_offline_auth.h"
 #include "fuzz_feature.h"
 
 using namespace threadmill;
 
 namespace {
 
-auth::Resolver* TheResolver() {
-  static std::unique_ptr<auth::Resolver> resolver = [] {
-    auth::ResolverOptions o;
-    o.forwarders = {"127.0.0.1@9"};
-    o.use_resolv_conf = false;
-    o.timeout = std::chrono::milliseconds(1);
-    auto r = auth::Resolver::Create(o);
-    FUZZ_CHECK(r.ok());
-    return std::move(r).value();
-  }();
-  return resolver.get();
-}
-
 auth::DmarcEvaluator* Evaluator() {
   static std::unique_ptr<auth::DmarcEvaluator> ev = [] {
     auth::DmarcOptions o;
     o.sample = [] { return 42; };
-    auto e = auth::DmarcEvaluator::Create(*TheResolver(), o);
+    auto e = auth::DmarcEvaluator::Create(*OfflineResolver(), o);
     FUZZ_CHECK(e.ok());
     return std::move(e).value();
   }();
