@@ -49,9 +49,14 @@ def threadmill_binary():
     return os.path.join(build_dir(), "milter", "threadmill")
 
 
-def missing_prerequisites(need_threadmill=True, fixtures=(), handlers=()):
+def web_binary():
+    """The approval console (threadmill-web) in the build under test."""
+    return os.path.join(build_dir(), "web", "threadmill-web")
+
+
+def missing_prerequisites(need_threadmill=True, fixtures=(), handlers=(), need_web=False):
     """A reason to skip, or None. fixtures: fixture modules the test loads (fixture_module);
-    handlers: shipped handler modules (shipped_module)."""
+    handlers: shipped handler modules (shipped_module); need_web: threadmill-web."""
     if os.geteuid() != 0:
         return "needs root (private Postfix instance)"
     for tool in ("postfix", "swaks", "dnsmasq", "sendmail"):
@@ -65,6 +70,8 @@ def missing_prerequisites(need_threadmill=True, fixtures=(), handlers=()):
     for name in handlers:
         if not os.path.exists(shipped_module(name)):
             return "%s handler not built (target %s)" % (name, name)
+    if need_web and not os.access(web_binary(), os.X_OK):
+        return "no threadmill-web binary at %s" % web_binary()
     return None
 
 
@@ -432,9 +439,11 @@ class Rig(RigBase):
 
 class RigTestCase(unittest.TestCase):
     """A test class sharing one rig (cls.rig, set by the subclass's setUpClass) between its cases:
-    stopped after the last case, its directory kept when a case failed."""
+    stopped after the last case, its directory kept when a case failed. A second host's rig
+    (cls.rig2, several MX hosts) is stopped first, and kept with the first."""
 
     rig = None
+    rig2 = None
 
     @classmethod
     @contextlib.contextmanager
@@ -455,14 +464,23 @@ class RigTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.rig:
-            cls.rig.stop()
-            cls.rig = None
+        try:
+            if cls.rig2:
+                if cls.rig and cls.rig.failed:
+                    cls.rig2.failed = True
+                cls.rig2.stop()
+                cls.rig2 = None
+        finally:
+            if cls.rig:
+                cls.rig.stop()
+                cls.rig = None
 
     def run(self, result=None):
         result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig:
-            self.rig.failed = True
+        if result is not None and (result.failures or result.errors):
+            for rig in (self.rig, self.rig2):
+                if rig:
+                    rig.failed = True
         return result
 
     def wait_kv(self, handler, key, where=lambda v: True, timeout=WAIT):

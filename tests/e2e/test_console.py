@@ -94,16 +94,10 @@ USERS = {  # name: (password, role, handlers)
 }
 
 
-def web_binary():
-    return os.path.join(rigutil.build_dir(), "web", "threadmill-web")
-
-
 def missing():
-    why = rigutil.missing_prerequisites(fixtures=("good",))
+    why = rigutil.missing_prerequisites(fixtures=("good",), need_web=True)
     if why:
         return why
-    if not os.access(web_binary(), os.X_OK):
-        return "no threadmill-web binary at %s" % web_binary()
     for path in (CHROMIUM, CHROMEDRIVER):
         if not os.access(path, os.X_OK):
             return "missing %s (scripts/install-deps installs chromium and chromium-driver)" % path
@@ -203,7 +197,7 @@ class WebServer:
         self.base = None
 
     def run(self, *args, stdin=None):
-        return subprocess.run([web_binary(), "-c", self.config, *args], input=stdin,
+        return subprocess.run([rigutil.web_binary(), "-c", self.config, *args], input=stdin,
                               capture_output=True, text=True, timeout=60)
 
     def passwd(self, user, password, role, handlers=None):
@@ -217,7 +211,8 @@ class WebServer:
 
     def start(self):
         self.stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([web_binary(), "-c", self.config, "--listen", "127.0.0.1:0"],
+        self.proc = subprocess.Popen([rigutil.web_binary(), "-c", self.config,
+                                      "--listen", "127.0.0.1:0"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self.stderr, text=True)
         lines = queue.Queue()
@@ -376,11 +371,6 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
             if cls.web:
                 cls.web.stop()
                 cls.web = None
-            if cls.rig2:
-                if cls.rig and cls.rig.failed:
-                    cls.rig2.failed = True
-                cls.rig2.stop()
-                cls.rig2 = None
         finally:
             try:
                 super().tearDownClass()
@@ -388,12 +378,6 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
                 if cls.cluster:
                     cls.cluster.stop()
                     cls.cluster = None
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig2:
-            self.rig2.failed = True
-        return result
 
     def lmdb_only(self, why):
         if PG:

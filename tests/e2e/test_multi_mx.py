@@ -119,7 +119,6 @@ listen = "127.0.0.1:%(metrics)d"
 
 
 class MultiMx(rigutil.RigTestCase):
-    rig2 = None
     cluster = None
 
     @classmethod
@@ -138,22 +137,11 @@ class MultiMx(rigutil.RigTestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            if cls.rig2:
-                if cls.rig and cls.rig.failed:
-                    cls.rig2.failed = True
-                cls.rig2.stop()
-                cls.rig2 = None
             super().tearDownClass()
         finally:
             if cls.cluster:
                 cls.cluster.stop()
                 cls.cluster = None
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig2:
-            self.rig2.failed = True
-        return result
 
     def mid(self, name):
         return "<%s.%s@example.%s>" % (name, self.t, "com" if name.startswith("out") else "org")

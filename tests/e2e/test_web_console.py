@@ -30,19 +30,6 @@ CAROL = "carol@example.org"
 WAIT = 90  # bounds a failing run only
 
 
-def web_binary():
-    return os.path.join(rigutil.build_dir(), "web", "threadmill-web")
-
-
-def missing():
-    why = rigutil.missing_prerequisites(fixtures=("good",))
-    if why:
-        return why
-    if not os.access(web_binary(), os.X_OK):
-        return "no threadmill-web at %s" % web_binary()
-    return None
-
-
 class Browserless:
     """One person's session: a cookie jar and the last page."""
 
@@ -90,11 +77,11 @@ users_file = "%(users)s"
         cls.rig = rig.start()
         config = cls.rig.env["RIG_CONFIG"]
         for user, role in (("alice", "approver"), ("victor", "viewer")):
-            p = subprocess.run([web_binary(), "-c", config, "passwd", user, "--role", role],
+            p = subprocess.run([rigutil.web_binary(), "-c", config, "passwd", user, "--role", role],
                                input="%s-password\n" % user, capture_output=True, text=True,
                                timeout=30)
             assert p.returncode == 0, p.stderr
-        cls.web = subprocess.Popen([web_binary(), "-c", config, "--listen", "127.0.0.1:0"],
+        cls.web = subprocess.Popen([rigutil.web_binary(), "-c", config, "--listen", "127.0.0.1:0"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = cls.web.stdout.readline().strip()  # "listening 127.0.0.1:PORT", or EOF
         assert line.startswith("listening 127.0.0.1:"), (line, cls.web.stderr.read())
@@ -191,4 +178,4 @@ users_file = "%(users)s"
 
 
 if __name__ == "__main__":
-    rigutil.main(missing())
+    rigutil.main(rigutil.missing_prerequisites(fixtures=("good",), need_web=True))
