@@ -3,42 +3,26 @@
 // migration pending, migrate applies them (once: again is "up to date"), the DSN is shown
 // without its password, an unreachable database is exit 1 within the connect bound, and the
 // lmdb backend has nothing to migrate. Skips without the PostgreSQL server binaries.
-#include <sys/wait.h>
-
 #include <chrono>
-#include <cstdio>
-#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "ctl_run.h"
 #include "store/postgresql/pg_schema.h"
 #include "support/pg_cluster.h"
+#include "support/pg_database.h"
 #include "support/temp_dir.h"
 
 namespace threadmill::ctl {
 namespace {
 
-std::string RunCtl(const std::string& args, int* status) {
-  std::string out;
-  FILE* p = popen((std::string(THREADMILLCTL_BIN) + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
-
 class CtlDb : public ::testing::Test {
  protected:
   std::string Conf(const std::string& store_extra) {
     const std::string path = dir_.str() + "/c" + std::to_string(++confs_) + ".conf";
-    std::ofstream(path) << "[milter]\nuser = \"\"\n[store]\npath = \"" << dir_.str() << "/store\"\n"
-                        << store_extra;
-    return "-c " + path + " ";
+    return "-c " + WriteConf(path, dir_.str() + "/store", store_extra) + " ";
   }
   testing::TempDir dir_;
   int confs_ = 0;
@@ -59,14 +43,10 @@ TEST_F(CtlDb, LmdbHasNothingToMigrate) {
 
 TEST_F(CtlDb, StatusAndMigrateOnAPrivateCluster) {
   threadmill::testing::PgCluster cluster;
-  if (!cluster.Start()) {
-    if (!cluster.skip_reason().empty()) GTEST_SKIP() << cluster.skip_reason();
-    FAIL() << cluster.error();
-  }
-  const std::string dsn = cluster.NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster.error();
-  const std::string conf =
-      Conf("backend = \"postgresql\"\ndsn = \"" + dsn + " password=sekrit\"\n");
+  std::string dsn;
+  threadmill::testing::StartWithDatabase(&cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
+  const std::string conf = Conf(PostgresqlStore(dsn + " password=sekrit"));
   const int expected = store::pg::kPgSchemaVersion;
 
   int status = -1;

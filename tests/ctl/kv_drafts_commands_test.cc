@@ -3,9 +3,7 @@
 // edit (--file and $EDITOR) / reject --note recorded with the draft and its handler told (a
 // draft-decision job). Approval through the real Postfix: tests/e2e/test_drafts.py.
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -13,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "ctl_run.h"
 #include "runtime/drafts.h"
 #include "runtime/job_queue.h"
 #include "store/environment.h"
@@ -21,27 +20,10 @@
 namespace threadmill::ctl {
 namespace {
 
-// Runs the real threadmillctl (after `env_prefix`, e.g. "EDITOR=x "); its output and status.
-std::string RunCtl(const std::string& args, int* status, const std::string& env_prefix = "") {
-  std::string out;
-  FILE* p = popen(
-      ("env " + env_prefix + std::string(THREADMILLCTL_BIN) + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
-
 class CtlCommands : public ::testing::Test {
  protected:
   void SetUp() override {
-    // user = "": keeps root (the suite runs as root) instead of a service user.
-    std::ofstream(dir_.str() + "/c.conf")
-        << "[milter]\nuser = \"\"\n[store]\npath = \"" << dir_.str() << "/store\"\n";
-    conf_ = "-c " + dir_.str() + "/c.conf ";
+    conf_ = "-c " + WriteConf(dir_.str() + "/c.conf", dir_.str() + "/store") + " ";
   }
   std::string Ok(const std::string& cmd, const std::string& env_prefix = "") {
     int status = -1;

@@ -6,11 +6,7 @@
 // through KvStore, drafts through DraftStore, counters through Counters) are copied with
 // their TTLs, without expired records or the spool dedupe namespace, and counters are added
 // once. Skips when the PostgreSQL server binaries are absent.
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "ctl_run.h"
 #include "reply/ledger.h"
 #include "runtime/drafts.h"
 #include "runtime/job_queue.h"
@@ -34,22 +31,11 @@
 #include "store/postgresql/pg_thread_backend.h"
 #include "store/thread_store.h"
 #include "support/pg_cluster.h"
+#include "support/pg_database.h"
 #include "support/temp_dir.h"
 
 namespace threadmill::ctl {
 namespace {
-
-std::string RunCtl(const std::string& args, int* status) {
-  std::string out;
-  FILE* p = popen((std::string(THREADMILLCTL_BIN) + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
 
 store::MessageRecord Msg(std::string msgid, std::string thread_id, int64_t time,
                          store::Direction direction = store::Direction::kOutbound) {
@@ -75,12 +61,9 @@ std::map<std::string, std::pair<uint64_t, uint64_t>> Counts(const std::string& o
 
 TEST(ctl_migrate_store, CopiesOnceKeepsPostgresRowsAndRefusesLmdbConfig) {
   threadmill::testing::PgCluster cluster;
-  if (!cluster.Start()) {
-    if (!cluster.skip_reason().empty()) GTEST_SKIP() << cluster.skip_reason();
-    FAIL() << cluster.error();
-  }
-  const std::string dsn = cluster.NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster.error();
+  std::string dsn;
+  threadmill::testing::StartWithDatabase(&cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
   threadmill::testing::TempDir dir;
   const std::string store_dir = dir.str() + "/old-store";
 
@@ -123,10 +106,9 @@ TEST(ctl_migrate_store, CopiesOnceKeepsPostgresRowsAndRefusesLmdbConfig) {
   reply::ReplyLedger pg_ledger(std::make_shared<store::pg::PgLedgerBackend>(*pool));
   ASSERT_TRUE(pg_threads.RecordMessage(Msg("q2@example.com", "TPG", 500)).ok());
 
-  const std::string pg_conf = dir.str() + "/pg.conf", lmdb_conf = dir.str() + "/lmdb.conf";
-  std::ofstream(pg_conf) << "[milter]\nuser = \"\"\n[store]\npath = \"" << dir.str()
-                         << "/new-store\"\nbackend = \"postgresql\"\ndsn = \"" << dsn << "\"\n";
-  std::ofstream(lmdb_conf) << "[milter]\nuser = \"\"\n[store]\npath = \"" << store_dir << "\"\n";
+  const std::string pg_conf =
+      WriteConf(dir.str() + "/pg.conf", dir.str() + "/new-store", PostgresqlStore(dsn));
+  const std::string lmdb_conf = WriteConf(dir.str() + "/lmdb.conf", store_dir);
   int status = -1;
 
   std::string out = RunCtl("-c " + lmdb_conf + " migrate-store --from lmdb", &status);
@@ -191,12 +173,9 @@ TEST(ctl_migrate_store, CopiesOnceKeepsPostgresRowsAndRefusesLmdbConfig) {
 
 TEST(ctl_migrate_store, CopiesHandlerKvDraftsAndCountersOnce) {
   threadmill::testing::PgCluster cluster;
-  if (!cluster.Start()) {
-    if (!cluster.skip_reason().empty()) GTEST_SKIP() << cluster.skip_reason();
-    FAIL() << cluster.error();
-  }
-  const std::string dsn = cluster.NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster.error();
+  std::string dsn;
+  threadmill::testing::StartWithDatabase(&cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
   threadmill::testing::TempDir dir;
   const std::string store_dir = dir.str() + "/old-store";
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
@@ -252,9 +231,8 @@ TEST(ctl_migrate_store, CopiesHandlerKvDraftsAndCountersOnce) {
   ASSERT_TRUE(pg_kv.Put("h2", "taken", "pg").ok());
   ASSERT_TRUE(pg_counters.Add("threadmill_a_total", 10).ok());
 
-  const std::string pg_conf = dir.str() + "/pg.conf";
-  std::ofstream(pg_conf) << "[milter]\nuser = \"\"\n[store]\npath = \"" << dir.str()
-                         << "/new-store\"\nbackend = \"postgresql\"\ndsn = \"" << dsn << "\"\n";
+  const std::string pg_conf =
+      WriteConf(dir.str() + "/pg.conf", dir.str() + "/new-store", PostgresqlStore(dsn));
   const std::string migrate =
       "-c " + pg_conf + " --json migrate-store --from lmdb --path " + store_dir;
   int status = -1;

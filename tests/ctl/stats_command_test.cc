@@ -9,11 +9,8 @@
 // plus that host's own local fallback spool (a job mx1 spooled while the database was
 // stopped: waiting to be pushed). A third host whose database does not answer still shows its
 // local spool, and says why the shared figures are missing (exit 0).
-#include <sys/wait.h>
-
-#include <cstdio>
+#include <cstdint>
 #include <ctime>
-#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -23,6 +20,7 @@
 #include <libpq-fe.h>
 #include <nlohmann/json.hpp>
 
+#include "ctl_run.h"
 #include "reply/ledger.h"
 #include "runtime/drafts.h"
 #include "runtime/incoming_message.h"
@@ -32,22 +30,11 @@
 #include "store/open_store.h"
 #include "store/thread_store.h"
 #include "support/pg_cluster.h"
+#include "support/pg_database.h"
 #include "support/temp_dir.h"
 
 namespace threadmill::ctl {
 namespace {
-
-std::string RunCtl(const std::string& args, int* status) {
-  std::string out;
-  FILE* p = popen((std::string(THREADMILLCTL_BIN) + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -62,14 +49,9 @@ Host MakeHost(const std::string& dir, const std::string& name, const std::string
               const std::string& dsn) {
   Host host;
   const std::string path = dir + "/" + name;
-  host.conf = dir + "/" + name + ".conf";
-  std::ofstream conf(host.conf);
-  // user = "": keeps root (the suite runs as root) instead of a service user.
-  conf << "[milter]\nuser = \"\"\n[store]\npath = \"" << path << "\"\nmap_size_mb = 16\n";
-  if (backend == "postgresql") {
-    conf << "backend = \"postgresql\"\ndsn = \"" << dsn << "\"\nhost_id = \"" << name << "\"\n";
-  }
-  conf.close();
+  std::string store_extra = "map_size_mb = 16\n";
+  if (backend == "postgresql") store_extra += PostgresqlStore(dsn) + "host_id = \"" + name + "\"\n";
+  host.conf = WriteConf(dir + "/" + name + ".conf", path, store_extra);
   store::EnvOptions options;
   options.path = path;
   options.map_size_bytes = size_t{16} << 20;
@@ -163,12 +145,9 @@ TEST(ctl_stats, LmdbShowsTheLocalEnvironmentAsBefore) {
 
 TEST(ctl_stats, PostgresqlShowsTheTotalsOfEveryHostAndTheLocalSpool) {
   threadmill::testing::PgCluster cluster;
-  if (!cluster.Start()) {
-    if (!cluster.skip_reason().empty()) GTEST_SKIP() << cluster.skip_reason();
-    FAIL() << cluster.error();
-  }
-  const std::string dsn = cluster.NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster.error();
+  std::string dsn;
+  threadmill::testing::StartWithDatabase(&cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
   threadmill::testing::TempDir dir;
   Host mx1 = MakeHost(dir.str(), "mx1", "postgresql", dsn);
   Host mx2 = MakeHost(dir.str(), "mx2", "postgresql", dsn);

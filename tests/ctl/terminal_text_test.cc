@@ -3,14 +3,12 @@
 #include "ctl/terminal_text.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "ctl_run.h"
 #include "mail/charset.h"
 #include "store/environment.h"
 #include "store/thread_store.h"
@@ -51,19 +49,6 @@ TEST(ctl_TerminalText, Table) {
   for (const auto& c : cases) EXPECT_EQ(TerminalText(c.in, c.multiline), c.want) << c.name;
 }
 
-// Runs the real threadmillctl; returns its stdout and exit status.
-std::string RunCtl(const std::string& args, int* status) {
-  std::string out;
-  FILE* p = popen((std::string(THREADMILLCTL_BIN) + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
-
 TEST(ctl_TerminalText, CtlPrintsHostileRecordsSafely) {
   testing::TempDir dir;
   std::string thread_id;
@@ -83,11 +68,7 @@ TEST(ctl_TerminalText, CtlPrintsHostileRecordsSafely) {
     ASSERT_TRUE(got.ok()) << got.error().message;
     thread_id = got->thread_id;
   }
-  // user = "": threadmillctl run as root (as the suite is) keeps root instead of dropping to a
-  // service user this machine may not have; the store is this test's own.
-  std::ofstream(dir.str() + "/c.conf")
-      << "[milter]\nuser = \"\"\n[store]\npath = \"" << dir.str() << "/store\"\n";
-  std::string conf = "-c " + dir.str() + "/c.conf ";
+  std::string conf = "-c " + WriteConf(dir.str() + "/c.conf", dir.str() + "/store") + " ";
   for (const std::string& cmd : {"thread " + thread_id, "--json thread " + thread_id}) {
     int status = -1;
     std::string out = RunCtl(conf + cmd, &status);

@@ -193,6 +193,32 @@ class Stream:
             return 0
 
 
+def missing():
+    """A reason to skip a chaos test (the rig's prerequisites, the shipped autoreply), or None."""
+    return rigutil.missing_prerequisites(handlers=("autoreply",))
+
+
+class ChaosCase(rigutil.RigTestCase):
+    """A test class on one ChaosRig (cls.chaos; cls.rig is its rig) made as NAME with OPTIONS
+    (ChaosRig's keyword arguments) for all its cases; a held reinjection is let go before the
+    rig stops."""
+
+    NAME = None
+    OPTIONS = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.chaos = ChaosRig(cls.NAME, **cls.OPTIONS)
+        cls.rig = cls.chaos.rig
+        with cls.starting():
+            cls.chaos.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.chaos.release()
+        super().tearDownClass()
+
+
 class ChaosRig:
     """The rig, the wrapper, the pids and the tally (see the module's docstring)."""
 

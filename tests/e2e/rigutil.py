@@ -49,8 +49,14 @@ def threadmill_binary():
     return os.path.join(build_dir(), "milter", "threadmill")
 
 
-def missing_prerequisites(need_threadmill=True):
-    """A reason to skip, or None."""
+def web_binary():
+    """The approval console (threadmill-web) in the build under test."""
+    return os.path.join(build_dir(), "web", "threadmill-web")
+
+
+def missing_prerequisites(need_threadmill=True, fixtures=(), handlers=(), need_web=False):
+    """A reason to skip, or None. fixtures: fixture modules the test loads (fixture_module);
+    handlers: shipped handler modules (shipped_module); need_web: threadmill-web."""
     if os.geteuid() != 0:
         return "needs root (private Postfix instance)"
     for tool in ("postfix", "swaks", "dnsmasq", "sendmail"):
@@ -58,6 +64,14 @@ def missing_prerequisites(need_threadmill=True):
             return "missing " + tool
     if need_threadmill and not os.access(threadmill_binary(), os.X_OK):
         return "no threadmill binary at %s (set THREADMILL_BUILD)" % threadmill_binary()
+    for name in fixtures:
+        if not os.path.exists(fixture_module(name)):
+            return "fixture module %s not built (target threadmill_fixtures)" % name
+    for name in handlers:
+        if not os.path.exists(shipped_module(name)):
+            return "%s handler not built (target %s)" % (name, name)
+    if need_web and not os.access(web_binary(), os.X_OK):
+        return "no threadmill-web binary at %s" % web_binary()
     return None
 
 
@@ -305,6 +319,11 @@ class RigBase:
             raise RigError("threadmillctl thread failed (%d): %s%s" % (p.returncode, p.stdout, p.stderr))
         return json.loads(p.stdout)
 
+    def kv(self, handler, key):
+        """threadmillctl --json kv get: the value handler stored under key, or None."""
+        p = self.ctl("--json", "kv", "get", handler, key)
+        return json.loads(p.stdout)["value"] if p.returncode == 0 else None
+
 
 class Rig(RigBase):
     """A running rig: private Postfix + dnsmasq + milter under one temporary directory."""
@@ -420,9 +439,11 @@ class Rig(RigBase):
 
 class RigTestCase(unittest.TestCase):
     """A test class sharing one rig (cls.rig, set by the subclass's setUpClass) between its cases:
-    stopped after the last case, its directory kept when a case failed."""
+    stopped after the last case, its directory kept when a case failed. A second host's rig
+    (cls.rig2, several MX hosts) is stopped first, and kept with the first."""
 
     rig = None
+    rig2 = None
 
     @classmethod
     @contextlib.contextmanager
@@ -443,15 +464,33 @@ class RigTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.rig:
-            cls.rig.stop()
-            cls.rig = None
+        try:
+            if cls.rig2:
+                if cls.rig and cls.rig.failed:
+                    cls.rig2.failed = True
+                cls.rig2.stop()
+                cls.rig2 = None
+        finally:
+            if cls.rig:
+                cls.rig.stop()
+                cls.rig = None
 
     def run(self, result=None):
         result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig:
-            self.rig.failed = True
+        if result is not None and (result.failures or result.errors):
+            for rig in (self.rig, self.rig2):
+                if rig:
+                    rig.failed = True
         return result
+
+    def wait_kv(self, handler, key, where=lambda v: True, timeout=WAIT):
+        """The value handler stored under key (rig.kv), once there is one for which where() is
+        true; fails (with the log's tail) after timeout."""
+        value = wait_until(lambda: (lambda v: v if v is not None and where(v) else None)(
+            self.rig.kv(handler, key)), timeout)
+        self.assertIsNotNone(value, "kv %s %s never written (as wanted); log:\n%s"
+                             % (handler, key, self.rig.tail(self.rig.log_path, 40)))
+        return value
 
 
 class ConversationCase(RigTestCase):
@@ -542,6 +581,64 @@ def install_handlers(rig, modules):
         os.chmod(dst, 0o644)
         os.chown(dst, 0, 0)
     return handlers
+
+
+# --- configuring a rig's threadmill ------------------------------------------------------------
+
+
+def fixture_rig(name, fixture="good"):
+    """A Rig (not started) with the fixture module `fixture` (fixture_module) installed in
+    RIG/handlers.d; add_conf routes mail to it."""
+    rig = Rig(name)
+    install_handlers(rig, {fixture: fixture_module(fixture)})
+    return rig
+
+
+def add_conf(rig, filename, toml, **values):
+    """Writes RIG/filename and has the rig's threadmill read it after its own configuration
+    (--conf-extra; call before start). toml is %-formatted with values and with handlers
+    (RIG/handlers.d, see install_handlers) and postfix (the rig's Postfix directory, for
+    sendmail -C). Returns its path."""
+    path = os.path.join(rig.dir, filename)
+    values = dict({"handlers": os.path.join(rig.dir, "handlers.d"),
+                   "postfix": os.path.join(rig.dir, "postfix")}, **values)
+    with open(path, "w") as f:
+        f.write(toml % values)
+    rig.options += ["--conf-extra", path]
+    return path
+
+
+# The [reply] section of a rig whose handlers reply: through the rig's own Postfix
+# (sendmail -C), no DMARC or sender-rate refusals, a failed sendmail retried after 200 ms.
+# For add_conf.
+REPLY_CONF = """
+[reply]
+require_dmarc = false
+sendmail = ["/usr/sbin/sendmail", "-C", "%(postfix)s"]
+sender_period_seconds = 0
+sendmail_retry_delay_ms = 200
+"""
+
+# The drafts set-up (test_drafts, test_web_console, test_console): help@example.com routed to
+# the testgood fixture, whose drafts expire after 24 h; one worker, a failed job retried after
+# retry_seconds; replies as REPLY_CONF. For add_conf, with retry_seconds.
+TESTGOOD_DRAFTS_CONF = """
+[handlers]
+dir = "%(handlers)s"
+
+[runtime]
+workers = 1
+poll_interval_ms = 200
+retry_initial_seconds = %(retry_seconds)d
+retry_max_seconds = %(retry_seconds)d
+""" + REPLY_CONF + """
+[handler.testgood]
+draft_expiry_hours = 24
+
+[[routes]]
+recipient = "help@example.com"
+handler = "testgood"
+"""
 
 
 # --- building messages ------------------------------------------------------------------------

@@ -17,7 +17,6 @@ what Postfix delivered to the Maildirs:
 
 import email
 import email.policy
-import json
 import os
 import sys
 
@@ -29,15 +28,6 @@ ABI = "abi@example.com"
 CAROL = "carol@example.org"
 DAVE = "dave@example.org"
 WAIT = 90  # bounds a failing run only (busy machines); a passing run never waits it out
-
-
-def missing():
-    why = rigutil.missing_prerequisites()
-    if why:
-        return why
-    if not os.path.exists(rigutil.fixture_module("abi11")):
-        return "fixture module abi11 not built (target threadmill_fixtures)"
-    return None
 
 
 def parse(path):
@@ -55,24 +45,15 @@ class Abi11(rigutil.RigTestCase):
     @classmethod
     def setUpClass(cls):
         cls.t = token()
-        rig = rigutil.Rig("abi11")
-        handlers = rigutil.install_handlers(rig, {"abi11": rigutil.fixture_module("abi11")})
-        extra = os.path.join(rig.dir, "abi11.conf")
-        with open(extra, "w") as f:
-            f.write("""
+        rig = rigutil.fixture_rig("abi11", "abi11")
+        rigutil.add_conf(rig, "abi11.conf", """
 [handlers]
 dir = "%(handlers)s"
 
 [runtime]
 workers = 2
 poll_interval_ms = 200
-
-[reply]
-require_dmarc = false
-sendmail = ["/usr/sbin/sendmail", "-C", "%(postfix)s"]
-sender_period_seconds = 0
-sendmail_retry_delay_ms = 200
-
+""" + rigutil.REPLY_CONF + """
 [handler.abi11]
 from = "abi@example.com"
 heartbeat_seconds = 1
@@ -82,22 +63,8 @@ heartbeat_cc = "%(dave)s"
 [[routes]]
 recipient = "abi@example.com"
 handler = "abi11"
-""" % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix"), "carol": CAROL,
-       "dave": DAVE})
-        rig.options += ["--conf-extra", extra]
+""", carol=CAROL, dave=DAVE)
         cls.rig = rig.start()
-
-    def kv(self, key):
-        p = self.rig.ctl("--json", "kv", "get", "abi11", key)
-        if p.returncode != 0:
-            return None
-        return json.loads(p.stdout)["value"]
-
-    def wait_kv(self, key):
-        value = wait_until(lambda: self.kv(key))
-        self.assertIsNotNone(value, "kv %s never written; log:\n%s"
-                             % (key, self.rig.tail(self.rig.log_path, 40)))
-        return value
 
     def delivered_to(self, rcpt, needle):
         """Delivered copies in rcpt's own Maildir (find_delivered searches the whole domain)."""
@@ -113,7 +80,7 @@ handler = "abi11"
                        body="Send me the report.\n")
         rc, out, qid = self.rig.swaks(data, CAROL, ABI, xclient_addr=OUTSIDE_ADDR)
         self.assertEqual(rc, 0, out)
-        returned = self.wait_kv("reply:%s" % m)
+        returned = self.wait_kv("abi11", "reply:%s" % m)
         self.assertTrue(returned.startswith("<") and returned.endswith("@example.com>"),
                         returned)
         path = self.rig.wait_delivered(CAROL, "In-Reply-To: %s" % m, timeout=WAIT)
@@ -136,12 +103,12 @@ handler = "abi11"
         self.assertEqual(rec["thread"], inbound["thread"])
         self.assertEqual(rec["owner"], "abi11")
         # host->thread after the reply: the inbound message, then the reply.
-        self.assertEqual(self.wait_kv("thread:%s" % m), "2 in:%s out:%s" % (m, returned))
+        self.assertEqual(self.wait_kv("abi11", "thread:%s" % m), "2 in:%s out:%s" % (m, returned))
 
     def test_02_send_ex_from_heartbeat(self):
-        msgid = self.wait_kv("hb:msgid")
-        self.assertIsNone(self.kv("hb:error"))
-        thread = self.wait_kv("hb:thread")
+        msgid = self.wait_kv("abi11", "hb:msgid")
+        self.assertIsNone(self.rig.kv("abi11", "hb:error"))
+        thread = self.wait_kv("abi11", "hb:thread")
         path = self.rig.wait_delivered(CAROL, "Message-ID: %s" % msgid, timeout=WAIT)
         msg = parse(path)
         self.assertEqual(str(msg["Subject"]), "ABI 1.1 heartbeat")
@@ -166,9 +133,9 @@ handler = "abi11"
         self.assertEqual(len(self.delivered_to(CAROL, "Message-ID: %s" % msgid)), 1)
 
     def test_03_init_may_not_send(self):
-        value = self.wait_kv("init:send")
+        value = self.wait_kv("abi11", "init:send")
         self.assertEqual(value, "3 not-allowed-in-init")
 
 
 if __name__ == "__main__":
-    rigutil.main(missing())
+    rigutil.main(rigutil.missing_prerequisites(fixtures=("abi11",)))

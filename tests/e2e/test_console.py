@@ -94,18 +94,10 @@ USERS = {  # name: (password, role, handlers)
 }
 
 
-def web_binary():
-    return os.path.join(rigutil.build_dir(), "web", "threadmill-web")
-
-
 def missing():
-    why = rigutil.missing_prerequisites()
+    why = rigutil.missing_prerequisites(fixtures=("good",), need_web=True)
     if why:
         return why
-    if not os.path.exists(rigutil.fixture_module("good")):
-        return "fixture module good not built (target threadmill_fixtures)"
-    if not os.access(web_binary(), os.X_OK):
-        return "no threadmill-web binary at %s" % web_binary()
     for path in (CHROMIUM, CHROMEDRIVER):
         if not os.access(path, os.X_OK):
             return "missing %s (scripts/install-deps installs chromium and chromium-driver)" % path
@@ -205,7 +197,7 @@ class WebServer:
         self.base = None
 
     def run(self, *args, stdin=None):
-        return subprocess.run([web_binary(), "-c", self.config, *args], input=stdin,
+        return subprocess.run([rigutil.web_binary(), "-c", self.config, *args], input=stdin,
                               capture_output=True, text=True, timeout=60)
 
     def passwd(self, user, password, role, handlers=None):
@@ -219,7 +211,8 @@ class WebServer:
 
     def start(self):
         self.stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([web_binary(), "-c", self.config, "--listen", "127.0.0.1:0"],
+        self.proc = subprocess.Popen([rigutil.web_binary(), "-c", self.config,
+                                      "--listen", "127.0.0.1:0"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self.stderr, text=True)
         lines = queue.Queue()
@@ -348,35 +341,8 @@ class Console(rigutil.RigTestCase):
     def make_rig(name, host_id, dsn, web):
         """A rig running testgood; with dsn, its store in that PostgreSQL database as host_id;
         with web, the [web] section threadmill-web reads."""
-        rig = rigutil.Rig(name)
-        handlers = rigutil.install_handlers(rig, {"good": rigutil.fixture_module("good")})
-        extra = os.path.join(rig.dir, "console.conf")
-        with open(extra, "w") as f:
-            f.write("""
-[handlers]
-dir = "%(handlers)s"
-
-[runtime]
-workers = 1
-poll_interval_ms = 200
-retry_initial_seconds = 120
-retry_max_seconds = 120
-
-[reply]
-require_dmarc = false
-sendmail = ["/usr/sbin/sendmail", "-C", "%(postfix)s"]
-sender_period_seconds = 0
-sendmail_retry_delay_ms = 200
-
-[handler.testgood]
-draft_expiry_hours = 24
-
-[[routes]]
-recipient = "help@example.com"
-handler = "testgood"
-""" % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix")})
-            if web:
-                f.write("""
+        rig = rigutil.fixture_rig(name)
+        web_conf = """
 [web]
 listen = "127.0.0.1:0"
 users_file = "%(users)s"
@@ -384,8 +350,10 @@ secure_cookies = "auto"
 session_minutes = 60
 login_attempts_per_minute = %(rate)d
 trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarded-Proto)
-""" % {"users": os.path.join(rig.dir, "web-users"), "rate": RATE})
-        rig.options += ["--conf-extra", extra]
+"""
+        rigutil.add_conf(rig, "console.conf",
+                         rigutil.TESTGOOD_DRAFTS_CONF + (web_conf if web else ""),
+                         retry_seconds=120, users=os.path.join(rig.dir, "web-users"), rate=RATE)
         if dsn:
             rig.env_extra["RIG_STORE_EXTRA"] = (
                 'backend = "postgresql"\ndsn = "%s"\nhost_id = "%s"' % (dsn, host_id))
@@ -403,11 +371,6 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
             if cls.web:
                 cls.web.stop()
                 cls.web = None
-            if cls.rig2:
-                if cls.rig and cls.rig.failed:
-                    cls.rig2.failed = True
-                cls.rig2.stop()
-                cls.rig2 = None
         finally:
             try:
                 super().tearDownClass()
@@ -415,12 +378,6 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
                 if cls.cluster:
                     cls.cluster.stop()
                     cls.cluster = None
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig2:
-            self.rig2.failed = True
-        return result
 
     def lmdb_only(self, why):
         if PG:
@@ -438,22 +395,12 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
         rc, out, qid = (rig or self.rig).swaks(data, CAROL, HELP, xclient_addr=OUTSIDE_ADDR)
         self.assertEqual(rc, 0, out)
 
-    def kv(self, key):
-        p = self.rig.ctl("--json", "kv", "get", "testgood", key)
-        return json.loads(p.stdout)["value"] if p.returncode == 0 else None
-
-    def wait_kv(self, key, where=lambda v: True):
-        value = wait_until(lambda: (lambda v: v if v is not None and where(v) else None)(self.kv(key)))
-        self.assertIsNotNone(value, "kv %s never written; log:\n%s"
-                             % (key, self.rig.tail(self.rig.log_path, 40)))
-        return value
-
     def draft(self, name, subject=None, **kw):
         """Sends an inbound message that testgood answers with a draft: (msgid, draft id).
         rig=: the rig that receives it (default: the console's)."""
         m = self.mid(name)
         self.send(m, subject or "Please draft %s [draft]" % name, **kw)
-        value = self.wait_kv("draft:%s" % m)
+        value = self.wait_kv("testgood", "draft:%s" % m)
         self.assertTrue(value.startswith("0 D"), value)
         return m, value[2:]
 
@@ -711,7 +658,7 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
         line = self.wait_audit(action="approve", draft=draft_id, user="alice")
         self.assertEqual(line.get("result"), "sent", line["raw"])
         self.assertEqual(rigutil.bare(line.get("reply")), rigutil.bare(reply["Message-ID"]), line["raw"])
-        decision = self.wait_kv("decision:%s" % draft_id).split("|")
+        decision = self.wait_kv("testgood", "decision:%s" % draft_id).split("|")
         self.assertEqual(decision[0], "edited+approved", decision)
         self.assertEqual(decision[1], "looks right", decision)
         self.assertEqual(rigutil.bare(decision[2]), rigutil.bare(reply["Message-ID"]), decision)
@@ -736,7 +683,7 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
         self.click_and_wait_page("button#reject", "draft")
         self.assertIn("Rejected", self.flash())
         self.shot("draft-rejected")
-        decision = self.wait_kv("decision:%s" % draft_id).split("|")
+        decision = self.wait_kv("testgood", "decision:%s" % draft_id).split("|")
         self.assertEqual(decision[:3], ["rejected", "off topic", ""], decision)
         self.assertEqual(decision[4], "web:alice", decision)
         self.assertEqual(self.draft_record(draft_id)["state"], "rejected")
@@ -850,7 +797,7 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
     def test_07_a_parked_job_is_retried_from_the_jobs_page(self):
         m = self.mid("parked")
         self.send(m, "Always fails [fail]")
-        self.assertEqual(self.wait_kv("seen:%s" % m), "1")
+        self.assertEqual(self.wait_kv("testgood", "seen:%s" % m), "1")
 
         def parked():
             p = self.rig.ctl("--json", "queue", "list", "parked")
@@ -947,7 +894,7 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
         # attempt, 120 s away ([runtime] retry_*_seconds), time enough to park it.
         m = self.mid("waiting")
         self.send(m, "Try later [retry]")
-        self.assertEqual(self.wait_kv("seen:%s" % m), "1")
+        self.assertEqual(self.wait_kv("testgood", "seen:%s" % m), "1")
 
         def waiting():
             p = self.rig.ctl("--json", "queue", "list", "queued")
@@ -1036,7 +983,7 @@ trusted_proxies = ["127.0.0.1"]   # the test plays the reverse proxy (X-Forwarde
                          [("approved", "web:alice")], record["history"])
         p = self.rig2.ctl("drafts", "approve", draft_id)
         self.assertNotEqual(p.returncode, 0, "approved twice")
-        decision = self.wait_kv("decision:%s" % draft_id).split("|")
+        decision = self.wait_kv("testgood", "decision:%s" % draft_id).split("|")
         self.assertEqual(decision[:2], ["approved", "from mx1"], decision)
         self.assertEqual(decision[4], "web:alice", decision)
         self.assertEqual(self.rig2.find_delivered(CAROL, "In-Reply-To: %s" % m), [],

@@ -38,28 +38,9 @@ import chaosutil  # noqa: E402
 from chaosutil import wait_for  # noqa: E402
 
 
-def missing():
-    why = rigutil.missing_prerequisites()
-    if why:
-        return why
-    if not os.path.exists(rigutil.autoreply_module()):
-        return "autoreply handler not built (target autoreply)"
-    return None
+class CrashChaos(chaosutil.ChaosCase):
 
-
-class CrashChaos(rigutil.RigTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.chaos = chaosutil.ChaosRig("crash")
-        cls.rig = cls.chaos.rig
-        with cls.starting():
-            cls.chaos.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.chaos.release()
-        super().tearDownClass()
+    NAME = "crash"
 
     def after_accepted(self, stream, n, timeout=60):
         """Wait until n more messages were accepted (the stream moves on between kills)."""
@@ -139,4 +120,4 @@ class CrashChaos(rigutil.RigTestCase):
 
 
 if __name__ == "__main__":
-    rigutil.main(missing())
+    rigutil.main(chaosutil.missing())

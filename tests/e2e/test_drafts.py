@@ -27,48 +27,13 @@ CAROL = "carol@example.org"
 WAIT = 90  # bounds a failing run only; a passing run never waits it out
 
 
-def missing():
-    why = rigutil.missing_prerequisites()
-    if why:
-        return why
-    if not os.path.exists(rigutil.fixture_module("good")):
-        return "fixture module good not built (target threadmill_fixtures)"
-    return None
-
-
 class Drafts(rigutil.RigTestCase):
 
     @classmethod
     def setUpClass(cls):
         cls.t = token()
-        rig = rigutil.Rig("drafts")
-        handlers = rigutil.install_handlers(rig, {"good": rigutil.fixture_module("good")})
-        extra = os.path.join(rig.dir, "drafts.conf")
-        with open(extra, "w") as f:
-            f.write("""
-[handlers]
-dir = "%(handlers)s"
-
-[runtime]
-workers = 1
-poll_interval_ms = 200
-retry_initial_seconds = 1
-retry_max_seconds = 1
-
-[reply]
-require_dmarc = false
-sendmail = ["/usr/sbin/sendmail", "-C", "%(postfix)s"]
-sender_period_seconds = 0
-sendmail_retry_delay_ms = 200
-
-[handler.testgood]
-draft_expiry_hours = 24
-
-[[routes]]
-recipient = "help@example.com"
-handler = "testgood"
-""" % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix")})
-        rig.options += ["--conf-extra", extra]
+        rig = rigutil.fixture_rig("drafts")
+        rigutil.add_conf(rig, "drafts.conf", rigutil.TESTGOOD_DRAFTS_CONF, retry_seconds=1)
         cls.rig = rig.start()
 
     def mid(self, name):
@@ -81,20 +46,10 @@ handler = "testgood"
         rc, out, qid = self.rig.swaks(data, CAROL, HELP, xclient_addr=OUTSIDE_ADDR)
         self.assertEqual(rc, 0, out)
 
-    def kv(self, key):
-        p = self.rig.ctl("--json", "kv", "get", "testgood", key)
-        return json.loads(p.stdout)["value"] if p.returncode == 0 else None
-
-    def wait_kv(self, key):
-        value = wait_until(lambda: self.kv(key))
-        self.assertIsNotNone(value, "kv %s never written; log:\n%s"
-                             % (key, self.rig.tail(self.rig.log_path, 40)))
-        return value
-
     def draft(self, name):
         m = self.mid(name)
         self.send(m, "Please draft [draft]")
-        value = self.wait_kv("draft:%s" % m)
+        value = self.wait_kv("testgood", "draft:%s" % m)
         self.assertTrue(value.startswith("0 D"), value)
         return m, value[2:]
 
@@ -121,7 +76,7 @@ handler = "testgood"
         body = reply.get_payload(decode=True).decode()
         self.assertIn("A person rewrote this answer.", body)
         self.assertNotIn("Drafted answer", body)
-        decision = self.wait_kv("decision:%s" % draft_id).split("|")
+        decision = self.wait_kv("testgood", "decision:%s" % draft_id).split("|")
         self.assertEqual(decision[0], "edited+approved", decision)
         self.assertEqual(decision[1], "looks right")
         self.assertEqual(decision[2], reply["Message-ID"])
@@ -138,7 +93,7 @@ handler = "testgood"
         m, draft_id = self.draft("reject")
         p = self.rig.ctl("drafts", "reject", draft_id, "--note", "off topic")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        decision = self.wait_kv("decision:%s" % draft_id).split("|")
+        decision = self.wait_kv("testgood", "decision:%s" % draft_id).split("|")
         self.assertEqual(decision[:3], ["rejected", "off topic", ""], decision)
         p = self.rig.ctl("drafts", "approve", draft_id)
         self.assertNotEqual(p.returncode, 0)
@@ -165,7 +120,7 @@ handler = "testgood"
         self.assertEqual(len(told), 1, jobs)
         p = self.rig.ctl("queue", "retry", told[0]["id"])
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        decision = self.wait_kv("decision:%s" % draft_id).split("|")
+        decision = self.wait_kv("testgood", "decision:%s" % draft_id).split("|")
         self.assertEqual(decision[0], "expired", decision)
         shown = json.loads(self.rig.ctl("--json", "drafts", "show", draft_id).stdout)
         self.assertEqual(shown["state"], "expired", shown)
@@ -178,7 +133,7 @@ handler = "testgood"
         m = self.mid("kvpage")
         self.send(m, "Fill [kvpage]")
         # 25 records, pages of 10: 10 + 10 + 5.
-        self.assertEqual(self.wait_kv("kvpage:%s" % m), "25 3 page:00 page:24")
+        self.assertEqual(self.wait_kv("testgood", "kvpage:%s" % m), "25 3 page:00 page:24")
         p = self.rig.ctl("--json", "kv", "list", "testgood", "page:", "--after", "page:09",
                          "--limit", "10")
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -186,11 +141,11 @@ handler = "testgood"
         self.assertEqual(keys, ["page:%02d" % i for i in range(10, 20)])
         p = self.rig.ctl("kv", "put", "testgood", "page:99", "from ctl", "--ttl", "3600")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(self.kv("page:99"), "from ctl")
+        self.assertEqual(self.rig.kv("testgood", "page:99"), "from ctl")
         p = self.rig.ctl("kv", "delete", "testgood", "page:99")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIsNone(self.kv("page:99"))
+        self.assertIsNone(self.rig.kv("testgood", "page:99"))
 
 
 if __name__ == "__main__":
-    rigutil.main(missing())
+    rigutil.main(rigutil.missing_prerequisites(fixtures=("good",)))

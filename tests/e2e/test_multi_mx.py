@@ -52,12 +52,7 @@ LEASE = 8  # [store] job_lease_seconds of the rigs: longer than a reply takes he
 
 
 def missing():
-    why = rigutil.missing_prerequisites()
-    if why:
-        return why
-    if not os.path.exists(rigutil.fixture_module("good")):
-        return "fixture module good not built (target threadmill_fixtures)"
-    return pgcluster.missing()
+    return rigutil.missing_prerequisites(fixtures=("good",)) or pgcluster.missing()
 
 
 def children(pid):
@@ -94,12 +89,9 @@ def alive(pid):
 
 
 def make_rig(name, dsn):
-    rig = rigutil.Rig(name)
+    rig = rigutil.fixture_rig(name)
     rig.metrics_port = pgcluster.free_port()
-    handlers = rigutil.install_handlers(rig, {"good": rigutil.fixture_module("good")})
-    extra = os.path.join(rig.dir, "handlers.conf")
-    with open(extra, "w") as f:
-        f.write("""
+    rigutil.add_conf(rig, "handlers.conf", """
 [handlers]
 dir = "%(handlers)s"
 
@@ -118,8 +110,7 @@ handler = "testgood"
 
 [metrics]
 listen = "127.0.0.1:%(metrics)d"
-""" % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix"), "metrics": rig.metrics_port})
-    rig.options += ["--conf-extra", extra]
+""", metrics=rig.metrics_port)
     rig.host_id = name
     rig.env_extra["RIG_STORE_EXTRA"] = (
         'backend = "postgresql"\ndsn = "%s"\nhost_id = "%s"\njob_lease_seconds = %d'
@@ -128,7 +119,6 @@ listen = "127.0.0.1:%(metrics)d"
 
 
 class MultiMx(rigutil.RigTestCase):
-    rig2 = None
     cluster = None
 
     @classmethod
@@ -147,22 +137,11 @@ class MultiMx(rigutil.RigTestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            if cls.rig2:
-                if cls.rig and cls.rig.failed:
-                    cls.rig2.failed = True
-                cls.rig2.stop()
-                cls.rig2 = None
             super().tearDownClass()
         finally:
             if cls.cluster:
                 cls.cluster.stop()
                 cls.cluster = None
-
-    def run(self, result=None):
-        result = super().run(result)
-        if result is not None and (result.failures or result.errors) and self.rig2:
-            self.rig2.failed = True
-        return result
 
     def mid(self, name):
         return "<%s.%s@example.%s>" % (name, self.t, "com" if name.startswith("out") else "org")
@@ -175,14 +154,6 @@ class MultiMx(rigutil.RigTestCase):
         self.assertEqual(rc, 0, out)
         self.assertIsNotNone(qid, out)
         return qid
-
-    @staticmethod
-    def kv(rig, key):
-        p = rig.ctl("--json", "kv", "get", "testgood", key)
-        if p.returncode != 0:
-            return None
-        import json
-        return json.loads(p.stdout)["value"]
 
     @staticmethod
     def metric(rig, name):
@@ -248,7 +219,7 @@ class MultiMx(rigutil.RigTestCase):
         self.assertTrue(done, "job of %s not done: %s" % (msgid, self.jobs(self.rig, msgid)))
         self.assertEqual(len(done), 1, done)
         # The fixture's reply:<msgid> record (KV is shared: one value, whichever host ran it).
-        self.assertEqual(self.kv(self.rig, "reply:%s" % msgid), "0 ")
+        self.assertEqual(self.rig.kv("testgood", "reply:%s" % msgid), "0 ")
         self.assertTrue(wait_until(lambda: self.replies(msgid)), "no reply to %s" % msgid)
         self.assertEqual(self.jobs(self.rig2, msgid), done)  # both hosts see the one job
         self.assertEqual(len(self.replies(msgid)), 1)
@@ -286,11 +257,11 @@ class MultiMx(rigutil.RigTestCase):
     def test_03_kv_written_on_one_host_is_read_by_the_handler_on_the_other(self):
         a = self.mid("kvset")
         self.inbound(self.rig, a, "Share %s [kvset]" % self.t, HELP)
-        self.assertEqual(wait_until(lambda: self.kv(self.rig2, "shared")), a)
+        self.assertEqual(wait_until(lambda: self.rig2.kv("testgood", "shared")), a)
         b = self.mid("kvget")
         self.inbound(self.rig2, b, "Read %s [kvget]" % self.t, HELP)
-        self.assertEqual(wait_until(lambda: self.kv(self.rig2, "got:%s" % b)), a)
-        self.assertEqual(self.kv(self.rig, "got:%s" % b), a)
+        self.assertEqual(wait_until(lambda: self.rig2.kv("testgood", "got:%s" % b)), a)
+        self.assertEqual(self.rig.kv("testgood", "got:%s" % b), a)
         p = self.rig.ctl("--json", "kv", "list", "testgood", "got:")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("got:%s" % b, p.stdout)
@@ -298,7 +269,7 @@ class MultiMx(rigutil.RigTestCase):
     def test_04_draft_made_on_mx2_is_approved_from_mx1(self):
         m = self.mid("draft")
         self.inbound(self.rig2, m, "Please %s [draft]" % self.t, HELP)
-        value = wait_until(lambda: self.kv(self.rig2, "draft:%s" % m))
+        value = wait_until(lambda: self.rig2.kv("testgood", "draft:%s" % m))
         self.assertTrue(value and value.startswith("0 D"), value)
         draft_id = value[2:]
         p = self.rig.ctl("--json", "drafts", "show", draft_id)
@@ -320,7 +291,7 @@ class MultiMx(rigutil.RigTestCase):
         self.assertIsNotNone(rec, "reply %s not recorded" % reply["Message-ID"])
         self.assertEqual(rec["thread"], thread, rec)
         # The handler is told (a decision job on mx1, where threadmillctl queued it).
-        decided = wait_until(lambda: self.kv(self.rig2, "decision:%s" % draft_id))
+        decided = wait_until(lambda: self.rig2.kv("testgood", "decision:%s" % draft_id))
         self.assertTrue(decided and decided.startswith("approved|"), decided)
         p = self.rig.ctl("drafts", "approve", draft_id)
         self.assertNotEqual(p.returncode, 0, "approved twice")
@@ -439,7 +410,7 @@ class MultiMx(rigutil.RigTestCase):
             taken in line and "decision=taken-over" in line
             for line in self.log(self.rig2).splitlines()), timeout=LEASE + WAIT),
             self.rig2.tail(self.rig2.log_path))
-        ran = wait_until(lambda: self.kv(self.rig2, "reply:%s" % m))
+        ran = wait_until(lambda: self.rig2.kv("testgood", "reply:%s" % m))
         self.assertEqual(ran, "0 ")
         self.rig2.wait_delivered(CAROL, "In-Reply-To: %s" % m, timeout=WAIT)
         done = wait_until(lambda: [j for j in (self.jobs(self.rig2, m) or [])

@@ -33,28 +33,16 @@ NO_REPLY_FLAG = 1 << 4  # THREADMILL_ENV_NO_REPLY
 WAIT = 90
 
 
-def missing():
-    why = rigutil.missing_prerequisites()
-    if why:
-        return why
-    if not os.path.exists(rigutil.fixture_module("good")):
-        return "fixture module good not built (target threadmill_fixtures)"
-    return None
-
-
 class ReplyPolicy(rigutil.RigTestCase):
 
     @classmethod
     def setUpClass(cls):
         cls.t = token()
-        rig = rigutil.Rig("policy")
-        handlers = rigutil.install_handlers(rig, {"good": rigutil.fixture_module("good")})
+        rig = rigutil.fixture_rig("policy")
         zone = os.path.join(rig.dir, "policy-zone.conf")
         with open(zone, "w") as f:
             f.write('txt-record=partner.example.com,"v=spf1 ip4:192.0.2.0/24 -all"\n')
-        extra = os.path.join(rig.dir, "handlers.conf")
-        with open(extra, "w") as f:
-            f.write("""
+        rigutil.add_conf(rig, "handlers.conf", """
 [handlers]
 dir = "%(handlers)s"
 
@@ -79,8 +67,8 @@ handler = "testgood"
 recipient = "ooo@example.com"
 handler = "testgood"
 policy = "vacation"
-""" % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix")})
-        rig.options += ["--conf-extra", extra, "--zone", zone]
+""")
+        rig.options += ["--zone", zone]
         cls.rig = rig
         with cls.starting():
             rig.start()
@@ -96,19 +84,6 @@ policy = "vacation"
         rc, out, qid = self.rig.swaks(data, sender, rcpt, xclient_addr=OUTSIDE_ADDR)
         self.assertEqual(rc, 0, out)
         return self.rig.wait_decision(msgid=msgid)
-
-    def kv(self, key):
-        p = self.rig.ctl("--json", "kv", "get", "testgood", key)
-        if p.returncode != 0:
-            return None
-        import json
-        return json.loads(p.stdout)["value"]
-
-    def wait_kv(self, key):
-        value = wait_until(lambda: self.kv(key))
-        self.assertIsNotNone(value, "kv %s never written; log:\n%s"
-                             % (key, self.rig.tail(self.rig.log_path, 40)))
-        return value
 
     def reply_to(self, sender, msgid):
         """The Message-ID of the reply to msgid delivered to sender."""
@@ -141,12 +116,13 @@ policy = "vacation"
         first = self.mid(name + "1")
         d = self.send(first, "Question [reply]", sender, rcpt)
         self.assertEqual(d["dmarc"], "pass", d["raw"])
-        self.assertEqual(self.wait_kv("reply:%s" % first), "0 ")
+        self.assertEqual(self.wait_kv("testgood", "reply:%s" % first), "0 ")
         reply = self.reply_to(sender, first)
         second = self.mid(name + "2")
         self.send(second, "Re: Question [reply]", sender, rcpt,
                   extra=[("In-Reply-To", reply), ("References", "%s %s" % (first, reply))])
-        return second, self.wait_kv("reply:%s" % second), self.wait_kv("env:%s" % second), reply
+        return (second, self.wait_kv("testgood", "reply:%s" % second),
+                self.wait_kv("testgood", "env:%s" % second), reply)
 
     # cases
     def test_1_conversation_answers_the_second_turn(self):
@@ -182,11 +158,11 @@ policy = "vacation"
         self.assertEqual(d["dmarc"], "none", d["raw"])
         self.assertEqual(d["spf"], "pass", d["raw"])
         self.assertNotIn("noreply", d, d["raw"])  # the milter alone sees no reason
-        env = self.wait_kv("env:%s" % m)
+        env = self.wait_kv("testgood", "env:%s" % m)
         self.assertEqual(self.env_field(env, "no_reply"), "dmarc", env)
         self.assertEqual(self.env_field(env, "allowed"), "0", env)  # reply_allowed
         self.assertTrue(int(self.env_field(env, "flags")) & NO_REPLY_FLAG, env)
-        self.assertEqual(self.wait_kv("reply:%s" % m), "1 dmarc")
+        self.assertEqual(self.wait_kv("testgood", "reply:%s" % m), "1 dmarc")
 
     def test_4_mail_to_a_person_in_the_bots_thread_stays_with_the_person(self):
         reply = getattr(type(self), "bot_reply", None)
@@ -204,10 +180,10 @@ policy = "vacation"
         d = self.send(to_bot, "Re: Question", carol, BOT,
                       extra=[("In-Reply-To", reply), ("References", reply)])
         self.assertEqual(d.get("handler"), "testgood", d["raw"])
-        env = self.wait_kv("env:%s" % to_bot)
+        env = self.wait_kv("testgood", "env:%s" % to_bot)
         self.assertIn("owner=testgood", env)
         # Nothing ran for alice's copy (its job would have been queued with the decision).
-        self.assertIsNone(self.kv("seen:%s" % to_alice))
+        self.assertIsNone(self.rig.kv("testgood", "seen:%s" % to_alice))
         self.assertEqual(self.rig.find_delivered(carol, "In-Reply-To: %s" % to_alice), [])
 
     def test_5_loop_guard_stops_a_fast_robot(self):
@@ -217,12 +193,12 @@ policy = "vacation"
         ids = [self.mid("loop%d" % i) for i in range(4)]
         for m in ids:
             self.send(m, "Beep [reply]", robot, HELP)
-        got = sorted(self.wait_kv("reply:%s" % m) for m in ids)
+        got = sorted(self.wait_kv("testgood", "reply:%s" % m) for m in ids)
         self.assertEqual(got, ["0 ", "0 ", "0 ", "1 loop"], got)
-        refused = [m for m in ids if self.kv("reply:%s" % m) == "1 loop"][0]
+        refused = [m for m in ids if self.rig.kv("testgood", "reply:%s" % m) == "1 loop"][0]
         line = self.reply_line(refused)
         self.assertIn("decision=refused reason=loop policy=conversation", line)
 
 
 if __name__ == "__main__":
-    rigutil.main(missing())
+    rigutil.main(rigutil.missing_prerequisites(fixtures=("good",)))

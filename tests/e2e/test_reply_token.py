@@ -24,29 +24,17 @@ CAROL = "carol@example.org"
 WAIT = 90
 
 
-def missing():
-    why = rigutil.missing_prerequisites()
-    if why:
-        return why
-    if not os.path.exists(rigutil.fixture_module("good")):
-        return "fixture module good not built (target threadmill_fixtures)"
-    return None
-
-
 class ReplyToken(rigutil.RigTestCase):
 
     @classmethod
     def setUpClass(cls):
         cls.t = token()
-        rig = rigutil.Rig("replytoken")
-        handlers = rigutil.install_handlers(rig, {"good": rigutil.fixture_module("good")})
+        rig = rigutil.fixture_rig("replytoken")
         key = os.path.join(rig.dir, "token.key")
         fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.write(fd, os.urandom(32).hex().encode() + b"\n")
         os.close(fd)
-        extra = os.path.join(rig.dir, "token.conf")
-        with open(extra, "w") as f:
-            f.write("""
+        rigutil.add_conf(rig, "token.conf", """
 [threading]
 reply_token = "reply-to"
 token_key_files = ["%(key)s"]
@@ -68,8 +56,7 @@ sendmail_retry_delay_ms = 200
 [[routes]]
 recipient = "help@example.com"
 handler = "testgood"
-""" % {"key": key, "handlers": handlers, "postfix": os.path.join(rig.dir, "postfix")})
-        rig.options += ["--conf-extra", extra]
+""", key=key)
         cls.rig = rig.start()
 
     def mid(self, name):
@@ -82,11 +69,6 @@ handler = "testgood"
         rc, out, qid = self.rig.swaks(data, CAROL, rcpt, xclient_addr=OUTSIDE_ADDR)
         self.assertEqual(rc, 0, out)
         return qid
-
-    def kv(self, handler, key):
-        import json
-        p = self.rig.ctl("--json", "kv", "get", handler, key)
-        return json.loads(p.stdout)["value"] if p.returncode == 0 else None
 
     @staticmethod
     def headers(path):
@@ -120,7 +102,7 @@ handler = "testgood"
         self.assertEqual(d["match"], "token", d["raw"])
         self.assertEqual(d["thread"], type(self).thread_id, d["raw"])
         # No route names help+TOKEN@: the thread's owner gets it.
-        env = wait_until(lambda: self.kv("testgood", "env:%s" % m))
+        env = wait_until(lambda: self.rig.kv("testgood", "env:%s" % m))
         self.assertIsNotNone(env, self.rig.tail(self.rig.log_path, 40))
         self.assertIn("thread=%s " % type(self).thread_id, env)
         self.assertIn("owner=testgood", env)
@@ -161,4 +143,4 @@ handler = "testgood"
 
 
 if __name__ == "__main__":
-    rigutil.main(missing())
+    rigutil.main(rigutil.missing_prerequisites(fixtures=("good",)))

@@ -21,28 +21,10 @@ import chaosutil  # noqa: E402
 from chaosutil import wait_for  # noqa: E402
 
 
-def missing():
-    why = rigutil.missing_prerequisites()
-    if why:
-        return why
-    if not os.path.exists(rigutil.autoreply_module()):
-        return "autoreply handler not built (target autoreply)"
-    return None
+class ReplyUncertain(chaosutil.ChaosCase):
 
-
-class ReplyUncertain(rigutil.RigTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.chaos = chaosutil.ChaosRig("uncertain", confirm_seconds=1)
-        cls.rig = cls.chaos.rig
-        with cls.starting():
-            cls.chaos.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.chaos.release()
-        super().tearDownClass()
+    NAME = "uncertain"
+    OPTIONS = {"confirm_seconds": 1}
 
     def listed(self):
         p = self.rig.ctl("--json", "replies", "list")
@@ -85,4 +67,4 @@ class ReplyUncertain(rigutil.RigTestCase):
 
 
 if __name__ == "__main__":
-    rigutil.main(missing())
+    rigutil.main(chaosutil.missing())

@@ -30,21 +30,6 @@ CAROL = "carol@example.org"
 WAIT = 90  # bounds a failing run only
 
 
-def web_binary():
-    return os.path.join(rigutil.build_dir(), "web", "threadmill-web")
-
-
-def missing():
-    why = rigutil.missing_prerequisites()
-    if why:
-        return why
-    if not os.access(web_binary(), os.X_OK):
-        return "no threadmill-web at %s" % web_binary()
-    if not os.path.exists(rigutil.fixture_module("good")):
-        return "fixture module good not built (target threadmill_fixtures)"
-    return None
-
-
 class Browserless:
     """One person's session: a cookie jar and the last page."""
 
@@ -83,46 +68,20 @@ class WebConsole(rigutil.RigTestCase):
     @classmethod
     def setUpClass(cls):
         cls.t = token()
-        rig = rigutil.Rig("web")
-        handlers = rigutil.install_handlers(rig, {"good": rigutil.fixture_module("good")})
-        extra = os.path.join(rig.dir, "web.conf")
+        rig = rigutil.fixture_rig("web")
         cls.users = os.path.join(rig.dir, "web-users")
-        with open(extra, "w") as f:
-            f.write("""
-[handlers]
-dir = "%(handlers)s"
-
-[runtime]
-workers = 1
-poll_interval_ms = 200
-retry_initial_seconds = 1
-retry_max_seconds = 1
-
-[reply]
-require_dmarc = false
-sendmail = ["/usr/sbin/sendmail", "-C", "%(postfix)s"]
-sender_period_seconds = 0
-sendmail_retry_delay_ms = 200
-
-[handler.testgood]
-draft_expiry_hours = 24
-
-[[routes]]
-recipient = "help@example.com"
-handler = "testgood"
-
+        rigutil.add_conf(rig, "web.conf", rigutil.TESTGOOD_DRAFTS_CONF + """
 [web]
 users_file = "%(users)s"
-""" % {"handlers": handlers, "postfix": os.path.join(rig.dir, "postfix"), "users": cls.users})
-        rig.options += ["--conf-extra", extra]
+""", retry_seconds=1, users=cls.users)
         cls.rig = rig.start()
         config = cls.rig.env["RIG_CONFIG"]
         for user, role in (("alice", "approver"), ("victor", "viewer")):
-            p = subprocess.run([web_binary(), "-c", config, "passwd", user, "--role", role],
+            p = subprocess.run([rigutil.web_binary(), "-c", config, "passwd", user, "--role", role],
                                input="%s-password\n" % user, capture_output=True, text=True,
                                timeout=30)
             assert p.returncode == 0, p.stderr
-        cls.web = subprocess.Popen([web_binary(), "-c", config, "--listen", "127.0.0.1:0"],
+        cls.web = subprocess.Popen([rigutil.web_binary(), "-c", config, "--listen", "127.0.0.1:0"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = cls.web.stdout.readline().strip()  # "listening 127.0.0.1:PORT", or EOF
         assert line.startswith("listening 127.0.0.1:"), (line, cls.web.stderr.read())
@@ -139,10 +98,6 @@ users_file = "%(users)s"
     def mid(self, name):
         return "<%s.%s@example.org>" % (name, self.t)
 
-    def kv(self, key):
-        p = self.rig.ctl("--json", "kv", "get", "testgood", key)
-        return json.loads(p.stdout)["value"] if p.returncode == 0 else None
-
     def draft(self, name):
         m = self.mid(name)
         data = message([("From", "Carol <%s>" % CAROL), ("To", HELP),
@@ -151,7 +106,7 @@ users_file = "%(users)s"
                        body="Please help.\n")
         rc, out, _ = self.rig.swaks(data, CAROL, HELP, xclient_addr=OUTSIDE_ADDR)
         self.assertEqual(rc, 0, out)
-        value = wait_until(lambda: self.kv("draft:%s" % m))
+        value = wait_until(lambda: self.rig.kv("testgood", "draft:%s" % m))
         self.assertTrue(value and value.startswith("0 D"),
                         "no draft: %s" % self.rig.tail(self.rig.log_path, 40))
         return m, value[2:]
@@ -194,7 +149,7 @@ users_file = "%(users)s"
             "threadmill-web: action=approve draft=%s user=alice role=approver result=sent "
             "reply=%s" % (draft_id, reply["Message-ID"])), 10),
             self.rig.tail(self.rig.log_path, 30))
-        decision = wait_until(lambda: self.kv("decision:%s" % draft_id)).split("|")
+        decision = wait_until(lambda: self.rig.kv("testgood", "decision:%s" % draft_id)).split("|")
         self.assertEqual(decision[0], "edited+approved", decision)
         self.assertEqual(decision[1], "looks right")
         self.assertEqual(decision[4], "web:alice")
@@ -217,10 +172,10 @@ users_file = "%(users)s"
                                {"csrf": alice.csrf(), "note": "off topic"})
         self.assertEqual(status, 200)
         self.assertIn('<p id="flash" class="">Rejected</p>', alice.page)
-        decision = wait_until(lambda: self.kv("decision:%s" % draft_id)).split("|")
+        decision = wait_until(lambda: self.rig.kv("testgood", "decision:%s" % draft_id)).split("|")
         self.assertEqual(decision[:2], ["rejected", "off topic"], decision)
         self.assertEqual(self.rig.find_delivered(CAROL, "In-Reply-To: %s" % m), [])
 
 
 if __name__ == "__main__":
-    rigutil.main(missing())
+    rigutil.main(rigutil.missing_prerequisites(fixtures=("good",), need_web=True))

@@ -3,9 +3,6 @@
 // loopback stand-in for a chat-completions endpoint. Covers what the end-to-end run through
 // Postfix (tests/e2e/test_llm.py) cannot provoke: refused and failing deliveries, the stored
 // answer of a retried job, the retry bound, time-outs, init refusals.
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,70 +13,18 @@
 #include <vector>
 
 #include "../host_double.h"
-
-extern char** environ;
+#include "../http_stand_in.h"
 
 namespace threadmill::test {
 namespace {
 
 using nlohmann::json;
 
-class StandIn {
- public:
-  StandIn() {
-    log_ = ::testing::TempDir() + "llm_requests_" + std::to_string(getpid()) + ".jsonl";
-    std::remove(log_.c_str());
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<std::string> args = {"python3", THREADMILL_LLM_STAND_IN, log_};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int rc = posix_spawnp(&pid_, "python3", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    if (rc != 0) {
-      pid_ = -1;
-      close(fds[0]);
-      return;
-    }
-    std::string line;
-    char c;
-    while (line.size() < 16 && read(fds[0], &c, 1) == 1 && c != '\n') line += c;
-    close(fds[0]);
-    port_ = std::atoi(line.c_str());
-  }
-  ~StandIn() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-    std::remove(log_.c_str());
-  }
-  int port() const { return port_; }
-  std::string Url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  std::vector<json> Requests() const {
-    std::vector<json> out;
-    std::ifstream in(log_);
-    for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
-    return out;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  std::string log_;
-};
-
 class LlmModuleTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { stand_in_ = new StandIn(); }
+  static void SetUpTestSuite() {
+    stand_in_ = new HttpStandIn(THREADMILL_LLM_STAND_IN, "llm_requests");
+  }
   static void TearDownTestSuite() {
     delete stand_in_;
     stand_in_ = nullptr;
@@ -99,13 +44,13 @@ class LlmModuleTest : public ::testing::Test {
     return n;
   }
 
-  static StandIn* stand_in_;
+  static HttpStandIn* stand_in_;
   HostDouble host_;
   EnvelopeData mail_;
   std::unique_ptr<Module> module_;
 };
 
-StandIn* LlmModuleTest::stand_in_ = nullptr;
+HttpStandIn* LlmModuleTest::stand_in_ = nullptr;
 
 TEST_F(LlmModuleTest, ExportsTheV1EntryTable) {
   Module m(THREADMILL_LLM_MODULE);

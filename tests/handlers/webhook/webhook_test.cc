@@ -4,10 +4,7 @@
 // on loopback: server.py, started once for the suite, which records every request it gets.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,8 +15,7 @@
 #include <vector>
 
 #include "../host_double.h"
-
-extern char** environ;
+#include "../http_stand_in.h"
 
 namespace threadmill::test {
 namespace {
@@ -27,60 +23,6 @@ namespace {
 using nlohmann::json;
 
 constexpr char kSecret[] = "s3cret-shared";
-
-// The recording HTTP server, one per test suite.
-class Server {
- public:
-  Server() {
-    log_ = ::testing::TempDir() + "webhook_requests_" + std::to_string(getpid()) + ".jsonl";
-    std::remove(log_.c_str());
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<std::string> args = {"python3", THREADMILL_WEBHOOK_SERVER, log_, kSecret};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int rc = posix_spawnp(&pid_, "python3", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    if (rc != 0) {
-      pid_ = -1;
-      close(fds[0]);
-      return;
-    }
-    std::string line;  // the port and a newline, once it listens
-    char c;
-    while (line.size() < 16 && read(fds[0], &c, 1) == 1 && c != '\n') line += c;
-    close(fds[0]);
-    port_ = std::atoi(line.c_str());
-  }
-  ~Server() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-    std::remove(log_.c_str());
-  }
-  int port() const { return port_; }
-  std::string Url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  std::vector<json> Requests() const {
-    std::vector<json> out;
-    std::ifstream in(log_);
-    for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
-    return out;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  std::string log_;
-};
 
 // A loopback port with nothing listening on it.
 int DeadPort() {
@@ -97,7 +39,9 @@ int DeadPort() {
 
 class WebhookTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = new Server(); }
+  static void SetUpTestSuite() {
+    server_ = new HttpStandIn(THREADMILL_WEBHOOK_SERVER, "webhook_requests", {kSecret});
+  }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
@@ -115,13 +59,13 @@ class WebhookTest : public ::testing::Test {
   }
   int Run() { return module_->OnInbound(mail_.envelope()); }
 
-  static Server* server_;
+  static HttpStandIn* server_;  // the recording HTTP server, one per test suite
   HostDouble host_;
   EnvelopeData mail_;
   std::unique_ptr<Module> module_;
 };
 
-Server* WebhookTest::server_ = nullptr;
+HttpStandIn* WebhookTest::server_ = nullptr;
 
 TEST_F(WebhookTest, ExportsTheV1EntryTable) {
   Module m(THREADMILL_WEBHOOK_MODULE);

@@ -28,18 +28,42 @@ Message Mail(const std::string& from) {
   return m;
 }
 
+// Signs m with key1 as silent.example, once per selector: keys whose look-ups are never
+// answered (InitWithSilentDomain).
+void SignWithSilentKeys(std::initializer_list<const char*> selectors, Message* m) {
+  for (const char* sel : selectors) {
+    testing::TestKey k = World::Get().key1();
+    k.domain = "silent.example";
+    k.selector = sel;
+    testing::SignInPlace(k, m);
+  }
+}
+
 class auth_Authenticator : public ::testing::Test {
  protected:
   void SetUp() override { Init(World::Get().Options()); }
-  void Init(const ResolverOptions& dns, std::vector<std::string> trusted = {}) {
+  // message_dns_budget 0: AuthOptions' default.
+  void Init(const ResolverOptions& dns, std::vector<std::string> trusted = {},
+            std::chrono::milliseconds message_dns_budget = 0ms) {
     AuthOptions o;
     o.dns = dns;
     o.psl_path = World::Get().psl_path();
     o.authserv_id = "mx.rcpt.example";
     o.trusted_authserv_ids = std::move(trusted);
+    o.message_dns_budget = message_dns_budget;
     auto a = Authenticator::Create(o);
     ASSERT_TRUE(a.ok()) << a.error().message;
     auth_ = std::move(a).value();
+  }
+  // Init through a DNS server of the test world (resolver timeout 1 s) that forwards
+  // silent.example to `silent` ("127.0.0.1@PORT", a SwallowingDns: never answers).
+  void InitWithSilentDomain(std::string silent, std::chrono::milliseconds budget) {
+    std::vector<std::string> zone = testing::ZoneLines(World::Get().key1(), World::Get().key2());
+    zone.push_back("server=/silent.example/" + silent.replace(9, 1, "#"));
+    dns_ = testing::DnsServer::Start(zone);
+    ResolverOptions o = World::Get().Options(1000ms);
+    o.forwarders = {dns_->forwarder()};
+    Init(o, {}, budget);
   }
   Verdicts Run(const std::string& ip, const std::string& mail_from, const Message& m,
                std::vector<int>* forged = nullptr) {
@@ -53,6 +77,7 @@ class auth_Authenticator : public ::testing::Test {
     return v;
   }
   std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<testing::DnsServer> dns_;  // InitWithSilentDomain's
 };
 
 TEST_F(auth_Authenticator, SignedAlignedMailPasses) {
@@ -224,14 +249,7 @@ TEST_F(auth_Authenticator, SilentDnsCostsOneMessageBudget) {
   o.forwarders = {dns.forwarder()};
   o.use_resolv_conf = false;
   o.timeout = 1000ms;
-  AuthOptions opts;
-  opts.dns = o;
-  opts.psl_path = World::Get().psl_path();
-  opts.authserv_id = "mx.rcpt.example";
-  opts.message_dns_budget = 1200ms;
-  auto a = Authenticator::Create(opts);
-  ASSERT_TRUE(a.ok()) << a.error().message;
-  auth_ = std::move(a).value();
+  ASSERT_NO_FATAL_FAILURE(Init(o, {}, 1200ms));
   Message m = Mail("dkim.example");
   testing::SignInPlace(World::Get().key1(), &m);
   auto start = std::chrono::steady_clock::now();
@@ -247,25 +265,9 @@ TEST_F(auth_Authenticator, SilentDnsCostsOneMessageBudget) {
 // dmarc=fail (enforceable), not temperror.
 TEST_F(auth_Authenticator, SilentUnalignedKeysDoNotSpendTheBudget) {
   SwallowingDns silent;
-  std::vector<std::string> zone = testing::ZoneLines(World::Get().key1(), World::Get().key2());
-  zone.push_back("server=/silent.example/" + silent.forwarder().replace(9, 1, "#"));
-  auto dns = testing::DnsServer::Start(zone);
-  AuthOptions opts;
-  opts.dns = World::Get().Options(1000ms);
-  opts.dns.forwarders = {dns->forwarder()};
-  opts.psl_path = World::Get().psl_path();
-  opts.authserv_id = "mx.rcpt.example";
-  opts.message_dns_budget = 1500ms;
-  auto a = Authenticator::Create(opts);
-  ASSERT_TRUE(a.ok()) << a.error().message;
-  auth_ = std::move(a).value();
+  ASSERT_NO_FATAL_FAILURE(InitWithSilentDomain(silent.forwarder(), 1500ms));
   Message m = Mail("reject.example");
-  for (const char* sel : {"s1", "s2"}) {
-    testing::TestKey k = World::Get().key1();
-    k.domain = "silent.example";
-    k.selector = sel;
-    testing::SignInPlace(k, &m);
-  }
+  SignWithSilentKeys({"s1", "s2"}, &m);
   auto start = std::chrono::steady_clock::now();
   Verdicts v = Run("198.51.100.7", "ceo@dkim.example", m);
   auto elapsed = std::chrono::steady_clock::now() - start;
@@ -278,26 +280,10 @@ TEST_F(auth_Authenticator, SilentUnalignedKeysDoNotSpendTheBudget) {
 // the header cannot starve it.
 TEST_F(auth_Authenticator, AlignedKeyIsFetchedBeforeSilentOnes) {
   SwallowingDns silent;
-  std::vector<std::string> zone = testing::ZoneLines(World::Get().key1(), World::Get().key2());
-  zone.push_back("server=/silent.example/" + silent.forwarder().replace(9, 1, "#"));
-  auto dns = testing::DnsServer::Start(zone);
-  AuthOptions opts;
-  opts.dns = World::Get().Options(1000ms);
-  opts.dns.forwarders = {dns->forwarder()};
-  opts.psl_path = World::Get().psl_path();
-  opts.authserv_id = "mx.rcpt.example";
-  opts.message_dns_budget = 1000ms;
-  auto a = Authenticator::Create(opts);
-  ASSERT_TRUE(a.ok()) << a.error().message;
-  auth_ = std::move(a).value();
+  ASSERT_NO_FATAL_FAILURE(InitWithSilentDomain(silent.forwarder(), 1000ms));
   Message m = Mail("dkim.example");
   testing::SignInPlace(World::Get().key1(), &m);  // aligned, last in the header
-  for (const char* sel : {"s1", "s2", "s3"}) {
-    testing::TestKey k = World::Get().key1();
-    k.domain = "silent.example";
-    k.selector = sel;
-    testing::SignInPlace(k, &m);
-  }
+  SignWithSilentKeys({"s1", "s2", "s3"}, &m);
   Verdicts v = Run("198.51.100.7", "x@other.example", m);
   EXPECT_EQ(v.dmarc.result, DmarcResult::kPass) << v.dmarc.reason << " / " << v.Summary();
 }

@@ -62,6 +62,29 @@ class HandoffTest : public ::testing::Test {
     return d;
   }
 
+  // Our outbound message ours@example.com opened thread T1, which handler helpdesk owns.
+  void RecordHelpdeskThread() {
+    store::MessageRecord ours;
+    ours.msgid = "ours@example.com";
+    ours.thread_id = "T1";
+    ours.owner = "helpdesk";
+    ours.direction = store::Direction::kOutbound;
+    ours.time = 1700000000;
+    ASSERT_TRUE(threads_->RecordMessage(ours).ok());
+    ASSERT_TRUE(threads_->SetThreadOwner("T1", "helpdesk").ok());
+  }
+
+  // The decision of an inbound answer `message_id`, matched into `thread_id` by In-Reply-To.
+  static Decision Answer(const std::string& message_id, const std::string& thread_id) {
+    Decision d;
+    d.direction = store::Direction::kInbound;
+    d.outcome = Outcome::kMatched;
+    d.message_id = message_id;
+    d.resolution.thread_id = thread_id;
+    d.resolution.method = thread::MatchMethod::kInReplyTo;
+    return d;
+  }
+
   std::string Extra(const Decision& d, const std::string& key) {
     for (const auto& [k, v] : d.extra_log) {
       if (k == key) return v;
@@ -128,23 +151,11 @@ TEST_F(HandoffTest, TooLargeMessageIsDeliveredButNotQueued) {
 
 TEST_F(HandoffTest, ThreadOwnerGetsRepliesWithoutRoute) {
   Make("[handlers]\nowner_routing = \"thread\"\n");
-  store::MessageRecord ours;
-  ours.msgid = "ours@example.com";
-  ours.thread_id = "T1";
-  ours.owner = "helpdesk";
-  ours.direction = store::Direction::kOutbound;
-  ours.time = 1700000000;
-  ASSERT_TRUE(threads_->RecordMessage(ours).ok());
-  ASSERT_TRUE(threads_->SetThreadOwner("T1", "helpdesk").ok());
+  ASSERT_NO_FATAL_FAILURE(RecordHelpdeskThread());
   Envelope envelope;
   envelope.mail_from = "a@example.org";
   envelope.recipients = {"alice@example.com"};
-  Decision d;
-  d.direction = store::Direction::kInbound;
-  d.outcome = Outcome::kMatched;
-  d.message_id = "answer@example.org";
-  d.resolution.thread_id = "T1";
-  d.resolution.method = thread::MatchMethod::kInReplyTo;
+  Decision d = Answer("answer@example.org", "T1");
   d.resolution.parent = "ours@example.com";
   handoff_->Run(envelope, *threads_, kRaw, true, &d);
   EXPECT_EQ(d.outcome, Outcome::kQueued);
@@ -158,12 +169,7 @@ TEST_F(HandoffTest, OwnerFromTheRecordNeedsNoLookup) {
   Envelope envelope;
   envelope.mail_from = "a@example.org";
   envelope.recipients = {"alice@example.com"};
-  Decision d;
-  d.direction = store::Direction::kInbound;
-  d.outcome = Outcome::kMatched;
-  d.message_id = "answer@example.org";
-  d.resolution.thread_id = "T-elsewhere";
-  d.resolution.method = thread::MatchMethod::kInReplyTo;
+  Decision d = Answer("answer@example.org", "T-elsewhere");
   d.thread_owner = "helpdesk";
   handoff_->Run(envelope, *threads_, kRaw, true, &d);
   EXPECT_EQ(d.outcome, Outcome::kQueued);
@@ -174,14 +180,7 @@ TEST_F(HandoffTest, OwnerFromTheRecordNeedsNoLookup) {
 // addressed to a person stays with the person; addressed to the handler's from, it is routed.
 TEST_F(HandoffTest, ThreadOwnerGetsOnlyMailToItsOwnAddresses) {
   Make("[handler.helpdesk]\nfrom = \"desk@example.com\"\n");
-  store::MessageRecord ours;
-  ours.msgid = "ours@example.com";
-  ours.thread_id = "T1";
-  ours.owner = "helpdesk";
-  ours.direction = store::Direction::kOutbound;
-  ours.time = 1700000000;
-  ASSERT_TRUE(threads_->RecordMessage(ours).ok());
-  ASSERT_TRUE(threads_->SetThreadOwner("T1", "helpdesk").ok());
+  ASSERT_NO_FATAL_FAILURE(RecordHelpdeskThread());
   struct {
     std::string rcpt;
     std::string want_handler;
@@ -191,12 +190,7 @@ TEST_F(HandoffTest, ThreadOwnerGetsOnlyMailToItsOwnAddresses) {
     Envelope envelope;
     envelope.mail_from = "a@example.org";
     envelope.recipients = {c.rcpt};
-    Decision d;
-    d.direction = store::Direction::kInbound;
-    d.outcome = Outcome::kMatched;
-    d.message_id = "answer" + std::to_string(++n) + "@example.org";
-    d.resolution.thread_id = "T1";
-    d.resolution.method = thread::MatchMethod::kInReplyTo;
+    Decision d = Answer("answer" + std::to_string(++n) + "@example.org", "T1");
     handoff_->Run(envelope, *threads_, kRaw, true, &d);
     EXPECT_EQ(Extra(d, "handler"), c.want_handler) << c.rcpt;
     EXPECT_EQ(Extra(d, "owner_skipped"), c.want_handler.empty() ? "helpdesk" : "") << c.rcpt;

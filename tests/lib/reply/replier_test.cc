@@ -53,6 +53,19 @@ class ReplierTest : public ::testing::Test {
     return f;
   }
 
+  // Claims the reply `reply_id` to in1@example.org (help@example.com answering alice) and
+  // leaves it pending, as a crash right after the claim does: its entry in *entry.
+  void ClaimPending(const std::string& reply_id, LedgerEntry* entry) {
+    entry->reply_id = reply_id;
+    entry->state = "pending";
+    entry->time = now_;
+    entry->handler = "h";
+    entry->message = "Message-ID: <" + reply_id + ">\n\nhi\n";
+    entry->envelope_sender = "help@example.com";
+    entry->recipients = {"alice@example.org"};
+    ASSERT_TRUE(ReplyLedger(env_).Claim("in1@example.org", "help@example.com", {}, *entry).ok());
+  }
+
   testing::TempDir dir_;
   testing::FakeSendmail fake_{dir_.str()};
   std::shared_ptr<store::Environment> env_;
@@ -403,16 +416,8 @@ TEST_F(ReplierTest, GatedChildTheRetryHadToKillIsNotResent) {
   config_.gate_dir = dir_.str() + "/gates";
   config_.sendmail_timeout_seconds = 1;
   config_.reinject_confirm_seconds = 0;
-  ReplyLedger ledger(env_);
   LedgerEntry entry;
-  entry.reply_id = "hung@example.com";
-  entry.state = "pending";
-  entry.time = now_;
-  entry.handler = "h";
-  entry.message = "Message-ID: <hung@example.com>\n\nhi\n";
-  entry.envelope_sender = "help@example.com";
-  entry.recipients = {"alice@example.org"};
-  ASSERT_TRUE(ledger.Claim("in1@example.org", "help@example.com", {}, entry).ok());
+  ASSERT_NO_FATAL_FAILURE(ClaimPending("hung@example.com", &entry));
   GateMarkers markers(config_.gate_dir);
   auto gate = markers.Create();
   ASSERT_TRUE(gate.ok());
@@ -424,7 +429,8 @@ TEST_F(ReplierTest, GatedChildTheRetryHadToKillIsNotResent) {
   entry.sendmail_start = (*held)->start_time();
   entry.gate_marker = *gate;
   entry.reinject_time = now_;
-  ASSERT_TRUE(ledger.Update(ReplyLedger::ReplyRef("in1@example.org", "help@example.com"), entry)
+  ASSERT_TRUE(ReplyLedger(env_)
+                  .Update(ReplyLedger::ReplyRef("in1@example.org", "help@example.com"), entry)
                   .ok());
   auto retry = Make().Reply(Facts(), {"h", "J2", ""}, {"Hello", "", ""});
   ASSERT_FALSE(retry.ok());
@@ -437,16 +443,8 @@ TEST_F(ReplierTest, GatedChildTheRetryHadToKillIsNotResent) {
 
 TEST_F(ReplierTest, InterruptedBeforeSendmailRanSendsOnRetry) {
   // A claim that never reached sendmail (crash right after the claim) is sent by the retry.
-  ReplyLedger ledger(env_);
   LedgerEntry pending;
-  pending.reply_id = "early@example.com";
-  pending.state = "pending";
-  pending.time = now_;
-  pending.handler = "h";
-  pending.message = "Message-ID: <early@example.com>\n\nhi\n";
-  pending.envelope_sender = "help@example.com";
-  pending.recipients = {"alice@example.org"};
-  ASSERT_TRUE(ledger.Claim("in1@example.org", "help@example.com", {}, pending).ok());
+  ASSERT_NO_FATAL_FAILURE(ClaimPending("early@example.com", &pending));
   auto sent = Make().Reply(Facts(), {"h", "J1", ""}, {"Hello", "", ""});
   ASSERT_TRUE(sent.ok()) << sent.error().message;
   EXPECT_EQ(*sent, "early@example.com");

@@ -16,6 +16,7 @@
 
 #include "store/open_store.h"
 #include "support/pg_cluster.h"
+#include "support/pg_database.h"
 #include "temp_env.h"
 
 namespace threadmill::store::testing {
@@ -49,11 +50,7 @@ class BackendFixture : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (!pg()) return;
-    threadmill::testing::PgCluster* cluster = SuiteCluster();
-    if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
-    ASSERT_TRUE(cluster->error().empty()) << cluster->error();
-    dsn_ = cluster->NewDatabase();
-    ASSERT_FALSE(dsn_.empty()) << cluster->error();
+    threadmill::testing::NewDatabaseOrSkip(SuiteCluster(), &dsn_);
   }
 
   bool pg() const { return GetParam() == "postgresql"; }

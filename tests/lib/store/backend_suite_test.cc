@@ -40,6 +40,7 @@
 #include "store/postgresql/pg_thread_backend.h"
 #include "store/thread_store.h"
 #include "support/pg_cluster.h"
+#include "support/pg_database.h"
 #include "thread/resolver.h"
 #include "temp_env.h"
 
@@ -87,10 +88,8 @@ class store_backend_suite : public ::testing::TestWithParam<std::string> {
       return;
     }
     threadmill::testing::PgCluster* cluster = Cluster();
-    if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
-    ASSERT_TRUE(cluster->error().empty()) << cluster->error();
-    dsn_ = cluster->NewDatabase();
-    ASSERT_FALSE(dsn_.empty()) << cluster->error();
+    threadmill::testing::NewDatabaseOrSkip(cluster, &dsn_);
+    if (dsn_.empty()) return;  // skipped or failed
     for (auto& pool : pools_) {
       auto opened = pg::PgPool::Open(dsn_);
       ASSERT_TRUE(opened.ok()) << opened.error().message;
@@ -108,6 +107,18 @@ class store_backend_suite : public ::testing::TestWithParam<std::string> {
   }
   ThreadStore Store(int host = 0) { return ThreadStore(ThreadOf(host)); }
   reply::ReplyLedger Ledger(int host = 0) { return reply::ReplyLedger(LedgerOf(host)); }
+  // Runs body(host, store) on hosts 0 and 1 at once, each in a thread of its own with its own
+  // ThreadStore (Store(host)); returns when both have finished.
+  void OnBothHosts(const std::function<void(int host, ThreadStore& store)>& body) {
+    std::vector<std::thread> hosts;
+    for (int host = 0; host < 2; ++host) {
+      hosts.emplace_back([&, host] {
+        ThreadStore store = Store(host);
+        body(host, store);
+      });
+    }
+    for (auto& t : hosts) t.join();
+  }
 
   testing::TempDir dir_;
   std::shared_ptr<Environment> env_;
@@ -299,21 +310,16 @@ TEST_P(store_backend_suite, ConcurrentRecordsIntoOneThreadLoseNothing) {
   ASSERT_TRUE(seed.ok());
   constexpr int kPerHost = 25;
   std::atomic<int> failures{0};
-  std::vector<std::thread> hosts;
-  for (int host = 0; host < 2; ++host) {
-    hosts.emplace_back([&, host] {
-      ThreadStore store = Store(host);
-      for (int i = 0; i < kPerHost; ++i) {
-        std::string id = "h" + std::to_string(host) + "-" + std::to_string(i) + "@x";
-        auto got = store.RecordMessage(Msg(id, seed->thread_id, 10 + i));
-        if (!got.ok()) {
-          ++failures;
-          ADD_FAILURE() << id << ": " << got.error().message;
-        }
+  OnBothHosts([&](int host, ThreadStore& store) {
+    for (int i = 0; i < kPerHost; ++i) {
+      std::string id = "h" + std::to_string(host) + "-" + std::to_string(i) + "@x";
+      auto got = store.RecordMessage(Msg(id, seed->thread_id, 10 + i));
+      if (!got.ok()) {
+        ++failures;
+        ADD_FAILURE() << id << ": " << got.error().message;
       }
-    });
-  }
-  for (auto& t : hosts) t.join();
+    }
+  });
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ((*Store().FindThread(seed->thread_id))->message_count, 1u + 2 * kPerHost);
   EXPECT_EQ(Store(1).ThreadMessages(seed->thread_id)->size(), 1u + 2 * kPerHost);
@@ -327,30 +333,25 @@ TEST_P(store_backend_suite, ConcurrentRepliesIntoOneThreadLoseNothing) {
   ASSERT_TRUE(seed.ok());
   constexpr int kPerHost = 25;
   std::atomic<int> failures{0};
-  std::vector<std::thread> hosts;
-  for (int host = 0; host < 2; ++host) {
-    hosts.emplace_back([&, host] {
-      ThreadStore store = Store(host);
-      for (int i = 0; i < kPerHost; ++i) {
-        auto parent = store.FindMessage("seed@x");
-        if (!parent.ok() || !parent->has_value()) {
-          ++failures;
-          continue;
-        }
-        MessageRecord reply = Msg("re" + std::to_string(host) + "-" + std::to_string(i) + "@x",
-                                  (*parent)->thread_id, 10 + i);
-        reply.direction = Direction::kInbound;
-        reply.parent = "seed@x";
-        reply.match = "in-reply-to";
-        auto got = store.RecordMessage(reply);
-        if (!got.ok()) {
-          ++failures;
-          ADD_FAILURE() << reply.msgid << ": " << got.error().message;
-        }
+  OnBothHosts([&](int host, ThreadStore& store) {
+    for (int i = 0; i < kPerHost; ++i) {
+      auto parent = store.FindMessage("seed@x");
+      if (!parent.ok() || !parent->has_value()) {
+        ++failures;
+        continue;
       }
-    });
-  }
-  for (auto& t : hosts) t.join();
+      MessageRecord reply = Msg("re" + std::to_string(host) + "-" + std::to_string(i) + "@x",
+                                (*parent)->thread_id, 10 + i);
+      reply.direction = Direction::kInbound;
+      reply.parent = "seed@x";
+      reply.match = "in-reply-to";
+      auto got = store.RecordMessage(reply);
+      if (!got.ok()) {
+        ++failures;
+        ADD_FAILURE() << reply.msgid << ": " << got.error().message;
+      }
+    }
+  });
   EXPECT_EQ(failures.load(), 0);
   auto thread = Store().FindThread(seed->thread_id);
   ASSERT_TRUE(thread.ok() && thread->has_value());
@@ -366,23 +367,18 @@ TEST_P(store_backend_suite, ConcurrentSameMessageIdIsStoredOnce) {
   constexpr int kIds = 25;
   std::atomic<int> failures{0};
   std::vector<std::vector<std::string>> threads(2);
-  std::vector<std::thread> hosts;
-  for (int host = 0; host < 2; ++host) {
-    hosts.emplace_back([&, host] {
-      ThreadStore store = Store(host);
-      for (int i = 0; i < kIds; ++i) {
-        auto got = store.RecordMessage(
-            Msg("both-" + std::to_string(i) + "@x", host == 0 ? seed->thread_id : "", 10 + i));
-        if (!got.ok()) {
-          ++failures;
-          ADD_FAILURE() << got.error().message;
-          continue;
-        }
-        threads[host].push_back(got->thread_id);
+  OnBothHosts([&](int host, ThreadStore& store) {
+    for (int i = 0; i < kIds; ++i) {
+      auto got = store.RecordMessage(
+          Msg("both-" + std::to_string(i) + "@x", host == 0 ? seed->thread_id : "", 10 + i));
+      if (!got.ok()) {
+        ++failures;
+        ADD_FAILURE() << got.error().message;
+        continue;
       }
-    });
-  }
-  for (auto& t : hosts) t.join();
+      threads[host].push_back(got->thread_id);
+    }
+  });
   ASSERT_EQ(failures.load(), 0);
   // Whichever host stored an id first decided its thread; the other host was told that one.
   EXPECT_EQ(threads[0], threads[1]);
@@ -398,24 +394,19 @@ TEST_P(store_backend_suite, ConcurrentFirstMessagesOfOneThreadLoseNothing) {
   constexpr int kThreads = 20;
   std::atomic<int> failures{0};
   std::atomic<int> ready{0};
-  std::vector<std::thread> hosts;
-  for (int host = 0; host < 2; ++host) {
-    hosts.emplace_back([&, host] {
-      ThreadStore store = Store(host);
-      ++ready;
-      while (ready.load() < 2) std::this_thread::yield();
-      for (int i = 0; i < kThreads; ++i) {
-        const std::string id = "first-" + std::to_string(host) + "-" + std::to_string(i) + "@x";
-        auto got = store.RecordMessage(Msg(id, "TNEW" + std::to_string(i), 10 + host),
-                                       "ROOT-" + std::to_string(i) + "-" + std::to_string(host));
-        if (!got.ok()) {
-          ++failures;
-          ADD_FAILURE() << id << ": " << got.error().message;
-        }
+  OnBothHosts([&](int host, ThreadStore& store) {
+    ++ready;
+    while (ready.load() < 2) std::this_thread::yield();
+    for (int i = 0; i < kThreads; ++i) {
+      const std::string id = "first-" + std::to_string(host) + "-" + std::to_string(i) + "@x";
+      auto got = store.RecordMessage(Msg(id, "TNEW" + std::to_string(i), 10 + host),
+                                     "ROOT-" + std::to_string(i) + "-" + std::to_string(host));
+      if (!got.ok()) {
+        ++failures;
+        ADD_FAILURE() << id << ": " << got.error().message;
       }
-    });
-  }
-  for (auto& t : hosts) t.join();
+    }
+  });
   ASSERT_EQ(failures.load(), 0);
   for (int i = 0; i < kThreads; ++i) {
     const std::string thread_id = "TNEW" + std::to_string(i);
@@ -528,10 +519,9 @@ TEST_P(store_backend_suite, LedgerRaceExactlyOneClaimWins) {
 // (thread::Resolve, then ThreadStore::RecordMessage as filter/processor.cc does).
 TEST(store_pg_round_trips, MilterPathCosts) {
   threadmill::testing::PgCluster* cluster = Cluster();
-  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
-  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
-  const std::string dsn = cluster->NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  std::string dsn;
+  threadmill::testing::NewDatabaseOrSkip(cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
   auto pool = pg::PgPool::Open(dsn);
   ASSERT_TRUE(pool.ok()) << pool.error().message;
   ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
@@ -730,10 +720,9 @@ TEST_P(store_backend_suite, LedgerCrossHostRaceOneHostAnswers) {
 // in it fails the transaction.
 TEST(store_pg_conn, FirstStatementOfATransactionReturnsItsRows) {
   threadmill::testing::PgCluster* cluster = Cluster();
-  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
-  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
-  const std::string dsn = cluster->NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  std::string dsn;
+  threadmill::testing::NewDatabaseOrSkip(cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
   auto conn = pg::PgConn::Connect(dsn, pg::Timeouts{});
   ASSERT_TRUE(conn.ok()) << conn.error().message;
   std::string got;
@@ -758,10 +747,9 @@ TEST(store_pg_conn, FirstStatementOfATransactionReturnsItsRows) {
 // migrated by a newer threadmill is refused.
 TEST(store_pg_schema, VersionedMigrations) {
   threadmill::testing::PgCluster* cluster = Cluster();
-  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
-  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
-  const std::string dsn = cluster->NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  std::string dsn;
+  threadmill::testing::NewDatabaseOrSkip(cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
   ASSERT_TRUE(pg::PgPool::Open(dsn).ok());
   auto pool = pg::PgPool::Open(dsn);  // second start: nothing to do
   ASSERT_TRUE(pool.ok()) << pool.error().message;
@@ -794,10 +782,9 @@ TEST(store_pg_schema, VersionedMigrations) {
 // and opening its pool runs no DDL.
 TEST(store_pg_schema, LeastPrivilegeRoleRunsAfterTheOwnerMigrated) {
   threadmill::testing::PgCluster* cluster = Cluster();
-  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
-  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
-  const std::string owner_dsn = cluster->NewDatabase();
-  ASSERT_FALSE(owner_dsn.empty()) << cluster->error();
+  std::string owner_dsn;
+  threadmill::testing::NewDatabaseOrSkip(cluster, &owner_dsn);
+  if (owner_dsn.empty()) return;  // skipped or failed
   const size_t at = owner_dsn.find("dbname=") + 7;
   const std::string dbname = owner_dsn.substr(at, owner_dsn.find(' ', at) - at);
   const std::string role = "tm_app_" + dbname;
@@ -841,10 +828,9 @@ TEST(store_pg_schema, LeastPrivilegeRoleRunsAfterTheOwnerMigrated) {
 // then degrades, it does not hang); once the server is back, the pool reconnects by itself.
 TEST(store_pg_faults, ServerRestartIsTemporary) {
   threadmill::testing::PgCluster* cluster = Cluster();
-  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
-  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
-  const std::string dsn = cluster->NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  std::string dsn;
+  threadmill::testing::NewDatabaseOrSkip(cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
   auto pool = pg::PgPool::Open(dsn);
   ASSERT_TRUE(pool.ok()) << pool.error().message;
   ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
@@ -876,10 +862,9 @@ TEST(store_pg_faults, ServerRestartIsTemporary) {
 // first calls after the restart succeed, for reads and for transactions alike.
 TEST(store_pg_faults, IdleConnectionsReconnectAfterARestart) {
   threadmill::testing::PgCluster* cluster = Cluster();
-  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
-  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
-  const std::string dsn = cluster->NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  std::string dsn;
+  threadmill::testing::NewDatabaseOrSkip(cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
   auto pool = pg::PgPool::Open(dsn);
   ASSERT_TRUE(pool.ok()) << pool.error().message;
   ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool));
@@ -901,10 +886,9 @@ TEST(store_pg_faults, IdleConnectionsReconnectAfterARestart) {
 // statement_timeout_ms; then the call fails with kTemporary instead of hanging.
 TEST(store_pg_faults, StatementTimeoutBoundsAWaitOnALock) {
   threadmill::testing::PgCluster* cluster = Cluster();
-  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
-  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
-  const std::string dsn = cluster->NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  std::string dsn;
+  threadmill::testing::NewDatabaseOrSkip(cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
   pg::PgPool::Options options;
   options.max_idle = 2;
   options.timeouts.statement_ms = 300;
@@ -985,10 +969,9 @@ TEST(store_pg_faults, ServerThatNeverAnswersFailsWithinTheConnectBound) {
 // answers again the pool reconnects by itself. A stopped cluster fails a call at once.
 TEST(store_pg_faults, ServerThatStopsAnsweringFailsWithinTheStatementBound) {
   threadmill::testing::PgCluster* cluster = Cluster();
-  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
-  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
-  const std::string dsn = cluster->NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  std::string dsn;
+  threadmill::testing::NewDatabaseOrSkip(cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
   pg::PgPool::Options options;
   options.max_idle = 1;
   options.timeouts.connect_ms = 1000;
@@ -1061,10 +1044,9 @@ TEST(store_open, PostgresqlBackendsAreSharedAndForkSafe) {
   EXPECT_EQ(OpenStore(bad).error().code, ErrorCode::kInvalidInput);
 
   threadmill::testing::PgCluster* cluster = Cluster();
-  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
-  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
-  const std::string dsn = cluster->NewDatabase();
-  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  std::string dsn;
+  threadmill::testing::NewDatabaseOrSkip(cluster, &dsn);
+  if (dsn.empty()) return;  // skipped or failed
   testing::TempDir dir;
   EnvOptions options;
   options.path = dir.path() + "/lmdb";
