@@ -143,6 +143,7 @@ store::EnvOptions StoreOptions(const config::Config& config) {
   options.connect_timeout_ms = config.store.connect_timeout_ms;
   options.statement_timeout_ms = config.store.statement_timeout_ms;
   options.host_id = config.store.host_id;
+  options.retention_seconds = config.store.retention_days * 86400;
   return options;
 }
 

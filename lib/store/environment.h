@@ -84,6 +84,10 @@ struct EnvOptions {
   int64_t statement_timeout_ms = 3000;
   // [store] host_id: this host's name in job leases and reply claims (store/host_id.h).
   std::string host_id;
+  // [store] retention_days in seconds (0: unknown). With PostgreSQL, a process answers the
+  // Message-IDs it stored minutes ago from memory only when no sweep can have removed them
+  // (store/postgresql/pg_recent_messages.h).
+  int64_t retention_seconds = 0;
 };
 
 // What the shared backends of this process did (for /metrics): calls and errors per

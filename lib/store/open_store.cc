@@ -16,7 +16,8 @@ Result<std::shared_ptr<Environment>> OpenStore(const EnvOptions& options) {
     pg::PgPool::Options pool;
     pool.timeouts.connect_ms = options.connect_timeout_ms;
     pool.timeouts.statement_ms = options.statement_timeout_ms;
-    auto pg = pg::MakeProcessBackends(options.dsn, HostId(options), pool);
+    auto pg = pg::MakeProcessBackends(options.dsn, HostId(options), pool,
+                                      options.retention_seconds);
     (*env)->AttachSharedBackends(SharedBackends{pg.threads, pg.ledger, pg.kv, pg.counters,
                                                 pg.drafts, pg.sweep_lease, pg.jobs, pg.stats,
                                                 pg.census});

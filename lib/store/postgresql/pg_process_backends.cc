@@ -27,8 +27,12 @@ constexpr size_t kProcessPoolIdle = 16;
 // The pool of the calling process, opened on first use (and again after a fork).
 class ProcessPool {
  public:
-  ProcessPool(std::string dsn, std::string host_id, PgPool::Options options)
-      : dsn_(std::move(dsn)), host_id_(std::move(host_id)), options_(options) {
+  ProcessPool(std::string dsn, std::string host_id, PgPool::Options options,
+              int64_t retention_seconds)
+      : dsn_(std::move(dsn)),
+        host_id_(std::move(host_id)),
+        options_(options),
+        retention_seconds_(retention_seconds) {
     // A milter process serves one thread per SMTP session: keep enough idle connections
     // for a busy host's concurrent sessions, or every burst opens and closes backends
     // (milliseconds of server CPU each; tests/bench/store_backends counts them).
@@ -113,7 +117,7 @@ class ProcessPool {
         return pool.error();
       }
       pool_ = *pool;
-      opened_.threads = std::make_shared<PgThreadBackend>(*pool);
+      opened_.threads = std::make_shared<PgThreadBackend>(*pool, retention_seconds_);
       opened_.ledger = std::make_shared<PgLedgerBackend>(*pool);
       opened_.kv = std::make_shared<PgKvBackend>(*pool);
       opened_.counters = std::make_shared<PgCountersBackend>(*pool);
@@ -136,6 +140,7 @@ class ProcessPool {
   const std::string dsn_;
   const std::string host_id_;
   PgPool::Options options_;
+  const int64_t retention_seconds_;
   std::mutex mutex_;
   pid_t pid_ = 0;
   int64_t retry_at_ms_ = 0;  // steady ms: no new open before this (after a failed one)
@@ -339,9 +344,10 @@ class LazyCensusBackend final : public CensusBackend, Lazy {
 
 }  // namespace
 
-ProcessBackends MakeProcessBackends(std::string dsn, std::string host_id,
-                                    PgPool::Options options) {
-  auto pool = std::make_shared<ProcessPool>(std::move(dsn), std::move(host_id), options);
+ProcessBackends MakeProcessBackends(std::string dsn, std::string host_id, PgPool::Options options,
+                                    int64_t retention_seconds) {
+  auto pool = std::make_shared<ProcessPool>(std::move(dsn), std::move(host_id), options,
+                                            retention_seconds);
   return {std::make_shared<LazyThreadBackend>(pool), std::make_shared<LazyLedgerBackend>(pool),
           std::make_shared<LazyKvBackend>(pool),     std::make_shared<LazyCountersBackend>(pool),
           std::make_shared<LazyDraftBackend>(pool),  std::make_shared<LazySweepLease>(pool),

@@ -23,6 +23,7 @@
 //   in all); after a failure the pool's retry_after_ms makes the next calls fail at once.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -54,8 +55,10 @@ struct ProcessBackends {
 };
 
 // Every backend shares one lazily opened pool on `dsn` (a libpq connection string); the job
-// backend writes `host_id` into its leases (store/host_id.h).
+// backend writes `host_id` into its leases (store/host_id.h); `retention_seconds` ([store]
+// retention_days) decides whether the thread backend answers this process's recent messages
+// from memory (pg_recent_messages.h; 0: never).
 ProcessBackends MakeProcessBackends(std::string dsn, std::string host_id,
-                                    PgPool::Options options = {});
+                                    PgPool::Options options = {}, int64_t retention_seconds = 0);
 
 }  // namespace threadmill::store::pg

@@ -1,6 +1,7 @@
 // pg_thread_backend.cc - see pg_thread_backend.h.
 #include "store/postgresql/pg_thread_backend.h"
 
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <set>
@@ -125,6 +126,8 @@ const Statement kDeleteThread{
     "tm_delete_thread", "DELETE FROM tm_thread WHERE thread_id = $1", {kText}};
 const Statement kDeleteIndexOf{
     "tm_delete_index_of", "DELETE FROM tm_thread_index WHERE thread_id = $1", {kText}};
+
+int64_t UnixNow() { return static_cast<int64_t>(std::time(nullptr)); }
 
 Result<std::optional<MessageRecord>> DecodeMessageRow(std::string_view msgid,
                                                       std::string_view json) {
@@ -305,9 +308,13 @@ Status SweepIn(PgConn& conn, int64_t cutoff, SweepStats& stats, bool& more) {
 
 }  // namespace
 
-PgThreadBackend::PgThreadBackend(std::shared_ptr<PgPool> pool) : pool_(std::move(pool)) {}
+PgThreadBackend::PgThreadBackend(std::shared_ptr<PgPool> pool, int64_t retention_seconds)
+    : pool_(std::move(pool)), recent_(retention_seconds) {}
 
 Result<std::optional<MessageRecord>> PgThreadBackend::FindMessage(std::string_view msgid) const {
+  // Stored by this process minutes ago: the row as it is (pg_recent_messages.h). Its thread's
+  // record, if this process still holds one, is only a hint for the compare-and-swap.
+  if (std::optional<MessageRecord> mine = recent_.Recall(msgid, UnixNow())) return mine;
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   Result<Rows> rows = (*conn)->Run(kFindMessageWithThread, {Param::Bytes(msgid)});
@@ -363,7 +370,8 @@ Result<MessageRecord> PgThreadBackend::RecordMessage(const MessageRecord& rec,
     Forget(rec.thread_id);
     return st.error();
   }
-  if (!stored_thread.empty()) {
+  if (!stored_thread.empty()) {  // stored now, not known before
+    recent_.Remember(out, UnixNow());
     Remember(rec.thread_id, stored_thread);
     // The thread as stored, for a caller that needs it (no FindThread round trip after).
     if (thread_after) {
@@ -430,6 +438,7 @@ Status PgThreadBackend::SetThreadOwner(std::string_view thread_id, std::string_v
 }
 
 Result<SweepStats> PgThreadBackend::Sweep(int64_t older_than_unix) {
+  recent_.Clear();  // whatever this sweep removes is not answered from memory afterwards
   Result<PgPool::Lease> conn = pool_->Acquire();
   if (!conn.ok()) return conn.error();
   SweepStats total;

@@ -26,11 +26,14 @@
 //   exists, a swap that lost). The thread record is JSON merged by the client
 //   (thread_update.h), so an existing thread needs its record read before it is written.
 //   RecordMessage hands back the thread record it stored (thread_store.h), so the milter's
-//   routing by the thread's owner costs no FindThread round trip after it.
+//   routing by the thread's owner costs no FindThread round trip after it. FindMessage of a
+//   message this process stored in the last minutes costs none (pg_recent_messages.h), so a
+//   reply to it costs 1 round trip in all (the compare-and-swap).
 //   Message order within a thread: time, then Message-ID bytes.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,13 +42,16 @@
 #include <unordered_map>
 
 #include "store/postgresql/pg_pool.h"
+#include "store/postgresql/pg_recent_messages.h"
 #include "store/thread_backend.h"
 
 namespace threadmill::store::pg {
 
 class PgThreadBackend final : public ThreadBackend {
  public:
-  explicit PgThreadBackend(std::shared_ptr<PgPool> pool);
+  // retention_seconds: [store] retention_days in seconds, which decides whether FindMessage
+  // may answer this process's recent messages from memory (pg_recent_messages.h; 0: never).
+  explicit PgThreadBackend(std::shared_ptr<PgPool> pool, int64_t retention_seconds = 0);
 
   Result<std::optional<MessageRecord>> FindMessage(std::string_view msgid) const override;
   Result<std::optional<ThreadRecord>> FindThread(std::string_view thread_id) const override;
@@ -72,6 +78,7 @@ class PgThreadBackend final : public ThreadBackend {
   std::shared_ptr<PgPool> pool_;
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<std::string, std::string> thread_cache_;
+  RecentMessages recent_;
 };
 
 }  // namespace threadmill::store::pg

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 
 #include <atomic>
 #include <chrono>
@@ -594,6 +595,76 @@ TEST(store_pg_round_trips, MilterPathCosts) {
   EXPECT_EQ(other.ThreadMessages(thread_id)->size(), 5u);
   EXPECT_EQ((*store.FindThread(thread_id))->thread_index_roots,
             (std::vector<std::string>{"ROOT-NEW"}));
+}
+
+// A reply to a message this process stored minutes ago (one host, or the host the question
+// left through): the lookup is answered from memory (pg_recent_messages.h), so the reply costs
+// its compare-and-swap only. Everything else stays as it was: another host reads the same
+// record from the database, a thread another host changed meanwhile is recorded by the locking
+// path, and without a retention that allows it (retention_days = 0) every lookup asks.
+TEST(store_pg_round_trips, ReplyToOwnRecentMessageCostsOne) {
+  threadmill::testing::PgCluster* cluster = Cluster();
+  if (!cluster->skip_reason().empty()) GTEST_SKIP() << cluster->skip_reason();
+  ASSERT_TRUE(cluster->error().empty()) << cluster->error();
+  const std::string dsn = cluster->NewDatabase();
+  ASSERT_FALSE(dsn.empty()) << cluster->error();
+  constexpr int64_t kRetention = 180 * 86400;
+  auto pool = pg::PgPool::Open(dsn);
+  ASSERT_TRUE(pool.ok()) << pool.error().message;
+  ThreadStore store(std::make_shared<pg::PgThreadBackend>(*pool, kRetention));
+  auto cost = [&](const std::function<void()>& fn) {
+    const uint64_t before = (*pool)->round_trips();
+    fn();
+    return (*pool)->round_trips() - before;
+  };
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  // As the milter does it: resolve the headers, record the message in the thread resolved.
+  auto receive = [&](ThreadStore& on, const std::string& msgid, const std::string& parent) {
+    thread::ThreadHeaders h;
+    h.message_id = msgid;
+    if (!parent.empty()) h.in_reply_to = {parent};
+    auto r = thread::Resolve(on, h, false, nullptr);
+    EXPECT_TRUE(r.ok());
+    if (!r.ok()) return std::string();
+    MessageRecord rec = Msg(msgid, r->thread_id, now);
+    if (!parent.empty()) {
+      EXPECT_EQ(r->method, thread::MatchMethod::kInReplyTo);
+      rec.direction = Direction::kInbound;
+      rec.parent = parent;
+      rec.match = "in-reply-to";
+    }
+    auto stored = on.RecordMessage(rec);
+    EXPECT_TRUE(stored.ok()) << stored.error().message;
+    return r->thread_id;
+  };
+  const std::string thread_id = receive(store, "question@x", "");
+  std::string matched;
+  EXPECT_EQ(cost([&] { matched = receive(store, "answer@x", "question@x"); }), 1u);
+  EXPECT_EQ(matched, thread_id);
+  // Another host (its own pool and memory) asks the database, and reads the same record.
+  auto other_pool = pg::PgPool::Open(dsn);
+  ASSERT_TRUE(other_pool.ok()) << other_pool.error().message;
+  ThreadStore other(std::make_shared<pg::PgThreadBackend>(*other_pool, kRetention));
+  auto theirs = other.FindMessage("question@x");
+  auto mine = store.FindMessage("question@x");
+  ASSERT_TRUE(theirs.ok() && mine.ok() && theirs->has_value() && mine->has_value());
+  EXPECT_EQ(**theirs, **mine);
+  // That host answers into the thread too; this host's next answer finds the thread changed:
+  // the swap fails (1), the locking path records it (2). Nothing is lost.
+  EXPECT_EQ(receive(other, "elsewhere@x", "question@x"), thread_id);
+  EXPECT_EQ(cost([&] { matched = receive(store, "answer2@x", "answer@x"); }), 3u);
+  EXPECT_EQ(matched, thread_id);
+  auto thread = other.FindThread(thread_id);
+  ASSERT_TRUE(thread.ok() && thread->has_value());
+  EXPECT_EQ((*thread)->message_count, 4u);
+  EXPECT_EQ(other.ThreadMessages(thread_id)->size(), 4u);
+  // This process's sweep forgets what it remembered: the lookup asks again.
+  ASSERT_TRUE(store.Sweep(now - kRetention).ok());
+  EXPECT_EQ(cost([&] { ASSERT_TRUE(store.FindMessage("question@x")->has_value()); }), 1u);
+  // retention_days = 0 (sweep everything at once): never from memory.
+  ThreadStore no_retention(std::make_shared<pg::PgThreadBackend>(*pool, 0));
+  receive(no_retention, "q0@x", "");
+  EXPECT_EQ(cost([&] { receive(no_retention, "a0@x", "q0@x"); }), 2u);
 }
 
 // Two MX hosts with their own host ids (ledger.h, SEVERAL HOSTS): a fresh claim of one host
