@@ -23,7 +23,9 @@
 // LIMITS
 //   At most kCapacity records (about 1 KB each); when full, it is emptied (the next lookups
 //   pay their round trip again). Each process has its own (never shared across fork: a new
-//   PgThreadBackend is made in the child, pg_process_backends.h).
+//   PgThreadBackend is made in the child, pg_process_backends.h). The retention counted is the
+//   one the store was opened with: a reload that sets retention_days to 0 applies here at the
+//   next start.
 #pragma once
 
 #include <cstddef>
