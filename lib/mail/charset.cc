@@ -82,6 +82,10 @@ bool Convert(std::string_view bytes, const std::string& from, std::string* out, 
     if (errno == E2BIG) continue;
     invalid = true;  // EILSEQ or EINVAL (truncated at the end): skip one byte
     out->append(kReplacement);
+    // Some of glibc's decoders (CP949: ks_c_5601-1987, euc-kr) consume a bad sequence at
+    // the end themselves and still fail: nothing is left to skip. Skipping anyway made
+    // in_left SIZE_MAX, and the next call read past the input (found by fuzz.run.charset).
+    if (in_left == 0) break;
     ++in;
     --in_left;
     iconv(cd, nullptr, nullptr, nullptr, nullptr);

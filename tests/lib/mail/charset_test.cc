@@ -132,6 +132,19 @@ TEST(mail_charset, ResultIsAlwaysValidUtf8) {
   EXPECT_EQ(d.ToString(), "invalid-utf8,unknown-charset");
 }
 
+// glibc's CP949 decoder (ks_c_5601-1987, euc-kr) consumes a bad sequence at the end of the
+// input and still fails: the converter must not skip a byte that is not there (it did, and
+// read past the input; found by fuzz.run.charset, the input is in its corpus).
+TEST(mail_charset, DecoderThatConsumesTheBadEndReadsNothingBeyondIt) {
+  const std::string bytes = "-\xF5\x9C\x9E\xA2\xE8";
+  for (const char* label : {"ks_c_5601-1987", "euc-kr"}) {
+    Defects d;
+    // '-', U+FFFD for 0xF5, U+C43E for 0x9C 0x9E, U+FFFD for the rest.
+    EXPECT_EQ(ToUtf8(bytes, label, &d), "-\xEF\xBF\xBD\xEC\x90\xBE\xEF\xBF\xBD") << label;
+    EXPECT_EQ(d.ToString(), "invalid-utf8") << label;
+  }
+}
+
 TEST(mail_charset, LargeInputIsFast) {
   std::string big(8 * 1024 * 1024, '\xE9');
   std::string out = ToUtf8(big, "iso-8859-1");
