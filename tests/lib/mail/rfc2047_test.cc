@@ -123,6 +123,15 @@ TEST(mail_rfc2047, EncodeEncodedLookingAsciiIsEncoded) {
 
 // Issue 8 item 14: labels glibc would take for UTF-8 without validating are no labels here,
 // and whatever a word decodes to is valid UTF-8.
+// A From display name or Subject is enough to reach the CP949 decoder with a bad end
+// (charset_test.cc DecoderThatConsumesTheBadEndReadsNothingBeyondIt): it crashed the caller.
+TEST(mail_rfc2047, Cp949WordWithABadEndDecodesWithinItsBytes) {
+  Defects d;
+  EXPECT_EQ(DecodeEncodedWords("=?euc-kr?B?LfWcnqLo?= x", &d),
+            "-\xEF\xBF\xBD\xEC\x90\xBE\xEF\xBF\xBD x");
+  EXPECT_EQ(d.ToString(), "invalid-utf8");
+}
+
 TEST(mail_rfc2047, HostileCharsetLabelsGiveValidUtf8) {
   struct Case {
     const char* name;
