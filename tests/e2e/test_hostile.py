@@ -448,6 +448,31 @@ class Hostile(rigutil.RigTestCase):
                 problems.append("the handler job did not end as done: %s" % (end or "no final job line"))
         self.report(problems)
 
+    # --- 8b. Korean labels with a bad end: glibc's CP949 decoder consumes the bad bytes and still
+    # fails; the converter skipped a byte past the end and crashed (found by fuzz.run.charset).
+    # The From display name, the Subject and the text part all decode it: the milter and the
+    # handler's worker must both go on, and the mail be delivered.
+
+    def test_cp949_words_with_a_bad_end(self):
+        ids = self.new_ids("cp949")
+        word = "=?euc-kr?B?LfWcnqLo?="
+        extra = (b"MIME-Version: 1.0\r\n"
+                 b"Content-Type: text/plain; charset=ks_c_5601-1987\r\n"
+                 b"Content-Transfer-Encoding: 8bit\r\n")
+        data = (hm.head("%s <carol@example.org>" % word, HELP, word, ids["cp949"], extra) +
+                b"\r\n-\xf5\x9c\x9e\xa2\xe8\r\n")
+        sent, d, cpu, problems = self.measure("cp949", data, "carol@example.org", HELP, ip=GOOD_IP,
+                                              job=True)
+        if sent.code != 250:
+            problems.append("SMTP answered %r" % sent)
+        if self.delivered(HELP, ids["cp949"]) is None:
+            problems.append("not delivered to %s" % HELP)
+        if d is not None and d.get("job"):
+            end = self.wait_job_end(d["qid"], timeout=1)
+            if not end or "decision=done" not in end:
+                problems.append("the handler job did not end as done: %s" % (end or "no final job line"))
+        self.report(problems)
+
     # --- 9. one From parser: <ceo@reject.example> <x@other.example> -----------------------------------
     # Signed by other.example, SPF pass for other.example. What must hold: DMARC does not pass
     # (decision line, our A-R, the handler's envelope), and the envelope's from_address has the
