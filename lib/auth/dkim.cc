@@ -129,9 +129,10 @@ DkimSignatureResult FromField(std::string_view value, std::string reason) {
 }
 
 // libopendkim takes a field for a signature by its name without the spaces before the colon
-// ("DKIM-Signature :", the obsolete syntax of RFC 5322 section 4.5); so do we.
+// ("DKIM-Signature :", the obsolete syntax of RFC 5322 section 4.5); so do we. (A tab there
+// makes it refuse the field, as LibraryFieldName() says.)
 bool IsDkimSignature(std::string_view name) {
-  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
   return ascii::EqualsIgnoreCase(name, "dkim-signature");
 }
 
