@@ -422,10 +422,11 @@ void DkimVerifier::HandOverHeader() {
       if (!keep[i]) continue;
       if (auto n = LibraryFieldName(pending_[i].field)) names.push_back(*n);
     }
+    HeaderNames header = CountFieldNames(names);
     for (size_t i = 0; i < pending_.size(); ++i) {
       if (!keep[i] || !pending_[i].signature) continue;
       std::string_view value = std::string_view(pending_[i].field).substr(pending_[i].value_at);
-      if (!HeaderListOverruns(value, names)) continue;
+      if (!HeaderListOverruns(value, header)) continue;
       keep[i] = false;
       dropped = true;
     }

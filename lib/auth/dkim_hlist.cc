@@ -1,8 +1,5 @@
 #include "auth/dkim_hlist.h"
 
-#include <map>
-#include <string>
-
 #include "common/ascii.h"
 
 namespace threadmill::auth {
@@ -20,20 +17,24 @@ std::string Collapse(std::string_view s) {
   return out;
 }
 
-// The h= list `names` (collapsed) against the header's field counts, the way
-// dkim_canon_selecthdrs walks it: true when a name comes after every field is used.
-bool Overruns(std::string_view names, std::map<std::string, size_t> unused, size_t fields) {
-  size_t used = 0;
+// The h= list `names` (collapsed) against the header, the way dkim_canon_selecthdrs walks
+// it: true when a name comes after every field is used.
+bool Overruns(std::string_view names, const HeaderNames& header) {
+  std::map<std::string, size_t> used;  // per name
+  size_t used_fields = 0;
   while (!names.empty()) {
     size_t colon = names.find(':');
     std::string_view name = names.substr(0, colon);
     names = colon == std::string_view::npos ? std::string_view() : names.substr(colon + 1);
     if (name.empty()) continue;  // strtok_r skips empty names
-    if (used == fields) return true;
-    auto it = unused.find(ascii::ToLower(name));
-    if (it != unused.end() && it->second > 0) {
-      --it->second;
-      ++used;
+    if (used_fields == header.fields) return true;
+    std::string lower = ascii::ToLower(name);
+    auto it = header.count.find(lower);
+    if (it == header.count.end()) continue;
+    size_t& n = used[lower];
+    if (n < it->second) {
+      ++n;
+      ++used_fields;
     }
   }
   return false;
@@ -53,10 +54,14 @@ std::optional<std::string_view> LibraryFieldName(std::string_view field) {
   return name;
 }
 
-bool HeaderListOverruns(std::string_view tag_list,
-                        const std::vector<std::string_view>& field_names) {
-  std::map<std::string, size_t> unused;
-  for (std::string_view n : field_names) ++unused[ascii::ToLower(n)];
+HeaderNames CountFieldNames(const std::vector<std::string_view>& field_names) {
+  HeaderNames h;
+  for (std::string_view n : field_names) ++h.count[ascii::ToLower(n)];
+  h.fields = field_names.size();
+  return h;
+}
+
+bool HeaderListOverruns(std::string_view tag_list, const HeaderNames& header) {
   while (!tag_list.empty()) {
     size_t semi = tag_list.find(';');
     std::string_view tag = tag_list.substr(0, semi);
@@ -64,9 +69,14 @@ bool HeaderListOverruns(std::string_view tag_list,
     size_t eq = tag.find('=');
     if (eq == std::string_view::npos) continue;
     if (ascii::ToLower(Collapse(tag.substr(0, eq))) != "h") continue;
-    if (Overruns(Collapse(tag.substr(eq + 1)), unused, field_names.size())) return true;
+    if (Overruns(Collapse(tag.substr(eq + 1)), header)) return true;
   }
   return false;
+}
+
+bool HeaderListOverruns(std::string_view tag_list,
+                        const std::vector<std::string_view>& field_names) {
+  return HeaderListOverruns(tag_list, CountFieldNames(field_names));
 }
 
 }  // namespace threadmill::auth

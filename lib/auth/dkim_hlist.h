@@ -27,7 +27,9 @@
 //   and the whole value (libopendkim cuts it at 4095 bytes, which only drops names).
 #pragma once
 
+#include <map>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -39,9 +41,18 @@ namespace threadmill::auth {
 // then is not part of the header it selects from.
 std::optional<std::string_view> LibraryFieldName(std::string_view field);
 
+// The header as libopendkim selects from it: how many fields of each (lower-cased) name.
+struct HeaderNames {
+  std::map<std::string, size_t> count;
+  size_t fields = 0;
+};
+HeaderNames CountFieldNames(const std::vector<std::string_view>& field_names);
+
 // True when an h= tag of the DKIM-Signature field value `tag_list` uses every field of
-// `field_names` (the names of all fields handed to libopendkim, case-insensitive) and then
-// names one more: libopendkim would write past its array of selected fields.
+// `header` (all fields handed to libopendkim, names compared case-insensitively) and then
+// names one more: libopendkim would write past its array of selected fields. Linear in the
+// length of h= (times a log).
+bool HeaderListOverruns(std::string_view tag_list, const HeaderNames& header);
 bool HeaderListOverruns(std::string_view tag_list,
                         const std::vector<std::string_view>& field_names);
 
