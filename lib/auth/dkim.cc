@@ -14,6 +14,7 @@ extern "C" {
 }
 #undef _Bool
 
+#include "auth/dkim_hlist.h"
 #include "auth/dkim_qp.h"
 #include "auth/psl.h"
 #include "auth/resolver.h"
@@ -127,7 +128,13 @@ DkimSignatureResult FromField(std::string_view value, std::string reason) {
   return r;
 }
 
-bool IsDkimSignature(std::string_view name) { return ascii::ToLower(name) == "dkim-signature"; }
+// libopendkim takes a field for a signature by its name without the spaces before the colon
+// ("DKIM-Signature :", the obsolete syntax of RFC 5322 section 4.5); so do we. (A tab there
+// makes it refuse the field, as LibraryFieldName() says.)
+bool IsDkimSignature(std::string_view name) {
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  return ascii::EqualsIgnoreCase(name, "dkim-signature");
+}
 
 // Why the signature cannot verify when its h= names a field kept from libopendkim (`withheld`:
 // lower-cased name -> reason); "" when it names none.
@@ -370,43 +377,98 @@ std::vector<std::string> DkimVerifier::AlignedKeyNames() {
   return out;
 }
 
+void DkimVerifier::Withhold(std::string_view value, std::string reason) {
+  withheld_fields_.emplace("dkim-signature",
+                           "a signed DKIM-Signature field is not usable (syntax)");
+  if (withheld_signatures_.size() >= options_.max_signatures) return;
+  withheld_signatures_.push_back(FromField(value, std::move(reason)));
+  withheld_signatures_.back().withheld = true;
+}
+
 void DkimVerifier::Header(std::string_view name, std::string_view value) {
-  if (failed_) return;
+  if (failed_ || no_signatures_) return;
   bool is_signature = IsDkimSignature(name);
   if (name.find('\0') != std::string_view::npos || value.find('\0') != std::string_view::npos) {
     // Never handed to libopendkim: its dkim_eoh reads such a field past its end.
     withheld_fields_.emplace(ascii::ToLower(name.substr(0, name.find('\0'))),
                              "a signed header field contains a NUL byte");
-    if (is_signature && withheld_signatures_.size() < options_.max_signatures)
+    if (is_signature && withheld_signatures_.size() < options_.max_signatures) {
       withheld_signatures_.push_back(FromField(value, "DKIM-Signature field contains a NUL byte"));
+      withheld_signatures_.back().withheld = true;
+    }
     return;
   }
   if (is_signature) {
     // Never handed to libopendkim either: its i= decoding reads past such a value (dkim_qp.h).
     std::string_view tag = BadQuotedPrintableTag(value);
     if (!tag.empty()) {
-      withheld_fields_.emplace("dkim-signature",
-                               "a signed DKIM-Signature field is not usable (syntax)");
-      if (withheld_signatures_.size() < options_.max_signatures)
-        withheld_signatures_.push_back(FromField(
-            value, "DKIM-Signature " + std::string(tag) + "= is not dkim-quoted-printable"));
+      Withhold(value, "DKIM-Signature " + std::string(tag) + "= is not dkim-quoted-printable");
       return;
     }
   }
-  if (is_signature && signature_fields_.size() < options_.max_signatures)
-    signature_fields_.emplace_back(value);
-  if (no_signatures_) return;
-  std::string h = RebuildHeader(name, value);
-  DKIM_STAT st =
-      dkim_header(static_cast<DKIM*>(dkim_), reinterpret_cast<unsigned char*>(h.data()), h.size());
-  if (st != DKIM_STAT_OK) {
-    // A malformed header field: libopendkim skips it; keep going (it is data, not a crash).
-    error_ = std::string("dkim_header: ") + dkim_getresultstr(st);
+  // Held until the end of the header: an h= can only be checked against all of it.
+  pending_.push_back({RebuildHeader(name, value), name.size() + 1, is_signature});
+}
+
+// Drops the DKIM-Signature fields whose h= would make libopendkim write past its array of
+// selected fields (dkim_hlist.h), then hands the rest to libopendkim in their order. Each
+// dropped field shrinks the header the others select from: checked again until none is.
+void DkimVerifier::HandOverHeader() {
+  std::vector<bool> keep(pending_.size(), true);
+  for (bool dropped = true; dropped;) {
+    dropped = false;
+    std::vector<std::string_view> names;
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      if (!keep[i]) continue;
+      if (auto n = LibraryFieldName(pending_[i].field)) names.push_back(*n);
+    }
+    HeaderNames header = CountFieldNames(names);
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      if (!keep[i] || !pending_[i].signature) continue;
+      std::string_view value = std::string_view(pending_[i].field).substr(pending_[i].value_at);
+      if (!HeaderListOverruns(value, header)) continue;
+      keep[i] = false;
+      dropped = true;
+    }
   }
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    if (!pending_[i].signature) continue;
+    std::string_view value = std::string_view(pending_[i].field).substr(pending_[i].value_at);
+    if (!keep[i])
+      Withhold(value, "DKIM-Signature h= names every header field, then more");
+    else if (signature_fields_.size() < options_.max_signatures)
+      signature_fields_.emplace_back(value);
+  }
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    if (!keep[i]) continue;
+    std::string& f = pending_[i].field;
+    // A field dkim_header would refuse is left out here, so that the header it selects
+    // from is exactly the one checked above.
+    if (!LibraryFieldName(f)) {
+      error_ = std::string("dkim_header: ") + dkim_getresultstr(DKIM_STAT_SYNTAX);
+      continue;
+    }
+    DKIM_STAT st = dkim_header(static_cast<DKIM*>(dkim_),
+                               reinterpret_cast<unsigned char*>(f.data()), f.size());
+    if (st == DKIM_STAT_NORESOURCE) {
+      // Not stored: its header is no longer the one checked above; verify nothing.
+      eoh_failed_ = true;
+      error_ = "message not verifiable: dkim_header: out of memory";
+      break;
+    }
+    if (st != DKIM_STAT_OK) {
+      // A malformed field: libopendkim keeps it but not its signature; keep going.
+      error_ = std::string("dkim_header: ") + dkim_getresultstr(st);
+    }
+  }
+  pending_.clear();
+  pending_.shrink_to_fit();
 }
 
 void DkimVerifier::EndOfHeaders(DnsDeadline deadline) {
-  if (failed_ || no_signatures_) return;
+  if (failed_ || no_signatures_ || eoh_failed_) return;
+  HandOverHeader();
+  if (eoh_failed_) return;
   // With DELAYSIGPROC libopendkim fetches no key here; should it, the look-up still counts
   // against this message.
   tl_verifier = this;

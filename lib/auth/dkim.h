@@ -28,10 +28,12 @@
 //   A field containing a NUL byte is never handed to libopendkim (its dkim_eoh over-reads
 //   such fields): a signature whose h= names that field, or a DKIM-Signature field with a
 //   NUL, is "permerror". Nor is a DKIM-Signature whose i= or z= is not
-//   dkim-quoted-printable (dkim_qp.h: libopendkim reads past it): that signature is
-//   "permerror". When libopendkim cannot use the message at all (no From field,
-//   several From fields), each DKIM-Signature field seen (up to max_signatures) is
-//   reported as "permerror" with d=, s= and a= read from the field.
+//   dkim-quoted-printable (dkim_qp.h: libopendkim reads past it), nor one whose h= uses
+//   every field of the header and then names one more (dkim_hlist.h: libopendkim writes
+//   past its array): that signature is "permerror". The header is therefore handed to
+//   libopendkim in EndOfHeaders(), not field by field. When libopendkim cannot use the
+//   message at all (no From field, several From fields), each DKIM-Signature field seen (up
+//   to max_signatures) is reported as "permerror" with d=, s= and a= read from the field.
 #pragma once
 
 #include <functional>
@@ -57,6 +59,9 @@ struct DkimSignatureResult {
   unsigned key_bits = 0;  // 0 when the key was not loaded
   DkimResult result = DkimResult::kNone;
   std::string reason;  // empty on pass
+  // The field was kept from libopendkim as hostile (a NUL byte, i=/z= not
+  // dkim-quoted-printable, an h= that overruns the header): result permerror.
+  bool withheld = false;
 };
 
 struct DkimOptions {
@@ -122,17 +127,28 @@ class DkimVerifier {
   bool lookup_refused_ = false;
   std::set<std::string> refused_;  // key names not looked up (cap)
   std::function<bool(std::string_view)> aligned_;
-  std::map<std::string, DnsResult> key_answers_;     // lower-cased name -> fetched early
-  std::vector<std::string> signature_fields_;        // DKIM-Signature values (max_signatures)
+  std::map<std::string, DnsResult> key_answers_;  // lower-cased name -> fetched early
+  std::vector<std::string> signature_fields_;     // DKIM-Signature values (max_signatures)
+  // The header fields for libopendkim, held until EndOfHeaders(): an h= list can only be
+  // checked against the whole header (dkim_hlist.h).
+  struct PendingField {
+    std::string field;  // "Name:value" as libopendkim gets it
+    size_t value_at;    // where the value starts in `field`
+    bool signature;     // a DKIM-Signature field
+  };
+  std::vector<PendingField> pending_;
   // Fields never handed to libopendkim (a NUL byte; a DKIM-Signature whose i=/z= would make
-  // it read past the value): the signatures among them, and lower-cased name -> why a
-  // signature whose h= names one cannot verify.
+  // it read past the value, or whose h= would make it write past its field array): the
+  // signatures among them, and lower-cased name -> why a signature whose h= names one
+  // cannot verify.
   std::vector<DkimSignatureResult> withheld_signatures_;
   std::map<std::string, std::string> withheld_fields_;
   bool no_signatures_ = false;
   bool failed_ = false;
   bool eoh_failed_ = false;  // libopendkim could not use the message (no siglist)
   std::string error_;
+  void HandOverHeader();
+  void Withhold(std::string_view value, std::string reason);
 };
 
 }  // namespace threadmill::auth

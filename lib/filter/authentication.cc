@@ -62,6 +62,14 @@ std::shared_ptr<auth::Authenticator> MakeAuthenticator(const config::Config& con
 void ApplyVerdicts(const config::Config& config, const auth::Verdicts& verdicts, Decision* d) {
   const config::AuthConfig& a = config.auth;
   d->verdicts = verdicts;
+  // Signatures kept from libopendkim as hostile (auth/dkim.h; at most max_signatures): the
+  // decision line says which and why, beside their permerror.
+  std::string withheld;
+  for (const auto& s : verdicts.dkim) {
+    if (!s.withheld) continue;
+    withheld += (withheld.empty() ? "" : "; ") + s.domain.substr(0, 253) + ": " + s.reason;
+  }
+  if (!withheld.empty()) d->extra_log.emplace_back("dkim_withheld", withheld);
   if (a.add_header) {
     // Our A-R lists the verified signatures only (at most max_signatures): ignored extra
     // signatures must not be able to grow it past what the MTA accepts.

@@ -270,6 +270,96 @@ TEST_F(auth_Dkim, BrokenQuotedPrintableTagsNeverReachLibopendkim) {
   EXPECT_EQ(got[0].result, DkimResult::kPass) << got[0].reason;
 }
 
+// Puts `names` in front of the names of the h= tag of the DKIM-Signature value `sig`.
+std::string PrependToH(std::string sig, const std::string& names) {
+  for (size_t at = sig.find("h="); at != std::string::npos; at = sig.find("h=", at + 1)) {
+    if (at == 0 || std::string(" \t\n;").find(sig[at - 1]) != std::string::npos)
+      return sig.insert(at + 2, names);
+  }
+  ADD_FAILURE() << "no h= in " << sig;
+  return sig;
+}
+
+// Every field's name, in order, joined by ':' (an h= that uses the whole header).
+std::string AllNames(const Message& m) {
+  std::string out;
+  for (const auto& [name, value] : m.headers) out += (out.empty() ? "" : ":") + name;
+  return out;
+}
+
+const char* const kOverrun = "DKIM-Signature h= names every header field, then more";
+
+// An h= whose names use every field of the header (its own DKIM-Signature included) and
+// then name one more never reaches libopendkim: its dkim_canon_selecthdrs would write past
+// its array of selected fields (dkim_hlist.h). The signature is permerror, with d=, s=, a=.
+TEST_F(auth_Dkim, HeaderListOverrunningTheHeaderNeverReachesLibopendkim) {
+  for (const char* name : {"DKIM-Signature", "dkim-signature  "}) {  // obsolete: space before ':'
+    Message m = BaseMessage();
+    testing::SignInPlace(World::Get().key1(), &m);
+    m.headers[0].first = name;
+    m.headers[0].second = PrependToH(m.headers[0].second, AllNames(m) + ":subject:");
+    auto got = Verify(m);
+    ASSERT_EQ(got.size(), 1u) << name;
+    EXPECT_EQ(got[0].result, DkimResult::kPermError) << name;
+    EXPECT_EQ(got[0].reason, kOverrun) << name;
+    EXPECT_TRUE(got[0].withheld) << name;
+    EXPECT_EQ(got[0].domain, "dkim.example");
+    EXPECT_EQ(got[0].selector, "sel1");
+    EXPECT_EQ(got[0].algorithm, "rsa-sha256");
+  }
+  // One field more (a Received field the MTA added, named by no h=): the same signature
+  // is handed to libopendkim, which finds it broken (its h= was changed after signing).
+  Message m = BaseMessage();
+  testing::SignInPlace(World::Get().key1(), &m);
+  m.headers[0].second = PrependToH(m.headers[0].second, AllNames(m) + ":subject:");
+  m.headers.insert(m.headers.begin(), {"Received", "from mx.example by mx.rcpt.example"});
+  auto got = Verify(m);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].result, DkimResult::kFail) << got[0].reason;
+  EXPECT_FALSE(got[0].withheld);
+}
+
+// An h= may name more fields than the header holds (RFC 6376 section 5.4.2: oversigning):
+// such a signature still verifies, and the header given to libopendkim is unchanged.
+TEST_F(auth_Dkim, OversignedHeaderListStillVerifies) {
+  Message m = BaseMessage();
+  testing::SignInPlace(World::Get().key1(), &m, false,
+                       {"from", "to", "subject", "date", "message-id", "cc", "reply-to"});
+  ASSERT_NE(m.headers[0].second.find("reply-to"), std::string::npos) << m.headers[0].second;
+  auto got = Verify(m);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].result, DkimResult::kPass) << got[0].reason;
+  EXPECT_FALSE(got[0].withheld);
+}
+
+// A withheld signature field leaves the header: another signature whose h= then uses all
+// of it and names one more is withheld too (checked until none is).
+TEST_F(auth_Dkim, WithholdingOneSignatureRechecksTheOthers) {
+  Message m = BaseMessage();
+  testing::SignInPlace(World::Get().key2(), &m);
+  testing::SignInPlace(World::Get().key1(), &m);
+  ASSERT_EQ(m.headers.size(), 7u);  // two signatures and five fields
+  m.headers[0].second = PrependToH(m.headers[0].second, AllNames(m) + ":subject:");
+  // Without the first field this one uses the header's six fields, then names subject.
+  std::string rest;
+  for (size_t i = 1; i < m.headers.size(); ++i) rest += m.headers[i].first + ":";
+  m.headers[1].second = PrependToH(m.headers[1].second, rest + "subject:");
+  auto got = Verify(m);
+  ASSERT_EQ(got.size(), 2u);
+  std::set<std::string> domains;
+  for (const auto& s : got) {
+    EXPECT_EQ(s.result, DkimResult::kPermError) << s.domain;
+    EXPECT_EQ(s.reason, kOverrun) << s.domain;
+    domains.insert(s.domain);
+  }
+  EXPECT_EQ(domains, (std::set<std::string>{"dkim.example", "other.example"}));
+  // Alone, the second one is handed to libopendkim (the first field still counts).
+  m.headers[0] = {"DKIM-Signature", testing::Sign(World::Get().key1(), BaseMessage())};
+  got = Verify(m);
+  ASSERT_EQ(got.size(), 2u);
+  for (const auto& s : got) EXPECT_FALSE(s.withheld) << s.domain << ": " << s.reason;
+}
+
 // header.a is the signature's a=, also when it failed early (RFC 8601 / OpenDKIM's
 // header.a): never libopendkim's unset default, which reads as rsa-sha1.
 TEST_F(auth_Dkim, AlgorithmIsTheSignaturesAEvenOnEarlyFailure) {

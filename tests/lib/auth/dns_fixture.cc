@@ -179,8 +179,17 @@ void DnsServer::Stop() {
   pid_ = -1;
 }
 
-std::string Sign(const TestKey& key, const Message& msg, bool simple) {
+std::string Sign(const TestKey& key, const Message& msg, bool simple,
+                 const std::vector<std::string>& oversign) {
   DKIM_LIB* lib = dkim_init(nullptr, nullptr);
+  if (!oversign.empty()) {
+    std::vector<const char*> names;
+    for (const std::string& n : oversign) names.push_back(n.c_str());
+    names.push_back(nullptr);
+    if (dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, names.data(), sizeof(char**)) !=
+        DKIM_STAT_OK)
+      throw std::runtime_error("DKIM_OPTS_OVERSIGNHDRS failed");
+  }
   DKIM_STAT st = DKIM_STAT_OK;
   DKIM* d =
       dkim_sign(lib, reinterpret_cast<const unsigned char*>("test"), nullptr,
@@ -211,8 +220,9 @@ std::string Sign(const TestKey& key, const Message& msg, bool simple) {
   return out;
 }
 
-void SignInPlace(const TestKey& key, Message* msg, bool simple) {
-  std::string sig = Sign(key, *msg, simple);
+void SignInPlace(const TestKey& key, Message* msg, bool simple,
+                 const std::vector<std::string>& oversign) {
+  std::string sig = Sign(key, *msg, simple, oversign);
   msg->headers.insert(msg->headers.begin(), {"DKIM-Signature", msg->raw ? " " + sig : sig});
 }
 

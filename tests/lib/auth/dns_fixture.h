@@ -55,10 +55,13 @@ struct Message {
 };
 
 // Signs `msg` (rsa-sha256, relaxed/relaxed; simple/simple with `simple`) and returns the
-// DKIM-Signature field value (without leading space).
-std::string Sign(const TestKey& key, const Message& msg, bool simple = false);
+// DKIM-Signature field value (without leading space). The names in `oversign` are added to
+// h= once more each (libopendkim's DKIM_OPTS_OVERSIGNHDRS, RFC 6376 section 5.4.2).
+std::string Sign(const TestKey& key, const Message& msg, bool simple = false,
+                 const std::vector<std::string>& oversign = {});
 // Prepends a DKIM-Signature header made with `key`.
-void SignInPlace(const TestKey& key, Message* msg, bool simple = false);
+void SignInPlace(const TestKey& key, Message* msg, bool simple = false,
+                 const std::vector<std::string>& oversign = {});
 
 // The shared world of the test process: keys, PSL, and a DNS server with every zone.
 class World {

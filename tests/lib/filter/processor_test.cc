@@ -500,5 +500,33 @@ TEST(AuthResultsCapTest, IgnoredSignaturesCannotGrowOurHeader) {
   EXPECT_TRUE(logged);
 }
 
+// A DKIM-Signature kept from libopendkim as hostile (auth/dkim.h) is named on the decision
+// line with its reason; other permerrors are not.
+TEST(AuthResultsCapTest, WithheldSignaturesAreLogged) {
+  auth::Verdicts v;
+  auth::DkimSignatureResult sig;
+  sig.result = auth::DkimResult::kPermError;
+  sig.domain = "example.org";
+  sig.reason = "DKIM-Signature h= names every header field, then more";
+  sig.withheld = true;
+  v.dkim.push_back(sig);
+  sig.domain = "example.net";
+  sig.reason = "no key";
+  sig.withheld = false;
+  v.dkim.push_back(sig);
+  auto config = config::LoadFromString("[milter]\nhostname = \"mx.example.com\"\n");
+  Decision d;
+  ApplyVerdicts(*config, v, &d);
+  std::string logged;
+  for (const auto& [k, val] : d.extra_log)
+    if (k == "dkim_withheld") logged = val;
+  EXPECT_EQ(logged, "example.org: DKIM-Signature h= names every header field, then more");
+  v.dkim.pop_back();
+  v.dkim.back().withheld = false;
+  Decision quiet;
+  ApplyVerdicts(*config, v, &quiet);
+  for (const auto& [k, val] : quiet.extra_log) EXPECT_NE(k, "dkim_withheld");
+}
+
 }  // namespace
 }  // namespace threadmill::filter
