@@ -18,6 +18,7 @@ extern "C" {
 #include "auth/dkim_qp.h"
 #include "auth/psl.h"
 #include "auth/resolver.h"
+#include "auth/tag_list.h"
 #include "common/ascii.h"
 
 namespace threadmill::auth {
@@ -95,31 +96,16 @@ DKIM_CBSTAT Prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
   return DKIM_CBSTAT_CONTINUE;
 }
 
-std::string_view TrimFws(std::string_view s) {
-  while (!s.empty() &&
-         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
-    s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
-
 // A signature libopendkim could not report, read from its field (RFC 6376 section 3.2
 // tag-list): d=, s= and a=; the result is permerror.
 DkimSignatureResult FromField(std::string_view value, std::string reason) {
   DkimSignatureResult r;
   r.result = DkimResult::kPermError;
   r.reason = std::move(reason);
-  while (!value.empty()) {
-    size_t semi = value.find(';');
-    std::string_view tag = value.substr(0, semi);
-    value = semi == std::string_view::npos ? std::string_view() : value.substr(semi + 1);
-    size_t eq = tag.find('=');
-    if (eq == std::string_view::npos) continue;
-    std::string_view name = TrimFws(tag.substr(0, eq));
+  for (const RawTag& tag : SplitTags(value)) {
+    std::string_view name = TrimFws(tag.name);
     std::string val;
-    for (char c : TrimFws(tag.substr(eq + 1)))
+    for (char c : TrimFws(tag.value))
       if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '\0') val += c;
     if (name == "d") r.domain = ascii::ToLower(val);
     if (name == "s") r.selector = val;

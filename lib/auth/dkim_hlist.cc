@@ -1,5 +1,6 @@
 #include "auth/dkim_hlist.h"
 
+#include "auth/tag_list.h"
 #include "common/ascii.h"
 
 namespace threadmill::auth {
@@ -62,14 +63,9 @@ HeaderNames CountFieldNames(const std::vector<std::string_view>& field_names) {
 }
 
 bool HeaderListOverruns(std::string_view tag_list, const HeaderNames& header) {
-  while (!tag_list.empty()) {
-    size_t semi = tag_list.find(';');
-    std::string_view tag = tag_list.substr(0, semi);
-    tag_list = semi == std::string_view::npos ? std::string_view() : tag_list.substr(semi + 1);
-    size_t eq = tag.find('=');
-    if (eq == std::string_view::npos) continue;
-    if (ascii::ToLower(Collapse(tag.substr(0, eq))) != "h") continue;
-    if (Overruns(Collapse(tag.substr(eq + 1)), header)) return true;
+  for (const RawTag& tag : SplitTags(tag_list)) {
+    if (ascii::ToLower(Collapse(tag.name)) != "h") continue;
+    if (Overruns(Collapse(tag.value), header)) return true;
   }
   return false;
 }

@@ -1,5 +1,7 @@
 #include "auth/dkim_qp.h"
 
+#include "auth/tag_list.h"
+
 namespace threadmill::auth {
 namespace {
 
@@ -7,12 +9,6 @@ bool IsFws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 bool IsHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsFws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsFws(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -32,15 +28,10 @@ bool IsDkimQuotedPrintable(std::string_view value) {
 }
 
 std::string_view BadQuotedPrintableTag(std::string_view tag_list) {
-  while (!tag_list.empty()) {
-    size_t semi = tag_list.find(';');
-    std::string_view tag = tag_list.substr(0, semi);
-    tag_list = semi == std::string_view::npos ? std::string_view() : tag_list.substr(semi + 1);
-    size_t eq = tag.find('=');
-    if (eq == std::string_view::npos) continue;
-    std::string_view name = Trim(tag.substr(0, eq));
+  for (const RawTag& tag : SplitTags(tag_list)) {
+    std::string_view name = TrimFws(tag.name);
     if (name != "i" && name != "z") continue;
-    if (!IsDkimQuotedPrintable(tag.substr(eq + 1))) return name == "i" ? "i" : "z";
+    if (!IsDkimQuotedPrintable(tag.value)) return name == "i" ? "i" : "z";
   }
   return "";
 }

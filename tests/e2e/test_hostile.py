@@ -173,6 +173,21 @@ class Hostile(rigutil.RigTestCase):
             problems.append("threadmill is no longer running")
         return sent, d, cpu, problems
 
+    def delivered_and_done(self, name, data):
+        """Sends message `name` (data) from Carol to help@ and returns the problems (measure()'s,
+        plus: SMTP did not answer 250, no copy delivered to help@, its handler job not done)."""
+        sent, d, cpu, problems = self.measure(name, data, "carol@example.org", HELP, ip=GOOD_IP,
+                                              job=True)
+        if sent.code != 250:
+            problems.append("SMTP answered %r" % sent)
+        if self.delivered(HELP, self.ids[name]) is None:
+            problems.append("not delivered to %s" % HELP)
+        if d is not None and d.get("job"):
+            end = self.wait_job_end(d["qid"], timeout=1)
+            if not end or "decision=done" not in end:
+                problems.append("the handler job did not end as done: %s" % (end or "no final job line"))
+        return problems
+
     def decision(self, msgid, timeout=30, where=None):
         """The milter's decision line for msgid (not a reply or job line naming the same msgid)."""
         return self.rig.wait_decision(msgid=msgid, timeout=timeout,
@@ -436,17 +451,7 @@ class Hostile(rigutil.RigTestCase):
         ids = self.new_ids("deepmime")
         extra, body = hm.deep_mime(5000)
         data = hm.head("Carol <carol@example.org>", HELP, "deep", ids["deepmime"], extra) + b"\r\n" + body
-        sent, d, cpu, problems = self.measure("deepmime", data, "carol@example.org", HELP, ip=GOOD_IP,
-                                              job=True)
-        if sent.code != 250:
-            problems.append("SMTP answered %r" % sent)
-        if self.delivered(HELP, ids["deepmime"]) is None:
-            problems.append("not delivered to %s" % HELP)
-        if d is not None and d.get("job"):
-            end = self.wait_job_end(d["qid"], timeout=1)
-            if not end or "decision=done" not in end:
-                problems.append("the handler job did not end as done: %s" % (end or "no final job line"))
-        self.report(problems)
+        self.report(self.delivered_and_done("deepmime", data))
 
     # --- 8b. Korean labels with a bad end: glibc's CP949 decoder consumes the bad bytes and still
     # fails; the converter skipped a byte past the end and crashed (found by fuzz.run.charset).
@@ -461,17 +466,7 @@ class Hostile(rigutil.RigTestCase):
                  b"Content-Transfer-Encoding: 8bit\r\n")
         data = (hm.head("%s <carol@example.org>" % word, HELP, word, ids["cp949"], extra) +
                 b"\r\n-\xf5\x9c\x9e\xa2\xe8\r\n")
-        sent, d, cpu, problems = self.measure("cp949", data, "carol@example.org", HELP, ip=GOOD_IP,
-                                              job=True)
-        if sent.code != 250:
-            problems.append("SMTP answered %r" % sent)
-        if self.delivered(HELP, ids["cp949"]) is None:
-            problems.append("not delivered to %s" % HELP)
-        if d is not None and d.get("job"):
-            end = self.wait_job_end(d["qid"], timeout=1)
-            if not end or "decision=done" not in end:
-                problems.append("the handler job did not end as done: %s" % (end or "no final job line"))
-        self.report(problems)
+        self.report(self.delivered_and_done("cp949", data))
 
     # --- 9. one From parser: <ceo@reject.example> <x@other.example> -----------------------------------
     # Signed by other.example, SPF pass for other.example. What must hold: DMARC does not pass
