@@ -401,8 +401,11 @@ void DkimVerifier::Header(std::string_view name, std::string_view value) {
 // dropped field shrinks the header the others select from: checked again until none is.
 void DkimVerifier::HandOverHeader() {
   std::vector<bool> keep(pending_.size(), true);
-  for (bool dropped = true; dropped;) {
-    dropped = false;
+  // Without a DKIM-Signature field there is no h= to check (most mail): no name counting.
+  bool check = std::any_of(pending_.begin(), pending_.end(),
+                           [](const PendingField& f) { return f.signature; });
+  while (check) {
+    check = false;
     std::vector<std::string_view> names;
     for (size_t i = 0; i < pending_.size(); ++i) {
       if (!keep[i]) continue;
@@ -414,7 +417,7 @@ void DkimVerifier::HandOverHeader() {
       std::string_view value = std::string_view(pending_[i].field).substr(pending_[i].value_at);
       if (!HeaderListOverruns(value, header)) continue;
       keep[i] = false;
-      dropped = true;
+      check = true;  // the header shrank: the others again
     }
   }
   for (size_t i = 0; i < pending_.size(); ++i) {

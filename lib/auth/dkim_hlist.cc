@@ -70,9 +70,4 @@ bool HeaderListOverruns(std::string_view tag_list, const HeaderNames& header) {
   return false;
 }
 
-bool HeaderListOverruns(std::string_view tag_list,
-                        const std::vector<std::string_view>& field_names) {
-  return HeaderListOverruns(tag_list, CountFieldNames(field_names));
-}
-
 }  // namespace threadmill::auth

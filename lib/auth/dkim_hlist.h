@@ -53,7 +53,5 @@ HeaderNames CountFieldNames(const std::vector<std::string_view>& field_names);
 // names one more: libopendkim would write past its array of selected fields. Linear in the
 // length of h= (times a log).
 bool HeaderListOverruns(std::string_view tag_list, const HeaderNames& header);
-bool HeaderListOverruns(std::string_view tag_list,
-                        const std::vector<std::string_view>& field_names);
 
 }  // namespace threadmill::auth

@@ -19,7 +19,7 @@ TEST(auth_DkimHlist, FieldNamesAsLibopendkimCountsThem) {
 }
 
 TEST(auth_DkimHlist, OnlyEveryFieldUsedThenOneMoreNameOverruns) {
-  const std::vector<std::string_view> header = {"DKIM-Signature", "From", "Subject"};
+  const HeaderNames header = CountFieldNames({"DKIM-Signature", "From", "Subject"});
   struct Case {
     const char* tags;
     bool overruns;
@@ -42,7 +42,8 @@ TEST(auth_DkimHlist, OnlyEveryFieldUsedThenOneMoreNameOverruns) {
 }
 
 TEST(auth_DkimHlist, RepeatedFieldsNeedAsManyNames) {
-  const std::vector<std::string_view> header = {"Received", "Received", "DKIM-Signature", "From"};
+  const HeaderNames header =
+      CountFieldNames({"Received", "Received", "DKIM-Signature", "From"});
   EXPECT_FALSE(HeaderListOverruns("h=received:from:dkim-signature:to", header));
   EXPECT_TRUE(HeaderListOverruns("h=received:from:dkim-signature:received:to", header));
   EXPECT_TRUE(HeaderListOverruns("h=RECEIVED:received:from:dkim-signature:received", header));
